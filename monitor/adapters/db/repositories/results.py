@@ -1,0 +1,213 @@
+"""Period queries (confusion cells by GROUP BY, completeness, fingerprints) and stored analysis results."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Sequence
+
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    Float,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.sql import ColumnElement
+
+from monitor.adapters.db.tables import (
+    analysis_runs,
+    findings,
+    ground_truth,
+    ingestion_batches,
+    predictions,
+    stratum_results,
+)
+from monitor.domain.strata import MISSING_LABEL, AttributeSpec
+from monitor.errors import NotFoundError
+
+__all__ = ["ResultRepository", "attribute_expression"]
+
+_CORE_COLUMNS = {"age": predictions.c.age, "sex": predictions.c.sex, "site_id": predictions.c.site_id,
+                 "model_version": predictions.c.model_version}
+
+
+def attribute_expression(spec: AttributeSpec) -> ColumnElement[str]:
+    """SQL expression giving the stratum label of ``spec`` for each prediction row.
+
+    Mirrors :meth:`AttributeSpec.bin_label`: numeric attributes are binned with
+    left-closed edges, missing values become ``unknown``.
+    """
+    column = spec.source_column
+    if column in _CORE_COLUMNS:
+        raw: ColumnElement[Any] = _CORE_COLUMNS[column]
+        numeric = raw if column == "age" else None
+    else:
+        raw = predictions.c.attributes[column].as_string()
+        numeric = cast(predictions.c.attributes[column].as_float(), Float) if spec.is_numeric else None
+    if not spec.is_numeric:
+        return func.coalesce(raw, literal(MISSING_LABEL))
+    assert spec.bins is not None
+    value = numeric if numeric is not None else cast(raw, Float)
+    labels = spec.labels()
+    whens = [(value.is_(None), literal(MISSING_LABEL))]
+    whens += [(value < edge, literal(label)) for edge, label in zip(spec.bins, labels[:-1], strict=True)]
+    return case(*whens, else_=literal(labels[-1]))
+
+
+def _latest_labels(device_id: str, cutoff: datetime):  # type: ignore[no-untyped-def]
+    """Subquery: the latest ground-truth version of each prediction received by ``cutoff``."""
+    latest = (
+        select(ground_truth.c.prediction_id, func.max(ground_truth.c.version).label("version"))
+        .where(ground_truth.c.device_id == device_id, ground_truth.c.ingested_at <= cutoff)
+        .group_by(ground_truth.c.prediction_id)
+        .subquery("latest")
+    )
+    return (
+        select(ground_truth.c.prediction_id, ground_truth.c.label, ground_truth.c.batch_id)
+        .join(latest, and_(latest.c.prediction_id == ground_truth.c.prediction_id,
+                           latest.c.version == ground_truth.c.version))
+        .where(ground_truth.c.device_id == device_id)
+        .subquery("labels")
+    )
+
+
+def _period_filter(device_id: str, start: datetime, end: datetime, cutoff: datetime) -> list[ColumnElement[bool]]:
+    return [predictions.c.device_id == device_id, predictions.c.predicted_at >= start,
+            predictions.c.predicted_at < end, predictions.c.ingested_at <= cutoff]
+
+
+class ResultRepository:
+    """Aggregations over a period and persistence of analysis runs."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def confusion_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                        attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+        """Confusion counts per (model version, stratum labels), computed by the database (GROUP BY)."""
+        labels = _latest_labels(device_id, cutoff)
+        keys = [predictions.c.model_version.label("model_version")]
+        keys += [attribute_expression(spec).label(spec.name) for spec in attributes]
+        truth, call = labels.c.label, predictions.c.predicted_label
+        counts = [
+            func.sum(case((and_(truth == 1, call == 1), 1), else_=0)).label("tp"),
+            func.sum(case((and_(truth == 0, call == 1), 1), else_=0)).label("fp"),
+            func.sum(case((and_(truth == 1, call == 0), 1), else_=0)).label("fn"),
+            func.sum(case((and_(truth == 0, call == 0), 1), else_=0)).label("tn"),
+        ]
+        query = (
+            select(*keys, *counts)
+            .select_from(predictions.join(labels, labels.c.prediction_id == predictions.c.prediction_id))
+            .where(*_period_filter(device_id, start, end, cutoff))
+            .group_by(*keys)
+        )
+        rows = self._conn.execute(query).all()
+        names = ["model_version", *[s.name for s in attributes], "tp", "fp", "fn", "tn"]
+        frame = pd.DataFrame([tuple(r) for r in rows], columns=names)
+        for c in ("tp", "fp", "fn", "tn"):
+            frame[c] = frame[c].astype("int64")
+        return frame.sort_values(names[:-4], kind="stable").reset_index(drop=True)
+
+    def completeness(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> list[dict[str, Any]]:
+        """Per model version: predictions in the period, with ground truth by the cut-off, still awaiting it."""
+        labels = _latest_labels(device_id, cutoff)
+        query = (
+            select(predictions.c.model_version, func.count().label("predictions"),
+                   func.count(labels.c.prediction_id).label("with_ground_truth"),
+                   func.sum(case((labels.c.label == 1, 1), else_=0)).label("positives"),
+                   func.sum(case((labels.c.label == 0, 1), else_=0)).label("negatives"))
+            .select_from(predictions.outerjoin(labels, labels.c.prediction_id == predictions.c.prediction_id))
+            .where(*_period_filter(device_id, start, end, cutoff))
+            .group_by(predictions.c.model_version)
+            .order_by(predictions.c.model_version)
+        )
+        result = []
+        for r in self._conn.execute(query):
+            result.append({"model_version": r.model_version, "predictions": int(r.predictions),
+                           "with_ground_truth": int(r.with_ground_truth),
+                           "awaiting_ground_truth": int(r.predictions) - int(r.with_ground_truth),
+                           "positives": int(r.positives or 0), "negatives": int(r.negatives or 0)})
+        return result
+
+    def sites_in_period(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> list[dict[str, Any]]:
+        """Predictions per site in the period."""
+        query = (select(predictions.c.site_id, func.count().label("predictions"))
+                 .where(*_period_filter(device_id, start, end, cutoff))
+                 .group_by(predictions.c.site_id).order_by(predictions.c.site_id))
+        return [{"site_id": r.site_id, "predictions": int(r.predictions)} for r in self._conn.execute(query)]
+
+    def input_fingerprint(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> tuple[str, list[dict[str, Any]]]:
+        """SHA-256 over the batches (and their checksums) that feed the period, with row counts per batch."""
+        pred = (select(predictions.c.batch_id, func.count().label("rows"))
+                .where(*_period_filter(device_id, start, end, cutoff)).group_by(predictions.c.batch_id))
+        labels = _latest_labels(device_id, cutoff)
+        truth = (select(labels.c.batch_id, func.count().label("rows"))
+                 .select_from(predictions.join(labels, labels.c.prediction_id == predictions.c.prediction_id))
+                 .where(*_period_filter(device_id, start, end, cutoff)).group_by(labels.c.batch_id))
+        sources = []
+        for kind, query in (("predictions", pred), ("ground_truth", truth)):
+            for r in self._conn.execute(query):
+                sources.append({"kind": kind, "batch_id": int(r.batch_id), "rows": int(r.rows)})
+        ids = sorted({s["batch_id"] for s in sources})
+        meta = {r.batch_id: r for r in self._conn.execute(
+            select(ingestion_batches.c.batch_id, ingestion_batches.c.source_name, ingestion_batches.c.source_sha256)
+            .where(ingestion_batches.c.batch_id.in_(ids)))} if ids else {}
+        for s in sources:
+            s["sha256"] = meta[s["batch_id"]].source_sha256
+            s["source"] = meta[s["batch_id"]].source_name
+        sources.sort(key=lambda s: (s["kind"], s["batch_id"]))
+        canonical = json.dumps([(s["kind"], s["sha256"], s["rows"]) for s in sources], separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest(), sources
+
+    # persistence ------------------------------------------------------------------------
+    def save_run(self, run: dict[str, Any], results: Sequence[dict[str, Any]], found: Sequence[dict[str, Any]]) -> None:
+        """Store a run's header, its document, its stratum results and findings."""
+        self._conn.execute(analysis_runs.insert().values(**run))
+        if results:
+            self._conn.execute(stratum_results.insert(), [
+                {k: r[k] for k in ("model_version", "stratum", "level", "metric", "successes", "trials", "estimate",
+                                   "ci_low", "ci_high", "claim", "margin", "p_value", "q_value", "status",
+                                   "additional_needed")} | {"run_id": run["run_id"]} for r in results])
+        if found:
+            self._conn.execute(findings.insert(), list(found))
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """A stored run (with its document)."""
+        row = self._conn.execute(select(analysis_runs).where(analysis_runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"analysis run {run_id!r} does not exist")
+        return dict(row._mapping)
+
+    def latest_run(self, device_id: str, period: str) -> dict[str, Any]:
+        """The newest stored run of a device and period."""
+        row = self._conn.execute(
+            select(analysis_runs).where(analysis_runs.c.device_id == device_id, analysis_runs.c.period == period)
+            .order_by(analysis_runs.c.created_at.desc(), analysis_runs.c.run_id.desc()).limit(1)).first()
+        if row is None:
+            raise NotFoundError(f"no analysis of device {device_id!r} for period {period}: "
+                                f"run `samd-monitor analyze --device {device_id} --period {period}` first")
+        return dict(row._mapping)
+
+    def runs(self, device_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Stored runs (without documents), newest first."""
+        cols = [c for c in analysis_runs.c if c.name != "document"]
+        query = select(*cols).order_by(analysis_runs.c.created_at.desc()).limit(limit)
+        if device_id:
+            query = query.where(analysis_runs.c.device_id == device_id)
+        return [dict(r._mapping) for r in self._conn.execute(query)]
+
+    def stratum_results(self, run_id: str) -> list[dict[str, Any]]:
+        """Stored stratum results of a run, in stored order."""
+        rows = self._conn.execute(select(stratum_results).where(stratum_results.c.run_id == run_id)
+                                  .order_by(stratum_results.c.id))
+        return [dict(r._mapping) for r in rows]
+
+    def set_finding_ticket(self, finding_id: str, ticket_id: str) -> None:
+        """Link a finding to its ticket."""
+        self._conn.execute(findings.update().where(findings.c.finding_id == finding_id).values(ticket_id=ticket_id))

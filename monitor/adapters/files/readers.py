@@ -1,0 +1,151 @@
+"""Streaming readers for log files: CSV and Parquet, in bounded-memory chunks of text values.
+
+Each reader yields ``(first_row, frame)`` where ``frame`` holds the values as text
+(``None`` when empty) and ``first_row`` is the 1-based number of the chunk's first
+data row (the header is not counted). Typed Parquet values are rendered as text
+the way a CSV would carry them (timestamps in ISO-8601 with their offset), so that
+one validator serves every format.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from monitor.errors import InputError
+
+__all__ = ["LogFile", "open_log"]
+
+DEFAULT_CHUNK_ROWS = 50_000
+_FORMATS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class LogFile:
+    """A log file about to be read: its path, format, checksum and column names."""
+
+    path: Path
+    format: str
+    sha256: str
+    columns: tuple[str, ...]
+
+    def chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[tuple[int, pd.DataFrame]]:
+        """Yield ``(first_row, frame_of_text)`` chunks."""
+        if self.format == "csv":
+            yield from _csv_chunks(self.path, chunk_rows)
+        else:
+            yield from _parquet_chunks(self.path, chunk_rows)
+
+    def count_rows(self) -> int | None:
+        """Number of data rows when cheap to know (Parquet metadata), else ``None``."""
+        if self.format == "parquet":
+            return pq.ParquetFile(self.path).metadata.num_rows
+        return None
+
+
+def open_log(path: Path, *, format: str | None = None) -> LogFile:
+    """Inspect ``path`` (format from the suffix unless given) and read its header."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    fmt = format or _FORMATS.get(path.suffix.lower())
+    if fmt not in ("csv", "parquet"):
+        raise InputError(f"{path}: unknown log format (use a .csv or .parquet file, or --format csv|parquet)")
+    columns = _csv_header(path) if fmt == "csv" else _parquet_header(path)
+    normalised = tuple(c.strip().lower() for c in columns)
+    duplicates = sorted({c for c in normalised if normalised.count(c) > 1})
+    if duplicates:
+        raise InputError(f"{path}: duplicate column name(s) in the header: {', '.join(duplicates)}")
+    return LogFile(path=path, format=fmt, sha256=_sha256(path), columns=normalised)
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: the file is not UTF-8 text (re-export it as UTF-8)") from exc
+    if not first.strip():
+        raise InputError(f"{path}: the file is empty (expected a header row)")
+    try:
+        dialect = csv.Sniffer().sniff(first, delimiters=",;\t|")
+    except csv.Error:
+        dialect = None
+    header = next(csv.reader([first]))
+    if dialect is not None and dialect.delimiter != "," and len(header) == 1:
+        raise InputError(
+            f"{path}: the header is separated by {dialect.delimiter!r}; samd-monitor reads comma-separated files"
+        )
+    return header
+
+
+def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    first_row = 1
+    try:
+        reader = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding="utf-8-sig",
+            chunksize=chunk_rows,
+            skipinitialspace=False,
+            on_bad_lines="error",
+            engine="c",
+        )
+        for frame in reader:
+            frame.columns = [str(c).strip().lower() for c in frame.columns]
+            frame = frame.replace({"": None})
+            yield first_row, frame
+            first_row += len(frame)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: data row near {first_row} is not UTF-8 text (re-export the file as UTF-8)") from exc
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: malformed CSV near data row {first_row}: {exc}".replace("\n", " ")) from exc
+    except pd.errors.EmptyDataError:
+        return
+
+
+def _parquet_header(path: Path) -> list[str]:
+    try:
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        return series.map(lambda t: None if pd.isna(t) else t.isoformat())
+    if pd.api.types.is_datetime64_dtype(series.dtype):  # naive: no offset, rejected by validation
+        return series.map(lambda t: None if pd.isna(t) else t.isoformat())
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.map(lambda v: None if pd.isna(v) else str(int(v)))
+    if pd.api.types.is_float_dtype(series.dtype):
+        return series.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() and abs(v) < 2**53 else repr(float(v))))
+    return series.map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    first_row = 1
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            frame = batch.to_pandas()
+            frame.columns = [str(c).strip().lower() for c in frame.columns]
+            yield first_row, frame.apply(_as_text).astype(object)
+            first_row += len(frame)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: cannot read Parquet data near row {first_row} ({exc})") from exc

@@ -1,0 +1,208 @@
+"""Device configuration: identity, operating point, strata, claims and monitoring rules.
+
+One YAML file per device, validated by these pydantic models; the JSON Schema in
+``schemas/device.schema.json`` is generated from them (a test keeps both equal).
+Loading the file is an adapter's job (:mod:`monitor.adapters.config_file`); this
+module only defines and checks the content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from itertools import combinations
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from monitor.domain.strata import AttributeSpec, StratumDefinition
+
+__all__ = [
+    "CONFIG_SCHEMA_VERSION",
+    "Claim",
+    "Claims",
+    "DeviceConfig",
+    "DeviceIdentity",
+    "MonitoringRules",
+    "Registration",
+    "StrataConfig",
+    "StratumClaim",
+]
+
+CONFIG_SCHEMA_VERSION = 1
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+ClaimedMetric = Literal["sensitivity", "specificity", "ppv", "npv"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Registration(_Strict):
+    """A marketing authorisation in one jurisdiction (NMPA, FDA, EU, ...)."""
+
+    jurisdiction: str = Field(min_length=1, description="Regulator, e.g. NMPA, FDA, EU-MDR.")
+    number: str = Field(min_length=1, description="Registration / clearance / certificate number.")
+    device_class: str | None = Field(default=None, description="Risk class in that jurisdiction.")
+    classification_code: str | None = Field(default=None, description="E.g. 21-04-02 (NMPA).")
+
+
+class DeviceIdentity(_Strict):
+    """Who the device is: the data every report's control block prints."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Device id used in the logs.")
+    name: str = Field(min_length=1)
+    name_zh: str | None = None
+    manufacturer: str = Field(min_length=1)
+    intended_use: str = Field(min_length=1)
+    intended_use_zh: str | None = None
+    target_population: str | None = None
+    registrations: list[Registration] = Field(default_factory=list)
+
+
+class StrataConfig(_Strict):
+    """Stratification attributes and which intersections are monitored."""
+
+    attributes: list[AttributeSpec] = Field(min_length=1)
+    intersections: Literal["all_pairs", "none"] | list[list[str]] = Field(
+        default="all_pairs",
+        description="'all_pairs' (default), 'none', or an explicit list of attribute-name pairs.",
+    )
+    confirmatory: list[str] = Field(
+        default_factory=list,
+        description="Attributes whose single strata are pre-specified as confirmatory (reported with Holm).",
+    )
+
+    @model_validator(mode="after")
+    def _names_are_known(self) -> StrataConfig:
+        names = [a.name for a in self.attributes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"attribute names must be unique, got {names}")
+        known = set(names)
+        if isinstance(self.intersections, list):
+            for pair in self.intersections:
+                if len(pair) != 2 or pair[0] == pair[1]:
+                    raise ValueError(f"intersections: {pair} is not a pair of two different attributes")
+                unknown = [n for n in pair if n not in known]
+                if unknown:
+                    raise ValueError(f"intersections: unknown attribute(s) {unknown}; known: {sorted(known)}")
+        unknown = [n for n in self.confirmatory if n not in known]
+        if unknown:
+            raise ValueError(f"confirmatory: unknown attribute(s) {unknown}; known: {sorted(known)}")
+        return self
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The monitored intersections as ordered attribute-name pairs."""
+        names = [a.name for a in self.attributes]
+        if self.intersections == "all_pairs":
+            return list(combinations(names, 2))
+        if self.intersections == "none":
+            return []
+        order = {n: i for i, n in enumerate(names)}
+        return [tuple(sorted(p, key=order.__getitem__)) for p in self.intersections]  # type: ignore[misc]
+
+    def attribute(self, name: str) -> AttributeSpec:
+        """The attribute called ``name``."""
+        for spec in self.attributes:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+class Claim(_Strict):
+    """A registered performance value and the clinically relevant margin below it."""
+
+    value: Probability = Field(description="Claimed (registered) value of the metric.")
+    margin: Probability = Field(description="Drop below the claim that is clinically relevant.")
+
+
+class StratumClaim(_Strict):
+    """A claim that applies to one stratum and to every intersection inside it."""
+
+    where: dict[str, str] = Field(min_length=1, description="Attribute name -> stratum label.")
+    sensitivity: Claim | None = None
+    specificity: Claim | None = None
+    ppv: Claim | None = None
+    npv: Claim | None = None
+
+
+class Claims(_Strict):
+    """Overall claims, optionally refined per stratum."""
+
+    sensitivity: Claim | None = None
+    specificity: Claim | None = None
+    ppv: Claim | None = None
+    npv: Claim | None = None
+    strata: list[StratumClaim] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Claims:
+        if not any((self.sensitivity, self.specificity, self.ppv, self.npv)):
+            raise ValueError("at least one overall claim (sensitivity, specificity, ppv or npv) is required")
+        return self
+
+    def claim_for(self, metric: ClaimedMetric, stratum: StratumDefinition) -> Claim | None:
+        """The claim for ``metric`` in ``stratum``: the most specific stratum claim that
+        contains the stratum (ties: the lower claimed value), else the overall claim."""
+        best: tuple[int, float, Claim] | None = None
+        for sc in self.strata:
+            claim = getattr(sc, metric)
+            if claim is None or not stratum.is_within(sc.where):
+                continue
+            key = (len(sc.where), -claim.value)
+            if best is None or key > best[:2]:
+                best = (key[0], key[1], claim)
+        return best[2] if best else getattr(self, metric)
+
+
+class MonitoringRules(_Strict):
+    """How a period is evaluated."""
+
+    period: Literal["quarter", "month", "year"] = "quarter"
+    timezone: str = Field(default="UTC", description="IANA zone in which periods are calendar periods.")
+    min_positives: int = Field(default=50, ge=1, description="Minimum confirmed positives to test sensitivity/NPV-type metrics.")
+    min_negatives: int = Field(default=50, ge=1, description="Minimum confirmed negatives to test specificity-type metrics.")
+    fdr: Probability = Field(default=0.10, description="Benjamini-Hochberg false-discovery level over all tests of a run.")
+    alpha: Probability = Field(default=0.05, description="One-sided level used for power and sample-size figures.")
+    power: Probability = Field(default=0.80, description="Target power for sample-size figures.")
+    confidence: Probability = Field(default=0.95, description="Two-sided confidence level of intervals.")
+    interval_method: Literal["wilson", "clopper-pearson", "jeffreys"] = "wilson"
+    label_grace_days: int = Field(default=90, ge=0, description="Days after a period closes before its report is due.")
+
+
+class DeviceConfig(_Strict):
+    """The whole configuration of one monitored device (``schemas/device.schema.json``)."""
+
+    schema_version: Literal[1] = 1
+    device: DeviceIdentity
+    operating_threshold: Probability = Field(description="Score at or above which the call is positive.")
+    strata: StrataConfig
+    claims: Claims
+    monitoring: MonitoringRules = Field(default_factory=MonitoringRules)
+
+    @field_validator("monitoring")
+    @classmethod
+    def _timezone_known(cls, rules: MonitoringRules) -> MonitoringRules:
+        from monitor.domain.periods import resolve_timezone
+
+        resolve_timezone(rules.timezone)
+        return rules
+
+    @model_validator(mode="after")
+    def _claims_refer_to_known_strata(self) -> DeviceConfig:
+        for i, sc in enumerate(self.claims.strata):
+            for name, label in sc.where.items():
+                try:
+                    spec = self.strata.attribute(name)
+                except KeyError:
+                    raise ValueError(f"claims.strata[{i}].where: unknown attribute {name!r}") from None
+                if spec.labels() and label not in spec.labels():
+                    raise ValueError(
+                        f"claims.strata[{i}].where.{name}: {label!r} is not one of {spec.labels()}"
+                    )
+        return self
+
+    def config_hash(self) -> str:
+        """SHA-256 of the canonical JSON form: identifies the exact configuration an analysis used."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -1,0 +1,360 @@
+"""The canonical prediction and ground-truth log records, and row validation.
+
+Input adapters (CSV, Parquet, ...) hand over chunks of raw values as text
+(``None`` for empty); this module turns each chunk into accepted canonical rows
+and rejections with their 1-based data-row number and reason. Validation is
+vectorised over the chunk and collects every problem of a row, not just the
+first. The formats are documented in ``schemas/prediction_log.schema.json`` and
+``schemas/ground_truth_log.schema.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from monitor.domain.device import DeviceConfig
+from monitor.domain.privacy import PatientHasher
+
+__all__ = [
+    "GROUND_TRUTH_OPTIONAL",
+    "GROUND_TRUTH_REQUIRED",
+    "GROUND_TRUTH_SOURCES",
+    "PREDICTION_OPTIONAL",
+    "PREDICTION_REQUIRED",
+    "Rejection",
+    "ValidatedChunk",
+    "missing_columns",
+    "validate_ground_truth",
+    "validate_predictions",
+]
+
+PREDICTION_REQUIRED = (
+    "prediction_id",
+    "device_id",
+    "model_version",
+    "site_id",
+    "predicted_at",
+    "score",
+    "predicted_label",
+    "patient_id",
+)
+PREDICTION_OPTIONAL = ("age", "sex")
+GROUND_TRUTH_REQUIRED = ("prediction_id", "device_id", "label", "confirmed_at", "source")
+GROUND_TRUTH_OPTIONAL = ("intervention_at", "correction_reason")
+GROUND_TRUTH_SOURCES = (
+    "histopathology",
+    "follow_up",
+    "adjudication",
+    "audit_sample",
+    "clinical_diagnosis",
+    "other",
+)
+MAX_ID_LENGTH = 128
+MAX_TEXT_LENGTH = 64
+MAX_REASON_LENGTH = 500
+FUTURE_TOLERANCE = timedelta(days=1)
+_OFFSET_PATTERN = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A row that was not accepted: where it was, why, and what it held (identifiers hashed)."""
+
+    row_number: int
+    record_id: str | None
+    code: str
+    reason: str
+    raw: dict[str, str | None]
+
+
+@dataclass
+class ValidatedChunk:
+    """The outcome of validating one chunk: canonical accepted rows and rejections."""
+
+    accepted: pd.DataFrame
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def missing_columns(columns: Sequence[str], *, kind: str) -> list[str]:
+    """Required columns of a ``kind`` log (``predictions`` or ``ground_truth``) absent from ``columns``."""
+    required = PREDICTION_REQUIRED if kind == "predictions" else GROUND_TRUTH_REQUIRED
+    present = set(columns)
+    return [c for c in required if c not in present]
+
+
+class _Problems:
+    """Accumulates per-row problem codes and messages for one chunk."""
+
+    def __init__(self, n: int) -> None:
+        self.codes: list[list[str]] = [[] for _ in range(n)]
+        self.messages: list[list[str]] = [[] for _ in range(n)]
+
+    def add(self, mask: np.ndarray, code: str, message: str | pd.Series) -> None:
+        for i in np.flatnonzero(mask):
+            self.codes[i].append(code)
+            text = message if isinstance(message, str) else str(message.iloc[i])
+            self.messages[i].append(text)
+
+    def bad(self) -> np.ndarray:
+        return np.array([bool(c) for c in self.codes], dtype=bool)
+
+
+def _text(raw: pd.DataFrame, column: str) -> pd.Series:
+    if column not in raw.columns:
+        return pd.Series([None] * len(raw), index=raw.index, dtype=object)
+    values = raw[column].astype(object)
+    stripped = values.where(values.isna(), values.astype(str).str.strip())
+    blank = stripped.isna() | stripped.isin(["", "null", "NULL", "None", "NaN", "nan", "NA", "N/A"])
+    return stripped.mask(blank, None)
+
+
+def _require(problems: _Problems, values: pd.Series, column: str) -> np.ndarray:
+    missing = values.isna().to_numpy()
+    problems.add(missing, f"missing_{column}", f"{column} is missing")
+    return missing
+
+
+def _check_length(problems: _Problems, values: pd.Series, column: str, limit: int) -> None:
+    too_long = values.fillna("").str.len().to_numpy() > limit
+    problems.add(too_long, f"invalid_{column}", f"{column} is longer than {limit} characters")
+
+
+def _timestamps(
+    problems: _Problems, values: pd.Series, column: str, *, now: datetime, required: bool
+) -> pd.Series:
+    present = values.notna().to_numpy()
+    if required:
+        _require(problems, values, column)
+    text = values.fillna("")
+    has_offset = text.str.contains(_OFFSET_PATTERN, regex=True).to_numpy()
+    no_offset = present & ~has_offset
+    problems.add(no_offset, f"{column}_without_offset",
+                 values.map(lambda v: f"{column} {v!r} has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"))
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    candidates = present & has_offset
+    if candidates.any():
+        converted = pd.to_datetime(text[candidates], format="ISO8601", utc=True, errors="coerce")
+        parsed.loc[candidates] = converted
+    unparseable = candidates & parsed.isna().to_numpy()
+    problems.add(unparseable, f"invalid_{column}", values.map(lambda v: f"{column} {v!r} is not a valid ISO-8601 timestamp"))
+    future = parsed.notna().to_numpy() & (parsed > pd.Timestamp(now) + FUTURE_TOLERANCE).to_numpy()
+    problems.add(future, f"{column}_in_future", values.map(lambda v: f"{column} {v!r} is in the future"))
+    return parsed
+
+
+def _binary(problems: _Problems, values: pd.Series, column: str) -> pd.Series:
+    missing = _require(problems, values, column)
+    mapped = values.map({"0": 0, "1": 1, "0.0": 0, "1.0": 1})
+    bad = ~missing & mapped.isna().to_numpy()
+    problems.add(bad, f"invalid_{column}", values.map(lambda v: f"{column} {v!r} is not 0 or 1"))
+    return mapped
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce")
+
+
+def _raw_records(raw: pd.DataFrame, hashed_patient: pd.Series | None) -> list[dict[str, str | None]]:
+    frame = raw.astype(object).where(raw.notna(), None)
+    if hashed_patient is not None and "patient_id" in frame.columns:
+        frame = frame.assign(patient_id=hashed_patient.map(lambda h: f"hmac-sha256:{h}" if h else None))
+    return [{k: (None if v is None else str(v)) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _row_hash(parts: Sequence[object]) -> str:
+    return hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode("utf-8")).hexdigest()
+
+
+def _device_checks(problems: _Problems, device_ids: pd.Series, devices: Mapping[str, DeviceConfig]) -> None:
+    unknown = device_ids.notna().to_numpy() & ~device_ids.isin(list(devices)).to_numpy()
+    problems.add(unknown, "unknown_device",
+                 device_ids.map(lambda d: f"device {d!r} is not registered (run `samd-monitor device add CONFIG`)"))
+
+
+def _rejections(raw: pd.DataFrame, problems: _Problems, first_row: int, ids: pd.Series,
+                hashed_patient: pd.Series | None) -> list[Rejection]:
+    bad = problems.bad()
+    if not bad.any():
+        return []
+    positions = np.flatnonzero(bad)
+    records = _raw_records(raw.iloc[positions], None if hashed_patient is None else hashed_patient.iloc[positions])
+    return [
+        Rejection(
+            row_number=first_row + int(i),
+            record_id=ids.iloc[i],
+            code=problems.codes[i][0],
+            reason="; ".join(problems.messages[i]),
+            raw=record,
+        )
+        for i, record in zip(positions, records, strict=True)
+    ]
+
+
+def _attribute_values(
+    raw: pd.DataFrame, device_ids: pd.Series, devices: Mapping[str, DeviceConfig], problems: _Problems
+) -> list[dict[str, str | float | None]]:
+    """Per row, the configured stratification columns that are not core fields."""
+    core = set(PREDICTION_REQUIRED) | set(PREDICTION_OPTIONAL)
+    result: list[dict[str, str | float | None]] = [{} for _ in range(len(raw))]
+    for device_id, config in devices.items():
+        rows = (device_ids == device_id).to_numpy()
+        if not rows.any():
+            continue
+        for spec in config.strata.attributes:
+            column = spec.source_column
+            if column in core:
+                continue
+            values = _text(raw, column)
+            if spec.is_numeric:
+                numbers = _numbers(values)
+                bad = rows & values.notna().to_numpy() & numbers.isna().to_numpy()
+                problems.add(bad, f"invalid_{column}", values.map(lambda v, c=column: f"{c} {v!r} is not a number"))
+                for i in np.flatnonzero(rows):
+                    result[i][column] = None if pd.isna(numbers.iloc[i]) else float(numbers.iloc[i])
+            else:
+                _check_length(problems, values.where(pd.Series(rows, index=values.index)), column, MAX_TEXT_LENGTH)
+                for i in np.flatnonzero(rows):
+                    result[i][column] = values.iloc[i]
+    return result
+
+
+def validate_predictions(
+    raw: pd.DataFrame,
+    *,
+    first_row: int,
+    devices: Mapping[str, DeviceConfig],
+    hash_patient: PatientHasher,
+    now: datetime,
+) -> ValidatedChunk:
+    """Validate a chunk of raw prediction-log rows.
+
+    Parameters
+    ----------
+    raw
+        Text values (or ``None``) with the log's columns; row ``i`` is data row ``first_row + i``.
+    first_row
+        1-based number of the chunk's first data row (the header is not counted).
+    devices
+        Registered device configurations by device id.
+    hash_patient
+        Keyed hash applied to ``patient_id`` before anything is kept.
+    now
+        Current time (timezone-aware) for the far-future check.
+    """
+    raw = raw.reset_index(drop=True)
+    problems = _Problems(len(raw))
+    ids = _text(raw, "prediction_id")
+    device_ids = _text(raw, "device_id")
+    for column in ("prediction_id", "device_id", "model_version", "site_id", "patient_id"):
+        values = ids if column == "prediction_id" else device_ids if column == "device_id" else _text(raw, column)
+        _require(problems, values, column)
+        _check_length(problems, values, column, MAX_ID_LENGTH if column in ("prediction_id", "patient_id") else MAX_TEXT_LENGTH)
+    _device_checks(problems, device_ids, devices)
+    predicted_at = _timestamps(problems, _text(raw, "predicted_at"), "predicted_at", now=now, required=True)
+
+    score_text = _text(raw, "score")
+    score_missing = _require(problems, score_text, "score")
+    score = _numbers(score_text)
+    not_number = ~score_missing & score.isna().to_numpy()
+    problems.add(not_number, "invalid_score", score_text.map(lambda v: f"score {v!r} is not a number"))
+    out_of_range = score.notna().to_numpy() & ((score < 0) | (score > 1)).to_numpy()
+    problems.add(out_of_range, "score_out_of_range", score_text.map(lambda v: f"score {v} is outside 0..1"))
+
+    call = _binary(problems, _text(raw, "predicted_label"), "predicted_label")
+
+    age_text = _text(raw, "age")
+    age = _numbers(age_text)
+    bad_age = age_text.notna().to_numpy() & (age.isna() | (age < 0) | (age > 130)).to_numpy()
+    problems.add(bad_age, "invalid_age", age_text.map(lambda v: f"age {v!r} is not a number of years in 0..130"))
+    sex = _text(raw, "sex")
+    _check_length(problems, sex, "sex", 16)
+    attributes = _attribute_values(raw, device_ids, devices, problems)
+
+    patient_text = _text(raw, "patient_id")
+    hashed = patient_text.map(lambda p: hash_patient(p) if p is not None else None)
+    rejections = _rejections(raw, problems, first_row, ids, hashed)
+
+    keep = ~problems.bad()
+    accepted = pd.DataFrame(
+        {
+            "row_number": np.arange(first_row, first_row + len(raw))[keep],
+            "device_id": device_ids[keep].to_numpy(),
+            "prediction_id": ids[keep].to_numpy(),
+            "model_version": _text(raw, "model_version")[keep].to_numpy(),
+            "site_id": _text(raw, "site_id")[keep].to_numpy(),
+            "predicted_at": predicted_at[keep].to_numpy(),
+            "score": score[keep].astype(float).to_numpy(),
+            "predicted_label": call[keep].astype(int).to_numpy(),
+            "patient_hash": hashed[keep].to_numpy(),
+            "age": age[keep].astype(float).to_numpy(),
+            "sex": sex[keep].to_numpy(),
+            "attributes": [a for a, k in zip(attributes, keep, strict=True) if k],
+        }
+    )
+    accepted["predicted_at"] = pd.to_datetime(accepted["predicted_at"], utc=True)
+    accepted["row_hash"] = [
+        _row_hash((r.device_id, r.prediction_id, r.model_version, r.site_id, r.predicted_at.isoformat(),
+                   repr(float(r.score)), r.predicted_label, r.patient_hash,
+                   None if pd.isna(r.age) else repr(float(r.age)), r.sex,
+                   json.dumps(r.attributes, sort_keys=True)))
+        for r in accepted.itertuples(index=False)
+    ]
+    return ValidatedChunk(accepted=accepted, rejections=rejections)
+
+
+def validate_ground_truth(
+    raw: pd.DataFrame,
+    *,
+    first_row: int,
+    devices: Mapping[str, DeviceConfig],
+    now: datetime,
+) -> ValidatedChunk:
+    """Validate a chunk of raw ground-truth rows (same conventions as :func:`validate_predictions`)."""
+    raw = raw.reset_index(drop=True)
+    problems = _Problems(len(raw))
+    ids = _text(raw, "prediction_id")
+    device_ids = _text(raw, "device_id")
+    for column, values in (("prediction_id", ids), ("device_id", device_ids)):
+        _require(problems, values, column)
+        _check_length(problems, values, column, MAX_ID_LENGTH)
+    _device_checks(problems, device_ids, devices)
+    label = _binary(problems, _text(raw, "label"), "label")
+    confirmed_at = _timestamps(problems, _text(raw, "confirmed_at"), "confirmed_at", now=now, required=True)
+    intervention_at = _timestamps(problems, _text(raw, "intervention_at"), "intervention_at", now=now, required=False)
+    source = _text(raw, "source")
+    source_missing = _require(problems, source, "source")
+    unknown_source = ~source_missing & ~source.isin(GROUND_TRUTH_SOURCES).to_numpy()
+    problems.add(unknown_source, "invalid_source",
+                 source.map(lambda s: f"source {s!r} is not one of {', '.join(GROUND_TRUTH_SOURCES)}"))
+    reason = _text(raw, "correction_reason")
+    _check_length(problems, reason, "correction_reason", MAX_REASON_LENGTH)
+    rejections = _rejections(raw, problems, first_row, ids, None)
+
+    keep = ~problems.bad()
+    accepted = pd.DataFrame(
+        {
+            "row_number": np.arange(first_row, first_row + len(raw))[keep],
+            "device_id": device_ids[keep].to_numpy(),
+            "prediction_id": ids[keep].to_numpy(),
+            "label": label[keep].astype(int).to_numpy(),
+            "confirmed_at": pd.to_datetime(confirmed_at[keep], utc=True).to_numpy(),
+            "source": source[keep].to_numpy(),
+            "intervention_at": pd.to_datetime(intervention_at[keep], utc=True).to_numpy(),
+            "correction_reason": reason[keep].to_numpy(),
+        }
+    )
+    for column in ("confirmed_at", "intervention_at"):
+        accepted[column] = pd.to_datetime(accepted[column], utc=True)
+    accepted["row_hash"] = [
+        _row_hash((r.device_id, r.prediction_id, r.label, r.confirmed_at.isoformat(), r.source,
+                   None if pd.isna(r.intervention_at) else r.intervention_at.isoformat()))
+        for r in accepted.itertuples(index=False)
+    ]
+    return ValidatedChunk(accepted=accepted, rejections=rejections)

@@ -1,0 +1,59 @@
+"""Composition root: settings -> engine -> unit of work, clock, hasher, renderers.
+
+Entry points (CLI, demo, later the API, scheduler and dashboard) build one
+:class:`App` here and call services with its parts; nothing else constructs
+adapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import Engine
+
+from monitor.adapters.db.engine import check_schema, make_engine
+from monitor.adapters.db.unit_of_work import unit_of_work_factory
+from monitor.adapters.files.readers import LogFile, open_log
+from monitor.adapters.rendering.html import render_html
+from monitor.domain.privacy import PatientHasher, make_patient_hasher
+from monitor.service.ports import Clock, UnitOfWorkFactory
+from monitor.settings import DEMO_PATIENT_ID_KEY, Settings
+
+__all__ = ["App", "bootstrap", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """The system clock, timezone-aware UTC, truncated to microseconds."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class App:
+    """The wired application."""
+
+    settings: Settings
+    engine: Engine
+    uow: UnitOfWorkFactory
+    clock: Clock
+    open_log: Callable[[Path], LogFile]
+    render_html: Callable[[dict[str, Any]], str]
+    demo: bool = False
+
+    def patient_hasher(self) -> PatientHasher:
+        """The keyed patient-id hash (the demo key only in demo mode)."""
+        key = DEMO_PATIENT_ID_KEY if self.demo and not self.settings.patient_id_key else self.settings.patient_id_key
+        return make_patient_hasher(key)
+
+
+def bootstrap(settings: Settings, *, require_schema: bool = True, demo: bool = False,
+              clock: Clock = utc_now) -> App:
+    """Wire the application for ``settings``; by default refuse an un-migrated database."""
+    engine = make_engine(settings.database_url)
+    if require_schema:
+        check_schema(engine)
+    return App(settings=settings, engine=engine, uow=unit_of_work_factory(engine), clock=clock,
+               open_log=partial(open_log), render_html=render_html, demo=demo)

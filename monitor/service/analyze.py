@@ -1,0 +1,175 @@
+"""Analyse one device and period: counts from the database, statistics from the pure core,
+results, findings and retraining tickets stored in one transaction.
+
+The analysis document (``schemas/analysis.schema.json``) is the single source of every
+number a report prints; it records the data cut-off and an input fingerprint so that
+re-running the analysis with the same cut-off reproduces it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from monitor import __version__
+from monitor.domain.evaluation import StratumMetricResult, evaluate_cells, stratum_counts
+from monitor.domain.periods import Period, resolve_timezone
+from monitor.errors import InputError
+from monitor.service.ports import Clock, UnitOfWorkFactory
+
+__all__ = ["ANALYSIS_SCHEMA_VERSION", "AnalysisOutcome", "analyze_period"]
+
+ANALYSIS_SCHEMA_VERSION = 1
+METRIC_TITLES = {"sensitivity": "Sensitivity", "specificity": "Specificity", "ppv": "PPV", "npv": "NPV"}
+
+
+@dataclass
+class AnalysisOutcome:
+    """What an analysis produced: the document, and the tickets it opened or added evidence to."""
+
+    document: dict[str, Any]
+    opened_tickets: list[str] = field(default_factory=list)
+    updated_tickets: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        """The stored run's id."""
+        return str(self.document["run_id"])
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _finding(result: StratumMetricResult, run_id: str, device_id: str) -> dict[str, Any]:
+    return {
+        "finding_id": str(uuid.uuid4()), "run_id": run_id, "device_id": device_id,
+        "model_version": result.model_version, "stratum": result.stratum, "metric": result.metric,
+        "kind": "performance",
+        "evidence": {k: v for k, v in result.as_dict().items()
+                     if k in ("stratum", "attributes", "metric", "successes", "trials", "estimate", "ci_low",
+                              "ci_high", "claim", "margin", "performance_goal", "p_value", "q_value",
+                              "minimal_detectable_drop")},
+    }
+
+
+def _ticket_title(result: StratumMetricResult) -> str:
+    return (f"{METRIC_TITLES[result.metric]} below claim in {result.stratum} "
+            f"(model {result.model_version}): {result.estimate:.3f} vs claim {result.claim:.3f}")
+
+
+def analyze_period(
+    device_id: str, period: Period, *, uow: UnitOfWorkFactory, clock: Clock, actor: str,
+    cutoff: datetime | None = None,
+) -> AnalysisOutcome:
+    """Analyse ``device_id`` over ``period`` with ground truth received up to ``cutoff`` (default: now)."""
+    created = clock()
+    cutoff = cutoff or created
+    if cutoff.tzinfo is None:
+        raise InputError("the data cut-off needs a UTC offset (e.g. 2026-01-31T23:59:59+08:00)")
+    with uow() as unit:
+        config = unit.devices.get(device_id)
+        tz = resolve_timezone(config.monitoring.timezone)
+        start, end = period.bounds_utc(tz)
+        window = dict(start=start, end=end, cutoff=cutoff)
+        cells = unit.results.confusion_cells(device_id, attributes=config.strata.attributes, **window)
+        completeness = unit.results.completeness(device_id, **window)
+        fingerprint, sources = unit.results.input_fingerprint(device_id, **window)
+        site_counts = unit.results.sites_in_period(device_id, **window)
+        results = evaluate_cells(cells, config)
+        run_id = str(uuid.uuid4())
+        found = [_finding(r, run_id, device_id) for r in results if r.status == "flagged"]
+        outcome = AnalysisOutcome(document={})
+        for finding, result in zip(found, [r for r in results if r.status == "flagged"], strict=True):
+            existing = unit.tickets.find_open(device_id, result.model_version, result.stratum, result.metric)
+            if existing is None:
+                ticket_id = unit.tickets.create(device_id=device_id, model_version=result.model_version,
+                                                stratum=result.stratum, metric=result.metric,
+                                                title=_ticket_title(result), at=created)
+                outcome.opened_tickets.append(ticket_id)
+            else:
+                ticket_id = existing["ticket_id"]
+                outcome.updated_tickets.append(ticket_id)
+            finding["ticket_id"] = ticket_id
+            finding["created_at"] = created
+        document = _document(
+            run_id=run_id, created=created, cutoff=cutoff, actor=actor, config=config, period=period,
+            bounds=(start, end), fingerprint=fingerprint, sources=sources, completeness=completeness,
+            site_counts=site_counts, counts=[c.as_dict() for c in stratum_counts(cells, config)],
+            results=[r.as_dict() for r in results], found=found,
+        )
+        unit.results.save_run(
+            {"run_id": run_id, "device_id": device_id, "period": period.label, "period_start": start,
+             "period_end": end, "data_cutoff": cutoff, "created_at": created, "software_version": __version__,
+             "config_hash": config.config_hash(), "input_fingerprint": fingerprint, "document": document,
+             "actor": actor},
+            [r.as_dict() for r in results], found,
+        )
+        for finding in found:
+            unit.tickets.add_evidence(finding["ticket_id"], run_id=run_id, finding_id=finding["finding_id"],
+                                      evidence=finding["evidence"] | {"run_id": run_id, "period": period.label,
+                                                                      "data_cutoff": _iso(cutoff)},
+                                      at=created)
+        unit.audit.append(at=created, actor=actor, action="analysis.run", entity="analysis_run", entity_id=run_id,
+                          details={"device_id": device_id, "period": period.label, "data_cutoff": _iso(cutoff),
+                                   "input_fingerprint": fingerprint, "flagged": len(found),
+                                   "opened_tickets": outcome.opened_tickets,
+                                   "updated_tickets": outcome.updated_tickets})
+        outcome.document = document
+    return outcome
+
+
+def _document(*, run_id: str, created: datetime, cutoff: datetime, actor: str, config: Any, period: Period,
+              bounds: tuple[datetime, datetime], fingerprint: str, sources: list[dict[str, Any]],
+              completeness: list[dict[str, Any]], site_counts: list[dict[str, Any]],
+              counts: list[dict[str, Any]], results: list[dict[str, Any]], found: list[dict[str, Any]]) -> dict[str, Any]:
+    """The analysis document (``schemas/analysis.schema.json``)."""
+    identity = config.device
+    tested = [r for r in results if r["status"] in ("ok", "flagged")]
+    totals = {k: sum(c[k] for c in completeness) for k in
+              ("predictions", "with_ground_truth", "awaiting_ground_truth", "positives", "negatives")}
+    return {
+        "schema": "samd-monitor/analysis",
+        "schema_version": ANALYSIS_SCHEMA_VERSION,
+        "run_id": run_id,
+        "created_at": _iso(created),
+        "actor": actor,
+        "software_version": __version__,
+        "config_hash": config.config_hash(),
+        "input_fingerprint": fingerprint,
+        "device": {
+            "id": identity.id, "name": identity.name, "name_zh": identity.name_zh,
+            "manufacturer": identity.manufacturer, "intended_use": identity.intended_use,
+            "intended_use_zh": identity.intended_use_zh,
+            "registrations": [r.model_dump(mode="json") for r in identity.registrations],
+            "operating_threshold": config.operating_threshold,
+        },
+        "period": {"label": period.label, "kind": period.kind, "timezone": config.monitoring.timezone,
+                   "first_day": period.start_local.isoformat(),
+                   "last_day": period.end_local.fromordinal(period.end_local.toordinal() - 1).isoformat(),
+                   "start_utc": _iso(bounds[0]), "end_utc": _iso(bounds[1])},
+        "data_cutoff": _iso(cutoff),
+        "rules": config.monitoring.model_dump(mode="json") | {
+            "claims": config.claims.model_dump(mode="json"),
+            "strata": [a.name for a in config.strata.attributes],
+            "intersections": [list(p) for p in config.strata.pairs()],
+            "confirmatory": list(config.strata.confirmatory),
+            "flag_rule": "q <= fdr (Benjamini-Hochberg over all tests of the run) and estimate < claim - margin",
+        },
+        "sources": sources,
+        "completeness": {"by_model_version": completeness, "total": totals},
+        "sites": site_counts,
+        "counts": counts,
+        "results": results,
+        "findings": [
+            {"finding_id": f["finding_id"], "ticket_id": f["ticket_id"], "model_version": f["model_version"],
+             "stratum": f["stratum"], "metric": f["metric"], **{k: v for k, v in f["evidence"].items()
+                                                               if k not in ("stratum", "metric")}}
+            for f in found
+        ],
+        "summary": {"strata": len({(c["model_version"], c["stratum"]) for c in counts}), "tests": len(tested),
+                    "flagged": len(found),
+                    "insufficient": sum(1 for r in results if r["status"] == "insufficient")},
+    }
