@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,9 @@ MAX_TEXT_LENGTH = 64
 MAX_REASON_LENGTH = 500
 FUTURE_TOLERANCE = timedelta(days=1)
 _OFFSET_PATTERN = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+# A bare calendar date ("2025-08-01", "2025-08") has no time and no offset, although its
+# last "-01" looks like one: it must not count as carrying an offset.
+_DATE_ONLY_PATTERN = r"\d{4}-?\d{2}(?:-?\d{2})?"
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,12 @@ class _Problems:
         self.codes: list[list[str]] = [[] for _ in range(n)]
         self.messages: list[list[str]] = [[] for _ in range(n)]
 
-    def add(self, mask: np.ndarray, code: str, message: str | pd.Series) -> None:
+    def add(self, mask: np.ndarray, code: str, message: str | Callable[[object], str],
+            values: pd.Series | None = None) -> None:
+        """Record ``code`` for the rows in ``mask``; a callable message gets the row's raw value."""
         for i in np.flatnonzero(mask):
             self.codes[i].append(code)
-            text = message if isinstance(message, str) else str(message.iloc[i])
+            text = message if isinstance(message, str) else message(None if values is None else values.iloc[i])
             self.messages[i].append(text)
 
     def bad(self) -> np.ndarray:
@@ -133,19 +138,25 @@ def _timestamps(
     if required:
         _require(problems, values, column)
     text = values.fillna("")
-    has_offset = text.str.contains(_OFFSET_PATTERN, regex=True).to_numpy()
+    has_offset = (text.str.contains(_OFFSET_PATTERN, regex=True)
+                  & ~text.str.fullmatch(_DATE_ONLY_PATTERN)).to_numpy()
     no_offset = present & ~has_offset
+    garbled = np.zeros(len(values), dtype=bool)  # no offset, and not a timestamp at all ("yesterday")
+    if no_offset.any():
+        naive = pd.to_datetime(text[no_offset], format="ISO8601", errors="coerce")
+        garbled[np.flatnonzero(no_offset)] = naive.isna().to_numpy()
+        no_offset &= ~garbled
     problems.add(no_offset, f"{column}_without_offset",
-                 values.map(lambda v: f"{column} {v!r} has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"))
+                 lambda v: f"{column} {v!r} has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)", values)
     parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     candidates = present & has_offset
     if candidates.any():
         converted = pd.to_datetime(text[candidates], format="ISO8601", utc=True, errors="coerce")
         parsed.loc[candidates] = converted
-    unparseable = candidates & parsed.isna().to_numpy()
-    problems.add(unparseable, f"invalid_{column}", values.map(lambda v: f"{column} {v!r} is not a valid ISO-8601 timestamp"))
+    unparseable = (candidates & parsed.isna().to_numpy()) | garbled
+    problems.add(unparseable, f"invalid_{column}", lambda v: f"{column} {v!r} is not a valid ISO-8601 timestamp", values)
     future = parsed.notna().to_numpy() & (parsed > pd.Timestamp(now) + FUTURE_TOLERANCE).to_numpy()
-    problems.add(future, f"{column}_in_future", values.map(lambda v: f"{column} {v!r} is in the future"))
+    problems.add(future, f"{column}_in_future", lambda v: f"{column} {v!r} is in the future", values)
     return parsed
 
 
@@ -153,7 +164,7 @@ def _binary(problems: _Problems, values: pd.Series, column: str) -> pd.Series:
     missing = _require(problems, values, column)
     mapped = values.map({"0": 0, "1": 1, "0.0": 0, "1.0": 1})
     bad = ~missing & mapped.isna().to_numpy()
-    problems.add(bad, f"invalid_{column}", values.map(lambda v: f"{column} {v!r} is not 0 or 1"))
+    problems.add(bad, f"invalid_{column}", lambda v: f"{column} {v!r} is not 0 or 1", values)
     return mapped
 
 
@@ -168,14 +179,21 @@ def _raw_records(raw: pd.DataFrame, hashed_patient: pd.Series | None) -> list[di
     return [{k: (None if v is None else str(v)) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def _row_hash(parts: Sequence[object]) -> str:
-    return hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode("utf-8")).hexdigest()
+def _iso_text(values: pd.Series) -> pd.Series:
+    """UTC timestamps as fixed-width text ('' for missing), the form used in row hashes."""
+    return values.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").fillna("")
+
+
+def _row_hashes(*columns: pd.Series) -> list[str]:
+    """SHA-256 of each row's canonical content (fields joined by the unit separator)."""
+    texts = [c.astype(object).where(c.notna(), "").astype(str).to_numpy() for c in columns]
+    return [hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest() for parts in zip(*texts, strict=True)]
 
 
 def _device_checks(problems: _Problems, device_ids: pd.Series, devices: Mapping[str, DeviceConfig]) -> None:
     unknown = device_ids.notna().to_numpy() & ~device_ids.isin(list(devices)).to_numpy()
     problems.add(unknown, "unknown_device",
-                 device_ids.map(lambda d: f"device {d!r} is not registered (run `samd-monitor device add CONFIG`)"))
+                 lambda d: f"device {d!r} is not registered (run `samd-monitor device add CONFIG`)", device_ids)
 
 
 def _rejections(raw: pd.DataFrame, problems: _Problems, first_row: int, ids: pd.Series,
@@ -202,7 +220,8 @@ def _attribute_values(
 ) -> list[dict[str, str | float | None]]:
     """Per row, the configured stratification columns that are not core fields."""
     core = set(PREDICTION_REQUIRED) | set(PREDICTION_OPTIONAL)
-    result: list[dict[str, str | float | None]] = [{} for _ in range(len(raw))]
+    columns: dict[str, np.ndarray] = {}
+    owner: dict[str, np.ndarray] = {}
     for device_id, config in devices.items():
         rows = (device_ids == device_id).to_numpy()
         if not rows.any():
@@ -215,14 +234,23 @@ def _attribute_values(
             if spec.is_numeric:
                 numbers = _numbers(values)
                 bad = rows & values.notna().to_numpy() & numbers.isna().to_numpy()
-                problems.add(bad, f"invalid_{column}", values.map(lambda v, c=column: f"{c} {v!r} is not a number"))
-                for i in np.flatnonzero(rows):
-                    result[i][column] = None if pd.isna(numbers.iloc[i]) else float(numbers.iloc[i])
+                problems.add(bad, f"invalid_{column}", lambda v, c=column: f"{c} {v!r} is not a number", values)
+                converted = numbers.astype(object).where(numbers.notna(), None).to_numpy()
             else:
                 _check_length(problems, values.where(pd.Series(rows, index=values.index)), column, MAX_TEXT_LENGTH)
-                for i in np.flatnonzero(rows):
-                    result[i][column] = values.iloc[i]
-    return result
+                converted = values.to_numpy(dtype=object)
+            merged = columns.setdefault(column, np.full(len(raw), None, dtype=object))
+            mask = owner.setdefault(column, np.zeros(len(raw), dtype=bool))
+            merged[rows] = converted[rows]
+            mask |= rows
+    if not columns:
+        return [{} for _ in range(len(raw))]
+    names = sorted(columns)
+    present = [owner[n] for n in names]
+    return [
+        {n: columns[n][i] for n, has in zip(names, present, strict=True) if has[i]}
+        for i in range(len(raw))
+    ]
 
 
 def validate_predictions(
@@ -263,16 +291,16 @@ def validate_predictions(
     score_missing = _require(problems, score_text, "score")
     score = _numbers(score_text)
     not_number = ~score_missing & score.isna().to_numpy()
-    problems.add(not_number, "invalid_score", score_text.map(lambda v: f"score {v!r} is not a number"))
+    problems.add(not_number, "invalid_score", lambda v: f"score {v!r} is not a number", score_text)
     out_of_range = score.notna().to_numpy() & ((score < 0) | (score > 1)).to_numpy()
-    problems.add(out_of_range, "score_out_of_range", score_text.map(lambda v: f"score {v} is outside 0..1"))
+    problems.add(out_of_range, "score_out_of_range", lambda v: f"score {v} is outside 0..1", score_text)
 
     call = _binary(problems, _text(raw, "predicted_label"), "predicted_label")
 
     age_text = _text(raw, "age")
     age = _numbers(age_text)
     bad_age = age_text.notna().to_numpy() & (age.isna() | (age < 0) | (age > 130)).to_numpy()
-    problems.add(bad_age, "invalid_age", age_text.map(lambda v: f"age {v!r} is not a number of years in 0..130"))
+    problems.add(bad_age, "invalid_age", lambda v: f"age {v!r} is not a number of years in 0..130", age_text)
     sex = _text(raw, "sex")
     _check_length(problems, sex, "sex", 16)
     attributes = _attribute_values(raw, device_ids, devices, problems)
@@ -299,13 +327,12 @@ def validate_predictions(
         }
     )
     accepted["predicted_at"] = pd.to_datetime(accepted["predicted_at"], utc=True)
-    accepted["row_hash"] = [
-        _row_hash((r.device_id, r.prediction_id, r.model_version, r.site_id, r.predicted_at.isoformat(),
-                   repr(float(r.score)), r.predicted_label, r.patient_hash,
-                   None if pd.isna(r.age) else repr(float(r.age)), r.sex,
-                   json.dumps(r.attributes, sort_keys=True)))
-        for r in accepted.itertuples(index=False)
-    ]
+    accepted["row_hash"] = _row_hashes(
+        accepted["device_id"], accepted["prediction_id"], accepted["model_version"], accepted["site_id"],
+        _iso_text(accepted["predicted_at"]), accepted["score"].map(repr), accepted["predicted_label"].astype(str),
+        accepted["patient_hash"], accepted["age"].map(lambda a: "" if a != a else repr(a)), accepted["sex"],
+        pd.Series([json.dumps(a, sort_keys=True) for a in accepted["attributes"]], dtype=object),
+    )
     return ValidatedChunk(accepted=accepted, rejections=rejections)
 
 
@@ -332,7 +359,7 @@ def validate_ground_truth(
     source_missing = _require(problems, source, "source")
     unknown_source = ~source_missing & ~source.isin(GROUND_TRUTH_SOURCES).to_numpy()
     problems.add(unknown_source, "invalid_source",
-                 source.map(lambda s: f"source {s!r} is not one of {', '.join(GROUND_TRUTH_SOURCES)}"))
+                 lambda v: f"source {v!r} is not one of {', '.join(GROUND_TRUTH_SOURCES)}", source)
     reason = _text(raw, "correction_reason")
     _check_length(problems, reason, "correction_reason", MAX_REASON_LENGTH)
     rejections = _rejections(raw, problems, first_row, ids, None)
@@ -352,9 +379,8 @@ def validate_ground_truth(
     )
     for column in ("confirmed_at", "intervention_at"):
         accepted[column] = pd.to_datetime(accepted[column], utc=True)
-    accepted["row_hash"] = [
-        _row_hash((r.device_id, r.prediction_id, r.label, r.confirmed_at.isoformat(), r.source,
-                   None if pd.isna(r.intervention_at) else r.intervention_at.isoformat()))
-        for r in accepted.itertuples(index=False)
-    ]
+    accepted["row_hash"] = _row_hashes(
+        accepted["device_id"], accepted["prediction_id"], accepted["label"].astype(str),
+        _iso_text(accepted["confirmed_at"]), accepted["source"], _iso_text(accepted["intervention_at"]),
+    )
     return ValidatedChunk(accepted=accepted, rejections=rejections)

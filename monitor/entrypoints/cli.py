@@ -66,14 +66,18 @@ def _app(**kwargs: Any) -> App:
     return bootstrap(_settings(), **kwargs)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"samd-monitor {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: MONITOR_DATABASE_URL or ./var/monitor.sqlite)."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
 ) -> None:
-    if version:
-        out.print(f"samd-monitor {__version__}")
-        raise typer.Exit()
     _state["db"] = db
 
 
@@ -329,25 +333,13 @@ def demo(
 def main() -> None:
     """Console-script entry point: user errors become one line and exit status 2."""
     try:
-        app(standalone_mode=False)
+        app()
     except MonitorError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

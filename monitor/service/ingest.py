@@ -17,6 +17,8 @@ from datetime import datetime
 import pandas as pd
 
 from monitor.domain.logs import (
+    GROUND_TRUTH_OPTIONAL,
+    GROUND_TRUTH_REQUIRED,
     Rejection,
     missing_columns,
     validate_ground_truth,
@@ -108,10 +110,12 @@ def ingest_predictions(
                                            now=started)
             rejections = list(checked.rejections)
             first, repeats = _split_repeats(checked.accepted)
+            reference = first["row_hash"].copy()  # what a repeat must equal: the stored row, else the first
             new_rows = []
             for device_id, group in first.groupby("device_id", sort=False):
                 stored = unit.logs.prediction_hashes(str(device_id), group["prediction_id"].tolist())
                 known = group["prediction_id"].map(stored)
+                reference.loc[group.index] = known.where(known.notna(), group["row_hash"])
                 same = known.notna() & (known == group["row_hash"])
                 differ = known.notna() & ~same
                 summary.duplicates += int(same.sum())
@@ -120,7 +124,7 @@ def ingest_predictions(
                 new_rows.append(fresh)
                 seen_versions.setdefault(str(device_id), set()).update(fresh["model_version"].unique())
                 seen_sites.setdefault(str(device_id), set()).update(fresh["site_id"].unique())
-            _handle_repeats(first, repeats, summary, rejections, "prediction")
+            _handle_repeats(first.assign(row_hash=reference), repeats, summary, rejections, "prediction")
             inserted = pd.concat(new_rows) if new_rows else first.iloc[0:0]
             unit.logs.insert_predictions(inserted, batch_id=batch_id, at=started)
             rejections = [_raw_for(r, raw, first_row, hash_patient) if not r.raw else r for r in rejections]
@@ -151,7 +155,11 @@ def _ignored_columns(columns: tuple[str, ...], devices: dict) -> tuple[str, ...]
 
 def _handle_repeats(first: pd.DataFrame, repeats: pd.DataFrame, summary: BatchSummary,
                     rejections: list[Rejection], what: str) -> None:
-    """Rows repeating an id earlier in the same chunk: identical -> duplicate, else conflict."""
+    """Rows repeating an id earlier in the same chunk: identical -> duplicate, else conflict.
+
+    ``first`` carries, per id, the hash a repeat must equal: the stored row's when the id was
+    already stored (so the outcome does not depend on how the file is split into chunks).
+    """
     if repeats.empty:
         return
     first_hash = first.set_index(["device_id", "prediction_id"])["row_hash"]
@@ -181,6 +189,8 @@ def ingest_ground_truth(
         batch_id = unit.logs.start_batch(kind="ground_truth", source_name=source, source_format=log.format,
                                          source_sha256=log.sha256, at=started, actor=actor)
         summary = BatchSummary(batch_id, "ground_truth", source, log.sha256)
+        summary.ignored_columns = tuple(c for c in log.columns
+                                        if c not in (*GROUND_TRUTH_REQUIRED, *GROUND_TRUTH_OPTIONAL))
         for first_row, raw in log.chunks(chunk_rows):
             checked = validate_ground_truth(raw, first_row=first_row, devices=devices, now=started)
             rejections = list(checked.rejections)
@@ -206,15 +216,25 @@ def ingest_ground_truth(
 
 def _ground_truth_versions(unit, device_id: str, group: pd.DataFrame, summary: BatchSummary,  # type: ignore[no-untyped-def]
                            rejections: list[Rejection]) -> pd.DataFrame:
-    stored = unit.logs.latest_ground_truth(device_id, group["prediction_id"].tolist())
+    ids = group["prediction_id"].tolist()
+    stored = unit.logs.latest_ground_truth(device_id, ids)
     latest = group["prediction_id"].map(lambda i: stored.get(i, (0, None)))
     version = latest.map(lambda t: t[0]).astype(int)
     stored_hash = latest.map(lambda t: t[1])
     is_new = version == 0
     same = ~is_new & (stored_hash == group["row_hash"])
-    correction = ~is_new & ~same & group["correction_reason"].notna()
-    conflict = ~is_new & ~same & ~correction
-    summary.duplicates += int(same.sum())
+    # A re-send of an earlier version (e.g. the original row of a file that also holds its correction)
+    # changes nothing: identical content with the same correction_reason (none for an original).
+    differs = ~is_new & ~same
+    history = unit.logs.ground_truth_history(device_id, group.loc[differs, "prediction_id"].tolist()) \
+        if bool(differs.any()) else {}
+    earlier = differs & pd.Series(
+        [(h, None if pd.isna(c) else c) in history.get(i, set())
+         for i, h, c in zip(group["prediction_id"], group["row_hash"], group["correction_reason"], strict=True)],
+        index=group.index, dtype=bool)
+    correction = differs & ~earlier & group["correction_reason"].notna()
+    conflict = differs & ~earlier & ~correction
+    summary.duplicates += int((same | earlier).sum())
     rejections.extend(_conflict(r, "ground truth for prediction") for _, r in group.loc[conflict].iterrows())
     keep = group.loc[is_new | correction].copy()
     keep["version"] = version[is_new | correction] + 1

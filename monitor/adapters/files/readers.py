@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -136,7 +137,9 @@ def _as_text(series: pd.Series) -> pd.Series:
         return series.map(lambda v: None if pd.isna(v) else str(int(v)))
     if pd.api.types.is_float_dtype(series.dtype):
         return series.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() and abs(v) < 2**53 else repr(float(v))))
-    return series.map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+    # object columns: strings, dates, and booleans with nulls (which pandas cannot keep as a bool dtype)
+    return series.map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v))
+                      else str(int(v)) if isinstance(v, (bool, np.bool_)) else str(v))
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:

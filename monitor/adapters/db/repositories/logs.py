@@ -21,6 +21,7 @@ from monitor.domain.logs import Rejection
 __all__ = ["LogRepository"]
 
 _LOOKUP_CHUNK = 900
+_RECORD_ID_LENGTH = rejected_rows.c.record_id.type.length
 
 
 def _chunks(values: Sequence[str], size: int = _LOOKUP_CHUNK) -> Iterable[Sequence[str]]:
@@ -28,14 +29,27 @@ def _chunks(values: Sequence[str], size: int = _LOOKUP_CHUNK) -> Iterable[Sequen
         yield values[start:start + size]
 
 
-def _py(value: Any) -> Any:
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, float) and value != value:
-        return None
-    return value.item() if hasattr(value, "item") else value
+def _fit(text: str | None, limit: int) -> str | None:
+    """``text`` shortened to ``limit`` characters (ending in an ellipsis when cut)."""
+    return text if text is None or len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def _column_values(frame: pd.DataFrame, column: str) -> list[Any]:
+    """A column as plain Python values (datetimes, ints, floats, str; None for missing)."""
+    series = frame[column]
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        values = series.array.to_pydatetime()
+        return [None if v is pd.NaT or v is None or v != v else v for v in values]
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return series.astype(object).tolist()
+    if pd.api.types.is_float_dtype(series.dtype):
+        return series.astype(object).where(series.notna(), None).tolist()
+    return [None if v is None or (isinstance(v, float) and v != v) else v for v in series.tolist()]
+
+
+def _records(frame: pd.DataFrame, columns: Sequence[str], extra: dict[str, Any]) -> list[dict[str, Any]]:
+    data = [_column_values(frame, c) for c in columns]
+    return [dict(zip(columns, values, strict=True)) | extra for values in zip(*data, strict=True)]
 
 
 class LogRepository:
@@ -82,11 +96,7 @@ class LogRepository:
             return
         columns = ["device_id", "prediction_id", "model_version", "site_id", "predicted_at", "score",
                    "predicted_label", "patient_hash", "age", "sex", "attributes", "row_hash"]
-        rows = [
-            {c: _py(v) for c, v in zip(columns, values, strict=True)} | {"batch_id": batch_id, "ingested_at": at}
-            for values in frame[columns].itertuples(index=False, name=None)
-        ]
-        self._conn.execute(predictions.insert(), rows)
+        self._conn.execute(predictions.insert(), _records(frame, columns, {"batch_id": batch_id, "ingested_at": at}))
 
     def register_model_versions(self, device_id: str, versions: Iterable[str], *, batch_id: int, at: datetime) -> list[str]:
         """Record model versions not seen before; return the new ones."""
@@ -121,6 +131,17 @@ class LogRepository:
             found.update((r.prediction_id, (r.version, r.row_hash)) for r in rows)
         return found
 
+    def ground_truth_history(self, device_id: str, ids: Sequence[str]) -> dict[str, set[tuple[str, str | None]]]:
+        """``{prediction_id: {(row_hash, correction_reason), ...}}`` over every stored version."""
+        found: dict[str, set[tuple[str, str | None]]] = {}
+        for part in _chunks(list(ids)):
+            rows = self._conn.execute(
+                select(ground_truth.c.prediction_id, ground_truth.c.row_hash, ground_truth.c.correction_reason).where(
+                    ground_truth.c.device_id == device_id, ground_truth.c.prediction_id.in_(part)))
+            for r in rows:
+                found.setdefault(r.prediction_id, set()).add((r.row_hash, r.correction_reason))
+        return found
+
     def insert_ground_truth(self, frame: pd.DataFrame, *, batch_id: int, at: datetime) -> None:
         """Insert ground-truth versions (column ``version``); older versions stop being latest."""
         if frame.empty:
@@ -133,19 +154,15 @@ class LogRepository:
                     ground_truth.c.is_latest.is_(True)).values(is_latest=False))
         columns = ["device_id", "prediction_id", "version", "label", "confirmed_at", "source", "intervention_at",
                    "correction_reason", "row_hash"]
-        rows = [
-            {c: _py(v) for c, v in zip(columns, values, strict=True)}
-            | {"batch_id": batch_id, "ingested_at": at, "is_latest": True}
-            for values in frame[columns].itertuples(index=False, name=None)
-        ]
-        self._conn.execute(ground_truth.insert(), rows)
+        self._conn.execute(ground_truth.insert(),
+                           _records(frame, columns, {"batch_id": batch_id, "ingested_at": at, "is_latest": True}))
 
     # rejections --------------------------------------------------------------------------
     def insert_rejections(self, batch_id: int, rejections: Sequence[Rejection]) -> None:
         """Store rejected rows with their number, reason and (pseudonymised) content."""
         if rejections:
             self._conn.execute(rejected_rows.insert(), [
-                {"batch_id": batch_id, "row_number": r.row_number, "record_id": r.record_id,
+                {"batch_id": batch_id, "row_number": r.row_number, "record_id": _fit(r.record_id, _RECORD_ID_LENGTH),
                  "reason_code": r.code, "reason": r.reason, "raw": r.raw} for r in rejections])
 
     def rejections(self, *, batch_id: int | None = None, code: str | None = None, limit: int = 100,

@@ -14,6 +14,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    exists,
     func,
     literal,
     select,
@@ -60,20 +61,21 @@ def attribute_expression(spec: AttributeSpec) -> ColumnElement[str]:
     return case(*whens, else_=literal(labels[-1]))
 
 
-def _latest_labels(device_id: str, cutoff: datetime):  # type: ignore[no-untyped-def]
-    """Subquery: the latest ground-truth version of each prediction received by ``cutoff``."""
-    latest = (
-        select(ground_truth.c.prediction_id, func.max(ground_truth.c.version).label("version"))
-        .where(ground_truth.c.device_id == device_id, ground_truth.c.ingested_at <= cutoff)
-        .group_by(ground_truth.c.prediction_id)
-        .subquery("latest")
-    )
-    return (
-        select(ground_truth.c.prediction_id, ground_truth.c.label, ground_truth.c.batch_id)
-        .join(latest, and_(latest.c.prediction_id == ground_truth.c.prediction_id,
-                           latest.c.version == ground_truth.c.version))
-        .where(ground_truth.c.device_id == device_id)
-        .subquery("labels")
+def _label_join(cutoff: datetime) -> ColumnElement[bool]:
+    """Join condition from a prediction to its latest ground-truth version received by ``cutoff``.
+
+    "Latest" is expressed as NOT EXISTS a newer version received by the cut-off, which the
+    (device_id, prediction_id, ...) index answers per prediction on both engines.
+    """
+    newer = ground_truth.alias("newer")
+    return and_(
+        ground_truth.c.device_id == predictions.c.device_id,
+        ground_truth.c.prediction_id == predictions.c.prediction_id,
+        ground_truth.c.ingested_at <= cutoff,
+        ~exists().where(newer.c.device_id == ground_truth.c.device_id,
+                        newer.c.prediction_id == ground_truth.c.prediction_id,
+                        newer.c.version > ground_truth.c.version,
+                        newer.c.ingested_at <= cutoff),
     )
 
 
@@ -91,10 +93,9 @@ class ResultRepository:
     def confusion_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                         attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
         """Confusion counts per (model version, stratum labels), computed by the database (GROUP BY)."""
-        labels = _latest_labels(device_id, cutoff)
         keys = [predictions.c.model_version.label("model_version")]
         keys += [attribute_expression(spec).label(spec.name) for spec in attributes]
-        truth, call = labels.c.label, predictions.c.predicted_label
+        truth, call = ground_truth.c.label, predictions.c.predicted_label
         counts = [
             func.sum(case((and_(truth == 1, call == 1), 1), else_=0)).label("tp"),
             func.sum(case((and_(truth == 0, call == 1), 1), else_=0)).label("fp"),
@@ -103,7 +104,7 @@ class ResultRepository:
         ]
         query = (
             select(*keys, *counts)
-            .select_from(predictions.join(labels, labels.c.prediction_id == predictions.c.prediction_id))
+            .select_from(predictions.join(ground_truth, _label_join(cutoff)))
             .where(*_period_filter(device_id, start, end, cutoff))
             .group_by(*keys)
         )
@@ -116,13 +117,12 @@ class ResultRepository:
 
     def completeness(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> list[dict[str, Any]]:
         """Per model version: predictions in the period, with ground truth by the cut-off, still awaiting it."""
-        labels = _latest_labels(device_id, cutoff)
         query = (
             select(predictions.c.model_version, func.count().label("predictions"),
-                   func.count(labels.c.prediction_id).label("with_ground_truth"),
-                   func.sum(case((labels.c.label == 1, 1), else_=0)).label("positives"),
-                   func.sum(case((labels.c.label == 0, 1), else_=0)).label("negatives"))
-            .select_from(predictions.outerjoin(labels, labels.c.prediction_id == predictions.c.prediction_id))
+                   func.count(ground_truth.c.prediction_id).label("with_ground_truth"),
+                   func.sum(case((ground_truth.c.label == 1, 1), else_=0)).label("positives"),
+                   func.sum(case((ground_truth.c.label == 0, 1), else_=0)).label("negatives"))
+            .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
             .where(*_period_filter(device_id, start, end, cutoff))
             .group_by(predictions.c.model_version)
             .order_by(predictions.c.model_version)
@@ -146,10 +146,9 @@ class ResultRepository:
         """SHA-256 over the batches (and their checksums) that feed the period, with row counts per batch."""
         pred = (select(predictions.c.batch_id, func.count().label("rows"))
                 .where(*_period_filter(device_id, start, end, cutoff)).group_by(predictions.c.batch_id))
-        labels = _latest_labels(device_id, cutoff)
-        truth = (select(labels.c.batch_id, func.count().label("rows"))
-                 .select_from(predictions.join(labels, labels.c.prediction_id == predictions.c.prediction_id))
-                 .where(*_period_filter(device_id, start, end, cutoff)).group_by(labels.c.batch_id))
+        truth = (select(ground_truth.c.batch_id, func.count().label("rows"))
+                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
+                 .where(*_period_filter(device_id, start, end, cutoff)).group_by(ground_truth.c.batch_id))
         sources = []
         for kind, query in (("predictions", pred), ("ground_truth", truth)):
             for r in self._conn.execute(query):

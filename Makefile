@@ -1,0 +1,27 @@
+# samd-monitor: the two set-up commands of the README, and a few conveniences.
+#   make demo   set up, then run the whole pipeline on the synthetic demo (SQLite)
+#   make test   set up, then run the whole test suite (SQLite and PostgreSQL)
+SHELL := /bin/bash
+export MONITOR_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+BENCH_N ?= 1000000
+
+.PHONY: demo test setup setup-test bench clean
+
+setup:
+	@scripts/setup.sh runtime
+
+setup-test:
+	@scripts/setup.sh test
+
+demo: setup
+	.venv/bin/samd-monitor demo --out demo-output
+
+test: setup-test
+	.venv/bin/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+bench: setup-test
+	.venv/bin/python bench/bench_pipeline.py --rows $(BENCH_N)
+
+clean:
+	rm -rf demo-output .pytest_cache .hypothesis

@@ -1,0 +1,117 @@
+"""Shared fixtures: real databases (SQLite file, and PostgreSQL when configured), clocks, configs.
+
+PostgreSQL tests run when ``MONITOR_TEST_POSTGRES_URL`` is set (``make test`` and CI set it);
+each test gets a freshly created database on that server, dropped afterwards. When the URL is
+set but the server cannot be reached, the tests fail: they never skip silently.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = ROOT / "examples" / "lung-nodule-ct.yaml"
+POSTGRES_URL = os.environ.get("MONITOR_TEST_POSTGRES_URL")
+TEST_PATIENT_KEY = "test-patient-key-0123456789abcdef"
+
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's MONITOR_* settings or writes into the work tree."""
+    for name in list(os.environ):
+        if name.startswith("MONITOR_") and name != "MONITOR_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path / "data"))
+
+
+def _create_postgres_database() -> tuple[str, str]:
+    if not POSTGRES_URL:
+        pytest.skip("MONITOR_TEST_POSTGRES_URL is not set (make test sets it)")
+    base = make_url(POSTGRES_URL)
+    if base.drivername == "postgresql":
+        base = base.set(drivername="postgresql+psycopg")
+    name = f"samd_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the URL is configured: an unreachable server is a failure, not a skip
+        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is configured but not usable: {exc}")
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_postgres_database(name: str) -> None:
+    admin = create_engine(make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database (no schema), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{(tmp_path / 'monitor.sqlite').as_posix()}"
+        return
+    url, name = _create_postgres_database()
+    try:
+        yield url
+    finally:
+        _drop_postgres_database(name)
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """URL of a database migrated to the latest schema."""
+    from monitor.adapters.db.engine import make_engine, upgrade
+
+    engine = make_engine(empty_database_url)
+    upgrade(engine)
+    engine.dispose()
+    return empty_database_url
+
+
+class StepClock:
+    """A deterministic clock: each call returns a time one second after the previous one."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 2, 1, 8, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> StepClock:
+    """A deterministic stepping clock."""
+    return StepClock()
+
+
+@pytest.fixture
+def app(database_url: str, clock: StepClock):  # type: ignore[no-untyped-def]
+    """The wired application on a migrated database, with the example device registered."""
+    from monitor.adapters.config_file import load_device_config
+    from monitor.entrypoints.bootstrap import bootstrap
+    from monitor.service.devices import register_device
+    from monitor.settings import Settings
+
+    settings = Settings(database_url=database_url, data_dir=Path("."), patient_id_key=TEST_PATIENT_KEY,
+                        actor="pytest")
+    application = bootstrap(settings, clock=clock)
+    register_device(load_device_config(EXAMPLE_CONFIG), uow=application.uow, clock=clock, actor="pytest",
+                    source=str(EXAMPLE_CONFIG))
+    yield application
+    application.engine.dispose()

@@ -1,0 +1,701 @@
+"""The JSON Schemas in ``schemas/`` are valid, complete, and true to what the code reads and writes.
+
+* every schema is a valid draft 2020-12 schema, with an ``$id`` and every ``$ref`` resolvable;
+* the device schema is exactly what ``schemas/generate.py`` generates from the pydantic model;
+* the example device configuration validates;
+* sample prediction / ground-truth rows get the same verdict from the schema as from the
+  ingestion validator (where the schema can express the rule);
+* real outputs validate: an analysis document built by the pure core, and, on SQLite and
+  PostgreSQL, the batch summaries, analysis document, report JSON and tickets export produced by
+  ingesting small CSV files and running the services (and the CLI ``--json`` outputs).
+
+Output schemas allow unknown properties, so a document with additive fields still validates
+against the schema of its version; these tests validate real outputs in *strict* mode (every
+object property must be declared), so a field the code adds without a schema update fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import importlib.util
+import json
+import re
+from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+import pytest
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_CONFIG = ROOT / "examples" / "lung-nodule-ct.yaml"  # the device the ``app`` fixture registers
+PATIENT_KEY = "schema-test-patient-key-0123456789"
+SCHEMA_DIR = ROOT / "schemas"
+BASE_ID = "https://samd-monitor.example/schemas/"
+SCHEMA_NAMES = ("device", "prediction_log", "ground_truth_log", "analysis", "report", "tickets", "batch_summary")
+HAND_WRITTEN = tuple(n for n in SCHEMA_NAMES if n != "device")
+DEVICE_ID = "lung-nodule-ct"
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+# --------------------------------------------------------------------------- helpers
+def _path(name: str) -> Path:
+    return SCHEMA_DIR / f"{name}.schema.json"
+
+
+@cache
+def _schemas() -> dict[str, dict[str, Any]]:
+    return {n: json.loads(_path(n).read_text(encoding="utf-8")) for n in SCHEMA_NAMES}
+
+
+def _strict(node: Any) -> Any:
+    """A copy in which every object schema that declares properties forbids undeclared ones."""
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _strict(v) for k, v in node.items()}
+    if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+@cache
+def _registry(strict: bool) -> Registry:
+    resources = []
+    for schema in _schemas().values():
+        contents = _strict(schema) if strict else schema
+        resources.append((schema["$id"], Resource.from_contents(contents, default_specification=DRAFT202012)))
+    return Registry().with_resources(resources)
+
+
+def validator(name: str, *, strict: bool = False) -> Draft202012Validator:
+    """A validator of schema ``name`` (cross-file ``$ref``s resolved; formats checked)."""
+    schema = _schemas()[name]
+    return Draft202012Validator(_strict(schema) if strict else schema, registry=_registry(strict),
+                                format_checker=FormatChecker())
+
+
+def assert_valid(name: str, instance: Any, *, strict: bool = True) -> None:
+    """Fail with every violation listed, by JSON path."""
+    errors = sorted(validator(name, strict=strict).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    messages = [f"{e.json_path}: {e.message}" for e in errors[:20]]
+    assert not errors, f"{len(errors)} violation(s) of {name}.schema.json:\n" + "\n".join(messages)
+
+
+def is_valid(name: str, instance: Any) -> bool:
+    return validator(name).is_valid(instance)
+
+
+def _subschemas(node: Any, *, skip: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for key, value in node.items():
+            if key not in skip:
+                yield from _subschemas(value, skip=skip)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _subschemas(value, skip=skip)
+
+
+def _resolve(name: str, ref: str) -> Any:
+    return _registry(False).resolver(base_uri=_schemas()[name]["$id"]).lookup(ref).contents
+
+
+def _load_generator() -> Any:
+    spec = importlib.util.spec_from_file_location("schemas_generate", SCHEMA_DIR / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def _config() -> Any:
+    from monitor.adapters.config_file import load_device_config
+
+    return load_device_config(EXAMPLE_CONFIG)
+
+
+# --------------------------------------------------------------------------- (a) the schemas themselves
+def test_the_schema_folder_holds_exactly_the_documented_schemas() -> None:
+    assert sorted(p.name for p in SCHEMA_DIR.glob("*.schema.json")) == sorted(f"{n}.schema.json" for n in SCHEMA_NAMES)
+    readme = (SCHEMA_DIR / "README.md").read_text(encoding="utf-8")
+    for name in SCHEMA_NAMES:
+        assert f"{name}.schema.json" in readme, f"schemas/README.md does not list {name}.schema.json"
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_schema_is_valid_draft_2020_12_with_identity(name: str) -> None:
+    schema = _schemas()[name]
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == f"{BASE_ID}{name}.schema.json"
+    assert schema["title"].strip() and schema["description"].strip()
+    assert schema["type"] == "object"
+
+
+@pytest.mark.parametrize("name", SCHEMA_NAMES)
+def test_every_ref_resolves(name: str) -> None:
+    refs = [node["$ref"] for node in _subschemas(_schemas()[name]) if isinstance(node.get("$ref"), str)]
+    for ref in refs:
+        assert isinstance(_resolve(name, ref), dict), ref
+
+
+@pytest.mark.parametrize("name", HAND_WRITTEN)
+def test_every_declared_property_is_described(name: str) -> None:
+    """Each property has a description, on itself or on the definition it refers to."""
+    schema = _schemas()[name]
+    undocumented = []
+    # if/then/else only add constraints to properties declared (and described) elsewhere
+    for node in _subschemas(schema, skip=("if", "then", "else", "not")):
+        for prop, sub in node.get("properties", {}).items():
+            if sub is True or "description" in sub:
+                continue
+            target = _resolve(name, sub["$ref"]) if "$ref" in sub else {}
+            if "description" not in target:
+                undocumented.append(prop)
+    assert not undocumented, f"{name}: properties without a description: {undocumented}"
+
+
+@pytest.mark.parametrize("name", ("analysis", "report", "tickets"))
+def test_output_documents_carry_their_kind_and_version(name: str) -> None:
+    props = _schemas()[name]["properties"]
+    assert props["schema"]["const"] == f"samd-monitor/{name}"
+    assert props["schema_version"]["const"] == 1
+    assert {"schema", "schema_version"} <= set(_schemas()[name]["required"])
+
+
+# --------------------------------------------------------------------------- (b, c) device configuration
+def test_device_schema_file_equals_the_generated_schema() -> None:
+    generator = _load_generator()
+    expected = generator.render(generator.device_schema())
+    actual = _path("device").read_text(encoding="utf-8")
+    assert actual == expected, "schemas/device.schema.json is stale: run `.venv/bin/python schemas/generate.py`"
+
+
+def test_generated_device_schema_mirrors_the_model() -> None:
+    from monitor.domain.device import DeviceConfig
+
+    schema = _schemas()["device"]
+    assert {k: v for k, v in schema.items() if k not in ("$schema", "$id", "title", "description")} == {
+        k: v for k, v in DeviceConfig.model_json_schema().items() if k not in ("title", "description")
+    }
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_example_device_configurations_validate(path: Path) -> None:
+    from monitor.adapters.config_file import load_device_config
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert_valid("device", data)
+    load_device_config(path)  # and the model accepts it too
+
+
+def test_example_configuration_is_the_one_the_fixtures_use() -> None:
+    assert EXAMPLE_CONFIG.name == "lung-nodule-ct.yaml"
+    assert yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))["device"]["id"] == DEVICE_ID
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"operating_threshold": 1.5},
+        {"schema_version": 2},
+        {"unexpected": True},
+        {"device": {"id": "bad id with spaces"}},
+        {"strata": {"attributes": []}},
+        {"strata": {"attributes": [{"name": "Age"}]}},
+        {"claims": {"sensitivity": {"value": 0.9}}},
+        {"monitoring": {"interval_method": "wald"}},
+        {"monitoring": {"min_positives": 0}},
+    ],
+    ids=repr,
+)
+def test_invalid_device_configurations_fail(change: dict[str, Any]) -> None:
+    from pydantic import ValidationError
+
+    from monitor.domain.device import DeviceConfig
+
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    assert not is_valid("device", data)
+    with pytest.raises(ValidationError):
+        DeviceConfig.model_validate(data)
+
+
+# --------------------------------------------------------------------------- (d) log rows
+PREDICTION = {
+    "prediction_id": "LN-2025Q3-0000001",
+    "device_id": DEVICE_ID,
+    "model_version": "2.1.0",
+    "site_id": "site-sh-02",
+    "predicted_at": "2025-08-01T09:15:00+08:00",
+    "score": 0.8731,
+    "predicted_label": 1,
+    "patient_id": "P04518223",
+    "age": 71,
+    "sex": "M",
+    "emphysema_grade": "moderate",
+    "scanner_vendor": "Siemens",
+}
+REQUIRED_PREDICTION = ("prediction_id", "device_id", "model_version", "site_id", "predicted_at", "score",
+                       "predicted_label", "patient_id")
+GROUND_TRUTH = {
+    "prediction_id": "LN-2025Q3-0000001",
+    "device_id": DEVICE_ID,
+    "label": 1,
+    "confirmed_at": "2025-10-20T16:40:00+08:00",
+    "source": "histopathology",
+    "intervention_at": "2025-10-02T10:00:00+08:00",
+}
+REQUIRED_GROUND_TRUTH = ("prediction_id", "device_id", "label", "confirmed_at", "source")
+DATE_ONLY_BUG = "the validator's offset check matches the day of a date-only value (2025-08-01 ends in -01), " \
+                "so a date without time or offset is accepted as UTC midnight"
+
+
+def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {**base, **changes}
+
+
+def _without(base: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in base.items() if k not in keys}
+
+
+VALID_PREDICTIONS = {
+    "full row": PREDICTION,
+    "required columns only": {k: PREDICTION[k] for k in REQUIRED_PREDICTION},
+    "UTC with Z": _with(PREDICTION, predicted_at="2025-08-01T01:15:00Z"),
+    "space separator": _with(PREDICTION, predicted_at="2025-08-01 09:15:00+08:00"),
+    "fractional seconds": _with(PREDICTION, predicted_at="2025-08-01T09:15:00.123456+08:00"),
+    "no seconds, offset without colon": _with(PREDICTION, predicted_at="2025-08-01T09:15+0800"),
+    "negative offset": _with(PREDICTION, predicted_at="2025-08-01T09:15:00-05:00"),
+    "score 0, label 0": _with(PREDICTION, score=0, predicted_label=0),
+    "score 1": _with(PREDICTION, score=1),
+    "optional columns null": _with(PREDICTION, age=None, sex=None, emphysema_grade=None),
+    "fractional age": _with(PREDICTION, age=64.5),
+    "extra column": _with(PREDICTION, comment="re-read by second radiologist"),
+    "128-character id": _with(PREDICTION, prediction_id="x" * 128, patient_id="p" * 128),
+}
+INVALID_PREDICTIONS = {
+    **{f"missing {c}": _without(PREDICTION, c) for c in REQUIRED_PREDICTION},
+    **{f"null {c}": _with(PREDICTION, **{c: None}) for c in REQUIRED_PREDICTION},
+    "blank prediction_id": _with(PREDICTION, prediction_id="   "),
+    "prediction_id spelled as missing": _with(PREDICTION, prediction_id="NA"),
+    "time without offset": _with(PREDICTION, predicted_at="2025-08-01T09:15:00"),
+    "lower-case z": _with(PREDICTION, predicted_at="2025-08-01T09:15:00z"),
+    "not a date": _with(PREDICTION, predicted_at="yesterday"),
+    "score above 1": _with(PREDICTION, score=1.5),
+    "negative score": _with(PREDICTION, score=-0.1),
+    "score not a number": _with(PREDICTION, score="high"),
+    "label 2": _with(PREDICTION, predicted_label=2),
+    "label yes": _with(PREDICTION, predicted_label="yes"),
+    "age above 130": _with(PREDICTION, age=131),
+    "negative age": _with(PREDICTION, age=-1),
+    "age not a number": _with(PREDICTION, age="old"),
+    "prediction_id too long": _with(PREDICTION, prediction_id="x" * 129),
+    "patient_id too long": _with(PREDICTION, patient_id="p" * 129),
+    "model_version too long": _with(PREDICTION, model_version="v" * 65),
+    "site_id too long": _with(PREDICTION, site_id="s" * 65),
+    "sex too long": _with(PREDICTION, sex="s" * 17),
+    "device_id not a device id": _with(PREDICTION, device_id="lung nodule ct"),
+}
+VALID_GROUND_TRUTH = {
+    "full row": GROUND_TRUTH,
+    "required columns only": {k: GROUND_TRUTH[k] for k in REQUIRED_GROUND_TRUTH},
+    "label 0, no intervention": _with(GROUND_TRUTH, label=0, intervention_at=None),
+    "correction": _with(GROUND_TRUTH, label=0, correction_reason="pathology revised after second review"),
+    "correction_reason null": _with(GROUND_TRUTH, correction_reason=None),
+    "500-character reason": _with(GROUND_TRUTH, correction_reason="r" * 500),
+    "UTC with Z": _with(GROUND_TRUTH, confirmed_at="2025-10-20T08:40:00Z"),
+    "extra column": _with(GROUND_TRUTH, reader="R07"),
+    **{f"source {s}": _with(GROUND_TRUTH, source=s) for s in
+       ("histopathology", "follow_up", "adjudication", "audit_sample", "clinical_diagnosis", "other")},
+}
+INVALID_GROUND_TRUTH = {
+    **{f"missing {c}": _without(GROUND_TRUTH, c) for c in REQUIRED_GROUND_TRUTH},
+    **{f"null {c}": _with(GROUND_TRUTH, **{c: None}) for c in REQUIRED_GROUND_TRUTH},
+    "label 2": _with(GROUND_TRUTH, label=2),
+    "label positive": _with(GROUND_TRUTH, label="positive"),
+    "unknown source": _with(GROUND_TRUTH, source="biopsy"),
+    "confirmed_at without offset": _with(GROUND_TRUTH, confirmed_at="2025-10-20T16:40:00"),
+    "intervention_at without offset": _with(GROUND_TRUTH, intervention_at="2025-10-02T10:00:00"),
+    "reason too long": _with(GROUND_TRUTH, correction_reason="r" * 501),
+    "prediction_id too long": _with(GROUND_TRUTH, prediction_id="x" * 129),
+    "device_id not a device id": _with(GROUND_TRUTH, device_id="lung nodule ct"),
+}
+DATE_ONLY_PREDICTION = _with(PREDICTION, predicted_at="2025-08-01")
+DATE_ONLY_GROUND_TRUTH = _with(GROUND_TRUTH, confirmed_at="2025-10-20")
+
+
+def _as_text(value: Any) -> str | None:
+    """A JSON value as a CSV cell carries it."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _code_accepts(kind: str, row: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Whether the ingestion validator accepts ``row`` (given as CSV text), and its reason codes."""
+    from monitor.domain.logs import validate_ground_truth, validate_predictions
+    from monitor.domain.privacy import make_patient_hasher
+
+    raw = pd.DataFrame([{k: _as_text(v) for k, v in row.items()}], dtype=object)
+    devices = {DEVICE_ID: _config()}
+    if kind == "prediction_log":
+        checked = validate_predictions(raw, first_row=1, devices=devices,
+                                       hash_patient=make_patient_hasher(PATIENT_KEY), now=NOW)
+    else:
+        checked = validate_ground_truth(raw, first_row=1, devices=devices, now=NOW)
+    return len(checked.accepted) == 1, [r.code for r in checked.rejections]
+
+
+def _row_cases() -> Iterator[Any]:
+    for kind, valid, invalid in (("prediction_log", VALID_PREDICTIONS, INVALID_PREDICTIONS),
+                                 ("ground_truth_log", VALID_GROUND_TRUTH, INVALID_GROUND_TRUTH)):
+        for label, row in valid.items():
+            yield pytest.param(kind, row, True, id=f"{kind}: valid: {label}")
+        for label, row in invalid.items():
+            yield pytest.param(kind, row, False, id=f"{kind}: invalid: {label}")
+
+
+@pytest.mark.parametrize(("kind", "row", "expected"), list(_row_cases()))
+def test_log_row_schema_verdict(kind: str, row: dict[str, Any], expected: bool) -> None:
+    errors = [e.message for e in validator(kind).iter_errors(row)]
+    assert (not errors) is expected, errors or "the schema accepts the row"
+
+
+@pytest.mark.parametrize(("kind", "row", "expected"), list(_row_cases()))
+def test_log_row_schema_agrees_with_the_ingestion_validator(kind: str, row: dict[str, Any], expected: bool) -> None:
+    accepted, codes = _code_accepts(kind, row)
+    assert accepted is expected, f"the ingestion validator {'accepts' if accepted else 'rejects'} the row {codes}"
+
+
+@pytest.mark.parametrize(("kind", "row"), [("prediction_log", DATE_ONLY_PREDICTION),
+                                           ("ground_truth_log", DATE_ONLY_GROUND_TRUTH)])
+def test_a_date_without_time_and_offset_is_not_a_timestamp(kind: str, row: dict[str, Any]) -> None:
+    assert not is_valid(kind, row)
+
+
+@pytest.mark.xfail(strict=True, reason=DATE_ONLY_BUG)
+@pytest.mark.parametrize(("kind", "row"), [("prediction_log", DATE_ONLY_PREDICTION),
+                                           ("ground_truth_log", DATE_ONLY_GROUND_TRUTH)])
+def test_the_ingestion_validator_rejects_a_date_without_time_and_offset(kind: str, row: dict[str, Any]) -> None:
+    accepted, _ = _code_accepts(kind, row)
+    assert not accepted
+
+
+def test_log_schemas_require_exactly_the_required_columns() -> None:
+    from monitor.domain.logs import (
+        GROUND_TRUTH_OPTIONAL,
+        GROUND_TRUTH_REQUIRED,
+        GROUND_TRUTH_SOURCES,
+        PREDICTION_OPTIONAL,
+        PREDICTION_REQUIRED,
+    )
+
+    predictions, truth = _schemas()["prediction_log"], _schemas()["ground_truth_log"]
+    assert predictions["required"] == list(PREDICTION_REQUIRED)
+    assert set(predictions["properties"]) == set(PREDICTION_REQUIRED) | set(PREDICTION_OPTIONAL)
+    assert truth["required"] == list(GROUND_TRUTH_REQUIRED)
+    assert set(truth["properties"]) == set(GROUND_TRUTH_REQUIRED) | set(GROUND_TRUTH_OPTIONAL)
+    assert truth["properties"]["source"]["enum"] == list(GROUND_TRUTH_SOURCES)
+    assert predictions["additionalProperties"] is True and truth["additionalProperties"] is True
+
+
+@pytest.mark.parametrize("name", ("prediction_log", "ground_truth_log"))
+def test_log_schema_examples_validate(name: str) -> None:
+    for example in _schemas()[name]["examples"]:
+        assert_valid(name, example, strict=False)
+
+
+# --------------------------------------------------------------------------- (e) analysis document, pure core
+def _cell_table() -> pd.DataFrame:
+    """Cells of two model versions: 2.1.0 with a sensitivity shortfall, a small 2.2.0, some unknown labels."""
+    rows = []
+    for i, (age, sex, grade, vendor) in enumerate(
+        (a, s, g, v)
+        for a in ("<45", "45-64", "65-74", ">=75", "unknown")
+        for s in ("F", "M")
+        for g in ("none", "mild", "moderate", "severe")
+        for v in ("GE", "Siemens", "Philips", "United Imaging")
+    ):
+        rows.append({"model_version": "2.1.0", "age_band": age, "sex": sex, "emphysema_grade": grade,
+                     "scanner_vendor": vendor, "tp": 4 + i % 3, "fp": 1, "fn": 1 + i % 2, "tn": 9})
+    rows.append({"model_version": "2.2.0", "age_band": "45-64", "sex": "F", "emphysema_grade": "none",
+                 "scanner_vendor": "GE", "tp": 3, "fp": 0, "fn": 0, "tn": 0})
+    return pd.DataFrame(rows)
+
+
+def _pure_document(config: Any) -> dict[str, Any]:
+    from monitor.domain.evaluation import evaluate_cells, stratum_counts
+    from monitor.domain.periods import Period, resolve_timezone
+    from monitor.service.analyze import _document, _finding
+
+    cells = _cell_table()
+    results = evaluate_cells(cells, config)
+    run_id = "6f1c2a5e-8c1b-4c55-9a43-7f5e0d7b9a10"
+    created = datetime(2026, 2, 1, 8, 0, 1, tzinfo=timezone.utc)
+    found = []
+    for n, result in enumerate((r for r in results if r.status == "flagged"), start=1):
+        finding = _finding(result, run_id, config.device.id)
+        finding["ticket_id"], finding["created_at"] = f"RT-{n:06d}", created
+        found.append(finding)
+    period = Period.parse("2025Q3")
+    completeness = [
+        {"model_version": v, "predictions": int(g[["tp", "fp", "fn", "tn"]].to_numpy().sum()) + 7,
+         "with_ground_truth": int(g[["tp", "fp", "fn", "tn"]].to_numpy().sum()), "awaiting_ground_truth": 7,
+         "positives": int((g["tp"] + g["fn"]).sum()), "negatives": int((g["fp"] + g["tn"]).sum())}
+        for v, g in cells.groupby("model_version")
+    ]
+    return _document(
+        run_id=run_id, created=created, cutoff=datetime(2026, 1, 31, 23, 59, 59, tzinfo=timezone.utc),
+        actor="pytest", config=config, period=period, bounds=period.bounds_utc(resolve_timezone("Asia/Shanghai")),
+        fingerprint="ab" * 32,
+        sources=[{"kind": "predictions", "batch_id": 1, "rows": 2000, "sha256": "cd" * 32, "source": "p.csv"},
+                 {"kind": "ground_truth", "batch_id": 2, "rows": 1900, "sha256": "ef" * 32, "source": "g.csv"}],
+        completeness=completeness, site_counts=[{"site_id": "site-bj-01", "predictions": 2007}],
+        counts=[c.as_dict() for c in stratum_counts(cells, config)], results=[r.as_dict() for r in results],
+        found=found,
+    )
+
+
+def _richer_config() -> Any:
+    """The example configuration with stratum claims, a PPV claim, labelled bins and chosen intersections."""
+    from monitor.domain.device import DeviceConfig
+
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    data["strata"]["attributes"][0]["bin_labels"] = ["<45", "45-64", "65-74", ">=75"]
+    data["strata"]["intersections"] = [["age_band", "emphysema_grade"], ["sex", "scanner_vendor"]]
+    data["claims"]["ppv"] = {"value": 0.70, "margin": 0.05}
+    data["claims"]["strata"] = [{"where": {"age_band": ">=75"}, "sensitivity": {"value": 0.85, "margin": 0.03}}]
+    data["monitoring"]["interval_method"] = "clopper-pearson"
+    return DeviceConfig.model_validate(data)
+
+
+@pytest.mark.parametrize("variant", ("example", "richer"))
+def test_analysis_document_from_the_pure_core_validates(variant: str) -> None:
+    document = _pure_document(_config() if variant == "example" else _richer_config())
+    statuses = {r["status"] for r in document["results"]}
+    assert statuses == {"flagged", "ok", "insufficient", "not_tested"}, "the sample should exercise every status"
+    assert document["findings"]
+    assert_valid("analysis", json.loads(json.dumps(document)))
+
+
+def _set(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(document)
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+    node: Any = changed
+    for p in parents:
+        node = node[p]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return changed
+
+
+_DELETE = object()
+
+
+def _index(document: dict[str, Any], status: str) -> int:
+    return next(i for i, r in enumerate(document["results"]) if r["status"] == status)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("schema", "samd-monitor/report"),
+        ("schema_version", 2),
+        ("run_id", "run-1"),
+        ("created_at", "2026-02-01T16:00:01+08:00"),
+        ("config_hash", "ABC"),
+        ("device.operating_threshold", 1.2),
+        ("period.kind", "week"),
+        ("period.label", "Q3 2025"),
+        ("period.first_day", "2025/07/01"),
+        ("rules.claims.sensitivity.value", 1.1),
+        ("rules.interval_method", "wald"),
+        ("completeness.total.predictions", -1),
+        ("counts.0.tp", -1),
+        ("counts.0.level", 3),
+        ("results.0.status", "failed"),
+        ("results.0.metric", "accuracy"),
+        ("results.0.estimate", 1.5),
+        ("results.0.q_value", _DELETE),
+        ("results.0.stratum", "everyone"),
+        ("findings.0.ticket_id", "T-1"),
+        ("findings.0.estimate", None),
+        ("summary.flagged", "1"),
+        ("unexpected_field", "strict mode only"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_broken_analysis_documents_fail(path: str, value: Any) -> None:
+    document = json.loads(json.dumps(_pure_document(_config())))
+    broken = _set(document, path, value)
+    assert not validator("analysis", strict=True).is_valid(broken)
+    if path == "unexpected_field":  # additive fields are allowed outside the tests' strict mode
+        assert validator("analysis").is_valid(broken)
+
+
+@pytest.mark.parametrize(
+    ("status", "field", "value"),
+    [
+        ("not_tested", "claim", 0.9),
+        ("not_tested", "p_value", 0.2),
+        ("insufficient", "additional_needed", None),
+        ("insufficient", "p_value", 0.01),
+        ("ok", "q_value", None),
+        ("flagged", "additional_needed", 10),
+        ("ok", "level", 0),
+    ],
+)
+def test_result_fields_must_agree_with_the_status(status: str, field: str, value: Any) -> None:
+    document = json.loads(json.dumps(_pure_document(_config())))
+    i = next(i for i, r in enumerate(document["results"]) if r["status"] == status and r["level"] > 0)
+    assert not validator("analysis").is_valid(_set(document, f"results.{i}.{field}", value))
+
+
+# --------------------------------------------------------------------------- (e) real outputs on SQLite and PostgreSQL
+ATTRIBUTES = [(age, sex, grade, vendor)
+              for age, sex, grade, vendor in zip([40, 50, 70, 80, ""] * 60, ["F", "M"] * 150,
+                                                 ["none", "mild", "moderate", "severe", "none", ""] * 50,
+                                                 ["GE", "Siemens", "Philips", "United Imaging"] * 75)]
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _logs(folder: Path) -> dict[str, Path]:
+    """2025Q3 logs: 2.1.0 misses a quarter of positives (sensitivity flagged), a small 2.2.0, a bad row,
+    an unused column, labels pending for some, and a second ground-truth file with a correction,
+    a duplicate and a conflicting re-send."""
+    predictions, truth = [], []
+    for i in range(240):
+        age, sex, grade, vendor = ATTRIBUTES[i]
+        positive = i % 2 == 0
+        call = int(i % 8 != 0) if positive else int(i % 10 == 1)
+        pid = f"LN-2025Q3-{i:07d}"
+        predictions.append({
+            "prediction_id": pid, "device_id": DEVICE_ID, "model_version": "2.1.0" if i < 228 else "2.2.0",
+            "site_id": f"site-0{i % 3 + 1}", "predicted_at": f"2025-{7 + i % 3:02d}-{1 + i % 28:02d}T09:15:00+08:00",
+            "score": f"{0.4 + 0.5 * call:.4f}", "predicted_label": call, "patient_id": f"P{i // 2:08d}",
+            "age": age, "sex": sex, "emphysema_grade": grade, "scanner_vendor": vendor, "ris_accession": f"A{i}",
+        })
+        if i % 17 != 5:
+            truth.append({"prediction_id": pid, "device_id": DEVICE_ID, "label": int(positive),
+                          "confirmed_at": "2025-10-20T16:40:00+08:00",
+                          "source": "histopathology" if positive else "adjudication",
+                          "intervention_at": "2025-10-02T10:00:00+08:00" if positive else ""})
+    predictions.append({**predictions[0], "prediction_id": "LN-2025Q3-bad", "score": "1.5"})
+    corrections = [
+        {**truth[1], "label": 1, "correction_reason": "adjudication overturned by histopathology"},
+        {**truth[2], "correction_reason": ""},
+        {**truth[3], "source": "follow_up", "correction_reason": ""},
+    ]
+    return {"predictions": _write_csv(folder / "predictions.csv", predictions),
+            "ground_truth": _write_csv(folder / "ground_truth.csv", truth),
+            "corrections": _write_csv(folder / "corrections.csv", corrections)}
+
+
+def _ingest(app: Any, logs: dict[str, Path]) -> list[dict[str, Any]]:
+    from monitor.service.ingest import ingest_ground_truth, ingest_predictions
+
+    summaries = [ingest_predictions(app.open_log(logs["predictions"]), source=str(logs["predictions"]), uow=app.uow,
+                                    hash_patient=app.patient_hasher(), clock=app.clock, actor="t")]
+    for name in ("ground_truth", "corrections"):
+        summaries.append(ingest_ground_truth(app.open_log(logs[name]), source=str(logs[name]), uow=app.uow,
+                                             clock=app.clock, actor="t"))
+    return [s.as_dict() for s in summaries]
+
+
+def test_real_outputs_validate(app: Any, tmp_path: Path) -> None:
+    from monitor.domain.periods import Period
+    from monitor.service.analyze import analyze_period
+    from monitor.service.report import write_report
+    from monitor.service.tickets import list_tickets, tickets_as_json
+
+    summaries = _ingest(app, _logs(tmp_path))
+    for summary in summaries:
+        assert_valid("batch_summary", json.loads(json.dumps(summary)))
+    assert summaries[0]["reasons"] == {"score_out_of_range": 1} and summaries[0]["ignored_columns"] == ["ris_accession"]
+    assert (summaries[2]["accepted"], summaries[2]["duplicates"], summaries[2]["reasons"]) == \
+        (1, 1, {"conflicting_duplicate": 1})
+
+    period = Period.parse("2025Q3")
+    first = analyze_period(DEVICE_ID, period, uow=app.uow, clock=app.clock, actor="t")
+    second = analyze_period(DEVICE_ID, period, uow=app.uow, clock=app.clock, actor="t")
+    for outcome in (first, second):
+        document = json.loads(json.dumps(outcome.document))
+        assert_valid("analysis", document)
+        assert {r["status"] for r in document["results"]} == {"flagged", "ok", "insufficient", "not_tested"}
+        assert document["findings"] and len(document["completeness"]["by_model_version"]) == 2
+    assert second.updated_tickets == first.opened_tickets
+
+    empty = analyze_period(DEVICE_ID, Period.parse("2025Q1"), uow=app.uow, clock=app.clock, actor="t")
+    assert empty.document["results"] == [] and empty.document["sources"] == []
+    assert_valid("analysis", json.loads(json.dumps(empty.document)))
+
+    files = write_report(DEVICE_ID, "2025Q3", formats=["json"], out_dir=tmp_path / "reports", uow=app.uow,
+                         clock=app.clock, actor="t", render_html=app.render_html)
+    report = json.loads(files.files["json"].read_text(encoding="utf-8"))
+    assert_valid("report", report)
+    assert report["analysis"] == json.loads(json.dumps(second.document))
+    assert report["tickets"] and all(len(t["evidence"]) == 2 for t in report["tickets"])
+
+    exported = json.loads(tickets_as_json(list_tickets(uow=app.uow)))
+    assert_valid("tickets", exported)
+    assert [t["ticket_id"] for t in exported["tickets"]] == first.opened_tickets
+    assert_valid("tickets", json.loads(tickets_as_json([])))
+
+
+def test_cli_json_outputs_validate(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from monitor.entrypoints.cli import app as cli
+
+    monkeypatch.setenv("MONITOR_PATIENT_ID_KEY", PATIENT_KEY)
+    monkeypatch.setenv("MONITOR_ACTOR", "pytest")
+    logs = _logs(tmp_path)
+    runner = CliRunner()
+    db = ["--db", app.settings.database_url]
+    for command, path in (("predictions", logs["predictions"]), ("ground-truth", logs["ground_truth"])):
+        result = runner.invoke(cli, [*db, "ingest", command, str(path), "--json"])
+        assert result.exit_code == 0, result.output
+        assert_valid("batch_summary", json.loads(result.stdout))
+    result = runner.invoke(cli, [*db, "analyze", "--device", DEVICE_ID, "--period", "2025Q3", "--json"])
+    assert result.exit_code == 0, result.output
+    assert_valid("analysis", json.loads(result.stdout))
+    out = tmp_path / "tickets.json"
+    result = runner.invoke(cli, [*db, "tickets", "export", "--format", "json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert_valid("tickets", json.loads(out.read_text(encoding="utf-8")))
+
+
+def test_timestamp_patterns_accept_what_the_code_writes() -> None:
+    from monitor.service.analyze import _iso
+
+    pattern = re.compile(_schemas()["analysis"]["$defs"]["timestamp_utc"]["pattern"])
+    for moment in (datetime(2026, 2, 1, 8, 0, 1, tzinfo=timezone.utc),
+                   datetime(2026, 2, 1, 8, 0, 1, 123456, tzinfo=timezone.utc),
+                   datetime.fromisoformat("2026-02-01T16:00:01+08:00")):
+        assert pattern.match(_iso(moment)), _iso(moment)
