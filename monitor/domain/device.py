@@ -51,19 +51,20 @@ class DeviceIdentity(_Strict):
     """Who the device is: the data every report's control block prints."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Device id used in the logs.")
-    name: str = Field(min_length=1)
-    name_zh: str | None = None
-    manufacturer: str = Field(min_length=1)
-    intended_use: str = Field(min_length=1)
-    intended_use_zh: str | None = None
-    target_population: str | None = None
-    registrations: list[Registration] = Field(default_factory=list)
+    name: str = Field(min_length=1, description="Product name as registered (English).")
+    name_zh: str | None = Field(default=None, description="Product name in Chinese (产品名称), for zh-CN reports.")
+    manufacturer: str = Field(min_length=1, description="Legal manufacturer (registrant).")
+    intended_use: str = Field(min_length=1, description="Intended use as registered (English).")
+    intended_use_zh: str | None = Field(default=None, description="Intended use in Chinese (预期用途).")
+    target_population: str | None = Field(default=None, description="Target population of the intended use.")
+    registrations: list[Registration] = Field(
+        default_factory=list, description="Marketing authorisations, one per jurisdiction.")
 
 
 class StrataConfig(_Strict):
     """Stratification attributes and which intersections are monitored."""
 
-    attributes: list[AttributeSpec] = Field(min_length=1)
+    attributes: list[AttributeSpec] = Field(min_length=1, description="Stratification attributes, in report order.")
     intersections: Literal["all_pairs", "none"] | list[list[str]] = Field(
         default="all_pairs",
         description="'all_pairs' (default), 'none', or an explicit list of attribute-name pairs.",
@@ -120,20 +121,21 @@ class StratumClaim(_Strict):
     """A claim that applies to one stratum and to every intersection inside it."""
 
     where: dict[str, str] = Field(min_length=1, description="Attribute name -> stratum label.")
-    sensitivity: Claim | None = None
-    specificity: Claim | None = None
-    ppv: Claim | None = None
-    npv: Claim | None = None
+    sensitivity: Claim | None = Field(default=None, description="Claimed sensitivity in this stratum.")
+    specificity: Claim | None = Field(default=None, description="Claimed specificity in this stratum.")
+    ppv: Claim | None = Field(default=None, description="Claimed PPV in this stratum.")
+    npv: Claim | None = Field(default=None, description="Claimed NPV in this stratum.")
 
 
 class Claims(_Strict):
     """Overall claims, optionally refined per stratum."""
 
-    sensitivity: Claim | None = None
-    specificity: Claim | None = None
-    ppv: Claim | None = None
-    npv: Claim | None = None
-    strata: list[StratumClaim] = Field(default_factory=list)
+    sensitivity: Claim | None = Field(default=None, description="Claimed sensitivity and its margin.")
+    specificity: Claim | None = Field(default=None, description="Claimed specificity and its margin.")
+    ppv: Claim | None = Field(default=None, description="Claimed positive predictive value and its margin.")
+    npv: Claim | None = Field(default=None, description="Claimed negative predictive value and its margin.")
+    strata: list[StratumClaim] = Field(
+        default_factory=list, description="Claims for particular strata (most specific match wins).")
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Claims:
@@ -158,22 +160,26 @@ class Claims(_Strict):
 class MonitoringRules(_Strict):
     """How a period is evaluated."""
 
-    period: Literal["quarter", "month", "year"] = "quarter"
+    period: Literal["quarter", "month", "year"] = Field(default="quarter", description="Reporting period.")
     timezone: str = Field(default="UTC", description="IANA zone in which periods are calendar periods.")
-    min_positives: int = Field(default=50, ge=1, description="Minimum confirmed positives to test sensitivity/NPV-type metrics.")
-    min_negatives: int = Field(default=50, ge=1, description="Minimum confirmed negatives to test specificity-type metrics.")
+    min_positives: int = Field(default=50, ge=1, description=(
+        "Minimum denominator to test sensitivity (confirmed positives) and PPV (positive calls); "
+        "below it the stratum is reported as insufficient evidence."))
+    min_negatives: int = Field(default=50, ge=1, description=(
+        "Minimum denominator to test specificity (confirmed negatives) and NPV (negative calls)."))
     fdr: Probability = Field(default=0.10, description="Benjamini-Hochberg false-discovery level over all tests of a run.")
     alpha: Probability = Field(default=0.05, description="One-sided level used for power and sample-size figures.")
     power: Probability = Field(default=0.80, description="Target power for sample-size figures.")
     confidence: Probability = Field(default=0.95, description="Two-sided confidence level of intervals.")
-    interval_method: Literal["wilson", "clopper-pearson", "jeffreys"] = "wilson"
+    interval_method: Literal["wilson", "clopper-pearson", "jeffreys"] = Field(
+        default="wilson", description="Confidence-interval method for proportions.")
     label_grace_days: int = Field(default=90, ge=0, description="Days after a period closes before its report is due.")
 
 
 class DeviceConfig(_Strict):
     """The whole configuration of one monitored device (``schemas/device.schema.json``)."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1] = Field(default=1, description="Version of this configuration format.")
     device: DeviceIdentity
     operating_threshold: Probability = Field(description="Score at or above which the call is positive.")
     strata: StrataConfig

@@ -21,11 +21,14 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["MISSING_LABEL", "OVERALL_KEY", "AttributeSpec", "StratumDefinition"]
+__all__ = ["MISSING_LABEL", "OVERALL_KEY", "AttributeSpec", "StratumDefinition", "assign_labels"]
 
 MISSING_LABEL = "unknown"
 OVERALL_KEY = "overall"
@@ -142,3 +145,33 @@ class StratumDefinition:
         """True when every assignment of ``where`` holds in this stratum."""
         mine = self.as_dict()
         return all(mine.get(k) == v for k, v in where.items())
+
+
+def assign_labels(frame: pd.DataFrame, attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+    """Stratum labels of each row of a per-case frame, one column per attribute name.
+
+    The vectorised twin of :meth:`AttributeSpec.bin_label` (and of the SQL ``CASE``
+    expressions the storage adapter builds): numeric attributes are cut into
+    left-closed bins, missing values become ``unknown``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> specs = [AttributeSpec(name="age_band", column="age", bins=[45, 65, 75]), AttributeSpec(name="sex")]
+    >>> assign_labels(pd.DataFrame({"age": [44.9, 75, None], "sex": ["F", None, "M"]}), specs).values.tolist()
+    [['<45', 'F'], ['>=75', 'unknown'], ['unknown', 'M']]
+    """
+    columns = {}
+    for spec in attributes:
+        values = frame[spec.source_column]
+        if spec.is_numeric:
+            assert spec.bins is not None
+            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+            index = np.searchsorted(np.asarray(spec.bins, dtype=float), numbers, side="right")
+            labels = np.asarray(spec.labels(), dtype=object)[np.minimum(index, len(spec.bins))]
+            labels[np.isnan(numbers)] = MISSING_LABEL
+            columns[spec.name] = labels
+        else:
+            text = values.astype(object)
+            columns[spec.name] = text.where(text.notna() & (text != ""), MISSING_LABEL).astype(str).to_numpy()
+    return pd.DataFrame(columns, index=frame.index)

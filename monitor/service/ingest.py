@@ -51,6 +51,7 @@ class BatchSummary:
     def as_dict(self) -> dict[str, object]:
         """Plain-data form for JSON output and the audit log."""
         return {
+            "schema": "samd-monitor/batch_summary", "schema_version": 1,
             "batch_id": self.batch_id, "kind": self.kind, "source": self.source, "sha256": self.sha256,
             "rows": self.rows, "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected,
             "reasons": dict(sorted(self.reasons.items())), "ignored_columns": list(self.ignored_columns),

@@ -94,31 +94,53 @@ def _csv_header(path: Path) -> list[str]:
     return header
 
 
+def _text_lines(handle: Iterator[str], path: Path) -> Iterator[str]:
+    """The file's lines, refusing NUL bytes (not text; PostgreSQL cannot store them)."""
+    for line in handle:
+        if "\x00" in line:
+            raise InputError(f"{path}: the file contains NUL bytes; it is not a text CSV file")
+        yield line
+
+
+def _csv_frame(rows: list[list[str]], columns: list[str]) -> pd.DataFrame:
+    width = len(columns)
+    padded = [r if len(r) == width else r + [""] * (width - len(r)) for r in rows]  # short rows: missing values
+    frame = pd.DataFrame(padded, columns=columns, dtype=object)
+    return frame.where(frame != "", None)
+
+
 def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    # Python's csv module rather than pandas.read_csv(chunksize=...): pandas' C parser does not check
+    # the field count of the first row of each chunk (an extra field is silently dropped) and takes a
+    # first data row with one extra field as an index (shifting every column of the file).
     first_row = 1
+    rows: list[list[str]] = []
     try:
-        reader = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding="utf-8-sig",
-            chunksize=chunk_rows,
-            skipinitialspace=False,
-            on_bad_lines="error",
-            engine="c",
-        )
-        for frame in reader:
-            frame.columns = [str(c).strip().lower() for c in frame.columns]
-            frame = frame.replace({"": None})
-            yield first_row, frame
-            first_row += len(frame)
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(_text_lines(handle, path))
+            header = next(reader, None)
+            if header is None:
+                return
+            columns = [str(c).strip().lower() for c in header]
+            for record in reader:
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue  # blank line
+                if len(record) > len(columns):
+                    raise InputError(
+                        f"{path}: malformed CSV at data row {first_row + len(rows)}: {len(record)} fields "
+                        f"but the header has {len(columns)} (quote values that contain a comma)")
+                rows.append(record)
+                if len(rows) >= chunk_rows:
+                    yield first_row, _csv_frame(rows, columns)
+                    first_row += len(rows)
+                    rows = []
+            if rows:
+                yield first_row, _csv_frame(rows, columns)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: data row near {first_row} is not UTF-8 text (re-export the file as UTF-8)") from exc
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: malformed CSV near data row {first_row}: {exc}".replace("\n", " ")) from exc
-    except pd.errors.EmptyDataError:
-        return
+        raise InputError(f"{path}: data row near {first_row + len(rows)} is not UTF-8 text "
+                         "(re-export the file as UTF-8)") from exc
+    except csv.Error as exc:
+        raise InputError(f"{path}: malformed CSV near data row {first_row + len(rows)}: {exc}") from exc
 
 
 def _parquet_header(path: Path) -> list[str]:

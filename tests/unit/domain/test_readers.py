@@ -95,9 +95,30 @@ def test_open_log_refuses_missing_or_unknown_files(tmp_path: Path) -> None:
     assert collect(odd, format="csv")[0][1]["prediction_id"].tolist() == ["P1"]
 
 
-def test_csv_malformed_row_is_an_input_error(tmp_path: Path) -> None:
-    path = write(tmp_path / "log.csv", HEADER + "\nP1,0.5,t\nP2,0.5,t,extra\n")
-    with pytest.raises(InputError, match="malformed CSV"):
+@pytest.mark.parametrize("bad_row", [1, 2, 4, 5, 7])
+@pytest.mark.parametrize("chunk_rows", [1, 3, 50_000])
+def test_csv_row_with_more_fields_than_the_header_is_an_input_error(tmp_path: Path, bad_row: int,
+                                                                      chunk_rows: int) -> None:
+    # Whatever its position relative to chunk boundaries (pandas' chunked parser used to drop the extra
+    # field of a chunk's first row, and to shift every column when the first data row had one extra field).
+    lines = [f"P{i},0.{i},t" for i in range(1, 8)]
+    lines[bad_row - 1] = f"P{bad_row},0.5,United, Imaging"
+    path = write(tmp_path / "log.csv", HEADER + "\n" + "\n".join(lines) + "\n")
+    with pytest.raises(InputError) as caught:
+        collect(path, chunk_rows=chunk_rows)
+    assert str(caught.value) == (f"{path}: malformed CSV at data row {bad_row}: 4 fields but the header has 3 "
+                                 "(quote values that contain a comma)")
+
+
+def test_csv_blank_lines_crlf_and_short_rows(tmp_path: Path) -> None:
+    path = write(tmp_path / "log.csv", HEADER + "\r\nP1,0.1,t\r\n\r\n   \r\nP2\r\n,,\r\nP3,0.3,t")
+    [(_, chunk)] = collect(path)
+    assert chunk.values.tolist() == [["P1", "0.1", "t"], ["P2", None, None], [None, None, None], ["P3", "0.3", "t"]]
+
+
+def test_csv_nul_byte_is_an_input_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "log.csv", (HEADER + "\nP1,0.5,t\nP\x002,0.5,t\n").encode())
+    with pytest.raises(InputError, match="contains NUL bytes"):
         collect(path)
 
 

@@ -504,6 +504,40 @@ def test_format_timestamps_other_offsets_and_subseconds() -> None:
     assert list(format_timestamps(naive)) == ["2025-08-01T09:15:00"]
 
 
+def test_write_csv_falls_back_to_pandas_for_quoting_and_booleans(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "note": ["a,b", 'say "hi"', None],
+            "at": pd.Series(pd.to_datetime(["2025-08-01 09:15:00", None, "2025-08-02 10:00:00"])).dt.tz_localize(
+                "Asia/Shanghai"
+            ),
+            "flag": [True, False, True],
+        }
+    )
+    path = write_csv(frame, tmp_path / "fallback.csv")
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [
+        ["note", "at", "flag"],
+        ["a,b", "2025-08-01T09:15:00+08:00", "True"],
+        ['say "hi"', "", "False"],
+        ["", "2025-08-02T10:00:00+08:00", "True"],
+    ]
+
+
+def test_write_csv_round_trips_generated_frames(tmp_path: Path) -> None:
+    data = generate(DemoScenario(scale=0.01), quarters=["2025Q2"])
+    for frame in (data.predictions, data.ground_truth):
+        back = pd.read_csv(write_csv(frame, tmp_path / "x.csv"), keep_default_na=False, na_values=[""])
+        assert list(back.columns) == list(frame.columns)
+        for column in frame.columns:
+            if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+                parsed = pd.to_datetime(back[column], format="ISO8601").dt.tz_convert("Asia/Shanghai")
+                pd.testing.assert_series_equal(parsed, frame[column], check_names=False, check_dtype=False)
+            else:
+                pd.testing.assert_series_equal(back[column], frame[column], check_dtype=False)
+
+
 def test_write_parquet_keeps_tz_aware_timestamps(tmp_path: Path) -> None:
     data = generate(DemoScenario(scale=0.002), quarters=["2025Q1"])
     path = write_parquet(data.ground_truth, tmp_path / "gt.parquet")
