@@ -41,7 +41,8 @@ def _iso_bytes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     width = int(lengths[~missing].max()) if (~missing).any() else 1
     text = wide.astype(f"S{width}")
     if aware and values.size:
-        utc_ns = values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]").to_numpy().astype(np.int64)
+        utc = values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+        utc_ns = utc.to_numpy().astype(np.int64)
         offset_s = np.where(missing, 0, (wall_ns - utc_ns) // _NS)
         offsets, inverse = np.unique(offset_s, return_inverse=True)
         suffix = np.array([_offset_bytes(o) for o in offsets], dtype="S6")[inverse.ravel()]

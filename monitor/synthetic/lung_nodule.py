@@ -364,6 +364,11 @@ def _format_ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
     return np.array([f"{prefix}{i:0{width}d}" for i in numbers.tolist()], dtype=object)
 
 
+def _days_ns(days: np.ndarray) -> np.ndarray:
+    """Durations in days as whole seconds, in nanoseconds."""
+    return np.round(days * 86_400).astype(np.int64) * _NS_PER_SECOND
+
+
 def _local_index(utc_ns: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(utc_ns.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(TIMEZONE)
 
@@ -442,8 +447,9 @@ def _simulate(
     call = u_call < np.where(label, se, 1.0 - pop.SPECIFICITY)
     ci, li = call.astype(np.int64), label.astype(np.int64)
     k = _kumaraswamy(u_score, _SCORE_SHAPE_A[ci, li], _SCORE_SHAPE_B[ci, li])
-    score = np.round(np.where(call, OPERATING_THRESHOLD + (1 - OPERATING_THRESHOLD) * k, OPERATING_THRESHOLD * k), 4)
-    score = np.where(call, np.maximum(score, OPERATING_THRESHOLD), np.minimum(score, OPERATING_THRESHOLD - 1e-4))
+    t = OPERATING_THRESHOLD
+    score = np.round(np.where(call, t + (1.0 - t) * k, t * k), 4)
+    score = np.where(call, np.maximum(score, t), np.minimum(score, t - 1e-4))  # rounding keeps the side
 
     # ---- ground truth ----
     has_truth = u_truth >= np.where(label, _P_NO_TRUTH_POS, _P_NO_TRUTH_NEG)
@@ -467,12 +473,12 @@ def _simulate(
         default=274.0 + 182.0 * u_delay,  # 9-15 months (negative follow-up)
     )
     source = np.select([pos_histo | neg_biopsy, pos_follow | neg_follow], [0, 1], default=2)
-    confirmed_utc = predicted_utc + np.round(delay_days * 86_400).astype(np.int64) * _NS_PER_SECOND
+    confirmed_utc = predicted_utc + _days_ns(delay_days)
 
     as_of_ns = scenario.as_of.value
     biopsy = pos_histo | neg_biopsy
-    biopsy_utc = predicted_utc + np.round(delay_days * (0.6 + 0.3 * u_step) * 86_400).astype(np.int64) * _NS_PER_SECOND
-    treat_utc = confirmed_utc + np.round((7.0 + 35.0 * u_step) * 86_400).astype(np.int64) * _NS_PER_SECOND
+    biopsy_utc = predicted_utc + _days_ns(delay_days * (0.6 + 0.3 * u_step))  # before the report
+    treat_utc = confirmed_utc + _days_ns(7.0 + 35.0 * u_step)  # 1-6 weeks after follow-up confirmation
     treated = pos_follow & (u_treat < _P_TREATED_FOLLOW_UP_POS) & (treat_utc <= as_of_ns)
     intervention_utc = np.where(biopsy, biopsy_utc, np.where(treated, treat_utc, np.iinfo(np.int64).min))
 
@@ -558,9 +564,12 @@ def generate(scenario: DemoScenario, *, quarters: Sequence[str] | None = None) -
     for q in selected:
         _parse_quarter(q)
     n = scenario.cases_in_quarter
+    width = max(7, len(str(n)))
     patients = _patients(scenario.seed, n, _scenario_span_ns(scenario))
     parts = [
-        _simulate(scenario, q, n, _rng(scenario.seed, _STREAM_QUARTER, _quarter_code(q)), patients)
+        _simulate(
+            scenario, q, n, _rng(scenario.seed, _STREAM_QUARTER, _quarter_code(q)), patients, id_width=width
+        )
         for q in dict.fromkeys(selected)
     ]
     if not parts:  # no quarter selected: empty frames with the usual columns and dtypes

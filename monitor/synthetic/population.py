@@ -46,6 +46,7 @@ __all__ = [
     "age_band",
     "age_band_index",
     "expected_cell_rates",
+    "prevalence_table",
 ]
 
 AGE_MIN = 30

@@ -1,0 +1,103 @@
+"""The command line as a user meets it: help everywhere, one-line errors, the whole flow, on both engines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.synthetic import DemoScenario, generate, write_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).parent / "samd-monitor")
+EXAMPLE = ROOT / "examples" / "lung-nodule-ct.yaml"
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+        "MONITOR_DATABASE_URL": database_url, "MONITOR_PATIENT_ID_KEY": "e2e-key-0123456789abcdef",
+        "MONITOR_ACTOR": "e2e-tester"}
+
+
+@pytest.mark.parametrize("command", [
+    [], ["db"], ["device"], ["ingest"], ["tickets"], ["analyze"], ["report"], ["demo"],
+    ["ingest", "predictions"], ["ingest", "ground-truth"], ["ingest", "rejected"], ["tickets", "export"],
+])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_user_mistakes_get_one_line_and_status_2(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 1\ndevice: {id: x}\n", encoding="utf-8")
+    cases = [
+        (["device", "add", str(bad)], "bad.yaml: invalid device configuration: device.name"),
+        (["device", "add", str(tmp_path / "missing.yaml")], "configuration file not found"),
+        (["analyze", "--device", "nope", "--period", "2025Q3"], "device 'nope' is not registered"),
+        (["analyze", "--device", "lung-nodule-ct", "--period", "2025Q9"], "cannot read period '2025Q9'"),
+        (["ingest", "predictions", str(tmp_path / "none.csv")], "no such file"),
+        (["report", "--device", "lung-nodule-ct", "--period", "2024Q1"], "no analysis of device"),
+        (["tickets", "export", "--format", "xml"], "--format 'xml'"),
+    ]
+    assert run("device", "add", str(EXAMPLE), env=env).returncode == 0
+    for args, message in cases:
+        result = run(*args, env=env)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_unmigrated_database_says_how_to_fix(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
+        "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite'}"}
+    result = run("device", "list", env=env)
+    assert result.returncode == 2 and "samd-monitor db upgrade" in result.stderr
+
+
+def test_missing_patient_key_is_a_clear_error(env: dict[str, str], tmp_path: Path) -> None:
+    data = generate(DemoScenario(seed=3, scale=0.001), quarters=["2025Q3"])
+    predictions = write_csv(data.predictions, tmp_path / "p.csv")
+    assert run("device", "add", str(EXAMPLE), env=env).returncode == 0
+    no_key = {k: v for k, v in env.items() if k != "MONITOR_PATIENT_ID_KEY"}
+    result = run("ingest", "predictions", str(predictions), env=no_key)
+    assert result.returncode == 2 and "MONITOR_PATIENT_ID_KEY is not set" in result.stderr
+
+
+def test_whole_flow_through_the_cli(env: dict[str, str], tmp_path: Path) -> None:
+    data = generate(DemoScenario(seed=5, scale=0.01))
+    predictions = write_csv(data.predictions, tmp_path / "predictions.csv")
+    truth = write_csv(data.ground_truth, tmp_path / "ground_truth.csv")
+    assert run("device", "add", str(EXAMPLE), env=env).returncode == 0
+    first = run("ingest", "predictions", str(predictions), "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["accepted"] == len(data.predictions) and summary["rejected"] == 0
+    again = json.loads(run("ingest", "predictions", str(predictions), "--json", env=env).stdout)
+    assert again["accepted"] == 0 and again["duplicates"] == len(data.predictions)
+    assert run("ingest", "ground-truth", str(truth), env=env).returncode == 0
+    analysis = run("analyze", "--device", "lung-nodule-ct", "--period", "2025Q3", "--json", env=env)
+    assert analysis.returncode == 0, analysis.stderr
+    document = json.loads(analysis.stdout)
+    assert document["completeness"]["total"]["predictions"] == int((data.predictions["predicted_at"].astype(str)
+                                                                      .str.startswith(("2025-07", "2025-08", "2025-09"))).sum())
+    out_dir = tmp_path / "reports"
+    report = run("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out", str(out_dir), env=env)
+    assert report.returncode == 0, report.stderr
+    html = (out_dir / "lung-nodule-ct_2025Q3_report.html").read_text(encoding="utf-8")
+    assert document["run_id"] in html and "Stratified results" in html
+    stored = json.loads((out_dir / "lung-nodule-ct_2025Q3_report.json").read_text(encoding="utf-8"))
+    assert stored["analysis"] == document
+    exported = run("tickets", "export", "--format", "csv", env=env)
+    assert exported.returncode == 0 and exported.stdout.startswith("ticket_id,status")

@@ -1,0 +1,68 @@
+"""The demo, end to end: the report flags the planted drop; SQLite and PostgreSQL agree exactly."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from monitor.entrypoints.demo import run_demo
+
+CLI = str(Path(sys.executable).parent / "samd-monitor")
+TARGET = "age_band=>=75 & emphysema_grade=severe"
+VOLATILE = {"run_id", "created_at", "data_cutoff", "finding_id", "actor", "source"}  # source: the log file path
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def _demo_document(tmp_path: Path, database_url: str | None) -> dict[str, Any]:
+    result = run_demo(out_dir=tmp_path / "demo", seed=20251, scale=0.1, database_url=database_url,
+                      console=Console(file=io.StringIO()))
+    report = json.loads(Path(result["report"]["json"]).read_text(encoding="utf-8"))  # type: ignore[index]
+    return report["analysis"]
+
+
+@pytest.mark.postgres
+def test_demo_gives_the_same_analysis_on_sqlite_and_postgresql(tmp_path: Path) -> None:
+    from conftest import _create_postgres_database, _drop_postgres_database  # the shared PostgreSQL helpers
+
+    url, name = _create_postgres_database()
+    try:
+        sqlite_doc = _demo_document(tmp_path / "sqlite", None)
+        postgres_doc = _demo_document(tmp_path / "postgres", url)
+    finally:
+        _drop_postgres_database(name)
+    assert sqlite_doc["completeness"]["total"]["predictions"] > 0
+    assert _stable(sqlite_doc) == _stable(postgres_doc)
+
+
+@pytest.mark.slow
+def test_make_demo_command_flags_the_planted_drop(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    result = subprocess.run([CLI, "demo", "--out", str(tmp_path / "demo")], capture_output=True, text=True,
+                            env=env, timeout=1200)
+    assert result.returncode == 0, result.stderr
+    assert f"FLAGGED sensitivity in {TARGET}" in result.stdout
+    assert "tickets opened: RT-000001" in result.stdout
+    report_json = tmp_path / "demo" / "reports" / "lung-nodule-ct_2025Q3_report.json"
+    analysis = json.loads(report_json.read_text(encoding="utf-8"))["analysis"]
+    assert [(f["stratum"], f["metric"]) for f in analysis["findings"]] == [(TARGET, "sensitivity")]
+    finding = analysis["findings"][0]
+    assert finding["ticket_id"] == "RT-000001" and finding["estimate"] < finding["claim"] - finding["margin"]
+    html = report_json.with_suffix(".html").read_text(encoding="utf-8")
+    for text in (TARGET.replace(">", "&gt;"), "RT-000001", f"{100 * finding['estimate']:.1f}%",
+                 f"{finding['successes']}/{finding['trials']}"):
+        assert text in html, text
