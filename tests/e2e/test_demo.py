@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from html import escape as html_escape
 import json
 import os
 import subprocess
@@ -63,6 +64,6 @@ def test_make_demo_command_flags_the_planted_drop(tmp_path: Path) -> None:
     finding = analysis["findings"][0]
     assert finding["ticket_id"] == "RT-000001" and finding["estimate"] < finding["claim"] - finding["margin"]
     html = report_json.with_suffix(".html").read_text(encoding="utf-8")
-    for text in (TARGET.replace(">", "&gt;"), "RT-000001", f"{100 * finding['estimate']:.1f}%",
+    for text in (html_escape(TARGET), "RT-000001", f"{100 * finding['estimate']:.1f}%",
                  f"{finding['successes']}/{finding['trials']}"):
         assert text in html, text

@@ -208,7 +208,8 @@ def test_overlong_id_is_rejected_not_a_database_error(app: Any, tmp_path: Path) 
 def test_idempotent_reingest(app: Any, tmp_path: Path) -> None:
     rows = [row(f"P{i:02d}", model_version="2.1.0" if i % 3 else "2.2.0", site_id=f"SITE-{i % 4}",
                 score=f"0.{i:02d}", predicted_label=str(int(i >= 50)), age=str(40 + i)) for i in range(12)]
-    rows.append(row("P03", model_version="2.2.0", score="0.03", predicted_label="0", age="43", site_id="SITE-3"))  # repeated in the file
+    # P03 again, identical, in the same file
+    rows.append(row("P03", model_version="2.2.0", score="0.03", predicted_label="0", age="43", site_id="SITE-3"))
     preds = write(tmp_path / "predictions.csv", csv_text(rows))
     truth = write(tmp_path / "ground_truth.csv", csv_text([
         {"prediction_id": "P01", "device_id": DEVICE, "label": "1", "confirmed_at": "2025-09-01T10:00:00+08:00",

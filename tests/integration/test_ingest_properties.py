@@ -121,7 +121,8 @@ def _ingest(app: Any, clock: _Clock, path: Path, kind: str, rows: list[dict[str,
 
 def _state(app: Any) -> tuple[set[tuple[str, str]], dict[str, int]]:
     with app.uow() as unit:
-        stored = {tuple(r) for r in unit.connection.execute(select(predictions.c.prediction_id, predictions.c.row_hash))}
+        stored = {tuple(r) for r in unit.connection.execute(
+            select(predictions.c.prediction_id, predictions.c.row_hash))}
         latest = unit.connection.execute(select(ground_truth.c.prediction_id, ground_truth.c.label)
                                          .where(ground_truth.c.is_latest.is_(True))).all()
     labels = {pid: label for pid, label in latest}

@@ -68,12 +68,14 @@ def frame(rows: list[dict[str, str | None]], columns: list[str]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=columns).astype(object).where(lambda f: f.notna(), None)
 
 
-def check_predictions(rows: list[dict[str, str | None]], devices: dict[str, Any], first_row: int = 1):  # type: ignore[no-untyped-def]
+def check_predictions(rows: list[dict[str, str | None]], devices: dict[str, Any],  # type: ignore[no-untyped-def]
+                      first_row: int = 1):
     return validate_predictions(frame(rows, PREDICTION_COLUMNS), first_row=first_row, devices=devices,
                                 hash_patient=HASH, now=NOW)
 
 
-def check_truth(rows: list[dict[str, str | None]], devices: dict[str, Any], first_row: int = 1):  # type: ignore[no-untyped-def]
+def check_truth(rows: list[dict[str, str | None]], devices: dict[str, Any],  # type: ignore[no-untyped-def]
+                first_row: int = 1):
     return validate_ground_truth(frame(rows, GROUND_TRUTH_COLUMNS), first_row=first_row, devices=devices, now=NOW)
 
 
@@ -302,7 +304,8 @@ def test_a_row_with_only_an_id_lists_every_missing_field(devices: dict[str, Any]
 
 
 def test_row_numbers_count_from_first_row(devices: dict[str, Any]) -> None:
-    rows = [prediction(1), prediction(2, score="x"), prediction(3), prediction(4, predicted_label="9"), prediction(5)]
+    rows = [prediction(1), prediction(2, score="x"), prediction(3), prediction(4, predicted_label="9"),
+            prediction(5)]
     raw = frame(rows, PREDICTION_COLUMNS)
     raw.index = pd.RangeIndex(4000, 4005)  # a later chunk of a reader keeps counting its index
     checked = validate_predictions(raw, first_row=4001, devices=devices, hash_patient=HASH, now=NOW)
