@@ -30,7 +30,9 @@ __all__ = [
     "PREDICTION_REQUIRED",
     "Rejection",
     "ValidatedChunk",
+    "keep_known",
     "missing_columns",
+    "stored_columns",
     "validate_ground_truth",
     "validate_predictions",
 ]
@@ -172,6 +174,24 @@ def _numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce")
 
 
+def stored_columns(kind: str, devices: Mapping[str, DeviceConfig]) -> frozenset[str]:
+    """Columns whose values may be kept (also in rejected rows): the format's fields and configured strata.
+
+    Anything else in a file (free text, stray identifiers) is never stored.
+    """
+    if kind == "predictions":
+        known = set(PREDICTION_REQUIRED) | set(PREDICTION_OPTIONAL)
+        for config in devices.values():
+            known |= {a.source_column for a in config.strata.attributes}
+        return frozenset(known)
+    return frozenset(GROUND_TRUTH_REQUIRED) | frozenset(GROUND_TRUTH_OPTIONAL)
+
+
+def keep_known(raw: pd.DataFrame, allowed: frozenset[str]) -> pd.DataFrame:
+    """``raw`` without the columns that must not be stored."""
+    return raw[[c for c in raw.columns if c in allowed]]
+
+
 def _raw_records(raw: pd.DataFrame, hashed_patient: pd.Series | None) -> list[dict[str, str | None]]:
     frame = raw.astype(object).where(raw.notna(), None)
     if hashed_patient is not None and "patient_id" in frame.columns:
@@ -307,7 +327,7 @@ def validate_predictions(
 
     patient_text = _text(raw, "patient_id")
     hashed = patient_text.map(lambda p: hash_patient(p) if p is not None else None)
-    rejections = _rejections(raw, problems, first_row, ids, hashed)
+    rejections = _rejections(keep_known(raw, stored_columns("predictions", devices)), problems, first_row, ids, hashed)
 
     keep = ~problems.bad()
     accepted = pd.DataFrame(
@@ -362,7 +382,7 @@ def validate_ground_truth(
                  lambda v: f"source {v!r} is not one of {', '.join(GROUND_TRUTH_SOURCES)}", source)
     reason = _text(raw, "correction_reason")
     _check_length(problems, reason, "correction_reason", MAX_REASON_LENGTH)
-    rejections = _rejections(raw, problems, first_row, ids, None)
+    rejections = _rejections(keep_known(raw, stored_columns("ground_truth", devices)), problems, first_row, ids, None)
 
     keep = ~problems.bad()
     accepted = pd.DataFrame(

@@ -20,7 +20,9 @@ from monitor.domain.logs import (
     GROUND_TRUTH_OPTIONAL,
     GROUND_TRUTH_REQUIRED,
     Rejection,
+    keep_known,
     missing_columns,
+    stored_columns,
     validate_ground_truth,
     validate_predictions,
 )
@@ -83,7 +85,8 @@ def _split_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _raw_for(rejection: Rejection, raw: pd.DataFrame, first_row: int,
              hash_patient: PatientHasher | None = None) -> Rejection:
-    """Attach the row's content to a rejection, with the patient identifier replaced by its keyed hash."""
+    """Attach the row's stored-format content to a rejection (patient identifier as its keyed hash;
+    columns outside the format are dropped: they are never stored)."""
     row = raw.iloc[rejection.row_number - first_row]
     values = {k: (None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)) for k, v in row.items()}
     if values.get("patient_id") is not None:
@@ -128,7 +131,8 @@ def ingest_predictions(
             _handle_repeats(first.assign(row_hash=reference), repeats, summary, rejections, "prediction")
             inserted = pd.concat(new_rows) if new_rows else first.iloc[0:0]
             unit.logs.insert_predictions(inserted, batch_id=batch_id, at=started)
-            rejections = [_raw_for(r, raw, first_row, hash_patient) if not r.raw else r for r in rejections]
+            known = keep_known(raw, stored_columns("predictions", devices))
+            rejections = [_raw_for(r, known, first_row, hash_patient) if not r.raw else r for r in rejections]
             unit.logs.insert_rejections(batch_id, rejections)
             summary.rows += len(raw)
             summary.accepted += len(inserted)
@@ -204,7 +208,8 @@ def ingest_ground_truth(
                 inserted = pd.concat(versions) if versions else current.iloc[0:0]
                 unit.logs.insert_ground_truth(inserted, batch_id=batch_id, at=started)
                 summary.accepted += len(inserted)
-            rejections = [_raw_for(r, raw, first_row) if not r.raw else r for r in rejections]
+            known = keep_known(raw, stored_columns("ground_truth", devices))
+            rejections = [_raw_for(r, known, first_row) if not r.raw else r for r in rejections]
             unit.logs.insert_rejections(batch_id, rejections)
             summary.rows += len(raw)
             summary.rejected += len(rejections)

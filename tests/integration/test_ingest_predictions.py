@@ -434,3 +434,22 @@ def test_bom_quoted_newline_and_extra_columns(app: Any, tmp_path: Path) -> None:
         details = unit.connection.execute(select(audit_log.c.details).where(
             audit_log.c.action == "ingest.predictions")).scalar_one()
     assert details["ignored_columns"] == ["notes", "ward"]
+
+
+def test_columns_outside_the_format_are_not_stored_even_in_rejected_rows(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from monitor.service.ingest import ingest_predictions
+
+    path = tmp_path / "extra.csv"
+    path.write_text(
+        "prediction_id,device_id,model_version,site_id,predicted_at,score,predicted_label,patient_id,age,sex,"
+        "patient_name,emphysema_grade\n"
+        "x1,lung-nodule-ct,2.1.0,s1,2025-08-01T09:00:00+08:00,1.7,1,P1,70,F,Jane Doe,mild\n",
+        encoding="utf-8",
+    )
+    summary = ingest_predictions(app.open_log(path), source="extra.csv", uow=app.uow,
+                                 hash_patient=app.patient_hasher(), clock=app.clock, actor="t")
+    assert summary.rejected == 1 and "patient_name" in summary.ignored_columns
+    with app.uow() as unit:
+        raw = unit.logs.rejections(batch_id=summary.batch_id)[0]["raw"]
+    assert "patient_name" not in raw and "Jane Doe" not in str(raw)
+    assert raw["emphysema_grade"] == "mild" and raw["patient_id"].startswith("hmac-sha256:")

@@ -163,7 +163,7 @@ class LogRepository:
         if rejections:
             self._conn.execute(rejected_rows.insert(), [
                 {"batch_id": batch_id, "row_number": r.row_number, "record_id": _fit(r.record_id, _RECORD_ID_LENGTH),
-                 "reason_code": r.code, "reason": r.reason, "raw": r.raw} for r in rejections])
+                 "reason_code": r.code[:64], "reason": r.reason, "raw": r.raw} for r in rejections])
 
     def rejections(self, *, batch_id: int | None = None, code: str | None = None, limit: int = 100,
                    offset: int = 0) -> list[dict[str, Any]]:
