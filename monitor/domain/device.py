@@ -174,6 +174,24 @@ class MonitoringRules(_Strict):
     interval_method: Literal["wilson", "clopper-pearson", "jeffreys"] = Field(
         default="wilson", description="Confidence-interval method for proportions.")
     label_grace_days: int = Field(default=90, ge=0, description="Days after a period closes before its report is due.")
+    maturity_window_days: int = Field(
+        default=365, ge=0,
+        description="Follow-up time after which a case's label is final (mature cohort), e.g. 365 for lung-nodule follow-up.")
+    intervention_sla_days: float | None = Field(
+        default=90, gt=0, description="Service level for time from AI result to intervention (share within it is reported).")
+    cusum_arl0: float = Field(
+        default=20_000, gt=1,
+        description="Target in-control average run length (in confirmed cases) of each sequential CUSUM chart.")
+    cusum_drop: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="Drop of sensitivity/specificity the CUSUM charts are designed to detect (default: the claim's margin).")
+    ewma_lambda: float = Field(default=0.2, gt=0, le=1, description="EWMA smoothing constant for per-period rates.")
+    ewma_limit: float = Field(default=2.962, gt=0, description="EWMA control-limit width L (2.962 gives ARL0 ~ 500 at lambda 0.2).")
+    drift_reference_periods: int = Field(
+        default=1, ge=1, le=8, description="Number of preceding periods pooled as the data-drift reference window.")
+    audit_half_width: float = Field(
+        default=0.02, gt=0, lt=0.5,
+        description="Target half-width of the false-omission-rate interval that the audit-sampling plan is sized for.")
 
 
 class DeviceConfig(_Strict):

@@ -8,7 +8,7 @@ adapters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
@@ -23,12 +23,27 @@ from monitor.domain.privacy import PatientHasher, make_patient_hasher
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.settings import DEMO_PATIENT_ID_KEY, Settings
 
-__all__ = ["App", "bootstrap", "utc_now"]
+__all__ = ["App", "bootstrap", "simulated_clock", "utc_now"]
 
 
 def utc_now() -> datetime:
     """The system clock, timezone-aware UTC, truncated to microseconds."""
     return datetime.now(timezone.utc)
+
+
+def simulated_clock(start: datetime) -> Clock:
+    """A clock that starts at ``start`` and advances one millisecond per reading.
+
+    The demo uses it so that its world is consistent: data arrive and are analysed at the scenario's
+    as-of date, not at the real date on which someone runs the demo.
+    """
+    state = {"now": start.astimezone(timezone.utc)}
+
+    def now() -> datetime:
+        state["now"] += timedelta(milliseconds=1)
+        return state["now"]
+
+    return now
 
 
 @dataclass

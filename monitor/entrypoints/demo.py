@@ -17,7 +17,7 @@ from rich.console import Console
 from monitor.adapters.config_file import load_device_config
 from monitor.adapters.db.engine import make_engine, upgrade
 from monitor.domain.periods import Period
-from monitor.entrypoints.bootstrap import bootstrap
+from monitor.entrypoints.bootstrap import bootstrap, simulated_clock
 from monitor.service.analyze import analyze_period
 from monitor.service.devices import register_device
 from monitor.service.ingest import ingest_ground_truth, ingest_predictions
@@ -52,7 +52,7 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
 
     upgrade(make_engine(database_url))
     settings = load_settings().with_database(database_url)
-    app = bootstrap(settings, demo=True)
+    app = bootstrap(settings, demo=True, clock=simulated_clock(scenario.as_of.to_pydatetime()))
     config = load_device_config(EXAMPLE_CONFIG)
     register_device(config, uow=app.uow, clock=app.clock, actor=settings.actor, source=str(EXAMPLE_CONFIG))
     for kind, path in (("predictions", predictions_file), ("ground truth", truth_file)):

@@ -18,6 +18,7 @@ from monitor.domain.evaluation import StratumMetricResult, evaluate_cells, strat
 from monitor.domain.periods import Period, resolve_timezone
 from monitor.errors import InputError
 from monitor.service.ports import Clock, UnitOfWorkFactory
+from monitor.service.sections import Window, build_sections
 
 __all__ = ["ANALYSIS_SCHEMA_VERSION", "AnalysisOutcome", "analyze_period"]
 
@@ -55,6 +56,20 @@ def _finding(result: StratumMetricResult, run_id: str, device_id: str) -> dict[s
     }
 
 
+def _cusum_findings(charts: list[dict[str, Any]], run_id: str, device_id: str, created: datetime
+                    ) -> list[dict[str, Any]]:
+    """A finding per CUSUM chart that alarmed in the period (a signal: it joins an open ticket of the same
+    stratum-metric when there is one; it does not open tickets by itself)."""
+    return [{
+        "finding_id": str(uuid.uuid4()), "run_id": run_id, "device_id": device_id,
+        "model_version": c["model_version"], "stratum": c["stratum"], "metric": c["metric"],
+        "kind": "cusum_alarm", "created_at": created, "ticket_id": None,
+        "evidence": {k: c[k] for k in ("stratum", "metric", "in_control_event_rate", "designed_event_rate", "h",
+                                       "arl0", "detection_delay", "statistic", "alarms_in_period",
+                                       "first_alarm_case_in_period", "cases_in_period", "events_in_period")},
+    } for c in charts if c["alarms_in_period"]]
+
+
 def _ticket_title(result: StratumMetricResult) -> str:
     return (f"{METRIC_TITLES[result.metric]} below claim in {result.stratum} "
             f"(model {result.model_version}): {result.estimate:.3f} vs claim {result.claim:.3f}")
@@ -79,6 +94,7 @@ def analyze_period(
         fingerprint, sources = unit.results.input_fingerprint(device_id, **window)
         site_counts = unit.results.sites_in_period(device_id, **window)
         results = evaluate_cells(cells, config)
+        sections = build_sections(unit, config, period, Window(device_id, start, end, cutoff), cells)
         run_id = str(uuid.uuid4())
         found = [_finding(r, run_id, device_id) for r in results if r.status == "flagged"]
         outcome = AnalysisOutcome(document={})
@@ -94,20 +110,26 @@ def analyze_period(
                 outcome.updated_tickets.append(ticket_id)
             finding["ticket_id"] = ticket_id
             finding["created_at"] = created
+        alarms = _cusum_findings(sections["sequential"]["cusum"], run_id, device_id, created)
+        for alarm in alarms:
+            ticket = unit.tickets.find_open(device_id, alarm["model_version"], alarm["stratum"], alarm["metric"])
+            alarm["ticket_id"] = ticket["ticket_id"] if ticket else None
+        found_all = found + alarms
         document = _document(
             run_id=run_id, created=created, cutoff=cutoff, actor=actor, config=config, period=period,
             bounds=(start, end), fingerprint=fingerprint, sources=sources, completeness=completeness,
             site_counts=site_counts, counts=[c.as_dict() for c in stratum_counts(cells, config)],
             results=[r.as_dict() for r in results], found=found,
-        )
+        ) | sections | {"sequential_alarms": [
+            {"finding_id": a["finding_id"], "ticket_id": a["ticket_id"], **a["evidence"]} for a in alarms]}
         unit.results.save_run(
             {"run_id": run_id, "device_id": device_id, "period": period.label, "period_start": start,
              "period_end": end, "data_cutoff": cutoff, "created_at": created, "software_version": __version__,
              "config_hash": config.config_hash(), "input_fingerprint": fingerprint, "document": document,
              "actor": actor},
-            [r.as_dict() for r in results], found,
+            [r.as_dict() for r in results], found_all,
         )
-        for finding in found:
+        for finding in [f for f in found_all if f["ticket_id"]]:
             unit.tickets.add_evidence(finding["ticket_id"], run_id=run_id, finding_id=finding["finding_id"],
                                       evidence=finding["evidence"] | {"run_id": run_id, "period": period.label,
                                                                       "data_cutoff": _iso(cutoff)},

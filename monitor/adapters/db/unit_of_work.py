@@ -8,6 +8,7 @@ from typing import Iterator
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from monitor.adapters.db.repositories.aggregates import AggregateRepository
 from monitor.adapters.db.repositories.audit import AuditRepository
 from monitor.adapters.db.repositories.devices import DeviceRepository
 from monitor.adapters.db.repositories.logs import LogRepository
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
         self.devices = DeviceRepository(connection)
         self.logs = LogRepository(connection)
         self.results = ResultRepository(connection)
+        self.aggregates = AggregateRepository(connection)
         self.tickets = TicketRepository(connection)
         self.reports = ReportRepository(connection)
         self.audit = AuditRepository(connection)

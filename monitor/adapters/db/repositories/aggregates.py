@@ -1,0 +1,159 @@
+"""Aggregations for the deeper statistics, all computed by the database (GROUP BY) or streamed in chunks.
+
+* verification cells: every prediction by stratum labels, call and whether ground truth has arrived;
+* score histograms: cases by score bin (0.001 wide), label and call, for AUC, calibration and
+  label-free estimates;
+* feature histograms: the distribution of each stratification input and of the score in a window,
+  for data drift;
+* day-count tables: time to intervention and time to label, in whole days, for Kaplan-Meier;
+* the ordered stream of confirmed cases of a model version, in chunks, for sequential charts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterator, Sequence
+
+import pandas as pd
+from sqlalchemy import Connection, Float, Integer, and_, case, cast, func, literal, select
+from sqlalchemy.sql import ColumnElement
+
+from monitor.adapters.db.repositories.results import _label_join, _period_filter, attribute_expression
+from monitor.adapters.db.tables import ground_truth, predictions
+from monitor.domain.strata import AttributeSpec
+
+__all__ = ["AggregateRepository", "SCORE_BINS"]
+
+#: Scores are binned to 0.001 (1,001 ordered bins): ties within a bin count 1/2 in the AUC.
+SCORE_BINS = 1000
+
+
+def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+class AggregateRepository:
+    """Database-side aggregations over one device and window."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _days_between(self, later: Any, earlier: Any) -> ColumnElement[float]:
+        if self._conn.dialect.name == "sqlite":
+            return func.julianday(later) - func.julianday(earlier)
+        return func.extract("epoch", later - earlier) / 86400.0
+
+    def _keys(self, attributes: Sequence[AttributeSpec]) -> list[ColumnElement[Any]]:
+        keys: list[ColumnElement[Any]] = [predictions.c.model_version.label("model_version")]
+        return keys + [attribute_expression(spec).label(spec.name) for spec in attributes]
+
+    def verification_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                           attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+        """Predictions by stratum labels, call (``predicted_label``) and ``verified`` (ground truth arrived)."""
+        keys = self._keys(attributes)
+        verified = case((ground_truth.c.prediction_id.is_(None), 0), else_=1).label("verified")
+        query = (select(*keys, predictions.c.predicted_label, verified, func.count().label("n"))
+                 .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
+                 .where(*_period_filter(device_id, start, end, cutoff))
+                 .group_by(*keys, predictions.c.predicted_label, verified))
+        names = ["model_version", *[a.name for a in attributes], "predicted_label", "verified", "n"]
+        return _frame(self._conn.execute(query).all(), names)
+
+    def score_histogram(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                        attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+        """Cases by stratum labels, score bin (0..1000), ``label`` (-1 when not yet known) and call."""
+        keys = self._keys(attributes)
+        score_bin = cast(func.round(predictions.c.score * SCORE_BINS), Integer).label("score_bin")
+        label = func.coalesce(ground_truth.c.label, -1).label("label")
+        query = (select(*keys, score_bin, label, predictions.c.predicted_label, func.count().label("n"))
+                 .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
+                 .where(*_period_filter(device_id, start, end, cutoff))
+                 .group_by(*keys, score_bin, label, predictions.c.predicted_label))
+        names = ["model_version", *[a.name for a in attributes], "score_bin", "label", "predicted_label", "n"]
+        return _frame(self._conn.execute(query).all(), names)
+
+    def feature_histogram(self, device_id: str, feature: AttributeSpec | str, *, start: datetime, end: datetime,
+                          cutoff: datetime) -> pd.DataFrame:
+        """Distribution of one input in the window: ``value`` and ``n``.
+
+        ``feature`` is an attribute (its raw column: whole numbers for numeric ones, labels for categorical
+        ones) or one of ``site_id``, ``score`` (binned to 0.01).
+        """
+        if feature == "site_id":
+            value: ColumnElement[Any] = predictions.c.site_id
+        elif feature == "score":
+            value = cast(func.round(predictions.c.score * 100), Integer)
+        else:
+            assert isinstance(feature, AttributeSpec)
+            if feature.is_numeric:
+                column = feature.source_column
+                raw = predictions.c.age if column == "age" else cast(predictions.c.attributes[column].as_float(), Float)
+                value = cast(func.round(raw), Integer)
+            else:
+                value = attribute_expression(feature)
+        query = (select(value.label("value"), func.count().label("n"))
+                 .where(*_period_filter(device_id, start, end, cutoff))
+                 .group_by(value))
+        return _frame(self._conn.execute(query).all(), ["value", "n"])
+
+    def intervention_days(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                          attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+        """Confirmed positives by stratum labels and whole days from the AI result to intervention.
+
+        ``observed`` is 1 when the intervention happened by the cut-off, else 0 and ``days`` is the
+        time to the cut-off (right-censored).
+        """
+        keys = self._keys(attributes)
+        seen = and_(ground_truth.c.intervention_at.is_not(None), ground_truth.c.intervention_at <= cutoff)
+        observed = case((seen, 1), else_=0).label("observed")
+        end_time = case((seen, ground_truth.c.intervention_at), else_=literal(cutoff, type_=predictions.c.predicted_at.type))
+        days = cast(func.ceil(self._days_between(end_time, predictions.c.predicted_at)), Integer).label("days")
+        query = (select(*keys, days, observed, func.count().label("n"))
+                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
+                 .where(*_period_filter(device_id, start, end, cutoff), ground_truth.c.label == 1)
+                 .group_by(*keys, days, observed))
+        names = ["model_version", *[a.name for a in attributes], "days", "observed", "n"]
+        return _frame(self._conn.execute(query).all(), names)
+
+    def label_delay_days(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                         attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+        """Predictions by stratum labels and whole days from the AI result to the reference standard's
+        confirmation (``confirmed_at`` of the first version received by the cut-off); ``observed`` 0 =
+        still pending, censored at the cut-off."""
+        keys = self._keys(attributes)
+        first = (select(ground_truth.c.prediction_id, func.min(ground_truth.c.confirmed_at).label("labelled_at"))
+                 .where(ground_truth.c.device_id == device_id, ground_truth.c.ingested_at <= cutoff)
+                 .group_by(ground_truth.c.prediction_id).subquery("first_label"))
+        arrived = first.c.labelled_at.is_not(None)
+        observed = case((arrived, 1), else_=0).label("observed")
+        when = case((arrived, first.c.labelled_at), else_=literal(cutoff, type_=predictions.c.predicted_at.type))
+        days = cast(func.ceil(self._days_between(when, predictions.c.predicted_at)), Integer).label("days")
+        query = (select(*keys, days, observed, func.count().label("n"))
+                 .select_from(predictions.outerjoin(first, first.c.prediction_id == predictions.c.prediction_id))
+                 .where(*_period_filter(device_id, start, end, cutoff))
+                 .group_by(*keys, days, observed))
+        names = ["model_version", *[a.name for a in attributes], "days", "observed", "n"]
+        return _frame(self._conn.execute(query).all(), names)
+
+    def first_prediction_at(self, device_id: str, model_version: str) -> datetime | None:
+        """When a model version's first prediction was made (its charts start there)."""
+        return self._conn.execute(select(func.min(predictions.c.predicted_at)).where(
+            predictions.c.device_id == device_id, predictions.c.model_version == model_version)).scalar_one_or_none()
+
+    def confirmed_case_stream(self, device_id: str, model_version: str, *, start: datetime, end: datetime,
+                              cutoff: datetime, attributes: Sequence[AttributeSpec],
+                              chunk_rows: int = 200_000) -> Iterator[pd.DataFrame]:
+        """Confirmed cases of one model version in ``[start, end)``, in time order, in chunks.
+
+        Columns: stratum labels, ``label`` and ``predicted_label``. Used by the sequential charts,
+        which carry their state from chunk to chunk, so memory stays bounded.
+        """
+        labels = [attribute_expression(spec).label(spec.name) for spec in attributes]
+        query = (select(*labels, ground_truth.c.label, predictions.c.predicted_label)
+                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
+                 .where(*_period_filter(device_id, start, end, cutoff), predictions.c.model_version == model_version)
+                 .order_by(predictions.c.predicted_at, predictions.c.id))
+        names = [*[a.name for a in attributes], "label", "predicted_label"]
+        result = self._conn.execution_options(yield_per=chunk_rows).execute(query)
+        for part in result.partitions(chunk_rows):
+            yield _frame(part, names)

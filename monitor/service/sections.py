@@ -1,0 +1,156 @@
+"""The analysis document's sections beyond the claims test, each gathered from the database and
+computed by the pure core: discrimination and calibration, comparisons with the reference period and
+with the rest of the population, label maturity, verification bias, time to intervention, sequential
+charts, data drift and the label-free early warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from monitor.domain.data_drift import drift_of_feature, drift_of_rate
+from monitor.domain.device import DeviceConfig
+from monitor.domain.discrimination import discrimination_by_stratum
+from monitor.domain.early_warning import estimated_performance_by_stratum
+from monitor.domain.labels import maturity_by_stratum, verification_by_stratum
+from monitor.domain.period_comparisons import compare_periods, compare_strata_with_rest
+from monitor.domain.periods import Period
+from monitor.domain.sequential_monitoring import CusumMonitor, ewma_by_stratum
+from monitor.domain.timing import time_to_intervention_by_stratum
+
+__all__ = ["Window", "build_sections"]
+
+MAX_EWMA_PERIODS = 12
+
+
+@dataclass(frozen=True)
+class Window:
+    """A time window of one device, read as of a data cut-off."""
+
+    device_id: str
+    start: datetime
+    end: datetime
+    cutoff: datetime
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "cutoff": self.cutoff}
+
+
+def _reference_window(unit: Any, config: DeviceConfig, period: Period, window: Window) -> tuple[Window, list[str]]:
+    from monitor.domain.periods import resolve_timezone
+
+    tz = resolve_timezone(config.monitoring.timezone)
+    labels, first = [], period
+    for _ in range(config.monitoring.drift_reference_periods):
+        try:
+            first = first.previous()
+        except Exception:  # explicit windows have no predecessor
+            break
+        labels.append(first.label)
+    start, _ = first.bounds_utc(tz)
+    return Window(window.device_id, start, window.start, window.cutoff), list(reversed(labels))
+
+
+def _drift(unit: Any, config: DeviceConfig, window: Window, reference: Window) -> list[dict[str, Any]]:
+    rows = []
+    features: list[tuple[str, Any, str]] = [(a.source_column if a.is_numeric else a.name, a,
+                                             "numeric" if a.is_numeric else "categorical")
+                                            for a in config.strata.attributes]
+    features += [("site_id", "site_id", "categorical"), ("score", "score", "numeric")]
+    for name, feature, kind in features:
+        cur = unit.aggregates.feature_histogram(window.device_id, feature, **window.kwargs())
+        ref = unit.aggregates.feature_histogram(reference.device_id, feature, **reference.kwargs())
+        if name == "score":
+            cur, ref = cur.assign(value=cur["value"] / 100), ref.assign(value=ref["value"] / 100)
+        rows.append(drift_of_feature(name, kind, ref, cur))
+    return rows
+
+
+def _cusum(unit: Any, config: DeviceConfig, window: Window, model_versions: list[str]) -> list[dict[str, Any]]:
+    """CUSUM charts of each model version, run from its first prediction; alarms recorded in the period."""
+    rows: list[dict[str, Any]] = []
+    for model_version in model_versions:
+        first = unit.aggregates.first_prediction_at(window.device_id, model_version)
+        if first is None:
+            continue
+        monitor = CusumMonitor(config, model_version)
+        stream = unit.aggregates.confirmed_case_stream
+        if first < window.start:
+            for chunk in stream(window.device_id, model_version, start=first, end=window.start,
+                                cutoff=window.cutoff, attributes=config.strata.attributes):
+                monitor.update(chunk, in_period=False)
+        for chunk in stream(window.device_id, model_version, **window.kwargs(), attributes=config.strata.attributes):
+            monitor.update(chunk, in_period=True)
+        rows += monitor.results()
+    return rows
+
+
+def _ewma(unit: Any, config: DeviceConfig, period: Period, window: Window) -> list[dict[str, Any]]:
+    """EWMA charts of per-period rates, over the periods since the model version's first prediction."""
+    from monitor.domain.periods import resolve_timezone
+
+    tz = resolve_timezone(config.monitoring.timezone)
+    history: list[tuple[str, pd.DataFrame]] = []
+    current = period
+    for _ in range(MAX_EWMA_PERIODS):
+        start, end = current.bounds_utc(tz)
+        cells = unit.results.confusion_cells(window.device_id, start=start, end=end, cutoff=window.cutoff,
+                                             attributes=config.strata.attributes)
+        if cells.empty and history:
+            break
+        history.append((current.label, cells))
+        try:
+            current = current.previous()
+        except Exception:
+            break
+    return ewma_by_stratum(list(reversed(history)), config)
+
+
+def _rates(verification: pd.DataFrame, cells: pd.DataFrame) -> tuple[tuple[int, int], tuple[int, int]]:
+    positive_calls = int(verification.loc[verification["predicted_label"] == 1, "n"].sum())
+    calls = int(verification["n"].sum())
+    positives = int(cells[["tp", "fn"]].to_numpy().sum()) if not cells.empty else 0
+    labelled = int(cells[["tp", "fp", "fn", "tn"]].to_numpy().sum()) if not cells.empty else 0
+    return (positive_calls, calls), (positives, labelled)
+
+
+def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Window,
+                   cells: pd.DataFrame) -> dict[str, Any]:
+    """Every additional section of the analysis document for ``period``."""
+    attributes = config.strata.attributes
+    reference, reference_labels = _reference_window(unit, config, period, window)
+    reference_cells = unit.results.confusion_cells(window.device_id, attributes=attributes, **reference.kwargs())
+    histogram = unit.aggregates.score_histogram(window.device_id, attributes=attributes, **window.kwargs())
+    reference_histogram = unit.aggregates.score_histogram(window.device_id, attributes=attributes,
+                                                          **reference.kwargs())
+    verification = unit.aggregates.verification_cells(window.device_id, attributes=attributes, **window.kwargs())
+    reference_verification = unit.aggregates.verification_cells(window.device_id, attributes=attributes,
+                                                                **reference.kwargs())
+    delays = unit.aggregates.label_delay_days(window.device_id, attributes=attributes, **window.kwargs())
+    intervention = unit.aggregates.intervention_days(window.device_id, attributes=attributes, **window.kwargs())
+
+    drift = _drift(unit, config, window, reference)
+    (cur_calls, cur_prev), (ref_calls, ref_prev) = _rates(verification, cells), _rates(reference_verification,
+                                                                                        reference_cells)
+    drift.append(drift_of_rate("positive_call_rate", ref_calls, cur_calls))
+    drift.append(drift_of_rate("confirmed_prevalence", ref_prev, cur_prev))
+
+    return {
+        "reference_window": {"periods": reference_labels, "start_utc": reference.start.isoformat(),
+                             "end_utc": reference.end.isoformat()},
+        "discrimination": discrimination_by_stratum(histogram, config),
+        "reference_comparison": compare_periods(cells, reference_cells, config),
+        "stratum_vs_rest": compare_strata_with_rest(cells, config),
+        "maturity": maturity_by_stratum(delays, config, period_end=window.end, cutoff=window.cutoff),
+        "verification": verification_by_stratum(verification, cells, config),
+        "time_to_intervention": time_to_intervention_by_stratum(intervention, config),
+        "sequential": {"cusum": _cusum(unit, config, window, sorted(cells["model_version"].unique())
+                                                                  if not cells.empty else []),
+                       "ewma": _ewma(unit, config, period, window)},
+        "data_drift": drift,
+        "early_warning": estimated_performance_by_stratum(histogram, reference_histogram, config),
+    }
