@@ -226,7 +226,8 @@ def _integer_chart(p0: float, p1: float, h: float, grid: int) -> tuple[int, int,
     if threshold > _MAX_STATES:
         raise ValueError(
             f"the integer-scaled chain would need {threshold} states (h={h} is very large "
-            f"compared with the smaller weight {small:.3g}); choose a larger h step or p1"
+            f"compared with the smaller weight {small:.3g}); use a smaller h or a larger "
+            "difference between p0 and p1"
         )
     return step_event, step_non_event, threshold
 

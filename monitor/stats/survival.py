@@ -138,7 +138,9 @@ def _km_quantile_ci(sf: SurvfuncRight, p: float, confidence: float) -> tuple[flo
     return float(lo), float(hi)
 
 
-def _km_cdf_at(sf: SurvfuncRight, when: float, last_time: float, confidence: float) -> tuple[float, tuple[float, float]]:
+def _km_cdf_at(
+    sf: SurvfuncRight, when: float, last_time: float, confidence: float
+) -> tuple[float, tuple[float, float]]:
     """``F(when) = 1 - S(when)`` with the log-log (exponential Greenwood) interval."""
     surv = np.asarray(sf.surv_prob, dtype=np.float64)
     se = np.asarray(sf.surv_prob_se, dtype=np.float64)
@@ -248,7 +250,8 @@ def time_to_event_summary(
     n = int(t.size)
     events = int(e.sum())
     if n == 0:
-        return TimeToEventSummary(0, 0, 0, math.nan, _NAN_PAIR, math.nan, _NAN_PAIR, math.nan, _NAN_PAIR, sla_value)
+        nan, pair = math.nan, _NAN_PAIR
+        return TimeToEventSummary(0, 0, 0, nan, pair, nan, pair, nan, pair, sla_value)
     sf = _fit(t, e)
     last_time = float(t.max())
     median = _km_quantile(sf, 0.5, last_time)

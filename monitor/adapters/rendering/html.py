@@ -27,11 +27,20 @@ def _pvalue(value: float | None) -> str:
     return "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞"
+    return f"{value:,.{digits}f}"
+
+
 def _environment(template_dir: Path) -> Environment:
     env = Environment(loader=FileSystemLoader(str(template_dir)), autoescape=select_autoescape(["html", "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["pct"] = _pct
     env.filters["pvalue"] = _pvalue
+    env.filters["num"] = _num
     return env
 
 

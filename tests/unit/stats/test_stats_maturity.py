@@ -81,7 +81,9 @@ def test_cohort_age_is_that_of_the_youngest_case() -> None:
 
 
 def test_pending_counts_include_missing_and_post_cutoff_labels() -> None:
-    pred = np.array(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"], dtype="datetime64[ns]")
+    pred = np.array(
+        ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"], dtype="datetime64[ns]"
+    )
     conf = np.array(["2024-02-01", "NaT", "2024-08-01", "2024-07-01", "NaT"], dtype="datetime64[ns]")
     s = maturity_summary(pred, conf, CUTOFF, window_days=365)
     # labelled: 2024-02-01 and exactly at the cut-off; pending: two NaT and one after the cut-off

@@ -33,7 +33,9 @@ PROPERTY_SETTINGS = settings(
 )
 
 # regulatory.md 4.4: h -> (ARL0, ARL1) in positives.
-TABLE_4_4 = {2.5: (1250, 190), 3.0: (2290, 230), 3.5: (4020, 290), 4.0: (7030, 340), 4.5: (12100, 400)}
+TABLE_4_4 = {
+    2.5: (1250, 190), 3.0: (2290, 230), 3.5: (4020, 290), 4.0: (7030, 340), 4.5: (12100, 400)
+}
 # regulatory.md 4.4 / Montgomery table 9.11: lambda -> L for ARL0 ~ 500 (normal data), and the
 # ARL at a 1-sigma shift (Montgomery table 9.11, to one decimal).
 EWMA_L = {0.05: (2.615, 11.4), 0.10: (2.814, 10.3), 0.20: (2.962, 10.5)}
@@ -74,7 +76,9 @@ def test_weights_formula() -> None:
     assert a2 == pytest.approx(math.log(0.5)) and b2 == pytest.approx(math.log(0.9 / 0.8))
 
 
-@pytest.mark.parametrize(("p0", "p1"), [(0.1, 0.1), (0.0, 0.1), (0.1, 1.0), (-0.1, 0.2), (float("nan"), 0.2)])
+@pytest.mark.parametrize(
+    ("p0", "p1"), [(0.1, 0.1), (0.0, 0.1), (0.1, 1.0), (-0.1, 0.2), (float("nan"), 0.2)]
+)
 def test_weights_reject_bad_rates(p0: float, p1: float) -> None:
     with pytest.raises(ValueError):
         bernoulli_cusum_weights(p0, p1)
@@ -86,8 +90,9 @@ def test_weights_reject_bad_rates(p0: float, p1: float) -> None:
 def test_path_hand_computed_short_sequence() -> None:
     # a = log(1.43) = +0.357674 (miss), b = log(0.857/0.9) = -0.048957 (hit), h = 1.0.
     events = [1, 0, 0, 1, 1, 1, 0, 1]
-    expected_restart = [0.357674, 0.308718, 0.259761, 0.617435, 0.975110, 1.332784, 0.0, 0.357674]
-    expected_carry_on = [0.357674, 0.308718, 0.259761, 0.617435, 0.975110, 1.332784, 1.283827, 1.641502]
+    common = [0.357674, 0.308718, 0.259761, 0.617435, 0.975110, 1.332784]
+    expected_restart = common + [0.0, 0.357674]
+    expected_carry_on = common + [1.283827, 1.641502]
 
     path = bernoulli_cusum_path(events, P0, P1, 1.0)
     assert isinstance(path, CusumPath)
@@ -155,12 +160,14 @@ def test_state_over_two_chunks_equals_one_pass() -> None:
             np.testing.assert_allclose(
                 np.concatenate([first.statistic, second.statistic]), whole.statistic, atol=1e-9
             )
-            assert np.concatenate([first.alarms, second.alarms + cut]).tolist() == whole.alarms.tolist()
+            joined = np.concatenate([first.alarms, second.alarms + cut])
+            assert joined.tolist() == whole.alarms.tolist()
 
 
 def test_state_after_alarm_on_last_case_is_zero_with_restart() -> None:
     assert bernoulli_cusum_state([1, 1, 1], P0, P1, 1.0) == 0.0
-    assert bernoulli_cusum_state([1, 1, 1], P0, P1, 1.0, restart=False) == pytest.approx(1.073023, abs=1e-6)
+    carried = bernoulli_cusum_state([1, 1, 1], P0, P1, 1.0, restart=False)
+    assert carried == pytest.approx(1.073023, abs=1e-6)
     assert bernoulli_cusum_state([], P0, P1, 1.0, start=0.25) == 0.25
 
 
@@ -210,8 +217,8 @@ def test_path_rejects_bad_input(events: object, kwargs: dict[str, float]) -> Non
 
 def test_path_accepts_bool_and_float_events() -> None:
     ints = bernoulli_cusum_path([1, 0, 1], P0, P1, 2.0).statistic
-    np.testing.assert_array_equal(bernoulli_cusum_path([True, False, True], P0, P1, 2.0).statistic, ints)
-    np.testing.assert_array_equal(bernoulli_cusum_path(np.array([1.0, 0.0, 1.0]), P0, P1, 2.0).statistic, ints)
+    for events in ([True, False, True], np.array([1.0, 0.0, 1.0])):
+        np.testing.assert_array_equal(bernoulli_cusum_path(events, P0, P1, 2.0).statistic, ints)
 
 
 # ----------------------------------------------------------------------------- Markov ARL
@@ -250,7 +257,8 @@ def test_markov_arl_degenerate_true_rates_are_exact() -> None:
     a, _ = bernoulli_cusum_weights(P0, P1)
     # Every case an event: the statistic climbs by a each trial.
     for h in (0.3, 1.0, 2.5, 4.4):
-        assert bernoulli_cusum_arl(P0, P1, h, p_true=1.0) == pytest.approx(math.ceil(h / a), rel=1e-9)
+        arl = bernoulli_cusum_arl(P0, P1, h, p_true=1.0)
+        assert arl == pytest.approx(math.ceil(h / a), rel=1e-9)
     assert bernoulli_cusum_arl(P0, P1, 2.0, p_true=0.0) == math.inf
     # A single event crosses a small threshold: geometric run length 1 / p.
     assert bernoulli_cusum_arl(P0, P1, 0.3, p_true=0.2) == pytest.approx(5.0, rel=1e-9)
@@ -283,7 +291,8 @@ def test_markov_arl_decrease_chart_against_simulation() -> None:
 def test_markov_arl_rejects_bad_input(kwargs: dict[str, float]) -> None:
     args = {"p0": P0, "p1": P1, "h": 3.0, "p_true": P0} | kwargs
     with pytest.raises(ValueError):
-        bernoulli_cusum_arl(args.pop("p0"), args.pop("p1"), args.pop("h"), **args)  # type: ignore[arg-type]
+        p0, p1, h = args.pop("p0"), args.pop("p1"), args.pop("h")
+        bernoulli_cusum_arl(p0, p1, h, **args)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- design
@@ -327,7 +336,9 @@ def test_design_rejects_bad_arl0(arl0: float) -> None:
 
 
 def test_simulation_censoring_and_validation() -> None:
-    runs = simulate_bernoulli_cusum_run_lengths(P0, P1, 50.0, p_true=P0, n_runs=5, seed=1, max_trials=100)
+    runs = simulate_bernoulli_cusum_run_lengths(
+        P0, P1, 50.0, p_true=P0, n_runs=5, seed=1, max_trials=100
+    )
     assert np.all(np.isinf(runs))
     a = simulate_bernoulli_cusum_run_lengths(P0, P1, 2.0, p_true=P1, n_runs=50, seed=3)
     b = simulate_bernoulli_cusum_run_lengths(P0, P1, 2.0, p_true=P1, n_runs=50, seed=3)
@@ -340,7 +351,9 @@ def test_simulation_censoring_and_validation() -> None:
 # ----------------------------------------------------------------------------- EWMA
 
 
-def loop_ewma(k: np.ndarray, n: np.ndarray, p0: float, lam: float, L: float):
+def loop_ewma(
+    k: np.ndarray, n: np.ndarray, p0: float, lam: float, L: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Montgomery ch. 9 written out: z_t recursion, Var(z_t) as the explicit double sum."""
     z, zs, lower, upper = p0, [], [], []
     seen: list[int] = []
@@ -394,7 +407,7 @@ def test_ewma_detects_a_drop_below_the_lower_limit() -> None:
 
 
 def test_ewma_proportion_chart_false_alarm_rate_as_designed() -> None:
-    """In control, unequal periods of 80-200 positives: ARL0 about 500 periods (false-alarm rate 0.2%)."""
+    """In control, periods of 80-200 positives: ARL0 about 500 periods (false alarms 0.2%)."""
     rng = np.random.default_rng(31)
     periods, charts, first = 4_000, 600, []
     for _ in range(charts):
@@ -419,7 +432,9 @@ def test_ewma_proportion_chart_false_alarm_rate_as_designed() -> None:
         ([1, 1], [3, 4], {"p0": 1.0}),
     ],
 )
-def test_ewma_chart_rejects_bad_input(successes: object, trials: object, kwargs: dict[str, float]) -> None:
+def test_ewma_chart_rejects_bad_input(
+    successes: object, trials: object, kwargs: dict[str, float]
+) -> None:
     args = {"p0": 0.9} | kwargs
     with pytest.raises(ValueError):
         ewma_proportion_chart(successes, trials, **args)  # type: ignore[arg-type]

@@ -133,8 +133,13 @@ def test_quantile_ci_equals_inverted_lifelines_band(seed: int) -> None:
 # --------------------------------------------------------------------- R and SAS values
 
 
-@pytest.mark.parametrize(("sex", "n", "events", "median", "lcl", "ucl"), [(1, 138, 112, 270, 210, 306), (2, 90, 53, 426, 345, 524)])
-def test_median_ci_matches_r_survival_loglog(sex: int, n: int, events: int, median: float, lcl: float, ucl: float) -> None:
+@pytest.mark.parametrize(
+    ("sex", "n", "events", "median", "lcl", "ucl"),
+    [(1, 138, 112, 270, 210, 306), (2, 90, 53, 426, 345, 524)],
+)
+def test_median_ci_matches_r_survival_loglog(
+    sex: int, n: int, events: int, median: float, lcl: float, ucl: float
+) -> None:
     """R: ``survfit(Surv(time, status == 2) ~ sex, data = lung, conf.type = "log-log")``.
 
     Printed output (survival package, lung data) as published in a public R blog post
@@ -280,7 +285,9 @@ def test_booleans_and_pandas_accepted() -> None:
         ([1, 2], [1, 1], {"sla": math.inf}),
     ],
 )
-def test_invalid_input_raises(durations: list[float], observed: list[int], kwargs: dict[str, float]) -> None:
+def test_invalid_input_raises(
+    durations: list[float], observed: list[int], kwargs: dict[str, float]
+) -> None:
     with pytest.raises(ValueError):
         time_to_event_summary(durations, observed, **kwargs)
 
@@ -303,8 +310,12 @@ def test_within_sla_interval_coverage_by_simulation() -> None:
 
 
 def test_durations_from_timestamps_censor_at_cutoff() -> None:
-    start = np.array(["2024-01-01T00:00", "2024-01-01T00:00", "2024-01-10T00:00", "2024-01-20T06:00"], dtype="datetime64[ns]")
-    end = np.array(["2024-01-03T12:00", "NaT", "2024-03-01T00:00", "2024-02-01T00:00"], dtype="datetime64[ns]")
+    start = np.array(
+        ["2024-01-01T00:00", "2024-01-01T00:00", "2024-01-10T00:00", "2024-01-20T06:00"], dtype="datetime64[ns]"
+    )
+    end = np.array(
+        ["2024-01-03T12:00", "NaT", "2024-03-01T00:00", "2024-02-01T00:00"], dtype="datetime64[ns]"
+    )
     d, e = durations_from_timestamps(start, end, np.datetime64("2024-02-01T00:00"))
     # event; missing -> censored; after cut-off -> censored; exactly at cut-off -> event
     assert e.tolist() == [1, 0, 0, 1]
@@ -338,6 +349,8 @@ def test_durations_from_timestamps_empty() -> None:
         (["2024-01-01"], [None], None),  # missing cut-off
     ],
 )
-def test_durations_from_timestamps_invalid(start: list[str | None], end: list[str | None], cutoff: str | None) -> None:
+def test_durations_from_timestamps_invalid(
+    start: list[str | None], end: list[str | None], cutoff: str | None
+) -> None:
     with pytest.raises(ValueError):
         durations_from_timestamps(start, end, cutoff)

@@ -31,7 +31,9 @@ Z95 = float(stats.norm.ppf(0.975))
 # ------------------------------------------------------------------ point estimates
 
 
-@pytest.mark.parametrize(("tp", "fp", "fn", "tn"), [(45, 10, 5, 140), (90, 3, 12, 400), (7, 2, 1, 30)])
+@pytest.mark.parametrize(
+    ("tp", "fp", "fn", "tn"), [(45, 10, 5, 140), (90, 3, 12, 400), (7, 2, 1, 30)]
+)
 def test_full_verification_equals_naive(tp: int, fp: int, fn: int, tn: int) -> None:
     r = begg_greenes(tp, fp, fn, tn, calls_positive=tp + fp, calls_negative=fn + tn)
     assert r.sensitivity == pytest.approx(tp / (tp + fn), abs=1e-12)
@@ -93,7 +95,9 @@ def test_equivalent_to_inverse_probability_weighting(
     ("tp", "fp", "fn", "tn", "n_pos", "n_neg"),
     [(150, 50, 5, 95, 200, 1800), (40, 60, 9, 300, 120, 5000), (231, 32, 27, 54, 400, 250)],
 )
-def test_variance_matches_begg_greenes_zhou_formula(tp: int, fp: int, fn: int, tn: int, n_pos: int, n_neg: int) -> None:
+def test_variance_matches_begg_greenes_zhou_formula(
+    tp: int, fp: int, fn: int, tn: int, n_pos: int, n_neg: int
+) -> None:
     """Var(Se) as in R PVBcorrect ``acc_bg`` (Begg & Greenes 1983; Zhou 1994):
     (Se(1-Se))^2 (n/(n0 n1) + r1/(s1(s1+r1)) + r0/(s0(s0+r0))), s = diseased, r = non-diseased.
     Our logit-scale half-width / z times Se(1-Se) must reproduce its square root."""
@@ -114,7 +118,9 @@ def test_variance_matches_begg_greenes_zhou_formula(tp: int, fp: int, fn: int, t
 # ---------------------------------------------------------------------- simulation
 
 
-def _simulate(seed: int, reps: int, n_cases: int, prevalence: float, se: float, sp: float, v_pos: float, v_neg: float):
+def _simulate(
+    seed: int, reps: int, n_cases: int, prevalence: float, se: float, sp: float, v_pos: float, v_neg: float
+) -> tuple[np.ndarray, ...]:
     """Whole-population 2x2 per replicate, then verification at a rate set by the call (MAR)."""
     rng = np.random.default_rng(seed)
     probs = [prevalence * se, prevalence * (1 - se), (1 - prevalence) * (1 - sp), (1 - prevalence) * sp]
@@ -248,7 +254,9 @@ def _wilson_half_width_statsmodels(n: int, p: float, population: int, confidence
 @pytest.mark.parametrize("population", [50, 400, 5000, 120_000])
 @pytest.mark.parametrize("rate", [0.0, 0.01, 0.05, 0.2, 0.5])
 @pytest.mark.parametrize(("half_width", "confidence"), [(0.01, 0.95), (0.03, 0.95), (0.05, 0.90)])
-def test_audit_size_is_the_smallest_meeting_target(population: int, rate: float, half_width: float, confidence: float) -> None:
+def test_audit_size_is_the_smallest_meeting_target(
+    population: int, rate: float, half_width: float, confidence: float
+) -> None:
     n = audit_sample_size(population, rate, half_width=half_width, confidence=confidence)
     assert 1 <= n <= population
     assert _wilson_half_width_statsmodels(n, rate, population, confidence) <= half_width + 1e-12

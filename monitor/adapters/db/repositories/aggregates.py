@@ -38,10 +38,23 @@ class AggregateRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def _days_between(self, later: Any, earlier: Any) -> ColumnElement[float]:
+    def _ceil_days(self, later: Any) -> ColumnElement[int]:
+        """Whole days (rounded up) from the AI result to ``later``, identical on both engines:
+        the difference is taken in whole seconds, then divided with integer arithmetic."""
         if self._conn.dialect.name == "sqlite":
-            return func.julianday(later) - func.julianday(earlier)
-        return func.extract("epoch", later - earlier) / 86400.0
+            seconds = cast(func.round((func.julianday(later) - func.julianday(predictions.c.predicted_at)) * 86400.0),
+                           Integer)
+        else:
+            seconds = cast(func.round(func.extract("epoch", later - predictions.c.predicted_at)), Integer)
+        return (seconds + 86399) // 86400
+
+    def _bin(self, value: ColumnElement[float], width_inverse: int) -> ColumnElement[int]:
+        """``floor(value * width_inverse + 0.5)`` for non-negative values, identical on both engines
+        (PostgreSQL's ``round`` on doubles breaks ties to even, SQLite's away from zero)."""
+        shifted = value * width_inverse + 0.5
+        if self._conn.dialect.name == "sqlite":
+            return cast(shifted, Integer)  # truncation == floor for non-negative values
+        return cast(func.floor(shifted), Integer)
 
     def _keys(self, attributes: Sequence[AttributeSpec]) -> list[ColumnElement[Any]]:
         keys: list[ColumnElement[Any]] = [predictions.c.model_version.label("model_version")]
@@ -63,7 +76,7 @@ class AggregateRepository:
                         attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
         """Cases by stratum labels, score bin (0..1000), ``label`` (-1 when not yet known) and call."""
         keys = self._keys(attributes)
-        score_bin = cast(func.round(predictions.c.score * SCORE_BINS), Integer).label("score_bin")
+        score_bin = self._bin(predictions.c.score, SCORE_BINS).label("score_bin")
         label = func.coalesce(ground_truth.c.label, -1).label("label")
         query = (select(*keys, score_bin, label, predictions.c.predicted_label, func.count().label("n"))
                  .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
@@ -82,13 +95,13 @@ class AggregateRepository:
         if feature == "site_id":
             value: ColumnElement[Any] = predictions.c.site_id
         elif feature == "score":
-            value = cast(func.round(predictions.c.score * 100), Integer)
+            value = self._bin(predictions.c.score, 100)
         else:
             assert isinstance(feature, AttributeSpec)
             if feature.is_numeric:
                 column = feature.source_column
                 raw = predictions.c.age if column == "age" else cast(predictions.c.attributes[column].as_float(), Float)
-                value = cast(func.round(raw), Integer)
+                value = self._bin(raw, 1)
             else:
                 value = attribute_expression(feature)
         query = (select(value.label("value"), func.count().label("n"))
@@ -107,7 +120,7 @@ class AggregateRepository:
         seen = and_(ground_truth.c.intervention_at.is_not(None), ground_truth.c.intervention_at <= cutoff)
         observed = case((seen, 1), else_=0).label("observed")
         end_time = case((seen, ground_truth.c.intervention_at), else_=literal(cutoff, type_=predictions.c.predicted_at.type))
-        days = cast(func.ceil(self._days_between(end_time, predictions.c.predicted_at)), Integer).label("days")
+        days = self._ceil_days(end_time).label("days")
         query = (select(*keys, days, observed, func.count().label("n"))
                  .select_from(predictions.join(ground_truth, _label_join(cutoff)))
                  .where(*_period_filter(device_id, start, end, cutoff), ground_truth.c.label == 1)
@@ -127,7 +140,7 @@ class AggregateRepository:
         arrived = first.c.labelled_at.is_not(None)
         observed = case((arrived, 1), else_=0).label("observed")
         when = case((arrived, first.c.labelled_at), else_=literal(cutoff, type_=predictions.c.predicted_at.type))
-        days = cast(func.ceil(self._days_between(when, predictions.c.predicted_at)), Integer).label("days")
+        days = self._ceil_days(when).label("days")
         query = (select(*keys, days, observed, func.count().label("n"))
                  .select_from(predictions.outerjoin(first, first.c.prediction_id == predictions.c.prediction_id))
                  .where(*_period_filter(device_id, start, end, cutoff))
@@ -154,6 +167,6 @@ class AggregateRepository:
                  .where(*_period_filter(device_id, start, end, cutoff), predictions.c.model_version == model_version)
                  .order_by(predictions.c.predicted_at, predictions.c.id))
         names = [*[a.name for a in attributes], "label", "predicted_label"]
-        result = self._conn.execution_options(yield_per=chunk_rows).execute(query)
+        result = self._conn.execute(query.execution_options(yield_per=chunk_rows))
         for part in result.partitions(chunk_rows):
             yield _frame(part, names)
