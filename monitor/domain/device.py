@@ -179,9 +179,13 @@ class MonitoringRules(_Strict):
         description="Follow-up time after which a case's label is final (mature cohort), e.g. 365 for lung-nodule follow-up.")
     intervention_sla_days: float | None = Field(
         default=90, gt=0, description="Service level for time from AI result to intervention (share within it is reported).")
+    cusum_false_alarms_per_year: float = Field(
+        default=1.0, gt=0,
+        description=("Expected false alarms per year across all CUSUM charts of a model version; each chart's "
+                     "in-control run length ARL0 is its yearly case volume x number of charts / this budget."))
     cusum_arl0: float = Field(
-        default=20_000, gt=1,
-        description="Target in-control average run length (in confirmed cases) of each sequential CUSUM chart.")
+        default=1_000, gt=1,
+        description="Smallest in-control average run length (in confirmed cases) of any CUSUM chart.")
     cusum_drop: float | None = Field(
         default=None, gt=0, lt=1,
         description="Drop of sensitivity/specificity the CUSUM charts are designed to detect (default: the claim's margin).")

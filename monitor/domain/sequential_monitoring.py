@@ -34,7 +34,9 @@ from monitor.domain.strata import StratumDefinition
 from monitor.stats.metrics import metric_fraction
 from monitor.stats.sequential import bernoulli_cusum_weights, design_bernoulli_cusum, ewma_proportion_chart
 
-__all__ = ["CusumMonitor", "advance_cusum", "ewma_by_stratum"]
+__all__ = ["CusumMonitor", "advance_cusum", "chart_arl0", "chart_volumes", "ewma_by_stratum"]
+
+PERIODS_PER_YEAR = {"quarter": 4, "month": 12, "year": 1}
 
 #: metric -> (label of the cases it watches, call that counts as an event)
 _WATCHED = {"sensitivity": (1, 0), "specificity": (0, 1)}
@@ -56,17 +58,39 @@ def advance_cusum(weights: np.ndarray, *, start: float, h: float) -> tuple[float
     return state, alarms
 
 
+DESIGN_GRID = 4_000
+
+
 @lru_cache(maxsize=256)
 def _design(p0: float, p1: float, arl0: float):  # type: ignore[no-untyped-def]
-    return design_bernoulli_cusum(p0, p1, arl0=arl0)
+    return design_bernoulli_cusum(p0, p1, arl0=arl0, grid=DESIGN_GRID)
+
+
+def _arl0_grid(value: float) -> float:
+    """Round an ARL0 up to the grid 1000 * 2**k, so that few distinct designs are needed."""
+    k = max(0, int(np.ceil(np.log2(max(value, 1000.0) / 1000.0) - 1e-9)))
+    return float(1000 * 2**k)
+
+
+def chart_arl0(volume_per_year: float, charts: int, config: DeviceConfig) -> float:
+    """In-control ARL0 of one chart: its yearly volume spread over the yearly false-alarm budget
+    shared by ``charts`` charts (at least ``cusum_arl0``), on a coarse grid."""
+    rules = config.monitoring
+    target = volume_per_year * charts / rules.cusum_false_alarms_per_year if volume_per_year > 0 else 0.0
+    return _arl0_grid(max(target, rules.cusum_arl0))
 
 
 class CusumMonitor:
-    """The CUSUM charts of one model version, fed with chunks of confirmed cases in time order."""
+    """The CUSUM charts of one model version, fed with chunks of confirmed cases in time order.
 
-    def __init__(self, config: DeviceConfig, model_version: str) -> None:
+    ``volumes`` gives each chart's expected cases per year, keyed by ``(stratum key, metric)``; with
+    the false-alarm budget it sets each chart's ARL0 (see :func:`chart_arl0`).
+    """
+
+    def __init__(self, config: DeviceConfig, model_version: str, volumes: dict[tuple[str, str], float]) -> None:
         self.config = config
         self.model_version = model_version
+        self.volumes = volumes
         self.charts: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _chart(self, stratum: StratumDefinition, metric: str) -> dict[str, Any] | None:
@@ -79,7 +103,8 @@ class CusumMonitor:
             drop = self.config.monitoring.cusum_drop or claim.margin
             p0 = round(1.0 - claim.value, 6)
             p1 = round(min(p0 + drop, 0.999), 6)
-            design = _design(p0, p1, float(self.config.monitoring.cusum_arl0))
+            arl0 = chart_arl0(self.volumes.get(key, 0.0), max(len(self.volumes), 1), self.config)
+            design = _design(p0, p1, arl0)
             w_event, w_other = bernoulli_cusum_weights(p0, p1)
             self.charts[key] = {
                 "stratum": stratum, "metric": metric, "p0": p0, "p1": p1, "h": float(design.h),
@@ -95,27 +120,28 @@ class CusumMonitor:
         labels = chunk["label"].to_numpy()
         calls = chunk["predicted_label"].to_numpy()
         for grouping in monitored_groupings(self.config):
-            keys = chunk[list(grouping)].astype(str).agg("\x1f".join, axis=1) if grouping else None
-            for metric, (watched_label, event_call) in _WATCHED.items():
-                watched = labels == watched_label
-                if not watched.any():
-                    continue
-                groups = [("", watched)] if keys is None else [
-                    (k, watched & (keys.to_numpy() == k)) for k in pd.unique(keys[watched])]
-                for key, mask in groups:
-                    stratum = StratumDefinition.of(dict(zip(grouping, key.split("\x1f"), strict=True))) \
-                        if grouping else StratumDefinition()
+            if grouping:
+                groups = chunk.groupby(list(grouping), sort=False, observed=True).indices
+            else:
+                groups = {(): np.arange(len(chunk))}
+            for key, positions in groups.items():
+                values = key if isinstance(key, tuple) else (key,)
+                stratum = StratumDefinition.of(dict(zip(grouping, map(str, values), strict=True)))
+                for metric, (watched_label, event_call) in _WATCHED.items():
+                    rows = positions[labels[positions] == watched_label]  # keeps time order
+                    if rows.size == 0:
+                        continue
                     chart = self._chart(stratum, metric)
                     if chart is None:
                         continue
-                    events = calls[mask] == event_call
+                    events = calls[rows] == event_call
                     weights = np.where(events, chart["w"][0], chart["w"][1])
                     chart["statistic"], alarms = advance_cusum(weights, start=chart["statistic"], h=chart["h"])
                     if in_period:
                         chart["alarms"] += [chart["cases_in_period"] + a for a in alarms]
-                        chart["cases_in_period"] += int(mask.sum())
+                        chart["cases_in_period"] += int(rows.size)
                         chart["events_in_period"] += int(events.sum())
-                    chart["cases"] += int(mask.sum())
+                    chart["cases"] += int(rows.size)
 
     def results(self) -> list[dict[str, Any]]:
         """One row per chart: design, current statistic and the alarms raised in the period."""
@@ -134,6 +160,19 @@ class CusumMonitor:
             })
         rows.sort(key=lambda r: (r["level"], r["stratum"], r["metric"]))
         return rows
+
+
+def chart_volumes(cells: pd.DataFrame, config: DeviceConfig, model_version: str, *, periods_per_year: float
+                  ) -> dict[tuple[str, str], float]:
+    """Expected confirmed cases per year of every chart, from the current period's counts."""
+    volumes: dict[tuple[str, str], float] = {}
+    for c in stratum_counts(cells.loc[cells["model_version"].astype(str) == model_version], config):
+        for metric in _WATCHED:
+            if config.claims.claim_for(metric, c.stratum) is None:  # type: ignore[arg-type]
+                continue
+            cases = c.tp + c.fn if metric == "sensitivity" else c.tn + c.fp
+            volumes[(c.stratum.key, metric)] = float(cases) * periods_per_year
+    return volumes
 
 
 def ewma_by_stratum(history: list[tuple[str, pd.DataFrame]], config: DeviceConfig) -> list[dict[str, Any]]:

@@ -77,6 +77,9 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
             console.print(f"  FLAGGED {f['metric']} in {f['stratum']}: {f['estimate']:.3f} "
                           f"[{f['ci_low']:.3f}, {f['ci_high']:.3f}] vs claim {f['claim']:.3f} "
                           f"(n={f['trials']}, q={f['q_value']:.2g}) -> ticket {f['ticket_id']}")
+        for a in outcome.document["sequential_alarms"]:
+            console.print(f"  CUSUM alarm: {a['metric']} in {a['stratum']} (h={a['h']:.2f}, ARL0={a['arl0']:,.0f}, "
+                          f"first alarm at case {a['first_alarm_case_in_period']} of the period)")
         opened += outcome.opened_tickets
         last = outcome
     assert last is not None

@@ -19,7 +19,12 @@ from monitor.domain.early_warning import estimated_performance_by_stratum
 from monitor.domain.labels import maturity_by_stratum, verification_by_stratum
 from monitor.domain.period_comparisons import compare_periods, compare_strata_with_rest
 from monitor.domain.periods import Period
-from monitor.domain.sequential_monitoring import CusumMonitor, ewma_by_stratum
+from monitor.domain.sequential_monitoring import (
+    PERIODS_PER_YEAR,
+    CusumMonitor,
+    chart_volumes,
+    ewma_by_stratum,
+)
 from monitor.domain.timing import time_to_intervention_by_stratum
 
 __all__ = ["Window", "build_sections"]
@@ -70,14 +75,17 @@ def _drift(unit: Any, config: DeviceConfig, window: Window, reference: Window) -
     return rows
 
 
-def _cusum(unit: Any, config: DeviceConfig, window: Window, model_versions: list[str]) -> list[dict[str, Any]]:
+def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame
+           ) -> list[dict[str, Any]]:
     """CUSUM charts of each model version, run from its first prediction; alarms recorded in the period."""
     rows: list[dict[str, Any]] = []
-    for model_version in model_versions:
+    per_year = PERIODS_PER_YEAR.get(period.kind) or 365.25 / max((period.end_local - period.start_local).days, 1)
+    for model_version in sorted(cells["model_version"].astype(str).unique()) if not cells.empty else []:
         first = unit.aggregates.first_prediction_at(window.device_id, model_version)
         if first is None:
             continue
-        monitor = CusumMonitor(config, model_version)
+        volumes = chart_volumes(cells, config, model_version, periods_per_year=per_year)
+        monitor = CusumMonitor(config, model_version, volumes)
         stream = unit.aggregates.confirmed_case_stream
         if first < window.start:
             for chunk in stream(window.device_id, model_version, start=first, end=window.start,
@@ -148,8 +156,7 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
         "maturity": maturity_by_stratum(delays, config, period_end=window.end, cutoff=window.cutoff),
         "verification": verification_by_stratum(verification, cells, config),
         "time_to_intervention": time_to_intervention_by_stratum(intervention, config),
-        "sequential": {"cusum": _cusum(unit, config, window, sorted(cells["model_version"].unique())
-                                                                  if not cells.empty else []),
+        "sequential": {"cusum": _cusum(unit, config, period, window, cells),
                        "ewma": _ewma(unit, config, period, window)},
         "data_drift": drift,
         "early_warning": estimated_performance_by_stratum(histogram, reference_histogram, config),
