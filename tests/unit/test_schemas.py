@@ -5,9 +5,10 @@
 * the example device configuration validates;
 * sample prediction / ground-truth rows get the same verdict from the schema as from the
   ingestion validator (where the schema can express the rule);
-* real outputs validate: an analysis document built by the pure core, and, on SQLite and
-  PostgreSQL, the batch summaries, analysis document, report JSON and tickets export produced by
-  ingesting small CSV files and running the services (and the CLI ``--json`` outputs).
+* real outputs validate: an analysis document built by the pure core (with every section of
+  ``build_sections`` over in-memory repositories), and, on SQLite and PostgreSQL, the batch
+  summaries, analysis document, report JSON and tickets export produced by ingesting small CSV
+  files and running the services (and the CLI ``--json`` outputs), and the demo's report JSON.
 
 Output schemas allow unknown properties, so a document with additive fields still validates
 against the schema of its version; these tests validate real outputs in *strict* mode (every
@@ -430,21 +431,131 @@ def _cell_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_LABEL_COLUMNS = ("age_band", "sex", "emphysema_grade", "scanner_vendor")
+_AGE_OF_BAND = {"<45": 40, "45-64": 55, "65-74": 70, ">=75": 80, "unknown": None}
+
+
+def _case_table(cells: pd.DataFrame, *, shift: int = 0) -> pd.DataFrame:
+    """One row per case behind a cell table (plus cases still awaiting ground truth, label -1): stratum
+    labels, raw inputs, score bin (0..1000) consistent with the call at threshold 0.5, label delay and time
+    to intervention in days. ``shift`` moves the scores, to give the reference window some drift."""
+    rows = []
+    for i, cell in enumerate(cells.to_dict("records")):
+        kinds = [("tp", 1, 1), ("fp", 0, 1), ("fn", 1, 0), ("tn", 0, 0), ("pending", -1, i % 2)]
+        for kind, label, call in kinds:
+            for k in range(cell[kind] if kind != "pending" else 1 + i % 3):
+                spread = (37 * k + 11 * i + shift) % 450
+                rows.append({
+                    "model_version": cell["model_version"], **{c: cell[c] for c in _LABEL_COLUMNS},
+                    "age": _AGE_OF_BAND[cell["age_band"]], "site_id": f"site-0{(i + k) % 3 + 1}",
+                    "label": label, "predicted_label": call, "score_bin": 520 + spread if call else 30 + spread,
+                    "label_days": 20 + (7 * k + i) % 60, "intervention_days": 5 + (13 * k + i) % 120,
+                    "intervened": int((k + i) % 9 != 0),
+                })
+    return pd.DataFrame(rows)
+
+
+class _Aggregates:
+    """The database aggregations that ``build_sections`` reads, computed with pandas from per-case tables
+    keyed by the window's start (an unknown window is empty)."""
+
+    def __init__(self, cases: dict[datetime, pd.DataFrame], first: dict[str, datetime]) -> None:
+        self._cases, self._first = cases, first
+
+    def _window(self, start: datetime) -> pd.DataFrame:
+        return self._cases.get(start, self._cases[min(self._cases)].iloc[0:0])
+
+    @staticmethod
+    def _count(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+        return frame.groupby(by, dropna=False).size().rename("n").reset_index()
+
+    def score_histogram(self, device_id: str, *, start: datetime, attributes: Any, **_: Any) -> pd.DataFrame:
+        keys = ["model_version", *[a.name for a in attributes]]
+        return self._count(self._window(start), [*keys, "score_bin", "label", "predicted_label"])
+
+    def verification_cells(self, device_id: str, *, start: datetime, attributes: Any, **_: Any) -> pd.DataFrame:
+        frame = self._window(start).assign(verified=lambda f: (f["label"] >= 0).astype(int))
+        return self._count(frame, ["model_version", *[a.name for a in attributes], "predicted_label", "verified"])
+
+    def label_delay_days(self, device_id: str, *, start: datetime, attributes: Any, **_: Any) -> pd.DataFrame:
+        frame = self._window(start)
+        frame = frame.assign(observed=(frame["label"] >= 0).astype(int),
+                             days=frame["label_days"].where(frame["label"] >= 0, 150))
+        return self._count(frame, ["model_version", *[a.name for a in attributes], "days", "observed"])
+
+    def intervention_days(self, device_id: str, *, start: datetime, attributes: Any, **_: Any) -> pd.DataFrame:
+        frame = self._window(start)
+        frame = frame.loc[frame["label"] == 1]
+        frame = frame.assign(observed=frame["intervened"],
+                             days=frame["intervention_days"].where(frame["intervened"] == 1, 150))
+        return self._count(frame, ["model_version", *[a.name for a in attributes], "days", "observed"])
+
+    def feature_histogram(self, device_id: str, feature: Any, *, start: datetime, **_: Any) -> pd.DataFrame:
+        frame = self._window(start)
+        if feature == "score":
+            values = (frame["score_bin"] // 10).astype(int)
+        elif feature == "site_id":
+            values = frame["site_id"]
+        else:
+            values = frame[feature.source_column if feature.is_numeric else feature.name]
+        return self._count(pd.DataFrame({"value": values}), ["value"])
+
+    def first_prediction_at(self, device_id: str, model_version: str) -> datetime | None:
+        return self._first.get(model_version)
+
+    def confirmed_case_stream(self, device_id: str, model_version: str, *, start: datetime, attributes: Any,
+                              **_: Any) -> Iterator[pd.DataFrame]:
+        frame = self._window(start)
+        frame = frame.loc[(frame["label"] >= 0) & (frame["model_version"] == model_version),
+                          [*[a.name for a in attributes], "label", "predicted_label"]]
+        for begin in range(0, len(frame), 700):  # in chunks, as the database streams them
+            yield frame.iloc[begin:begin + 700].reset_index(drop=True)
+
+
+class _Results:
+    def __init__(self, cells: dict[datetime, pd.DataFrame]) -> None:
+        self._cells = cells
+
+    def confusion_cells(self, device_id: str, *, start: datetime, **_: Any) -> pd.DataFrame:
+        return self._cells.get(start, self._cells[min(self._cells)].iloc[0:0])
+
+
 def _pure_document(config: Any) -> dict[str, Any]:
+    """The analysis document as ``analyze_period`` composes it, from in-memory inputs: the claims test,
+    and the further sections built by ``build_sections`` over fake repositories (current period 2025Q3,
+    reference 2025Q2 with better sensitivity, an older 2025Q1 for the EWMA)."""
+    from types import SimpleNamespace
+
     from monitor.domain.evaluation import evaluate_cells, stratum_counts
     from monitor.domain.periods import Period, resolve_timezone
-    from monitor.service.analyze import _document, _finding
+    from monitor.service.analyze import _cusum_findings, _document, _finding
+    from monitor.service.sections import Window, build_sections
 
     cells = _cell_table()
+    reference_cells = cells.assign(tp=cells["tp"] + 2, fn=cells["fn"] - cells["fn"] // 2)
     results = evaluate_cells(cells, config)
     run_id = "6f1c2a5e-8c1b-4c55-9a43-7f5e0d7b9a10"
     created = datetime(2026, 2, 1, 8, 0, 1, tzinfo=timezone.utc)
+    cutoff = datetime(2026, 1, 31, 23, 59, 59, tzinfo=timezone.utc)
     found = []
     for n, result in enumerate((r for r in results if r.status == "flagged"), start=1):
         finding = _finding(result, run_id, config.device.id)
         finding["ticket_id"], finding["created_at"] = f"RT-{n:06d}", created
         found.append(finding)
     period = Period.parse("2025Q3")
+    tz = resolve_timezone(config.monitoring.timezone)
+    bounds = period.bounds_utc(tz)
+    (q2, _), (q1, _) = period.previous().bounds_utc(tz), period.previous().previous().bounds_utc(tz)
+    unit = SimpleNamespace(
+        results=_Results({bounds[0]: cells, q2: reference_cells, q1: cells}),
+        aggregates=_Aggregates({bounds[0]: _case_table(cells), q2: _case_table(reference_cells, shift=60)},
+                               first={"2.1.0": q2, "2.2.0": bounds[0]}),
+    )
+    sections = build_sections(unit, config, period, Window(config.device.id, *bounds, cutoff), cells)
+    tickets = {(f["model_version"], f["stratum"], f["metric"]): f["ticket_id"] for f in found}
+    alarms = [{"finding_id": a["finding_id"], "ticket_id": tickets.get((a["model_version"], a["stratum"], a["metric"])),
+               **a["evidence"]} for a in _cusum_findings(sections["sequential"]["cusum"], run_id, config.device.id,
+                                                          created)]
     completeness = [
         {"model_version": v, "predictions": int(g[["tp", "fp", "fn", "tn"]].to_numpy().sum()) + 7,
          "with_ground_truth": int(g[["tp", "fp", "fn", "tn"]].to_numpy().sum()), "awaiting_ground_truth": 7,
@@ -452,15 +563,15 @@ def _pure_document(config: Any) -> dict[str, Any]:
         for v, g in cells.groupby("model_version")
     ]
     return _document(
-        run_id=run_id, created=created, cutoff=datetime(2026, 1, 31, 23, 59, 59, tzinfo=timezone.utc),
-        actor="pytest", config=config, period=period, bounds=period.bounds_utc(resolve_timezone("Asia/Shanghai")),
+        run_id=run_id, created=created, cutoff=cutoff,
+        actor="pytest", config=config, period=period, bounds=bounds,
         fingerprint="ab" * 32,
         sources=[{"kind": "predictions", "batch_id": 1, "rows": 2000, "sha256": "cd" * 32, "source": "p.csv"},
                  {"kind": "ground_truth", "batch_id": 2, "rows": 1900, "sha256": "ef" * 32, "source": "g.csv"}],
         completeness=completeness, site_counts=[{"site_id": "site-bj-01", "predictions": 2007}],
         counts=[c.as_dict() for c in stratum_counts(cells, config)], results=[r.as_dict() for r in results],
         found=found,
-    )
+    ) | sections | {"sequential_alarms": alarms}
 
 
 @cache
@@ -481,13 +592,38 @@ def _richer_config() -> Any:
     return DeviceConfig.model_validate(data)
 
 
+#: Sections beyond the claims test that are lists of rows (``sequential`` holds two more).
+SECTIONS = ("discrimination", "reference_comparison", "stratum_vs_rest", "maturity", "verification",
+            "time_to_intervention", "data_drift", "early_warning", "sequential_alarms")
+
+
 @pytest.mark.parametrize("variant", ("example", "richer"))
 def test_analysis_document_from_the_pure_core_validates(variant: str) -> None:
     document = json.loads(_pure_json(variant))
     statuses = {r["status"] for r in document["results"]}
     assert statuses == {"flagged", "ok", "insufficient", "not_tested"}, "the sample should exercise every status"
     assert document["findings"]
+    for section in SECTIONS:
+        assert document[section], f"the sample should fill {section}"
+    assert document["sequential"]["cusum"] and document["sequential"]["ewma"]
+    assert {r["level"] for r in document["sequential"]["cusum"]} == {0, 1, 2}
     assert_valid("analysis", document)
+
+
+@cache
+def _compact_json() -> str:
+    """The example document with its rows cut to a few (the first three of each list, and the first
+    result plus one of each status in a stratum): enough to break or vary one field, and quick to
+    validate many times."""
+    document = json.loads(_pure_json("example"))
+    results = document["results"]
+    by_status = {r["status"]: r for r in reversed(results) if r["level"] > 0}
+    document["results"] = [results[0], *by_status.values()]
+    for section in ("counts", "findings", *SECTIONS):
+        document[section] = document[section][:3]
+    for chart in ("cusum", "ewma"):
+        document["sequential"][chart] = document["sequential"][chart][:3]
+    return json.dumps(document)
 
 
 def _set(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -504,6 +640,7 @@ def _set(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 
 _DELETE = object()
+STRICT_ONLY = "strict mode only"
 
 
 def _index(document: dict[str, Any], status: str) -> int:
@@ -535,16 +672,88 @@ def _index(document: dict[str, Any], status: str) -> int:
         ("findings.0.ticket_id", "T-1"),
         ("findings.0.estimate", None),
         ("summary.flagged", "1"),
-        ("unexpected_field", "strict mode only"),
+        ("unexpected_field", STRICT_ONLY),
+        ("rules.maturity_window_days", _DELETE),
+        ("rules.ewma_lambda", 0),
+        ("rules.drift_reference_periods", 9),
+        ("rules.cusum_arl0", 1),
+        ("rules.audit_half_width", 0.5),
+        ("reference_window", _DELETE),
+        ("reference_window.periods.0", "Q2 2025"),
+        ("reference_window.start_utc", "2025-03-31"),
+        ("reference_window.end_utc", "2025-07-01T00:00:00+08:00"),
+        ("discrimination.0.auc", 1.5),
+        ("discrimination.0.calibration_slope", "1.0"),
+        ("discrimination.0.level", 2),
+        ("discrimination.0.stratum", "age_band=<45"),
+        ("discrimination.1.stratum", "overall"),
+        ("discrimination.0.brier", _DELETE),
+        ("reference_comparison.0.difference", 1.5),
+        ("reference_comparison.0.metric", "auc"),
+        ("reference_comparison.0.reference_trials", -1),
+        ("stratum_vs_rest.0.level", 0),
+        ("stratum_vs_rest.0.q_value", _DELETE),
+        ("maturity.0.mature", None),
+        ("maturity.0.completeness", 1.2),
+        ("maturity.0.median_delay_days", -1),
+        ("maturity.0.reason", ""),
+        ("verification.0.audit_sample_negative_calls", -1),
+        ("verification.0.corrected_sensitivity", 1.01),
+        ("time_to_intervention.0.censored", -1),
+        ("time_to_intervention.0.within_sla", 2),
+        ("sequential", _DELETE),
+        ("sequential.ewma", _DELETE),
+        ("sequential.cusum.0.metric", "ppv"),
+        ("sequential.cusum.0.h", 0),
+        ("sequential.cusum.0.first_alarm_case_in_period", 0),
+        ("sequential.cusum.0.unexpected", STRICT_ONLY),
+        ("sequential.ewma.0.periods", []),
+        ("sequential.ewma.0.rates.0", 1.5),
+        ("sequential.ewma.0.periods_below_lower_limit", ["last quarter"]),
+        ("data_drift.0.kind", "text"),
+        ("data_drift.0.method", "ks"),
+        ("data_drift.0.drifted", None),
+        ("data_drift.0.value", -0.1),
+        ("early_warning.0.is_estimate", False),
+        ("early_warning.0.estimated_ppv", -0.1),
+        ("sequential_alarms.0.ticket_id", "T-1"),
+        ("sequential_alarms.0.finding_id", "finding-1"),
+        ("sequential_alarms.0.alarms_in_period", 0),
+        ("sequential_alarms.0.first_alarm_case_in_period", None),
+        ("sequential_alarms", _DELETE),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
 def test_broken_analysis_documents_fail(path: str, value: Any) -> None:
-    document = json.loads(_pure_json("example"))
+    document = json.loads(_compact_json())
     broken = _set(document, path, value)
     assert not validator("analysis", strict=True).is_valid(broken)
-    if path == "unexpected_field":  # additive fields are allowed outside the tests' strict mode
+    if value is STRICT_ONLY:  # additive fields are allowed outside the tests' strict mode
         assert validator("analysis").is_valid(broken)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("sequential_alarms.0.ticket_id", None),
+        ("rules.intervention_sla_days", None),
+        ("rules.cusum_drop", 0.05),
+        ("time_to_intervention.0.sla_days", None),
+        ("time_to_intervention.0.within_sla", None),
+        ("discrimination.0.auc", None),
+        ("maturity.0.completeness", None),
+        ("reference_window.periods", []),
+        ("reference_window.start_utc", "2025-03-31T16:00:00Z"),
+        ("data_drift.0", {"reference_n": 0, "current_n": 12, "feature": "confirmed_prevalence", "kind": "rate",
+                          "method": None, "value": None, "threshold": None, "drifted": False, "effect_size": None}),
+        ("data_drift.0.effect_size", -0.04),
+        ("early_warning", []),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_values_the_code_can_write_validate(path: str, value: Any) -> None:
+    """Nulls and edge cases that the sample does not happen to contain but the code can write."""
+    assert_valid("analysis", _set(json.loads(_compact_json()), path, value))
 
 
 @pytest.mark.parametrize(
@@ -560,7 +769,7 @@ def test_broken_analysis_documents_fail(path: str, value: Any) -> None:
     ],
 )
 def test_result_fields_must_agree_with_the_status(status: str, field: str, value: Any) -> None:
-    document = json.loads(_pure_json("example"))
+    document = json.loads(_compact_json())
     i = next(i for i, r in enumerate(document["results"]) if r["status"] == status and r["level"] > 0)
     assert not validator("analysis").is_valid(_set(document, f"results.{i}.{field}", value))
 
@@ -685,6 +894,33 @@ def test_cli_json_outputs_validate(app: Any, tmp_path: Path, monkeypatch: pytest
     result = runner.invoke(cli, [*db, "tickets", "export", "--format", "json", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert_valid("tickets", json.loads(out.read_text(encoding="utf-8")))
+
+
+def test_demo_report_validates_with_every_section_filled(tmp_path: Path) -> None:
+    """The demo's report JSON: five synthetic quarters (a reference window, EWMA history, CUSUM charts
+    run from the first prediction), pending labels and interventions, so every section has rows."""
+    import io
+
+    from rich.console import Console
+
+    from monitor.entrypoints.demo import run_demo
+
+    result = run_demo(out_dir=tmp_path, seed=20251, scale=0.02, database_url=None, console=Console(file=io.StringIO()))
+    report = json.loads(Path(result["report"]["json"]).read_text(encoding="utf-8"))  # type: ignore[index]
+    assert_valid("report", report)
+    analysis = report["analysis"]
+    for section in ("discrimination", "maturity", "verification", "time_to_intervention", "data_drift",
+                    "reference_comparison", "stratum_vs_rest", "early_warning"):
+        assert analysis[section], f"the demo report has no {section} rows"
+    assert analysis["sequential"]["cusum"] and analysis["sequential"]["ewma"]
+    assert analysis["reference_window"]["periods"] == ["2025Q2"]
+    # estimated, not only placeholder rows
+    assert any(r["auc"] is not None and r["calibration_slope"] is not None for r in analysis["discrimination"])
+    assert any(r["corrected_sensitivity"] is not None for r in analysis["verification"])
+    assert any(r["median"] is not None and r["within_sla"] is not None for r in analysis["time_to_intervention"])
+    assert any(r["median_delay_days"] is not None for r in analysis["maturity"])
+    assert all(r["value"] is not None for r in analysis["data_drift"])
+    assert max(len(r["periods"]) for r in analysis["sequential"]["ewma"]) > 1
 
 
 def test_timestamp_patterns_accept_what_the_code_writes() -> None:

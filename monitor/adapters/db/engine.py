@@ -44,7 +44,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        # No server-side prepared statements: a plan cached while a table is nearly empty (early in a
+        # large ingest) would keep using sequential scans as the table grows within the transaction.
+        return create_engine(parsed, pool_pre_ping=True, connect_args={"prepare_threshold": None})
     raise ConfigError(
         f"MONITOR_DATABASE_URL / --db: unsupported database {parsed.get_backend_name()!r} "
         "(use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB)"
