@@ -175,6 +175,8 @@ def _handle_repeats(first: pd.DataFrame, repeats: pd.DataFrame, summary: BatchSu
 
 
 def _finish(unit, summary: BatchSummary, clock: Clock, actor: str) -> None:  # type: ignore[no-untyped-def]
+    if summary.accepted:
+        unit.logs.refresh_statistics()
     finished = clock()
     unit.logs.finish_batch(summary.batch_id, rows_total=summary.rows, accepted=summary.accepted,
                            duplicates=summary.duplicates, rejected=summary.rejected, at=finished)

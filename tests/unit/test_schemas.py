@@ -774,6 +774,34 @@ def test_result_fields_must_agree_with_the_status(status: str, field: str, value
     assert not validator("analysis").is_valid(_set(document, f"results.{i}.{field}", value))
 
 
+# --------------------------------------------------------------------------- (e) the demo's report
+def test_demo_report_validates_with_every_section_filled(tmp_path: Path) -> None:
+    """The demo's report JSON: five synthetic quarters (a reference window, EWMA history, CUSUM charts
+    run from the first prediction), pending labels and interventions, so every section has rows."""
+    import io
+
+    from rich.console import Console
+
+    from monitor.entrypoints.demo import run_demo
+
+    result = run_demo(out_dir=tmp_path, seed=20251, scale=0.02, database_url=None, console=Console(file=io.StringIO()))
+    report = json.loads(Path(result["report"]["json"]).read_text(encoding="utf-8"))  # type: ignore[index]
+    assert_valid("report", report)
+    analysis = report["analysis"]
+    for section in ("discrimination", "maturity", "verification", "time_to_intervention", "data_drift",
+                    "reference_comparison", "stratum_vs_rest", "early_warning"):
+        assert analysis[section], f"the demo report has no {section} rows"
+    assert analysis["sequential"]["cusum"] and analysis["sequential"]["ewma"]
+    assert analysis["reference_window"]["periods"] == ["2025Q2"]
+    # estimated, not only placeholder rows
+    assert any(r["auc"] is not None and r["calibration_slope"] is not None for r in analysis["discrimination"])
+    assert any(r["corrected_sensitivity"] is not None for r in analysis["verification"])
+    assert any(r["median"] is not None and r["within_sla"] is not None for r in analysis["time_to_intervention"])
+    assert any(r["median_delay_days"] is not None for r in analysis["maturity"])
+    assert all(r["value"] is not None for r in analysis["data_drift"])
+    assert max(len(r["periods"]) for r in analysis["sequential"]["ewma"]) > 1
+
+
 # --------------------------------------------------------------------------- (e) real outputs on SQLite and PostgreSQL
 ATTRIBUTES = [(age, sex, grade, vendor)
               for age, sex, grade, vendor in zip([40, 50, 70, 80, ""] * 60, ["F", "M"] * 150,
@@ -894,33 +922,6 @@ def test_cli_json_outputs_validate(app: Any, tmp_path: Path, monkeypatch: pytest
     result = runner.invoke(cli, [*db, "tickets", "export", "--format", "json", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert_valid("tickets", json.loads(out.read_text(encoding="utf-8")))
-
-
-def test_demo_report_validates_with_every_section_filled(tmp_path: Path) -> None:
-    """The demo's report JSON: five synthetic quarters (a reference window, EWMA history, CUSUM charts
-    run from the first prediction), pending labels and interventions, so every section has rows."""
-    import io
-
-    from rich.console import Console
-
-    from monitor.entrypoints.demo import run_demo
-
-    result = run_demo(out_dir=tmp_path, seed=20251, scale=0.02, database_url=None, console=Console(file=io.StringIO()))
-    report = json.loads(Path(result["report"]["json"]).read_text(encoding="utf-8"))  # type: ignore[index]
-    assert_valid("report", report)
-    analysis = report["analysis"]
-    for section in ("discrimination", "maturity", "verification", "time_to_intervention", "data_drift",
-                    "reference_comparison", "stratum_vs_rest", "early_warning"):
-        assert analysis[section], f"the demo report has no {section} rows"
-    assert analysis["sequential"]["cusum"] and analysis["sequential"]["ewma"]
-    assert analysis["reference_window"]["periods"] == ["2025Q2"]
-    # estimated, not only placeholder rows
-    assert any(r["auc"] is not None and r["calibration_slope"] is not None for r in analysis["discrimination"])
-    assert any(r["corrected_sensitivity"] is not None for r in analysis["verification"])
-    assert any(r["median"] is not None and r["within_sla"] is not None for r in analysis["time_to_intervention"])
-    assert any(r["median_delay_days"] is not None for r in analysis["maturity"])
-    assert all(r["value"] is not None for r in analysis["data_drift"])
-    assert max(len(r["periods"]) for r in analysis["sequential"]["ewma"]) > 1
 
 
 def test_timestamp_patterns_accept_what_the_code_writes() -> None:

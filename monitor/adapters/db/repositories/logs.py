@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, select, text, update
 
 from monitor.adapters.db.tables import (
     ground_truth,
@@ -156,6 +156,13 @@ class LogRepository:
                    "correction_reason", "row_hash"]
         self._conn.execute(ground_truth.insert(),
                            _records(frame, columns, {"batch_id": batch_id, "ingested_at": at, "is_latest": True}))
+
+    def refresh_statistics(self) -> None:
+        """Refresh the planner's statistics after a batch (PostgreSQL): without them, the first large load
+        of a table leaves plans that scan it once per joined row."""
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(text("ANALYZE predictions"))
+            self._conn.execute(text("ANALYZE ground_truth"))
 
     # rejections --------------------------------------------------------------------------
     def insert_rejections(self, batch_id: int, rejections: Sequence[Rejection]) -> None:
