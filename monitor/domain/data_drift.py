@@ -54,4 +54,4 @@ def drift_of_rate(feature: str, reference: tuple[int, int], current: tuple[int, 
     if not reference[1] or not current[1]:
         return base | {"feature": feature, "kind": "rate", "method": None, "value": None, "threshold": None,
                        "drifted": False, "effect_size": None}
-    return base | _clean(rate_shift(reference[0], reference[1], current[0], current[1], feature=feature))
+    return base | _clean(rate_shift(reference[0], reference[1], current[0], current[1], feature=feature)) | {"kind": "rate"}

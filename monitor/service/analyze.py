@@ -64,7 +64,7 @@ def _cusum_findings(charts: list[dict[str, Any]], run_id: str, device_id: str, c
         "finding_id": str(uuid.uuid4()), "run_id": run_id, "device_id": device_id,
         "model_version": c["model_version"], "stratum": c["stratum"], "metric": c["metric"],
         "kind": "cusum_alarm", "created_at": created, "ticket_id": None,
-        "evidence": {k: c[k] for k in ("stratum", "metric", "in_control_event_rate", "designed_event_rate", "h",
+        "evidence": {k: c[k] for k in ("model_version", "stratum", "level", "metric", "in_control_event_rate", "designed_event_rate", "h",
                                        "arl0", "detection_delay", "statistic", "alarms_in_period",
                                        "first_alarm_case_in_period", "cases_in_period", "events_in_period")},
     } for c in charts if c["alarms_in_period"]]

@@ -7,7 +7,7 @@ charts, data drift and the label-free early warning.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
@@ -43,6 +43,10 @@ class Window:
 
     def kwargs(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "cutoff": self.cutoff}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _reference_window(unit: Any, config: DeviceConfig, period: Period, window: Window) -> tuple[Window, list[str]]:
@@ -148,8 +152,8 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
     drift.append(drift_of_rate("confirmed_prevalence", ref_prev, cur_prev))
 
     return {
-        "reference_window": {"periods": reference_labels, "start_utc": reference.start.isoformat(),
-                             "end_utc": reference.end.isoformat()},
+        "reference_window": {"periods": reference_labels, "start_utc": _iso(reference.start),
+                             "end_utc": _iso(reference.end)},
         "discrimination": discrimination_by_stratum(histogram, config),
         "reference_comparison": compare_periods(cells, reference_cells, config),
         "stratum_vs_rest": compare_strata_with_rest(cells, config),
