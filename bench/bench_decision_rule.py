@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     c = single_stratum(args.replicates, np.random.default_rng(seeds[2]))
     print(f"\nc. One pre-specified stratum, no margin, {c['positives']} positives, true Se {c['true_sensitivity']}:")
     print(f"   empirical power {c['empirical_power']:.3f} +- {c['mc_se']:.3f} (MC s.e.), exact binomial power "
-          f"{c['exact_power']:.3f}, z = {c['z']:+.2f}")
+          f"{c['exact_power']:.3f}, z = {'n/a' if c['z'] is None else format(c['z'], '+.2f')}")
 
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     load_after = os.getloadavg()
