@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.domain.device import DeviceConfig
+from monitor.domain.numbers import finite_or_none
 from monitor.domain.grouping import iter_strata
 from monitor.stats.auc import auc_from_histograms
 from monitor.stats.calibration import calibration
@@ -28,9 +29,6 @@ __all__ = ["SCORE_BIN_COUNT", "discrimination_by_stratum"]
 SCORE_BIN_COUNT = 1001
 MIN_CASES_PER_CLASS = 10
 
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and np.isfinite(value) else None
 
 
 def discrimination_by_stratum(histogram: pd.DataFrame, config: DeviceConfig) -> list[dict[str, Any]]:
@@ -61,10 +59,10 @@ def discrimination_by_stratum(histogram: pd.DataFrame, config: DeviceConfig) -> 
         cal = calibration(cells["label"].to_numpy(), cells["score_bin"].to_numpy() / (SCORE_BIN_COUNT - 1),
                           confidence=confidence, weights=cells["n"].to_numpy())
         rows.append(row | {
-            "auc": _finite(auc.auc), "auc_ci_low": _finite(auc.ci_low), "auc_ci_high": _finite(auc.ci_high),
-            "brier": _finite(cal.brier), "calibration_in_the_large": _finite(cal.citl),
-            "citl_ci_low": _finite(cal.citl_ci[0]), "citl_ci_high": _finite(cal.citl_ci[1]),
-            "calibration_slope": _finite(cal.slope), "slope_ci_low": _finite(cal.slope_ci[0]),
-            "slope_ci_high": _finite(cal.slope_ci[1]),
+            "auc": finite_or_none(auc.auc), "auc_ci_low": finite_or_none(auc.ci_low), "auc_ci_high": finite_or_none(auc.ci_high),
+            "brier": finite_or_none(cal.brier), "calibration_in_the_large": finite_or_none(cal.citl),
+            "citl_ci_low": finite_or_none(cal.citl_ci[0]), "citl_ci_high": finite_or_none(cal.citl_ci[1]),
+            "calibration_slope": finite_or_none(cal.slope), "slope_ci_low": finite_or_none(cal.slope_ci[0]),
+            "slope_ci_high": finite_or_none(cal.slope_ci[1]),
         })
     return rows

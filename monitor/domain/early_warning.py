@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.domain.device import DeviceConfig
+from monitor.domain.numbers import finite_or_none
 from monitor.domain.discrimination import SCORE_BIN_COUNT
 from monitor.domain.grouping import iter_strata
 from monitor.stats.cbpe import cbpe_from_bins, fit_isotonic_calibration
@@ -26,9 +27,6 @@ __all__ = ["estimated_performance_by_stratum"]
 
 MIN_REFERENCE_PER_CLASS = 30
 
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and np.isfinite(value) else None
 
 
 def estimated_performance_by_stratum(current: pd.DataFrame, reference: pd.DataFrame, config: DeviceConfig
@@ -53,7 +51,7 @@ def estimated_performance_by_stratum(current: pd.DataFrame, reference: pd.DataFr
         probabilities = np.clip(calibrate(by_bin.index.to_numpy() / (SCORE_BIN_COUNT - 1)), 0.0, 1.0)
         est = cbpe_from_bins(probabilities, by_bin[1].to_numpy(), by_bin[0].to_numpy())
         rows.append({"model_version": model_version, "stratum": stratum.key, "level": stratum.level,
-                     "unlabelled": int(est.n), "estimated_sensitivity": _finite(est.sensitivity),
-                     "estimated_specificity": _finite(est.specificity), "estimated_ppv": _finite(est.ppv),
-                     "estimated_npv": _finite(est.npv), "is_estimate": True})
+                     "unlabelled": int(est.n), "estimated_sensitivity": finite_or_none(est.sensitivity),
+                     "estimated_specificity": finite_or_none(est.specificity), "estimated_ppv": finite_or_none(est.ppv),
+                     "estimated_npv": finite_or_none(est.npv), "is_estimate": True})
     return rows

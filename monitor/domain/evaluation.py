@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.domain.device import DeviceConfig
+from monitor.domain.numbers import finite_or_none
 from monitor.domain.strata import StratumDefinition
 from monitor.stats.binomial_tests import claim_shortfall_pvalues
 from monitor.stats.cells import COUNT_COLUMNS, marginal_counts
@@ -135,10 +136,6 @@ def _required(claim: float, goal: float, alpha: float, power: float) -> int:
     return required_trials(claim, goal, alpha=alpha, power=power)
 
 
-def _none(value: float) -> float | None:
-    return None if value is None or not np.isfinite(value) else float(value)
-
-
 def _rows(counts: list[StratumCounts], config: DeviceConfig) -> Iterator[dict[str, object]]:
     rules = config.monitoring
     confirmatory = set(config.strata.confirmatory)
@@ -215,11 +212,11 @@ def evaluate_cells(cells: pd.DataFrame, config: DeviceConfig) -> list[StratumMet
         results.append(StratumMetricResult(
             model_version=row.model_version, stratum=row.stratum, level=int(row.level),
             attributes=dict(row.attributes), metric=row.metric, successes=int(row.successes),
-            trials=int(row.trials), estimate=_none(point[i]), ci_low=_none(low[i]), ci_high=_none(high[i]),
+            trials=int(row.trials), estimate=finite_or_none(point[i]), ci_low=finite_or_none(low[i]), ci_high=finite_or_none(high[i]),
             claim=float(claims[i]) if has_claim else None, margin=float(margins[i]) if has_claim else None,
-            performance_goal=_none(goal[i]) if has_claim else None,
-            p_value=_none(pvalues[i]), q_value=_none(qvalues[i]), holm_p=_none(holm_p[i]),
+            performance_goal=finite_or_none(goal[i]) if has_claim else None,
+            p_value=finite_or_none(pvalues[i]), q_value=finite_or_none(qvalues[i]), holm_p=finite_or_none(holm_p[i]),
             confirmatory=bool(row.confirmatory), status=status, additional_needed=needed,
-            minimal_detectable_drop=_none(mdd[i]),
+            minimal_detectable_drop=finite_or_none(mdd[i]),
         ))
     return results

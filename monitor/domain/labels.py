@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.domain.device import DeviceConfig
+from monitor.domain.numbers import finite_or_none
 from monitor.domain.grouping import iter_strata
 from monitor.stats.survival import time_to_event_summary
 from monitor.stats.verification import audit_sample_size, begg_greenes
@@ -31,9 +32,6 @@ __all__ = ["COMPLETENESS_FOR_MATURITY", "maturity_by_stratum", "verification_by_
 COMPLETENESS_FOR_MATURITY = 0.95
 MOSTLY_PENDING = 0.5
 
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and np.isfinite(value) else None
 
 
 def maturity_by_stratum(delays: pd.DataFrame, config: DeviceConfig, *, period_end: datetime,
@@ -63,8 +61,8 @@ def maturity_by_stratum(delays: pd.DataFrame, config: DeviceConfig, *, period_en
                   f"{completeness:.0%} of labels received")
         rows.append({"model_version": model_version, "stratum": stratum.key, "level": stratum.level,
                      "predictions": n, "labelled": labelled, "pending": n - labelled,
-                     "completeness": _finite(completeness), "median_delay_days": _finite(median),
-                     "p90_delay_days": _finite(p90), "mature": mature, "reason": reason,
+                     "completeness": finite_or_none(completeness), "median_delay_days": finite_or_none(median),
+                     "p90_delay_days": finite_or_none(p90), "mature": mature, "reason": reason,
                      "mostly_pending": bool(n > 0 and completeness < MOSTLY_PENDING)})
     return rows
 
@@ -90,8 +88,8 @@ def verification_by_stratum(verification: pd.DataFrame, cells: pd.DataFrame, con
             "positive_calls": pos_calls, "negative_calls": neg_calls,
             "verified_positive_calls": int(verified.get(1, 0)), "verified_negative_calls": int(verified.get(0, 0)),
         }
-        row["verification_fraction_positive_calls"] = _finite(row["verified_positive_calls"] / pos_calls) if pos_calls else None
-        row["verification_fraction_negative_calls"] = _finite(row["verified_negative_calls"] / neg_calls) if neg_calls else None
+        row["verification_fraction_positive_calls"] = finite_or_none(row["verified_positive_calls"] / pos_calls) if pos_calls else None
+        row["verification_fraction_negative_calls"] = finite_or_none(row["verified_negative_calls"] / neg_calls) if neg_calls else None
         if c is None or not (row["verified_positive_calls"] and row["verified_negative_calls"]):
             rows.append(row | {k: None for k in ("corrected_sensitivity", "corrected_sensitivity_ci_low",
                                                  "corrected_sensitivity_ci_high", "corrected_specificity",
@@ -104,12 +102,12 @@ def verification_by_stratum(verification: pd.DataFrame, cells: pd.DataFrame, con
         audit = audit_sample_size(neg_calls, max(false_omission, 1e-3), half_width=rules.audit_half_width,
                                   confidence=rules.confidence) if neg_calls else 0
         rows.append(row | {
-            "corrected_sensitivity": _finite(corrected.sensitivity),
-            "corrected_sensitivity_ci_low": _finite(corrected.sensitivity_ci[0]),
-            "corrected_sensitivity_ci_high": _finite(corrected.sensitivity_ci[1]),
-            "corrected_specificity": _finite(corrected.specificity),
-            "corrected_specificity_ci_low": _finite(corrected.specificity_ci[0]),
-            "corrected_specificity_ci_high": _finite(corrected.specificity_ci[1]),
+            "corrected_sensitivity": finite_or_none(corrected.sensitivity),
+            "corrected_sensitivity_ci_low": finite_or_none(corrected.sensitivity_ci[0]),
+            "corrected_sensitivity_ci_high": finite_or_none(corrected.sensitivity_ci[1]),
+            "corrected_specificity": finite_or_none(corrected.specificity),
+            "corrected_specificity_ci_low": finite_or_none(corrected.specificity_ci[0]),
+            "corrected_specificity_ci_high": finite_or_none(corrected.specificity_ci[1]),
             "audit_sample_negative_calls": int(audit),
         })
     return rows

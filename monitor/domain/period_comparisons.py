@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.domain.device import DeviceConfig
+from monitor.domain.numbers import finite_or_none
 from monitor.domain.evaluation import stratum_counts
 from monitor.stats.comparisons import compare_proportions
 from monitor.stats.metrics import metric_fraction
@@ -36,15 +37,12 @@ def _claimed_metrics(config: DeviceConfig) -> list[str]:
     return [m for m in ("sensitivity", "specificity", "ppv", "npv") if getattr(claims, m) is not None]
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and np.isfinite(value) else None
-
 
 def _with_q(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if rows:
         q = benjamini_hochberg(np.array([r["p_value"] if r["p_value"] is not None else np.nan for r in rows]))
         for r, value in zip(rows, q, strict=True):
-            r["q_value"] = _finite(value)
+            r["q_value"] = finite_or_none(value)
     return rows
 
 
@@ -55,9 +53,9 @@ def _row(base: dict[str, Any], sa: int, na: int, sb: int, nb: int, confidence: f
                        "ci_high": None, "p_value": None}
     result = compare_proportions(sa, na, sb, nb, alternative="less", test="fisher", confidence=confidence)
     return base | {"successes": sa, "trials": na, "reference_successes": sb, "reference_trials": nb,
-                   "estimate": _finite(result.estimate_a), "reference_estimate": _finite(result.estimate_b),
-                   "difference": _finite(result.difference), "ci_low": _finite(result.ci_low),
-                   "ci_high": _finite(result.ci_high), "p_value": _finite(result.p_value)}
+                   "estimate": finite_or_none(result.estimate_a), "reference_estimate": finite_or_none(result.estimate_b),
+                   "difference": finite_or_none(result.difference), "ci_low": finite_or_none(result.ci_low),
+                   "ci_high": finite_or_none(result.ci_high), "p_value": finite_or_none(result.p_value)}
 
 
 def compare_periods(current: pd.DataFrame, reference: pd.DataFrame, config: DeviceConfig, *,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.domain.device import DeviceConfig
+from monitor.domain.numbers import finite_or_none
 from monitor.domain.grouping import iter_strata
 from monitor.stats.survival import time_to_event_summary
 
@@ -23,9 +24,6 @@ __all__ = ["time_to_intervention_by_stratum"]
 
 MIN_CASES = 5
 
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and np.isfinite(value) else None
 
 
 def time_to_intervention_by_stratum(days: pd.DataFrame, config: DeviceConfig) -> list[dict[str, Any]]:
@@ -50,9 +48,9 @@ def time_to_intervention_by_stratum(days: pd.DataFrame, config: DeviceConfig) ->
         observed = np.repeat(part["observed"].to_numpy(dtype=int), part["n"].to_numpy())
         s = time_to_event_summary(durations, observed, sla=sla, confidence=config.monitoring.confidence)
         rows.append(base | {
-            "median": _finite(s.median), "median_ci_low": _finite(s.median_ci[0]),
-            "median_ci_high": _finite(s.median_ci[1]), "p90": _finite(s.p90), "p90_ci_low": _finite(s.p90_ci[0]),
-            "p90_ci_high": _finite(s.p90_ci[1]), "within_sla": _finite(s.within_sla),
-            "within_sla_ci_low": _finite(s.within_sla_ci[0]), "within_sla_ci_high": _finite(s.within_sla_ci[1]),
+            "median": finite_or_none(s.median), "median_ci_low": finite_or_none(s.median_ci[0]),
+            "median_ci_high": finite_or_none(s.median_ci[1]), "p90": finite_or_none(s.p90), "p90_ci_low": finite_or_none(s.p90_ci[0]),
+            "p90_ci_high": finite_or_none(s.p90_ci[1]), "within_sla": finite_or_none(s.within_sla),
+            "within_sla_ci_low": finite_or_none(s.within_sla_ci[0]), "within_sla_ci_high": finite_or_none(s.within_sla_ci[1]),
         })
     return rows
