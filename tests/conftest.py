@@ -115,3 +115,21 @@ def app(database_url: str, clock: StepClock):  # type: ignore[no-untyped-def]
                     source=str(EXAMPLE_CONFIG))
     yield application
     application.engine.dispose()
+
+
+@pytest.fixture
+def ingest_scenario(app, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A function ingesting a generated demo scenario (predictions, then ground truth) into ``app``."""
+    from monitor.service.ingest import ingest_ground_truth, ingest_predictions
+    from monitor.synthetic import generate, write_csv
+
+    def load(scenario):  # type: ignore[no-untyped-def]
+        data = generate(scenario)
+        predictions = write_csv(data.predictions, tmp_path / "p.csv")
+        ingest_predictions(app.open_log(predictions), source="p.csv", uow=app.uow,
+                           hash_patient=app.patient_hasher(), clock=app.clock, actor="t")
+        truth = write_csv(data.ground_truth, tmp_path / "g.csv")
+        ingest_ground_truth(app.open_log(truth), source="g.csv", uow=app.uow, clock=app.clock, actor="t")
+        return data
+
+    return load

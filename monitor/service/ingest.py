@@ -17,8 +17,6 @@ from datetime import datetime
 import pandas as pd
 
 from monitor.domain.logs import (
-    GROUND_TRUTH_OPTIONAL,
-    GROUND_TRUTH_REQUIRED,
     Rejection,
     keep_known,
     missing_columns,
@@ -106,7 +104,7 @@ def ingest_predictions(
         batch_id = unit.logs.start_batch(kind="predictions", source_name=source, source_format=log.format,
                                          source_sha256=log.sha256, at=started, actor=actor)
         summary = BatchSummary(batch_id, "predictions", source, log.sha256)
-        summary.ignored_columns = _ignored_columns(log.columns, devices)
+        summary.ignored_columns = _ignored_columns(log.columns, "predictions", devices)
         seen_versions: dict[str, set[str]] = {}
         seen_sites: dict[str, set[str]] = {}
         for first_row, raw in log.chunks(chunk_rows):
@@ -149,13 +147,10 @@ def ingest_predictions(
     return summary
 
 
-def _ignored_columns(columns: tuple[str, ...], devices: dict) -> tuple[str, ...]:  # type: ignore[type-arg]
-    from monitor.domain.logs import PREDICTION_OPTIONAL, PREDICTION_REQUIRED
-
-    used = set(PREDICTION_REQUIRED) | set(PREDICTION_OPTIONAL)
-    for config in devices.values():
-        used |= {a.source_column for a in config.strata.attributes}
-    return tuple(c for c in columns if c not in used)
+def _ignored_columns(columns: tuple[str, ...], kind: str, devices: dict) -> tuple[str, ...]:  # type: ignore[type-arg]
+    """Columns of the file that are not stored (outside the format and the configured strata)."""
+    kept = stored_columns(kind, devices)
+    return tuple(c for c in columns if c not in kept)
 
 
 def _handle_repeats(first: pd.DataFrame, repeats: pd.DataFrame, summary: BatchSummary,
@@ -196,8 +191,7 @@ def ingest_ground_truth(
         batch_id = unit.logs.start_batch(kind="ground_truth", source_name=source, source_format=log.format,
                                          source_sha256=log.sha256, at=started, actor=actor)
         summary = BatchSummary(batch_id, "ground_truth", source, log.sha256)
-        summary.ignored_columns = tuple(c for c in log.columns
-                                        if c not in (*GROUND_TRUTH_REQUIRED, *GROUND_TRUTH_OPTIONAL))
+        summary.ignored_columns = _ignored_columns(log.columns, "ground_truth", devices)
         for first_row, raw in log.chunks(chunk_rows):
             checked = validate_ground_truth(raw, first_row=first_row, devices=devices, now=started)
             rejections = list(checked.rejections)

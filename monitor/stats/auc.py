@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
+from monitor.stats._checks import check_confidence as _check_confidence
 from monitor.stats.metrics import _as_count_array
 
 __all__ = [
@@ -104,11 +105,6 @@ class PairedAucResult:
 
 # --------------------------------------------------------------------------- validation
 
-
-def _check_confidence(confidence: float) -> float:
-    if not (isinstance(confidence, (int, float, np.floating)) and 0.0 < float(confidence) < 1.0):
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    return float(confidence)
 
 
 def _check_method(method: str) -> None:

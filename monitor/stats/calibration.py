@@ -32,6 +32,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
+from monitor.stats._checks import check_confidence as _check_confidence
 from monitor.stats.auc import _as_labels
 from monitor.stats.metrics import _as_count_array
 
@@ -73,11 +74,6 @@ class CalibrationResult:
     n: int
     events: int
 
-
-def _check_confidence(confidence: float) -> float:
-    if not (isinstance(confidence, (int, float, np.floating)) and 0.0 < float(confidence) < 1.0):
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    return float(confidence)
 
 
 def _prepare(

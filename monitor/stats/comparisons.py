@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
+from monitor.stats._checks import check_confidence as _check_confidence
 from monitor.stats.metrics import _validate_fraction
 
 __all__ = [
@@ -82,11 +83,6 @@ class ProportionComparison:
     p_value: float
     method: str
 
-
-def _check_confidence(confidence: float) -> float:
-    if not (isinstance(confidence, (int, float, np.floating)) and 0.0 < float(confidence) < 1.0):
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    return float(confidence)
 
 
 def newcombe_differences(

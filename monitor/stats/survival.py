@@ -42,6 +42,8 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from monitor.stats._checks import check_confidence as _check_confidence
+
 __all__ = ["TimeToEventSummary", "time_to_event_summary", "durations_from_timestamps"]
 
 #: Tolerance for "the KM curve sits exactly on the quantile level" (R's default).
@@ -80,11 +82,6 @@ class TimeToEventSummary:
     within_sla_ci: tuple[float, float]
     sla: float | None
 
-
-def _check_confidence(confidence: float) -> float:
-    if not (isinstance(confidence, (int, float, np.floating)) and 0.0 < float(confidence) < 1.0):
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    return float(confidence)
 
 
 def _validate_survival_data(durations: ArrayLike, observed: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

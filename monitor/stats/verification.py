@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from scipy.special import expit
 
+from monitor.stats._checks import check_confidence as _check_confidence
 from monitor.stats.metrics import _as_count_array
 
 __all__ = ["CorrectedAccuracy", "begg_greenes", "audit_sample_size"]
@@ -59,11 +60,6 @@ class CorrectedAccuracy:
     verification_fraction_positive_calls: float
     verification_fraction_negative_calls: float
 
-
-def _check_confidence(confidence: float) -> float:
-    if not (isinstance(confidence, (int, float, np.floating)) and 0.0 < float(confidence) < 1.0):
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    return float(confidence)
 
 
 def _begg_greenes_arrays(

@@ -4,7 +4,6 @@ re-running an analysis with the same cut-off reproduces it; tickets are not dupl
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -13,21 +12,15 @@ import pytest
 from monitor.domain.periods import Period
 from monitor.domain.strata import assign_labels
 from monitor.service.analyze import analyze_period
-from monitor.service.ingest import ingest_ground_truth, ingest_predictions
 from monitor.stats.cells import confusion_cells
-from monitor.synthetic import DemoScenario, generate, write_csv
+from monitor.synthetic import DemoScenario
 
 SCENARIO = DemoScenario(seed=11, scale=0.02)
 
 
 @pytest.fixture
-def loaded(app, tmp_path: Path):  # type: ignore[no-untyped-def]
-    data = generate(SCENARIO)
-    for name, frame, ingest in (("p.csv", data.predictions, ingest_predictions),
-                                ("g.csv", data.ground_truth, ingest_ground_truth)):
-        path = write_csv(frame, tmp_path / name)
-        kwargs = {"hash_patient": app.patient_hasher()} if ingest is ingest_predictions else {}
-        ingest(app.open_log(path), source=name, uow=app.uow, clock=app.clock, actor="t", **kwargs)
+def loaded(app, ingest_scenario):  # type: ignore[no-untyped-def]
+    data = ingest_scenario(SCENARIO)
     return app, data
 
 

@@ -4,7 +4,6 @@ computations on the same generated logs (pandas, and the statistics functions ap
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -14,24 +13,18 @@ import pytest
 from monitor.domain.periods import Period
 from monitor.domain.strata import assign_labels
 from monitor.service.analyze import analyze_period
-from monitor.service.ingest import ingest_ground_truth, ingest_predictions
 from monitor.stats.auc import auc_delong
 from monitor.stats.sequential import bernoulli_cusum_state
 from monitor.stats.survival import time_to_event_summary
-from monitor.synthetic import DemoScenario, generate, write_csv
+from monitor.synthetic import DemoScenario
 
 SCENARIO = DemoScenario(seed=21, scale=0.02)
 CUTOFF = datetime(2026, 1, 31, 16, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def analysed(app, tmp_path: Path):  # type: ignore[no-untyped-def]
-    data = generate(SCENARIO)
-    for name, frame, ingest in (("p.csv", data.predictions, ingest_predictions),
-                                ("g.csv", data.ground_truth, ingest_ground_truth)):
-        path = write_csv(frame, tmp_path / name)
-        kwargs = {"hash_patient": app.patient_hasher()} if ingest is ingest_predictions else {}
-        ingest(app.open_log(path), source=name, uow=app.uow, clock=app.clock, actor="t", **kwargs)
+def analysed(app, ingest_scenario):  # type: ignore[no-untyped-def]
+    data = ingest_scenario(SCENARIO)
     outcome = analyze_period("lung-nodule-ct", Period.parse("2025Q3"), uow=app.uow, clock=app.clock, actor="t",
                              cutoff=max(CUTOFF, app.clock()))
     start, end = Period.parse("2025Q3").bounds_utc(ZoneInfo("Asia/Shanghai"))
