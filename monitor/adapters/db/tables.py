@@ -137,6 +137,12 @@ predictions = Table(
     Column("age", Float, nullable=True),
     Column("sex", String(16), nullable=True),
     Column("attributes", JSON, nullable=False),
+    # Optional clinical context (issue 4): the imaging study, the reading clinician's call, and the
+    # AI's and the reviewer's segmentation volumes.
+    Column("study_uid", String(128), nullable=True),
+    Column("human_label", SmallInteger, nullable=True),
+    Column("ai_volume_mm3", Float, nullable=True),
+    Column("reviewed_volume_mm3", Float, nullable=True),
     Column("row_hash", String(64), nullable=False),
     Column("batch_id", Integer, ForeignKey("ingestion_batches.batch_id"), nullable=False),
     Column("ingested_at", UtcDateTime, nullable=False),
@@ -174,6 +180,12 @@ rejected_rows = Table(
     Column("reason_code", String(64), nullable=False),
     Column("reason", Text, nullable=False),
     Column("raw", JSON, nullable=False),
+    # Quarantine workflow: open -> resubmitted (a later batch accepted the corrected row) | dismissed.
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("resolved_batch_id", Integer, nullable=True),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("resolved_by", String(128), nullable=True),
+    Column("resolution_note", Text, nullable=True),
     Index(None, "batch_id", "row_number"),
 )
 
@@ -248,6 +260,13 @@ tickets = Table(
     Column("title", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Corrective-action fields fixed at creation (issue 5).
+    Column("severity", String(16), nullable=True),
+    Column("containment", Text, nullable=True),
+    Column("acceptance_criteria", JSON, nullable=True),
+    Column("data_collection_target", Integer, nullable=True),
+    Column("closed_run_id", String(36), nullable=True),
+    Column("resolution", Text, nullable=True),
 )
 
 ticket_evidence = Table(
@@ -275,7 +294,8 @@ reports = Table(
     Column("sha256", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("actor", String(128), nullable=False),
-    UniqueConstraint("report_id", "format"),
+    Column("language", String(16), nullable=True),
+    UniqueConstraint("report_id", "format", "language"),
 )
 
 audit_log = Table(
@@ -290,4 +310,178 @@ audit_log = Table(
     Column("details", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+
+# --- ingestion (issue 3) ---------------------------------------------------------------------
+
+prediction_retractions = Table(
+    "prediction_retractions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("prediction_id", String(128), nullable=False),
+    Column("retracted_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("batch_id", Integer, ForeignKey("ingestion_batches.batch_id"), nullable=False),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    UniqueConstraint("device_id", "prediction_id"),
+)
+
+prediction_failures = Table(
+    "prediction_failures",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("prediction_id", String(128), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("site_id", String(64), nullable=False),
+    Column("predicted_at", UtcDateTime, nullable=False),
+    Column("failure_code", String(64), nullable=False),
+    Column("patient_hash", String(64), nullable=False),
+    Column("age", Float, nullable=True),
+    Column("sex", String(16), nullable=True),
+    Column("attributes", JSON, nullable=False),
+    Column("study_uid", String(128), nullable=True),
+    Column("row_hash", String(64), nullable=False),
+    Column("batch_id", Integer, ForeignKey("ingestion_batches.batch_id"), nullable=False),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    UniqueConstraint("device_id", "prediction_id"),
+    Index("ix_prediction_failures_device_time", "device_id", "predicted_at"),
+)
+
+# --- access control (issues 3 and 6) -----------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("display_name", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # qa | auditor | admin
+    Column("password_hash", String(255), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("disabled_at", UtcDateTime, nullable=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # device | qa | auditor | admin
+    Column("device_id", String(64), nullable=True),
+    Column("user_id", String(64), nullable=True),
+    Column("secret_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("last_used_at", UtcDateTime, nullable=True),
+)
+
+# --- tickets, reports and signatures (issue 5) --------------------------------------------------
+
+ticket_transitions = Table(
+    "ticket_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", String(32), ForeignKey("tickets.ticket_id"), nullable=False),
+    Column("from_status", String(24), nullable=True),
+    Column("to_status", String(24), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("run_id", String(36), nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+ticket_comments = Table(
+    "ticket_comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", String(32), ForeignKey("tickets.ticket_id"), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", String(32), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+
+report_revisions = Table(
+    "report_revisions",
+    metadata,
+    Column("report_id", String(36), primary_key=True),
+    Column("device_id", String(64), nullable=False),
+    Column("period", String(32), nullable=False),
+    Column("run_id", String(36), ForeignKey("analysis_runs.run_id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # draft | signed | superseded
+    Column("supersedes", String(36), nullable=True),
+    Column("languages", String(32), nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("audit_head", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("frozen_at", UtcDateTime, nullable=True),
+    UniqueConstraint("device_id", "period", "revision"),
+)
+
+report_signatures = Table(
+    "report_signatures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("report_id", String(36), ForeignKey("report_revisions.report_id"), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("printed_name", String(255), nullable=False),
+    Column("meaning", String(16), nullable=False),  # authored | reviewed | approved
+    Column("signed_at", UtcDateTime, nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    UniqueConstraint("report_id", "meaning", "user_id"),
+)
+
+# --- the running service (issue 6) ---------------------------------------------------------------
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_name", String(64), nullable=False),
+    Column("job_key", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("outcome", String(16), nullable=False),  # running | succeeded | failed | skipped
+    Column("error", Text, nullable=True),
+    Column("details", JSON, nullable=False),
+    Index("ix_job_runs_job_key", "job_key"),
+)
+
+job_locks = Table(
+    "job_locks",
+    metadata,
+    Column("job_key", String(255), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+completed_jobs = Table(
+    "completed_jobs",
+    metadata,
+    Column("job_key", String(255), primary_key=True),
+    Column("completed_at", UtcDateTime, nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("result", JSON, nullable=False),
 )

@@ -1,0 +1,34 @@
+"""The ``samd-monitor`` command line: thin wrappers around the services.
+
+Each sub-command group lives in its own module and registers itself on the root
+app when imported here. User mistakes (:class:`monitor.errors.MonitorError`) end
+with one ``error:`` line on standard error and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.markup import escape
+
+from monitor.entrypoints.cli import analysis, db, demo, device, ingest, tickets  # noqa: F401  (registration)
+from monitor.entrypoints.cli._common import app, err
+from monitor.errors import MonitorError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one line and exit status 2."""
+    try:
+        app()
+    except MonitorError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

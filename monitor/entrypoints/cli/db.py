@@ -1,0 +1,28 @@
+"""``samd-monitor db``: database schema (Alembic migrations)."""
+
+from __future__ import annotations
+
+import typer
+
+from monitor.adapters.db.engine import downgrade as db_downgrade
+from monitor.adapters.db.engine import make_engine
+from monitor.adapters.db.engine import upgrade as db_upgrade
+from monitor.entrypoints.cli._common import app, out, settings
+
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade_cmd(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Create or migrate the database schema to the latest (or given) revision."""
+    engine = make_engine(settings().database_url)
+    db_upgrade(engine, revision)
+    out.print(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade_cmd(revision: str = typer.Argument(..., help="Target revision ('base' removes everything).")) -> None:
+    """Revert the schema to an older revision."""
+    db_downgrade(make_engine(settings().database_url), revision)
+    out.print(f"database at {revision}")
