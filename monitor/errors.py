@@ -10,16 +10,28 @@ with ``raise ... from exc``::
     │   └── MissingSecretError                    a required secret is not in the environment
     ├── InputError             (also ValueError)  a command argument or input file is unusable
     │   └── PeriodError                           a period string cannot be parsed
+    │   └── PayloadTooLargeError                  an upload exceeds the configured size limit
     ├── NotFoundError          (also LookupError) a device, run, ticket or report does not exist
+    ├── ConflictError                             a state change is not allowed (e.g. closing a ticket
+    │                                             without a qualifying analysis, editing a signed report)
+    ├── AuthenticationError                       missing, unknown, expired or revoked credentials
+    ├── PermissionDeniedError                     the credentials are valid but lack the role or scope
     ├── StorageError                              the database refused or failed
     │   └── SchemaOutOfDateError                  the database needs ``samd-monitor db upgrade``
-    └── ReportError                               a report could not be rendered or written
+    ├── ReportError                               a report could not be rendered or written
+    └── IntegrityError                            stored evidence fails verification (audit chain,
+                                                  archive manifest, signed-report hash)
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "ConfigError",
+    "ConflictError",
+    "IntegrityError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
     "InputError",
     "MissingSecretError",
     "MonitorError",
@@ -65,3 +77,23 @@ class SchemaOutOfDateError(StorageError):
 
 class ReportError(MonitorError):
     """A report could not be rendered or written."""
+
+
+class PayloadTooLargeError(InputError):
+    """An upload or file exceeds the configured size limit."""
+
+
+class ConflictError(MonitorError):
+    """The requested state change is not allowed in the current state."""
+
+
+class AuthenticationError(MonitorError):
+    """Credentials are missing, unknown, expired or revoked."""
+
+
+class PermissionDeniedError(MonitorError):
+    """Valid credentials without the role or scope the operation needs."""
+
+
+class IntegrityError(MonitorError):
+    """Stored evidence failed verification; the message names the first broken item."""

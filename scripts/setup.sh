@@ -21,7 +21,7 @@ PY
 
 # --- Debian packages ---------------------------------------------------------------------
 DEB_RUNTIME=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk)
-DEB_TEST=(postgresql poppler-utils)
+DEB_TEST=(postgresql poppler-utils chromium)
 wanted=("${DEB_RUNTIME[@]}")
 [ "$PROFILE" = "test" ] && wanted+=("${DEB_TEST[@]}")
 missing=()
@@ -66,5 +66,20 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -e ".${extras}" || die "pip install failed (is PyPI reachable?)"
   touch "$stamp"
+fi
+# --- external test material (the official HL7 FHIR R4 examples, from the npm registry) -------
+if [ "$PROFILE" = "test" ]; then
+  FHIR_DIR=".cache/fhir-r4-examples"
+  if [ ! -f "$FHIR_DIR/.complete" ]; then
+    if command -v npm >/dev/null 2>&1; then
+      say "fetching hl7.fhir.r4.examples@4.0.1 from the npm registry"
+      rm -rf "$FHIR_DIR" && mkdir -p "$FHIR_DIR"
+      (cd "$FHIR_DIR" && npm pack --silent hl7.fhir.r4.examples@4.0.1 >/dev/null 2>&1 \
+        && tar -xzf hl7.fhir.r4.examples-4.0.1.tgz && rm hl7.fhir.r4.examples-4.0.1.tgz && touch .complete) \
+        || say "warning: could not fetch hl7.fhir.r4.examples (npm registry unreachable?); FHIR round-trip tests will fail"
+    else
+      say "warning: npm not found (apt-get install npm); the FHIR R4 example tests need hl7.fhir.r4.examples"
+    fi
+  fi
 fi
 say "ready (${PROFILE})"
