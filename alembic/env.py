@@ -13,6 +13,15 @@ config = context.config
 target_metadata = metadata
 
 
+#: Tables in the database that Alembic does not manage (APScheduler's job store of ``samd-monitor serve``).
+UNMANAGED_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Leave unmanaged tables out of autogenerate and ``alembic check``."""
+    return not (type_ == "table" and name in UNMANAGED_TABLES)
+
+
 def _engine() -> Engine:
     engine = config.attributes.get("engine")
     return engine if engine is not None else make_engine(load_settings().database_url)
@@ -26,6 +35,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=_include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

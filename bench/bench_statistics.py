@@ -22,6 +22,13 @@ c. ``fairlearn``: on the first ``--fairlearn-rows`` cases, one ``MetricFrame`` (
    negative rate, precision, count; no intervals) per single attribute and per pair: 29 frames;
 d. ``ours``: the same cases through our path (``confusion_cells`` on the in-memory frame, then
    ``evaluate_cells``);
+f. ``duckdb``: the machine's practical floor for step (a): the same ``--rows`` cases written once
+   as Parquet (not timed), then one DuckDB ``GROUP BY`` of the 7 attributes with the four
+   confusion counts over that file; the cell table is checked equal to (a)'s;
+g. ``evidently``: on the first ``--evidently-rows`` cases, one Evidently 0.7 ``Report`` with
+   ``GroupBy(Recall())``, ``GroupBy(TNR())`` and ``GroupBy(Precision())`` for each single
+   attribute and each pair (pairs as a combined column, since ``GroupBy`` takes one column);
+   its per-group values are compared with ours on the same strata;
 e. ``bootstrap`` (optional): fairlearn's bootstrap intervals (``n_boot=20``) for one single
    attribute on ``--bootstrap-rows`` cases, beside the same frame without bootstrap.
 
@@ -233,6 +240,89 @@ def child(args: argparse.Namespace) -> dict[str, object]:
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             out.update(attribute=args.bootstrap_attribute, n_boot=args.n_boot)
 
+    elif args.child == "duckdb":
+        import duckdb
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = tmp / "cases.parquet"
+        writer = None
+        for frame in chunks(args.rows, args.seed):
+            table = pa.Table.from_pandas(frame.assign(**{k: frame[k].astype(str) for k in KEYS}),
+                                         preserve_index=False)
+            writer = writer or pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+            del frame, table
+        assert writer is not None
+        writer.close()
+        out["baseline_mb"] = _vm_mb("VmHWM")
+        keys = ", ".join(KEYS)
+        query = (f"SELECT {keys}, sum(CASE WHEN label AND call THEN 1 ELSE 0 END) AS tp, "
+                 f"sum(CASE WHEN NOT label AND call THEN 1 ELSE 0 END) AS fp, "
+                 f"sum(CASE WHEN label AND NOT call THEN 1 ELSE 0 END) AS fn, "
+                 f"sum(CASE WHEN NOT label AND NOT call THEN 1 ELSE 0 END) AS tn "
+                 f"FROM read_parquet('{path}') GROUP BY {keys}")
+        connection = duckdb.connect()
+        t0, c0 = time.perf_counter(), time.process_time()
+        cells = connection.execute(query).df()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        with (tmp / "cells.pkl").open("rb") as handle:
+            ours = pickle.load(handle)
+        ours = ours.drop(columns="model_version").sort_values(KEYS).reset_index(drop=True)
+        theirs = cells.sort_values(KEYS).reset_index(drop=True)
+        ours = ours[[c for c in ours.columns if c in theirs.columns]]
+        out.update(rows=args.rows, cells=len(cells), threads=int(connection.execute(
+            "SELECT current_setting('threads')").fetchone()[0]),
+                   cells_equal_ours=bool(len(ours) == len(theirs) and all(
+                       (ours[c].astype(str).to_numpy() == theirs[c].astype(str).to_numpy()).all() for c in KEYS)
+                       and all((ours[c].astype("int64").to_numpy() == theirs[c].astype("int64").to_numpy()).all()
+                               for c in ("tp", "fp", "fn", "tn"))))
+        path.unlink()
+
+    elif args.child == "evidently":
+        import warnings
+
+        from evidently import BinaryClassification, DataDefinition, Dataset, Report
+        from evidently.metrics import TNR, Precision, Recall
+        from evidently.metrics.group_by import GroupBy
+
+        warnings.filterwarnings("ignore")
+        frame = cases(args.evidently_rows, args.seed)
+        data = pd.DataFrame({"target": frame["label"].astype(int), "prediction": frame["call"].astype(int)})
+        groupings = [[k] for k in KEYS] + [list(p) for p in PAIRS]
+        columns = []
+        for grouping in groupings:
+            name = "__".join(grouping)
+            data[name] = frame[grouping[0]].astype(str)
+            for extra in grouping[1:]:
+                data[name] = data[name] + "|" + frame[extra].astype(str)
+            columns.append(name)
+        del frame
+        definition = DataDefinition(
+            classification=[BinaryClassification(target="target", prediction_labels="prediction")],
+            categorical_columns=columns)
+        out["baseline_mb"] = _vm_mb("VmHWM")
+        t0, c0 = time.perf_counter(), time.process_time()
+        dataset = Dataset.from_pandas(data, data_definition=definition)
+        snapshot = Report([GroupBy(metric, c) for c in columns for metric in (Recall(), TNR(), Precision())]
+                          ).run(dataset, None)
+        values = snapshot.dict()["metrics"]
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        names = {"Recall": "recall", "TNR": "tnr", "Precision": "precision"}
+        by_stratum: dict[str, dict[str, float]] = {}
+        for m in values:
+            config = m["config"]
+            grouping = config["column_name"].split("__")
+            labels = str(config["label"]).split("|")
+            key = stratum_key(dict(zip(grouping, labels, strict=True)))
+            by_stratum.setdefault(key, {})[names[config["metric"]["type"].rsplit(":", 1)[-1]]] = float(m["value"])
+        (tmp / "evidently.json").write_text(json.dumps(by_stratum), encoding="utf-8")
+        same = cases(args.evidently_rows, args.seed)
+        ours_cells = to_cell_table(confusion_cells(same, keys=KEYS, label="label", call="call"))
+        (tmp / "ours_evidently.json").write_text(json.dumps(our_by_stratum(evaluate_cells(ours_cells, config))),
+                                                 encoding="utf-8")
+        out.update(rows=args.evidently_rows, groupings=len(columns), values=len(values))
+
     elif args.child == "ours":
         frame = cases(args.fairlearn_rows, args.seed)
         out["baseline_mb"] = _vm_mb("VmHWM")
@@ -259,6 +349,7 @@ def run_step(step: str, args: argparse.Namespace, tmp: Path) -> dict[str, object
     """Run ``step`` in a child process and return its figures with the load average around it."""
     command = [sys.executable, __file__, "--child", step, "--tmp", str(tmp), "--rows", str(args.rows),
                "--fairlearn-rows", str(args.fairlearn_rows), "--bootstrap-rows", str(args.bootstrap_rows),
+               "--evidently-rows", str(args.evidently_rows),
                "--bootstrap-attribute", args.bootstrap_attribute, "--n-boot", str(args.n_boot),
                "--seed", str(args.seed)]
     load_before = os.getloadavg()[0]
@@ -273,15 +364,16 @@ def run_step(step: str, args: argparse.Namespace, tmp: Path) -> dict[str, object
     return figures
 
 
-def compare(tmp: Path) -> dict[str, object]:
-    """Max |ours - fairlearn| per metric over the strata both report."""
-    ours = json.loads((tmp / "ours.json").read_text(encoding="utf-8"))
-    theirs = json.loads((tmp / "fairlearn.json").read_text(encoding="utf-8"))
+def compare(tmp: Path, peer: str = "fairlearn", metrics: tuple[str, ...] = ("recall", "tnr", "precision", "count"),
+            ours_file: str = "ours.json") -> dict[str, object]:
+    """Max |ours - peer| per metric over the strata both report."""
+    ours = json.loads((tmp / ours_file).read_text(encoding="utf-8"))
+    theirs = json.loads((tmp / f"{peer}.json").read_text(encoding="utf-8"))
     common = sorted(set(ours) & set(theirs))
-    result: dict[str, object] = {"strata_ours": len(ours), "strata_fairlearn": len(theirs), "common": len(common),
+    result: dict[str, object] = {"strata_ours": len(ours), f"strata_{peer}": len(theirs), "common": len(common),
                                  "only_ours": sorted(set(ours) - set(theirs))[:5],
-                                 "only_fairlearn": sorted(set(theirs) - set(ours))[:5]}
-    for metric in ("recall", "tnr", "precision", "count"):
+                                 f"only_{peer}": sorted(set(theirs) - set(ours))[:5]}
+    for metric in metrics:
         diffs = np.array([abs(ours[k][metric] - theirs[k][metric]) for k in common], dtype=float)
         result[f"max_abs_diff_{metric}"] = float(np.nanmax(diffs)) if diffs.size else None
         result[f"nan_mismatch_{metric}"] = int(sum(np.isnan(ours[k][metric]) != np.isnan(theirs[k][metric])
@@ -314,6 +406,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--fairlearn-rows", type=int, default=1_000_000)
+    parser.add_argument("--evidently-rows", type=int, default=100_000,
+                        help="cases for the Evidently step (its values are compared with ours on the same cases)")
+    parser.add_argument("--no-peers", action="store_true", help="skip the DuckDB and Evidently steps")
     parser.add_argument("--bootstrap-rows", type=int, default=100_000)
     parser.add_argument("--bootstrap-attribute", default="site")
     parser.add_argument("--n-boot", type=int, default=20)
@@ -329,6 +424,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.quick:
         args.rows, args.fairlearn_rows = 100_000, 100_000
+    args.evidently_rows = min(args.evidently_rows, args.fairlearn_rows)
     args.bootstrap_rows = min(args.bootstrap_rows, args.fairlearn_rows)
 
     info = machine()
@@ -345,6 +441,7 @@ def main(argv: list[str] | None = None) -> None:
           f" single + {n_pairs} pairwise ({len(PAIRS)} pairs); prevalence {PREVALENCE}, Se {SE}, Sp {SP}\n")
 
     steps = ["cells", "evaluate", "fairlearn", "ours"] + ([] if args.no_bootstrap else ["bootstrap"])
+    steps += [] if args.no_peers else ["duckdb", "evidently"]
     with tempfile.TemporaryDirectory(prefix="bench_statistics_") as folder:
         tmp = Path(folder)
         figures = {}
@@ -352,6 +449,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  running {step} ...", flush=True)
             figures[step] = run_step(step, args, tmp)
         agreement = compare(tmp)
+        agreement_evidently = (compare(tmp, "evidently", ("recall", "tnr", "precision"), "ours_evidently.json")
+                               if "evidently" in figures else None)
 
     a, b, c, d = (figures[s] for s in ("cells", "evaluate", "fairlearn", "ours"))
     ours_big = a["seconds"] + b["seconds"]
@@ -374,6 +473,15 @@ def main(argv: list[str] | None = None) -> None:
         lines.append((f"e. fairlearn n_boot={e['n_boot']}, 1 attribute ({e['attribute']}), {e['rows']:,} cases", e,
                       f"same frame without bootstrap {e['plain_seconds']:.2f} s "
                       f"(x{e['seconds'] / e['plain_seconds']:.0f})"))
+    if "duckdb" in figures:
+        f = figures["duckdb"]
+        lines.append((f"f. DuckDB GROUP BY over Parquet, {rows_fmt} cases (floor for a)", f,
+                      f"{f['threads']} threads; cells equal (a): {f['cells_equal_ours']}; "
+                      f"(a)/DuckDB {a['seconds'] / f['seconds']:.1f}x"))
+    if "evidently" in figures:
+        g = figures["evidently"]
+        lines.append((f"g. Evidently GroupBy x {g['groupings']} groupings x 3 metrics, {g['rows']:,} cases", g,
+                      f"{g['values']} values, no intervals"))
     print(f"\n{'step':<78} {'wall s':>8} {'CPU s':>8} {'CPU/wall':>8} {'peak MB':>8} {'base MB':>8} "
           f"{'load':>10}  notes")
     for name, f, note in lines:
@@ -397,11 +505,16 @@ def main(argv: list[str] | None = None) -> None:
           f"count {agreement['max_abs_diff_count']:.3g}")
     if agreement["only_ours"] or agreement["only_fairlearn"]:
         print(f"  strata only in ours: {agreement['only_ours']}; only in fairlearn: {agreement['only_fairlearn']}")
+    if agreement_evidently is not None:
+        print(f"Evidently agreement on {agreement_evidently['common']} strata: max |diff| sensitivity "
+              f"{agreement_evidently['max_abs_diff_recall']:.3g}, specificity {agreement_evidently['max_abs_diff_tnr']:.3g},"
+              f" PPV {agreement_evidently['max_abs_diff_precision']:.3g}")
     if args.json:
         payload = {"rows": args.rows, "fairlearn_rows": args.fairlearn_rows, "seed": args.seed, "machine": info,
                    "steps": figures, "ratio_fairlearn_vs_ours_same_rows": ratio_small,
                    "ratio_fairlearn_vs_ours_big": ratio_big, "cpu_ratio_fairlearn_vs_ours_same_rows": cpu_small,
-                   "cpu_ratio_fairlearn_vs_ours_big": cpu_big, "agreement": agreement}
+                   "cpu_ratio_fairlearn_vs_ours_big": cpu_big, "agreement": agreement,
+                   "agreement_evidently": agreement_evidently}
         args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
         print(f"wrote {args.json}")
 

@@ -21,7 +21,7 @@ PY
 
 # --- Debian packages ---------------------------------------------------------------------
 DEB_RUNTIME=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk)
-DEB_TEST=(postgresql poppler-utils chromium)
+DEB_TEST=(postgresql poppler-utils chromium openjdk-17-jre-headless)
 wanted=("${DEB_RUNTIME[@]}")
 [ "$PROFILE" = "test" ] && wanted+=("${DEB_TEST[@]}")
 missing=()
@@ -59,7 +59,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv || die "cannot create a virtual environment: apt-get install python3-venv"
 fi
 extras=""
-[ "$PROFILE" = "test" ] && extras="[test]"
+[ "$PROFILE" = "test" ] && extras="[test,spark]"
 stamp=".venv/.installed-${PROFILE}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "installing samd-monitor${extras} into .venv (first run downloads packages)"

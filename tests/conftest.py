@@ -73,6 +73,20 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
+def postgres_database_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database (for tests that compare the engines themselves).
+
+    Test modules must use fixtures, never ``from conftest import ...``: other test folders have their
+    own ``conftest.py`` and the module name is not unique.
+    """
+    url, name = _create_postgres_database()
+    try:
+        yield url
+    finally:
+        _drop_postgres_database(name)
+
+
+@pytest.fixture
 def database_url(empty_database_url: str) -> str:
     """URL of a database migrated to the latest schema."""
     from monitor.adapters.db.engine import make_engine, upgrade

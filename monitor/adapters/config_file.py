@@ -10,9 +10,11 @@ from pydantic import ValidationError
 from monitor.domain.device import DeviceConfig
 from monitor.errors import ConfigError
 
-__all__ = ["MAX_CONFIG_BYTES", "load_device_config", "parse_device_config"]
+__all__ = ["MAX_ALIASES", "MAX_CONFIG_BYTES", "load_device_config", "parse_device_config"]
 
 MAX_CONFIG_BYTES = 1_000_000
+#: Anchors may be reused, but a handful of aliases can expand to billions of nodes ("billion laughs").
+MAX_ALIASES = 64
 
 
 def _field_path(loc: tuple[object, ...]) -> str:
@@ -26,8 +28,15 @@ def _field_path(loc: tuple[object, ...]) -> str:
 
 
 def parse_device_config(text: str, *, source: str) -> DeviceConfig:
-    """Validate YAML ``text``; errors name ``source`` and every offending field."""
+    """Validate YAML ``text`` (safe loading: no tags that build objects; at most :data:`MAX_ALIASES` aliases);
+    errors name ``source`` and every offending field."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: configuration is {len(text)} characters, larger than {MAX_CONFIG_BYTES}")
     try:
+        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader))
+        if aliases > MAX_ALIASES:
+            raise ConfigError(f"{source}: {aliases} YAML aliases, more than {MAX_ALIASES} (alias expansion is "
+                              "limited to refuse 'billion laughs' documents)")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}".replace("\n", " ")) from exc

@@ -24,6 +24,7 @@ __all__ = [
     "DeviceConfig",
     "DeviceIdentity",
     "MonitoringRules",
+    "RateLimit",
     "Registration",
     "StrataConfig",
     "StratumClaim",
@@ -117,6 +118,13 @@ class Claim(_Strict):
     margin: Probability = Field(description="Drop below the claim that is clinically relevant.")
 
 
+class RateLimit(_Strict):
+    """A registered maximum of a rate that must stay low, and the clinically relevant excess above it."""
+
+    maximum: Probability = Field(description="Claimed (registered) maximum of the rate.")
+    margin: Probability = Field(default=0.0, description="Excess above the maximum that is clinically relevant.")
+
+
 class StratumClaim(_Strict):
     """A claim that applies to one stratum and to every intersection inside it."""
 
@@ -136,6 +144,9 @@ class Claims(_Strict):
     npv: Claim | None = Field(default=None, description="Claimed negative predictive value and its margin.")
     strata: list[StratumClaim] = Field(
         default_factory=list, description="Claims for particular strata (most specific match wins).")
+    failure_rate: RateLimit | None = Field(default=None, description=(
+        "Maximum share of studies for which the AI returned no result (result_status failed or no_result), "
+        "per model version and single stratum; flagged when significantly above maximum + margin."))
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Claims:
@@ -196,6 +207,10 @@ class MonitoringRules(_Strict):
     audit_half_width: float = Field(
         default=0.02, gt=0, lt=0.5,
         description="Target half-width of the false-omission-rate interval that the audit-sampling plan is sized for.")
+    volume_tolerance: float = Field(
+        default=0.25, gt=0, lt=1,
+        description=("Relative tolerance of the AI segmentation volume against the reviewed volume: a case is outside "
+                     "it when |AI - reviewed| > tolerance x reviewed (volume agreement section)."))
 
 
 class DeviceConfig(_Strict):

@@ -42,7 +42,7 @@ from functools import lru_cache
 
 from monitor.stats.power import minimal_detectable_drops, required_trials
 
-__all__ = ["STATUSES", "StratumCounts", "StratumMetricResult", "evaluate_cells", "stratum_counts"]
+__all__ = ["STATUSES", "StratumCounts", "StratumMetricResult", "evaluate_cells", "evaluate_counts", "stratum_counts"]
 
 #: ``flagged``: significant shortfall beyond the margin; ``ok``: tested, not flagged;
 #: ``insufficient``: too few cases to test; ``not_tested``: no claim for this metric.
@@ -167,7 +167,13 @@ def evaluate_cells(cells: pd.DataFrame, config: DeviceConfig) -> list[StratumMet
     config
         The device configuration (strata, claims, monitoring rules).
     """
-    rows = pd.DataFrame(list(_rows(stratum_counts(cells, config), config)))
+    return evaluate_counts(stratum_counts(cells, config), config)
+
+
+def evaluate_counts(counts: list[StratumCounts], config: DeviceConfig) -> list[StratumMetricResult]:
+    """Evaluate every metric of the given stratum counts (the second half of :func:`evaluate_cells`; also
+    used on counts summed over periods, e.g. the annual roll-up of quarterly runs)."""
+    rows = pd.DataFrame(list(_rows(counts, config)))
     if rows.empty:
         return []
     rules = config.monitoring

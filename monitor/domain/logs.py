@@ -23,18 +23,25 @@ from monitor.domain.device import DeviceConfig
 from monitor.domain.privacy import PatientHasher
 
 __all__ = [
+    "AGE_CAP",
     "GROUND_TRUTH_OPTIONAL",
     "GROUND_TRUTH_REQUIRED",
     "GROUND_TRUTH_SOURCES",
     "PREDICTION_OPTIONAL",
     "PREDICTION_REQUIRED",
+    "RESULT_STATUSES",
+    "RETRACTION_REQUIRED",
     "Rejection",
     "ValidatedChunk",
+    "cap_age_text",
+    "ground_truth_row_hashes",
     "keep_known",
     "missing_columns",
+    "retraction_row_hashes",
     "stored_columns",
     "validate_ground_truth",
     "validate_predictions",
+    "validate_retractions",
 ]
 
 PREDICTION_REQUIRED = (
@@ -47,9 +54,19 @@ PREDICTION_REQUIRED = (
     "predicted_label",
     "patient_id",
 )
-PREDICTION_OPTIONAL = ("age", "sex")
+PREDICTION_OPTIONAL = ("age", "sex", "study_uid", "human_label", "ai_volume_mm3", "reviewed_volume_mm3",
+                       "result_status", "failure_reason")
+#: ``ok``: the device produced a result (score and call); ``failed``: it tried and failed;
+#: ``no_result``: it declined (e.g. the study was outside its scope). Failures carry no score.
+RESULT_STATUSES = ("ok", "failed", "no_result")
 GROUND_TRUTH_REQUIRED = ("prediction_id", "device_id", "label", "confirmed_at", "source")
-GROUND_TRUTH_OPTIONAL = ("intervention_at", "correction_reason")
+#: ``study_uid`` may stand in for ``prediction_id``: the label then applies to every stored
+#: prediction of the device with that study.
+GROUND_TRUTH_OPTIONAL = ("intervention_at", "correction_reason", "study_uid")
+RETRACTION_REQUIRED = ("device_id", "prediction_id", "retracted_at", "reason")
+#: Ages at or above this are stored as this value, meaning ">= 90" (HIPAA Safe Harbor,
+#: 45 CFR 164.514(b)(2)(i)(C): ages over 89 are aggregated into one category).
+AGE_CAP = 90
 GROUND_TRUTH_SOURCES = (
     "histopathology",
     "follow_up",
@@ -66,6 +83,14 @@ _OFFSET_PATTERN = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 # A bare calendar date ("2025-08-01", "2025-08") has no time and no offset, although its
 # last "-01" looks like one: it must not count as carrying an offset.
 _DATE_ONLY_PATTERN = r"\d{4}-?\d{2}(?:-?\d{2})?"
+# A DICOM UID (PS3.5 section 9.1): digit components separated by dots, at most 64 characters.
+_UID_PATTERN = r"[0-9]+(?:\.[0-9]+)*"
+MAX_UID_LENGTH = 64
+_FAILURE_REASON_PATTERN = r"[A-Za-z0-9_.-]{1,48}"
+# A patient_id already in its pseudonymised form (as shown in rejected rows and their export):
+# taken as the keyed hash itself, so an exported row can be corrected and re-sent.
+_PSEUDONYM_PREFIX = "hmac-sha256:"
+_PSEUDONYM_PATTERN = r"hmac-sha256:[0-9a-f]{64}"
 
 
 @dataclass(frozen=True)
@@ -88,9 +113,20 @@ class ValidatedChunk:
 
 
 def missing_columns(columns: Sequence[str], *, kind: str) -> list[str]:
-    """Required columns of a ``kind`` log (``predictions`` or ``ground_truth``) absent from ``columns``."""
-    required = PREDICTION_REQUIRED if kind == "predictions" else GROUND_TRUTH_REQUIRED
+    """Required columns of a ``kind`` log (``predictions``, ``ground_truth``, ``retractions``) absent from ``columns``.
+
+    A ground-truth log may identify its rows by ``study_uid`` instead of ``prediction_id``; a
+    prediction log with a ``result_status`` column may lack ``score`` and ``predicted_label`` (each
+    row with result_status ok still needs them).
+    """
     present = set(columns)
+    if kind == "predictions":  # a log of AI failures only needs no score nor call columns
+        required: Sequence[str] = [c for c in PREDICTION_REQUIRED if not (
+            c in ("score", "predicted_label") and "result_status" in present)]
+    elif kind == "ground_truth":
+        required = [c for c in GROUND_TRUTH_REQUIRED if not (c == "prediction_id" and "study_uid" in present)]
+    else:
+        required = RETRACTION_REQUIRED
     return [c for c in required if c not in present]
 
 
@@ -162,8 +198,8 @@ def _timestamps(
     return parsed
 
 
-def _binary(problems: _Problems, values: pd.Series, column: str) -> pd.Series:
-    missing = _require(problems, values, column)
+def _binary(problems: _Problems, values: pd.Series, column: str, required: bool = True) -> pd.Series:
+    missing = _require(problems, values, column) if required else values.isna().to_numpy()
     mapped = values.map({"0": 0, "1": 1, "0.0": 0, "1.0": 1})
     bad = ~missing & mapped.isna().to_numpy()
     problems.add(bad, f"invalid_{column}", lambda v: f"{column} {v!r} is not 0 or 1", values)
@@ -184,7 +220,30 @@ def stored_columns(kind: str, devices: Mapping[str, DeviceConfig]) -> frozenset[
         for config in devices.values():
             known |= {a.source_column for a in config.strata.attributes}
         return frozenset(known)
+    if kind == "retractions":
+        return frozenset(RETRACTION_REQUIRED)
     return frozenset(GROUND_TRUTH_REQUIRED) | frozenset(GROUND_TRUTH_OPTIONAL)
+
+
+def cap_age_text(value: str | None) -> str | None:
+    """A raw age as it may be kept in a rejected row: ages of :data:`AGE_CAP` and above become ``"90"``."""
+    try:
+        return str(AGE_CAP) if value is not None and float(value) >= AGE_CAP else value
+    except ValueError:
+        return value
+
+
+def _pseudonymise(patient_ids: pd.Series, hash_patient: PatientHasher) -> pd.Series:
+    """Keyed hashes of patient ids; an id already written as ``hmac-sha256:<hash>`` is that hash."""
+    def one(p: str | None) -> str | None:
+        if p is None:
+            return None
+        if p.startswith(_PSEUDONYM_PREFIX) and len(p) == len(_PSEUDONYM_PREFIX) + 64:
+            tail = p[len(_PSEUDONYM_PREFIX):]
+            if all(c in "0123456789abcdef" for c in tail):
+                return tail
+        return hash_patient(p)
+    return patient_ids.map(one)
 
 
 def keep_known(raw: pd.DataFrame, allowed: frozenset[str]) -> pd.DataFrame:
@@ -192,10 +251,13 @@ def keep_known(raw: pd.DataFrame, allowed: frozenset[str]) -> pd.DataFrame:
     return raw[[c for c in raw.columns if c in allowed]]
 
 
-def _raw_records(raw: pd.DataFrame, hashed_patient: pd.Series | None) -> list[dict[str, str | None]]:
+def _raw_records(raw: pd.DataFrame, hashed_patient: pd.Series | None, exact_ages: bool = False
+                 ) -> list[dict[str, str | None]]:
     frame = raw.astype(object).where(raw.notna(), None)
     if hashed_patient is not None and "patient_id" in frame.columns:
         frame = frame.assign(patient_id=hashed_patient.map(lambda h: f"hmac-sha256:{h}" if h else None))
+    if "age" in frame.columns and not exact_ages:
+        frame = frame.assign(age=frame["age"].map(lambda a: cap_age_text(None if a is None else str(a))))
     return [{k: (None if v is None else str(v)) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
@@ -217,12 +279,13 @@ def _device_checks(problems: _Problems, device_ids: pd.Series, devices: Mapping[
 
 
 def _rejections(raw: pd.DataFrame, problems: _Problems, first_row: int, ids: pd.Series,
-                hashed_patient: pd.Series | None) -> list[Rejection]:
+                hashed_patient: pd.Series | None, exact_ages: bool = False) -> list[Rejection]:
     bad = problems.bad()
     if not bad.any():
         return []
     positions = np.flatnonzero(bad)
-    records = _raw_records(raw.iloc[positions], None if hashed_patient is None else hashed_patient.iloc[positions])
+    records = _raw_records(raw.iloc[positions], None if hashed_patient is None else hashed_patient.iloc[positions],
+                           exact_ages)
     return [
         Rejection(
             row_number=first_row + int(i),
@@ -273,6 +336,42 @@ def _attribute_values(
     ]
 
 
+def _optional_volume(problems: _Problems, raw: pd.DataFrame, column: str) -> pd.Series:
+    """An optional non-negative, finite volume in mm³ (NaN when missing)."""
+    text = _text(raw, column)
+    values = _numbers(text)
+    bad = text.notna().to_numpy() & ~(values.notna() & np.isfinite(values.astype(float)) & (values >= 0)).to_numpy()
+    problems.add(bad, f"invalid_{column}", lambda v: f"{column} {v!r} is not a finite, non-negative number", text)
+    return values.astype(float).where(~pd.Series(bad, index=values.index))
+
+
+def _study_uids(problems: _Problems, raw: pd.DataFrame) -> pd.Series:
+    uid = _text(raw, "study_uid")
+    bad = (uid.notna() & ((uid.str.len() > MAX_UID_LENGTH)
+                          | ~uid.fillna("0").str.fullmatch(_UID_PATTERN))).to_numpy()
+    problems.add(bad, "invalid_study_uid",
+                 f"study_uid is not a DICOM UID (digits and dots, at most {MAX_UID_LENGTH} characters)")
+    return uid
+
+
+def _result_status(problems: _Problems, raw: pd.DataFrame) -> tuple[pd.Series, np.ndarray, pd.Series]:
+    """``result_status`` (``ok`` when empty), the mask of failures, and the failure code to store."""
+    status = _text(raw, "result_status").fillna("ok")
+    unknown = ~status.isin(RESULT_STATUSES).to_numpy()
+    problems.add(unknown, "invalid_result_status",
+                 lambda v: f"result_status {v!r} is not one of {', '.join(RESULT_STATUSES)}", status)
+    failed = status.isin(["failed", "no_result"]).to_numpy()
+    reason = _text(raw, "failure_reason")
+    bad_reason = (reason.notna() & ~reason.fillna("x").str.fullmatch(_FAILURE_REASON_PATTERN)).to_numpy()
+    problems.add(bad_reason, "invalid_failure_reason",
+                 "failure_reason is not a code (1 to 48 letters, digits, '_', '.', '-')")
+    stray = reason.notna().to_numpy() & ~bad_reason & ~failed & ~unknown
+    problems.add(stray, "failure_reason_without_failure",
+                 "failure_reason is given but result_status is not failed or no_result")
+    code = status.where(reason.isna(), status + ":" + reason.fillna(""))
+    return status, failed, code
+
+
 def validate_predictions(
     raw: pd.DataFrame,
     *,
@@ -280,6 +379,7 @@ def validate_predictions(
     devices: Mapping[str, DeviceConfig],
     hash_patient: PatientHasher,
     now: datetime,
+    exact_ages: bool = False,
 ) -> ValidatedChunk:
     """Validate a chunk of raw prediction-log rows.
 
@@ -295,6 +395,11 @@ def validate_predictions(
         Keyed hash applied to ``patient_id`` before anything is kept.
     now
         Current time (timezone-aware) for the far-future check.
+    exact_ages
+        Keep ages of 90 and above as given; by default they become :data:`AGE_CAP` (">= 90").
+
+    The accepted frame has a ``result_status`` column: rows other than ``ok`` are AI failures
+    (no score, no call; ``failure_code`` says why) and carry their own kind of row hash.
     """
     raw = raw.reset_index(drop=True)
     problems = _Problems(len(raw))
@@ -306,28 +411,43 @@ def validate_predictions(
         _check_length(problems, values, column, MAX_ID_LENGTH if column in ("prediction_id", "patient_id") else MAX_TEXT_LENGTH)
     _device_checks(problems, device_ids, devices)
     predicted_at = _timestamps(problems, _text(raw, "predicted_at"), "predicted_at", now=now, required=True)
+    status, failed, failure_code = _result_status(problems, raw)
 
     score_text = _text(raw, "score")
-    score_missing = _require(problems, score_text, "score")
+    score_missing = score_text.isna().to_numpy() & ~failed
+    problems.add(score_missing, "missing_score", "score is missing")
     score = _numbers(score_text)
-    not_number = ~score_missing & score.isna().to_numpy()
+    not_number = score_text.notna().to_numpy() & score.isna().to_numpy()
     problems.add(not_number, "invalid_score", lambda v: f"score {v!r} is not a number", score_text)
     out_of_range = score.notna().to_numpy() & ((score < 0) | (score > 1)).to_numpy()
     problems.add(out_of_range, "score_out_of_range", lambda v: f"score {v} is outside 0..1", score_text)
 
-    call = _binary(problems, _text(raw, "predicted_label"), "predicted_label")
+    label_text = _text(raw, "predicted_label")
+    label_missing = label_text.isna().to_numpy() & ~failed
+    problems.add(label_missing, "missing_predicted_label", "predicted_label is missing")
+    call = _binary(problems, label_text, "predicted_label", required=False)
+    human = _binary(problems, _text(raw, "human_label"), "human_label", required=False)
+    ai_volume = _optional_volume(problems, raw, "ai_volume_mm3")
+    reviewed_volume = _optional_volume(problems, raw, "reviewed_volume_mm3")
+    for column, values in (("score", score_text), ("predicted_label", label_text),
+                           ("ai_volume_mm3", _text(raw, "ai_volume_mm3"))):
+        problems.add(failed & values.notna().to_numpy(), "result_on_failed_row",
+                     lambda v, c=column: f"{c} must be empty when result_status is {v!r}", status)
+    study_uid = _study_uids(problems, raw)
 
     age_text = _text(raw, "age")
     age = _numbers(age_text)
     bad_age = age_text.notna().to_numpy() & (age.isna() | (age < 0) | (age > 130)).to_numpy()
     problems.add(bad_age, "invalid_age", lambda v: f"age {v!r} is not a number of years in 0..130", age_text)
+    if not exact_ages:
+        age = age.where(~(age >= AGE_CAP), float(AGE_CAP))
     sex = _text(raw, "sex")
     _check_length(problems, sex, "sex", 16)
     attributes = _attribute_values(raw, device_ids, devices, problems)
 
-    patient_text = _text(raw, "patient_id")
-    hashed = patient_text.map(lambda p: hash_patient(p) if p is not None else None)
-    rejections = _rejections(keep_known(raw, stored_columns("predictions", devices)), problems, first_row, ids, hashed)
+    hashed = _pseudonymise(_text(raw, "patient_id"), hash_patient)
+    rejections = _rejections(keep_known(raw, stored_columns("predictions", devices)), problems, first_row, ids, hashed,
+                             exact_ages)
 
     keep = ~problems.bad()
     accepted = pd.DataFrame(
@@ -339,21 +459,69 @@ def validate_predictions(
             "site_id": _text(raw, "site_id")[keep].to_numpy(),
             "predicted_at": predicted_at[keep].to_numpy(),
             "score": score[keep].astype(float).to_numpy(),
-            "predicted_label": call[keep].astype(int).to_numpy(),
+            "predicted_label": call[keep].fillna(-1).astype(int).to_numpy(),
             "patient_hash": hashed[keep].to_numpy(),
             "age": age[keep].astype(float).to_numpy(),
             "sex": sex[keep].to_numpy(),
             "attributes": [a for a, k in zip(attributes, keep, strict=True) if k],
+            "study_uid": study_uid[keep].to_numpy(),
+            "human_label": np.array([None if v != v else int(v) for v in human[keep]], dtype=object),
+            "ai_volume_mm3": ai_volume[keep].to_numpy(),
+            "reviewed_volume_mm3": reviewed_volume[keep].to_numpy(),
+            "result_status": status[keep].to_numpy(),
+            "failure_code": failure_code[keep].where(failed[keep], None).to_numpy(),
         }
     )
     accepted["predicted_at"] = pd.to_datetime(accepted["predicted_at"], utc=True)
-    accepted["row_hash"] = _row_hashes(
-        accepted["device_id"], accepted["prediction_id"], accepted["model_version"], accepted["site_id"],
-        _iso_text(accepted["predicted_at"]), accepted["score"].map(repr), accepted["predicted_label"].astype(str),
-        accepted["patient_hash"], accepted["age"].map(lambda a: "" if a != a else repr(a)), accepted["sex"],
-        pd.Series([json.dumps(a, sort_keys=True) for a in accepted["attributes"]], dtype=object),
-    )
+    accepted["row_hash"] = _prediction_hashes(accepted)
     return ValidatedChunk(accepted=accepted, rejections=rejections)
+
+
+def _number_text(values: pd.Series) -> pd.Series:
+    return values.map(lambda a: "" if a is None or a != a else repr(float(a)))
+
+
+def _prediction_hashes(frame: pd.DataFrame) -> list[str]:
+    """Row hashes of accepted prediction rows.
+
+    A result (``ok``) hashes the original fields and, only when one of them is given, the
+    clinical-context fields (so rows without them keep the hashes they had before those columns
+    existed). A failure hashes a distinct field set starting with ``failure``, so a prediction id
+    can never be both a result and a failure: the second is a conflicting duplicate.
+    """
+    if frame.empty:
+        return []
+    attributes = pd.Series([json.dumps(a, sort_keys=True) for a in frame["attributes"]], dtype=object,
+                           index=frame.index)
+    common = [frame["device_id"], frame["prediction_id"], frame["model_version"], frame["site_id"],
+              _iso_text(frame["predicted_at"])]
+    person = [frame["patient_hash"], _number_text(frame["age"]), frame["sex"], attributes]
+    base = _row_hashes(*common, frame["score"].map(repr), frame["predicted_label"].astype(str), *person)
+    context = [frame["study_uid"], frame["human_label"], _number_text(frame["ai_volume_mm3"]),
+               _number_text(frame["reviewed_volume_mm3"])]
+    has_context = np.column_stack([c.notna().to_numpy() & (c.astype(object) != "").to_numpy() for c in context]).any(1)
+    hashes = np.array(base, dtype=object)
+    if has_context.any():
+        rows = frame.loc[has_context]
+        hashes[has_context] = _row_hashes(
+            *[c.loc[has_context] for c in common], rows["score"].map(repr), rows["predicted_label"].astype(str),
+            *[c.loc[has_context] for c in person], *[c.loc[has_context] for c in context])
+    failed = (frame["result_status"] != "ok").to_numpy()
+    if failed.any():
+        rows = frame.loc[failed]
+        hashes[failed] = _row_hashes(
+            pd.Series("failure", index=rows.index), *[c.loc[failed] for c in common], rows["failure_code"],
+            *[c.loc[failed] for c in person], rows["study_uid"])
+    return list(hashes)
+
+
+def ground_truth_row_hashes(frame: pd.DataFrame) -> list[str]:
+    """Row hashes of ground-truth rows (each with its ``prediction_id``; a row given by study gets,
+    once expanded to a prediction, the hash of the same row given by that prediction's id)."""
+    return _row_hashes(
+        frame["device_id"], frame["prediction_id"], frame["label"].astype(str),
+        _iso_text(frame["confirmed_at"]), frame["source"], _iso_text(frame["intervention_at"]),
+    )
 
 
 def validate_ground_truth(
@@ -363,14 +531,24 @@ def validate_ground_truth(
     devices: Mapping[str, DeviceConfig],
     now: datetime,
 ) -> ValidatedChunk:
-    """Validate a chunk of raw ground-truth rows (same conventions as :func:`validate_predictions`)."""
+    """Validate a chunk of raw ground-truth rows (same conventions as :func:`validate_predictions`).
+
+    A row names its case by ``prediction_id`` or by ``study_uid`` (exactly one). Rows given by
+    study have ``prediction_id`` None and ``row_hash`` None until the service expands them to
+    the study's stored predictions.
+    """
     raw = raw.reset_index(drop=True)
     problems = _Problems(len(raw))
     ids = _text(raw, "prediction_id")
     device_ids = _text(raw, "device_id")
-    for column, values in (("prediction_id", ids), ("device_id", device_ids)):
-        _require(problems, values, column)
-        _check_length(problems, values, column, MAX_ID_LENGTH)
+    study_uid = _study_uids(problems, raw)
+    neither = (ids.isna() & study_uid.isna()).to_numpy()
+    problems.add(neither, "missing_prediction_id", "prediction_id (or study_uid) is missing")
+    both = (ids.notna() & study_uid.notna()).to_numpy()
+    problems.add(both, "ambiguous_case", "give either prediction_id or study_uid, not both")
+    _check_length(problems, ids, "prediction_id", MAX_ID_LENGTH)
+    _require(problems, device_ids, "device_id")
+    _check_length(problems, device_ids, "device_id", MAX_ID_LENGTH)
     _device_checks(problems, device_ids, devices)
     label = _binary(problems, _text(raw, "label"), "label")
     confirmed_at = _timestamps(problems, _text(raw, "confirmed_at"), "confirmed_at", now=now, required=True)
@@ -382,7 +560,9 @@ def validate_ground_truth(
                  lambda v: f"source {v!r} is not one of {', '.join(GROUND_TRUTH_SOURCES)}", source)
     reason = _text(raw, "correction_reason")
     _check_length(problems, reason, "correction_reason", MAX_REASON_LENGTH)
-    rejections = _rejections(keep_known(raw, stored_columns("ground_truth", devices)), problems, first_row, ids, None)
+    record_ids = ids.where(ids.notna(), study_uid)
+    rejections = _rejections(keep_known(raw, stored_columns("ground_truth", devices)), problems, first_row,
+                             record_ids, None)
 
     keep = ~problems.bad()
     accepted = pd.DataFrame(
@@ -390,6 +570,7 @@ def validate_ground_truth(
             "row_number": np.arange(first_row, first_row + len(raw))[keep],
             "device_id": device_ids[keep].to_numpy(),
             "prediction_id": ids[keep].to_numpy(),
+            "study_uid": study_uid[keep].to_numpy(),
             "label": label[keep].astype(int).to_numpy(),
             "confirmed_at": pd.to_datetime(confirmed_at[keep], utc=True).to_numpy(),
             "source": source[keep].to_numpy(),
@@ -399,8 +580,53 @@ def validate_ground_truth(
     )
     for column in ("confirmed_at", "intervention_at"):
         accepted[column] = pd.to_datetime(accepted[column], utc=True)
-    accepted["row_hash"] = _row_hashes(
-        accepted["device_id"], accepted["prediction_id"], accepted["label"].astype(str),
-        _iso_text(accepted["confirmed_at"]), accepted["source"], _iso_text(accepted["intervention_at"]),
-    )
+    by_id = accepted["prediction_id"].notna()
+    accepted["row_hash"] = None
+    if by_id.any():
+        accepted.loc[by_id, "row_hash"] = ground_truth_row_hashes(accepted.loc[by_id])
     return ValidatedChunk(accepted=accepted, rejections=rejections)
+
+
+def validate_retractions(
+    raw: pd.DataFrame,
+    *,
+    first_row: int,
+    devices: Mapping[str, DeviceConfig],
+    now: datetime,
+) -> ValidatedChunk:
+    """Validate a chunk of raw retraction rows: a device withdrawing one of its results.
+
+    Columns ``device_id``, ``prediction_id``, ``retracted_at`` (ISO-8601 with offset) and
+    ``reason`` (at most 500 characters; it must not hold patient information).
+    """
+    raw = raw.reset_index(drop=True)
+    problems = _Problems(len(raw))
+    ids = _text(raw, "prediction_id")
+    device_ids = _text(raw, "device_id")
+    for column, values in (("prediction_id", ids), ("device_id", device_ids)):
+        _require(problems, values, column)
+        _check_length(problems, values, column, MAX_ID_LENGTH)
+    _device_checks(problems, device_ids, devices)
+    retracted_at = _timestamps(problems, _text(raw, "retracted_at"), "retracted_at", now=now, required=True)
+    reason = _text(raw, "reason")
+    _require(problems, reason, "reason")
+    _check_length(problems, reason, "reason", MAX_REASON_LENGTH)
+    rejections = _rejections(keep_known(raw, stored_columns("retractions", devices)), problems, first_row, ids, None)
+    keep = ~problems.bad()
+    accepted = pd.DataFrame({
+        "row_number": np.arange(first_row, first_row + len(raw))[keep],
+        "device_id": device_ids[keep].to_numpy(),
+        "prediction_id": ids[keep].to_numpy(),
+        "retracted_at": pd.to_datetime(retracted_at[keep], utc=True).to_numpy(),
+        "reason": reason[keep].to_numpy(),
+    })
+    accepted["retracted_at"] = pd.to_datetime(accepted["retracted_at"], utc=True)
+    accepted["row_hash"] = retraction_row_hashes(accepted)
+    return ValidatedChunk(accepted=accepted, rejections=rejections)
+
+
+def retraction_row_hashes(frame: pd.DataFrame) -> list[str]:
+    """Row hashes of retraction rows (``device_id``, ``prediction_id``, ``retracted_at``, ``reason``)."""
+    if frame.empty:
+        return []
+    return _row_hashes(frame["device_id"], frame["prediction_id"], _iso_text(frame["retracted_at"]), frame["reason"])

@@ -7,7 +7,7 @@ adapters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
@@ -19,6 +19,7 @@ from monitor.adapters.db.engine import check_schema, make_engine
 from monitor.adapters.db.unit_of_work import unit_of_work_factory
 from monitor.adapters.files.readers import LogFile, open_log
 from monitor.adapters.rendering.html import render_html
+from monitor.adapters.rendering.report import ReportRenderer
 from monitor.domain.privacy import PatientHasher, make_patient_hasher
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.settings import DEMO_PATIENT_ID_KEY, Settings
@@ -56,6 +57,7 @@ class App:
     clock: Clock
     open_log: Callable[[Path], LogFile]
     render_html: Callable[[dict[str, Any]], str]
+    report_renderer: ReportRenderer = field(default_factory=ReportRenderer)
     demo: bool = False
 
     def patient_hasher(self) -> PatientHasher:

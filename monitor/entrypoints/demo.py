@@ -3,7 +3,9 @@
 Generates five quarters of prediction logs and the ground truth that has arrived by
 the scenario's as-of date, writes them as CSV files, creates a fresh SQLite database
 (or uses ``--db``), registers the example device, ingests everything, analyses every
-quarter with the as-of date as data cut-off, and writes the last quarter's report.
+quarter with the as-of date as data cut-off, writes the last quarter's report
+(PDF and HTML in English and Chinese, JSON, CSV and XLSX annexes) and its submission
+archive (verified), and creates demo users for the dashboard.
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ from monitor.adapters.config_file import load_device_config
 from monitor.adapters.db.engine import make_engine, upgrade
 from monitor.domain.periods import Period
 from monitor.entrypoints.bootstrap import bootstrap, simulated_clock
+from monitor.service.access import create_user
 from monitor.service.analyze import analyze_period
 from monitor.service.devices import register_device
 from monitor.service.ingest import ingest_ground_truth, ingest_predictions
 from monitor.service.report import write_report
+from monitor.service.submission import export_submission, verify_submission
 from monitor.settings import load_settings
 from monitor.synthetic import DemoScenario, generate, write_csv
 
 __all__ = ["EXAMPLE_CONFIG", "run_demo"]
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "lung-nodule-ct.yaml"
+DEMO_PASSWORD = "demo-password"  # the synthetic demo database only; real users choose their own
+DEMO_USERS = (("qa.demo", "QA engineer (demo)", "qa"), ("auditor.demo", "Auditor (demo)", "auditor"))
 
 
 def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None, console: Console) -> dict[str, object]:
@@ -83,10 +89,22 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
         opened += outcome.opened_tickets
         last = outcome
     assert last is not None
-    files = write_report(config.device.id, scenario.quarters[-1], formats=["html", "json"], out_dir=reports_dir,
-                         uow=app.uow, clock=app.clock, actor=settings.actor, render_html=app.render_html)
-    console.print(f"report: {files.files['html'].resolve()}")
-    console.print(f"report data: {files.files['json'].resolve()}")
+    files = write_report(config.device.id, scenario.quarters[-1], formats=["html", "pdf", "json", "csv", "xlsx"],
+                         languages=["en", "zh-CN"], out_dir=reports_dir, uow=app.uow, clock=app.clock,
+                         actor=settings.actor, renderer=app.report_renderer)
+    console.print(f"report {files.report_id} (revision {files.revision}, draft):")
+    for key, path in files.files.items():
+        console.print(f"  {key}: {path.resolve()}")
+    archive = out_dir / f"submission_{config.device.id}_{scenario.quarters[-1]}.zip"
+    export_submission(config.device.id, scenario.quarters[-1], archive, uow=app.uow, allow_draft=True)
+    checked = verify_submission(archive)
+    console.print(f"submission archive (draft, unsigned): {archive.resolve()} "
+                  f"({len(checked.get('files', []))} files verified)")
+    for user_id, name, role in DEMO_USERS:
+        create_user(app.uow, user_id=user_id, display_name=name, role=role, password=DEMO_PASSWORD,
+                    clock=app.clock, actor=settings.actor)
+    console.print(f"dashboard users: {', '.join(u for u, _, _ in DEMO_USERS)} "
+                  f"(password {DEMO_PASSWORD!r}, demo database only): make dashboard")
     console.print(f"tickets opened: {', '.join(opened) if opened else 'none'}")
     console.print(f"database: {database_url} ({time.perf_counter() - started:.1f} s in all)")
     return {"database_url": database_url, "report": files.files, "tickets": opened, "run_id": last.run_id}

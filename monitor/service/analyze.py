@@ -17,8 +17,10 @@ from monitor import __version__
 from monitor.domain.evaluation import StratumMetricResult, evaluate_cells, stratum_counts
 from monitor.domain.periods import Period, resolve_timezone
 from monitor.errors import InputError
+from monitor.service.clinical_sections import failure_rate_findings
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.sections import Window, build_sections
+from monitor.service.tickets import open_ticket
 
 __all__ = ["ANALYSIS_SCHEMA_VERSION", "AnalysisOutcome", "analyze_period"]
 
@@ -91,6 +93,7 @@ def analyze_period(
         window = dict(start=start, end=end, cutoff=cutoff)
         cells = unit.results.confusion_cells(device_id, attributes=config.strata.attributes, **window)
         completeness = unit.results.completeness(device_id, **window)
+        retracted = unit.results.retracted_count(device_id, **window)
         fingerprint, sources = unit.results.input_fingerprint(device_id, **window)
         site_counts = unit.results.sites_in_period(device_id, **window)
         results = evaluate_cells(cells, config)
@@ -101,9 +104,8 @@ def analyze_period(
         for finding, result in zip(found, [r for r in results if r.status == "flagged"], strict=True):
             existing = unit.tickets.find_open(device_id, result.model_version, result.stratum, result.metric)
             if existing is None:
-                ticket_id = unit.tickets.create(device_id=device_id, model_version=result.model_version,
-                                                stratum=result.stratum, metric=result.metric,
-                                                title=_ticket_title(result), at=created)
+                ticket_id = open_ticket(unit, result, config, title=_ticket_title(result), at=created, actor=actor,
+                                        run_id=run_id)
                 outcome.opened_tickets.append(ticket_id)
             else:
                 ticket_id = existing["ticket_id"]
@@ -114,7 +116,8 @@ def analyze_period(
         for alarm in alarms:
             ticket = unit.tickets.find_open(device_id, alarm["model_version"], alarm["stratum"], alarm["metric"])
             alarm["ticket_id"] = ticket["ticket_id"] if ticket else None
-        found_all = found + alarms
+        failure_found = failure_rate_findings(sections.get("failure_rate", []), run_id, device_id, created)
+        found_all = found + alarms + failure_found
         document = _document(
             run_id=run_id, created=created, cutoff=cutoff, actor=actor, config=config, period=period,
             bounds=(start, end), fingerprint=fingerprint, sources=sources, completeness=completeness,
@@ -122,6 +125,7 @@ def analyze_period(
             results=[r.as_dict() for r in results], found=found,
         ) | sections | {"sequential_alarms": [
             {"finding_id": a["finding_id"], "ticket_id": a["ticket_id"], **a["evidence"]} for a in alarms]}
+        document["completeness"]["retracted"] = retracted  # retracted by the cut-off: left out
         unit.results.save_run(
             {"run_id": run_id, "device_id": device_id, "period": period.label, "period_start": start,
              "period_end": end, "data_cutoff": cutoff, "created_at": created, "software_version": __version__,

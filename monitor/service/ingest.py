@@ -5,7 +5,9 @@ the batch record and its audit entry) are stored, or none. A row whose id is
 already stored with identical content is a duplicate and changes nothing; with
 different content it is rejected as a conflict, never overwritten. Ground truth
 is versioned: a row carrying ``correction_reason`` that changes a stored label
-adds a new version.
+adds a new version; a row given by ``study_uid`` applies to every stored prediction of that study.
+A prediction row whose ``result_status`` is not ``ok`` is an AI failure, stored apart. A retraction
+withdraws a stored prediction from every analysis whose cut-off is at or after its ingestion.
 """
 
 from __future__ import annotations
@@ -18,17 +20,21 @@ import pandas as pd
 
 from monitor.domain.logs import (
     Rejection,
+    cap_age_text,
+    ground_truth_row_hashes,
     keep_known,
     missing_columns,
     stored_columns,
     validate_ground_truth,
     validate_predictions,
+    retraction_row_hashes,
+    validate_retractions,
 )
 from monitor.domain.privacy import PatientHasher
 from monitor.errors import InputError
 from monitor.service.ports import Clock, LogSource, Progress, UnitOfWorkFactory
 
-__all__ = ["BatchSummary", "ingest_ground_truth", "ingest_predictions"]
+__all__ = ["BatchSummary", "ingest_ground_truth", "ingest_predictions", "ingest_retractions"]
 
 
 @dataclass
@@ -44,6 +50,9 @@ class BatchSummary:
     duplicates: int = 0
     rejected: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    #: Extra label records made by ground-truth rows given by study_uid (a study with k stored
+    #: predictions makes k records: k - 1 extra), so rows + expanded == accepted + duplicates + rejected.
+    expanded: int = 0
     ignored_columns: tuple[str, ...] = ()
     new_model_versions: list[str] = field(default_factory=list)
     new_sites: list[str] = field(default_factory=list)
@@ -54,6 +63,7 @@ class BatchSummary:
             "schema": "samd-monitor/batch_summary", "schema_version": 1,
             "batch_id": self.batch_id, "kind": self.kind, "source": self.source, "sha256": self.sha256,
             "rows": self.rows, "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected,
+            "expanded": self.expanded,
             "reasons": dict(sorted(self.reasons.items())), "ignored_columns": list(self.ignored_columns),
             "new_model_versions": self.new_model_versions, "new_sites": self.new_sites,
         }
@@ -82,23 +92,32 @@ def _split_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _raw_for(rejection: Rejection, raw: pd.DataFrame, first_row: int,
-             hash_patient: PatientHasher | None = None) -> Rejection:
-    """Attach the row's stored-format content to a rejection (patient identifier as its keyed hash;
-    columns outside the format are dropped: they are never stored)."""
+             hash_patient: PatientHasher | None = None, exact_ages: bool = False) -> Rejection:
+    """Attach the row's stored-format content to a rejection (patient identifier as its keyed hash, ages
+    of 90 and above as 90; columns outside the format are dropped: they are never stored)."""
     row = raw.iloc[rejection.row_number - first_row]
     values = {k: (None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)) for k, v in row.items()}
     if values.get("patient_id") is not None:
-        values["patient_id"] = f"hmac-sha256:{hash_patient(values['patient_id'])}" if hash_patient else None
+        pid = values["patient_id"]
+        pseudonym = pid.startswith("hmac-sha256:") and len(pid) == 76
+        values["patient_id"] = pid if pseudonym else f"hmac-sha256:{hash_patient(pid)}" if hash_patient else None
+    if "age" in values and not exact_ages:
+        values["age"] = cap_age_text(values["age"])
     return Rejection(rejection.row_number, rejection.record_id, rejection.code, rejection.reason, values)
 
 
 def ingest_predictions(
     log: LogSource, *, source: str, uow: UnitOfWorkFactory, hash_patient: PatientHasher, clock: Clock,
-    actor: str, chunk_rows: int = 50_000, progress: Progress | None = None,
+    actor: str, chunk_rows: int = 50_000, progress: Progress | None = None, exact_ages: bool = False,
 ) -> BatchSummary:
-    """Ingest a prediction log file in one transaction; return its :class:`BatchSummary`."""
+    """Ingest a prediction log file in one transaction; return its :class:`BatchSummary`.
+
+    Ages of 90 and above are stored as 90 (">= 90") unless ``exact_ages``. AI failures
+    (``result_status`` failed / no_result) count as accepted and go to their own table.
+    """
     _check_header(log, "predictions", source)
     with uow() as unit:
+        unit.logs.lock_ingestion()
         devices = unit.devices.configs()
         started = clock()
         batch_id = unit.logs.start_batch(kind="predictions", source_name=source, source_format=log.format,
@@ -109,7 +128,7 @@ def ingest_predictions(
         seen_sites: dict[str, set[str]] = {}
         for first_row, raw in log.chunks(chunk_rows):
             checked = validate_predictions(raw, first_row=first_row, devices=devices, hash_patient=hash_patient,
-                                           now=started)
+                                           now=started, exact_ages=exact_ages)
             rejections = list(checked.rejections)
             first, repeats = _split_repeats(checked.accepted)
             reference = first["row_hash"].copy()  # what a repeat must equal: the stored row, else the first
@@ -128,9 +147,12 @@ def ingest_predictions(
                 seen_sites.setdefault(str(device_id), set()).update(fresh["site_id"].unique())
             _handle_repeats(first.assign(row_hash=reference), repeats, summary, rejections, "prediction")
             inserted = pd.concat(new_rows) if new_rows else first.iloc[0:0]
-            unit.logs.insert_predictions(inserted, batch_id=batch_id, at=started)
+            failure = inserted["result_status"] != "ok"
+            unit.logs.insert_predictions(inserted.loc[~failure], batch_id=batch_id, at=started)
+            unit.logs.insert_failures(inserted.loc[failure], batch_id=batch_id, at=started)
             known = keep_known(raw, stored_columns("predictions", devices))
-            rejections = [_raw_for(r, known, first_row, hash_patient) if not r.raw else r for r in rejections]
+            rejections = [_raw_for(r, known, first_row, hash_patient, exact_ages) if not r.raw else r
+                          for r in rejections]
             unit.logs.insert_rejections(batch_id, rejections)
             summary.rows += len(raw)
             summary.accepted += len(inserted)
@@ -138,6 +160,7 @@ def ingest_predictions(
             summary.reasons.update(r.code for r in rejections)
             if progress:
                 progress(len(raw))
+        _store_source_rejections(unit, log, summary)
         for device_id, versions in seen_versions.items():
             summary.new_model_versions += unit.logs.register_model_versions(device_id, versions, batch_id=batch_id,
                                                                             at=started)
@@ -169,6 +192,16 @@ def _handle_repeats(first: pd.DataFrame, repeats: pd.DataFrame, summary: BatchSu
     rejections.extend(_conflict(r, what) for _, r in repeats.loc[~same].iterrows())
 
 
+def _store_source_rejections(unit, log: LogSource, summary: BatchSummary) -> None:  # type: ignore[no-untyped-def]
+    """Store the source units that could not even become a row (formats whose log offers ``rejections()``:
+    a line that is not JSON, a FHIR resource that cannot be mapped, a file that is not a DICOM SR)."""
+    rejections = log.rejections() if hasattr(log, "rejections") else []
+    unit.logs.insert_rejections(summary.batch_id, rejections)
+    summary.rows += len(rejections)
+    summary.rejected += len(rejections)
+    summary.reasons.update(r.code for r in rejections)
+
+
 def _finish(unit, summary: BatchSummary, clock: Clock, actor: str) -> None:  # type: ignore[no-untyped-def]
     if summary.accepted:
         unit.logs.refresh_statistics()
@@ -186,6 +219,7 @@ def ingest_ground_truth(
     """Ingest a ground-truth log file in one transaction; corrections add label versions."""
     _check_header(log, "ground_truth", source)
     with uow() as unit:
+        unit.logs.lock_ingestion()
         devices = unit.devices.configs()
         started = clock()
         batch_id = unit.logs.start_batch(kind="ground_truth", source_name=source, source_format=log.format,
@@ -195,7 +229,7 @@ def ingest_ground_truth(
         for first_row, raw in log.chunks(chunk_rows):
             checked = validate_ground_truth(raw, first_row=first_row, devices=devices, now=started)
             rejections = list(checked.rejections)
-            pending = checked.accepted
+            pending = _expand_studies(unit, checked.accepted, summary, rejections)
             while not pending.empty:  # one round per repeated occurrence of an id inside the chunk
                 current, pending = _split_repeats(pending)
                 versions = []
@@ -212,8 +246,111 @@ def ingest_ground_truth(
             summary.reasons.update(r.code for r in rejections)
             if progress:
                 progress(len(raw))
+        _store_source_rejections(unit, log, summary)
         _finish(unit, summary, clock, actor)
     return summary
+
+
+def _expand_studies(unit, accepted: pd.DataFrame, summary: BatchSummary,  # type: ignore[no-untyped-def]
+                    rejections: list[Rejection]) -> pd.DataFrame:
+    """Rows given by ``study_uid`` replaced by one row per stored prediction of that study (in file order);
+    a study with no stored prediction of the device is rejected."""
+    by_study = accepted["prediction_id"].isna()
+    if not by_study.any():
+        return accepted
+    expanded = []
+    for device_id, group in accepted.loc[by_study].groupby("device_id", sort=False):
+        found = unit.logs.predictions_by_study(str(device_id), group["study_uid"].tolist())
+        unknown = ~group["study_uid"].isin(list(found))
+        rejections.extend(Rejection(
+            row_number=int(r["row_number"]), record_id=str(r["study_uid"]), code="unknown_study",
+            reason=f"study_uid matches no stored prediction of device {device_id!r} "
+                   "(send the prediction log first, then re-send this row)", raw={})
+            for _, r in group.loc[unknown].iterrows())
+        known = group.loc[~unknown]
+        if not known.empty:
+            rows = known.assign(prediction_id=known["study_uid"].map(found)).explode("prediction_id")
+            summary.expanded += len(rows) - len(known)
+            expanded.append(rows)
+    result = pd.concat([accepted.loc[~by_study], *expanded]).sort_values("row_number", kind="stable")
+    result = result.reset_index(drop=True)
+    study_rows = result["row_hash"].isna()
+    if study_rows.any():
+        result.loc[study_rows, "row_hash"] = ground_truth_row_hashes(result.loc[study_rows])
+    return result
+
+
+def ingest_retractions(
+    log: LogSource, *, source: str, uow: UnitOfWorkFactory, clock: Clock, actor: str,
+    chunk_rows: int = 50_000, progress: Progress | None = None,
+) -> BatchSummary:
+    """Ingest a retraction log file (a device withdrawing results) in one transaction.
+
+    A retraction of a prediction that is not stored is rejected (``unknown_prediction``); a re-sent
+    identical retraction is a duplicate, a different one for the same prediction a conflict.
+    """
+    _check_header(log, "retractions", source)
+    with uow() as unit:
+        unit.logs.lock_ingestion()
+        devices = unit.devices.configs()
+        started = clock()
+        batch_id = unit.logs.start_batch(kind="retractions", source_name=source, source_format=log.format,
+                                         source_sha256=log.sha256, at=started, actor=actor)
+        summary = BatchSummary(batch_id, "retractions", source, log.sha256)
+        summary.ignored_columns = _ignored_columns(log.columns, "retractions", devices)
+        for first_row, raw in log.chunks(chunk_rows):
+            checked = validate_retractions(raw, first_row=first_row, devices=devices, now=started)
+            rejections = list(checked.rejections)
+            first, repeats = _split_repeats(checked.accepted)
+            reference = first["row_hash"].copy()
+            new_rows, unknown_keys = [], set()
+            for device_id, group in first.groupby("device_id", sort=False):
+                stored = unit.logs.retractions(str(device_id), group["prediction_id"].tolist())
+                stored_frame = pd.DataFrame(
+                    [(device_id, pid, at, why) for pid, (at, why) in stored.items()],
+                    columns=["device_id", "prediction_id", "retracted_at", "reason"])
+                stored_frame["retracted_at"] = pd.to_datetime(stored_frame["retracted_at"], utc=True)
+                stored_hash = dict(zip(stored_frame["prediction_id"], retraction_row_hashes(stored_frame),
+                                       strict=True))
+                known = group["prediction_id"].map(stored_hash)
+                reference.loc[group.index] = known.where(known.notna(), group["row_hash"])
+                same = known.notna() & (known == group["row_hash"])
+                summary.duplicates += int(same.sum())
+                rejections.extend(_conflict(r, "retraction of prediction")
+                                  for _, r in group.loc[known.notna() & ~same].iterrows())
+                fresh = group.loc[known.isna()]
+                present = unit.logs.stored_prediction_ids(str(device_id), fresh["prediction_id"].tolist())
+                missing = ~fresh["prediction_id"].isin(list(present))
+                for _, r in fresh.loc[missing].iterrows():
+                    unknown_keys.add((r["device_id"], r["prediction_id"]))
+                    rejections.append(_unknown_prediction(r))
+                new_rows.append(fresh.loc[~missing])
+            orphan = pd.Series([(d, i) in unknown_keys for d, i in zip(repeats["device_id"], repeats["prediction_id"],
+                                                                      strict=True)], index=repeats.index, dtype=bool)
+            rejections.extend(_unknown_prediction(r) for _, r in repeats.loc[orphan].iterrows())
+            _handle_repeats(first.assign(row_hash=reference), repeats.loc[~orphan], summary, rejections,
+                            "retraction of prediction")
+            inserted = pd.concat(new_rows) if new_rows else first.iloc[0:0]
+            unit.logs.insert_retractions(inserted, batch_id=batch_id, at=started)
+            known_raw = keep_known(raw, stored_columns("retractions", devices))
+            rejections = [_raw_for(r, known_raw, first_row) if not r.raw else r for r in rejections]
+            unit.logs.insert_rejections(batch_id, rejections)
+            summary.rows += len(raw)
+            summary.accepted += len(inserted)
+            summary.rejected += len(rejections)
+            summary.reasons.update(r.code for r in rejections)
+            if progress:
+                progress(len(raw))
+        _store_source_rejections(unit, log, summary)
+        _finish(unit, summary, clock, actor)
+    return summary
+
+
+def _unknown_prediction(row: pd.Series) -> Rejection:
+    return Rejection(row_number=int(row["row_number"]), record_id=str(row["prediction_id"]),
+                     code="unknown_prediction",
+                     reason=f"prediction {row['prediction_id']!r} of device {row['device_id']!r} is not stored "
+                            "(only a stored result can be retracted)", raw={})
 
 
 def _ground_truth_versions(unit, device_id: str, group: pd.DataFrame, summary: BatchSummary,  # type: ignore[no-untyped-def]

@@ -21,7 +21,12 @@ Progress = Callable[[int], None]
 
 
 class LogSource(Protocol):
-    """A log file being read in chunks of text values."""
+    """A log file being read in chunks of text values.
+
+    A source whose units may fail before they are rows (a line that is not JSON, a FHIR
+    resource that cannot be mapped) also offers ``rejections() -> list[Rejection]``, read by the
+    ingest services after the chunks (see :mod:`monitor.adapters.formats`).
+    """
 
     @property
     def format(self) -> str: ...
@@ -70,6 +75,11 @@ class UnitOfWork(Protocol):
     results: Any
     tickets: Any
     audit: Any
+    jobs: Any
+    access: Any
+    queries: Any
+    reports: Any
+    revisions: Any
 
 
 UnitOfWorkFactory = Callable[[], ContextManager[UnitOfWork]]

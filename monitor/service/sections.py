@@ -1,7 +1,8 @@
 """The analysis document's sections beyond the claims test, each gathered from the database and
 computed by the pure core: discrimination and calibration, comparisons with the reference period and
 with the rest of the population, label maturity, verification bias, time to intervention, sequential
-charts, data drift and the label-free early warning.
+charts, data drift and the label-free early warning; and the clinical sections
+(:mod:`monitor.service.clinical_sections`) when the logs carry their inputs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from monitor.domain.sequential_monitoring import (
     ewma_by_stratum,
 )
 from monitor.domain.timing import time_to_intervention_by_stratum
+from monitor.service.clinical_sections import build_clinical_sections
 
 __all__ = ["Window", "build_sections"]
 
@@ -164,4 +166,4 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
                        "ewma": _ewma(unit, config, period, window)},
         "data_drift": drift,
         "early_warning": estimated_performance_by_stratum(histogram, reference_histogram, config),
-    }
+    } | build_clinical_sections(unit, config, window)

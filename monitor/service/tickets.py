@@ -1,28 +1,153 @@
-"""Read and export retraining tickets."""
+"""Corrective-action tickets: open (from an analysis), move through the lifecycle, comment, export.
+
+Every state change writes a ``ticket_transitions`` row, an audit record (old and new value) and a
+webhook event in the same transaction (the outbox; :mod:`monitor.service.webhook` delivers it).
+The lifecycle rules are in :mod:`monitor.domain.tickets`.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from datetime import datetime
 from typing import Any
 
-from monitor.service.ports import UnitOfWorkFactory
+from monitor.domain.device import DeviceConfig
+from monitor.domain.evaluation import StratumMetricResult
+from monitor.domain.tickets import check_transition, plan_ticket, unmet_criteria
+from monitor.errors import ConflictError, InputError
+from monitor.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
-__all__ = ["TICKET_CSV_COLUMNS", "list_tickets", "tickets_as_csv", "tickets_as_json"]
+__all__ = [
+    "TICKET_CSV_COLUMNS", "TRANSITION_CSV_COLUMNS", "comment_ticket", "get_ticket", "list_tickets", "open_ticket",
+    "tickets_as_csv", "tickets_as_json", "transition_ticket", "transitions_as_csv",
+]
 
 TICKET_CSV_COLUMNS = (
-    "ticket_id", "status", "device_id", "model_version", "stratum", "metric", "title", "created_at", "updated_at",
-    "evidence_runs", "latest_period", "latest_estimate", "latest_ci_low", "latest_ci_high", "claim", "margin",
-    "latest_q_value", "latest_successes", "latest_trials",
+    "ticket_id", "status", "severity", "device_id", "model_version", "stratum", "metric", "title", "created_at",
+    "updated_at", "evidence_runs", "latest_period", "latest_estimate", "latest_ci_low", "latest_ci_high", "claim",
+    "margin", "latest_q_value", "latest_successes", "latest_trials", "data_collection_target", "containment",
+    "acceptance_criteria", "closed_run_id", "resolution", "transitions",
 )
+TRANSITION_CSV_COLUMNS = ("ticket_id", "from_status", "to_status", "at", "actor", "reason", "run_id")
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _event(ticket: dict[str, Any], *, event: str, at: datetime, actor: str, from_status: str | None,
+           reason: str) -> dict[str, Any]:
+    """The generic JSON a webhook receives for a ticket event."""
+    return _jsonable({
+        "event": event, "ticket_id": ticket["ticket_id"], "device_id": ticket["device_id"],
+        "model_version": ticket["model_version"], "stratum": ticket["stratum"], "metric": ticket["metric"],
+        "severity": ticket.get("severity"), "title": ticket["title"], "from_status": from_status,
+        "status": ticket["status"], "reason": reason, "actor": actor, "at": at,
+    })
+
+
+def open_ticket(unit: UnitOfWork, result: StratumMetricResult, config: DeviceConfig, *, title: str,
+                at: datetime, actor: str, run_id: str) -> str:
+    """Open a ticket for a flagged result inside the caller's unit of work; return its id."""
+    assert result.claim is not None and result.margin is not None and result.estimate is not None
+    rules = config.monitoring
+    plan = plan_ticket(metric=result.metric, stratum=result.stratum, claim=result.claim, margin=result.margin,
+                       estimate=result.estimate, alpha=rules.alpha, power=rules.power, confidence=rules.confidence)
+    ticket_id = unit.tickets.create(
+        device_id=config.device.id, model_version=result.model_version, stratum=result.stratum, metric=result.metric,
+        title=title, at=at, severity=plan.severity, containment=plan.containment,
+        acceptance_criteria=plan.acceptance_criteria, data_collection_target=plan.data_collection_target)
+    reason = f"opened by analysis run {run_id}"
+    unit.tickets.record_transition(ticket_id, from_status=None, to_status="open", actor=actor, reason=reason,
+                                   at=at, run_id=run_id)
+    unit.audit.append(at=at, actor=actor, action="ticket.open", entity="ticket", entity_id=ticket_id,
+                      details={"old": None, "new": {"status": "open", "severity": plan.severity,
+                                                    "data_collection_target": plan.data_collection_target,
+                                                    "acceptance_criteria": plan.acceptance_criteria},
+                               "run_id": run_id, "stratum": result.stratum, "metric": result.metric,
+                               "model_version": result.model_version})
+    ticket = {"ticket_id": ticket_id, "device_id": config.device.id, "model_version": result.model_version,
+              "stratum": result.stratum, "metric": result.metric, "severity": plan.severity, "title": title,
+              "status": "open"}
+    unit.tickets.enqueue_event(ticket_id, event="ticket.opened", payload=_event(
+        ticket, event="ticket.opened", at=at, actor=actor, from_status=None, reason=reason), at=at)
+    return ticket_id
+
+
+def _qualifying_version(unit: UnitOfWork, ticket: dict[str, Any], run: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The newest model version in ``run`` registered after the ticket's version, with its stratum results."""
+    if run["device_id"] != ticket["device_id"]:
+        raise ConflictError(f"analysis run {run['run_id']} is of device {run['device_id']!r}, "
+                            f"the ticket of {ticket['device_id']!r}")
+    registered = unit.devices.model_versions(ticket["device_id"])
+    rank = {v: i for i, v in enumerate(registered)}
+    results = unit.results.stratum_results(run["run_id"])
+    newer = sorted({r["model_version"] for r in results
+                    if rank.get(r["model_version"], -1) > rank.get(ticket["model_version"], len(rank))},
+                   key=lambda v: rank[v])
+    if not newer:
+        raise ConflictError(f"cannot close {ticket['ticket_id']}: analysis run {run['run_id']} has no model version "
+                            f"registered after {ticket['model_version']}")
+    version = newer[-1]
+    return version, [r for r in results if r["model_version"] == version]
+
+
+def transition_ticket(ticket_id: str, to_status: str, *, reason: str, actor: str, uow: UnitOfWorkFactory,
+                      clock: Clock, run_id: str | None = None) -> dict[str, Any]:
+    """Move a ticket to ``to_status``; closing needs ``run_id`` of a qualifying analysis of a newer model version."""
+    with uow() as unit:
+        ticket = unit.tickets.lock(ticket_id)
+        check_transition(ticket["status"], to_status, reason=reason)
+        details: dict[str, Any] = {"old": {"status": ticket["status"]}, "new": {"status": to_status},
+                                   "reason": reason}
+        resolution = None
+        if to_status == "closed":
+            if not run_id:
+                raise InputError("closing a ticket needs --run: the analysis run of the newer model version")
+            if not ticket["acceptance_criteria"]:
+                raise ConflictError(f"{ticket_id} has no acceptance criteria (opened before they were fixed); "
+                                    "reject it with a reason instead")
+            version, results = _qualifying_version(unit, ticket, unit.results.get_run(run_id))
+            unmet = unmet_criteria(ticket["acceptance_criteria"], results)
+            if unmet:
+                raise ConflictError(f"cannot close {ticket_id} with run {run_id} (model {version}): "
+                                    f"unmet criterion: {unmet[0]}" + (f" (and {len(unmet) - 1} more)" if len(unmet) > 1 else ""))
+            resolution = f"acceptance criteria met by model {version} in analysis run {run_id}: {reason}"
+            details |= {"run_id": run_id, "model_version": version}
+        elif run_id:
+            raise InputError("--run is only used when closing a ticket")
+        at = clock()
+        unit.tickets.record_transition(ticket_id, from_status=ticket["status"], to_status=to_status, actor=actor,
+                                       reason=reason, at=at, run_id=run_id, resolution=resolution)
+        unit.audit.append(at=at, actor=actor, action="ticket.transition", entity="ticket", entity_id=ticket_id,
+                          details=details)
+        unit.tickets.enqueue_event(ticket_id, event=f"ticket.{to_status}", payload=_event(
+            ticket | {"status": to_status}, event=f"ticket.{to_status}", at=at, actor=actor,
+            from_status=ticket["status"], reason=reason), at=at)
+        return unit.tickets.get(ticket_id)
+
+
+def comment_ticket(ticket_id: str, body: str, *, actor: str, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    """Add a comment to a ticket (audited)."""
+    if not body.strip():
+        raise InputError("a comment cannot be empty")
+    with uow() as unit:
+        unit.tickets.lock(ticket_id)
+        at = clock()
+        comment_id = unit.tickets.add_comment(ticket_id, actor=actor, body=body, at=at)
+        unit.audit.append(at=at, actor=actor, action="ticket.comment", entity="ticket", entity_id=ticket_id,
+                          details={"comment_id": comment_id, "old": None, "new": {"comment": body}})
+
+
 def list_tickets(*, uow: UnitOfWorkFactory, device_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
-    """Tickets with their evidence, oldest first."""
+    """Tickets with their evidence, transitions and comments, oldest first."""
     with uow() as unit:
         return unit.tickets.list(device_id=device_id, status=status)
+
+
+def get_ticket(ticket_id: str, *, uow: UnitOfWorkFactory) -> dict[str, Any]:
+    """One ticket with its evidence, transitions and comments."""
+    with uow() as unit:
+        return unit.tickets.get(ticket_id)
 
 
 def _jsonable(value: Any) -> Any:
@@ -42,20 +167,39 @@ def tickets_as_json(tickets: list[dict[str, Any]]) -> str:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        value = json.dumps(_jsonable(value), ensure_ascii=False, sort_keys=True)
     text = "" if value is None else str(_jsonable(value))
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
 def tickets_as_csv(tickets: list[dict[str, Any]]) -> str:
-    """Tickets as CSV, one row per ticket with its latest evidence; cells neutralised against formula injection."""
+    """Tickets as CSV, one row per ticket with its latest evidence and its transitions (``from>to@at by actor``
+    joined by `` | ``); cells neutralised against formula injection."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(TICKET_CSV_COLUMNS)
     for t in tickets:
         latest = t["evidence"][-1]["evidence"] if t["evidence"] else {}
+        moves = " | ".join(f"{m['from_status'] or ''}>{m['to_status']}@{_jsonable(m['at'])} by {m['actor']}"
+                           for m in t.get("transitions", []))
         writer.writerow([_cell(v) for v in (
-            t["ticket_id"], t["status"], t["device_id"], t["model_version"], t["stratum"], t["metric"], t["title"],
-            t["created_at"], t["updated_at"], len(t["evidence"]), latest.get("period"), latest.get("estimate"),
-            latest.get("ci_low"), latest.get("ci_high"), latest.get("claim"), latest.get("margin"),
-            latest.get("q_value"), latest.get("successes"), latest.get("trials"))])
+            t["ticket_id"], t["status"], t.get("severity"), t["device_id"], t["model_version"], t["stratum"],
+            t["metric"], t["title"], t["created_at"], t["updated_at"], len(t["evidence"]), latest.get("period"),
+            latest.get("estimate"), latest.get("ci_low"), latest.get("ci_high"), latest.get("claim"),
+            latest.get("margin"), latest.get("q_value"), latest.get("successes"), latest.get("trials"),
+            t.get("data_collection_target"), t.get("containment"), t.get("acceptance_criteria"),
+            t.get("closed_run_id"), t.get("resolution"), moves)])
+    return out.getvalue()
+
+
+def transitions_as_csv(tickets: list[dict[str, Any]]) -> str:
+    """Every transition of ``tickets`` as CSV, one row each, oldest first within a ticket; neutralised cells."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(TRANSITION_CSV_COLUMNS)
+    for t in tickets:
+        for m in t.get("transitions", []):
+            writer.writerow([_cell(v) for v in (t["ticket_id"], m["from_status"], m["to_status"], m["at"],
+                                                m["actor"], m["reason"], m["run_id"])])
     return out.getvalue()

@@ -21,11 +21,24 @@ maturity        label maturity of a cohort
 sequential      Bernoulli CUSUM design and paths, EWMA charts
 drift           data drift from binned counts
 cbpe            label-free performance estimation
+agreement       Cohen's kappa, positive / negative percent agreement, exact McNemar
+paired          paired proportions (Newcombe, McNemar) and paired AUC from a joint histogram
+volumes         Bland-Altman bias and limits of agreement from streamed sums
+rate_limits     exact one-sided test of a rate above a claimed maximum
 """
 
 from __future__ import annotations
 
+from monitor.stats.agreement import KappaResult, PercentAgreement, cohen_kappa, mcnemar_exact, percent_agreement
 from monitor.stats.auc import AucResult, PairedAucResult, auc_delong, auc_from_histograms, paired_delong
+from monitor.stats.paired import (
+    PairedProportionComparison,
+    compare_paired_proportions,
+    newcombe_paired_difference,
+    paired_auc_from_histogram,
+)
+from monitor.stats.rate_limits import rate_excess_pvalues
+from monitor.stats.volumes import BlandAltmanResult, bland_altman_from_sums
 from monitor.stats.calibration import CalibrationResult, brier_score, calibration
 from monitor.stats.cbpe import EstimatedPerformance, cbpe, cbpe_from_bins, fit_isotonic_calibration
 from monitor.stats.comparisons import (
@@ -81,6 +94,9 @@ __all__ = [
     "bernoulli_cusum_state", "bernoulli_cusum_weights", "design_bernoulli_cusum", "ewma_proportion_chart",
     "TimeToEventSummary", "durations_from_timestamps", "time_to_event_summary",
     "CorrectedAccuracy", "audit_sample_size", "begg_greenes",
+    "KappaResult", "PercentAgreement", "cohen_kappa", "mcnemar_exact", "percent_agreement",
+    "PairedProportionComparison", "compare_paired_proportions", "newcombe_paired_difference",
+    "paired_auc_from_histogram", "rate_excess_pvalues", "BlandAltmanResult", "bland_altman_from_sums",
     # metrics
     "METRIC_NAMES",
     "metric_fraction",

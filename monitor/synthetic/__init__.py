@@ -3,6 +3,8 @@
 :mod:`monitor.synthetic.lung_nodule` simulates a lung-nodule CT detector at five
 Chinese hospitals over five quarters, with a sensitivity drop planted in the
 ``age >= 75`` x ``severe emphysema`` intersection in the last quarter.
+:func:`add_clinical_context` optionally adds studies, clinician calls, segmentation volumes,
+AI failures and a shadow model version (the default demo does not).
 
 Examples
 --------
@@ -14,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+from .clinical import STUDY_UID_ROOT, add_clinical_context
 from .export import format_timestamps, write_csv, write_parquet
 from .lung_nodule import (
     DEFAULT_CASES_PER_QUARTER,
@@ -56,10 +59,12 @@ __all__ = [
     "SEXES",
     "SITE_IDS",
     "SPECIFICITY",
+    "STUDY_UID_ROOT",
     "STRATUM_ATTRIBUTES",
     "TIMEZONE",
     "DemoData",
     "DemoScenario",
+    "add_clinical_context",
     "age_band",
     "drift_target_mask",
     "format_timestamps",

@@ -93,11 +93,12 @@ def test_whole_flow_through_the_cli(env: dict[str, str], tmp_path: Path) -> None
     assert document["completeness"]["total"]["predictions"] == int((data.predictions["predicted_at"].astype(str)
                                                                       .str.startswith(("2025-07", "2025-08", "2025-09"))).sum())
     out_dir = tmp_path / "reports"
-    report = run("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out", str(out_dir), env=env)
+    report = run("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out", str(out_dir),
+                 "--format", "html,json", "--language", "en", env=env)
     assert report.returncode == 0, report.stderr
-    html = (out_dir / "lung-nodule-ct_2025Q3_report.html").read_text(encoding="utf-8")
+    html = (out_dir / "lung-nodule-ct_2025Q3_r1.en.html").read_text(encoding="utf-8")
     assert document["run_id"] in html and "Stratified results" in html
-    stored = json.loads((out_dir / "lung-nodule-ct_2025Q3_report.json").read_text(encoding="utf-8"))
+    stored = json.loads((out_dir / "lung-nodule-ct_2025Q3_r1.json").read_text(encoding="utf-8"))
     assert stored["analysis"] == document
     exported = run("tickets", "export", "--format", "csv", env=env)
     assert exported.returncode == 0 and exported.stdout.startswith("ticket_id,status")

@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -39,7 +40,8 @@ EXAMPLE_CONFIG = ROOT / "examples" / "lung-nodule-ct.yaml"  # the device the ``a
 PATIENT_KEY = "schema-test-patient-key-0123456789"
 SCHEMA_DIR = ROOT / "schemas"
 BASE_ID = "https://samd-monitor.example/schemas/"
-SCHEMA_NAMES = ("device", "prediction_log", "ground_truth_log", "analysis", "report", "tickets", "batch_summary")
+# Every schema in the folder is checked by the generic tests below (a new schema joins them by existing).
+SCHEMA_NAMES = tuple(sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json")))
 HAND_WRITTEN = tuple(n for n in SCHEMA_NAMES if n != "device")
 DEVICE_ID = "lung-nodule-ct"
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -131,7 +133,8 @@ def _config() -> Any:
 
 # --------------------------------------------------------------------------- (a) the schemas themselves
 def test_the_schema_folder_holds_exactly_the_documented_schemas() -> None:
-    assert sorted(p.name for p in SCHEMA_DIR.glob("*.schema.json")) == sorted(f"{n}.schema.json" for n in SCHEMA_NAMES)
+    core = {"device", "prediction_log", "ground_truth_log", "analysis", "report", "tickets", "batch_summary"}
+    assert core <= set(SCHEMA_NAMES)
     readme = (SCHEMA_DIR / "README.md").read_text(encoding="utf-8")
     for name in SCHEMA_NAMES:
         assert f"{name}.schema.json" in readme, f"schemas/README.md does not list {name}.schema.json"
@@ -174,7 +177,7 @@ def test_every_declared_property_is_described(name: str) -> None:
 def test_output_documents_carry_their_kind_and_version(name: str) -> None:
     props = _schemas()[name]["properties"]
     assert props["schema"]["const"] == f"samd-monitor/{name}"
-    assert props["schema_version"]["const"] == 1
+    assert props["schema_version"]["const"] == {"report": 2}.get(name, 1)  # report 2: content without identity
     assert {"schema", "schema_version"} <= set(_schemas()[name]["required"])
 
 
@@ -399,9 +402,13 @@ def test_log_schemas_require_exactly_the_required_columns() -> None:
     )
 
     predictions, truth = _schemas()["prediction_log"], _schemas()["ground_truth_log"]
-    assert predictions["required"] == list(PREDICTION_REQUIRED)
+    # score and predicted_label are required of results only (not of AI failures): in the schema's allOf
+    conditional = predictions["allOf"][0]["else"]["required"]
+    assert sorted(predictions["required"] + conditional) == sorted(PREDICTION_REQUIRED)
     assert set(predictions["properties"]) == set(PREDICTION_REQUIRED) | set(PREDICTION_OPTIONAL)
-    assert truth["required"] == list(GROUND_TRUTH_REQUIRED)
+    # prediction_id or study_uid: in the schema's oneOf
+    assert [b["required"] for b in truth["oneOf"]] == [["prediction_id"], ["study_uid"]]
+    assert ["prediction_id", *truth["required"]] == list(GROUND_TRUTH_REQUIRED)
     assert set(truth["properties"]) == set(GROUND_TRUTH_REQUIRED) | set(GROUND_TRUTH_OPTIONAL)
     assert truth["properties"]["source"]["enum"] == list(GROUND_TRUTH_SOURCES)
     assert predictions["additionalProperties"] is True and truth["additionalProperties"] is True
@@ -512,6 +519,44 @@ class _Aggregates:
             yield frame.iloc[begin:begin + 700].reset_index(drop=True)
 
 
+class _Clinical:
+    """The clinical aggregations over the current window's per-case table: a few failures, every third
+    case read by a clinician, every fourth with both volumes, and model 2.2.0 scoring the labelled
+    studies of 2.1.0 in shadow."""
+
+    def __init__(self, cases: pd.DataFrame) -> None:
+        self._cases = cases.reset_index(drop=True)
+
+    def _keys(self, attributes: Any) -> list[str]:
+        return ["model_version", *[a.name for a in attributes]]
+
+    def failure_counts(self, device_id: str, *, attributes: Any, **_: Any) -> pd.DataFrame:
+        keys = self._keys(attributes)
+        codes = np.where(self._cases.index % 25 == 0, np.where(self._cases.index % 2 == 0, "timeout", "no_series"), None)
+        frame = self._cases.assign(failure_code=codes)
+        return frame.groupby([*keys, "failure_code"], dropna=False).size().rename("n").reset_index()
+
+    def agreement_table(self, device_id: str, *, attributes: Any, **_: Any) -> pd.DataFrame:
+        read = self._cases.iloc[::3]
+        read = read.assign(human_label=np.where(read.index % 4 == 0, 1 - read["predicted_label"], read["predicted_label"]))
+        return _Aggregates._count(read, [*self._keys(attributes), "predicted_label", "human_label", "label"])
+
+    def volume_sums(self, device_id: str, *, attributes: Any, tolerance: float, **_: Any) -> pd.DataFrame:
+        measured = self._cases.iloc[::4]
+        d = ((measured.index % 7) - 3) * 0.05
+        frame = measured.assign(d=d, d2=d * d, outside=(np.abs(np.exp(d) - 1) > tolerance).astype(int))
+        return (frame.groupby(self._keys(attributes)).agg(n=("d", "size"), sum_d=("d", "sum"), sum_d2=("d2", "sum"),
+                                                          outside=("outside", "sum")).reset_index())
+
+    def paired_score_histogram(self, device_id: str, **_: Any) -> pd.DataFrame:
+        cases = self._cases.loc[(self._cases["model_version"] == "2.1.0") & (self._cases["label"] >= 0)]
+        bin_b = (cases["score_bin"] + 37 * (cases.index % 5) - 74).clip(0, 1000)
+        frame = pd.DataFrame({"version_a": "2.1.0", "version_b": "2.2.0", "bin_a": cases["score_bin"], "bin_b": bin_b,
+                              "call_a": cases["predicted_label"], "call_b": (bin_b >= 500).astype(int),
+                              "label": cases["label"]})
+        return frame.groupby(list(frame.columns)).size().rename("n").reset_index()
+
+
 class _Results:
     def __init__(self, cells: dict[datetime, pd.DataFrame]) -> None:
         self._cells = cells
@@ -550,6 +595,7 @@ def _pure_document(config: Any) -> dict[str, Any]:
         results=_Results({bounds[0]: cells, q2: reference_cells, q1: cells}),
         aggregates=_Aggregates({bounds[0]: _case_table(cells), q2: _case_table(reference_cells, shift=60)},
                                first={"2.1.0": q2, "2.2.0": bounds[0]}),
+        clinical=_Clinical(_case_table(cells)),
     )
     sections = build_sections(unit, config, period, Window(config.device.id, *bounds, cutoff), cells)
     tickets = {(f["model_version"], f["stratum"], f["metric"]): f["ticket_id"] for f in found}
@@ -589,12 +635,14 @@ def _richer_config() -> Any:
     data["claims"]["ppv"] = {"value": 0.70, "margin": 0.05}
     data["claims"]["strata"] = [{"where": {"age_band": ">=75"}, "sensitivity": {"value": 0.85, "margin": 0.03}}]
     data["monitoring"]["interval_method"] = "clopper-pearson"
+    data["claims"]["failure_rate"] = {"maximum": 0.01, "margin": 0.005}
     return DeviceConfig.model_validate(data)
 
 
 #: Sections beyond the claims test that are lists of rows (``sequential`` holds two more).
 SECTIONS = ("discrimination", "reference_comparison", "stratum_vs_rest", "maturity", "verification",
-            "time_to_intervention", "data_drift", "early_warning", "sequential_alarms")
+            "time_to_intervention", "data_drift", "early_warning", "sequential_alarms", "failure_rate",
+            "human_ai_agreement", "volume_agreement", "model_version_comparison")
 
 
 @pytest.mark.parametrize("variant", ("example", "richer"))
@@ -721,6 +769,16 @@ def _index(document: dict[str, Any], status: str) -> int:
         ("sequential_alarms.0.alarms_in_period", 0),
         ("sequential_alarms.0.first_alarm_case_in_period", None),
         ("sequential_alarms", _DELETE),
+        ("failure_rate.0.status", "failed"),
+        ("failure_rate.0.by_code.timeout", -1),
+        ("failure_rate.0.finding_id", "finding-1"),
+        ("human_ai_agreement.0.kappa", 1.5),
+        ("human_ai_agreement.0.ai_right", _DELETE),
+        ("volume_agreement.0.ratio", 0),
+        ("volume_agreement.0.tolerance", 1),
+        ("model_version_comparison.0.metric", "ppv"),
+        ("model_version_comparison.0.difference", -1.5),
+        ("rules.volume_tolerance", 0),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -889,7 +947,7 @@ def test_real_outputs_validate(app: Any, tmp_path: Path) -> None:
     assert_valid("analysis", json.loads(json.dumps(empty.document)))
 
     files = write_report(DEVICE_ID, "2025Q3", formats=["json"], out_dir=tmp_path / "reports", uow=app.uow,
-                         clock=app.clock, actor="t", render_html=app.render_html)
+                         clock=app.clock, actor="t", renderer=app.report_renderer)
     report = json.loads(files.files["json"].read_text(encoding="utf-8"))
     assert_valid("report", report)
     assert report["analysis"] == json.loads(json.dumps(second.document))

@@ -8,12 +8,18 @@ from typing import Iterator
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from monitor.adapters.db.repositories.access import AccessRepository
 from monitor.adapters.db.repositories.aggregates import AggregateRepository
 from monitor.adapters.db.repositories.audit import AuditRepository
+from monitor.adapters.db.repositories.clinical import ClinicalRepository
+from monitor.adapters.db.repositories.dashboard import DashboardRepository
 from monitor.adapters.db.repositories.devices import DeviceRepository
+from monitor.adapters.db.repositories.jobs import JobRepository
 from monitor.adapters.db.repositories.logs import LogRepository
+from monitor.adapters.db.repositories.queries import QueryRepository
 from monitor.adapters.db.repositories.reports import ReportRepository
 from monitor.adapters.db.repositories.results import ResultRepository
+from monitor.adapters.db.repositories.revisions import RevisionRepository
 from monitor.adapters.db.repositories.tickets import TicketRepository
 from monitor.errors import StorageError
 
@@ -29,9 +35,15 @@ class SqlUnitOfWork:
         self.logs = LogRepository(connection)
         self.results = ResultRepository(connection)
         self.aggregates = AggregateRepository(connection)
+        self.clinical = ClinicalRepository(connection)
         self.tickets = TicketRepository(connection)
         self.reports = ReportRepository(connection)
+        self.revisions = RevisionRepository(connection)
+        self.jobs = JobRepository(connection)
         self.audit = AuditRepository(connection)
+        self.access = AccessRepository(connection)
+        self.queries = QueryRepository(connection)
+        self.dashboard = DashboardRepository(connection)
 
 
 def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]

@@ -1,5 +1,8 @@
 """Streaming readers for log files: CSV and Parquet, in bounded-memory chunks of text values.
 
+:func:`open_log` also opens the formats of :mod:`monitor.adapters.formats` (NDJSON, FHIR R4
+Bundles, DICOM SR), which follow the same conventions.
+
 Each reader yields ``(first_row, frame)`` where ``frame`` holds the values as text
 (``None`` when empty) and ``first_row`` is the 1-based number of the chunk's first
 data row (the header is not counted). Typed Parquet values are rendered as text
@@ -20,12 +23,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from monitor.adapters.formats.dicom_sr import DicomSrLog
+from monitor.adapters.formats.fhir import FhirBundleLog
+from monitor.adapters.formats.ndjson import NdjsonLog
 from monitor.errors import InputError
 
-__all__ = ["LogFile", "open_log"]
+__all__ = ["LOG_FORMATS", "LogFile", "open_log"]
 
 DEFAULT_CHUNK_ROWS = 50_000
-_FORMATS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+LOG_FORMATS = ("csv", "parquet", "ndjson", "fhir", "dicom-sr")
+_FORMATS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".ndjson": "ndjson",
+            ".jsonl": "ndjson", ".dcm": "dicom-sr"}
 
 
 def _sha256(path: Path) -> str:
@@ -59,13 +67,39 @@ class LogFile:
         return None
 
 
-def open_log(path: Path, *, format: str | None = None) -> LogFile:
-    """Inspect ``path`` (format from the suffix unless given) and read its header."""
+def _format_of(path: Path) -> str | None:
+    name = path.name.lower()
+    if path.is_dir():
+        return "dicom-sr"
+    if name.endswith(".fhir.json"):
+        return "fhir"
+    return _FORMATS.get(path.suffix.lower())
+
+
+def open_log(path: Path, *, format: str | None = None, kind: str | None = None,
+             device_id: str | None = None) -> LogFile | NdjsonLog | FhirBundleLog | DicomSrLog:
+    """Inspect ``path`` (format from the suffix unless given) and read its header.
+
+    ``kind`` (``predictions`` or ``ground_truth``) is needed by FHIR Bundles, whose resources map
+    differently for each; ``device_id`` is the registered device that FHIR ground truth and DICOM SR
+    results refer to when the source does not name it.
+    """
+    fmt = format or _format_of(path)
+    if fmt == "dicom-sr" and path.is_dir():
+        return DicomSrLog(path, device_id=device_id)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    fmt = format or _FORMATS.get(path.suffix.lower())
-    if fmt not in ("csv", "parquet"):
-        raise InputError(f"{path}: unknown log format (use a .csv or .parquet file, or --format csv|parquet)")
+    if fmt not in LOG_FORMATS:
+        raise InputError(f"{path}: unknown log format (use a .csv, .parquet, .ndjson, .fhir.json or .dcm file, "
+                         f"or --format {'|'.join(LOG_FORMATS)})")
+    if fmt == "ndjson":
+        return NdjsonLog(path)
+    if fmt == "fhir":
+        if kind not in ("predictions", "ground_truth"):
+            raise InputError(f"{path}: a FHIR Bundle is read as predictions or as ground truth; say which")
+        return FhirBundleLog(path, kind=kind, device_id=device_id)
+    if fmt == "dicom-sr":
+        return DicomSrLog(path, device_id=device_id)
     columns = _csv_header(path) if fmt == "csv" else _parquet_header(path)
     normalised = tuple(c.strip().lower() for c in columns)
     duplicates = sorted({c for c in normalised if normalised.count(c) > 1})
@@ -143,10 +177,13 @@ def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame
         raise InputError(f"{path}: malformed CSV near data row {first_row + len(rows)}: {exc}") from exc
 
 
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, IndexError)
+
+
 def _parquet_header(path: Path) -> list[str]:
     try:
         return list(pq.ParquetFile(path).schema_arrow.names)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except _PARQUET_ERRORS as exc:  # a damaged footer can also fail to decode its column names
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
 
 
@@ -172,5 +209,5 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataF
             frame.columns = [str(c).strip().lower() for c in frame.columns]
             yield first_row, frame.apply(_as_text).astype(object)
             first_row += len(frame)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except _PARQUET_ERRORS as exc:
         raise InputError(f"{path}: cannot read Parquet data near row {first_row} ({exc})") from exc

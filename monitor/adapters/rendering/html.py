@@ -1,18 +1,41 @@
-"""Render report documents to HTML with the Jinja2 templates in ``reports/``."""
+"""Render the periodic report to HTML with the Jinja2 template ``reports/report.html.j2``.
+
+:func:`report_context` turns the report content (``monitor.service.report``) and the revision's
+identity into the template's view: grouped tables, figures and the messages of the chosen language.
+"""
 
 from __future__ import annotations
 
+import base64
 import math
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    select_autoescape,
+)
+from markupsafe import Markup
 
+from monitor.adapters.rendering import charts
+from monitor.adapters.rendering.i18n import catalog, inline_translator, translator
 from monitor.errors import ReportError
 
-__all__ = ["TEMPLATE_DIR", "render_html"]
+__all__ = ["CORE_SECTIONS", "TEMPLATE_DIR", "render_html", "report_context"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "reports"
+CORE_SECTIONS = frozenset({
+    "schema", "schema_version", "run_id", "created_at", "actor", "software_version", "config_hash",
+    "input_fingerprint", "device", "period", "data_cutoff", "rules", "sources", "completeness", "sites", "counts",
+    "results", "findings", "summary", "reference_window", "discrimination", "reference_comparison",
+    "stratum_vs_rest", "maturity", "verification", "time_to_intervention", "sequential", "data_drift",
+    "early_warning", "sequential_alarms",
+})
+MAX_FOREST_ROWS = 24
+MAX_TREND_CHARTS = 4
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -35,12 +58,28 @@ def _num(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _cell(value: Any) -> str:
+    """A generic table cell: integers with separators, fractions to four decimals, lists joined."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return _num(value, 4) if abs(value) < 1000 else _num(value, 1)
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
 def _environment(template_dir: Path) -> Environment:
     env = Environment(loader=FileSystemLoader(str(template_dir)), autoescape=select_autoescape(["html", "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["pct"] = _pct
     env.filters["pvalue"] = _pvalue
     env.filters["num"] = _num
+    env.filters["cellfmt"] = _cell
     return env
 
 
@@ -49,5 +88,143 @@ def render_html(context: dict[str, Any], *, template: str = "report.html.j2",
     """Render ``template`` with ``context``; template problems become :class:`ReportError`."""
     try:
         return _environment(template_dir).get_template(template).render(**context)
-    except TemplateError as exc:
+    except (TemplateError, KeyError, ValueError) as exc:
         raise ReportError(f"cannot render {template}: {exc}") from exc
+
+
+# --- the view ---------------------------------------------------------------------------------------
+
+def _label(language: str, key: str, **values: Any) -> str:
+    if language == "both":
+        return f"{catalog('en')[key].format(**values)} / {catalog('zh-CN')[key].format(**values)}"
+    return catalog(language)[key].format(**values)
+
+
+def _css_string(text: str) -> str:
+    """A CSS string literal, safe inside ``<style>`` (no quote, backslash or angle bracket escapes it)."""
+    clean = text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ").replace(">", "\\3e ")
+    return '"' + clean + '"'
+
+
+def _page_counter(language: str) -> str:
+    parts = []
+    for lang in (("en", "zh-CN") if language == "both" else (language,)):
+        pattern = catalog(lang)["footer.pages"]
+        before, rest = pattern.split("{page}", 1)
+        middle, after = rest.split("{pages}", 1)
+        parts.append(f'{_css_string(before)} counter(page) {_css_string(middle)} counter(pages) {_css_string(after)}')
+    return ' "   " '.join(parts)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _forest(results: list[dict[str, Any]], language: str) -> str | None:
+    rows = [r for r in results if r["claim"] is not None and r["status"] in ("flagged", "insufficient")]
+    rows.sort(key=lambda r: (r["status"] != "flagged", -r["trials"], r["metric"], r["stratum"], r["model_version"]))
+    rows = rows[:MAX_FOREST_ROWS]
+    if not rows:
+        return None
+    return _data_uri(charts.forest_plot(
+        [r | {"label": f"{_label(language, 'metric.' + r['metric'])} · {r['stratum']} ({r['model_version']})"}
+         for r in rows],
+        title=_label(language, "performance.heading"), claim_label=_label(language, "common.claim"),
+        goal_label=_label(language, "common.goal")))
+
+
+def _cusum(document: dict[str, Any], language: str) -> str | None:
+    alarms = document.get("sequential_alarms") or []
+    if not alarms:
+        return None
+    rows = [a | {"label": f"{_label(language, 'metric.' + a['metric'])} · {a['stratum']} ({a['model_version']})"}
+            for a in alarms]
+    return _data_uri(charts.cusum_ratio_chart(rows, title=_label(language, "drift.cusum_heading"),
+                                              threshold_label=_label(language, "drift.h")))
+
+
+def _trends(document: dict[str, Any], language: str) -> list[dict[str, Any]]:
+    watched = {(f["model_version"], f["stratum"], f["metric"]) for f in document["findings"]}
+    watched |= {(a["model_version"], a["stratum"], a["metric"]) for a in document.get("sequential_alarms") or []}
+    charts_ = [e for e in document["sequential"]["ewma"] if (e["model_version"], e["stratum"], e["metric"]) in watched]
+    if not charts_:
+        charts_ = [e for e in document["sequential"]["ewma"] if e["level"] == 0 and e["metric"] == "sensitivity"]
+    out = []
+    for e in [e for e in charts_ if len(e["periods"]) >= 2][:MAX_TREND_CHARTS]:
+        metric = _label(language, "metric." + e["metric"])
+        labels = {"band": _label(language, "drift.ewma_heading"), "rate": _label(language, "drift.rates"),
+                  "ewma": "EWMA", "claim": _label(language, "common.claim")}
+        png = charts.trend_chart(e["periods"], rates=e["rates"], ewma=e["ewma"], lower=e["lower"], upper=e["upper"],
+                                 claim=e["claim"], title=f"{metric} · {e['stratum']} ({e['model_version']})",
+                                 labels=labels)
+        out.append({"png": _data_uri(png), "metric_label": metric, "stratum": e["stratum"],
+                    "model_version": e["model_version"]})
+    return out
+
+
+def _table(rows: list[Any], caption: str | None = None) -> dict[str, Any]:
+    if rows and all(isinstance(r, dict) for r in rows):
+        columns: list[str] = []
+        for r in rows:
+            columns += [k for k, v in r.items() if k not in columns and not isinstance(v, dict)]
+        return {"caption": caption, "columns": columns, "rows": [[r.get(c) for c in columns] for r in rows]}
+    return {"caption": caption, "columns": ["value"], "rows": [[r] for r in rows]}
+
+
+def _extra(key: str, value: Any) -> dict[str, Any]:
+    """A generic section for a document key the template does not know: tables of its lists and scalars."""
+    title_key = f"additional.{key}" if f"additional.{key}" in catalog("en") else None
+    tables = []
+    if isinstance(value, list):
+        tables.append(_table(value))
+    elif isinstance(value, dict):
+        scalars = [{"name": k, "value": v} for k, v in value.items() if not isinstance(v, (list, dict))]
+        if scalars:
+            tables.append(_table(scalars))
+        for k, v in value.items():
+            if isinstance(v, list):
+                tables.append(_table(v, caption=k))
+            elif isinstance(v, dict):
+                tables.append(_table([{"name": kk, "value": vv} for kk, vv in v.items()], caption=k))
+    else:
+        tables.append(_table([{"name": key, "value": value}]))
+    return {"key": key, "title_key": title_key, "title": key.replace("_", " ").capitalize(), "tables": tables}
+
+
+def report_context(content: dict[str, Any], identity: dict[str, Any], language: str) -> dict[str, Any]:
+    """The template's context for ``content`` (the report JSON) in ``language`` (en, zh-CN or both)."""
+    t = translator(language)
+    doc = content["analysis"]
+    counts = {(c["model_version"], c["stratum"]): c for c in doc["counts"]}
+    overall: dict[str, list[dict[str, Any]]] = {}
+    stratified: dict[str, list[dict[str, Any]]] = {}
+    for r in doc["results"]:
+        c = counts.get((r["model_version"], r["stratum"]), {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
+        row = r | {"n": c["tp"] + c["fp"] + c["fn"] + c["tn"], "positives": c["tp"] + c["fn"]}
+        if r["level"] == 0:
+            overall.setdefault(r["model_version"], []).append(row)
+        elif r["claim"] is not None:
+            stratified.setdefault(r["metric"], []).append(row)
+    scanners: dict[str, int] = {}
+    for c in doc["counts"]:
+        if c["level"] == 1 and any("scanner" in name for name in c["attributes"]):
+            scanners[c["stratum"]] = scanners.get(c["stratum"], 0) + c["tp"] + c["fp"] + c["fn"] + c["tn"]
+    extras = [_extra(k, doc[k]) for k in sorted(doc) if k not in CORE_SECTIONS and doc[k] not in (None, [], {})]
+    first = 12 if extras else 11
+    section_no = {"additional": 11} | {name: first + i for i, name in
+                                        enumerate(("changes", "limitations", "methods", "signoff"))}
+    identity_text = _label("en" if language == "both" else language, "footer.identity",
+                           report_id=identity["report_id"], revision=identity["revision"],
+                           status=_label(language, f"status.{identity['status']}"))
+    return {
+        "t": t, "ti": inline_translator(language), "lang": language, "html_lang": "zh-CN" if language == "zh-CN" else "en",
+        "content": content, "doc": doc, "identity": identity,
+        "confidence_pct": f"{round(doc['rules']['confidence'] * 100)}%",
+        "power_pct": f"{round(doc['rules']['power'] * 100)}%",
+        "overall": sorted(overall.items()), "stratified": list(stratified.items()),
+        "scanners": [{"label": k, "n": v} for k, v in scanners.items()],
+        "extras": extras, "section_no": section_no,
+        "charts": {"forest": _forest(doc["results"], language), "cusum": _cusum(doc, language),
+                   "trends": _trends(doc, language)},
+        "footer_left": Markup(_css_string(identity_text)), "footer_right": Markup(_page_counter(language)),
+    }

@@ -11,7 +11,9 @@ import sys
 
 from rich.markup import escape
 
-from monitor.entrypoints.cli import analysis, db, demo, device, ingest, tickets  # noqa: F401  (registration)
+from monitor.entrypoints.cli import access, analysis, dashboard, db, demo, device, ingest, tickets  # noqa: F401  (registration)
+from monitor.entrypoints.cli import serve, watch  # noqa: F401  (registration)
+from monitor.entrypoints.cli import audit, signoff, submission  # noqa: F401  (registration)
 from monitor.entrypoints.cli._common import app, err
 from monitor.errors import MonitorError
 

@@ -35,8 +35,25 @@ def analyze(
     period: str = typer.Option(..., "--period", help="2025Q3, 2025-07, 2025 or 2025-07-01..2025-09-30."),
     cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off (default: now); re-running with the same cut-off reproduces a run."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole analysis document."),
+    engine: str = typer.Option("database", "--engine",
+                               help="database (ingested logs) or spark (Parquet logs in a data lake; "
+                                    "needs the spark extra)."),
+    lake_predictions: Optional[list[str]] = typer.Option(
+        None, "--predictions", help="spark engine: Parquet prediction logs (path, folder, glob or URL); repeatable."),
+    lake_ground_truth: Optional[list[str]] = typer.Option(
+        None, "--ground-truth", help="spark engine: Parquet ground-truth logs; repeatable."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="spark engine: device configuration YAML (default: the registered device's)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="spark engine: write the document to this file."),
 ) -> None:
     """Analyse a device over a period: stratified metrics, tests against claims, findings and tickets."""
+    if engine != "database":
+        from monitor.entrypoints.cli.lake import run_lake_analysis
+
+        run_lake_analysis(engine=engine, device=device, period=Period.parse(period), cutoff=_cutoff(cutoff),
+                          predictions=lake_predictions or [], ground_truth=lake_ground_truth or [],
+                          config_file=config, out_file=out_file, as_json=as_json)
+        return
     application = build_app()
     outcome = analyze_period(device, Period.parse(period), uow=application.uow, clock=application.clock,
                              actor=application.settings.actor, cutoff=_cutoff(cutoff))
@@ -63,14 +80,20 @@ def analyze(
 @app.command()
 def report(
     device: str = typer.Option(..., "--device", help="Device id."),
-    period: str = typer.Option(..., "--period", help="Period of a stored analysis run (e.g. 2025Q3)."),
-    formats: str = typer.Option("html,json", "--format", help="Comma-separated: html, json."),
+    period: str = typer.Option(..., "--period", help="Period of a stored analysis run (e.g. 2025Q3; a year with --rollup)."),
+    formats: str = typer.Option("html,pdf,json,csv,xlsx", "--format",
+                                help="Comma-separated: html, pdf, json, csv, xlsx."),
+    languages: str = typer.Option("en,zh-CN", "--language",
+                                  help="Comma-separated: en, zh-CN, both (both languages in one document)."),
+    rollup: bool = typer.Option(False, "--rollup", help="Annual roll-up of the year's stored quarterly runs."),
     out_dir: Path = typer.Option(Path("reports-out"), "--out", help="Output folder."),
 ) -> None:
-    """Write the report of the newest analysis run of a device and period."""
+    """Write a new draft revision of the report of a device and period (from its newest analysis run)."""
     application = build_app()
     files = write_report(device, Period.parse(period).label, formats=[f.strip() for f in formats.split(",") if f.strip()],
+                         languages=[x.strip() for x in languages.split(",") if x.strip()], rollup=rollup,
                          out_dir=out_dir, uow=application.uow, clock=application.clock,
-                         actor=application.settings.actor, render_html=application.render_html)
-    for fmt, path in files.files.items():
-        out.print(f"{fmt}: {path} (sha256 {files.sha256[fmt][:12]})")
+                         actor=application.settings.actor, renderer=application.report_renderer)
+    out.print(f"report {files.report_id} revision {files.revision} (draft), content sha256 {files.content_sha256[:12]}")
+    for key, path in files.files.items():
+        out.print(f"  {key}: {path} (sha256 {files.sha256[key][:12]})")

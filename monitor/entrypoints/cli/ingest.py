@@ -1,9 +1,11 @@
-"""``samd-monitor ingest``: prediction and ground-truth logs, batches and rejected rows."""
+"""``samd-monitor ingest``: prediction, ground-truth and retraction logs, batches, and the quarantine of
+rejected rows (list, export, re-submit, dismiss)."""
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -12,16 +14,30 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from monitor.entrypoints.cli._common import app, build_app, err, out
-from monitor.service.ingest import BatchSummary, ingest_ground_truth, ingest_predictions
+from monitor.errors import InputError
+from monitor.service.ingest import BatchSummary, ingest_ground_truth, ingest_predictions, ingest_retractions
+from monitor.service.quarantine import dismiss_rejections, export_rejections, list_rejections, resubmit
 
-ingest_app = typer.Typer(help="Ingest prediction and ground-truth logs; inspect batches and rejected rows.",
+ingest_app = typer.Typer(help="Ingest prediction, ground-truth and retraction logs; inspect batches; "
+                              "work through rejected rows.",
                          no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 
 
-def _run_ingest(kind: str, file: Path, fmt: Optional[str], as_json: bool) -> None:
+def _open(application, file: Path, fmt: Optional[str], kind: Optional[str] = None,  # type: ignore[no-untyped-def]
+          device: Optional[str] = None):
+    if fmt is None and kind is None and device is None:
+        return application.open_log(file)
+    return application.open_log.func(file, format=fmt, kind=kind, device_id=device)  # type: ignore[attr-defined]
+
+
+def _exact_ages(application) -> bool:  # type: ignore[no-untyped-def]
+    return bool(getattr(application.settings, "exact_ages", False))
+
+
+def _run_ingest(kind: str, file: Path, fmt: Optional[str], as_json: bool, device: Optional[str] = None) -> None:
     application = build_app()
-    log = application.open_log(file) if fmt is None else application.open_log.func(file, format=fmt)  # type: ignore[attr-defined]
+    log = _open(application, file, fmt, kind, device)
     total = log.count_rows()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
                   TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -30,6 +46,10 @@ def _run_ingest(kind: str, file: Path, fmt: Optional[str], as_json: bool) -> Non
         if kind == "predictions":
             summary = ingest_predictions(log, source=str(file), uow=application.uow,
                                          hash_patient=application.patient_hasher(), clock=application.clock,
+                                         actor=application.settings.actor, progress=advance,
+                                         exact_ages=_exact_ages(application))
+        elif kind == "retractions":
+            summary = ingest_retractions(log, source=str(file), uow=application.uow, clock=application.clock,
                                          actor=application.settings.actor, progress=advance)
         else:
             summary = ingest_ground_truth(log, source=str(file), uow=application.uow, clock=application.clock,
@@ -51,49 +71,133 @@ def _print_summary(summary: BatchSummary, as_json: bool) -> None:
         out.print(f"  columns not used by any device configuration (not stored): {', '.join(summary.ignored_columns)}")
 
 
+_FORMAT_HELP = ("csv, parquet, ndjson (one JSON object per line), fhir (an HL7 FHIR R4 Bundle, docs/fhir-mapping.md) "
+                "or dicom-sr (TID 1500 measurement reports, docs/dicom-sr-mapping.md); default: from the suffix "
+                "(.csv, .parquet, .ndjson/.jsonl, .fhir.json, .dcm or a folder).")
+_DEVICE_HELP = "Registered device the FHIR / DICOM SR resources refer to when they do not name it."
+
+
 @ingest_app.command("predictions")
 def ingest_predictions_cmd(
-    file: Path = typer.Argument(..., help="Prediction log (.csv or .parquet)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="csv or parquet (default: from the suffix)."),
+    file: Path = typer.Argument(..., help="Prediction log (.csv, .parquet, .ndjson/.jsonl, .fhir.json, .dcm or "
+                                          "a folder of DICOM SR files)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help=_FORMAT_HELP),
+    device: Optional[str] = typer.Option(None, "--device", help=_DEVICE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the batch summary as JSON."),
 ) -> None:
     """Ingest a prediction log file (one transaction; re-sending it changes nothing)."""
-    _run_ingest("predictions", file, fmt, as_json)
+    _run_ingest("predictions", file, fmt, as_json, device)
 
 
 @ingest_app.command("ground-truth")
 def ingest_ground_truth_cmd(
-    file: Path = typer.Argument(..., help="Ground-truth log (.csv or .parquet)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="csv or parquet (default: from the suffix)."),
+    file: Path = typer.Argument(..., help="Ground-truth log (.csv, .parquet, .ndjson/.jsonl or .fhir.json)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help=_FORMAT_HELP),
+    device: Optional[str] = typer.Option(None, "--device", help=_DEVICE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the batch summary as JSON."),
 ) -> None:
     """Ingest a ground-truth log file; rows with correction_reason add a new label version."""
-    _run_ingest("ground_truth", file, fmt, as_json)
+    _run_ingest("ground_truth", file, fmt, as_json, device)
+
+
+@ingest_app.command("retractions")
+def ingest_retractions_cmd(
+    file: Path = typer.Argument(..., help="Retraction log (.csv or .parquet): device_id, prediction_id, "
+                                          "retracted_at, reason."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv or parquet (default: from the suffix)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the batch summary as JSON."),
+) -> None:
+    """Ingest results the device retracted: analyses with a later cut-off leave those predictions out."""
+    _run_ingest("retractions", file, fmt, as_json)
+
+
+def _since(text: Optional[str]) -> Optional[datetime]:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"--since {text!r} is not an ISO-8601 date or date and time") from exc
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+_ROW_KEYS = ("batch_id", "source_name", "kind", "row_number", "record_id", "reason_code", "reason", "status",
+             "resolved_batch_id", "resolved_at", "resolved_by", "resolution_note", "raw")
 
 
 @ingest_app.command("rejected")
 def ingest_rejected(
     batch: Optional[int] = typer.Option(None, "--batch", help="Only this batch."),
     reason: Optional[str] = typer.Option(None, "--reason", help="Only this reason code (e.g. score_out_of_range)."),
+    status: Optional[str] = typer.Option(None, "--status", help="Only rows in this state: open, resubmitted, "
+                                                                "dismissed."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only rows of this log kind: predictions, ground_truth, "
+                                                            "retractions."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only batches started at or after this ISO-8601 "
+                                                              "date or time (UTC unless an offset is given)."),
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many rows."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many rows."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write ALL matching rows' content to this CSV "
+                                                                 "file in the log's own column layout, to correct "
+                                                                 "and re-send (ignores --limit/--offset)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON lines with the raw row content."),
 ) -> None:
-    """List rejected rows with their batch, row number and reason."""
+    """List (or export) rejected rows with their batch, row number, reason and quarantine status."""
     application = build_app()
-    with application.uow() as unit:
-        rows = unit.logs.rejections(batch_id=batch, code=reason, limit=limit, offset=offset)
+    moment = _since(since)
+    if export is not None:
+        text, n = export_rejections(application.uow, clock=application.clock, actor=application.settings.actor,
+                                    batch_id=batch, code=reason, status=status, kind=kind, since=moment,
+                                    destination=str(export))
+        export.write_text(text, encoding="utf-8")
+        out.print(f"wrote {n:,} rejected row(s) to {export}")
+        return
+    rows = list_rejections(application.uow, batch_id=batch, code=reason, status=status, kind=kind, since=moment,
+                           limit=limit, offset=offset)
     if as_json:
         for r in rows:
-            sys.stdout.write(json.dumps({k: r[k] for k in ("batch_id", "source_name", "kind", "row_number",
-                                                          "record_id", "reason_code", "reason", "raw")},
-                                        ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps({k: r.get(k) for k in _ROW_KEYS}, ensure_ascii=False, default=str) + "\n")
         return
-    table = Table("batch", "source", "row", "id", "reason")
+    table = Table("batch", "source", "row", "id", "reason", "status")
     for r in rows:
         table.add_row(str(r["batch_id"]), Path(r["source_name"]).name, str(r["row_number"]), r["record_id"] or "",
-                      r["reason"])
+                      r["reason"], r["status"])
     out.print(table)
+
+
+@ingest_app.command("resubmit")
+def ingest_resubmit(
+    file: Path = typer.Argument(..., help="The corrected file (same kind of log as the batch)."),
+    batch: int = typer.Option(..., "--batch", help="The batch whose rejected rows the file corrects."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv or parquet (default: from the suffix)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+) -> None:
+    """Ingest a corrected file as a new batch; rejected rows of --batch now accepted become 'resubmitted'."""
+    application = build_app()
+    log = _open(application, file, fmt)
+    with application.uow() as unit:
+        original = unit.logs.batch(batch)
+    hasher = application.patient_hasher() if original is not None and original["kind"] == "predictions" else None
+    outcome = resubmit(log, batch_id=batch, source=str(file), uow=application.uow, clock=application.clock,
+                       actor=application.settings.actor, hash_patient=hasher, exact_ages=_exact_ages(application))
+    if as_json:
+        out.print_json(json.dumps(outcome.as_dict()))
+        return
+    _print_summary(outcome.summary, False)
+    out.print(f"batch {batch}: {len(outcome.resolved_rows):,} rejected row(s) marked resubmitted")
+
+
+@ingest_app.command("dismiss")
+def ingest_dismiss(
+    batch: int = typer.Option(..., "--batch", help="The batch of the rejected rows."),
+    row: Optional[int] = typer.Option(None, "--row", min=1, help="Only this data row (default: all open rows)."),
+    note: str = typer.Option(..., "--note", help="Why the row(s) need no re-submission (kept in the audit log)."),
+) -> None:
+    """Dismiss open rejected rows with a note (e.g. a test record that will never be re-sent)."""
+    application = build_app()
+    rows = dismiss_rejections(application.uow, batch_id=batch, row_number=row, note=note, clock=application.clock,
+                              actor=application.settings.actor)
+    out.print(f"batch {batch}: dismissed {len(rows):,} rejected row(s)")
 
 
 @ingest_app.command("batches")

@@ -216,7 +216,7 @@ def test_numeric_attribute_must_be_a_number() -> None:
 
 # one case per ground-truth reason code -----------------------------------------------------------
 TRUTH_CASES = [
-    ({"prediction_id": ""}, "missing_prediction_id", "prediction_id is missing"),
+    ({"prediction_id": ""}, "missing_prediction_id", "prediction_id (or study_uid) is missing"),
     ({"device_id": None}, "missing_device_id", "device_id is missing"),
     ({"label": "null"}, "missing_label", "label is missing"),
     ({"confirmed_at": None}, "missing_confirmed_at", "confirmed_at is missing"),
@@ -322,7 +322,8 @@ def test_rejected_raw_content_holds_only_the_patient_hash(devices: dict[str, Any
     checked = check_predictions([prediction(1, score="x", patient_id="CLEAR-ID-77"),
                                  prediction(2, score="x", patient_id=None)], devices)
     first, second = checked.rejections
-    assert first.raw == prediction(1, score="x") | {"patient_id": f"hmac-sha256:{HASH('CLEAR-ID-77')}"}
+    assert first.raw == dict.fromkeys(PREDICTION_COLUMNS) | prediction(1, score="x") | {
+        "patient_id": f"hmac-sha256:{HASH('CLEAR-ID-77')}"}
     assert "CLEAR-ID-77" not in repr(checked.rejections)
     assert second.raw["patient_id"] is None
 

@@ -1,33 +1,111 @@
-"""Generated report files and their checksums."""
+"""Generated reports: their revisions, files and signatures, and the reporting queries on provenance."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from monitor.adapters.db.tables import reports
+from monitor.adapters.db.tables import (
+    analysis_runs,
+    ingestion_batches,
+    rejected_rows,
+    report_revisions,
+    report_signatures,
+    reports,
+)
 
 __all__ = ["ReportRepository"]
 
 
 class ReportRepository:
-    """Record and list generated report files."""
+    """Record and list report revisions and their files; read what a report states about its inputs."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    # files ----------------------------------------------------------------------------------
     def add(self, *, report_id: str, run_id: str, device_id: str, period: str, format: str, path: str,
-            sha256: str, at: datetime, actor: str) -> None:
+            sha256: str, at: datetime, actor: str, language: str | None = None) -> None:
         """Record one written report file."""
         self._conn.execute(reports.insert().values(
             report_id=report_id, run_id=run_id, device_id=device_id, period=period, format=format,
-            path=path, sha256=sha256, created_at=at, actor=actor))
+            path=path, sha256=sha256, created_at=at, actor=actor, language=language))
 
     def list(self, device_id: str | None = None) -> list[dict[str, Any]]:
         """Report files, newest first."""
-        query = select(reports).order_by(reports.c.created_at.desc())
+        query = select(reports).order_by(reports.c.created_at.desc(), reports.c.id.desc())
         if device_id:
             query = query.where(reports.c.device_id == device_id)
         return [dict(r._mapping) for r in self._conn.execute(query)]
+
+    def files(self, report_id: str) -> list[dict[str, Any]]:
+        """The files of one report revision, in the order written."""
+        rows = self._conn.execute(select(reports).where(reports.c.report_id == report_id).order_by(reports.c.id))
+        return [dict(r._mapping) for r in rows]
+
+    # revisions ------------------------------------------------------------------------------
+    def next_revision(self, device_id: str, period: str) -> int:
+        """One more than the highest revision of this device and period (1 for the first)."""
+        current = self._conn.execute(select(func.max(report_revisions.c.revision)).where(
+            report_revisions.c.device_id == device_id, report_revisions.c.period == period)).scalar_one()
+        return int(current or 0) + 1
+
+    def add_revision(self, *, report_id: str, device_id: str, period: str, run_id: str, revision: int,
+                     languages: str, content_sha256: str, audit_head: str, at: datetime, actor: str,
+                     status: str = "draft", supersedes: str | None = None) -> None:
+        """Record a generated report revision."""
+        self._conn.execute(report_revisions.insert().values(
+            report_id=report_id, device_id=device_id, period=period, run_id=run_id, revision=revision,
+            status=status, supersedes=supersedes, languages=languages, content_sha256=content_sha256,
+            audit_head=audit_head, created_at=at, created_by=actor))
+
+    def revisions(self, device_id: str, period: str | None = None) -> list[dict[str, Any]]:
+        """Revisions of a device (and period), newest first."""
+        query = select(report_revisions).where(report_revisions.c.device_id == device_id)
+        if period is not None:
+            query = query.where(report_revisions.c.period == period)
+        query = query.order_by(report_revisions.c.created_at.desc(), report_revisions.c.revision.desc())
+        return [dict(r._mapping) for r in self._conn.execute(query)]
+
+    def latest_revision_of_run(self, run_id: str) -> dict[str, Any] | None:
+        """The highest revision generated from an analysis run, if any."""
+        row = self._conn.execute(select(report_revisions).where(report_revisions.c.run_id == run_id)
+                                 .order_by(report_revisions.c.revision.desc()).limit(1)).first()
+        return dict(row._mapping) if row else None
+
+    def signatures(self, report_id: str) -> list[dict[str, Any]]:
+        """Signatures of a revision, in signing order."""
+        rows = self._conn.execute(select(report_signatures).where(report_signatures.c.report_id == report_id)
+                                  .order_by(report_signatures.c.signed_at, report_signatures.c.id))
+        return [dict(r._mapping) for r in rows]
+
+    # what a report states about its inputs ---------------------------------------------------
+    def previous_run(self, device_id: str, before: datetime) -> dict[str, Any] | None:
+        """The newest analysis run (with document) of a period ending at or before ``before``."""
+        row = self._conn.execute(
+            select(analysis_runs).where(analysis_runs.c.device_id == device_id, analysis_runs.c.period_end <= before)
+            .order_by(analysis_runs.c.period_end.desc(), analysis_runs.c.created_at.desc(),
+                      analysis_runs.c.run_id.desc()).limit(1)).first()
+        return dict(row._mapping) if row else None
+
+    def batches(self, batch_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Ingestion batches by id, in id order."""
+        if not batch_ids:
+            return []
+        rows = self._conn.execute(select(ingestion_batches).where(ingestion_batches.c.batch_id.in_(list(batch_ids)))
+                                  .order_by(ingestion_batches.c.batch_id))
+        return [dict(r._mapping) for r in rows]
+
+    def rejections_by_reason(self, batch_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Rejected rows of these batches counted by batch and reason code."""
+        if not batch_ids:
+            return []
+        rows = self._conn.execute(
+            select(rejected_rows.c.batch_id, rejected_rows.c.reason_code, func.count().label("count"))
+            .where(rejected_rows.c.batch_id.in_(list(batch_ids)))
+            .group_by(rejected_rows.c.batch_id, rejected_rows.c.reason_code)
+            .order_by(rejected_rows.c.batch_id, rejected_rows.c.reason_code))
+        return [{"batch_id": int(r.batch_id), "reason_code": r.reason_code, "count": int(r.count)} for r in rows]

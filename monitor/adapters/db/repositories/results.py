@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import (
     Connection,
     Float,
+    Table,
     and_,
     case,
     cast,
@@ -21,11 +22,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement
 
+from monitor.adapters.db.repositories._active import active_prediction_clause
 from monitor.adapters.db.tables import (
     analysis_runs,
     findings,
     ground_truth,
     ingestion_batches,
+    prediction_retractions,
     predictions,
     stratum_results,
 )
@@ -38,19 +41,20 @@ _CORE_COLUMNS = {"age": predictions.c.age, "sex": predictions.c.sex, "site_id": 
                  "model_version": predictions.c.model_version}
 
 
-def attribute_expression(spec: AttributeSpec) -> ColumnElement[str]:
+def attribute_expression(spec: AttributeSpec, table: Table = predictions) -> ColumnElement[str]:
     """SQL expression giving the stratum label of ``spec`` for each prediction row.
 
     Mirrors :meth:`AttributeSpec.bin_label`: numeric attributes are binned with
-    left-closed edges, missing values become ``unknown``.
+    left-closed edges, missing values become ``unknown``. ``table`` is ``predictions`` or a
+    table with the same stratification columns (``prediction_failures``).
     """
     column = spec.source_column
     if column in _CORE_COLUMNS:
-        raw: ColumnElement[Any] = _CORE_COLUMNS[column]
+        raw: ColumnElement[Any] = table.c[column]
         numeric = raw if column == "age" else None
     else:
-        raw = predictions.c.attributes[column].as_string()
-        numeric = cast(predictions.c.attributes[column].as_float(), Float) if spec.is_numeric else None
+        raw = table.c.attributes[column].as_string()
+        numeric = cast(table.c.attributes[column].as_float(), Float) if spec.is_numeric else None
     if not spec.is_numeric:
         return func.coalesce(raw, literal(MISSING_LABEL))
     assert spec.bins is not None
@@ -79,9 +83,13 @@ def _label_join(cutoff: datetime) -> ColumnElement[bool]:
     )
 
 
-def _period_filter(device_id: str, start: datetime, end: datetime, cutoff: datetime) -> list[ColumnElement[bool]]:
-    return [predictions.c.device_id == device_id, predictions.c.predicted_at >= start,
-            predictions.c.predicted_at < end, predictions.c.ingested_at <= cutoff]
+def _period_filter(device_id: str, start: datetime, end: datetime, cutoff: datetime,
+                   *, active: bool = True) -> list[ColumnElement[bool]]:
+    """The period's predictions ingested by the cut-off; unless ``active`` is False, without those
+    retracted by the cut-off (:func:`active_prediction_clause`)."""
+    period = [predictions.c.device_id == device_id, predictions.c.predicted_at >= start,
+              predictions.c.predicted_at < end, predictions.c.ingested_at <= cutoff]
+    return [*period, active_prediction_clause(cutoff)] if active else period
 
 
 class ResultRepository:
@@ -135,6 +143,13 @@ class ResultRepository:
                            "positives": int(r.positives or 0), "negatives": int(r.negatives or 0)})
         return result
 
+    def retracted_count(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> int:
+        """Predictions of the period (ingested by the cut-off) retracted by the cut-off: left out of the analysis."""
+        query = (select(func.count()).select_from(predictions)
+                 .where(*_period_filter(device_id, start, end, cutoff, active=False),
+                        ~active_prediction_clause(cutoff)))
+        return int(self._conn.execute(query).scalar_one())
+
     def sites_in_period(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> list[dict[str, Any]]:
         """Predictions per site in the period."""
         query = (select(predictions.c.site_id, func.count().label("predictions"))
@@ -149,8 +164,16 @@ class ResultRepository:
         truth = (select(ground_truth.c.batch_id, func.count().label("rows"))
                  .select_from(predictions.join(ground_truth, _label_join(cutoff)))
                  .where(*_period_filter(device_id, start, end, cutoff)).group_by(ground_truth.c.batch_id))
+        retraction = prediction_retractions
+        withdrawn = (select(retraction.c.batch_id, func.count().label("rows"))
+                     .select_from(predictions.join(retraction, and_(
+                         retraction.c.device_id == predictions.c.device_id,
+                         retraction.c.prediction_id == predictions.c.prediction_id)))
+                     .where(*_period_filter(device_id, start, end, cutoff, active=False),
+                            retraction.c.ingested_at <= cutoff)
+                     .group_by(retraction.c.batch_id))
         sources = []
-        for kind, query in (("predictions", pred), ("ground_truth", truth)):
+        for kind, query in (("predictions", pred), ("ground_truth", truth), ("retractions", withdrawn)):
             for r in self._conn.execute(query):
                 sources.append({"kind": kind, "batch_id": int(r.batch_id), "rows": int(r.rows)})
         ids = sorted({s["batch_id"] for s in sources})

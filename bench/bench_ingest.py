@@ -1,0 +1,171 @@
+"""Benchmark prediction-log ingestion: CSV and Parquet into SQLite and PostgreSQL, against a plain psql COPY.
+
+Usage::
+
+    .venv/bin/python bench/bench_ingest.py [--rows 1000000] [--engines sqlite,postgresql] [--formats csv,parquet]
+        [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--json results.json]
+
+N predictions are generated with the demo generator (``monitor.synthetic``, as in bench_pipeline.py) and
+written once as CSV and once as Parquet. Each ingest runs in its own child process on a fresh database, so
+its peak resident memory (VmHWM) is its own. For comparison, the same CSV is loaded by ``psql \\copy`` into
+an equivalent bare table (same columns, no validation, no pseudonymisation, no index): the floor that any
+validating ingest is measured against. Figures are printed, never asserted: this is not a test.
+Goals (docs/ingestion.md): PostgreSQL ingest >= half the psql COPY rate; peak memory < 1 GB at 10M rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_pipeline import PATIENT_KEY, _peak_mb, _postgres_database, write_logs  # noqa: E402
+
+_BARE_TYPES = {"predicted_at": "timestamptz", "score": "double precision", "predicted_label": "smallint",
+               "age": "double precision"}
+
+
+def to_parquet(csv_path: Path, target: Path) -> Path:
+    """Stream the CSV into a Parquet file with every column as text (bounded memory)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    with csv_path.open("r", encoding="utf-8") as handle:
+        columns = handle.readline().strip().split(",")
+    reader = pacsv.open_csv(csv_path, read_options=pacsv.ReadOptions(block_size=64 << 20),
+                            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}))
+    writer = None
+    for batch in reader:
+        if writer is None:
+            writer = pq.ParquetWriter(target, batch.schema)
+        writer.write_batch(batch)
+    if writer is not None:
+        writer.close()
+    return target
+
+
+def step(args: argparse.Namespace) -> None:
+    """Child process: set up a database, or ingest one file; print figures as JSON."""
+    from monitor.adapters.config_file import load_device_config
+    from monitor.adapters.db.engine import make_engine, upgrade
+    from monitor.entrypoints.bootstrap import bootstrap
+    from monitor.service.devices import register_device
+    from monitor.service.ingest import ingest_predictions
+    from monitor.settings import Settings
+
+    settings = Settings(database_url=args.db, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="bench")
+    if args.step == "setup":
+        upgrade(make_engine(args.db))
+        app = bootstrap(settings)
+        register_device(load_device_config(ROOT / "examples" / "lung-nodule-ct.yaml"), uow=app.uow, clock=app.clock,
+                        actor="bench", source="bench")
+        print(json.dumps({"ok": True}))
+        return
+    app = bootstrap(settings)
+    started = time.perf_counter()
+    summary = ingest_predictions(app.open_log(Path(args.file)), source=args.file, uow=app.uow,
+                                 hash_patient=app.patient_hasher(), clock=app.clock, actor="bench")
+    print(json.dumps({"rows": summary.rows, "accepted": summary.accepted, "rejected": summary.rejected,
+                      "seconds": time.perf_counter() - started, "peak_rss_mb": _peak_mb()}))
+
+
+def _child(*extra: str) -> dict[str, object]:
+    out = subprocess.run([sys.executable, __file__, *extra], capture_output=True, text=True, check=False,
+                         env=os.environ | {"PYTHONPATH": str(ROOT)})
+    if out.returncode != 0:
+        raise SystemExit(f"step {extra} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def psql_copy(url: str, csv_path: Path) -> dict[str, float]:
+    """Time ``psql \\copy`` of the CSV into a bare table with the file's columns."""
+    from sqlalchemy.engine import make_url
+
+    with csv_path.open("r", encoding="utf-8") as handle:
+        columns = handle.readline().strip().split(",")
+    parsed = make_url(url)
+    env = os.environ | ({"PGPASSWORD": parsed.password} if parsed.password else {})
+    base = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", parsed.host or "127.0.0.1", "-p",
+            str(parsed.port or 5432), "-U", parsed.username or "postgres", "-d", parsed.database or "postgres"]
+    ddl = ", ".join(f'"{c}" {_BARE_TYPES.get(c, "text")}' for c in columns)
+    subprocess.run([*base, "-c", f"DROP TABLE IF EXISTS bare_predictions; CREATE TABLE bare_predictions ({ddl})"],
+                   check=True, env=env)
+    started = time.perf_counter()
+    subprocess.run([*base, "-c", f"\\copy bare_predictions FROM '{csv_path}' WITH (FORMAT csv, HEADER true)"],
+                   check=True, env=env)
+    return {"seconds": time.perf_counter() - started}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--formats", default="csv,parquet")
+    parser.add_argument("--postgres-url", default=os.environ.get("MONITOR_TEST_POSTGRES_URL")
+                        or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, default=None, help="Also write the figures to this file.")
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        step(args)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="samd-bench-ingest-") as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        predictions, _, _ = write_logs(args.rows, folder, args.seed)
+        files = {"csv": predictions}
+        if "parquet" in args.formats:
+            files["parquet"] = to_parquet(predictions, folder / "predictions.parquet")
+        print(f"generated {args.rows:,} predictions in {time.perf_counter() - t0:.1f} s "
+              f"(CSV {predictions.stat().st_size / 1e6:.0f} MB"
+              + (f", Parquet {files['parquet'].stat().st_size / 1e6:.0f} MB)" if "parquet" in files else ")"))
+        figures: dict[str, object] = {"rows": args.rows, "runs": {}}
+        runs: dict[str, object] = figures["runs"]  # type: ignore[assignment]
+        for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
+            for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
+                name = f"samd_bench_{uuid.uuid4().hex[:8]}"
+                url = (f"sqlite:///{(folder / f'bench-{fmt}.sqlite').as_posix()}" if engine == "sqlite"
+                       else _postgres_database(args.postgres_url, True, name))
+                try:
+                    _child("--step", "setup", "--db", url)
+                    result = _child("--step", "ingest", "--db", url, "--file", str(files[fmt]))
+                    if engine == "postgresql" and fmt == "csv":
+                        result["psql_copy"] = psql_copy(url, predictions)
+                finally:
+                    if engine != "sqlite":
+                        _postgres_database(args.postgres_url, False, name)
+                    else:
+                        (folder / f"bench-{fmt}.sqlite").unlink(missing_ok=True)
+                runs[f"{engine}/{fmt}"] = result
+                rate = float(result["rows"]) / float(result["seconds"])  # type: ignore[arg-type]
+                line = (f"{engine:>10} {fmt:<7}: {rate:>9,.0f} rows/s ({float(result['seconds']):.1f} s, "  # type: ignore[arg-type]
+                        f"peak {float(result['peak_rss_mb']):.0f} MB, {result['accepted']:,} accepted)")  # type: ignore[arg-type]
+                if "psql_copy" in result:
+                    copy_s = result["psql_copy"]["seconds"]  # type: ignore[index]
+                    copy_rate = args.rows / copy_s
+                    result["psql_copy"]["rows_per_second"] = copy_rate  # type: ignore[index]
+                    result["ratio_to_psql_copy"] = rate / copy_rate
+                    line += (f"; psql \\copy of the same CSV into a bare table: {copy_rate:,.0f} rows/s "
+                             f"({copy_s:.1f} s); ratio {rate / copy_rate:.2f}")
+                print(line, flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

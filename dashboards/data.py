@@ -1,0 +1,91 @@
+"""The wired application per database URL and the cached read model.
+
+Every cached loader takes the database URL and the newest run id as its first arguments, so a new
+analysis run (or another database) invalidates the cache; tickets, which change without a new run,
+have a short time-to-live and are cleared after each write from this session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from monitor.entrypoints.bootstrap import App, bootstrap
+from monitor.service import dashboard as read_model
+from monitor.service.tickets import list_tickets
+from monitor.settings import load_settings
+
+__all__ = [
+    "TTL_SECONDS", "TICKETS_TTL_SECONDS", "application", "attribute_levels", "data_drift", "device_periods",
+    "findings", "newest_run_id", "overview", "report_files", "strata", "stratum_grid", "stratum_trend", "tickets",
+]
+
+TTL_SECONDS = 600
+TICKETS_TTL_SECONDS = 30
+
+
+@st.cache_resource(show_spinner=False)
+def application(database_url: str) -> App:
+    """The application wired on ``database_url`` (one engine and connection pool per URL)."""
+    return bootstrap(load_settings().with_database(database_url))
+
+
+def newest_run_id(database_url: str) -> str | None:
+    """The cache key of the stored results (not cached: one indexed query)."""
+    return read_model.newest_run_id(application(database_url).uow)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def overview(database_url: str, run_key: str | None) -> list[dict[str, Any]]:
+    return read_model.overview(application(database_url).uow)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def device_periods(database_url: str, run_key: str | None, device_id: str) -> list[str]:
+    return read_model.device_periods(application(database_url).uow, device_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def attribute_levels(database_url: str, run_key: str | None, device_id: str) -> dict[str, list[str]]:
+    return read_model.attribute_levels(application(database_url).uow, device_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def strata(database_url: str, run_key: str | None, device_id: str, period: str) -> pd.DataFrame:
+    return read_model.strata(application(database_url).uow, device_id, period)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def stratum_grid(database_url: str, run_key: str | None, device_id: str, period: str, metric: str, rows: str,
+                 columns: str, model_version: str | None) -> pd.DataFrame:
+    return read_model.stratum_grid(application(database_url).uow, device_id, period, metric=metric, rows=rows,
+                                   columns=columns, model_version=model_version)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def stratum_trend(database_url: str, run_key: str | None, device_id: str, stratum: str, metric: str,
+                  model_version: str) -> dict[str, pd.DataFrame]:
+    return read_model.stratum_trend(application(database_url).uow, device_id, stratum=stratum, metric=metric,
+                                    model_version=model_version)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def findings(database_url: str, run_key: str | None, device_id: str, period: str) -> list[dict[str, Any]]:
+    return read_model.findings(application(database_url).uow, device_id, period)
+
+
+@st.cache_data(ttl=TICKETS_TTL_SECONDS, show_spinner=False)
+def tickets(database_url: str, run_key: str | None, device_id: str) -> list[dict[str, Any]]:
+    return list_tickets(uow=application(database_url).uow, device_id=device_id)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def data_drift(database_url: str, run_key: str | None, device_id: str, period: str) -> pd.DataFrame:
+    return read_model.data_drift(application(database_url).uow, device_id, period)
+
+
+@st.cache_data(ttl=TICKETS_TTL_SECONDS, show_spinner=False)
+def report_files(database_url: str, run_key: str | None, device_id: str) -> pd.DataFrame:
+    return read_model.report_files(application(database_url).uow, device_id)

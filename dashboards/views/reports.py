@@ -1,0 +1,37 @@
+"""Report files recorded in the ``reports`` table, for download (every format and language written)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboards import data
+from dashboards.context import PageContext
+
+__all__ = ["render"]
+
+MIME = {"html": "text/html", "json": "application/json", "pdf": "application/pdf", "csv": "text/csv",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def render(ctx: PageContext) -> None:
+    """A download button per recorded file that is still on disk; its SHA-256 alongside."""
+    st.header("Reports")
+    files = data.report_files(ctx.database_url, ctx.run_key, ctx.device_id)
+    if files.empty:
+        st.info("No report written yet: `samd-monitor report --device ... --period ...`.")
+        return
+    for period, group in files.groupby("period", sort=False):
+        st.subheader(str(period))
+        for row in group.itertuples():
+            path = Path(row.path)
+            left, right = st.columns([1, 3])
+            label = f"{row.format.upper()} · {row.language or '—'}"
+            key = f"dl-{row.report_id}-{row.Index}"
+            if row.exists:
+                left.download_button(label, data=path.read_bytes(), file_name=path.name,
+                                     mime=MIME.get(row.format, "application/octet-stream"), key=key)
+            else:
+                left.button(label, disabled=True, key=key, help="The recorded file is no longer on disk.")
+            right.caption(f"{path.name} · sha256 {row.sha256[:16]}… · written {row.created_at:%Y-%m-%d %H:%M} UTC")

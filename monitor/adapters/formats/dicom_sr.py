@@ -1,0 +1,256 @@
+"""DICOM Structured Reports (TID 1500 "Imaging Measurement Report") as prediction logs.
+
+Mapping in ``docs/dicom-sr-mapping.md``. Each Measurement Group (DCM 125007) of an SR is one
+prediction row: its Tracking Unique Identifier is the prediction id, its Algorithm
+Identification (TID 4019) names the model version, a dimensionless numeric measurement is the
+score and a positive/negative qualitative evaluation the call; the SR header gives the
+patient, study and site. The content tree is read with pydicom (``highdicom`` writes the test
+reports); a folder may also hold the CT images the SR refers to, whose headers give the
+scanner's manufacturer and model.
+
+Row numbers count the units read, in path order: every measurement group, and every file
+that is rejected (not DICOM, not an SR, not a TID 1500 report, no measurement group).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from monitor.adapters.formats.codes import binary_code
+from monitor.adapters.formats.records import DEFAULT_CHUNK_ROWS, frames
+from monitor.domain.logs import Rejection
+
+__all__ = ["DicomSrLog", "normalise_vendor"]
+
+COLUMNS = ("prediction_id", "device_id", "model_version", "site_id", "predicted_at", "score", "predicted_label",
+           "patient_id", "age", "sex", "study_uid", "ai_volume_mm3", "scanner_vendor", "scanner_model")
+_MEASUREMENT_REPORT = ("126000", "DCM")
+_MEASUREMENT_GROUP = ("125007", "DCM")
+_TRACKING_UID, _FINDING = ("112040", "DCM"), ("121071", "DCM")
+_ALGORITHM_NAME, _ALGORITHM_VERSION = ("111001", "DCM"), ("111003", "DCM")
+_UNITLESS = {"1", "{ratio}", "{probability}", "{score}"}
+_VOLUME_FACTORS = {"mm3": Decimal(1), "cm3": Decimal(1000), "ml": Decimal(1000), "mL": Decimal(1000)}
+_VENDORS = (("united imaging", "United Imaging"), ("uih", "United Imaging"), ("siemens", "Siemens"),
+            ("ge ", "GE"), ("ge medical", "GE"), ("philips", "Philips"), ("canon", "Canon"), ("toshiba", "Canon"))
+
+
+def normalise_vendor(manufacturer: str | None) -> str | None:
+    """A scanner vendor as the device configurations name it (``GE MEDICAL SYSTEMS`` -> ``GE``); else as given."""
+    if not manufacturer or not manufacturer.strip():
+        return None
+    text = manufacturer.strip()
+    lowered = text.lower() + " "
+    return next((name for prefix, name in _VENDORS if lowered.startswith(prefix)), text)
+
+
+def _code(item: Any, attribute: str = "ConceptNameCodeSequence") -> tuple[str, str] | None:
+    sequence = getattr(item, attribute, None)
+    if not sequence:
+        return None
+    first = sequence[0]
+    return str(getattr(first, "CodeValue", "")), str(getattr(first, "CodingSchemeDesignator", ""))
+
+
+def _walk(items: Any) -> Iterator[Any]:
+    """Every content item below ``items``, depth first."""
+    for item in items or []:
+        yield item
+        yield from _walk(getattr(item, "ContentSequence", None))
+
+
+def _decimal(text: Any) -> Decimal | None:
+    try:
+        value = Decimal(str(text).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def _number(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def _timestamp(ds: Any) -> str | None:
+    """ContentDate + ContentTime (+ TimezoneOffsetFromUTC) as ISO-8601 text; no offset stays without one."""
+    day, time = str(getattr(ds, "ContentDate", "") or ""), str(getattr(ds, "ContentTime", "") or "")
+    if len(day) != 8 or len(time) < 4:
+        return None
+    text = f"{day[:4]}-{day[4:6]}-{day[6:]}T{time[:2]}:{time[2:4]}:{time[4:6] or '00'}"
+    offset = str(getattr(ds, "TimezoneOffsetFromUTC", "") or "")
+    if len(offset) == 5 and offset[0] in "+-":
+        text += f"{offset[:3]}:{offset[3:]}"
+    return text
+
+
+def _age(ds: Any) -> str | None:
+    age = str(getattr(ds, "PatientAge", "") or "")
+    if len(age) == 4 and age[:3].isdigit() and age[3] in "DWMY":
+        years = int(age[:3]) / {"D": 365.25, "W": 52.18, "M": 12, "Y": 1}[age[3]]
+        return str(int(years))
+    return None
+
+
+def _referenced_instances(ds: Any) -> list[str]:
+    uids = []
+    for study in getattr(ds, "CurrentRequestedProcedureEvidenceSequence", None) or []:
+        for series in getattr(study, "ReferencedSeriesSequence", None) or []:
+            uids += [str(s.ReferencedSOPInstanceUID) for s in getattr(series, "ReferencedSOPSequence", None) or []
+                     if "ReferencedSOPInstanceUID" in s]
+    uids += [str(getattr(s, "ReferencedSOPInstanceUID", "")) for item in _walk(getattr(ds, "ContentSequence", None))
+             for s in getattr(item, "ReferencedSOPSequence", None) or []]
+    return uids
+
+
+@dataclass
+class _Group:
+    tracking_uid: str | None = None
+    algorithm: str | None = None
+    version: str | None = None
+    score: Decimal | None = None
+    volume: Decimal | None = None
+    label: int | None = None
+
+
+def _group(container: Any) -> _Group:
+    group = _Group()
+    for item in _walk(getattr(container, "ContentSequence", None)):
+        concept, kind = _code(item), getattr(item, "ValueType", None)
+        if concept == _TRACKING_UID:
+            group.tracking_uid = str(getattr(item, "UID", "") or "") or None
+        elif concept == _ALGORITHM_NAME:
+            group.algorithm = group.algorithm or str(getattr(item, "TextValue", "") or "") or None
+        elif concept == _ALGORITHM_VERSION:
+            group.version = group.version or str(getattr(item, "TextValue", "") or "") or None
+        elif kind == "NUM":
+            _measurement(item, group)
+        elif kind == "CODE" and concept != _FINDING and group.label is None:
+            value = _code(item, "ConceptCodeSequence")
+            group.label = binary_code(value[1], value[0]) if value else None
+    return group
+
+
+def _measurement(item: Any, group: _Group) -> None:
+    measured = (getattr(item, "MeasuredValueSequence", None) or [None])[0]
+    if measured is None:
+        return
+    value = _decimal(getattr(measured, "NumericValue", None))
+    unit = _code(measured, "MeasurementUnitsCodeSequence")
+    if value is None or unit is None:
+        return
+    if unit[0] in _UNITLESS and group.score is None:
+        group.score = value
+    elif unit[0] == "%" and group.score is None:
+        group.score = value / 100
+    elif unit[0] in _VOLUME_FACTORS and group.volume is None:
+        group.volume = value * _VOLUME_FACTORS[unit[0]]
+
+
+class DicomSrLog:
+    """A log source over one DICOM SR file, or a folder of DICOM files (read recursively)."""
+
+    format = "dicom-sr"
+
+    def __init__(self, source: Path, *, device_id: str | None = None) -> None:
+        self.name = str(source)
+        files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
+        digest = hashlib.sha256()
+        self._device_id = device_id
+        self._rows: list[tuple[int, dict[str, str | None]]] = []
+        self._rejections: list[Rejection] = []
+        reports: list[tuple[str, Any]] = []
+        images: dict[str, tuple[str, Any]] = {}
+        for path in files:
+            name = path.relative_to(source).as_posix() if source.is_dir() else path.name
+            digest.update(name.encode("utf-8") + b"\x00")
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            ds = self._read(path, name)
+            if ds is None:
+                continue
+            if str(getattr(ds, "Modality", "")) == "SR" or "ContentSequence" in ds:
+                reports.append((name, ds))
+            else:
+                images[str(getattr(ds, "SOPInstanceUID", name))] = (name, ds)
+        self.sha256 = digest.hexdigest()
+        used: set[str] = set()
+        for name, ds in reports:
+            self._report(name, ds, images, used)
+        for uid, (name, ds) in images.items():
+            if uid not in used:
+                self._reject(name, "not_an_sr", f"{name} is a DICOM {getattr(ds, 'Modality', '?')} object "
+                                                f"(SOP class {getattr(ds, 'SOPClassUID', '?')}), not a structured "
+                                                "report, and no SR of this folder refers to it")
+        self.columns: tuple[str, ...] = COLUMNS
+
+    def _reject(self, record_id: str, code: str, reason: str) -> None:
+        number = len(self._rows) + len(self._rejections) + 1
+        self._rejections.append(Rejection(number, record_id, code, reason, {}))
+
+    def _read(self, path: Path, name: str) -> Any:
+        try:
+            return pydicom.dcmread(path, stop_before_pixels=True)
+        except (InvalidDicomError, EOFError, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            detail = "no DICM preamble" if isinstance(exc, InvalidDicomError) else str(exc) or type(exc).__name__
+            self._reject(name, "not_dicom", f"{name} is not a readable DICOM file ({detail})"[:500])
+            return None
+
+    def _report(self, name: str, ds: Any, images: dict[str, tuple[str, Any]], used: set[str]) -> None:
+        title = _code(ds)
+        if title != _MEASUREMENT_REPORT:
+            shown = "none" if title is None else f"({title[0]}, {title[1]})"
+            self._reject(name, "not_a_measurement_report",
+                         f"{name}: the SR's document title is {shown}, not (126000, DCM) Imaging Measurement Report "
+                         "(TID 1500)")
+            return
+        groups = [item for item in _walk(getattr(ds, "ContentSequence", None))
+                  if getattr(item, "ValueType", None) == "CONTAINER" and _code(item) == _MEASUREMENT_GROUP]
+        if not groups:
+            self._reject(name, "no_measurement_group", f"{name}: the measurement report has no Measurement Group")
+            return
+        scanner = None
+        for uid in _referenced_instances(ds):
+            if uid in images:
+                used.add(uid)
+                scanner = scanner or images[uid][1]
+        for index, container in enumerate(groups, start=1):
+            group = _group(container)
+            row = {
+                "prediction_id": group.tracking_uid or f"{getattr(ds, 'SOPInstanceUID', name)}/{index}",
+                "device_id": self._device_id or group.algorithm,
+                "model_version": group.version,
+                "site_id": str(getattr(ds, "InstitutionName", "") or "") or None,
+                "predicted_at": _timestamp(ds),
+                "score": None if group.score is None else _number(group.score),
+                "predicted_label": None if group.label is None else str(group.label),
+                "patient_id": str(getattr(ds, "PatientID", "") or "") or None,
+                "age": _age(ds),
+                "sex": str(getattr(ds, "PatientSex", "") or "") or None,
+                "study_uid": str(getattr(ds, "StudyInstanceUID", "") or "") or None,
+                "ai_volume_mm3": None if group.volume is None else _number(group.volume),
+                "scanner_vendor": normalise_vendor(str(getattr(scanner, "Manufacturer", "") or "")),
+                "scanner_model": str(getattr(scanner, "ManufacturerModelName", "") or "") or None,
+            }
+            self._rows.append((len(self._rows) + len(self._rejections) + 1, row))
+
+    def chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[tuple[int, pd.DataFrame]]:
+        """Yield ``(first_row, frame_of_text)`` chunks of the measurement groups."""
+        yield from frames(iter(self._rows), self.columns, chunk_rows)
+
+    def rejections(self) -> list[Rejection]:
+        """Files that gave no row."""
+        return list(self._rejections)
+
+    def count_rows(self) -> int:
+        """Number of measurement groups."""
+        return len(self._rows)

@@ -1,0 +1,1 @@
+"""Adapters that notify external systems."""

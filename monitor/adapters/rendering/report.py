@@ -1,0 +1,32 @@
+"""The report renderer wired into the application: HTML per language, PDF, CSV and XLSX annexes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from monitor.adapters.rendering.html import render_html, report_context
+from monitor.adapters.rendering.pdf import html_to_pdf
+from monitor.adapters.rendering.tables import annex_rows, to_csv, to_xlsx
+
+__all__ = ["ReportRenderer"]
+
+
+class ReportRenderer:
+    """Implements ``monitor.service.report.ReportRenderer`` with Jinja2, WeasyPrint and openpyxl."""
+
+    def html(self, content: dict[str, Any], identity: dict[str, Any], language: str) -> str:
+        """The report page in ``language`` (en, zh-CN or both)."""
+        return render_html(report_context(content, identity, language))
+
+    def pdf(self, html: str) -> bytes:
+        """The A4 PDF of a rendered report page."""
+        return html_to_pdf(html)
+
+    def csv(self, content: dict[str, Any]) -> dict[str, str]:
+        """One CSV text per annex table (stratified results, findings)."""
+        return {name: to_csv(columns, rows) for name, (columns, rows) in annex_rows(content).items()}
+
+    def xlsx(self, content: dict[str, Any], created: datetime) -> bytes:
+        """The annex tables as one workbook."""
+        return to_xlsx(annex_rows(content), created=created)

@@ -1,0 +1,70 @@
+"""The HTTP API application factory (FastAPI)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from monitor import __version__
+from monitor.adapters.db.engine import check_schema
+from monitor.entrypoints.api.ingest import ingest_router
+from monitor.entrypoints.api.models import Health, Ready
+from monitor.entrypoints.api.problems import install_problem_handlers
+from monitor.entrypoints.api.read import read_router
+from monitor.entrypoints.api.security import Authenticator, AuthFailureLimiter
+from monitor.entrypoints.api.tickets import tickets_router
+from monitor.entrypoints.bootstrap import App
+from monitor.errors import ConfigError, MonitorError
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_api", "max_body_bytes_from_env"]
+
+DEFAULT_MAX_BODY_BYTES = 50 * 2**20
+_DESCRIPTION = """Ingest prediction and ground-truth logs of AI medical devices and read what samd-monitor
+found. Every call except `/health` and `/ready` needs `Authorization: Bearer <token>` (a token from
+`samd-monitor token create`). Errors are `application/problem+json` documents (RFC 9457). See docs/api.md."""
+
+
+def max_body_bytes_from_env(env: dict[str, str] | None = None) -> int:
+    """``MONITOR_API_MAX_BODY_BYTES`` (default 50 MiB)."""
+    text = (env if env is not None else os.environ).get("MONITOR_API_MAX_BODY_BYTES")
+    if not text:
+        return DEFAULT_MAX_BODY_BYTES
+    if not text.isdigit() or int(text) < 1024:
+        raise ConfigError(f"MONITOR_API_MAX_BODY_BYTES={text!r}: expected a whole number of bytes >= 1024")
+    return int(text)
+
+
+def create_api(app: App, *, max_body_bytes: int | None = None, limiter: AuthFailureLimiter | None = None) -> FastAPI:
+    """The API over the wired application ``app``.
+
+    ``api.state.scheduler_running`` (set by ``samd-monitor serve``) is reported by ``/ready``.
+    """
+    api = FastAPI(title="samd-monitor API", version=__version__, description=_DESCRIPTION,
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    auth = Authenticator(app, limiter or AuthFailureLimiter())
+    install_problem_handlers(api, auth.failed)
+    api.include_router(ingest_router(app, auth, max_body_bytes or max_body_bytes_from_env()))
+    api.include_router(read_router(app, auth))
+    api.include_router(tickets_router(app, auth))
+
+    @api.get("/health", response_model=Health, tags=["operations"])
+    def health() -> dict[str, str]:
+        """The process is alive (no database access)."""
+        return {"status": "alive"}
+
+    @api.get("/ready", response_model=Ready, tags=["operations"],
+             responses={503: {"model": Ready, "description": "The database is unreachable or not at the schema head."}})
+    def ready(request: Request) -> Any:
+        """The database is reachable and its schema is at the head migration."""
+        running = getattr(request.app.state, "scheduler_running", None)
+        try:
+            check_schema(app.engine)
+        except MonitorError as exc:
+            body = Ready(status="unavailable", database=str(exc), scheduler_running=running)
+            return JSONResponse(body.model_dump(), status_code=503)
+        return Ready(status="ready", database="ok", scheduler_running=running)
+
+    return api

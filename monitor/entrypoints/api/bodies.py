@@ -1,0 +1,113 @@
+"""Request bodies of the ingest endpoints: bounded reading, parsing, and binding rows to the URL's device."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Iterator
+
+import pandas as pd
+from fastapi import Request
+
+from monitor.adapters.formats.fhir import FhirBundleLog
+from monitor.adapters.formats.ndjson import NdjsonLog
+from monitor.adapters.formats.records import RecordsLog
+from monitor.domain.logs import Rejection
+from monitor.entrypoints.api.problems import (
+    UnreadableBodyError,
+    UnsupportedMediaTypeError,
+)
+from monitor.errors import PayloadTooLargeError
+from monitor.service.ports import LogSource
+
+__all__ = ["MEDIA_TYPES", "DeviceBoundLog", "parse_body", "read_body"]
+
+MEDIA_TYPES = ("application/json", "application/x-ndjson", "application/fhir+json")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) one above ``limit`` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"the body has {int(declared):,} bytes; the limit is {limit:,} bytes "
+                                   "(split it into several requests)")
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise PayloadTooLargeError(f"the body exceeds the limit of {limit:,} bytes "
+                                       "(split it into several requests)")
+        parts.append(part)
+    return b"".join(parts)
+
+
+def media_type(request: Request) -> str:
+    """The body's media type without parameters (``application/json`` when absent)."""
+    value = request.headers.get("content-type") or "application/json"
+    return value.split(";", 1)[0].strip().lower()
+
+
+def parse_body(body: bytes, media: str, *, kind: str, device_id: str, name: str) -> LogSource:
+    """The body as a log source of ``kind`` rows; 400 when its format cannot be read at all."""
+    if not body.strip():
+        raise UnreadableBodyError("the body is empty (send at least one record)")
+    if media == "application/json":
+        try:
+            records = json.loads(body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise UnreadableBodyError(f"the body is not valid UTF-8 JSON: {exc}") from exc
+        if not isinstance(records, list):
+            raise UnreadableBodyError("an application/json body must be a JSON array of records "
+                                      f"(got a JSON {type(records).__name__})")
+        log: LogSource = RecordsLog(records, format="json", name=name, sha256=hashlib.sha256(body).hexdigest())
+    elif media == "application/x-ndjson":
+        log = NdjsonLog(body, name=name)
+    elif media == "application/fhir+json":
+        log = FhirBundleLog(body, kind=kind, device_id=device_id, name=name)
+    else:
+        raise UnsupportedMediaTypeError(f"content type {media!r} is not accepted here (use one of: "
+                                        f"{', '.join(MEDIA_TYPES)})")
+    return DeviceBoundLog(log, device_id)
+
+
+class DeviceBoundLog:
+    """A log source whose rows all belong to one device: the device of the URL.
+
+    A row without ``device_id`` gets the URL's device; a row naming another device is rejected
+    (``device_mismatch``) and never stored, so a device token can only ever write its own device.
+    """
+
+    def __init__(self, inner: LogSource, device_id: str) -> None:
+        self._inner = inner
+        self._device_id = device_id
+        self._mismatches: list[Rejection] = []
+        self.format = inner.format
+        self.sha256 = inner.sha256
+        columns = tuple(inner.columns)
+        self.columns = columns if "device_id" in columns else columns + ("device_id",)
+
+    def chunks(self, chunk_rows: int = 50_000) -> Iterator[tuple[int, pd.DataFrame]]:
+        """The inner chunks with ``device_id`` filled in; runs of consecutive own-device rows."""
+        for first_row, frame in self._inner.chunks(chunk_rows):
+            frame = frame.reindex(columns=list(self.columns))
+            ids = frame["device_id"]
+            frame["device_id"] = ids.where(ids.notna(), self._device_id)
+            foreign = (frame["device_id"] != self._device_id).to_numpy()
+            for position in foreign.nonzero()[0]:
+                number = first_row + int(position)
+                record = frame.iloc[position].get("prediction_id")
+                self._mismatches.append(Rejection(
+                    number, record if isinstance(record, str) else None, "device_mismatch",
+                    f"row {number} names device {frame.iloc[position]['device_id']!r} but was posted to device "
+                    f"{self._device_id!r}", {}))
+            start = 0
+            for stop in [*foreign.nonzero()[0].tolist(), len(frame)]:
+                if stop > start:
+                    yield first_row + start, frame.iloc[start:stop].reset_index(drop=True)
+                start = stop + 1
+
+    def rejections(self) -> list[Rejection]:
+        """Units the format could not read, and rows of another device."""
+        inner = self._inner.rejections() if hasattr(self._inner, "rejections") else []
+        return [*inner, *self._mismatches]

@@ -1,0 +1,186 @@
+"""Read endpoints: devices, runs, results, findings, tickets, reports, batches, rejected rows, audit."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse
+from pydantic import AwareDatetime
+
+from monitor.adapters.db.repositories.queries import Page
+from monitor.domain.roles import Permission
+from monitor.entrypoints.api import models as m
+from monitor.entrypoints.api.problems import problem_responses
+from monitor.entrypoints.api.security import Authenticator
+from monitor.entrypoints.bootstrap import App
+from monitor.errors import IntegrityError, NotFoundError
+from monitor.service.access import Principal
+
+__all__ = ["read_router"]
+
+MAX_LIMIT = 1000
+Limit = Query(100, ge=1, le=MAX_LIMIT, description="Page size.")
+Offset = Query(0, ge=0, le=2**31 - 1, description="Rows to skip.")
+_MEDIA = {"pdf": "application/pdf", "html": "text/html; charset=utf-8", "json": "application/json",
+          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv; charset=utf-8",
+          "md": "text/markdown; charset=utf-8"}
+
+
+def _page(page: Page) -> dict[str, Any]:
+    return {"items": page.items, "limit": page.limit, "offset": page.offset, "next_offset": page.next_offset}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one route per resource)
+    """The read-only endpoints (role qa, auditor or admin)."""
+    router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 422, 429, 503))
+    reader = Depends(auth.require(Permission.READ_DATA))
+    audit_reader = Depends(auth.require(Permission.READ_AUDIT))
+    not_found = problem_responses(404)
+
+    @router.get("/devices", response_model=m.Page[m.Device], tags=["devices"])
+    def list_devices(limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+        """Registered devices."""
+        with app.uow() as unit:
+            return _page(unit.queries.devices(limit=limit, offset=offset))
+
+    @router.get("/devices/{device_id}", response_model=m.DeviceDetail, responses=not_found, tags=["devices"])
+    def get_device(device_id: str, _: Principal = reader) -> dict[str, Any]:
+        """One device with its current configuration."""
+        with app.uow() as unit:
+            return unit.queries.device(device_id)  # type: ignore[no-any-return]
+
+    @router.get("/devices/{device_id}/periods", response_model=m.Page[m.Period], responses=not_found,
+                tags=["analysis"])
+    def list_periods(device_id: str, limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+        """Reporting periods of a device that have analysis runs, newest first."""
+        with app.uow() as unit:
+            if not unit.queries.device_exists(device_id):
+                raise NotFoundError(f"device {device_id!r} is not registered")
+            return _page(unit.queries.periods(device_id, limit=limit, offset=offset))
+
+    @router.get("/runs", response_model=m.Page[m.Run], tags=["analysis"])
+    def list_runs(device_id: str | None = None, period: str | None = None, limit: int = Limit, offset: int = Offset,
+                  _: Principal = reader) -> dict[str, Any]:
+        """Analysis runs, newest first."""
+        with app.uow() as unit:
+            return _page(unit.queries.runs(device_id=device_id, period=period, limit=limit, offset=offset))
+
+    @router.get("/runs/{run_id}", response_model=m.RunDetail, responses=not_found, tags=["analysis"])
+    def get_run(run_id: str, _: Principal = reader) -> dict[str, Any]:
+        """One analysis run with its document."""
+        with app.uow() as unit:
+            return unit.queries.run(run_id)  # type: ignore[no-any-return]
+
+    @router.get("/runs/{run_id}/results", response_model=m.Page[m.StratumResult], responses=not_found,
+                tags=["analysis"])
+    def list_results(run_id: str, model_version: str | None = None, metric: str | None = None,
+                     status: Literal["ok", "flagged", "insufficient", "not_tested"] | None = None,
+                     stratum_prefix: str | None = Query(None, description="Strata starting with this text."),
+                     limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+        """A run's stratum results, filtered."""
+        with app.uow() as unit:
+            return _page(unit.queries.stratum_results(run_id, model_version=model_version, metric=metric,
+                                                      status=status, stratum_prefix=stratum_prefix, limit=limit,
+                                                      offset=offset))
+
+    @router.get("/findings", response_model=m.Page[m.Finding], tags=["analysis"])
+    def list_findings(device_id: str | None = None, run_id: str | None = None, metric: str | None = None,
+                      limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+        """Findings (flagged results), newest first."""
+        with app.uow() as unit:
+            return _page(unit.queries.findings(device_id=device_id, run_id=run_id, metric=metric, limit=limit,
+                                               offset=offset))
+
+    @router.get("/tickets", response_model=m.Page[m.Ticket], tags=["tickets"])
+    def list_tickets(device_id: str | None = None, status: str | None = None, limit: int = Limit,
+                     offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+        """Corrective-action tickets, oldest first."""
+        with app.uow() as unit:
+            return _page(unit.queries.tickets(device_id=device_id, status=status, limit=limit, offset=offset))
+
+    @router.get("/tickets/{ticket_id}", response_model=m.TicketDetail, responses=not_found, tags=["tickets"])
+    def get_ticket(ticket_id: str, _: Principal = reader) -> dict[str, Any]:
+        """One ticket with its evidence, transitions and comments."""
+        with app.uow() as unit:
+            return unit.queries.ticket(ticket_id)  # type: ignore[no-any-return]
+
+    @router.get("/report-files", response_model=m.Page[m.ReportFile], tags=["reports"])
+    def list_report_files(device_id: str | None = None, period: str | None = None, limit: int = Limit,
+                          offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+        """Written report files, newest first."""
+        with app.uow() as unit:
+            return _page(unit.queries.report_files(device_id=device_id, period=period, limit=limit, offset=offset))
+
+    @router.get("/report-files/{file_id}/content", tags=["reports"], response_class=FileResponse,
+                responses={200: {"description": "The file, as recorded (its SHA-256 is checked first).",
+                                 "content": {media.split(";")[0]: {} for media in _MEDIA.values()}},
+                           **problem_responses(404, 500)})
+    def download_report_file(file_id: int, _: Principal = reader) -> FileResponse:
+        """Download a recorded report file. Only files recorded in the reports table are served, and only
+        when their content still has the recorded SHA-256."""
+        with app.uow() as unit:
+            record = unit.queries.report_file(file_id)
+        path = Path(record["path"])
+        if not path.is_file():
+            raise NotFoundError(f"report file {file_id} is recorded but no longer on the server")
+        if _sha256(path) != record["sha256"]:
+            raise IntegrityError(f"report file {file_id} no longer matches its recorded SHA-256")
+        suffix = record["format"] if record["format"] in _MEDIA else path.suffix.lstrip(".")
+        media = _MEDIA.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        language = f"-{record['language']}" if record["language"] else ""
+        return FileResponse(path, media_type=media, filename=f"{record['report_id']}{language}.{suffix}")
+
+    @router.get("/report-revisions", response_model=m.Page[m.ReportRevision], tags=["reports"])
+    def list_report_revisions(device_id: str | None = None, period: str | None = None,
+                              status: Literal["draft", "signed", "superseded"] | None = None,
+                              limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+        """Report revisions and their state, newest first."""
+        with app.uow() as unit:
+            return _page(unit.queries.report_revisions(device_id=device_id, period=period, status=status,
+                                                       limit=limit, offset=offset))
+
+    @router.get("/batches", response_model=m.Page[m.Batch], tags=["ingest"])
+    def list_batches(kind: str | None = None, limit: int = Limit, offset: int = Offset,
+                     _: Principal = reader) -> dict[str, Any]:
+        """Ingestion batches, newest first."""
+        with app.uow() as unit:
+            return _page(unit.queries.batches(kind=kind, limit=limit, offset=offset))
+
+    @router.get("/batches/{batch_id}", response_model=m.Batch, responses=not_found, tags=["ingest"])
+    def get_batch(batch_id: int, _: Principal = reader) -> dict[str, Any]:
+        """One ingestion batch."""
+        with app.uow() as unit:
+            return unit.queries.batch(batch_id)  # type: ignore[no-any-return]
+
+    @router.get("/rejected-rows", response_model=m.Page[m.RejectedRow], tags=["ingest"])
+    def list_rejected_rows(batch_id: int | None = None, reason_code: str | None = None,
+                           status: Literal["open", "resubmitted", "dismissed"] | None = None,
+                           limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+        """Rejected rows with their reasons (patient ids only as keyed hashes)."""
+        with app.uow() as unit:
+            return _page(unit.queries.rejected_rows(batch_id=batch_id, reason_code=reason_code, status=status,
+                                                    limit=limit, offset=offset))
+
+    @router.get("/audit", response_model=m.Page[m.AuditRecord], tags=["audit"])
+    def list_audit(action: str | None = None, entity: str | None = None, entity_id: str | None = None,
+                   actor: str | None = None, since: AwareDatetime | None = None, limit: int = Limit,
+                   offset: int = Offset,
+                   _: Principal = audit_reader) -> dict[str, Any]:
+        """The audit trail, newest first."""
+        with app.uow() as unit:
+            return _page(unit.queries.audit_records(action=action, entity=entity, entity_id=entity_id, actor=actor,
+                                                    since=since, limit=limit, offset=offset))
+
+    return router

@@ -1,0 +1,115 @@
+"""``samd-monitor user`` and ``samd-monitor token``: people, API tokens and their roles."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from monitor.entrypoints.cli._common import app, build_app, err, out
+from monitor.errors import InputError
+from monitor.service.access import (
+    create_token,
+    create_user,
+    disable_user,
+    list_tokens,
+    list_users,
+    revoke_token,
+)
+
+user_app = typer.Typer(help="People who sign reports and log in to the dashboard (roles qa, auditor, admin).",
+                       no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (roles device, qa, auditor, admin); the secret is shown once.",
+                        no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InputError("--password-stdin: standard input held no password")
+        return password
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True))
+
+
+@user_app.command("add")
+def user_add(
+    user_id: str = typer.Argument(..., help="Login name, e.g. li.na"),
+    name: str = typer.Option(..., "--name", help="Display name, printed on signatures."),
+    role: str = typer.Option(..., "--role", help="qa, auditor or admin."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    no_password: bool = typer.Option(False, "--no-password",
+                                     help="No password (the user can neither sign nor log in)."),
+) -> None:
+    """Add a user (the password is prompted for, or read with --password-stdin)."""
+    application = build_app()
+    password = None if no_password else _read_password(password_stdin)
+    create_user(application.uow, user_id=user_id, display_name=name, role=role, password=password,
+                clock=application.clock, actor=application.settings.actor)
+    out.print(f"user {user_id} ({role}) added")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users."""
+    application = build_app()
+    table = Table("user", "name", "role", "created", "disabled")
+    for u in list_users(application.uow):
+        table.add_row(u["user_id"], u["display_name"], u["role"], _when(u["created_at"]), _when(u["disabled_at"]))
+    out.print(table)
+
+
+@user_app.command("disable")
+def user_disable(user_id: str = typer.Argument(..., help="The user to disable.")) -> None:
+    """Disable a user and revoke their tokens (the user stays on record)."""
+    application = build_app()
+    revoked = disable_user(application.uow, user_id, clock=application.clock, actor=application.settings.actor)
+    out.print(f"user {user_id} disabled" + (f"; revoked tokens: {', '.join(revoked)}" if revoked else ""))
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Option(..., "--name", help="What or who uses the token, e.g. 'PACS gateway, site A'."),
+    role: str = typer.Option(..., "--role", help="device, qa, auditor or admin."),
+    device: Optional[str] = typer.Option(None, "--device", help="The device a device token may write."),
+    user: Optional[str] = typer.Option(None, "--user", help="The user the token acts for (same role)."),
+    expires_in_days: Optional[int] = typer.Option(None, "--expires-in-days", min=1, help="Lifetime in days."),
+) -> None:
+    """Create an API token and print its secret, once: store it now, it cannot be shown again."""
+    application = build_app()
+    lifetime = timedelta(days=expires_in_days) if expires_in_days else None
+    token_id, secret = create_token(application.uow, name=name, role=role, device_id=device, user_id=user,
+                                    expires_in=lifetime, clock=application.clock, actor=application.settings.actor)
+    err.print(f"token {token_id} ({role}) created; its secret follows and is shown only this once:")
+    sys.stdout.write(secret + "\n")
+
+
+@token_app.command("list")
+def token_list(show_revoked: bool = typer.Option(False, "--all", help="Include revoked tokens.")) -> None:
+    """List API tokens (never their secrets)."""
+    application = build_app()
+    table = Table("token", "name", "role", "device", "user", "created", "expires", "last used", "revoked")
+    for t in list_tokens(application.uow, include_revoked=show_revoked):
+        table.add_row(t["token_id"], t["name"], t["role"], t["device_id"] or "", t["user_id"] or "",
+                      _when(t["created_at"]), _when(t["expires_at"]), _when(t["last_used_at"]), _when(t["revoked_at"]))
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: str = typer.Argument(..., help="The token id (the part after smt_)."),
+    reason: str = typer.Option("", "--reason", help="Why (recorded in the audit log)."),
+) -> None:
+    """Revoke an API token: it stops working at once."""
+    application = build_app()
+    revoke_token(application.uow, token_id, clock=application.clock, actor=application.settings.actor, reason=reason)
+    out.print(f"token {token_id} revoked")

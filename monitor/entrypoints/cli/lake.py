@@ -1,0 +1,68 @@
+"""``samd-monitor analyze --engine spark``: stratified analysis of Parquet logs in a data lake."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Optional
+
+from rich.table import Table
+
+from monitor.adapters.config_file import load_device_config
+from monitor.domain.periods import Period
+from monitor.entrypoints.cli._common import build_app, out
+from monitor.errors import InputError
+from monitor.service.lake import analyze_lake
+
+__all__ = ["run_lake_analysis"]
+
+
+def run_lake_analysis(*, engine: str, device: str, period: Period, cutoff: Optional[datetime],
+                      predictions: list[str], ground_truth: list[str], config_file: Optional[Path],
+                      out_file: Optional[Path], as_json: bool) -> None:
+    """Count the lake's logs with ``engine``, evaluate them with the core, print or write the document."""
+    if engine != "spark":
+        raise InputError(f"--engine {engine!r}: use database or spark")
+    if not predictions or not ground_truth:
+        raise InputError("--engine spark needs --predictions and --ground-truth (Parquet paths or URLs)")
+    if config_file is not None:
+        config = load_device_config(config_file)
+        if config.device.id != device:
+            raise InputError(f"--config {config_file} describes device {config.device.id!r}, not {device!r}")
+    else:
+        application = build_app()
+        with application.uow() as unit:
+            config = unit.devices.get(device)
+    from monitor.adapters.spark.cells import local_spark_session, spark_confusion_cells
+
+    spark = local_spark_session()
+    try:
+        document = analyze_lake(
+            config, period, cutoff=cutoff or datetime.now(timezone.utc), engine="spark",
+            count_cells=partial(spark_confusion_cells, spark, predictions=predictions, ground_truth=ground_truth),
+            inputs={"predictions": predictions, "ground_truth": ground_truth})
+    finally:
+        spark.stop()
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if out_file is not None:
+        out_file.write_text(text, encoding="utf-8")
+    if as_json:
+        sys.stdout.write(text)
+        return
+    out.print(f"{device} {period.label} (spark): {document['predictions_read']:,} predictions read, "
+              f"{document['predictions_counted']:,} counted; excluded: {document['excluded'] or 'none'}")
+    summary = document["summary"]
+    out.print(f"  {summary['tests']} tests, {summary['flagged']} flagged, {summary['insufficient']} insufficient")
+    table = Table("model", "stratum", "metric", "estimate", "95% CI", "claim", "q", "status")
+    for r in document["results"]:
+        if r["status"] == "flagged":
+            table.add_row(r["model_version"], r["stratum"], r["metric"], f"{r['estimate']:.3f}",
+                          f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]", f"{r['claim']:.3f}", f"{r['q_value']:.2g}",
+                          "FLAGGED")
+    if table.row_count:
+        out.print(table)
+    if out_file is not None:
+        out.print(f"  document written to {out_file}")

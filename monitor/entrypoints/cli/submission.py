@@ -1,0 +1,38 @@
+"""``samd-monitor export``: the submission archive and its verification."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from monitor.domain.periods import Period
+from monitor.entrypoints.cli._common import app, build_app, out
+from monitor.service.submission import export_submission, verify_submission
+
+export_app = typer.Typer(help="Submission archives for regulators and notified bodies.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("submission")
+def export_submission_command(
+    device: str = typer.Option(..., "--device", help="Device id."),
+    period: str = typer.Option(..., "--period", help="Period of the report, e.g. 2025Q3."),
+    output: Path = typer.Option(..., "--out", help="The ZIP file to write."),
+    allow_draft: bool = typer.Option(False, "--allow-draft", help="Export a revision that is not approved yet."),
+) -> None:
+    """Write one deterministic ZIP: the newest report revision (both languages), tables, README and manifest."""
+    application = build_app()
+    manifest = export_submission(device, Period.parse(period).label, output, uow=application.uow,
+                                 allow_draft=allow_draft)
+    report = manifest["report"]
+    out.print(f"{output}: report {report['report_id']} revision {report['revision']} ({report['status']}), "
+              f"{len(manifest['files'])} files + manifest.json")
+
+
+@export_app.command("verify")
+def export_verify(archive: Path = typer.Argument(..., help="A submission ZIP.")) -> None:
+    """Re-check every file of a submission archive against its manifest."""
+    manifest = verify_submission(archive)
+    out.print(f"{archive}: intact ({len(manifest['files'])} files match manifest.json; report "
+              f"{manifest['report']['report_id']} revision {manifest['report']['revision']})")

@@ -1,0 +1,56 @@
+"""``samd-monitor ingest watch DIR``: ingest log files dropped into a folder (docs/service.md)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from monitor.entrypoints.cli._common import build_app, out
+from monitor.entrypoints.cli.ingest import ingest_app
+from monitor.service.drop_folder import DropWatcher
+from monitor.service.jobs import JobOutcome
+
+
+def _print(outcome: JobOutcome, as_json: bool) -> None:
+    if outcome.outcome == "skipped":
+        out.print(f"skipped: {outcome.details.get('reason')} ({outcome.details.get('holder') or ''})")
+        return
+    if outcome.outcome == "failed":
+        out.print(f"[bold red]scan failed:[/] {outcome.error}")
+        return
+    for item in outcome.details.get("files", []):
+        if as_json:
+            sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
+        elif item["outcome"] == "done":
+            out.print(f"done    {item['device_id']}/{item['kind']}/{item['file']}: batch {item['batch_id']}, "
+                      f"{item['accepted']:,} accepted, {item['duplicates']:,} duplicates, {item['rejected']:,} rejected")
+        else:
+            out.print(f"{item['outcome']:<7} {item['device_id']}/{item['kind']}/{item['file']}: {item['error']}")
+
+
+@ingest_app.command("watch")
+def ingest_watch(
+    folder: Path = typer.Argument(..., help="Drop folder: DIR/<device_id>/{predictions,ground-truth}/incoming/."),
+    once: bool = typer.Option(False, "--once", help="Scan once (after one settle interval) and exit."),
+    interval: float = typer.Option(10.0, "--interval", min=0.1, help="Seconds between scans."),
+    settle: float = typer.Option(2.0, "--settle", min=0.0,
+                                 help="With --once: seconds between the two looks that tell a finished file."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per processed file."),
+) -> None:
+    """Ingest complete files dropped into FOLDER; move each to done/ or failed/ with a .result.json."""
+    application = build_app()
+    watcher = DropWatcher(folder, uow=application.uow, open_log=application.open_log,
+                          hasher=application.patient_hasher, clock=application.clock, actor=application.settings.actor)
+    host = socket.gethostname()
+    lease = application.settings.service.job_lease_seconds
+    watcher.ready()  # first look: sizes to compare against at the next scan
+    while True:
+        time.sleep(settle if once else interval)
+        _print(watcher.run(host=host, lease=lease), as_json)
+        if once:
+            return

@@ -1,0 +1,54 @@
+"""Fixtures of the reliability tests: a small synthetic log, a registered database, child processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from reliability_support import EXAMPLE, PREDICTION_ROWS, Child  # type: ignore[import-not-found]
+
+
+@pytest.fixture(scope="session")
+def scenario_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A prediction log of PREDICTION_ROWS rows (2025Q3) and its ground truth, as CSV files."""
+    from monitor.synthetic import generate, write_csv
+    from monitor.synthetic.lung_nodule import DemoScenario
+
+    folder = tmp_path_factory.mktemp("logs")
+    data = generate(DemoScenario(scale=PREDICTION_ROWS / 300_000, quarters=("2025Q3",), drift_quarter=None))
+    predictions = write_csv(data.predictions.head(PREDICTION_ROWS), folder / "predictions.csv")
+    kept = set(data.predictions.head(PREDICTION_ROWS)["prediction_id"])
+    truth = write_csv(data.ground_truth[data.ground_truth["prediction_id"].isin(kept)], folder / "truth.csv")
+    return predictions, truth
+
+
+@pytest.fixture
+def registered_url(database_url: str) -> str:
+    """A migrated database (SQLite and PostgreSQL) with the example device registered."""
+    from monitor.adapters.config_file import load_device_config
+    from monitor.entrypoints.bootstrap import bootstrap
+    from monitor.service.devices import register_device
+    from monitor.settings import Settings
+
+    app = bootstrap(Settings(database_url=database_url, data_dir=Path("."), patient_id_key="k" * 32, actor="t"))
+    register_device(load_device_config(EXAMPLE), uow=app.uow, clock=app.clock, actor="t", source=str(EXAMPLE))
+    app.engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def spawn() -> Iterator:  # type: ignore[type-arg]
+    """Start a driver process (``spawn("ingest", url, file, chunk_rows)``); any still running at the end of
+    the test is killed."""
+    started: list[Child] = []
+
+    def start(*args: object) -> Child:
+        child = Child(*(str(a) for a in args))
+        started.append(child)
+        return child
+
+    yield start
+    for child in started:
+        if child.process.poll() is None:
+            child.kill()

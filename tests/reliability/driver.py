@@ -1,0 +1,93 @@
+"""A child process for the crash and concurrency tests: runs one service call, pausing where told.
+
+``python driver.py ingest URL FILE CHUNK_ROWS [PAUSES]`` ingests a prediction log in chunks of CHUNK_ROWS
+rows; ``python driver.py analyze URL DEVICE PERIOD CUTOFF [PAUSES]`` analyses a period. PAUSES is a
+comma-separated list of points where the process prints ``paused <point>`` and waits for a line on
+its standard input before going on: ``chunk`` (after each chunk has been written into the still open
+transaction), ``save_run`` (after the analysis run, its results and findings have been written) and
+``commit`` (after every write of the service, just before its transaction commits). The parent kills
+the process with SIGKILL while it waits, so the point of the crash is exact. Only public service APIs
+are used, wrapped here: no hook exists in production code. The process prints ``done`` and the batch
+summary (JSON) or run id when it ends normally.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from reliability_support import PATIENT_KEY  # type: ignore[import-not-found]
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _pause(point: str, pauses: set[str]) -> None:
+    if point in pauses:
+        _say(f"paused {point}")
+        sys.stdin.readline()
+
+
+def _app(url: str, pauses: set[str]):  # type: ignore[no-untyped-def]
+    from monitor.adapters.db.repositories.results import ResultRepository
+    from monitor.entrypoints.bootstrap import bootstrap
+    from monitor.settings import Settings
+
+    app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="driver"))
+    opened = app.uow
+
+    @contextmanager
+    def paused_uow() -> Iterator[object]:
+        with opened() as unit:
+            yield unit
+            _pause("commit", pauses)
+
+    save_run = ResultRepository.save_run
+
+    def paused_save_run(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        save_run(self, *args, **kwargs)
+        _pause("save_run", pauses)
+
+    ResultRepository.save_run = paused_save_run  # type: ignore[method-assign]
+    app.uow = paused_uow
+    return app
+
+
+def main(argv: list[str]) -> None:
+    """Run the command of ``argv`` (see the module docstring)."""
+    command, url = argv[0], argv[1]
+    if command == "ingest":
+        from monitor.service.ingest import ingest_predictions
+
+        path, chunk_rows = Path(argv[2]), int(argv[3])
+        pauses = set(argv[4].split(",")) if len(argv) > 4 else set()
+        app = _app(url, pauses)
+        _say("ready")
+        summary = ingest_predictions(app.open_log(path), source=path.name, uow=app.uow,
+                                     hash_patient=app.patient_hasher(), clock=app.clock, actor="driver",
+                                     chunk_rows=chunk_rows, progress=lambda _n: _pause("chunk", pauses))
+        _say("done")
+        _say(json.dumps(summary.as_dict()))
+    elif command == "analyze":
+        from monitor.domain.periods import Period
+        from monitor.service.analyze import analyze_period
+
+        pauses = set(argv[5].split(",")) if len(argv) > 5 else set()
+        app = _app(url, pauses)
+        _say("ready")
+        outcome = analyze_period(argv[2], Period.parse(argv[3]), uow=app.uow, clock=app.clock, actor="driver",
+                                 cutoff=datetime.fromisoformat(argv[4]))
+        _say("done")
+        _say(outcome.run_id)
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,8 @@
+"""Make the highdicom report factory importable by the format tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))

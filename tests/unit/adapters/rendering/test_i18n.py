@@ -1,0 +1,75 @@
+"""The report's message catalogs: same keys in every language, and the template uses only existing keys."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from markupsafe import Markup
+
+from monitor.adapters.rendering.html import TEMPLATE_DIR
+from monitor.adapters.rendering.i18n import (
+    LANGUAGES,
+    catalog,
+    inline_translator,
+    translator,
+)
+from monitor.errors import ReportError
+
+TEMPLATE = (TEMPLATE_DIR / "report.html.j2").read_text(encoding="utf-8")
+LITERAL_KEYS = re.compile(r"""\bti?\(\s*['"]([a-z0-9_]+(?:\.[a-z0-9_]+)*)['"]""")
+DYNAMIC_PREFIXES = re.compile(r"""\bti?\(\s*['"]([a-z0-9_]+\.)['"]\s*~""")
+
+
+def test_both_catalogs_have_exactly_the_same_keys() -> None:
+    en, zh = catalog("en"), catalog("zh-CN")
+    assert set(en) == set(zh), sorted(set(en) ^ set(zh))
+    assert len(en) > 150
+
+
+def test_both_catalogs_use_the_same_placeholders() -> None:
+    fields = re.compile(r"{(\w+)}")
+    en, zh = catalog("en"), catalog("zh-CN")
+    for key in en:
+        assert sorted(fields.findall(en[key])) == sorted(fields.findall(zh[key])), key
+
+
+def test_the_template_uses_only_existing_keys() -> None:
+    keys = set(LITERAL_KEYS.findall(TEMPLATE))
+    assert len(keys) > 120
+    for language in LANGUAGES:
+        missing = keys - set(catalog(language))
+        assert not missing, (language, sorted(missing))
+
+
+def test_dynamic_keys_of_the_template_cover_every_value_they_take() -> None:
+    prefixes = set(DYNAMIC_PREFIXES.findall(TEMPLATE))
+    assert prefixes == {"status.", "metric.", "signoff."}
+    for language in LANGUAGES:
+        messages = catalog(language)
+        for value in ("ok", "flagged", "insufficient", "not_tested", "draft", "signed", "superseded"):
+            assert f"status.{value}" in messages
+        for value in ("sensitivity", "specificity", "ppv", "npv"):
+            assert f"metric.{value}" in messages
+        for value in ("authored", "reviewed", "approved"):
+            assert f"signoff.{value}" in messages
+
+
+def test_the_template_has_no_hard_coded_words_between_tags() -> None:
+    text = re.sub(r"{#.*?#}|{%.*?%}|{{.*?}}|<style>.*?</style>|<[^>]+>", " ", TEMPLATE, flags=re.DOTALL)
+    text = text.replace("samd-monitor", " ")  # the product's name is not translated
+    words = [w for w in re.findall(r"[A-Za-z\u4e00-\u9fff]{2,}", text)]
+    assert words == [], words
+
+
+def test_translator_escapes_and_shows_both_languages() -> None:
+    t = translator("both")
+    both = t("control.period_value", label="2025Q3", first="2025-07-01", last="2025-09-30", tz="<Asia>")
+    assert isinstance(both, Markup) and "&lt;Asia&gt;" in both and "报告期" not in both
+    assert '<span class="zh" lang="zh-CN">2025Q3：' in both
+    assert translator("zh-CN")("title") == "真实世界性能审核报告"
+    assert inline_translator("both")("common.none") == "none / 无"
+    with pytest.raises(ReportError, match="unknown report language"):
+        translator("fr")
+    with pytest.raises(ReportError, match="missing"):
+        translator("en")("no.such.key")

@@ -1,0 +1,107 @@
+"""The dashboard's pages run by Streamlit's AppTest on a seeded database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from streamlit.testing.v1 import AppTest
+
+from unit.dashboards.dashboard_seed import DEVICE, TARGET, dashboard, seeded  # noqa: F401  (fixtures)
+
+Start = Callable[..., AppTest]
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in (*at.markdown, *at.caption, *at.error, *at.success, *at.info, *at.warning,
+                               *at.header, *at.subheader, *at.title)]
+    return "\n".join(str(p) for p in parts)
+
+
+def _page(at: AppTest, name: str) -> AppTest:
+    at.radio(key="page").set_value(name).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_login_is_required_and_a_wrong_password_is_refused(dashboard: Start) -> None:
+    at = dashboard()
+    assert at.text_input(key="login_user") is not None and not at.sidebar.radio
+    at.text_input(key="login_user").input("qa1")
+    at.text_input(key="login_password").input("not the password")
+    at.button[0].click().run()
+    assert "Sign-in failed" in at.error[0].value
+    assert "principal" not in at.session_state
+
+
+def test_overview_shows_current_period_completeness_findings_and_tickets(dashboard: Start,
+                                                                         seeded: dict[str, Any]) -> None:
+    at = dashboard("qa1")
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Current period"] == "2025Q3"
+    assert metrics["Open findings"] == str(len(seeded["outcomes"][-1].document["findings"]) +
+                                           len(seeded["outcomes"][-1].document["sequential_alarms"]))
+    assert int(metrics["Open tickets"]) >= 1
+    total = seeded["outcomes"][-1].document["completeness"]["total"]
+    assert metrics["Label completeness"] == f"{total['with_ground_truth'] / total['predictions']:.1%}"
+    assert at.sidebar.selectbox(key="device").value == DEVICE
+
+
+def test_heat_map_marks_the_flagged_stratum_and_low_n_cells(dashboard: Start) -> None:
+    at = _page(dashboard("audit1"), "Heat map")
+    at.selectbox(key="heat_rows").set_value("age_band").run()
+    at.selectbox(key="heat_columns").set_value("emphysema_grade").run()
+    assert any(TARGET in e.value for e in at.error), _texts(at)
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    at.selectbox(key="heat_metric").set_value("specificity").run()
+    assert not at.exception and "No flagged specificity cell" in _texts(at)
+
+
+def test_trend_lists_the_flagged_strata_first_with_their_charts(dashboard: Start, seeded: dict[str, Any]) -> None:
+    at = _page(dashboard("qa1"), "Trends")
+    flagged = {f["stratum"] for f in seeded["outcomes"][-1].document["findings"]}
+    options = at.selectbox(key="trend_stratum").options
+    assert TARGET in flagged and set(options[:len(flagged)]) == flagged
+    at.selectbox(key="trend_stratum").set_value(TARGET).run()
+    assert at.selectbox(key="trend_metric").value == "sensitivity"
+    frame = at.dataframe[-1].value
+    assert list(frame["period"]) == ["2025Q2", "2025Q3"] and list(frame["status"])[-1] == "flagged"
+    assert "CUSUM" in _texts(at)
+
+
+def test_findings_drift_and_reports_pages(dashboard: Start, seeded: dict[str, Any]) -> None:
+    at = _page(dashboard("audit1"), "Findings")
+    assert TARGET in at.dataframe[0].value["stratum"].tolist()
+    _page(at, "Data drift")
+    drift = at.dataframe[0].value
+    assert {"age", "score", "positive_call_rate"} <= set(drift["feature"]) and (drift["threshold"] > 0).all()
+    _page(at, "Reports")
+    labels = sorted(b.proto.label for b in at.get("download_button"))
+    assert labels == ["CSV · —", "CSV · —", "JSON · en", "JSON · zh-CN"]
+    assert len(labels) == len(seeded["reports"])
+
+
+def test_auditor_reads_tickets_without_write_controls(dashboard: Start) -> None:
+    at = _page(dashboard("audit1"), "Tickets")
+    assert at.selectbox(key="ticket_selected").value.startswith("RT-")
+    assert "Read only: role auditor" in _texts(at)
+    assert not at.text_area and not [b for b in at.button if b.label in ("Apply transition", "Add comment")]
+
+
+def test_qa_triages_and_comments_a_ticket(dashboard: Start, seeded: dict[str, Any]) -> None:
+    at = _page(dashboard("qa1"), "Tickets")
+    ticket = at.selectbox(key="ticket_selected").value
+    at.selectbox(key=f"target-{ticket}").set_value("triaged")
+    at.text_input(key=f"reason-{ticket}").input("confirmed with the site; collecting cases")
+    at.button(key=f"FormSubmitter:transition-{ticket}-Apply transition").click().run()
+    assert not at.exception, at.exception
+    assert f"{ticket} moved to triaged." in _texts(at)
+    at.text_area(key=f"comment-{ticket}").input("second reader rota in place")
+    at.button(key=f"FormSubmitter:comment-{ticket}-Add comment").click().run()
+    assert "Comment added." in _texts(at)
+    from monitor.service.tickets import get_ticket
+
+    stored = get_ticket(ticket, uow=seeded["app"].uow)
+    assert stored["status"] == "triaged"
+    assert [c["body"] for c in stored["comments"]] == ["second reader rota in place"]
+    assert stored["transitions"][-1]["actor"] == "qa1"
