@@ -311,11 +311,11 @@ def child(args: argparse.Namespace) -> dict[str, object]:
         names = {"Recall": "recall", "TNR": "tnr", "Precision": "precision"}
         by_stratum: dict[str, dict[str, float]] = {}
         for m in values:
-            config = m["config"]
-            grouping = config["column_name"].split("__")
-            labels = str(config["label"]).split("|")
+            setup = m["config"]
+            grouping = setup["column_name"].split("__")
+            labels = str(setup["label"]).split("|")
             key = stratum_key(dict(zip(grouping, labels, strict=True)))
-            by_stratum.setdefault(key, {})[names[config["metric"]["type"].rsplit(":", 1)[-1]]] = float(m["value"])
+            by_stratum.setdefault(key, {})[names[setup["metric"]["type"].rsplit(":", 1)[-1]]] = float(m["value"])
         (tmp / "evidently.json").write_text(json.dumps(by_stratum), encoding="utf-8")
         same = cases(args.evidently_rows, args.seed)
         ours_cells = to_cell_table(confusion_cells(same, keys=KEYS, label="label", call="call"))
