@@ -32,7 +32,7 @@ def dashboard(
                                 help="Interface to listen on (0.0.0.0 for every interface; put TLS in front)."),
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (overrides the global --db)."),
 ) -> None:
-    """Serve the drift dashboard (sign in with a user created by `samd-monitor user create`)."""
+    """Serve the drift dashboard (sign in with a user created by `samd-monitor user add`)."""
     from monitor.adapters.db.engine import check_schema, make_engine
 
     if db:
