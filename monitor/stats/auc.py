@@ -42,6 +42,7 @@ __all__ = [
     "PairedAucResult",
     "auc_delong",
     "auc_from_histograms",
+    "paired_auc_result",
     "paired_delong",
 ]
 
@@ -435,6 +436,13 @@ def paired_delong(
     # Var(A - B) = s2(V10_A - V10_B)/m + s2(V01_A - V01_B)/n, which equals
     # L S L' with L = (1, -1) and S the DeLong covariance matrix.
     var = float(np.var(v10_a - v10_b, ddof=1) / m + np.var(v01_a - v01_b, ddof=1) / n)
+    return paired_auc_result(auc_a, auc_b, var, confidence)
+
+
+def paired_auc_result(auc_a: float, auc_b: float, var: float, confidence: float) -> PairedAucResult:
+    """Two-sided z test and Wald interval (clipped to [-1, 1]) of ``auc_a - auc_b`` with variance ``var``
+    (DeLong et al. 1988)."""
+    diff = auc_a - auc_b
     se = float(np.sqrt(max(var, 0.0)))
     if se > 0.0:
         z = diff / se
@@ -444,15 +452,5 @@ def paired_delong(
     else:
         z, p_value = float(np.copysign(np.inf, diff)), 0.0
     zc = float(stats.norm.ppf(0.5 + confidence / 2.0))
-    low = max(-1.0, diff - zc * se)
-    high = min(1.0, diff + zc * se)
-    return PairedAucResult(
-        auc_a=auc_a,
-        auc_b=auc_b,
-        difference=diff,
-        se=se,
-        z=float(z),
-        p_value=p_value,
-        ci_low=low,
-        ci_high=high,
-    )
+    return PairedAucResult(auc_a=auc_a, auc_b=auc_b, difference=diff, se=se, z=float(z), p_value=p_value,
+                           ci_low=max(-1.0, diff - zc * se), ci_high=min(1.0, diff + zc * se))

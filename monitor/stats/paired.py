@@ -19,11 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
 from monitor.stats._checks import check_confidence
 from monitor.stats.agreement import mcnemar_exact
-from monitor.stats.auc import PairedAucResult
+from monitor.stats.auc import PairedAucResult, paired_auc_result
 from monitor.stats.intervals import proportion_interval
 from monitor.stats.metrics import _as_count_array
 
@@ -224,14 +223,4 @@ def paired_auc_from_histogram(bins_a: ArrayLike, bins_b: ArrayLike, labels: Arra
     for mask, total in ((positive, m), (~positive, n)):
         mean = float(w[mask] @ delta[mask]) / total
         var += float(w[mask] @ (delta[mask] - mean) ** 2) / (total - 1) / total
-    se = float(np.sqrt(max(var, 0.0)))
-    if se > 0.0:
-        z = diff / se
-        p_value = float(2.0 * stats.norm.sf(abs(z)))
-    elif diff == 0.0:
-        z, p_value = 0.0, 1.0
-    else:
-        z, p_value = float(np.copysign(np.inf, diff)), 0.0
-    zc = float(stats.norm.ppf(0.5 + confidence / 2.0))
-    return PairedAucResult(auc_a=auc_a, auc_b=auc_b, difference=diff, se=se, z=float(z), p_value=p_value,
-                           ci_low=max(-1.0, diff - zc * se), ci_high=min(1.0, diff + zc * se))
+    return paired_auc_result(auc_a, auc_b, var, confidence)
