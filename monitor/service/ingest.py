@@ -117,13 +117,8 @@ def ingest_predictions(
     """
     _check_header(log, "predictions", source)
     with uow() as unit:
-        unit.logs.lock_ingestion()
-        devices = unit.devices.configs()
-        started = clock()
-        batch_id = unit.logs.start_batch(kind="predictions", source_name=source, source_format=log.format,
-                                         source_sha256=log.sha256, at=started, actor=actor)
-        summary = BatchSummary(batch_id, "predictions", source, log.sha256)
-        summary.ignored_columns = _ignored_columns(log.columns, "predictions", devices)
+        devices, started, summary = _open_batch(unit, log, "predictions", source, clock, actor)
+        batch_id = summary.batch_id
         seen_versions: dict[str, set[str]] = {}
         seen_sites: dict[str, set[str]] = {}
         for first_row, raw in log.chunks(chunk_rows):
@@ -168,6 +163,20 @@ def ingest_predictions(
                                                           at=started)
         _finish(unit, summary, clock, actor)
     return summary
+
+
+def _open_batch(unit, log: LogSource, kind: str, source: str, clock: Clock,  # type: ignore[no-untyped-def]
+                actor: str) -> tuple[dict, datetime, BatchSummary]:  # type: ignore[type-arg]
+    """Serialise ingestion, then start the batch record of ``log``: the device configurations, the batch's
+    start time and its (empty) summary."""
+    unit.logs.lock_ingestion()
+    devices = unit.devices.configs()
+    started = clock()
+    batch_id = unit.logs.start_batch(kind=kind, source_name=source, source_format=log.format,
+                                     source_sha256=log.sha256, at=started, actor=actor)
+    summary = BatchSummary(batch_id, kind, source, log.sha256)
+    summary.ignored_columns = _ignored_columns(log.columns, kind, devices)
+    return devices, started, summary
 
 
 def _ignored_columns(columns: tuple[str, ...], kind: str, devices: dict) -> tuple[str, ...]:  # type: ignore[type-arg]
@@ -219,13 +228,8 @@ def ingest_ground_truth(
     """Ingest a ground-truth log file in one transaction; corrections add label versions."""
     _check_header(log, "ground_truth", source)
     with uow() as unit:
-        unit.logs.lock_ingestion()
-        devices = unit.devices.configs()
-        started = clock()
-        batch_id = unit.logs.start_batch(kind="ground_truth", source_name=source, source_format=log.format,
-                                         source_sha256=log.sha256, at=started, actor=actor)
-        summary = BatchSummary(batch_id, "ground_truth", source, log.sha256)
-        summary.ignored_columns = _ignored_columns(log.columns, "ground_truth", devices)
+        devices, started, summary = _open_batch(unit, log, "ground_truth", source, clock, actor)
+        batch_id = summary.batch_id
         for first_row, raw in log.chunks(chunk_rows):
             checked = validate_ground_truth(raw, first_row=first_row, devices=devices, now=started)
             rejections = list(checked.rejections)
@@ -291,13 +295,8 @@ def ingest_retractions(
     """
     _check_header(log, "retractions", source)
     with uow() as unit:
-        unit.logs.lock_ingestion()
-        devices = unit.devices.configs()
-        started = clock()
-        batch_id = unit.logs.start_batch(kind="retractions", source_name=source, source_format=log.format,
-                                         source_sha256=log.sha256, at=started, actor=actor)
-        summary = BatchSummary(batch_id, "retractions", source, log.sha256)
-        summary.ignored_columns = _ignored_columns(log.columns, "retractions", devices)
+        devices, started, summary = _open_batch(unit, log, "retractions", source, clock, actor)
+        batch_id = summary.batch_id
         for first_row, raw in log.chunks(chunk_rows):
             checked = validate_retractions(raw, first_row=first_row, devices=devices, now=started)
             rejections = list(checked.rejections)
