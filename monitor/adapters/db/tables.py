@@ -148,6 +148,7 @@ predictions = Table(
     Column("ingested_at", UtcDateTime, nullable=False),
     UniqueConstraint("device_id", "prediction_id"),
     Index(None, "device_id", "predicted_at"),
+    Index("ix_predictions_device_study", "device_id", "study_uid"),
 )
 
 ground_truth = Table(
@@ -484,4 +485,32 @@ completed_jobs = Table(
     Column("completed_at", UtcDateTime, nullable=False),
     Column("run_id", Integer, nullable=False),
     Column("result", JSON, nullable=False),
+)
+
+# Count cells (issue 7): confusion counts per device, local calendar month of the AI result,
+# model version and stratum key (every configured attribute's label), rebuilt per month after
+# an ingest marks it dirty, so an analysis reads cells instead of rows.
+cell_months = Table(
+    "cell_months",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("month", String(7), primary_key=True),  # YYYY-MM in the device's monitoring time zone
+    Column("state", String(8), nullable=False),  # dirty | fresh
+    Column("config_hash", String(64), nullable=True),
+    Column("refreshed_at", UtcDateTime, nullable=True),
+    Column("predictions", BigInteger, nullable=True),
+)
+
+case_cells = Table(
+    "case_cells",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("model_version", String(64), primary_key=True),
+    Column("stratum_key", Text, primary_key=True),  # JSON object: attribute name -> stratum label
+    Column("tp", BigInteger, nullable=False),
+    Column("fp", BigInteger, nullable=False),
+    Column("fn", BigInteger, nullable=False),
+    Column("tn", BigInteger, nullable=False),
+    Column("pending", BigInteger, nullable=False),  # predictions whose ground truth has not arrived
 )
