@@ -134,28 +134,42 @@ class _Problems:
     """Accumulates per-row problem codes and messages for one chunk."""
 
     def __init__(self, n: int) -> None:
-        self.codes: list[list[str]] = [[] for _ in range(n)]
-        self.messages: list[list[str]] = [[] for _ in range(n)]
+        self.n = n
+        self.codes: dict[int, list[str]] = {}  # only rows with a problem (most rows have none)
+        self.messages: dict[int, list[str]] = {}
 
     def add(self, mask: np.ndarray, code: str, message: str | Callable[[object], str],
             values: pd.Series | None = None) -> None:
         """Record ``code`` for the rows in ``mask``; a callable message gets the row's raw value."""
         for i in np.flatnonzero(mask):
-            self.codes[i].append(code)
+            i = int(i)
+            self.codes.setdefault(i, []).append(code)
             text = message if isinstance(message, str) else message(None if values is None else values.iloc[i])
-            self.messages[i].append(text)
+            self.messages.setdefault(i, []).append(text)
 
     def bad(self) -> np.ndarray:
-        return np.array([bool(c) for c in self.codes], dtype=bool)
+        flags = np.zeros(self.n, dtype=bool)
+        flags[list(self.codes)] = True
+        return flags
+
+
+_BLANKS = frozenset(["", "null", "NULL", "None", "NaN", "nan", "NA", "N/A"])
+
+
+def _clean(value: object) -> str | None:
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    text = (value if isinstance(value, str) else str(value)).strip()
+    return None if text in _BLANKS else text
 
 
 def _text(raw: pd.DataFrame, column: str) -> pd.Series:
+    """A column's values as stripped text, ``None`` for missing or blank-like ("", "null", "NaN", ...)."""
     if column not in raw.columns:
         return pd.Series([None] * len(raw), index=raw.index, dtype=object)
-    values = raw[column].astype(object)
-    stripped = values.where(values.isna(), values.astype(str).str.strip())
-    blank = stripped.isna() | stripped.isin(["", "null", "NULL", "None", "NaN", "nan", "NA", "N/A"])
-    return stripped.mask(blank, None)
+    codes, distinct = pd.factorize(raw[column].astype(object), use_na_sentinel=True)  # each value cleaned once
+    cleaned = np.array([None, *(_clean(v) for v in distinct)], dtype=object)
+    return pd.Series(cleaned[codes + 1], index=raw.index, dtype=object)
 
 
 def _require(problems: _Problems, values: pd.Series, column: str) -> np.ndarray:
@@ -243,7 +257,8 @@ def _pseudonymise(patient_ids: pd.Series, hash_patient: PatientHasher) -> pd.Ser
             if all(c in "0123456789abcdef" for c in tail):
                 return tail
         return hash_patient(p)
-    return patient_ids.map(one)
+    hashed = {p: one(p) for p in pd.unique(patient_ids.to_numpy(dtype=object))}  # a patient's rows: one hash
+    return pd.Series([hashed[p] for p in patient_ids.to_numpy(dtype=object)], index=patient_ids.index, dtype=object)
 
 
 def keep_known(raw: pd.DataFrame, allowed: frozenset[str]) -> pd.DataFrame:
@@ -262,14 +277,26 @@ def _raw_records(raw: pd.DataFrame, hashed_patient: pd.Series | None, exact_ages
 
 
 def _iso_text(values: pd.Series) -> pd.Series:
-    """UTC timestamps as fixed-width text ('' for missing), the form used in row hashes."""
-    return values.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").fillna("")
+    """UTC timestamps as fixed-width text ('' for missing), the form used in row hashes
+    (``%Y-%m-%dT%H:%M:%S.%fZ``)."""
+    moments = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+    texts = np.char.add(np.datetime_as_string(moments, unit="us"), "Z").astype(object)
+    texts[values.isna().to_numpy()] = ""
+    return pd.Series(texts, index=values.index, dtype=object)
 
 
 def _row_hashes(*columns: pd.Series) -> list[str]:
     """SHA-256 of each row's canonical content (fields joined by the unit separator)."""
-    texts = [c.astype(object).where(c.notna(), "").astype(str).to_numpy() for c in columns]
-    return [hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest() for parts in zip(*texts, strict=True)]
+    joined: np.ndarray | None = None
+    for column in columns:
+        values = column.to_numpy(dtype=object)
+        text = np.array(["" if v is None or (isinstance(v, float) and v != v) else v if isinstance(v, str) else str(v)
+                         for v in values], dtype=object)
+        joined = text if joined is None else joined + "\x1f" + text
+    if joined is None:
+        return []
+    sha256 = hashlib.sha256
+    return [sha256(t.encode("utf-8")).hexdigest() for t in joined]
 
 
 def _device_checks(problems: _Problems, device_ids: pd.Series, devices: Mapping[str, DeviceConfig]) -> None:
@@ -298,10 +325,17 @@ def _rejections(raw: pd.DataFrame, problems: _Problems, first_row: int, ids: pd.
     ]
 
 
+def _json_values(values: np.ndarray) -> np.ndarray:
+    """JSON text of each value (``None`` -> ``null``), encoding each distinct value once."""
+    encoded = {v: json.dumps(v) for v in pd.unique(values)}
+    return np.array([encoded[v] for v in values], dtype=object)
+
+
 def _attribute_values(
     raw: pd.DataFrame, device_ids: pd.Series, devices: Mapping[str, DeviceConfig], problems: _Problems
-) -> list[dict[str, str | float | None]]:
-    """Per row, the configured stratification columns that are not core fields."""
+) -> np.ndarray:
+    """Per row, the configured stratification columns that are not core fields, as the JSON text of
+    an object with sorted keys (``json.dumps(..., sort_keys=True)``); numbers are floats."""
     core = set(PREDICTION_REQUIRED) | set(PREDICTION_OPTIONAL)
     columns: dict[str, np.ndarray] = {}
     owner: dict[str, np.ndarray] = {}
@@ -315,7 +349,7 @@ def _attribute_values(
                 continue
             values = _text(raw, column)
             if spec.is_numeric:
-                numbers = _numbers(values)
+                numbers = _numbers(values).astype(float)
                 bad = rows & values.notna().to_numpy() & numbers.isna().to_numpy()
                 problems.add(bad, f"invalid_{column}", lambda v, c=column: f"{c} {v!r} is not a number", values)
                 converted = numbers.astype(object).where(numbers.notna(), None).to_numpy()
@@ -326,14 +360,12 @@ def _attribute_values(
             mask = owner.setdefault(column, np.zeros(len(raw), dtype=bool))
             merged[rows] = converted[rows]
             mask |= rows
-    if not columns:
-        return [{} for _ in range(len(raw))]
-    names = sorted(columns)
-    present = [owner[n] for n in names]
-    return [
-        {n: columns[n][i] for n, has in zip(names, present, strict=True) if has[i]}
-        for i in range(len(raw))
-    ]
+    text = np.full(len(raw), "", dtype=object)
+    for name in sorted(columns):
+        piece = json.dumps(name) + ": " + _json_values(columns[name])
+        separator = np.where(text == "", "", ", ").astype(object)
+        text = np.where(owner[name], text + separator + piece, text)
+    return "{" + text + "}"
 
 
 def _optional_volume(problems: _Problems, raw: pd.DataFrame, column: str) -> pd.Series:
@@ -463,7 +495,7 @@ def validate_predictions(
             "patient_hash": hashed[keep].to_numpy(),
             "age": age[keep].astype(float).to_numpy(),
             "sex": sex[keep].to_numpy(),
-            "attributes": [a for a, k in zip(attributes, keep, strict=True) if k],
+            "attributes": attributes[keep],
             "study_uid": study_uid[keep].to_numpy(),
             "human_label": np.array([None if v != v else int(v) for v in human[keep]], dtype=object),
             "ai_volume_mm3": ai_volume[keep].to_numpy(),
@@ -491,8 +523,7 @@ def _prediction_hashes(frame: pd.DataFrame) -> list[str]:
     """
     if frame.empty:
         return []
-    attributes = pd.Series([json.dumps(a, sort_keys=True) for a in frame["attributes"]], dtype=object,
-                           index=frame.index)
+    attributes = frame["attributes"]
     common = [frame["device_id"], frame["prediction_id"], frame["model_version"], frame["site_id"],
               _iso_text(frame["predicted_at"])]
     person = [frame["patient_hash"], _number_text(frame["age"]), frame["sex"], attributes]

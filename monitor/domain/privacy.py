@@ -42,9 +42,11 @@ def make_patient_hasher(key: str | None) -> PatientHasher:
         )
     if len(key) < MIN_KEY_LENGTH:
         raise MissingSecretError(f"MONITOR_PATIENT_ID_KEY is too short: use at least {MIN_KEY_LENGTH} characters")
-    secret = key.encode("utf-8")
+    keyed = hmac.new(key.encode("utf-8"), digestmod=hashlib.sha256)  # the key processed once; copied per id
 
     def patient_hash(patient_id: str) -> str:
-        return hmac.new(secret, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()
+        digest = keyed.copy()
+        digest.update(patient_id.encode("utf-8"))
+        return digest.hexdigest()
 
     return patient_hash

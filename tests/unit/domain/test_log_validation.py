@@ -7,6 +7,7 @@ report all of them; row numbers count from the chunk's ``first_row``.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,7 @@ def test_valid_prediction_becomes_a_canonical_row(devices: dict[str, Any]) -> No
     assert (row["score"], row["predicted_label"], row["age"], row["sex"]) == (0.82, 1, 67.0, "F")
     assert row["patient_hash"] == HASH("PATIENT-001")
     assert "PATIENT-001" not in checked.accepted.to_string()
-    assert row["attributes"] == {"emphysema_grade": "mild", "scanner_vendor": "GE"}
+    assert json.loads(row["attributes"]) == {"emphysema_grade": "mild", "scanner_vendor": "GE"}  # JSON text, sorted keys
     assert len(row["row_hash"]) == 64
 
 
@@ -112,7 +113,7 @@ def test_optional_fields_may_be_empty(devices: dict[str, Any]) -> None:
     assert checked.rejections == []
     row = checked.accepted.iloc[0]
     assert np.isnan(row["age"]) and row["sex"] is None
-    assert row["attributes"] == {"emphysema_grade": None, "scanner_vendor": None}
+    assert json.loads(row["attributes"]) == {"emphysema_grade": None, "scanner_vendor": None}
 
 
 @pytest.mark.parametrize("stamp", ["2025-08-01T01:15:00Z", "2025-08-01T09:15:00+08:00", "2025-08-01T09:15:00+0800",
@@ -211,7 +212,7 @@ def test_numeric_attribute_must_be_a_number() -> None:
     checked = validate_predictions(raw, first_row=1, devices={DEVICE: config}, hash_patient=HASH, now=NOW)
     assert [(r.row_number, r.code, r.reason) for r in checked.rejections] == [
         (2, "invalid_nodule_mm", "nodule_mm 'big' is not a number")]
-    assert [a["nodule_mm"] for a in checked.accepted["attributes"]] == [7.5, None]
+    assert [json.loads(a)["nodule_mm"] for a in checked.accepted["attributes"]] == [7.5, None]
 
 
 # one case per ground-truth reason code -----------------------------------------------------------

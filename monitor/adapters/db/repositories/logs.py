@@ -7,13 +7,16 @@ with an ``executemany`` insert.
 
 from __future__ import annotations
 
-import io
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, and_, func, select, text, union_all, update
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import ARRAY, Connection, String, Table, and_, bindparam, func, literal_column, select, text, union_all, update
+from sqlalchemy.sql import ColumnElement
 
 from monitor.adapters.db.tables import (
     ground_truth,
@@ -29,7 +32,7 @@ from monitor.domain.logs import Rejection
 
 __all__ = ["LogRepository"]
 
-_LOOKUP_CHUNK = 900
+_LOOKUP_CHUNK = 50_000
 _INGEST_LOCK_KEY = 0x5A4D_0001  # advisory-lock key of ingestion ("SM", 1)
 _RECORD_ID_LENGTH = rejected_rows.c.record_id.type.length
 
@@ -37,6 +40,16 @@ _RECORD_ID_LENGTH = rejected_rows.c.record_id.type.length
 def _chunks(values: Sequence[str], size: int = _LOOKUP_CHUNK) -> Iterable[Sequence[str]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+def _one_of(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values`` with the values as ONE bound parameter (a text array on PostgreSQL,
+    a JSON array read by ``json_each`` on SQLite): tens of thousands of ids cost one parameter,
+    not one placeholder each (whose rendering and parsing dominated lookups)."""
+    if conn.dialect.name == "postgresql":
+        return column == func.any(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, json.dumps(list(values)), type_=String))))
 
 
 def _fit(text: str | None, limit: int) -> str | None:
@@ -71,24 +84,49 @@ _TRUTH_COLUMNS = ["device_id", "prediction_id", "version", "label", "confirmed_a
                   "correction_reason", "row_hash"]
 
 
-def _copy_text(frame: pd.DataFrame, columns: Sequence[str], extra: dict[str, Any]) -> str:
-    """``frame``'s columns (then the constant ``extra`` ones) as CSV text for ``COPY ... (FORMAT csv)``:
-    an unquoted empty field is NULL (no stored text is ever empty), JSON as text, timestamps with offset."""
-    out: dict[str, Any] = {}
-    for c in columns:
-        values = _column_values(frame, c)
-        if c == "attributes":
-            values = [json.dumps(v, sort_keys=True) for v in values]
-        elif values and any(isinstance(v, datetime) for v in values):
-            values = [None if v is None else v.isoformat() for v in values]
-        elif any(isinstance(v, float) for v in values):
-            values = [None if v is None else repr(float(v)) for v in values]
-        out[c] = pd.Series(values, dtype=object)
-    for c, v in extra.items():
-        out[c] = v.isoformat() if isinstance(v, datetime) else v
-    buffer = io.StringIO()
-    pd.DataFrame(out).to_csv(buffer, header=False, index=False, lineterminator="\n")
-    return buffer.getvalue()
+def _plain_column(series: pd.Series, *, sqlite: bool) -> list[Any]:
+    """One column as driver values, vectorised: UTC timestamps as text (SQLite: SQLAlchemy's stored
+    form ``YYYY-MM-DD HH:MM:SS.ffffff``; PostgreSQL: ISO 8601 with ``Z``), floats as ``repr`` text for
+    COPY (exact round trip), ``None`` for every missing value."""
+    missing = series.isna().to_numpy()
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        moments = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+        texts = np.datetime_as_string(moments, unit="us")
+        texts = np.char.replace(texts, "T", " ") if sqlite else np.char.add(texts, "Z")
+        values = texts.astype(object)
+    elif pd.api.types.is_float_dtype(series.dtype):
+        values = np.array(series.tolist() if sqlite else [repr(v) for v in series.tolist()], dtype=object)
+    elif pd.api.types.is_bool_dtype(series.dtype):
+        values = np.array([int(v) if sqlite else ("true" if v else "false") for v in series.tolist()], dtype=object)
+    elif pd.api.types.is_integer_dtype(series.dtype):
+        values = np.array(series.tolist() if sqlite else series.astype(str).tolist(), dtype=object)
+    else:
+        values = series.to_numpy(dtype=object).copy()
+        if not sqlite:
+            values = np.array([v if v is None or isinstance(v, str) else str(int(v)) if isinstance(v, (bool, int, np.integer))
+                               else repr(float(v)) if isinstance(v, float) else str(v) for v in values], dtype=object)
+    values[missing] = None
+    return values.tolist()
+
+
+def _extra_value(value: Any, *, sqlite: bool) -> Any:
+    if isinstance(value, datetime):
+        utc = value.astimezone(timezone.utc)
+        return utc.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") if sqlite else utc.isoformat()
+    if isinstance(value, bool):
+        return int(value) if sqlite else ("true" if value else "false")
+    return value if sqlite else str(value)
+
+
+def _copy_text(frame: pd.DataFrame, columns: Sequence[str], extra: dict[str, Any]) -> bytes:
+    """``frame``'s columns (then the constant ``extra`` ones) as CSV for ``COPY ... (FORMAT csv)``, written
+    by Arrow's C++ CSV writer: text quoted, an unquoted empty field is NULL (no stored text is ever empty)."""
+    arrays = [pa.array(_plain_column(frame[c], sqlite=False), type=pa.string()) for c in columns]
+    arrays += [pa.array([_extra_value(v, sqlite=False)] * len(frame), type=pa.string()) for v in extra.values()]
+    table = pa.Table.from_arrays(arrays, names=[*columns, *extra])
+    buffer = pa.BufferOutputStream()
+    pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(include_header=False))
+    return buffer.getvalue().to_pybytes()
 
 
 class LogRepository:
@@ -108,7 +146,15 @@ class LogRepository:
                 with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
                     copy.write(_copy_text(frame, columns, extra))
             return
-        self._conn.execute(table.insert(), _records(frame, columns, extra))
+        # SQLite: the driver's executemany on the unit of work's own connection (same transaction),
+        # with values already in SQLAlchemy's stored form (JSON columns hold their text as given).
+        values = [_plain_column(frame[c], sqlite=True) for c in columns]
+        constants = tuple(_extra_value(v, sqlite=True) for v in extra.values())
+        names = ", ".join([*columns, *extra])
+        marks = ", ".join("?" * (len(columns) + len(extra)))
+        driver = self._conn.connection.driver_connection
+        driver.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})",  # type: ignore[union-attr]
+                           [row + constants for row in zip(*values, strict=True)])
 
     # batches -----------------------------------------------------------------------------
     def lock_ingestion(self) -> None:
@@ -151,7 +197,7 @@ class LogRepository:
         found: dict[str, str] = {}
         for part in _chunks(list(ids)):
             query = union_all(*[select(t.c.prediction_id, t.c.row_hash).where(
-                t.c.device_id == device_id, t.c.prediction_id.in_(part)) for t in (predictions, prediction_failures)])
+                t.c.device_id == device_id, _one_of(self._conn, t.c.prediction_id, part)) for t in (predictions, prediction_failures)])
             found.update((r.prediction_id, r.row_hash) for r in self._conn.execute(query))
         return found
 
@@ -168,7 +214,7 @@ class LogRepository:
         found: dict[str, list[str]] = {}
         for part in _chunks(sorted(set(study_uids))):
             rows = self._conn.execute(select(predictions.c.study_uid, predictions.c.prediction_id).where(
-                predictions.c.device_id == device_id, predictions.c.study_uid.in_(part))
+                predictions.c.device_id == device_id, _one_of(self._conn, predictions.c.study_uid, part))
                 .order_by(predictions.c.study_uid, predictions.c.prediction_id))
             for r in rows:
                 found.setdefault(r.study_uid, []).append(r.prediction_id)
@@ -179,7 +225,7 @@ class LogRepository:
         found: set[str] = set()
         for part in _chunks(list(ids)):
             found.update(r[0] for r in self._conn.execute(select(predictions.c.prediction_id).where(
-                predictions.c.device_id == device_id, predictions.c.prediction_id.in_(part))))
+                predictions.c.device_id == device_id, _one_of(self._conn, predictions.c.prediction_id, part))))
         return found
 
     # retractions -------------------------------------------------------------------------
@@ -189,7 +235,7 @@ class LogRepository:
         t = prediction_retractions
         for part in _chunks(list(ids)):
             rows = self._conn.execute(select(t.c.prediction_id, t.c.retracted_at, t.c.reason).where(
-                t.c.device_id == device_id, t.c.prediction_id.in_(part)))
+                t.c.device_id == device_id, _one_of(self._conn, t.c.prediction_id, part)))
             found.update((r.prediction_id, (r.retracted_at, r.reason)) for r in rows)
         return found
 
@@ -214,7 +260,7 @@ class LogRepository:
         if not wanted:
             return []
         known = {r[0] for r in self._conn.execute(select(table.c[column]).where(
-            table.c.device_id == device_id, table.c[column].in_(wanted)))}
+            table.c.device_id == device_id, _one_of(self._conn, table.c[column], wanted)))}
         new = [v for v in wanted if v not in known]
         if new:
             self._conn.execute(table.insert(), [
@@ -229,7 +275,7 @@ class LogRepository:
             rows = self._conn.execute(
                 select(ground_truth.c.prediction_id, ground_truth.c.version, ground_truth.c.row_hash).where(
                     ground_truth.c.device_id == device_id, ground_truth.c.is_latest.is_(True),
-                    ground_truth.c.prediction_id.in_(part)))
+                    _one_of(self._conn, ground_truth.c.prediction_id, part)))
             found.update((r.prediction_id, (r.version, r.row_hash)) for r in rows)
         return found
 
@@ -239,7 +285,7 @@ class LogRepository:
         for part in _chunks(list(ids)):
             rows = self._conn.execute(
                 select(ground_truth.c.prediction_id, ground_truth.c.row_hash, ground_truth.c.correction_reason).where(
-                    ground_truth.c.device_id == device_id, ground_truth.c.prediction_id.in_(part)))
+                    ground_truth.c.device_id == device_id, _one_of(self._conn, ground_truth.c.prediction_id, part)))
             for r in rows:
                 found.setdefault(r.prediction_id, set()).add((r.row_hash, r.correction_reason))
         return found
@@ -252,7 +298,7 @@ class LogRepository:
         for device_id, group in corrected.groupby("device_id"):
             for part in _chunks(group["prediction_id"].tolist()):
                 self._conn.execute(update(ground_truth).where(
-                    ground_truth.c.device_id == device_id, ground_truth.c.prediction_id.in_(part),
+                    ground_truth.c.device_id == device_id, _one_of(self._conn, ground_truth.c.prediction_id, part),
                     ground_truth.c.is_latest.is_(True)).values(is_latest=False))
         self._bulk_insert(ground_truth, frame, _TRUTH_COLUMNS, {"batch_id": batch_id, "ingested_at": at,
                                                                 "is_latest": True})
@@ -312,9 +358,9 @@ class LogRepository:
             for part in _chunks(sorted(set(record_ids))):
                 targets += [tuple(r) for r in self._conn.execute(  # type: ignore[misc]
                     select(rejected_rows.c.id, rejected_rows.c.row_number).where(
-                        *conditions, rejected_rows.c.record_id.in_(part)))]
+                        *conditions, _one_of(self._conn, rejected_rows.c.record_id, part)))]
         for part in _chunks([i for i, _ in targets]):
-            self._conn.execute(update(rejected_rows).where(rejected_rows.c.id.in_(part)).values(
+            self._conn.execute(update(rejected_rows).where(_one_of(self._conn, rejected_rows.c.id, part)).values(
                 status=status, resolved_at=at, resolved_by=by, resolved_batch_id=resolved_batch_id,
                 resolution_note=note))
         return sorted(n for _, n in targets)
