@@ -81,12 +81,20 @@ def analyze_period(
     device_id: str, period: Period, *, uow: UnitOfWorkFactory, clock: Clock, actor: str,
     cutoff: datetime | None = None,
 ) -> AnalysisOutcome:
-    """Analyse ``device_id`` over ``period`` with ground truth received up to ``cutoff`` (default: now)."""
+    """Analyse ``device_id`` over ``period`` with data received up to ``cutoff`` (default, and at most: now).
+
+    The analysis first waits for any open ingest transaction to end, so it never half-sees a batch: a
+    re-run with the recorded cut-off counts exactly the same rows.
+    """
     created = clock()
     cutoff = cutoff or created
     if cutoff.tzinfo is None:
         raise InputError("the data cut-off needs a UTC offset (e.g. 2026-01-31T23:59:59+08:00)")
+    # A cut-off in the future is taken as now (and recorded so): data ingested later must not change a
+    # re-run with the recorded cut-off.
+    cutoff = min(cutoff, created)
     with uow() as unit:
+        unit.logs.wait_for_ingestion()  # every batch stamped by the cut-off has committed (none is half-seen)
         config = unit.devices.get(device_id)
         tz = resolve_timezone(config.monitoring.timezone)
         start, end = period.bounds_utc(tz)

@@ -52,9 +52,6 @@ def _period_counts(app, cutoff: datetime) -> dict[str, object]:  # type: ignore[
             "fingerprint": document["input_fingerprint"]}
 
 
-@pytest.mark.xfail(strict=True, reason="ingested rows carry the batch's start time as their received time, not "
-                                       "the commit time: a batch started before a cut-off and committed after an "
-                                       "analysis with that cut-off changes the re-run (monitor/service/ingest.py)")
 def test_analysis_during_an_ingest_sees_a_consistent_cutoff(registered_url: str, scenario_logs: tuple[Path, Path],
                                                             spawn) -> None:  # type: ignore[no-untyped-def]
     """An analysis while another process's ingest transaction is open counts what a re-run with the same

@@ -158,11 +158,31 @@ class LogRepository:
 
     # batches -----------------------------------------------------------------------------
     def lock_ingestion(self) -> None:
-        """Serialise ingestion: wait for any other file's ingest transaction to end (PostgreSQL: a
-        transaction-scoped advisory lock; SQLite serialises writers itself). Two processes sending the
-        same file then give one batch of accepted rows and one of duplicates, never a constraint error."""
+        """Serialise ingestion: wait for any other file's ingest transaction to end and hold the lock until
+        this one ends (PostgreSQL: a transaction-scoped advisory lock; SQLite: the database write lock,
+        taken now by a write that changes nothing). Two processes sending the same file then give one batch
+        of accepted rows and one of duplicates, never a constraint error; and the batch's time, read after
+        this call, is later than the cut-off of any analysis that passed :meth:`wait_for_ingestion` before."""
         if self._conn.dialect.name == "postgresql":
             self._conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _INGEST_LOCK_KEY})
+        else:
+            self._conn.execute(text("UPDATE ingestion_batches SET rows_total = rows_total WHERE 0 = 1"))
+
+    def wait_for_ingestion(self) -> None:
+        """Wait until no ingest transaction is open (take the ingestion lock and release it at once).
+
+        An analysis calls this after fixing its cut-off: every batch stamped at or before the cut-off has
+        then committed, so the analysis counts exactly what a later re-run with the same cut-off counts.
+        """
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _INGEST_LOCK_KEY})
+            self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _INGEST_LOCK_KEY})
+            return
+        driver = self._conn.connection.driver_connection
+        if driver.in_transaction:  # type: ignore[union-attr]
+            return  # this connection already writes, so it holds the write lock: no ingest is open
+        driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]  # waits (busy timeout) for the writer
+        driver.execute("ROLLBACK")  # type: ignore[union-attr]
 
     def start_batch(self, *, kind: str, source_name: str, source_format: str, source_sha256: str,
                     at: datetime, actor: str) -> int:
