@@ -17,6 +17,7 @@ from monitor import __version__
 from monitor.domain.evaluation import StratumMetricResult, evaluate_cells, stratum_counts
 from monitor.domain.periods import Period, resolve_timezone
 from monitor.errors import InputError
+from monitor.service.cells import stratified_cells
 from monitor.service.clinical_sections import failure_rate_findings
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.sections import Window, build_sections
@@ -99,7 +100,8 @@ def analyze_period(
         tz = resolve_timezone(config.monitoring.timezone)
         start, end = period.bounds_utc(tz)
         window = dict(start=start, end=end, cutoff=cutoff)
-        cells = unit.results.confusion_cells(device_id, attributes=config.strata.attributes, **window)
+        read = stratified_cells(unit, config, **window, now=created)  # count cells when exact, else rows
+        cells = read.cells
         completeness = unit.results.completeness(device_id, **window)
         retracted = unit.results.retracted_count(device_id, **window)
         fingerprint, sources = unit.results.input_fingerprint(device_id, **window)
@@ -149,6 +151,7 @@ def analyze_period(
         unit.audit.append(at=created, actor=actor, action="analysis.run", entity="analysis_run", entity_id=run_id,
                           details={"device_id": device_id, "period": period.label, "data_cutoff": _iso(cutoff),
                                    "input_fingerprint": fingerprint, "flagged": len(found),
+                                   "counted_from": read.as_dict(),
                                    "opened_tickets": outcome.opened_tickets,
                                    "updated_tickets": outcome.updated_tickets})
         outcome.document = document

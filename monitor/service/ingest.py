@@ -32,6 +32,7 @@ from monitor.domain.logs import (
 )
 from monitor.domain.privacy import PatientHasher
 from monitor.errors import InputError
+from monitor.service.cells import mark_dirty_for_ids, mark_dirty_for_times
 from monitor.service.ports import Clock, LogSource, Progress, UnitOfWorkFactory
 
 __all__ = ["BatchSummary", "ingest_ground_truth", "ingest_predictions", "ingest_retractions"]
@@ -144,6 +145,8 @@ def ingest_predictions(
             inserted = pd.concat(new_rows) if new_rows else first.iloc[0:0]
             failure = inserted["result_status"] != "ok"
             unit.logs.insert_predictions(inserted.loc[~failure], batch_id=batch_id, at=started)
+            for device_id, group in inserted.loc[~failure].groupby("device_id", sort=False):
+                mark_dirty_for_times(unit, devices[device_id], group["predicted_at"])
             unit.logs.insert_failures(inserted.loc[failure], batch_id=batch_id, at=started)
             known = keep_known(raw, stored_columns("predictions", devices))
             rejections = [_raw_for(r, known, first_row, hash_patient, exact_ages) if not r.raw else r
@@ -241,6 +244,7 @@ def ingest_ground_truth(
                     versions.append(_ground_truth_versions(unit, str(device_id), group, summary, rejections))
                 inserted = pd.concat(versions) if versions else current.iloc[0:0]
                 unit.logs.insert_ground_truth(inserted, batch_id=batch_id, at=started)
+                _mark_months_of(unit, devices, inserted)
                 summary.accepted += len(inserted)
             known = keep_known(raw, stored_columns("ground_truth", devices))
             rejections = [_raw_for(r, known, first_row) if not r.raw else r for r in rejections]
@@ -331,6 +335,7 @@ def ingest_retractions(
                             "retraction of prediction")
             inserted = pd.concat(new_rows) if new_rows else first.iloc[0:0]
             unit.logs.insert_retractions(inserted, batch_id=batch_id, at=started)
+            _mark_months_of(unit, devices, inserted)
             known_raw = keep_known(raw, stored_columns("retractions", devices))
             rejections = [_raw_for(r, known_raw, first_row) if not r.raw else r for r in rejections]
             unit.logs.insert_rejections(batch_id, rejections)
@@ -343,6 +348,12 @@ def ingest_retractions(
         _store_source_rejections(unit, log, summary)
         _finish(unit, summary, clock, actor)
     return summary
+
+
+def _mark_months_of(unit, devices: dict, rows: pd.DataFrame) -> None:  # type: ignore[no-untyped-def, type-arg]
+    """Mark dirty the count-cell months of the stored predictions that ``rows`` (labels, retractions) change."""
+    for device_id, group in rows.groupby("device_id", sort=False):
+        mark_dirty_for_ids(unit, devices[device_id], group["prediction_id"].tolist())
 
 
 def _unknown_prediction(row: pd.Series) -> Rejection:

@@ -15,11 +15,13 @@ from monitor.adapters.db.repositories.clinical import ClinicalRepository
 from monitor.adapters.db.repositories.dashboard import DashboardRepository
 from monitor.adapters.db.repositories.devices import DeviceRepository
 from monitor.adapters.db.repositories.jobs import JobRepository
+from monitor.adapters.db.repositories.cells import CellRepository
 from monitor.adapters.db.repositories.logs import LogRepository
 from monitor.adapters.db.repositories.queries import QueryRepository
 from monitor.adapters.db.repositories.reports import ReportRepository
 from monitor.adapters.db.repositories.results import ResultRepository
 from monitor.adapters.db.repositories.revisions import RevisionRepository
+from monitor.adapters.db.repositories.summaries import SummaryRepository
 from monitor.adapters.db.repositories.tickets import TicketRepository
 from monitor.errors import StorageError
 
@@ -33,6 +35,7 @@ class SqlUnitOfWork:
         self.connection = connection
         self.devices = DeviceRepository(connection)
         self.logs = LogRepository(connection)
+        self.cells = CellRepository(connection)
         self.results = ResultRepository(connection)
         self.aggregates = AggregateRepository(connection)
         self.clinical = ClinicalRepository(connection)
@@ -44,6 +47,7 @@ class SqlUnitOfWork:
         self.access = AccessRepository(connection)
         self.queries = QueryRepository(connection)
         self.dashboard = DashboardRepository(connection)
+        self.summaries = SummaryRepository(connection)
 
 
 def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]

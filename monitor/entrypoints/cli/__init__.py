@@ -14,6 +14,9 @@ from rich.markup import escape
 from monitor.entrypoints.cli import access, analysis, dashboard, db, demo, device, ingest, tickets  # noqa: F401  (registration)
 from monitor.entrypoints.cli import serve, watch  # noqa: F401  (registration)
 from monitor.entrypoints.cli import audit, signoff, submission  # noqa: F401  (registration)
+from monitor.entrypoints.cli import site  # noqa: F401  (registration)
+from monitor.entrypoints.cli import backup  # noqa: F401  (registration)
+from monitor.entrypoints.cli import cells  # noqa: F401  (registration)
 from monitor.entrypoints.cli._common import app, err
 from monitor.errors import MonitorError
 
