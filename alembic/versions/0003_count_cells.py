@@ -1,4 +1,4 @@
-"""count cells maintained per batch, and the study index
+"""count cells maintained per batch, accession hashes, and the study and accession indexes
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +19,8 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index('ix_predictions_device_study', 'predictions', ['device_id', 'study_uid'])
+    op.add_column('predictions', sa.Column('accession_hash', sa.String(length=64), nullable=True))
+    op.create_index('ix_predictions_device_accession', 'predictions', ['device_id', 'accession_hash'])
     op.create_table('cell_months',
     sa.Column('device_id', sa.String(length=64), nullable=False),
     sa.Column('month', sa.String(length=7), nullable=False),
@@ -45,4 +47,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('case_cells')
     op.drop_table('cell_months')
+    op.drop_index('ix_predictions_device_accession', table_name='predictions')
+    with op.batch_alter_table('predictions') as batch:
+        batch.drop_column('accession_hash')
     op.drop_index('ix_predictions_device_study', table_name='predictions')

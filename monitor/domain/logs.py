@@ -21,6 +21,7 @@ import pandas as pd
 
 from monitor.domain.device import DeviceConfig
 from monitor.domain.privacy import PatientHasher
+from monitor.errors import InputError
 
 __all__ = [
     "AGE_CAP",
@@ -54,7 +55,7 @@ PREDICTION_REQUIRED = (
     "predicted_label",
     "patient_id",
 )
-PREDICTION_OPTIONAL = ("age", "sex", "study_uid", "human_label", "ai_volume_mm3", "reviewed_volume_mm3",
+PREDICTION_OPTIONAL = ("age", "sex", "study_uid", "accession_number", "human_label", "ai_volume_mm3", "reviewed_volume_mm3",
                        "result_status", "failure_reason")
 #: ``ok``: the device produced a result (score and call); ``failed``: it tried and failed;
 #: ``no_result``: it declined (e.g. the study was outside its scope). Failures carry no score.
@@ -62,7 +63,9 @@ RESULT_STATUSES = ("ok", "failed", "no_result")
 GROUND_TRUTH_REQUIRED = ("prediction_id", "device_id", "label", "confirmed_at", "source")
 #: ``study_uid`` may stand in for ``prediction_id``: the label then applies to every stored
 #: prediction of the device with that study.
-GROUND_TRUTH_OPTIONAL = ("intervention_at", "correction_reason", "study_uid")
+GROUND_TRUTH_OPTIONAL = ("intervention_at", "correction_reason", "study_uid", "accession_number")
+#: Columns holding identifiers that are kept only as their keyed hash (also in rejected rows).
+HASHED_COLUMNS = ("patient_id", "accession_number")
 RETRACTION_REQUIRED = ("device_id", "prediction_id", "retracted_at", "reason")
 #: Ages at or above this are stored as this value, meaning ">= 90" (HIPAA Safe Harbor,
 #: 45 CFR 164.514(b)(2)(i)(C): ages over 89 are aggregated into one category).
@@ -124,7 +127,8 @@ def missing_columns(columns: Sequence[str], *, kind: str) -> list[str]:
         required: Sequence[str] = [c for c in PREDICTION_REQUIRED if not (
             c in ("score", "predicted_label") and "result_status" in present)]
     elif kind == "ground_truth":
-        required = [c for c in GROUND_TRUTH_REQUIRED if not (c == "prediction_id" and "study_uid" in present)]
+        required = [c for c in GROUND_TRUTH_REQUIRED
+                    if not (c == "prediction_id" and ("study_uid" in present or "accession_number" in present))]
     else:
         required = RETRACTION_REQUIRED
     return [c for c in required if c not in present]
@@ -266,11 +270,15 @@ def keep_known(raw: pd.DataFrame, allowed: frozenset[str]) -> pd.DataFrame:
     return raw[[c for c in raw.columns if c in allowed]]
 
 
-def _raw_records(raw: pd.DataFrame, hashed_patient: pd.Series | None, exact_ages: bool = False
+def _raw_records(raw: pd.DataFrame, hashed: dict[str, pd.Series], exact_ages: bool = False
                  ) -> list[dict[str, str | None]]:
+    """Rejected rows as stored: identifier columns (:data:`HASHED_COLUMNS`) as their keyed hash, or left out
+    when no hash is at hand; ages of 90 and above as 90."""
     frame = raw.astype(object).where(raw.notna(), None)
-    if hashed_patient is not None and "patient_id" in frame.columns:
-        frame = frame.assign(patient_id=hashed_patient.map(lambda h: f"hmac-sha256:{h}" if h else None))
+    for column in HASHED_COLUMNS:
+        if column in frame.columns:
+            values = hashed[column].map(lambda h: f"hmac-sha256:{h}" if h else None) if column in hashed else None
+            frame = frame.assign(**{column: values})
     if "age" in frame.columns and not exact_ages:
         frame = frame.assign(age=frame["age"].map(lambda a: cap_age_text(None if a is None else str(a))))
     return [{k: (None if v is None else str(v)) for k, v in row.items()} for row in frame.to_dict("records")]
@@ -306,13 +314,12 @@ def _device_checks(problems: _Problems, device_ids: pd.Series, devices: Mapping[
 
 
 def _rejections(raw: pd.DataFrame, problems: _Problems, first_row: int, ids: pd.Series,
-                hashed_patient: pd.Series | None, exact_ages: bool = False) -> list[Rejection]:
+                hashed: dict[str, pd.Series], exact_ages: bool = False) -> list[Rejection]:
     bad = problems.bad()
     if not bad.any():
         return []
     positions = np.flatnonzero(bad)
-    records = _raw_records(raw.iloc[positions], None if hashed_patient is None else hashed_patient.iloc[positions],
-                           exact_ages)
+    records = _raw_records(raw.iloc[positions], {c: v.iloc[positions] for c, v in hashed.items()}, exact_ages)
     return [
         Rejection(
             row_number=first_row + int(i),
@@ -375,6 +382,13 @@ def _optional_volume(problems: _Problems, raw: pd.DataFrame, column: str) -> pd.
     bad = text.notna().to_numpy() & ~(values.notna() & np.isfinite(values.astype(float)) & (values >= 0)).to_numpy()
     problems.add(bad, f"invalid_{column}", lambda v: f"{column} {v!r} is not a finite, non-negative number", text)
     return values.astype(float).where(~pd.Series(bad, index=values.index))
+
+
+def _accession_numbers(problems: _Problems, raw: pd.DataFrame) -> pd.Series:
+    """The optional accession number (DICOM (0008,0050), at most 16 characters there; up to 64 accepted)."""
+    accession = _text(raw, "accession_number")
+    _check_length(problems, accession, "accession_number", MAX_TEXT_LENGTH)
+    return accession
 
 
 def _study_uids(problems: _Problems, raw: pd.DataFrame) -> pd.Series:
@@ -477,9 +491,11 @@ def validate_predictions(
     _check_length(problems, sex, "sex", 16)
     attributes = _attribute_values(raw, device_ids, devices, problems)
 
+    accession = _accession_numbers(problems, raw)
     hashed = _pseudonymise(_text(raw, "patient_id"), hash_patient)
-    rejections = _rejections(keep_known(raw, stored_columns("predictions", devices)), problems, first_row, ids, hashed,
-                             exact_ages)
+    accession_hash = _pseudonymise(accession, hash_patient)
+    rejections = _rejections(keep_known(raw, stored_columns("predictions", devices)), problems, first_row, ids,
+                             {"patient_id": hashed, "accession_number": accession_hash}, exact_ages)
 
     keep = ~problems.bad()
     accepted = pd.DataFrame(
@@ -497,6 +513,7 @@ def validate_predictions(
             "sex": sex[keep].to_numpy(),
             "attributes": attributes[keep],
             "study_uid": study_uid[keep].to_numpy(),
+            "accession_hash": accession_hash[keep].to_numpy(),
             "human_label": np.array([None if v != v else int(v) for v in human[keep]], dtype=object),
             "ai_volume_mm3": ai_volume[keep].to_numpy(),
             "reviewed_volume_mm3": reviewed_volume[keep].to_numpy(),
@@ -537,6 +554,12 @@ def _prediction_hashes(frame: pd.DataFrame) -> list[str]:
         hashes[has_context] = _row_hashes(
             *[c.loc[has_context] for c in common], rows["score"].map(repr), rows["predicted_label"].astype(str),
             *[c.loc[has_context] for c in person], *[c.loc[has_context] for c in context])
+    accession = frame["accession_hash"].notna().to_numpy() if "accession_hash" in frame.columns else has_context & False
+    if accession.any():  # an accession number extends the context fields, only on the rows that carry one
+        rows = frame.loc[accession]
+        hashes[accession] = _row_hashes(
+            *[c.loc[accession] for c in common], rows["score"].map(repr), rows["predicted_label"].astype(str),
+            *[c.loc[accession] for c in person], *[c.loc[accession] for c in context], rows["accession_hash"])
     failed = (frame["result_status"] != "ok").to_numpy()
     if failed.any():
         rows = frame.loc[failed]
@@ -561,22 +584,31 @@ def validate_ground_truth(
     first_row: int,
     devices: Mapping[str, DeviceConfig],
     now: datetime,
+    hash_patient: PatientHasher | None = None,
 ) -> ValidatedChunk:
     """Validate a chunk of raw ground-truth rows (same conventions as :func:`validate_predictions`).
 
-    A row names its case by ``prediction_id`` or by ``study_uid`` (exactly one). Rows given by
-    study have ``prediction_id`` None and ``row_hash`` None until the service expands them to
-    the study's stored predictions.
+    A row names its case by exactly one of ``prediction_id``, ``study_uid`` or ``accession_number``
+    (kept only as its keyed hash ``accession_hash``: ``hash_patient`` is then required). Rows given by
+    study or accession have ``prediction_id`` None and ``row_hash`` None until the service expands them
+    to the stored predictions of that study or accession.
     """
     raw = raw.reset_index(drop=True)
     problems = _Problems(len(raw))
     ids = _text(raw, "prediction_id")
     device_ids = _text(raw, "device_id")
     study_uid = _study_uids(problems, raw)
-    neither = (ids.isna() & study_uid.isna()).to_numpy()
-    problems.add(neither, "missing_prediction_id", "prediction_id (or study_uid) is missing")
-    both = (ids.notna() & study_uid.notna()).to_numpy()
-    problems.add(both, "ambiguous_case", "give either prediction_id or study_uid, not both")
+    accession = _accession_numbers(problems, raw)
+    if accession.notna().any() and hash_patient is None:
+        raise InputError("ground truth given by accession_number needs the patient-identifier key "
+                         "(MONITOR_PATIENT_ID_KEY): accession numbers are kept only as their keyed hash")
+    accession_hash = (_pseudonymise(accession, hash_patient) if hash_patient is not None
+                      else pd.Series([None] * len(raw), index=raw.index, dtype=object))
+    given = ids.notna().astype(int) + study_uid.notna().astype(int) + accession.notna().astype(int)
+    problems.add((given == 0).to_numpy(), "missing_prediction_id",
+                 "prediction_id (or study_uid, or accession_number) is missing")
+    problems.add((given > 1).to_numpy(), "ambiguous_case",
+                 "give exactly one of prediction_id, study_uid or accession_number")
     _check_length(problems, ids, "prediction_id", MAX_ID_LENGTH)
     _require(problems, device_ids, "device_id")
     _check_length(problems, device_ids, "device_id", MAX_ID_LENGTH)
@@ -592,8 +624,9 @@ def validate_ground_truth(
     reason = _text(raw, "correction_reason")
     _check_length(problems, reason, "correction_reason", MAX_REASON_LENGTH)
     record_ids = ids.where(ids.notna(), study_uid)
+    record_ids = record_ids.where(record_ids.notna(), accession_hash.map(lambda h: h and f"hmac-sha256:{h}"))
     rejections = _rejections(keep_known(raw, stored_columns("ground_truth", devices)), problems, first_row,
-                             record_ids, None)
+                             record_ids, {"accession_number": accession_hash})
 
     keep = ~problems.bad()
     accepted = pd.DataFrame(
@@ -602,6 +635,7 @@ def validate_ground_truth(
             "device_id": device_ids[keep].to_numpy(),
             "prediction_id": ids[keep].to_numpy(),
             "study_uid": study_uid[keep].to_numpy(),
+            "accession_hash": accession_hash[keep].to_numpy(),
             "label": label[keep].astype(int).to_numpy(),
             "confirmed_at": pd.to_datetime(confirmed_at[keep], utc=True).to_numpy(),
             "source": source[keep].to_numpy(),
@@ -642,7 +676,7 @@ def validate_retractions(
     reason = _text(raw, "reason")
     _require(problems, reason, "reason")
     _check_length(problems, reason, "reason", MAX_REASON_LENGTH)
-    rejections = _rejections(keep_known(raw, stored_columns("retractions", devices)), problems, first_row, ids, None)
+    rejections = _rejections(keep_known(raw, stored_columns("retractions", devices)), problems, first_row, ids, {})
     keep = ~problems.bad()
     accepted = pd.DataFrame({
         "row_number": np.arange(first_row, first_row + len(raw))[keep],

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine
 
+from monitor.adapters.db.backup import PostgresBackup, SqliteBackup, database_backup
 from monitor.adapters.db.engine import check_schema, make_engine
 from monitor.adapters.db.unit_of_work import unit_of_work_factory
 from monitor.adapters.files.readers import LogFile, open_log
@@ -22,6 +23,7 @@ from monitor.adapters.rendering.html import render_html
 from monitor.adapters.rendering.report import ReportRenderer
 from monitor.domain.privacy import PatientHasher, make_patient_hasher
 from monitor.service.ports import Clock, UnitOfWorkFactory
+from monitor.errors import MissingSecretError
 from monitor.settings import DEMO_PATIENT_ID_KEY, Settings
 
 __all__ = ["App", "bootstrap", "simulated_clock", "utc_now"]
@@ -64,6 +66,18 @@ class App:
         """The keyed patient-id hash (the demo key only in demo mode)."""
         key = DEMO_PATIENT_ID_KEY if self.demo and not self.settings.patient_id_key else self.settings.patient_id_key
         return make_patient_hasher(key)
+
+    def patient_hasher_if_configured(self) -> PatientHasher | None:
+        """The keyed hash when its key is set (ground truth needs it only for rows given by accession
+        number), else ``None``."""
+        try:
+            return self.patient_hasher()
+        except MissingSecretError:
+            return None
+
+    def database_backup(self) -> SqliteBackup | PostgresBackup:
+        """The backup adapter of this application's database (SQLite backup API or pg_dump)."""
+        return database_backup(self.engine)
 
 
 def bootstrap(settings: Settings, *, require_schema: bool = True, demo: bool = False,

@@ -67,7 +67,8 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
             summary = ingest_predictions(log, source=str(path), uow=app.uow, hash_patient=app.patient_hasher(),
                                          clock=app.clock, actor=settings.actor)
         else:
-            summary = ingest_ground_truth(log, source=str(path), uow=app.uow, clock=app.clock, actor=settings.actor)
+            summary = ingest_ground_truth(log, source=str(path), uow=app.uow, clock=app.clock, actor=settings.actor,
+                                          hash_patient=app.patient_hasher())
         console.print(f"ingested {kind}: {summary.accepted:,} accepted, {summary.duplicates:,} duplicates, "
                       f"{summary.rejected:,} rejected")
 

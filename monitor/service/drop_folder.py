@@ -208,7 +208,12 @@ class DropWatcher:
         if KIND_FOLDERS[kind] == "predictions":
             return ingest_predictions(source, source=name, uow=self.uow, hash_patient=self.hasher(),
                                       clock=self.clock, actor=self.actor)
-        return ingest_ground_truth(source, source=name, uow=self.uow, clock=self.clock, actor=self.actor)
+        try:  # ground truth needs the key only for rows given by accession number
+            hasher: PatientHasher | None = self.hasher()
+        except MissingSecretError:
+            hasher = None
+        return ingest_ground_truth(source, source=name, uow=self.uow, clock=self.clock, actor=self.actor,
+                                   hash_patient=hasher)
 
     def _process(self, device_id: str, kind: str, path: Path, devices: set[str]) -> DropResult:
         """Ingest one claimed file and move it, with its sidecar, to ``done/`` or ``failed/``."""

@@ -19,6 +19,7 @@ from datetime import datetime
 import pandas as pd
 
 from monitor.domain.logs import (
+    HASHED_COLUMNS,
     Rejection,
     cap_age_text,
     ground_truth_row_hashes,
@@ -98,10 +99,11 @@ def _raw_for(rejection: Rejection, raw: pd.DataFrame, first_row: int,
     of 90 and above as 90; columns outside the format are dropped: they are never stored)."""
     row = raw.iloc[rejection.row_number - first_row]
     values = {k: (None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)) for k, v in row.items()}
-    if values.get("patient_id") is not None:
-        pid = values["patient_id"]
-        pseudonym = pid.startswith("hmac-sha256:") and len(pid) == 76
-        values["patient_id"] = pid if pseudonym else f"hmac-sha256:{hash_patient(pid)}" if hash_patient else None
+    for column in HASHED_COLUMNS:  # identifiers: only their keyed hash is ever kept
+        if values.get(column) is not None:
+            given = values[column]
+            pseudonym = given.startswith("hmac-sha256:") and len(given) == 76
+            values[column] = given if pseudonym else f"hmac-sha256:{hash_patient(given)}" if hash_patient else None
     if "age" in values and not exact_ages:
         values["age"] = cap_age_text(values["age"])
     return Rejection(rejection.row_number, rejection.record_id, rejection.code, rejection.reason, values)
@@ -226,15 +228,19 @@ def _finish(unit, summary: BatchSummary, clock: Clock, actor: str) -> None:  # t
 
 def ingest_ground_truth(
     log: LogSource, *, source: str, uow: UnitOfWorkFactory, clock: Clock, actor: str,
-    chunk_rows: int = 50_000, progress: Progress | None = None,
+    chunk_rows: int = 50_000, progress: Progress | None = None, hash_patient: PatientHasher | None = None,
 ) -> BatchSummary:
-    """Ingest a ground-truth log file in one transaction; corrections add label versions."""
+    """Ingest a ground-truth log file in one transaction; corrections add label versions.
+
+    ``hash_patient`` (the keyed hash of identifiers) is needed only by rows given by ``accession_number``.
+    """
     _check_header(log, "ground_truth", source)
     with uow() as unit:
         devices, started, summary = _open_batch(unit, log, "ground_truth", source, clock, actor)
         batch_id = summary.batch_id
         for first_row, raw in log.chunks(chunk_rows):
-            checked = validate_ground_truth(raw, first_row=first_row, devices=devices, now=started)
+            checked = validate_ground_truth(raw, first_row=first_row, devices=devices, now=started,
+                                            hash_patient=hash_patient)
             rejections = list(checked.rejections)
             pending = _expand_studies(unit, checked.accepted, summary, rejections)
             while not pending.empty:  # one round per repeated occurrence of an id inside the chunk
@@ -247,7 +253,7 @@ def ingest_ground_truth(
                 _mark_months_of(unit, devices, inserted)
                 summary.accepted += len(inserted)
             known = keep_known(raw, stored_columns("ground_truth", devices))
-            rejections = [_raw_for(r, known, first_row) if not r.raw else r for r in rejections]
+            rejections = [_raw_for(r, known, first_row, hash_patient) if not r.raw else r for r in rejections]
             unit.logs.insert_rejections(batch_id, rejections)
             summary.rows += len(raw)
             summary.rejected += len(rejections)
@@ -261,30 +267,37 @@ def ingest_ground_truth(
 
 def _expand_studies(unit, accepted: pd.DataFrame, summary: BatchSummary,  # type: ignore[no-untyped-def]
                     rejections: list[Rejection]) -> pd.DataFrame:
-    """Rows given by ``study_uid`` replaced by one row per stored prediction of that study (in file order);
-    a study with no stored prediction of the device is rejected."""
-    by_study = accepted["prediction_id"].isna()
-    if not by_study.any():
+    """Rows given by ``study_uid`` or ``accession_number`` replaced by one row per stored prediction of
+    that study or accession (in file order); one with no stored prediction of the device is rejected."""
+    by_key = accepted["prediction_id"].isna()
+    if not by_key.any():
         return accepted
     expanded = []
-    for device_id, group in accepted.loc[by_study].groupby("device_id", sort=False):
-        found = unit.logs.predictions_by_study(str(device_id), group["study_uid"].tolist())
-        unknown = ~group["study_uid"].isin(list(found))
-        rejections.extend(Rejection(
-            row_number=int(r["row_number"]), record_id=str(r["study_uid"]), code="unknown_study",
-            reason=f"study_uid matches no stored prediction of device {device_id!r} "
-                   "(send the prediction log first, then re-send this row)", raw={})
-            for _, r in group.loc[unknown].iterrows())
-        known = group.loc[~unknown]
-        if not known.empty:
-            rows = known.assign(prediction_id=known["study_uid"].map(found)).explode("prediction_id")
-            summary.expanded += len(rows) - len(known)
-            expanded.append(rows)
-    result = pd.concat([accepted.loc[~by_study], *expanded]).sort_values("row_number", kind="stable")
+    keyed = accepted.loc[by_key]
+    for column, lookup, code, what in (
+            ("study_uid", unit.logs.predictions_by_study, "unknown_study", "study_uid"),
+            ("accession_hash", unit.logs.predictions_by_accession, "unknown_accession", "accession_number")):
+        if column not in keyed.columns:
+            continue
+        for device_id, group in keyed.loc[keyed[column].notna()].groupby("device_id", sort=False):
+            found = lookup(str(device_id), group[column].tolist())
+            unknown = ~group[column].isin(list(found))
+            rejections.extend(Rejection(
+                row_number=int(r["row_number"]),
+                record_id=str(r[column]) if column == "study_uid" else f"hmac-sha256:{r[column]}", code=code,
+                reason=f"{what} matches no stored prediction of device {device_id!r} "
+                       "(send the prediction log first, then re-send this row)", raw={})
+                for _, r in group.loc[unknown].iterrows())
+            known = group.loc[~unknown]
+            if not known.empty:
+                rows = known.assign(prediction_id=known[column].map(found)).explode("prediction_id")
+                summary.expanded += len(rows) - len(known)
+                expanded.append(rows)
+    result = pd.concat([accepted.loc[~by_key], *expanded]).sort_values("row_number", kind="stable")
     result = result.reset_index(drop=True)
-    study_rows = result["row_hash"].isna()
-    if study_rows.any():
-        result.loc[study_rows, "row_hash"] = ground_truth_row_hashes(result.loc[study_rows])
+    keyed_rows = result["row_hash"].isna()
+    if keyed_rows.any():
+        result.loc[keyed_rows, "row_hash"] = ground_truth_row_hashes(result.loc[keyed_rows])
     return result
 
 

@@ -151,7 +151,7 @@ def resubmit(log: LogSource, *, batch_id: int, source: str, uow: UnitOfWorkFacto
         summary = ingest_predictions(log, source=source, uow=uow, hash_patient=hash_patient, clock=clock, actor=actor,
                                      exact_ages=exact_ages)
     elif kind == "ground_truth":
-        summary = ingest_ground_truth(log, source=source, uow=uow, clock=clock, actor=actor)
+        summary = ingest_ground_truth(log, source=source, uow=uow, clock=clock, actor=actor, hash_patient=hash_patient)
     else:
         summary = ingest_retractions(log, source=source, uow=uow, clock=clock, actor=actor)
     with uow() as unit:

@@ -406,8 +406,8 @@ def test_log_schemas_require_exactly_the_required_columns() -> None:
     conditional = predictions["allOf"][0]["else"]["required"]
     assert sorted(predictions["required"] + conditional) == sorted(PREDICTION_REQUIRED)
     assert set(predictions["properties"]) == set(PREDICTION_REQUIRED) | set(PREDICTION_OPTIONAL)
-    # prediction_id or study_uid: in the schema's oneOf
-    assert [b["required"] for b in truth["oneOf"]] == [["prediction_id"], ["study_uid"]]
+    # prediction_id, study_uid or accession_number: in the schema's oneOf
+    assert [b["required"] for b in truth["oneOf"]] == [["prediction_id"], ["study_uid"], ["accession_number"]]
     assert ["prediction_id", *truth["required"]] == list(GROUND_TRUTH_REQUIRED)
     assert set(truth["properties"]) == set(GROUND_TRUTH_REQUIRED) | set(GROUND_TRUTH_OPTIONAL)
     assert truth["properties"]["source"]["enum"] == list(GROUND_TRUTH_SOURCES)

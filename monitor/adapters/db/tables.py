@@ -140,6 +140,9 @@ predictions = Table(
     # Optional clinical context (issue 4): the imaging study, the reading clinician's call, and the
     # AI's and the reviewer's segmentation volumes.
     Column("study_uid", String(128), nullable=True),
+    # Keyed hash of the accession number (an identifier: never stored in the clear), for ground truth
+    # that names the exam by accession only.
+    Column("accession_hash", String(64), nullable=True),
     Column("human_label", SmallInteger, nullable=True),
     Column("ai_volume_mm3", Float, nullable=True),
     Column("reviewed_volume_mm3", Float, nullable=True),
@@ -149,6 +152,7 @@ predictions = Table(
     UniqueConstraint("device_id", "prediction_id"),
     Index(None, "device_id", "predicted_at"),
     Index("ix_predictions_device_study", "device_id", "study_uid"),
+    Index("ix_predictions_device_accession", "device_id", "accession_hash"),
 )
 
 ground_truth = Table(
@@ -513,4 +517,57 @@ case_cells = Table(
     Column("fn", BigInteger, nullable=False),
     Column("tn", BigInteger, nullable=False),
     Column("pending", BigInteger, nullable=False),  # predictions whose ground truth has not arrived
+)
+
+# Federated site summaries (issue 7, item 4): the sites' Ed25519 public keys, the signed count-table
+# bundles they send (kept exactly as received; a newer bundle of a site supersedes an older one month
+# by month, both stay stored) and the bundles' cells.
+site_keys = Table(
+    "site_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),  # SHA-256 of the raw public key, hex
+    Column("site_id", String(64), nullable=False),
+    Column("public_key", String(64), nullable=False),  # raw 32-byte Ed25519 public key, hex
+    Column("devices", JSON, nullable=False),  # device ids the site may send summaries of
+    Column("registered_at", UtcDateTime, nullable=False),
+    Column("registered_by", String(128), nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),  # replaced by a newer key of the site
+    Column("revoked_by", String(128), nullable=True),
+    Index(None, "site_id"),
+)
+
+site_summaries = Table(
+    "site_summaries",
+    metadata,
+    Column("bundle_id", String(64), primary_key=True),  # SHA-256 of the signed payload
+    Column("device_id", String(64), nullable=False),
+    Column("site_id", String(64), nullable=False),
+    Column("key_id", String(64), ForeignKey("site_keys.key_id"), nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("period", String(32), nullable=False),
+    Column("first_month", String(7), nullable=False),
+    Column("last_month", String(7), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),  # at the site, signed
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("received_by", String(128), nullable=False),
+    Column("min_cell_size", Integer, nullable=False),
+    Column("cells", Integer, nullable=False),
+    Column("small_cells", Integer, nullable=False),
+    Column("bundle", Text, nullable=False),  # the bundle file as received (UTF-8 JSON), for re-verification
+    Index(None, "device_id", "site_id", "first_month"),
+)
+
+site_summary_cells = Table(
+    "site_summary_cells",
+    metadata,
+    Column("bundle_id", String(64), ForeignKey("site_summaries.bundle_id"), primary_key=True),
+    Column("month", String(7), primary_key=True),  # YYYY-MM in the device's monitoring time zone
+    Column("model_version", String(64), primary_key=True),
+    Column("stratum_key", Text, primary_key=True),  # JSON object: attribute name -> stratum label
+    Column("tp", BigInteger, nullable=False),
+    Column("fp", BigInteger, nullable=False),
+    Column("fn", BigInteger, nullable=False),
+    Column("tn", BigInteger, nullable=False),
+    Column("pending", BigInteger, nullable=False),
+    Column("small", Boolean, nullable=False),  # fewer cases than the site's minimum cell size
 )

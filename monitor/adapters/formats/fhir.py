@@ -43,13 +43,13 @@ _OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-categ
 _UCUM = "http://unitsofmeasure.org"
 
 PREDICTION_COLUMNS = ("prediction_id", "device_id", "model_version", "site_id", "predicted_at", "score",
-                      "predicted_label", "patient_id", "age", "sex", "study_uid", "result_status",
+                      "predicted_label", "patient_id", "age", "sex", "study_uid", "accession_number", "result_status",
                       "failure_reason", "ai_volume_mm3")
-GROUND_TRUTH_COLUMNS = ("prediction_id", "study_uid", "device_id", "label", "confirmed_at", "source",
-                        "correction_reason")
+GROUND_TRUTH_COLUMNS = ("prediction_id", "study_uid", "accession_number", "device_id", "label", "confirmed_at",
+                        "source", "correction_reason")
 # Fields that only FHIR elements may fill (an extension naming one is refused).
 _CORE = frozenset({"prediction_id", "device_id", "model_version", "predicted_at", "score", "predicted_label",
-                   "patient_id", "label", "confirmed_at", "source", "study_uid"})
+                   "patient_id", "label", "confirmed_at", "source", "study_uid", "accession_number"})
 _CONTEXT_TYPES = frozenset({"Patient", "Device", "ImagingStudy", "Location", "Organization", "Practitioner",
                             "PractitionerRole", "ServiceRequest", "Specimen", "Encounter", "Provenance", "Media"})
 _VALIDATED = frozenset({"Observation", "DiagnosticReport", "Condition", "Patient", "Device", "ImagingStudy",
@@ -363,6 +363,7 @@ class FhirBundleLog:
             "age": _age((patient or {}).get("birthDate"), predicted_at),
             "sex": _SEX.get(str((patient or {}).get("gender"))),
             "study_uid": _study_uid(study[0] if study else None, study[1] if study else None),
+            "accession_number": _accession(study[0] if study else None, study[1] if study else None),
         }
         row.update(_result(obs, where))
         for source in (obs, study[0] if study else None, report):
@@ -409,7 +410,7 @@ class FhirBundleLog:
         for evidence in (resource.get("evidence") or []) if kind == "Condition" else []:
             details = evidence.get("detail") if isinstance(evidence, dict) else None
             refs += [("evidence.detail", ref) for ref in details or [] if isinstance(ref, dict)]
-        prediction_id = study_uid = device_id = None
+        prediction_id = study_uid = accession = device_id = None
         for field, ref in refs:
             target = bundle.resolve(ref, resource, field)
             logical = ref.get("identifier") if isinstance(ref.get("identifier"), dict) else {}
@@ -420,18 +421,24 @@ class FhirBundleLog:
                 device_id = device_id or self._device_id_of(device, device_ref)
             elif target is not None and target.get("resourceType") == "ImagingStudy":
                 study_uid = study_uid or _study_uid(target, ref)
+                accession = accession or _accession(target, ref)
             elif target is None and logical.get("value"):
                 if ref.get("type") == "Observation":
                     prediction_id = prediction_id or str(logical["value"])
+                elif _is_accession(logical):
+                    accession = accession or str(logical["value"])
                 elif logical.get("system") == DICOM_UID_SYSTEM or ref.get("type") == "ImagingStudy":
                     study_uid = study_uid or _study_uid(None, ref)
-        if prediction_id is None and study_uid is None:
+        if prediction_id is None and study_uid is None and accession is None:
             raise _Unmappable("unlinked", f"{where} refers neither to an AI result (an Observation naming a device) "
-                                          "nor to an imaging study with a Study Instance UID")
+                                          "nor to an imaging study with a Study Instance UID or an accession number")
+        if prediction_id is not None or study_uid is not None:
+            accession = None  # the most specific link wins: one row names its case once
         status = resource.get("status")
         return {
             "prediction_id": prediction_id,
             "study_uid": study_uid,
+            "accession_number": accession,
             "device_id": device_id or self._device_id,
             "label": _text(_ground_truth_label(resource, where)),
             "confirmed_at": _time_text(resource.get("issued") or resource.get("effectiveDateTime")
@@ -518,6 +525,22 @@ def _study_uid(study: dict[str, Any] | None, ref: dict[str, Any] | None) -> str 
         return _uid(_identifier(study, DICOM_UID_SYSTEM))
     logical = (ref or {}).get("identifier")
     return _uid(str(logical["value"])) if isinstance(logical, dict) and logical.get("value") else None
+
+
+def _is_accession(identifier: dict[str, Any]) -> bool:
+    """An Identifier typed as an accession number (HL7 v2-0203 ``ACSN``)."""
+    concept = identifier.get("type")
+    return any(c.get("code") == "ACSN" for c in _codings(concept)) if isinstance(concept, dict) else False
+
+
+def _accession(study: dict[str, Any] | None, ref: dict[str, Any] | None) -> str | None:
+    """The accession number of an ImagingStudy (its identifier typed ``ACSN``), or of a logical reference."""
+    for ident in (study or {}).get("identifier") or []:
+        if isinstance(ident, dict) and ident.get("value") and _is_accession(ident):
+            return str(ident["value"])
+    logical = (ref or {}).get("identifier")
+    return str(logical["value"]) if isinstance(logical, dict) and logical.get("value") and _is_accession(logical) \
+        else None
 
 
 def _text(value: int | None) -> str | None:

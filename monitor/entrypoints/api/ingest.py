@@ -57,6 +57,9 @@ def ingest_router(app: App, auth: Authenticator, max_body_bytes: int) -> APIRout
     def predictions(log, **kwargs):  # type: ignore[no-untyped-def]
         return ingest_predictions(log, hash_patient=app.patient_hasher(), **kwargs)
 
+    def ground_truth(log, **kwargs):  # type: ignore[no-untyped-def]
+        return ingest_ground_truth(log, hash_patient=app.patient_hasher_if_configured(), **kwargs)
+
     @router.post("/predictions", response_model=BatchSummary, response_model_by_alias=True, responses=errors,
                  openapi_extra=_request_body("predictions"), summary="Post prediction records")
     async def post_predictions(device_id: str, request: Request,
@@ -70,7 +73,7 @@ def ingest_router(app: App, auth: Authenticator, max_body_bytes: int) -> APIRout
     async def post_ground_truth(device_id: str, request: Request,
                                 principal: Principal = Depends(auth.require(Permission.WRITE_LOGS))) -> dict[str, Any]:
         """Ingest ground-truth records of the device; rows with correction_reason add a label version."""
-        return await ingest("ground_truth", device_id, request, principal, ingest_ground_truth)
+        return await ingest("ground_truth", device_id, request, principal, ground_truth)
 
     return router
 

@@ -53,7 +53,8 @@ def _run_ingest(kind: str, file: Path, fmt: Optional[str], as_json: bool, device
                                          actor=application.settings.actor, progress=advance)
         else:
             summary = ingest_ground_truth(log, source=str(file), uow=application.uow, clock=application.clock,
-                                          actor=application.settings.actor, progress=advance)
+                                          actor=application.settings.actor, progress=advance,
+                                          hash_patient=application.patient_hasher_if_configured())
     _print_summary(summary, as_json)
 
 

@@ -217,7 +217,7 @@ def test_numeric_attribute_must_be_a_number() -> None:
 
 # one case per ground-truth reason code -----------------------------------------------------------
 TRUTH_CASES = [
-    ({"prediction_id": ""}, "missing_prediction_id", "prediction_id (or study_uid) is missing"),
+    ({"prediction_id": ""}, "missing_prediction_id", "prediction_id (or study_uid, or accession_number) is missing"),
     ({"device_id": None}, "missing_device_id", "device_id is missing"),
     ({"label": "null"}, "missing_label", "label is missing"),
     ({"confirmed_at": None}, "missing_confirmed_at", "confirmed_at is missing"),

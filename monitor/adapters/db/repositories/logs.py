@@ -76,7 +76,8 @@ def _records(frame: pd.DataFrame, columns: Sequence[str], extra: dict[str, Any])
 
 
 _PREDICTION_COLUMNS = ["device_id", "prediction_id", "model_version", "site_id", "predicted_at", "score",
-                       "predicted_label", "patient_hash", "age", "sex", "attributes", "study_uid", "human_label",
+                       "predicted_label", "patient_hash", "age", "sex", "attributes", "study_uid", "accession_hash",
+                       "human_label",
                        "ai_volume_mm3", "reviewed_volume_mm3", "row_hash"]
 _FAILURE_COLUMNS = ["device_id", "prediction_id", "model_version", "site_id", "predicted_at", "failure_code",
                     "patient_hash", "age", "sex", "attributes", "study_uid", "row_hash"]
@@ -238,6 +239,17 @@ class LogRepository:
                 .order_by(predictions.c.study_uid, predictions.c.prediction_id))
             for r in rows:
                 found.setdefault(r.study_uid, []).append(r.prediction_id)
+        return found
+
+    def predictions_by_accession(self, device_id: str, accession_hashes: Sequence[str]) -> dict[str, list[str]]:
+        """``{accession_hash: [prediction_id, ...]}`` of the stored predictions (results) of one device."""
+        found: dict[str, list[str]] = {}
+        for part in _chunks(sorted(set(accession_hashes))):
+            rows = self._conn.execute(select(predictions.c.accession_hash, predictions.c.prediction_id).where(
+                predictions.c.device_id == device_id, _one_of(self._conn, predictions.c.accession_hash, part))
+                .order_by(predictions.c.accession_hash, predictions.c.prediction_id))
+            for r in rows:
+                found.setdefault(r.accession_hash, []).append(r.prediction_id)
         return found
 
     def stored_prediction_ids(self, device_id: str, ids: Sequence[str]) -> set[str]:

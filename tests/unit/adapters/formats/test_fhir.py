@@ -37,6 +37,7 @@ def test_prediction_example_maps_every_element() -> None:
         "prediction_id": "FHIR-AI-0001", "device_id": "lung-nodule-ct", "model_version": "2.1.0", "site_id": "SH-01",
         "predicted_at": "2025-10-14T09:15:00+08:00", "score": "0.87", "predicted_label": "1",
         "patient_id": "MRN-000481", "age": "67", "sex": "F", "study_uid": "1.2.826.0.1.3680043.8.498.10001",
+        "accession_number": "ACC-2025-0001",
         "result_status": "ok", "failure_reason": None, "ai_volume_mm3": "412.5", "scanner_vendor": "Siemens",
         "emphysema_grade": "mild"}
     # wrapped in a DiagnosticReport performed by the Device; score in %; patient by urn:uuid fullUrl
@@ -48,9 +49,10 @@ def test_ground_truth_example_links_by_ai_result_and_by_study() -> None:
     log = FhirBundleLog(EXAMPLES / "ground-truth.fhir.json", kind="ground_truth", device_id="lung-nodule-ct")
     assert log.rejections() == []
     assert rows(log) == {
-        1: {"prediction_id": "FHIR-AI-0001", "study_uid": None, "device_id": "lung-nodule-ct", "label": "1",
+        1: {"prediction_id": "FHIR-AI-0001", "study_uid": None, "accession_number": None, "device_id": "lung-nodule-ct", "label": "1",
             "confirmed_at": "2025-11-24T16:30:00+08:00", "source": "histopathology", "correction_reason": None},
-        2: {"prediction_id": None, "study_uid": "1.2.826.0.1.3680043.8.498.10002", "device_id": "lung-nodule-ct",
+        2: {"prediction_id": None, "study_uid": "1.2.826.0.1.3680043.8.498.10002", "accession_number": None,
+            "device_id": "lung-nodule-ct",
             "label": "0", "confirmed_at": "2026-01-12T15:00:00+08:00", "source": "follow_up",
             "correction_reason": None}}
 
@@ -67,7 +69,8 @@ def test_ground_truth_from_condition_with_the_ai_observation_in_the_bundle() -> 
     patient = source["entry"][2]["resource"]
     log = FhirBundleLog(bundle(condition, ai, device, patient,
                                source["entry"][4]["resource"], source["entry"][1]["resource"]), kind="ground_truth")
-    assert rows(log)[1] == {"prediction_id": "FHIR-AI-0001", "study_uid": None, "device_id": "lung-nodule-ct",
+    assert rows(log)[1] == {"prediction_id": "FHIR-AI-0001", "study_uid": None, "accession_number": None,
+                            "device_id": "lung-nodule-ct",
                             "label": "0", "confirmed_at": "2026-01-05T10:00:00+08:00",
                             "source": "clinical_diagnosis", "correction_reason": None}
     assert log.rejections() == []  # the AI Observation, Device, Patient and study are context
