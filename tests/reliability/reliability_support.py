@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-__all__ = ["CHUNK_ROWS", "EXAMPLE", "PATIENT_KEY", "PREDICTION_ROWS", "TABLES", "Child", "counts"]
+__all__ = ["CHUNK_ROWS", "EXAMPLE", "PATIENT_KEY", "PREDICTION_ROWS", "REPORT_FORMATS", "TABLES", "Child", "counts"]
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "driver.py"
@@ -19,6 +19,7 @@ EXAMPLE = ROOT / "examples" / "lung-nodule-ct.yaml"
 PATIENT_KEY = "reliability-patient-key-0123456789"
 PREDICTION_ROWS = 600
 CHUNK_ROWS = 100
+REPORT_FORMATS = ("html", "json", "csv", "xlsx")  # the driver's report (PDF only adds rendering time)
 TABLES = ("ingestion_batches", "predictions", "ground_truth", "rejected_rows", "prediction_failures",
           "analysis_runs", "stratum_results", "findings", "tickets", "audit_log")
 

@@ -8,6 +8,7 @@ deterministic, not a matter of timing.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -137,6 +138,72 @@ def test_killed_analysis_stores_nothing_and_the_rerun_completes_once(ingested_ur
     assert results == len(outcome.document["results"]) > 0
     assert outcome.document["completeness"]["total"]["predictions"] == PREDICTION_ROWS
     assert orphans == 0
+
+
+def _report_state(url: str) -> dict[str, object]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                "revisions": [tuple(r) for r in conn.execute(text(
+                    "SELECT revision, status, report_id FROM report_revisions ORDER BY revision"))],
+                "files": [tuple(r) for r in conn.execute(
+                    text("SELECT report_id, path, sha256 FROM reports ORDER BY id"))],
+                "audit": int(conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()),
+            }
+    finally:
+        engine.dispose()
+
+
+def test_killed_report_leaves_no_half_revision_and_the_rerun_makes_one(ingested_url: str, tmp_path: Path,
+                                                                        spawn) -> None:  # type: ignore[no-untyped-def]
+    """Revision 1 is written; then the generation of revision 2 is killed after all its files are written and
+    recorded, after its revision row, and just before commit: each time the database shows revision 1 alone,
+    its files untouched. The re-run then makes exactly one current revision (2, draft; 1 superseded), and every
+    file the database records exists with the recorded SHA-256 (the killed runs' files were overwritten)."""
+    from monitor.domain.periods import Period
+    from monitor.service.analyze import analyze_period
+    from monitor.service.report import write_report
+    from reliability_support import REPORT_FORMATS  # type: ignore[import-not-found]
+
+    out = tmp_path / "reports"
+    app = _services(ingested_url)
+    try:
+        analyze_period("lung-nodule-ct", Period.parse("2025Q3"), uow=app.uow, clock=app.clock, actor="t",
+                       cutoff=datetime.now(UTC))
+        first = write_report("lung-nodule-ct", "2025Q3", formats=REPORT_FORMATS, out_dir=out, uow=app.uow,
+                             clock=app.clock, actor="t", renderer=app.report_renderer)
+    finally:
+        app.engine.dispose()
+    before = _report_state(ingested_url)
+    points = (("file", len(first.files)), ("revision", 1), ("commit", 1))
+    children = [spawn("report", ingested_url, "lung-nodule-ct", "2025Q3", out, f"start,{p}") for p, _ in points]
+    for child, (point, times) in zip(children, points):  # set up together, then used one after the other
+        child.wait_for("paused start")
+        child.resume()
+        for _ in range(times - 1):
+            child.wait_for(f"paused {point}")
+            child.resume()
+        child.wait_for(f"paused {point}")
+        assert (out / "lung-nodule-ct_2025Q3_r2.json").is_file()  # the killed run did write its files
+        child.kill()
+        assert _report_state(ingested_url) == before, f"killed at {point}"
+        _integrity_ok(ingested_url)
+
+    app = _services(ingested_url)
+    try:
+        second = write_report("lung-nodule-ct", "2025Q3", formats=REPORT_FORMATS, out_dir=out, uow=app.uow,
+                              clock=app.clock, actor="t", renderer=app.report_renderer)
+    finally:
+        app.engine.dispose()
+    after = _report_state(ingested_url)
+    assert [(r[0], r[1]) for r in after["revisions"]] == [(1, "superseded"), (2, "draft")]  # type: ignore[union-attr]
+    assert [r[2] for r in after["revisions"]] == [first.report_id, second.report_id]  # type: ignore[union-attr]
+    assert after["audit"] == before["audit"] + 1  # type: ignore[operator]
+    recorded = after["files"]
+    assert len(recorded) == len(first.files) + len(second.files)  # type: ignore[arg-type]
+    for _report_id, path, sha256 in recorded:  # type: ignore[union-attr]
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha256, path
 
 
 # storage failures ------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Iterator
+from typing import Any, Iterator
 
 import pandas as pd
 from fastapi import Request
@@ -16,13 +16,37 @@ from monitor.domain.logs import Rejection
 from monitor.entrypoints.api.problems import (
     UnreadableBodyError,
     UnsupportedMediaTypeError,
+    problem_response,
 )
 from monitor.errors import PayloadTooLargeError
 from monitor.service.ports import LogSource
 
-__all__ = ["MEDIA_TYPES", "DeviceBoundLog", "parse_body", "read_body"]
+__all__ = ["MEDIA_TYPES", "DeviceBoundLog", "RefuseContentCoding", "parse_body", "read_body"]
 
 MEDIA_TYPES = ("application/json", "application/x-ndjson", "application/fhir+json")
+
+
+class RefuseContentCoding:
+    """ASGI middleware: a request whose body has a content coding (``Content-Encoding: gzip``, ``deflate``,
+    ``br``, ...) is answered 415 with ``Accept-Encoding: identity`` (RFC 9110, sections 12.5.3 and 15.5.16)
+    before its body is read. No request body is ever inflated, so a decompression bomb stays the size it
+    was sent at, and the body-size limit counts what would be parsed."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                coding = value.decode("latin-1").strip().lower() if name == b"content-encoding" else ""
+                if coding not in ("", "identity"):
+                    response = problem_response(
+                        415, "Unsupported media type",
+                        f"request bodies with Content-Encoding {coding[:40]!r} are not accepted: send the body "
+                        "uncompressed (Content-Encoding: identity or none)", headers={"Accept-Encoding": "identity"})
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

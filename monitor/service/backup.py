@@ -1,0 +1,106 @@
+"""Back up the database into one file, and restore such a file into an empty database.
+
+A backup only reads: it works while the service runs (a consistent snapshot of what was committed),
+with a read-only database role, and never waits for a running ingest. It is therefore not an audit
+record of the database it copies. A restore replaces data and is recorded: after the file has been
+restored, the restored audit chain is verified and a ``database.restore`` record is appended to it,
+naming the file's SHA-256 and the chain head it carried (21 CFR 11.10(e)), so the restored database
+says which backup it came from. A restore into a database that holds any row is refused unless
+``force`` is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from monitor.errors import ConflictError, InputError, IntegrityError
+from monitor.service.audit import verify_audit
+from monitor.service.ports import Clock, UnitOfWorkFactory
+
+__all__ = ["BackupFile", "DatabaseBackup", "RestoreOutcome", "backup_database", "restore_database"]
+
+_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+_WITH_ARTICLE = {"sqlite": "an SQLite", "postgresql": "a PostgreSQL"}
+
+
+class DatabaseBackup(Protocol):
+    """One engine's backup adapter (``monitor.adapters.db.backup``)."""
+
+    engine_name: str
+
+    def tables_with_rows(self) -> list[str]: ...
+    def backup(self, target: Path) -> None: ...
+    def restore(self, source: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class BackupFile:
+    """A backup file: where, of which engine, its size and SHA-256."""
+
+    path: Path
+    engine: str
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    """What a restore did: the file, the audit records it brought back and their head, and the new record."""
+
+    file: BackupFile
+    records: int
+    restored_head: str
+    replaced_tables: list[str]
+    audit_hash: str
+
+
+def _describe(path: Path, engine: str) -> BackupFile:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return BackupFile(path, engine, path.stat().st_size, digest.hexdigest())
+
+
+def backup_database(target: Path, *, store: DatabaseBackup, force: bool = False) -> BackupFile:
+    """Write a backup of the database into ``target``; an existing file is replaced only with ``force``."""
+    if target.is_dir():
+        raise InputError(f"{target} is a folder: give the backup file's name")
+    if target.exists() and not force:
+        raise InputError(f"{target} already exists: choose a new name, or pass --force to replace it")
+    if not target.parent.is_dir():
+        raise InputError(f"folder {target.parent} does not exist")
+    store.backup(target)
+    return _describe(target, store.engine_name)
+
+
+def restore_database(source: Path, *, store: DatabaseBackup, file_engine: str, uow: UnitOfWorkFactory,
+                     clock: Clock, actor: str, force: bool = False) -> RestoreOutcome:
+    """Restore the backup ``source`` (made by ``file_engine``) into the database, then verify and extend
+    its audit chain with a ``database.restore`` record."""
+    if file_engine != store.engine_name:
+        raise InputError(f"{source} is {_WITH_ARTICLE[file_engine]} backup but the database is "
+                         f"{_NAMES[store.engine_name]}: restore it into {_WITH_ARTICLE[file_engine]} database "
+                         "(--db / MONITOR_DATABASE_URL)")
+    replaced = store.tables_with_rows()
+    if replaced and not force:
+        shown = ", ".join(replaced[:5]) + (f" and {len(replaced) - 5} more" if len(replaced) > 5 else "")
+        raise ConflictError(f"the database is not empty (rows in {shown}): restore into a new, empty database, "
+                            "or pass --force to replace everything in it")
+    described = _describe(source, file_engine)
+    store.restore(source)
+    try:
+        chain = verify_audit(uow=uow)
+    except IntegrityError as exc:
+        raise IntegrityError(f"{source} was restored, but its audit trail fails verification ({exc}); "
+                             "the restore is not recorded: use another backup") from exc
+    with uow() as unit:
+        recorded = unit.audit.append(
+            at=clock(), actor=actor, action="database.restore", entity="database", entity_id=described.sha256[:16],
+            details={"file": str(source.resolve()), "engine": file_engine, "bytes": described.bytes,
+                     "sha256": described.sha256, "records_restored": chain.records, "restored_head": chain.head,
+                     "forced": force, "replaced_tables": replaced})
+    return RestoreOutcome(described, chain.records, chain.head, replaced, recorded)
