@@ -80,6 +80,7 @@ class UnitOfWork(Protocol):
     queries: Any
     reports: Any
     revisions: Any
+    summaries: Any
 
 
 UnitOfWorkFactory = Callable[[], ContextManager[UnitOfWork]]

@@ -36,17 +36,24 @@ def analyze(
     cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off (default: now); re-running with the same cut-off reproduces a run."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole analysis document."),
     engine: str = typer.Option("database", "--engine",
-                               help="database (ingested logs) or spark (Parquet logs in a data lake; "
-                                    "needs the spark extra)."),
+                               help="database (ingested logs), spark (Parquet logs in a data lake; "
+                                    "needs the spark extra) or summaries (merged federated site summaries)."),
     lake_predictions: Optional[list[str]] = typer.Option(
         None, "--predictions", help="spark engine: Parquet prediction logs (path, folder, glob or URL); repeatable."),
     lake_ground_truth: Optional[list[str]] = typer.Option(
         None, "--ground-truth", help="spark engine: Parquet ground-truth logs; repeatable."),
     config: Optional[Path] = typer.Option(
         None, "--config", help="spark engine: device configuration YAML (default: the registered device's)."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="spark engine: write the document to this file."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="spark and summaries engines: write the document "
+                                                                "to this file."),
 ) -> None:
     """Analyse a device over a period: stratified metrics, tests against claims, findings and tickets."""
+    if engine == "summaries":
+        from monitor.entrypoints.cli.site import run_summary_analysis
+
+        run_summary_analysis(device=device, period=Period.parse(period), cutoff=_cutoff(cutoff), out_file=out_file,
+                             as_json=as_json)
+        return
     if engine != "database":
         from monitor.entrypoints.cli.lake import run_lake_analysis
 
@@ -86,13 +93,15 @@ def report(
     languages: str = typer.Option("en,zh-CN", "--language",
                                   help="Comma-separated: en, zh-CN, both (both languages in one document)."),
     rollup: bool = typer.Option(False, "--rollup", help="Annual roll-up of the year's stored quarterly runs."),
+    run_id: Optional[str] = typer.Option(None, "--run-id",
+                                         help="Analysis run to report (of this device and period); default: the newest."),
     out_dir: Path = typer.Option(Path("reports-out"), "--out", help="Output folder."),
 ) -> None:
-    """Write a new draft revision of the report of a device and period (from its newest analysis run)."""
+    """Write a new draft revision of the report of a device and period (from the given or the newest analysis run)."""
     application = build_app()
     files = write_report(device, Period.parse(period).label, formats=[f.strip() for f in formats.split(",") if f.strip()],
                          languages=[x.strip() for x in languages.split(",") if x.strip()], rollup=rollup,
-                         out_dir=out_dir, uow=application.uow, clock=application.clock,
+                         run_id=run_id, out_dir=out_dir, uow=application.uow, clock=application.clock,
                          actor=application.settings.actor, renderer=application.report_renderer)
     out.print(f"report {files.report_id} revision {files.revision} (draft), content sha256 {files.content_sha256[:12]}")
     for key, path in files.files.items():

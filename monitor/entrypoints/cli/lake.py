@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from rich.table import Table
 
@@ -17,7 +17,7 @@ from monitor.entrypoints.cli._common import build_app, out
 from monitor.errors import InputError
 from monitor.service.lake import analyze_lake
 
-__all__ = ["run_lake_analysis"]
+__all__ = ["emit_lake_document", "run_lake_analysis"]
 
 
 def run_lake_analysis(*, engine: str, device: str, period: Period, cutoff: Optional[datetime],
@@ -25,7 +25,7 @@ def run_lake_analysis(*, engine: str, device: str, period: Period, cutoff: Optio
                       out_file: Optional[Path], as_json: bool) -> None:
     """Count the lake's logs with ``engine``, evaluate them with the core, print or write the document."""
     if engine != "spark":
-        raise InputError(f"--engine {engine!r}: use database or spark")
+        raise InputError(f"--engine {engine!r}: use database, spark or summaries")
     if not predictions or not ground_truth:
         raise InputError("--engine spark needs --predictions and --ground-truth (Parquet paths or URLs)")
     if config_file is not None:
@@ -46,14 +46,21 @@ def run_lake_analysis(*, engine: str, device: str, period: Period, cutoff: Optio
             inputs={"predictions": predictions, "ground_truth": ground_truth})
     finally:
         spark.stop()
+    emit_lake_document(document, out_file=out_file, as_json=as_json,
+                       heading=f"{device} {period.label} (spark): {document['predictions_read']:,} predictions read, "
+                               f"{document['predictions_counted']:,} counted; excluded: {document['excluded'] or 'none'}")
+
+
+def emit_lake_document(document: dict[str, Any], *, heading: str, out_file: Optional[Path], as_json: bool) -> None:
+    """Write the document to ``out_file`` (when given); print it as JSON, or ``heading``, the test counts
+    and the flagged stratum-metrics."""
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if out_file is not None:
         out_file.write_text(text, encoding="utf-8")
     if as_json:
         sys.stdout.write(text)
         return
-    out.print(f"{device} {period.label} (spark): {document['predictions_read']:,} predictions read, "
-              f"{document['predictions_counted']:,} counted; excluded: {document['excluded'] or 'none'}")
+    out.print(heading)
     summary = document["summary"]
     out.print(f"  {summary['tests']} tests, {summary['flagged']} flagged, {summary['insufficient']} insufficient")
     table = Table("model", "stratum", "metric", "estimate", "95% CI", "claim", "q", "status")
