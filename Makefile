@@ -5,7 +5,8 @@
 SHELL := /bin/bash
 export MONITOR_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
-BENCH_N ?= 1000000
+BENCH_N ?= 1M,10M
+BENCH_ARGS ?=
 
 .PHONY: demo test setup setup-test bench dashboard clean
 
@@ -26,7 +27,7 @@ dashboard: setup
 	.venv/bin/samd-monitor --db sqlite:///$(CURDIR)/demo-output/demo.sqlite dashboard
 
 bench: setup-test
-	.venv/bin/python bench/bench_pipeline.py --rows $(BENCH_N)
+	.venv/bin/python bench/run_all.py --rows $(BENCH_N) $(BENCH_ARGS)
 
 clean:
 	rm -rf demo-output .pytest_cache .hypothesis

@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/bench_api.py [--engine sqlite|postgresql|both] [--postgres-url URL]
         [--posts 20] [--rows 1000] [--clients 4] [--readers 50] [--reads-per-reader 10] [--json out.json]
+    .venv/bin/python bench/bench_api.py --db URL [--readers 50] [--reads-per-reader 10] [--json out.json]
 
 For each engine: a fresh database (a temporary SQLite file, or a new database on the PostgreSQL server
 of ``--postgres-url`` / ``MONITOR_TEST_POSTGRES_URL``, dropped afterwards), the example device and a
@@ -15,6 +16,10 @@ device token; the API (``create_api``) served by uvicorn on a free loopback port
 * read: one analysis run with 2,000 stratum results is stored; ``--readers`` concurrent clients each
   request ``GET /v1/runs/{run_id}/results?metric=sensitivity&limit=100`` ``--reads-per-reader`` times;
   p50 / p99 latency over all requests, and (for scale) the p50 of one client's 20 sequential requests.
+
+``--db URL`` measures the read part only, on an existing database with stored analyses (e.g. one that
+``bench/run_all.py`` filled with N predictions through the real ingest and analysis): the readers
+request the newest stored run's results; the database is kept (an auditor token is added to it).
 
 Traffic goes only to 127.0.0.1; every loop is bounded. Figures are printed, never asserted.
 """
@@ -117,6 +122,14 @@ async def _ingest(base: str, token: str, posts: int, rows: int, clients: int) ->
     return time.perf_counter() - started, accepted, latencies
 
 
+def _peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM): the server and the clients."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
 async def _read(base: str, token: str, run_id: str, readers: int, per_reader: int) -> list[float]:
     latencies: list[float] = []
     headers = {"Authorization": f"Bearer {token}"}
@@ -155,6 +168,50 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """The API of ``app`` under uvicorn on a free loopback port, in a thread of this process."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_api(app, limiter=AuthFailureLimiter(limit=10**6)), host="127.0.0.1",
+                                           port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def _read_figures(base: str, token: str, run_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    alone = asyncio.run(_read_alone(base, token, run_id, 20))
+    reads = asyncio.run(_read(base, token, run_id, args.readers, args.reads_per_reader))
+    return {"read_requests": len(reads), "read_clients": args.readers,
+            "results_p50_ms": round(1000 * _percentile(reads, 0.5), 1),
+            "results_p99_ms": round(1000 * _percentile(reads, 0.99), 1),
+            "results_one_client_p50_ms": round(1000 * _percentile(alone, 0.5), 1)}
+
+
+def bench_existing(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The stratum-results latency on an existing database, for its newest stored analysis run."""
+    app = bootstrap(Settings(database_url=url, data_dir=Path(tempfile.gettempdir()),
+                             patient_id_key="bench-patient-key-0123456789abcdef", actor="bench"))
+    with app.uow() as unit:
+        runs = unit.results.runs(limit=1)
+        if not runs:
+            raise SystemExit(f"{make_url(url).render_as_string()}: no stored analysis run to read")
+        run = runs[0]
+        stored = len(unit.results.stratum_results(run["run_id"]))
+    token = create_token(app.uow, name="bench-reader", role="auditor", clock=app.clock, actor="bench")[1]
+    server, thread, base = _serve(app)
+    try:
+        figures = _read_figures(base, token, run["run_id"], args)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        app.engine.dispose()
+    return {"engine": make_url(url).get_backend_name(), "run_id": run["run_id"], "period": run["period"],
+            "stored_results": stored, **figures, "peak_rss_mb": round(_peak_mb())}
+
+
 def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
     engine = make_engine(url)
     upgrade(engine)
@@ -165,23 +222,14 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
     device_token = create_token(app.uow, name="bench", role="device", device_id=DEVICE, clock=app.clock,
                                 actor="bench")[1]
     reader_token = create_token(app.uow, name="bench-reader", role="auditor", clock=app.clock, actor="bench")[1]
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_api(app, limiter=AuthFailureLimiter(limit=10**6)), host="127.0.0.1",
-                                           port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
+    server, thread, base = _serve(app)
     try:
         wall, accepted, post_latency = asyncio.run(_ingest(base, device_token, args.posts, args.rows, args.clients))
         with app.engine.connect() as conn:
             stored = int(conn.execute(select(func.count()).select_from(predictions)).scalar_one())
         sent = args.posts * args.rows
         run_id = _store_run(app, 2000)
-        alone = asyncio.run(_read_alone(base, reader_token, run_id, 20))
-        reads = asyncio.run(_read(base, reader_token, run_id, args.readers, args.reads_per_reader))
+        reads = _read_figures(base, reader_token, run_id, args)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -190,11 +238,7 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "engine": make_url(url).get_backend_name(), "rows_sent": sent, "rows_accepted": accepted,
         "rows_stored": stored, "count_matches": stored == sent == accepted, "ingest_seconds": round(wall, 2),
         "rows_per_second": round(sent / wall), "post_p50_s": round(_percentile(post_latency, 0.5), 3),
-        "post_p99_s": round(_percentile(post_latency, 0.99), 3),
-        "read_requests": len(reads), "read_clients": args.readers,
-        "results_p50_ms": round(1000 * _percentile(reads, 0.5), 1),
-        "results_p99_ms": round(1000 * _percentile(reads, 0.99), 1),
-        "results_one_client_p50_ms": round(1000 * _percentile(alone, 0.5), 1),
+        "post_p99_s": round(_percentile(post_latency, 0.99), 3), **reads, "peak_rss_mb": round(_peak_mb()),
     }
 
 
@@ -208,12 +252,15 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=50)
     parser.add_argument("--reads-per-reader", type=int, default=10)
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
+    parser.add_argument("--db", help="Read-only run on this existing database (its newest analysis run).")
     args = parser.parse_args()
     figures = []
-    if args.engine in ("sqlite", "both"):
+    if args.db:
+        figures.append(bench_existing(args.db, args))
+    elif args.engine in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
             figures.append(bench(f"sqlite:///{tmp}/bench.sqlite", args))
-    if args.engine in ("postgresql", "both"):
+    if not args.db and args.engine in ("postgresql", "both"):
         if not args.postgres_url:
             parser.error("PostgreSQL needs --postgres-url or MONITOR_TEST_POSTGRES_URL")
         server = make_url(args.postgres_url).set(drivername="postgresql+psycopg")

@@ -91,7 +91,8 @@ def _chunks(rows: int, seed: int):  # type: ignore[no-untyped-def]
             "predicted_at": at, "score": np.where(call, 0.75, 0.25), "predicted_label": call.astype(int),
             "patient_hash": "0" * 64, "age": rng.integers(20, 95, n).astype(float),
             "sex": np.array(["F", "M"], dtype=object)[rng.integers(0, 2, n)], "attributes": attributes,
-            "study_uid": None, "human_label": None, "ai_volume_mm3": np.nan, "reviewed_volume_mm3": np.nan,
+            "study_uid": None, "accession_hash": None, "human_label": None, "ai_volume_mm3": np.nan,
+            "reviewed_volume_mm3": np.nan,
             "row_hash": "0" * 64})
         known = rng.random(n) < 0.92
         truth = pd.DataFrame({"device_id": DEVICE, "prediction_id": ids[known], "version": 1,

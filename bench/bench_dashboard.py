@@ -5,6 +5,11 @@ Usage::
     SAMD_DASHBOARD_PASSWORD=... .venv/bin/python bench/bench_dashboard.py --db URL --user qa1 [--runs 5]
     .venv/bin/python bench/bench_dashboard.py --db URL --create-user [--screenshots docs/screenshots]
         [--json results.json]
+    .venv/bin/python bench/bench_dashboard.py --db URL --queries [--runs 5] [--json results.json]
+
+``--db`` is any database with stored analyses: the demo's, or one that ``bench/run_all.py`` filled with
+N predictions through the real ingest and analysis (the paint figures of the service issue are taken on
+PostgreSQL with 10,000,000 predictions).
 
 Starts ``samd-monitor dashboard`` on a free local port over ``--db`` and, for each run, opens a fresh
 browser context (so Streamlit's session state is new; the server's ``st.cache_data`` stays warm after
@@ -15,6 +20,15 @@ the first run, which is reported separately) and measures:
 * ``heatmap``: from choosing *Heat map* until its chart (the Vega canvas) is visible;
 * ``overview_again``: from choosing *Overview* again (from another page) until its key figures are visible again
   (the overview without the sign-in, whose scrypt password check is part of ``overview``).
+
+The first meaningful paint is the moment the page's key element is visible: the overview's key
+figures, the heat map's chart. The dashboard server's peak resident memory (VmHWM of its process tree)
+is reported too.
+
+``--queries`` measures the same pages without a browser or Streamlit: the latency of the read-model
+calls (``monitor.service.dashboard``) that the overview, heat map, trend, findings, drift and report
+pages make when Streamlit's cache is empty, in this process: the first of ``--runs`` rounds, their
+median and maximum.
 
 ``--create-user`` adds a QA user ``bench-<hex>`` with a random password (an audited write to that
 database). ``--screenshots DIR`` saves the overview, heat map and ticket pages of the first run. Figures
@@ -35,6 +49,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -82,6 +97,70 @@ def _start(database_url: str, port: int) -> tuple[subprocess.Popen[bytes], float
         except OSError:
             time.sleep(0.2)
     raise SystemExit("the dashboard did not become healthy within 120 s")
+
+
+def _tree_peak_mb(pid: int) -> float | None:
+    """Largest VmHWM (MB) among process ``pid`` and its descendants (the Streamlit server is a child)."""
+    peak, todo = None, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak = max(peak or 0.0, int(line.split()[1]) / 1024.0)
+        todo += [int(c) for c in children]
+    return peak
+
+
+def _peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM)."""
+    return _tree_peak_mb(os.getpid()) or 0.0
+
+
+def queries(database_url: str, runs: int) -> dict[str, Any]:
+    """Latency (ms) of the read-model calls each dashboard page makes, first call and median of ``runs``."""
+    from monitor.entrypoints.bootstrap import bootstrap
+    from monitor.service import dashboard as read_model
+    from monitor.settings import load_settings
+
+    app = bootstrap(load_settings().with_database(database_url))
+    uow = app.uow
+    device = read_model.overview(uow)[0]["device_id"]
+    period = read_model.device_periods(uow, device)[0]
+    levels = read_model.attribute_levels(uow, device)
+    rows, columns = list(levels)[:2]
+    strata = read_model.strata(uow, device, period)
+    version = sorted(strata["model_version"].unique())[-1]
+    flagged = strata[(strata["status"] == "flagged") & (strata["metric"] == "sensitivity")]
+    stratum = str((flagged if not flagged.empty else strata[strata["metric"] == "sensitivity"])["stratum"].iloc[0])
+    pages = {
+        "overview": lambda: (read_model.newest_run_id(uow), read_model.overview(uow),
+                             read_model.device_periods(uow, device)),
+        "heatmap": lambda: (read_model.attribute_levels(uow, device), read_model.strata(uow, device, period),
+                            read_model.stratum_grid(uow, device, period, metric="sensitivity", rows=rows,
+                                                    columns=columns, model_version=version)),
+        "trend": lambda: read_model.stratum_trend(uow, device, stratum=stratum, metric="sensitivity",
+                                                  model_version=version),
+        "findings": lambda: read_model.findings(uow, device, period),
+        "drift": lambda: read_model.data_drift(uow, device, period),
+        "reports": lambda: read_model.report_files(uow, device),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in pages}
+    for _ in range(max(1, runs)):
+        for name, call in pages.items():
+            started = time.perf_counter()
+            call()
+            timings[name].append(1000 * (time.perf_counter() - started))
+    app.engine.dispose()
+    return {"database": database_url.split("@")[-1], "device_id": device, "period": period, "strata": len(strata),
+            "heatmap": f"{rows} x {columns}", "trend_stratum": stratum, "runs": runs,
+            "pages_ms": {name: {"first": t[0], "median": statistics.median(t), "max": max(t)}
+                         for name, t in timings.items()},
+            "peak_rss_mb": _peak_mb()}
 
 
 def _settle(page, wait_ms: int) -> None:  # type: ignore[no-untyped-def]
@@ -141,7 +220,16 @@ def main() -> None:
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--screenshots", type=Path, help="Save screenshots of the first run here.")
     parser.add_argument("--json", type=Path, help="Write the figures as JSON here.")
+    parser.add_argument("--queries", action="store_true",
+                        help="Time the pages' read-model queries without a browser (no user needed).")
     args = parser.parse_args()
+    if args.queries:
+        figures = queries(args.db, args.runs)
+        for name, t in figures["pages_ms"].items():
+            print(f"{name:>9}: first {t['first']:.1f} ms; median {t['median']:.1f} ms (max {t['max']:.1f})")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        return
     if args.create_user:
         user, password = _create_user(args.db)
     elif args.user and os.environ.get("SAMD_DASHBOARD_PASSWORD"):
@@ -166,12 +254,14 @@ def main() -> None:
             finally:
                 browser.close()
     finally:
+        server_peak = _tree_peak_mb(process.pid)
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
-    result = {"database": args.db.split("@")[-1], "server_start_s": round(startup, 2), "first_run": runs[0],
+    result = {"database": args.db.split("@")[-1], "server_start_s": round(startup, 2), "server_peak_mb": server_peak,
+              "first_run": runs[0],
               "warm_runs_median": {k: statistics.median(r[k] for r in runs[1:]) for k in runs[0]} if len(runs) > 1
               else None, "runs": runs}
-    print(f"server ready after {startup:.2f} s")
+    print(f"server ready after {startup:.2f} s; server peak memory {server_peak or 0:.0f} MB")
     for name in runs[0]:
         warm = [r[name] for r in runs[1:]]
         print(f"{name:>11}: first {runs[0][name]:.2f} s" + (f"; warm median {statistics.median(warm):.2f} s "

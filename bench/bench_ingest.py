@@ -4,12 +4,16 @@ Usage::
 
     .venv/bin/python bench/bench_ingest.py [--rows 1000000] [--engines sqlite,postgresql] [--formats csv,parquet]
         [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--json results.json]
+        [--config DEVICE.yaml] [--logs DIR] [--no-psql-copy]
 
 N predictions are generated with the demo generator (``monitor.synthetic``, as in bench_pipeline.py) and
-written once as CSV and once as Parquet. Each ingest runs in its own child process on a fresh database, so
-its peak resident memory (VmHWM) is its own. For comparison, the same CSV is loaded by ``psql \\copy`` into
-an equivalent bare table (same columns, no validation, no pseudonymisation, no index): the floor that any
-validating ingest is measured against. Figures are printed, never asserted: this is not a test.
+written once as CSV and once as Parquet (``--logs DIR`` reuses ``predictions.csv`` and, if there,
+``predictions.parquet`` of that folder, as ``bench/run_all.py`` writes them). Each ingest runs in its own
+child process on a fresh database with ``--config`` registered, so its peak resident memory (VmHWM) is its
+own. For comparison, on PostgreSQL the same CSV is loaded once by ``psql \\copy`` into an equivalent bare
+table of a fresh database (same columns, no validation, no pseudonymisation, no index): the floor that any
+validating ingest is measured against (``ratio_to_psql_copy`` of every PostgreSQL run). Figures are
+printed, never asserted: this is not a test.
 Goals (docs/ingestion.md): PostgreSQL ingest >= half the psql COPY rate; peak memory < 1 GB at 10M rows.
 """
 
@@ -29,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_pipeline import PATIENT_KEY, _peak_mb, _postgres_database, write_logs  # noqa: E402
+from bench_pipeline import EXAMPLE, PATIENT_KEY, _data_rows, _peak_mb, _postgres_database, write_logs  # noqa: E402
 
 _BARE_TYPES = {"predicted_at": "timestamptz", "score": "double precision", "predicted_label": "smallint",
                "age": "double precision"}
@@ -68,8 +72,8 @@ def step(args: argparse.Namespace) -> None:
     if args.step == "setup":
         upgrade(make_engine(args.db))
         app = bootstrap(settings)
-        register_device(load_device_config(ROOT / "examples" / "lung-nodule-ct.yaml"), uow=app.uow, clock=app.clock,
-                        actor="bench", source="bench")
+        register_device(load_device_config(Path(args.config)), uow=app.uow, clock=app.clock, actor="bench",
+                        source="bench")
         print(json.dumps({"ok": True}))
         return
     app = bootstrap(settings)
@@ -99,7 +103,8 @@ def psql_copy(url: str, csv_path: Path) -> dict[str, float]:
     base = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", parsed.host or "127.0.0.1", "-p",
             str(parsed.port or 5432), "-U", parsed.username or "postgres", "-d", parsed.database or "postgres"]
     ddl = ", ".join(f'"{c}" {_BARE_TYPES.get(c, "text")}' for c in columns)
-    subprocess.run([*base, "-c", f"DROP TABLE IF EXISTS bare_predictions; CREATE TABLE bare_predictions ({ddl})"],
+    subprocess.run([*base, "-c", "SET client_min_messages TO warning; DROP TABLE IF EXISTS bare_predictions; "
+                    f"CREATE TABLE bare_predictions ({ddl})"],
                    check=True, env=env)
     started = time.perf_counter()
     subprocess.run([*base, "-c", f"\\copy bare_predictions FROM '{csv_path}' WITH (FORMAT csv, HEADER true)"],
@@ -115,6 +120,9 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get("MONITOR_TEST_POSTGRES_URL")
                         or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--config", type=Path, default=EXAMPLE, help="Device configuration to register.")
+    parser.add_argument("--logs", type=Path, default=None, help="Reuse the logs of this folder.")
+    parser.add_argument("--no-psql-copy", action="store_true", help="Skip the psql \\copy floor.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures to this file.")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -124,44 +132,59 @@ def main() -> None:
         step(args)
         return
 
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     with tempfile.TemporaryDirectory(prefix="samd-bench-ingest-") as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
-        predictions, _, _ = write_logs(args.rows, folder, args.seed)
+        if args.logs:
+            predictions = args.logs / "predictions.csv"
+            args.rows = _data_rows(predictions)
+        else:
+            predictions, _, _ = write_logs(args.rows, folder, args.seed)
         files = {"csv": predictions}
-        if "parquet" in args.formats:
-            files["parquet"] = to_parquet(predictions, folder / "predictions.parquet")
-        print(f"generated {args.rows:,} predictions in {time.perf_counter() - t0:.1f} s "
+        if "parquet" in formats:
+            ready = args.logs / "predictions.parquet" if args.logs else None
+            files["parquet"] = ready if ready and ready.is_file() else to_parquet(predictions,
+                                                                                   folder / "predictions.parquet")
+        print(f"{'read' if args.logs else 'generated'} {args.rows:,} predictions in {time.perf_counter() - t0:.1f} s "
               f"(CSV {predictions.stat().st_size / 1e6:.0f} MB"
               + (f", Parquet {files['parquet'].stat().st_size / 1e6:.0f} MB)" if "parquet" in files else ")"))
-        figures: dict[str, object] = {"rows": args.rows, "runs": {}}
-        runs: dict[str, object] = figures["runs"]  # type: ignore[assignment]
-        for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
-            for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
+        runs: dict[str, dict[str, object]] = {}
+        figures: dict[str, object] = {"rows": args.rows, "config": str(args.config), "runs": runs}
+        copy_rate = None
+        if "postgresql" in engines and not args.no_psql_copy:
+            name = f"samd_bench_{uuid.uuid4().hex[:8]}"
+            url = _postgres_database(args.postgres_url, True, name)
+            try:
+                copy = psql_copy(url, predictions)
+            finally:
+                _postgres_database(args.postgres_url, False, name)
+            copy_rate = args.rows / copy["seconds"]
+            figures["psql_copy"] = copy | {"rows_per_second": copy_rate}
+            print(f"psql \\copy of the CSV into a bare table: {copy_rate:,.0f} rows/s ({copy['seconds']:.1f} s)",
+                  flush=True)
+        for engine in engines:
+            for fmt in formats:
                 name = f"samd_bench_{uuid.uuid4().hex[:8]}"
                 url = (f"sqlite:///{(folder / f'bench-{fmt}.sqlite').as_posix()}" if engine == "sqlite"
                        else _postgres_database(args.postgres_url, True, name))
                 try:
-                    _child("--step", "setup", "--db", url)
+                    _child("--step", "setup", "--db", url, "--config", str(args.config))
                     result = _child("--step", "ingest", "--db", url, "--file", str(files[fmt]))
-                    if engine == "postgresql" and fmt == "csv":
-                        result["psql_copy"] = psql_copy(url, predictions)
                 finally:
                     if engine != "sqlite":
                         _postgres_database(args.postgres_url, False, name)
                     else:
                         (folder / f"bench-{fmt}.sqlite").unlink(missing_ok=True)
-                runs[f"{engine}/{fmt}"] = result
                 rate = float(result["rows"]) / float(result["seconds"])  # type: ignore[arg-type]
+                result["rows_per_second"] = rate
                 line = (f"{engine:>10} {fmt:<7}: {rate:>9,.0f} rows/s ({float(result['seconds']):.1f} s, "  # type: ignore[arg-type]
                         f"peak {float(result['peak_rss_mb']):.0f} MB, {result['accepted']:,} accepted)")  # type: ignore[arg-type]
-                if "psql_copy" in result:
-                    copy_s = result["psql_copy"]["seconds"]  # type: ignore[index]
-                    copy_rate = args.rows / copy_s
-                    result["psql_copy"]["rows_per_second"] = copy_rate  # type: ignore[index]
+                if engine == "postgresql" and copy_rate:
                     result["ratio_to_psql_copy"] = rate / copy_rate
-                    line += (f"; psql \\copy of the same CSV into a bare table: {copy_rate:,.0f} rows/s "
-                             f"({copy_s:.1f} s); ratio {rate / copy_rate:.2f}")
+                    line += f"; ratio to psql \\copy {rate / copy_rate:.3f}"
+                runs[f"{engine}/{fmt}"] = result
                 print(line, flush=True)
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/bench_statistics.py [--rows 10000000] [--fairlearn-rows 1000000]
         [--bootstrap-rows 100000] [--no-bootstrap] [--seed 20240611] [--json PATH] [--quick]
+        [--cases cases.parquet]
 
 Synthetic joined cases (prediction + arrived ground truth) are generated with numpy in chunks of
 500,000 (each chunk from its own seed, so the first N cases are the same in every step): 7
@@ -31,6 +32,11 @@ g. ``evidently``: on the first ``--evidently-rows`` cases, one Evidently 0.7 ``R
    its per-group values are compared with ours on the same strata;
 e. ``bootstrap`` (optional): fairlearn's bootstrap intervals (``n_boot=20``) for one single
    attribute on ``--bootstrap-rows`` cases, beside the same frame without bootstrap.
+
+``--cases PATH`` replaces the generated cases by those of a Parquet file with the 7 attribute columns
+(labels as above) and boolean ``label`` and ``call``, read in the same chunks: ``bench/run_all.py``
+writes there the confirmed cases of the prediction and ground-truth logs it ingests, so that the peers
+run on the same cases as the service (``--rows`` is then at most the file's rows).
 
 Both (c) and (d) receive the same in-memory frame (categorical attribute columns, boolean label
 and call); generating it is not timed. The per-stratum sensitivity, specificity, PPV and case
@@ -76,6 +82,8 @@ KEYS = list(ATTRIBUTES)
 PAIRS = list(combinations(KEYS, 2))
 PREVALENCE, SE, SP = 0.08, 0.90, 0.85
 CHUNK_ROWS = 500_000
+#: ``--cases``: a Parquet file of cases read instead of generating them (set in ``main`` and ``child``).
+SOURCE: Path | None = None
 
 CONFIG_YAML = """
 schema_version: 1
@@ -107,8 +115,38 @@ def _vm_mb(field: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _read_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """The first ``rows`` cases of the Parquet file ``path`` in frames of at most ``CHUNK_ROWS`` rows."""
+    import pyarrow.parquet as pq
+
+    left = rows
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS, columns=[*KEYS, "label", "call"]):
+        frame = batch.to_pandas().head(left)
+        for name, (labels, _) in ATTRIBUTES.items():
+            values = pd.Categorical(frame[name].astype(str), categories=labels)
+            if values.isna().any():
+                raise SystemExit(f"{path}: {name} has labels outside {labels}")
+            frame[name] = values
+        frame["label"], frame["call"] = frame["label"].astype(bool), frame["call"].astype(bool)
+        left -= len(frame)
+        yield frame.reset_index(drop=True)
+        if left <= 0:
+            return
+
+
+def source_rows(path: Path) -> int:
+    """Cases in the Parquet file ``path``."""
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
 def chunks(rows: int, seed: int) -> Iterator[pd.DataFrame]:
-    """Per-case frames of at most ``CHUNK_ROWS`` rows; chunk ``i`` always comes from seed ``(seed, i)``."""
+    """Per-case frames of at most ``CHUNK_ROWS`` rows; chunk ``i`` always comes from seed ``(seed, i)``
+    (or, with ``--cases``, from that file)."""
+    if SOURCE is not None:
+        yield from _read_chunks(SOURCE, rows)
+        return
     for i, start in enumerate(range(0, rows, CHUNK_ROWS)):
         n = min(CHUNK_ROWS, rows - start)
         rng = np.random.default_rng([seed, i])
@@ -348,6 +386,7 @@ def child(args: argparse.Namespace) -> dict[str, object]:
 def run_step(step: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
     """Run ``step`` in a child process and return its figures with the load average around it."""
     command = [sys.executable, __file__, "--child", step, "--tmp", str(tmp), "--rows", str(args.rows),
+               *(["--cases", str(args.cases)] if args.cases else []),
                "--fairlearn-rows", str(args.fairlearn_rows), "--bootstrap-rows", str(args.bootstrap_rows),
                "--evidently-rows", str(args.evidently_rows),
                "--bootstrap-attribute", args.bootstrap_attribute, "--n-boot", str(args.n_boot),
@@ -416,20 +455,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="100,000 rows for both paths (smoke run)")
+    parser.add_argument("--cases", type=Path, default=None,
+                        help="Parquet file of cases (7 attributes, label, call) instead of generated ones")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--tmp", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global SOURCE
+    SOURCE = args.cases
     if args.child:
         print(json.dumps(child(args)))
         return
     if args.quick:
         args.rows, args.fairlearn_rows = 100_000, 100_000
+    if args.cases:
+        args.rows = min(args.rows, source_rows(args.cases))
+    args.fairlearn_rows = min(args.fairlearn_rows, args.rows)
     args.evidently_rows = min(args.evidently_rows, args.fairlearn_rows)
     args.bootstrap_rows = min(args.bootstrap_rows, args.fairlearn_rows)
 
     info = machine()
     print(f"bench_statistics: {args.rows:,} cases (ours), {args.fairlearn_rows:,} cases (fairlearn and ours), "
-          f"seed {args.seed}")
+          + (f"from {args.cases}" if args.cases else f"seed {args.seed}"))
     print(f"machine: {info['cores']} cores ({info.get('cpu', '?')}), {info.get('memory_gb', '?')} GB; shared with "
           f"other work: load average {info['load_average'][0]:.2f} {info['load_average'][1]:.2f} "
           f"{info['load_average'][2]:.2f}")
@@ -438,7 +484,8 @@ def main(argv: list[str] | None = None) -> None:
     n_cells = int(np.prod([len(v[0]) for v in ATTRIBUTES.values()]))
     n_pairs = sum(len(ATTRIBUTES[a][0]) * len(ATTRIBUTES[b][0]) for a, b in PAIRS)
     print(f"design: {len(KEYS)} attributes, {n_cells:,} cells, strata 1 + {sum(len(v[0]) for v in ATTRIBUTES.values())}"
-          f" single + {n_pairs} pairwise ({len(PAIRS)} pairs); prevalence {PREVALENCE}, Se {SE}, Sp {SP}\n")
+          f" single + {n_pairs} pairwise ({len(PAIRS)} pairs); "
+          + ("cases from the file\n" if args.cases else f"prevalence {PREVALENCE}, Se {SE}, Sp {SP}\n"))
 
     steps = ["cells", "evaluate", "fairlearn", "ours"] + ([] if args.no_bootstrap else ["bootstrap"])
     steps += [] if args.no_peers else ["duckdb", "evidently"]
@@ -510,7 +557,9 @@ def main(argv: list[str] | None = None) -> None:
               f"{agreement_evidently['max_abs_diff_recall']:.3g}, specificity {agreement_evidently['max_abs_diff_tnr']:.3g},"
               f" PPV {agreement_evidently['max_abs_diff_precision']:.3g}")
     if args.json:
-        payload = {"rows": args.rows, "fairlearn_rows": args.fairlearn_rows, "seed": args.seed, "machine": info,
+        payload = {"rows": args.rows, "fairlearn_rows": args.fairlearn_rows,
+                   "evidently_rows": args.evidently_rows, "bootstrap_rows": args.bootstrap_rows,
+                   "seed": args.seed, "cases": str(args.cases) if args.cases else None, "machine": info,
                    "steps": figures, "ratio_fairlearn_vs_ours_same_rows": ratio_small,
                    "ratio_fairlearn_vs_ours_big": ratio_big, "cpu_ratio_fairlearn_vs_ours_same_rows": cpu_small,
                    "cpu_ratio_fairlearn_vs_ours_big": cpu_big, "agreement": agreement,

@@ -28,6 +28,7 @@ from typing import Any
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -48,6 +49,7 @@ __all__ = [
     "housekeeping_job",
     "nightly_analysis_job",
     "periodic_reports_job",
+    "scheduler_problem",
     "start_scheduler",
     "stop_scheduler",
     "webhook_job",
@@ -95,12 +97,13 @@ def nightly_analysis_job() -> list[dict[str, Any]]:
                             lease=ctx.app.settings.service.job_lease_seconds)
 
 
-def _write_report(device_id: str, period: str) -> Any:
+def _write_report(device_id: str, period: str, run_id: str) -> Any:
+    """Write the report of the analysis run ``run_id`` that the periodic-report job has just made."""
     app = _current().app
     service = app.settings.service
     return write_report(device_id, period, formats=service.report_formats, languages=service.report_languages,
                         out_dir=app.settings.data_dir / "reports", uow=app.uow, clock=app.clock, actor=ACTOR,
-                        renderer=app.report_renderer)
+                        renderer=app.report_renderer, run_id=run_id)
 
 
 def periodic_reports_job() -> list[dict[str, Any]]:
@@ -194,6 +197,19 @@ def start_scheduler(app: App) -> BackgroundScheduler:
     scheduler.resume()
     log.info("scheduler started", extra={"jobs": sorted(triggers), "host": _context.host})
     return scheduler
+
+
+def scheduler_problem(scheduler: BackgroundScheduler) -> str | None:
+    """``None`` while ``scheduler`` runs its jobs; otherwise why it does not (stopped, paused, or its thread
+    has died: an unexpected error in APScheduler's loop ends the thread but leaves the state "running")."""
+    if scheduler.state == STATE_PAUSED:
+        return "the scheduler is paused"
+    if scheduler.state != STATE_RUNNING:
+        return "the scheduler is stopped"
+    thread = getattr(scheduler, "_thread", None)  # BackgroundScheduler's loop thread
+    if thread is None or not thread.is_alive():
+        return "the scheduler's thread has died"
+    return None
 
 
 def stop_scheduler(scheduler: BackgroundScheduler) -> None:

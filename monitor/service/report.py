@@ -1,9 +1,9 @@
 """The periodic report of a device and period: content, revisions and files.
 
 The **content** (the JSON report, ``schemas/report.schema.json``) is built from stored data only: the
-newest analysis run of the period (or, for an annual roll-up, the newest run of each quarter), the
-tickets of its findings, the ingestion batches and rejections behind it, and the change log against
-the previous period's run. It carries no wall-clock time and no identity of the revision, so the
+analysis run it is given, or else the newest run of the period (for an annual roll-up, the newest run
+of each quarter), the tickets of its findings, the ingestion batches and rejections behind it, and the
+change log against the previous period's run. It carries no wall-clock time and no identity of the revision, so the
 same stored data, configuration and software give byte-identical JSON and CSV.
 
 Every generation is a new **revision** (``report_revisions``: revision = previous max + 1 for the
@@ -212,18 +212,35 @@ def _rollup_document(unit: Any, device_id: str, year: Period) -> tuple[dict[str,
     return document, rollup
 
 
-def build_content(unit: Any, device_id: str, period_label: str, *, rollup: bool = False
+def _run_for(unit: Any, device_id: str, period: Period, run_id: str | None) -> dict[str, Any]:
+    """The stored run ``run_id`` (checked to be of this device and period), or the period's newest run."""
+    if run_id is None:
+        return unit.results.latest_run(device_id, period.label)
+    run = unit.results.get_run(run_id)
+    if (run["device_id"], run["period"]) != (device_id, period.label):
+        raise InputError(f"analysis run {run_id} is of device {run['device_id']!r} and period {run['period']}, "
+                         f"not of {device_id!r} and {period.label}")
+    return run
+
+
+def build_content(unit: Any, device_id: str, period_label: str, *, rollup: bool = False, run_id: str | None = None
                   ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report content of a device and period, and the stored run it presents."""
+    """The report content of a device and period, and the stored run it presents.
+
+    ``run_id`` names the run to present (it must be of this device and period); without it, the
+    period's newest run.
+    """
     period = Period.parse(period_label)
     if rollup:
+        if run_id is not None:
+            raise InputError("a roll-up presents the newest run of each quarter: it takes no run id")
         if period.kind != "year":
             raise InputError(f"--rollup needs a year period (e.g. 2025), not {period.label}")
         document, rollup_info = _rollup_document(unit, device_id, period)
         run = unit.results.get_run(document["run_id"])
         run = run | {"period_start": unit.results.latest_run(device_id, rollup_info["periods"][0])["period_start"]}
     else:
-        run = unit.results.latest_run(device_id, period.label)
+        run = _run_for(unit, device_id, period, run_id)
         document, rollup_info = run["document"], None
     content = {
         "schema": "samd-monitor/report", "schema_version": REPORT_SCHEMA_VERSION,
@@ -260,16 +277,18 @@ def _check(formats: Sequence[str], languages: Sequence[str]) -> None:
 
 def write_report(device_id: str, period_label: str, *, formats: Sequence[str], out_dir: Path,
                  uow: UnitOfWorkFactory, clock: Clock, actor: str, renderer: ReportRenderer,
-                 languages: Sequence[str] = ("en",), rollup: bool = False) -> ReportFiles:
+                 languages: Sequence[str] = ("en",), rollup: bool = False, run_id: str | None = None) -> ReportFiles:
     """Generate a new draft revision of the report of ``device_id`` for ``period_label`` into ``out_dir``.
 
     ``formats`` among html, pdf, json, csv, xlsx; ``languages`` among en, zh-CN, both (for html and pdf).
-    ``rollup`` builds a year's report from its stored quarterly runs.
+    ``run_id`` names the analysis run to report (it must be of this device and period; the scheduler
+    passes the run it has just made, so a concurrent ad-hoc analysis cannot take its place); without
+    it, the period's newest run. ``rollup`` builds a year's report from its stored quarterly runs.
     """
     formats, languages = list(dict.fromkeys(formats)), list(dict.fromkeys(languages))
     _check(formats, languages)
     with uow() as unit:
-        content, run = build_content(unit, device_id, period_label, rollup=rollup)
+        content, run = build_content(unit, device_id, period_label, rollup=rollup, run_id=run_id)
         period = content["period"]
         text = content_json(content)
         content_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()

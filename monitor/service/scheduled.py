@@ -5,7 +5,9 @@
   brings the CUSUM / EWMA charts up to date: there is no separate chart job.
 * :func:`periodic_reports` analyses and reports, for every device, the latest period whose
   label grace has passed (key ``report:DEVICE:PERIOD``, once ever), with the data cut-off fixed
-  at the due moment (period end + grace) so that a late or repeated run reproduces it.
+  at the due moment (period end + grace) so that a late or repeated run reproduces it. The report
+  presents the run this job made, by its id: an ad-hoc analysis of the same period that finishes
+  in between is never reported in its place.
 * :func:`housekeeping` prunes old job records, expired leases and old ``done/`` files;
   it never deletes evidence (logs, analysis runs, reports, tickets, the audit log).
 """
@@ -25,8 +27,9 @@ from monitor.service.ports import Clock, UnitOfWorkFactory
 
 __all__ = ["due_report_period", "housekeeping", "nightly_analysis", "period_containing", "periodic_reports"]
 
-#: ``write(device_id, period_label)`` writes the report of the newest run; returns its report id and files.
-ReportWriter = Callable[[str, str], Any]
+#: ``write(device_id, period_label, run_id)`` writes the report of analysis run ``run_id``; returns its
+#: report id and files (:class:`monitor.service.report.ReportFiles`).
+ReportWriter = Callable[[str, str, str], Any]
 
 
 def period_containing(kind: str, day: date) -> Period:
@@ -101,7 +104,7 @@ def _report_body(device_id: str, period: Period, due: datetime, *, uow: UnitOfWo
                     "analysis_run_id": earlier[0]["run_id"], "data_cutoff": due.isoformat(), "recovered": True,
                     "files": {r["format"]: {"path": r["path"], "sha256": r["sha256"]} for r in earlier}}
         analysis = analyze_period(device_id, period, uow=uow, clock=clock, actor=actor, cutoff=due)
-        files = write(device_id, period.label)
+        files = write(device_id, period.label, analysis.run_id)
         return {"device_id": device_id, "period": period.label, "report_id": files.report_id,
                 "analysis_run_id": analysis.run_id, "data_cutoff": due.isoformat(),
                 "opened_tickets": analysis.opened_tickets,

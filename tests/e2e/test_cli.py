@@ -48,6 +48,8 @@ def test_user_mistakes_get_one_line_and_status_2(env: dict[str, str], tmp_path: 
         (["analyze", "--device", "lung-nodule-ct", "--period", "2025Q9"], "cannot read period '2025Q9'"),
         (["ingest", "predictions", str(tmp_path / "none.csv")], "no such file"),
         (["report", "--device", "lung-nodule-ct", "--period", "2024Q1"], "no analysis of device"),
+        (["report", "--device", "lung-nodule-ct", "--period", "2024Q1", "--run-id", "nope"],
+         "analysis run 'nope' does not exist"),
         (["tickets", "export", "--format", "xml"], "--format 'xml'"),
     ]
     assert run("device", "add", str(EXAMPLE), env=env).returncode == 0
@@ -100,5 +102,10 @@ def test_whole_flow_through_the_cli(env: dict[str, str], tmp_path: Path) -> None
     assert document["run_id"] in html and "Stratified results" in html
     stored = json.loads((out_dir / "lung-nodule-ct_2025Q3_r1.json").read_text(encoding="utf-8"))
     assert stored["analysis"] == document
+    assert run("analyze", "--device", "lung-nodule-ct", "--period", "2025Q3", env=env).returncode == 0
+    named = run("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out", str(out_dir),
+                "--format", "json", "--run-id", document["run_id"], env=env)  # the first run, not the newest
+    assert named.returncode == 0, named.stderr
+    assert json.loads((out_dir / "lung-nodule-ct_2025Q3_r2.json").read_text(encoding="utf-8"))["analysis"] == document
     exported = run("tickets", "export", "--format", "csv", env=env)
     assert exported.returncode == 0 and exported.stdout.startswith("ticket_id,status")

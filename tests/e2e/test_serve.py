@@ -11,18 +11,23 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select
 
 from alembic import command
 from monitor.adapters.db.engine import alembic_config
 from monitor.adapters.db.tables import predictions
+from monitor.entrypoints.api import create_api
 from monitor.entrypoints.scheduler import (
     JOBSTORE_TABLE,
+    scheduler_problem,
     start_scheduler,
     stop_scheduler,
 )
@@ -83,6 +88,7 @@ def test_serve_answers_runs_jobs_and_stops_on_sigterm(app, tmp_path: Path) -> No
         ready = httpx.get(f"{base}/ready", timeout=10)
         assert ready.status_code == 200, ready.text
         assert ready.json()["status"] == "ready" and ready.json()["scheduler_running"] is True
+        assert ready.json()["scheduler"] == "running"
         while _count(app) < rows:  # the drop-folder job runs every second
             assert time.monotonic() < deadline, "the drop folder was not ingested"
             time.sleep(0.2)
@@ -136,3 +142,54 @@ def test_ingest_watch_once(app, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert (item["outcome"], item["accepted"], item["device_id"]) == ("done", rows, DEVICE)
     assert _count(app) == rows
 
+
+
+def test_ready_is_503_with_the_reason_while_the_scheduler_does_not_run(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    api = create_api(app)
+    client = TestClient(api)
+    scheduler = start_scheduler(app)
+    api.state.scheduler_status = partial(scheduler_problem, scheduler)  # as samd-monitor serve wires it
+    try:
+        ready = client.get("/ready")
+        assert ready.status_code == 200, ready.text
+        assert ready.json() == {"status": "ready", "database": "ok", "scheduler": "running",
+                                "scheduler_running": True}
+        scheduler.pause()
+        paused = client.get("/ready")
+        assert paused.status_code == 503 and paused.json()["scheduler"] == "the scheduler is paused"
+        scheduler.resume()
+        assert client.get("/ready").status_code == 200
+
+        def crash() -> float:
+            raise RuntimeError("unexpected error in the scheduler loop")
+
+        monkeypatch.setattr(threading, "excepthook", lambda args: None)  # the dying thread prints nothing
+        monkeypatch.setattr(scheduler, "_process_jobs", crash)
+        thread = scheduler._thread
+        scheduler.wakeup()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+        crashed = client.get("/ready")
+        assert crashed.status_code == 503
+        assert crashed.json() == {"status": "unavailable", "database": "ok",
+                                  "scheduler": "the scheduler's thread has died", "scheduler_running": False}
+    finally:
+        stop_scheduler(scheduler)
+    stopped = client.get("/ready")
+    assert stopped.status_code == 503 and stopped.json()["scheduler"] == "the scheduler is stopped"
+    assert stopped.json()["database"] == "ok" and stopped.json()["status"] == "unavailable"
+
+
+def test_the_periodic_report_job_writes_the_run_it_was_given(app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from monitor.entrypoints import scheduler as module
+
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    monkeypatch.setattr(module, "write_report", lambda *args, **kwargs: calls.append((args, kwargs)))
+    scheduler = start_scheduler(app)
+    try:
+        module._write_report("lung-nodule-ct", "2025Q3", "run-of-the-job")
+    finally:
+        stop_scheduler(scheduler)
+    [(args, kwargs)] = calls
+    assert args == ("lung-nodule-ct", "2025Q3") and kwargs["run_id"] == "run-of-the-job"
+    assert kwargs["actor"] == module.ACTOR

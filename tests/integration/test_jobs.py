@@ -3,6 +3,7 @@ at the quarter's due moment, a job killed mid-run, and two schedulers racing on 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,8 +19,10 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.adapters.db.tables import completed_jobs, job_locks, job_runs, reports
+from monitor.domain.periods import Period
 from monitor.entrypoints.bootstrap import App, bootstrap
 from monitor.errors import InputError
+from monitor.service.analyze import analyze_period
 from monitor.service.jobs import run_job
 from monitor.service.report import write_report
 from monitor.service.scheduled import (
@@ -58,8 +61,9 @@ def _count(app: App, table: Any, *where: Any) -> int:
 
 
 def _writer(app: App, out: Path, clock: Any) -> Any:
-    return lambda device, period: write_report(device, period, formats=["json"], out_dir=out, uow=app.uow,
-                                               clock=clock, actor="system:scheduler", renderer=app.report_renderer)
+    return lambda device, period, run_id: write_report(device, period, formats=["json"], out_dir=out, uow=app.uow,
+                                                       clock=clock, actor="system:scheduler",
+                                                       renderer=app.report_renderer, run_id=run_id)
 
 
 @pytest.fixture
@@ -170,8 +174,8 @@ def test_report_written_before_a_crash_is_not_written_again(loaded, tmp_path: Pa
     clock = SetClock(Q3_DUE + timedelta(hours=1))
     write = _writer(app, tmp_path, clock)
 
-    def dies_after_writing(device: str, period: str) -> Any:
-        write(device, period)
+    def dies_after_writing(device: str, period: str, run_id: str) -> Any:
+        write(device, period, run_id)
         raise SystemExit("killed after the report was written")  # not an Exception: like a dying process
 
     with pytest.raises(SystemExit):
@@ -184,6 +188,31 @@ def test_report_written_before_a_crash_is_not_written_again(loaded, tmp_path: Pa
         assert unit.jobs.completion("report:lung-nodule-ct:2025Q3")["result"]["recovered"] is True
         states = sorted(r["outcome"] for r in unit.jobs.runs(key="report:lung-nodule-ct:2025Q3"))
     assert states == ["failed", "succeeded"]  # the dead run is marked abandoned
+
+
+def test_a_concurrent_ad_hoc_analysis_never_slips_into_the_scheduled_report(loaded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app = loaded
+    clock = SetClock(Q3_DUE + timedelta(hours=1))
+    write = _writer(app, tmp_path, clock)
+    ad_hoc: list[str] = []
+
+    def analysis_finishes_in_between(device: str, period: str, run_id: str) -> Any:
+        # a QA engineer's analysis of the same period (cut-off: now) is stored after the job's own analysis
+        ad_hoc.append(analyze_period(device, Period.parse(period), uow=app.uow, clock=clock, actor="qa").run_id)
+        return write(device, period, run_id)
+
+    [outcome] = periodic_reports(uow=app.uow, clock=clock, host="h", actor="s", write=analysis_finishes_in_between)
+    assert outcome["outcome"] == "succeeded"
+    with app.uow() as unit:
+        scheduled = unit.jobs.completion("report:lung-nodule-ct:2025Q3")["result"]["analysis_run_id"]
+        newest = unit.results.latest_run("lung-nodule-ct", "2025Q3")
+        revision = unit.revisions.latest("lung-nodule-ct", "2025Q3")
+    assert newest["run_id"] == ad_hoc[0] != scheduled  # the ad-hoc run is the period's newest ...
+    assert revision["run_id"] == scheduled  # ... but the scheduled report presents the job's own run
+    [path] = tmp_path.glob("lung-nodule-ct_2025Q3_*.json")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert report["run_id"] == scheduled
+    assert datetime.fromisoformat(report["analysis"]["data_cutoff"]) == Q3_DUE
 
 
 def test_nightly_analysis_runs_once_per_device_and_day(app, ingest_scenario, clock) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from monitor.adapters.db.tables import report_revisions, reports
 from monitor.domain.periods import Period
 from monitor.domain.rollup import counts_from_results
+from monitor.errors import InputError, NotFoundError
 from monitor.service.analyze import analyze_period
 from monitor.service.report import write_report
 from monitor.synthetic import DemoScenario
@@ -129,6 +130,24 @@ def test_annual_rollup_equals_the_sum_of_its_quarters(app, analysed, tmp_path) -
     assert_valid("report", report)
     with pytest.raises(Exception, match="year"):
         _write(app, tmp_path, period="2025Q3", formats=["json"], rollup=True)
+
+
+def test_a_named_run_is_reported_not_the_newest(app, analysed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = analysed["2025Q3"]
+    newer = analyze_period(DEVICE, Period.parse("2025Q3"), uow=app.uow, clock=app.clock, actor="t",
+                           cutoff=max(CUTOFF, app.clock()))
+    assert _write(app, tmp_path / "newest", formats=["json"]).run_id == newer.run_id
+    files = _write(app, tmp_path / "named", formats=["json"], run_id=first.run_id)
+    report = json.loads(files.files["json"].read_text(encoding="utf-8"))
+    assert files.run_id == report["run_id"] == report["analysis"]["run_id"] == first.run_id
+    with app.uow() as unit:
+        assert unit.revisions.latest(DEVICE, "2025Q3")["run_id"] == first.run_id
+    with pytest.raises(InputError, match="not of 'lung-nodule-ct' and 2025Q3"):
+        _write(app, tmp_path, formats=["json"], run_id=analysed["2025Q2"].run_id)
+    with pytest.raises(NotFoundError):
+        _write(app, tmp_path, formats=["json"], run_id="00000000-0000-0000-0000-000000000000")
+    with pytest.raises(InputError, match="roll-up"):
+        _write(app, tmp_path, period="2025", formats=["json"], rollup=True, run_id=first.run_id)
 
 
 def _pdftotext(path: Path) -> str:

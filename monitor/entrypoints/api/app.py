@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from monitor import __version__
 from monitor.adapters.db.engine import check_schema
+from monitor.entrypoints.api.bodies import RefuseContentCoding
 from monitor.entrypoints.api.ingest import ingest_router
 from monitor.entrypoints.api.models import Health, Ready
 from monitor.entrypoints.api.problems import install_problem_handlers
@@ -40,10 +42,13 @@ def max_body_bytes_from_env(env: dict[str, str] | None = None) -> int:
 def create_api(app: App, *, max_body_bytes: int | None = None, limiter: AuthFailureLimiter | None = None) -> FastAPI:
     """The API over the wired application ``app``.
 
-    ``api.state.scheduler_running`` (set by ``samd-monitor serve``) is reported by ``/ready``.
+    ``api.state.scheduler_status`` (set by ``samd-monitor serve`` when it runs the scheduler) is a
+    callable giving ``None`` while the scheduler runs, else why not; ``/ready`` then answers 503.
+    Without it (``serve --no-scheduler``, tests) ``/ready`` checks the database only.
     """
     api = FastAPI(title="samd-monitor API", version=__version__, description=_DESCRIPTION,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    api.add_middleware(RefuseContentCoding)
     auth = Authenticator(app, limiter or AuthFailureLimiter())
     install_problem_handlers(api, auth.failed)
     api.include_router(ingest_router(app, auth, max_body_bytes or max_body_bytes_from_env()))
@@ -56,15 +61,23 @@ def create_api(app: App, *, max_body_bytes: int | None = None, limiter: AuthFail
         return {"status": "alive"}
 
     @api.get("/ready", response_model=Ready, tags=["operations"],
-             responses={503: {"model": Ready, "description": "The database is unreachable or not at the schema head."}})
+             responses={503: {"model": Ready, "description": "The database is unreachable or not at the schema "
+                                                             "head, or this process's scheduler is not running."}})
     def ready(request: Request) -> Any:
-        """The database is reachable and its schema is at the head migration."""
-        running = getattr(request.app.state, "scheduler_running", None)
+        """The database is reachable, its schema is at the head migration and, when this process runs the
+        scheduler, the scheduler is running."""
+        status: Callable[[], str | None] | None = getattr(request.app.state, "scheduler_status", None)
+        problem = status() if status is not None else None
+        scheduler = None if status is None else problem or "running"
+        running = None if status is None else problem is None
         try:
             check_schema(app.engine)
+            database = "ok"
         except MonitorError as exc:
-            body = Ready(status="unavailable", database=str(exc), scheduler_running=running)
+            database = str(exc)
+        if database != "ok" or problem is not None:
+            body = Ready(status="unavailable", database=database, scheduler=scheduler, scheduler_running=running)
             return JSONResponse(body.model_dump(), status_code=503)
-        return Ready(status="ready", database="ok", scheduler_running=running)
+        return Ready(status="ready", database=database, scheduler=scheduler, scheduler_running=running)
 
     return api

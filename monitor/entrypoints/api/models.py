@@ -32,7 +32,10 @@ class Health(BaseModel):
 class Ready(BaseModel):
     status: str = Field(..., description="ready or unavailable")
     database: str = Field(..., description="ok, or why the database cannot serve")
-    scheduler_running: bool | None = Field(None, description="Whether the scheduler runs in this process (when known).")
+    scheduler: str | None = Field(None, description="running, or why this process's scheduler is not running "
+                                                    "(then 503); null when this process runs no scheduler.")
+    scheduler_running: bool | None = Field(None, description="Whether the scheduler runs in this process "
+                                                              "(null when this process runs no scheduler).")
 
 
 class BatchSummary(BaseModel):

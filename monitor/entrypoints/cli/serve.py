@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from functools import partial
 from types import FrameType
 
 import typer
@@ -12,7 +13,7 @@ import uvicorn
 from monitor.entrypoints.api import create_api
 from monitor.entrypoints.cli._common import app, build_app
 from monitor.entrypoints.logs import configure_logging
-from monitor.entrypoints.scheduler import start_scheduler, stop_scheduler
+from monitor.entrypoints.scheduler import scheduler_problem, start_scheduler, stop_scheduler
 from monitor.errors import InputError
 
 log = logging.getLogger("monitor.serve")
@@ -34,7 +35,8 @@ def serve(
     application = build_app()
     api = create_api(application)
     jobs = start_scheduler(application) if scheduler else None
-    api.state.scheduler_running = None if jobs is None else True
+    if jobs is not None:  # /ready answers 503 with the reason while the scheduler is stopped, paused or dead
+        api.state.scheduler_status = partial(scheduler_problem, jobs)
     server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_config=None, log_level=log_level.lower(),
                                            timeout_graceful_shutdown=30))
 
@@ -50,7 +52,6 @@ def serve(
         server.run()  # returns after SIGTERM / SIGINT, once open requests are answered
     finally:
         if jobs is not None:
-            api.state.scheduler_running = False
             stop_scheduler(jobs)
         application.engine.dispose()
         log.info("stopped")
