@@ -60,6 +60,8 @@ def mark_dirty_for_ids(unit, config: DeviceConfig, prediction_ids: list[str]) ->
 
 def refresh_months(unit, config: DeviceConfig, months: list, *, cutoff: datetime) -> list[str]:  # type: ignore[no-untyped-def, type-arg]
     """Recount ``months`` (:class:`~monitor.domain.cells.MonthWindow`) from the rows as of ``cutoff``."""
+    if months:
+        unit.cells.lock_device(config.device.id)  # one recount of a device at a time (concurrent analyses)
     done = []
     for month in months:
         counted = unit.cells.count_month(config.device.id, start=month.start_utc, end=month.end_utc, cutoff=cutoff,

@@ -164,3 +164,31 @@ def test_cli_refresh_and_status(app: Any, ingest_scenario: Any, database_url: st
         stored = sum(m["predictions"] for m in unit.cells.months(DEVICE))
         total = unit.connection.exec_driver_sql("SELECT count(*) FROM predictions").scalar_one()
     assert stored == total  # every stored prediction is in exactly one month's cells
+
+
+def test_two_analyses_recounting_the_same_months_at_once(app: Any, ingest_scenario: Any) -> None:
+    """Concurrent analyses both find the months dirty and recount them: they serialise on the device's
+    recount lock (no duplicate-key error) and report the same counts."""
+    import threading
+
+    ingest_scenario(SCENARIO)
+    outcomes: list[Any] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            outcomes.append(analyze_period(DEVICE, PERIOD, uow=app.uow, clock=app.clock, actor="t"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert len(outcomes) == 2 and outcomes[0].document["counts"] == outcomes[1].document["counts"]
+    states = _states(app)
+    assert [states[m] for m in ("2025-07", "2025-08", "2025-09")] == ["fresh"] * 3

@@ -7,11 +7,12 @@ whose months are all fresh reads cells instead of rows (:mod:`monitor.service.ce
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import Any, Sequence
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, delete, func, insert, select
+from sqlalchemy import Connection, and_, case, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -23,12 +24,23 @@ from monitor.domain.strata import AttributeSpec
 
 __all__ = ["CellRepository"]
 
+_CELLS_LOCK_SPACE = 0x5A4D_0002  # advisory-lock namespace of count-cell recounts ("SM", 2)
+
 
 class CellRepository:
     """Reads and writes of the count cells."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def lock_device(self, device_id: str) -> None:
+        """Serialise recounts of one device's cells until the end of this transaction (PostgreSQL: an
+        advisory lock; SQLite serialises writers itself). Two analyses recounting the same month at once
+        would otherwise both delete, then both insert the same cell keys."""
+        if self._conn.dialect.name == "postgresql":
+            key = zlib.crc32(device_id.encode("utf-8")) - 2**31  # a signed 32-bit key per device
+            self._conn.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": _CELLS_LOCK_SPACE,
+                                                                                    "key": key})
 
     def mark_dirty(self, device_id: str, months: Sequence[str]) -> None:
         """Mark ``months`` of the device as needing a recount (inside the ingest's transaction)."""
