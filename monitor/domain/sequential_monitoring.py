@@ -63,7 +63,18 @@ DESIGN_GRID = 4_000
 
 @lru_cache(maxsize=256)
 def _design(p0: float, p1: float, arl0: float):  # type: ignore[no-untyped-def]
-    return design_bernoulli_cusum(p0, p1, arl0=arl0, grid=DESIGN_GRID)
+    """The chart design for ``arl0``; at extreme volumes (ARL0 of 10^9 cases and more) the exact chain
+    (:func:`design_bernoulli_cusum`) cannot resolve the target, and the largest ARL0 it resolves on the
+    grid (halving) is used: the chart then reports that ``arl0``, and its false-alarm share is larger
+    than the budget asked for (docs/methods.md, section 17)."""
+    target = arl0
+    while True:
+        try:
+            return design_bernoulli_cusum(p0, p1, arl0=target, grid=DESIGN_GRID)
+        except ValueError:
+            if target <= 1000.0:
+                raise
+            target /= 2.0
 
 
 def _arl0_grid(value: float) -> float:
