@@ -53,7 +53,7 @@ def mark_dirty_range(unit, config: DeviceConfig, first: datetime, last: datetime
 
 def mark_dirty_for_ids(unit, config: DeviceConfig, prediction_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Mark dirty the months of the stored predictions that ground truth or retractions changed."""
-    span = unit.cells.prediction_time_range(config.device.id, prediction_ids)
+    span = unit.cells.prediction_span(config.device.id, prediction_ids)
     if span is not None:
         mark_dirty_range(unit, config, *span)
 
@@ -64,8 +64,8 @@ def refresh_months(unit, config: DeviceConfig, months: list, *, cutoff: datetime
         unit.cells.lock_device(config.device.id)  # one recount of a device at a time (concurrent analyses)
     done = []
     for month in months:
-        counted = unit.cells.count_month(config.device.id, start=month.start_utc, end=month.end_utc, cutoff=cutoff,
-                                         attributes=config.strata.attributes)
+        counted = unit.results.stratum_counts(config.device.id, start=month.start_utc, end=month.end_utc,
+                                              cutoff=cutoff, attributes=config.strata.attributes, pending=True)
         unit.cells.replace_month(config.device.id, month.label, counted, attributes=config.strata.attributes,
                                  config_hash=config.config_hash(), refreshed_at=cutoff)
         done.append(month.label)

@@ -150,16 +150,8 @@ def ingest_predictions(
             for device_id, group in inserted.loc[~failure].groupby("device_id", sort=False):
                 mark_dirty_for_times(unit, devices[device_id], group["predicted_at"])
             unit.logs.insert_failures(inserted.loc[failure], batch_id=batch_id, at=started)
-            known = keep_known(raw, stored_columns("predictions", devices))
-            rejections = [_raw_for(r, known, first_row, hash_patient, exact_ages) if not r.raw else r
-                          for r in rejections]
-            unit.logs.insert_rejections(batch_id, rejections)
-            summary.rows += len(raw)
             summary.accepted += len(inserted)
-            summary.rejected += len(rejections)
-            summary.reasons.update(r.code for r in rejections)
-            if progress:
-                progress(len(raw))
+            _close_chunk(unit, summary, raw, first_row, rejections, devices, progress, hash_patient, exact_ages)
         _store_source_rejections(unit, log, summary)
         for device_id, versions in seen_versions.items():
             summary.new_model_versions += unit.logs.register_model_versions(device_id, versions, batch_id=batch_id,
@@ -204,6 +196,20 @@ def _handle_repeats(first: pd.DataFrame, repeats: pd.DataFrame, summary: BatchSu
     same = first_hash.reindex(keys).to_numpy() == repeats["row_hash"].to_numpy()
     summary.duplicates += int(same.sum())
     rejections.extend(_conflict(r, what) for _, r in repeats.loc[~same].iterrows())
+
+
+def _close_chunk(unit, summary: BatchSummary, raw: pd.DataFrame, first_row: int,  # type: ignore[no-untyped-def]
+                 rejections: list[Rejection], devices: dict, progress: Progress | None,  # type: ignore[type-arg]
+                 hash_patient: PatientHasher | None = None, exact_ages: bool = False) -> None:
+    """Store a chunk's rejections with their stored-format content and count the chunk's rows."""
+    known = keep_known(raw, stored_columns(summary.kind, devices))
+    rejections = [_raw_for(r, known, first_row, hash_patient, exact_ages) if not r.raw else r for r in rejections]
+    unit.logs.insert_rejections(summary.batch_id, rejections)
+    summary.rows += len(raw)
+    summary.rejected += len(rejections)
+    summary.reasons.update(r.code for r in rejections)
+    if progress:
+        progress(len(raw))
 
 
 def _store_source_rejections(unit, log: LogSource, summary: BatchSummary) -> None:  # type: ignore[no-untyped-def]
@@ -252,14 +258,7 @@ def ingest_ground_truth(
                 unit.logs.insert_ground_truth(inserted, batch_id=batch_id, at=started)
                 _mark_months_of(unit, devices, inserted)
                 summary.accepted += len(inserted)
-            known = keep_known(raw, stored_columns("ground_truth", devices))
-            rejections = [_raw_for(r, known, first_row, hash_patient) if not r.raw else r for r in rejections]
-            unit.logs.insert_rejections(batch_id, rejections)
-            summary.rows += len(raw)
-            summary.rejected += len(rejections)
-            summary.reasons.update(r.code for r in rejections)
-            if progress:
-                progress(len(raw))
+            _close_chunk(unit, summary, raw, first_row, rejections, devices, progress, hash_patient)
         _store_source_rejections(unit, log, summary)
         _finish(unit, summary, clock, actor)
     return summary
@@ -349,15 +348,8 @@ def ingest_retractions(
             inserted = pd.concat(new_rows) if new_rows else first.iloc[0:0]
             unit.logs.insert_retractions(inserted, batch_id=batch_id, at=started)
             _mark_months_of(unit, devices, inserted)
-            known_raw = keep_known(raw, stored_columns("retractions", devices))
-            rejections = [_raw_for(r, known_raw, first_row) if not r.raw else r for r in rejections]
-            unit.logs.insert_rejections(batch_id, rejections)
-            summary.rows += len(raw)
             summary.accepted += len(inserted)
-            summary.rejected += len(rejections)
-            summary.reasons.update(r.code for r in rejections)
-            if progress:
-                progress(len(raw))
+            _close_chunk(unit, summary, raw, first_row, rejections, devices, progress)
         _store_source_rejections(unit, log, summary)
         _finish(unit, summary, clock, actor)
     return summary

@@ -12,13 +12,12 @@ from datetime import datetime
 from typing import Any, Sequence
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, delete, func, insert, select, text
+from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.adapters.db.repositories.logs import _one_of
-from monitor.adapters.db.repositories.results import _label_join, _period_filter, attribute_expression
-from monitor.adapters.db.tables import case_cells, cell_months, ground_truth, predictions
+from monitor.adapters.db.tables import case_cells, cell_months, predictions
 from monitor.domain.cells import stratum_key
 from monitor.domain.strata import AttributeSpec
 
@@ -52,19 +51,16 @@ class CellRepository:
         self._conn.execute(statement.on_conflict_do_update(index_elements=["device_id", "month"],
                                                            set_={"state": "dirty"}))
 
-    def prediction_time_range(self, device_id: str, ids: Sequence[str]) -> tuple[datetime, datetime] | None:
-        """Earliest and latest ``predicted_at`` of the given stored predictions (None when none is stored)."""
-        if not ids:
+    def prediction_span(self, device_id: str, ids: Sequence[str] | None = None) -> tuple[datetime, datetime] | None:
+        """Earliest and latest ``predicted_at`` of the device's stored predictions (only those with ``ids``
+        when given); ``None`` when there is none."""
+        if ids is not None and not ids:
             return None
+        conditions = [predictions.c.device_id == device_id]
+        if ids is not None:
+            conditions.append(_one_of(self._conn, predictions.c.prediction_id, list(ids)))
         row = self._conn.execute(select(func.min(predictions.c.predicted_at), func.max(predictions.c.predicted_at))
-                                 .where(predictions.c.device_id == device_id,
-                                        _one_of(self._conn, predictions.c.prediction_id, list(ids)))).one()
-        return None if row[0] is None else (row[0], row[1])
-
-    def prediction_span(self, device_id: str) -> tuple[datetime, datetime] | None:
-        """Earliest and latest ``predicted_at`` of the device's stored predictions."""
-        row = self._conn.execute(select(func.min(predictions.c.predicted_at), func.max(predictions.c.predicted_at))
-                                 .where(predictions.c.device_id == device_id)).one()
+                                 .where(*conditions)).one()
         return None if row[0] is None else (row[0], row[1])
 
     def month_states(self, device_id: str, months: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -72,27 +68,6 @@ class CellRepository:
         rows = self._conn.execute(select(cell_months).where(cell_months.c.device_id == device_id,
                                                             cell_months.c.month.in_(list(months))))
         return {r.month: dict(r._mapping) for r in rows}
-
-    def count_month(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                    attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
-        """Recount one month from the rows: per model version and full combination of attribute labels,
-        ``tp, fp, fn, tn`` and ``pending`` (same joins and filters as the row-level analysis)."""
-        keys = [predictions.c.model_version.label("model_version")]
-        keys += [attribute_expression(spec).label(spec.name) for spec in attributes]
-        truth, call = ground_truth.c.label, predictions.c.predicted_label
-        counts = [
-            func.sum(case((and_(truth == 1, call == 1), 1), else_=0)).label("tp"),
-            func.sum(case((and_(truth == 0, call == 1), 1), else_=0)).label("fp"),
-            func.sum(case((and_(truth == 1, call == 0), 1), else_=0)).label("fn"),
-            func.sum(case((and_(truth == 0, call == 0), 1), else_=0)).label("tn"),
-            func.sum(case((truth.is_(None), 1), else_=0)).label("pending"),
-        ]
-        query = (select(*keys, *counts)
-                 .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
-                 .where(*_period_filter(device_id, start, end, cutoff))
-                 .group_by(*keys))
-        names = ["model_version", *[s.name for s in attributes], "tp", "fp", "fn", "tn", "pending"]
-        return pd.DataFrame([tuple(r) for r in self._conn.execute(query)], columns=names)
 
     def replace_month(self, device_id: str, month: str, counted: pd.DataFrame, *,
                       attributes: Sequence[AttributeSpec], config_hash: str, refreshed_at: datetime) -> None:

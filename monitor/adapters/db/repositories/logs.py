@@ -232,24 +232,21 @@ class LogRepository:
 
     def predictions_by_study(self, device_id: str, study_uids: Sequence[str]) -> dict[str, list[str]]:
         """``{study_uid: [prediction_id, ...]}`` of the stored predictions (results) of one device."""
-        found: dict[str, list[str]] = {}
-        for part in _chunks(sorted(set(study_uids))):
-            rows = self._conn.execute(select(predictions.c.study_uid, predictions.c.prediction_id).where(
-                predictions.c.device_id == device_id, _one_of(self._conn, predictions.c.study_uid, part))
-                .order_by(predictions.c.study_uid, predictions.c.prediction_id))
-            for r in rows:
-                found.setdefault(r.study_uid, []).append(r.prediction_id)
-        return found
+        return self._predictions_by(predictions.c.study_uid, device_id, study_uids)
 
     def predictions_by_accession(self, device_id: str, accession_hashes: Sequence[str]) -> dict[str, list[str]]:
         """``{accession_hash: [prediction_id, ...]}`` of the stored predictions (results) of one device."""
+        return self._predictions_by(predictions.c.accession_hash, device_id, accession_hashes)
+
+    def _predictions_by(self, column: Any, device_id: str, keys: Sequence[str]) -> dict[str, list[str]]:
+        """``{key: [prediction_id, ...]}``: the device's stored predictions grouped by ``column``'s value."""
         found: dict[str, list[str]] = {}
-        for part in _chunks(sorted(set(accession_hashes))):
-            rows = self._conn.execute(select(predictions.c.accession_hash, predictions.c.prediction_id).where(
-                predictions.c.device_id == device_id, _one_of(self._conn, predictions.c.accession_hash, part))
-                .order_by(predictions.c.accession_hash, predictions.c.prediction_id))
-            for r in rows:
-                found.setdefault(r.accession_hash, []).append(r.prediction_id)
+        for part in _chunks(sorted(set(keys))):
+            rows = self._conn.execute(select(column, predictions.c.prediction_id).where(
+                predictions.c.device_id == device_id, _one_of(self._conn, column, part))
+                .order_by(column, predictions.c.prediction_id))
+            for key, prediction_id in rows:
+                found.setdefault(key, []).append(prediction_id)
         return found
 
     def stored_prediction_ids(self, device_id: str, ids: Sequence[str]) -> set[str]:

@@ -101,6 +101,16 @@ class ResultRepository:
     def confusion_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                         attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
         """Confusion counts per (model version, stratum labels), computed by the database (GROUP BY)."""
+        frame = self.stratum_counts(device_id, start=start, end=end, cutoff=cutoff, attributes=attributes,
+                                    pending=False)
+        names = list(frame.columns)
+        return frame.sort_values(names[:-4], kind="stable").reset_index(drop=True)
+
+    def stratum_counts(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                       attributes: Sequence[AttributeSpec], pending: bool) -> pd.DataFrame:
+        """Per model version and full combination of attribute labels: ``tp, fp, fn, tn`` of the predictions
+        with ground truth by the cut-off, and with ``pending`` also the count of those still awaiting it
+        (one GROUP BY; the count cells of :mod:`monitor.service.cells` are recounted with it)."""
         keys = [predictions.c.model_version.label("model_version")]
         keys += [attribute_expression(spec).label(spec.name) for spec in attributes]
         truth, call = ground_truth.c.label, predictions.c.predicted_label
@@ -110,18 +120,17 @@ class ResultRepository:
             func.sum(case((and_(truth == 1, call == 0), 1), else_=0)).label("fn"),
             func.sum(case((and_(truth == 0, call == 0), 1), else_=0)).label("tn"),
         ]
-        query = (
-            select(*keys, *counts)
-            .select_from(predictions.join(ground_truth, _label_join(cutoff)))
-            .where(*_period_filter(device_id, start, end, cutoff))
-            .group_by(*keys)
-        )
-        rows = self._conn.execute(query).all()
-        names = ["model_version", *[s.name for s in attributes], "tp", "fp", "fn", "tn"]
-        frame = pd.DataFrame([tuple(r) for r in rows], columns=names)
-        for c in ("tp", "fp", "fn", "tn"):
+        if pending:
+            counts.append(func.sum(case((truth.is_(None), 1), else_=0)).label("pending"))
+        joined = (predictions.outerjoin(ground_truth, _label_join(cutoff)) if pending
+                  else predictions.join(ground_truth, _label_join(cutoff)))
+        query = (select(*keys, *counts).select_from(joined)
+                 .where(*_period_filter(device_id, start, end, cutoff)).group_by(*keys))
+        names = ["model_version", *[s.name for s in attributes], *[c.name for c in counts]]
+        frame = pd.DataFrame([tuple(r) for r in self._conn.execute(query)], columns=names)
+        for c in names[len(attributes) + 1:]:
             frame[c] = frame[c].astype("int64")
-        return frame.sort_values(names[:-4], kind="stable").reset_index(drop=True)
+        return frame
 
     def completeness(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> list[dict[str, Any]]:
         """Per model version: predictions in the period, with ground truth by the cut-off, still awaiting it."""
