@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Any, Optional
 
 import typer
@@ -10,9 +11,10 @@ from rich.console import Console
 
 from monitor import __version__
 from monitor.entrypoints.bootstrap import App, bootstrap
+from monitor.errors import InputError
 from monitor.settings import Settings, load_settings
 
-__all__ = ["app", "build_app", "err", "out", "settings", "state"]
+__all__ = ["app", "build_app", "err", "moment", "out", "settings", "state"]
 
 app = typer.Typer(
     name="samd-monitor",
@@ -26,6 +28,19 @@ _WIDTH = None if sys.stdout.isatty() else 160
 out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
 state: dict[str, Any] = {}
+
+
+def moment(text: Optional[str], option: str) -> Optional[datetime]:
+    """An ISO-8601 timestamp option (``None`` when not given); it must carry its UTC offset."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{option} {text!r} is not an ISO-8601 timestamp") from exc
+    if value.tzinfo is None:
+        raise InputError(f"{option} {text!r} needs a UTC offset (e.g. 2026-01-31T23:59:59+08:00)")
+    return value
 
 
 def settings() -> Settings:

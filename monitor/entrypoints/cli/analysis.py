@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from monitor.domain.periods import Period
-from monitor.entrypoints.cli._common import app, build_app, out
-from monitor.errors import InputError
+from monitor.entrypoints.cli._common import app, build_app, moment, out
 from monitor.service.analyze import analyze_period
 from monitor.service.report import write_report
-
-
-def _cutoff(text: Optional[str]) -> Optional[datetime]:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InputError(f"--cutoff {text!r} is not an ISO-8601 timestamp") from exc
-    if moment.tzinfo is None:
-        raise InputError(f"--cutoff {text!r} needs a UTC offset (e.g. 2026-01-31T23:59:59+08:00)")
-    return moment
 
 
 @app.command()
@@ -51,19 +37,19 @@ def analyze(
     if engine == "summaries":
         from monitor.entrypoints.cli.site import run_summary_analysis
 
-        run_summary_analysis(device=device, period=Period.parse(period), cutoff=_cutoff(cutoff), out_file=out_file,
+        run_summary_analysis(device=device, period=Period.parse(period), cutoff=moment(cutoff, "--cutoff"), out_file=out_file,
                              as_json=as_json)
         return
     if engine != "database":
         from monitor.entrypoints.cli.lake import run_lake_analysis
 
-        run_lake_analysis(engine=engine, device=device, period=Period.parse(period), cutoff=_cutoff(cutoff),
+        run_lake_analysis(engine=engine, device=device, period=Period.parse(period), cutoff=moment(cutoff, "--cutoff"),
                           predictions=lake_predictions or [], ground_truth=lake_ground_truth or [],
                           config_file=config, out_file=out_file, as_json=as_json)
         return
     application = build_app()
     outcome = analyze_period(device, Period.parse(period), uow=application.uow, clock=application.clock,
-                             actor=application.settings.actor, cutoff=_cutoff(cutoff))
+                             actor=application.settings.actor, cutoff=moment(cutoff, "--cutoff"))
     if as_json:
         sys.stdout.write(json.dumps(outcome.document, indent=2, ensure_ascii=False) + "\n")
         return

@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from typing import Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from monitor.entrypoints.cli._common import app, build_app, out
-from monitor.errors import InputError
+from monitor.entrypoints.cli._common import app, build_app, moment, out
 from monitor.service.audit import list_audit, verify_audit
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
-
-
-def _moment(text: Optional[str], option: str) -> Optional[datetime]:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InputError(f"{option} {text!r} is not an ISO-8601 timestamp") from exc
-    if moment.tzinfo is None:
-        raise InputError(f"{option} {text!r} needs a UTC offset (e.g. 2026-01-31T00:00:00+00:00)")
-    return moment
 
 
 @audit_app.command("verify")
@@ -53,7 +39,7 @@ def audit_list(
     """List audit records, newest first."""
     application = build_app()
     records = list_audit(uow=application.uow, limit=limit, actor=actor, action=action, entity=entity,
-                         entity_id=entity_id, since=_moment(since, "--since"), until=_moment(until, "--until"))
+                         entity_id=entity_id, since=moment(since, "--since"), until=moment(until, "--until"))
     if as_json:
         for r in records:
             sys.stdout.write(json.dumps(r | {"at": r["at"].isoformat().replace("+00:00", "Z")},
