@@ -18,6 +18,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from monitor.domain.device import DeviceConfig
 from monitor.domain.privacy import PatientHasher
@@ -167,13 +169,33 @@ def _clean(value: object) -> str | None:
     return None if text in _BLANKS else text
 
 
+#: The characters ``str.strip()`` removes (those whose ``str.isspace()`` is true), for Arrow's trim.
+_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+               "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_BLANK_SET = pa.array(sorted(_BLANKS), type=pa.string())
+
+
+def _is_text(values: np.ndarray | pd.Series) -> bool:
+    """Whether every present value is a ``str`` (missing ones None or NaN): Arrow's string kernels apply."""
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+
+
 def _text(raw: pd.DataFrame, column: str) -> pd.Series:
-    """A column's values as stripped text, ``None`` for missing or blank-like ("", "null", "NaN", ...)."""
+    """A column's values as stripped text, ``None`` for missing or blank-like ("", "null", "NaN", ...).
+
+    Columns of text (every reader's output) are cleaned by Arrow's string kernels over the whole chunk;
+    anything else value by value (:func:`_clean`), with the same result.
+    """
     if column not in raw.columns:
-        return pd.Series([None] * len(raw), index=raw.index, dtype=object)
-    codes, distinct = pd.factorize(raw[column].astype(object), use_na_sentinel=True)  # each value cleaned once
-    cleaned = np.array([None, *(_clean(v) for v in distinct)], dtype=object)
-    return pd.Series(cleaned[codes + 1], index=raw.index, dtype=object)
+        return pd.Series(np.full(len(raw), None, dtype=object), index=raw.index, dtype=object)
+    values = raw[column].to_numpy(dtype=object)
+    if _is_text(values):
+        stripped = pc.utf8_trim(pa.array(values, type=pa.string(), from_pandas=True), characters=_WHITESPACE)
+        cleaned = pc.if_else(pc.is_in(stripped, value_set=_BLANK_SET), pa.scalar(None, pa.string()), stripped)
+        return pd.Series(cleaned.to_numpy(zero_copy_only=False), index=raw.index, dtype=object)
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)  # each value cleaned once
+    result = np.array([None, *(_clean(v) for v in distinct)], dtype=object)
+    return pd.Series(result[codes + 1], index=raw.index, dtype=object)
 
 
 def _require(problems: _Problems, values: pd.Series, column: str) -> np.ndarray:
@@ -183,7 +205,12 @@ def _require(problems: _Problems, values: pd.Series, column: str) -> np.ndarray:
 
 
 def _check_length(problems: _Problems, values: pd.Series, column: str, limit: int) -> None:
-    too_long = values.fillna("").str.len().to_numpy() > limit
+    data = values.to_numpy(dtype=object)
+    if _is_text(data):
+        lengths = pc.fill_null(pc.utf8_length(pa.array(data, type=pa.string(), from_pandas=True)), 0)
+        too_long = lengths.to_numpy(zero_copy_only=False) > limit
+    else:
+        too_long = values.fillna("").str.len().to_numpy() > limit
     problems.add(too_long, f"invalid_{column}", f"{column} is longer than {limit} characters")
 
 
@@ -193,9 +220,15 @@ def _timestamps(
     present = values.notna().to_numpy()
     if required:
         _require(problems, values, column)
+    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    plain = _plain_timestamps(values, parsed)  # the common form, parsed in one vectorised step
     text = values.fillna("")
-    has_offset = (text.str.contains(_OFFSET_PATTERN, regex=True)
-                  & ~text.str.fullmatch(_DATE_ONLY_PATTERN)).to_numpy()
+    has_offset = plain.copy()
+    other = present & ~plain
+    if other.any():
+        rest = text[other]
+        has_offset[other] = (rest.str.contains(_OFFSET_PATTERN, regex=True)
+                             & ~rest.str.fullmatch(_DATE_ONLY_PATTERN)).to_numpy()
     no_offset = present & ~has_offset
     garbled = np.zeros(len(values), dtype=bool)  # no offset, and not a timestamp at all ("yesterday")
     if no_offset.any():
@@ -204,16 +237,41 @@ def _timestamps(
         no_offset &= ~garbled
     problems.add(no_offset, f"{column}_without_offset",
                  lambda v: f"{column} {v!r} has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)", values)
-    parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     candidates = present & has_offset
-    if candidates.any():
-        converted = pd.to_datetime(text[candidates], format="ISO8601", utc=True, errors="coerce")
-        parsed.loc[candidates] = converted
+    others = candidates & ~plain
+    if others.any():
+        converted = pd.to_datetime(text[others], format="ISO8601", utc=True, errors="coerce")
+        parsed.loc[others] = converted
     unparseable = (candidates & parsed.isna().to_numpy()) | garbled
     problems.add(unparseable, f"invalid_{column}", lambda v: f"{column} {v!r} is not a valid ISO-8601 timestamp", values)
     future = parsed.notna().to_numpy() & (parsed > pd.Timestamp(now) + FUTURE_TOLERANCE).to_numpy()
     problems.add(future, f"{column}_in_future", lambda v: f"{column} {v!r} is in the future", values)
     return parsed
+
+
+# ISO 8601 extended form with seconds, optional fraction and an offset, every field in range except the
+# day of the month (checked by the parse): the form every device writes.
+_PLAIN_TIMESTAMP = (r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+                    r"(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$")
+
+
+def _plain_timestamps(values: pd.Series, parsed: pd.Series) -> np.ndarray:
+    """Parse, into ``parsed``, the values written in the plain form (``2025-08-01T09:15:00+08:00``) with
+    Arrow's ISO 8601 cast; return which rows that covered. Any other form, or a chunk where the cast
+    fails (an impossible date such as 02-30), is left to pandas' parser, which gives the same instants."""
+    data = values.to_numpy(dtype=object)
+    if not len(data) or not _is_text(data):
+        return np.zeros(len(values), dtype=bool)
+    strings = pa.array(data, type=pa.string(), from_pandas=True)
+    plain = pc.fill_null(pc.match_substring_regex(strings, _PLAIN_TIMESTAMP), False).to_numpy(zero_copy_only=False)
+    if not plain.any():
+        return plain
+    try:
+        instants = pc.cast(strings.filter(pa.array(plain)), pa.timestamp("ns", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return np.zeros(len(values), dtype=bool)
+    parsed.loc[plain] = pd.Series(instants.to_pandas().array, index=values.index[plain])
+    return plain
 
 
 def _binary(problems: _Problems, values: pd.Series, column: str, required: bool = True) -> pd.Series:
@@ -261,8 +319,16 @@ def _pseudonymise(patient_ids: pd.Series, hash_patient: PatientHasher) -> pd.Ser
             if all(c in "0123456789abcdef" for c in tail):
                 return tail
         return hash_patient(p)
-    hashed = {p: one(p) for p in pd.unique(patient_ids.to_numpy(dtype=object))}  # a patient's rows: one hash
-    return pd.Series([hashed[p] for p in patient_ids.to_numpy(dtype=object)], index=patient_ids.index, dtype=object)
+    codes, distinct = pd.factorize(patient_ids.to_numpy(dtype=object), use_na_sentinel=True)
+    if _is_text(distinct):  # the usual case: only identifiers looking like pseudonyms go through one()
+        marked = pc.starts_with(pa.array(distinct, type=pa.string()), _PSEUDONYM_PREFIX).to_numpy(zero_copy_only=False)
+        hashed = np.empty(len(distinct) + 1, dtype=object)
+        hashed[:-1][~marked] = [hash_patient(p) for p in distinct[~marked]]
+        hashed[:-1][marked] = [one(p) for p in distinct[marked]]
+        hashed[-1] = None
+        return pd.Series(hashed[codes], index=patient_ids.index, dtype=object)
+    hashed = np.array([*(one(p) for p in distinct), None], dtype=object)  # a patient's rows: one hash
+    return pd.Series(hashed[codes], index=patient_ids.index, dtype=object)  # code -1 (missing): None
 
 
 def keep_known(raw: pd.DataFrame, allowed: frozenset[str]) -> pd.DataFrame:
@@ -293,18 +359,31 @@ def _iso_text(values: pd.Series) -> pd.Series:
     return pd.Series(texts, index=values.index, dtype=object)
 
 
+def _hash_field(column: pd.Series) -> pa.Array:
+    """A column as the text a row hash takes: ``str`` as is, ``""`` for missing, anything else ``str(v)``."""
+    values = column.to_numpy(dtype=object)
+    if not _is_text(values):
+        values = np.array(["" if v is None or (isinstance(v, float) and v != v) else v if isinstance(v, str)
+                           else str(v) for v in values], dtype=object)
+    return pc.fill_null(pa.array(values, type=pa.string(), from_pandas=True), "")
+
+
 def _row_hashes(*columns: pd.Series) -> list[str]:
-    """SHA-256 of each row's canonical content (fields joined by the unit separator)."""
-    joined: np.ndarray | None = None
-    for column in columns:
-        values = column.to_numpy(dtype=object)
-        text = np.array(["" if v is None or (isinstance(v, float) and v != v) else v if isinstance(v, str) else str(v)
-                         for v in values], dtype=object)
-        joined = text if joined is None else joined + "\x1f" + text
-    if joined is None:
+    """SHA-256 of each row's canonical content (UTF-8 of the fields joined by the unit separator).
+
+    The fields are joined by Arrow over the whole chunk; only the digest is taken row by row, straight
+    from the joined buffer.
+    """
+    if not columns or not len(columns[0]):
         return []
+    joined = pc.binary_join_element_wise(*(_hash_field(c) for c in columns), "\x1f")
+    if joined.offset:
+        joined = pa.concat_arrays([joined])  # rebase the offsets at 0
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32, count=len(joined) + 1).tolist()
+    data = joined.buffers()[2]
+    content = memoryview(data) if data is not None else memoryview(b"")
     sha256 = hashlib.sha256
-    return [sha256(t.encode("utf-8")).hexdigest() for t in joined]
+    return [sha256(content[a:b]).hexdigest() for a, b in zip(offsets[:-1], offsets[1:])]
 
 
 def _device_checks(problems: _Problems, device_ids: pd.Series, devices: Mapping[str, DeviceConfig]) -> None:
@@ -391,10 +470,25 @@ def _accession_numbers(problems: _Problems, raw: pd.DataFrame) -> pd.Series:
     return accession
 
 
+def _full_matches(values: pd.Series, pattern: str, max_length: int | None = None) -> np.ndarray:
+    """Which present values match ``pattern`` as a whole (and are at most ``max_length`` characters); the
+    pattern spells its character classes out in ASCII, so Arrow's RE2 and Python's ``re`` agree."""
+    data = values.to_numpy(dtype=object)
+    if not _is_text(data):
+        text = values.fillna("")
+        fits = text.str.fullmatch(pattern).to_numpy(dtype=bool)
+        return fits & (text.str.len().to_numpy() <= max_length) if max_length is not None else fits
+    strings = pa.array(data, type=pa.string(), from_pandas=True)
+    fits = pc.fill_null(pc.match_substring_regex(strings, f"^(?:{pattern})$"), False)
+    if max_length is not None:
+        fits = pc.and_(fits, pc.fill_null(pc.less_equal(pc.utf8_length(strings), max_length), False))
+    return fits.to_numpy(zero_copy_only=False)
+
+
 def _study_uids(problems: _Problems, raw: pd.DataFrame) -> pd.Series:
     uid = _text(raw, "study_uid")
-    bad = (uid.notna() & ((uid.str.len() > MAX_UID_LENGTH)
-                          | ~uid.fillna("0").str.fullmatch(_UID_PATTERN))).to_numpy()
+    present = uid.notna().to_numpy()
+    bad = present & ~_full_matches(uid, _UID_PATTERN, MAX_UID_LENGTH)
     problems.add(bad, "invalid_study_uid",
                  f"study_uid is not a DICOM UID (digits and dots, at most {MAX_UID_LENGTH} characters)")
     return uid
@@ -408,7 +502,7 @@ def _result_status(problems: _Problems, raw: pd.DataFrame) -> tuple[pd.Series, n
                  lambda v: f"result_status {v!r} is not one of {', '.join(RESULT_STATUSES)}", status)
     failed = status.isin(["failed", "no_result"]).to_numpy()
     reason = _text(raw, "failure_reason")
-    bad_reason = (reason.notna() & ~reason.fillna("x").str.fullmatch(_FAILURE_REASON_PATTERN)).to_numpy()
+    bad_reason = reason.notna().to_numpy() & ~_full_matches(reason, _FAILURE_REASON_PATTERN)
     problems.add(bad_reason, "invalid_failure_reason",
                  "failure_reason is not a code (1 to 48 letters, digits, '_', '.', '-')")
     stray = reason.notna().to_numpy() & ~bad_reason & ~failed & ~unknown
@@ -505,7 +599,7 @@ def validate_predictions(
             "prediction_id": ids[keep].to_numpy(),
             "model_version": _text(raw, "model_version")[keep].to_numpy(),
             "site_id": _text(raw, "site_id")[keep].to_numpy(),
-            "predicted_at": predicted_at[keep].to_numpy(),
+            "predicted_at": predicted_at[keep].array,
             "score": score[keep].astype(float).to_numpy(),
             "predicted_label": call[keep].fillna(-1).astype(int).to_numpy(),
             "patient_hash": hashed[keep].to_numpy(),
@@ -527,7 +621,16 @@ def validate_predictions(
 
 
 def _number_text(values: pd.Series) -> pd.Series:
-    return values.map(lambda a: "" if a is None or a != a else repr(float(a)))
+    """Numbers as ``repr`` of their float (``""`` when missing), the form used in row hashes."""
+    numbers = values.astype(float).to_numpy()
+    text = np.array(list(map(repr, numbers.tolist())), dtype=object)
+    text[np.isnan(numbers)] = ""
+    return pd.Series(text, index=values.index, dtype=object)
+
+
+def _float_text(values: pd.Series) -> pd.Series:
+    """``repr`` of each float (``nan`` included), the form used in row hashes."""
+    return pd.Series(list(map(repr, values.astype(float).tolist())), index=values.index, dtype=object)
 
 
 def _prediction_hashes(frame: pd.DataFrame) -> list[str]:
@@ -544,7 +647,7 @@ def _prediction_hashes(frame: pd.DataFrame) -> list[str]:
     common = [frame["device_id"], frame["prediction_id"], frame["model_version"], frame["site_id"],
               _iso_text(frame["predicted_at"])]
     person = [frame["patient_hash"], _number_text(frame["age"]), frame["sex"], attributes]
-    base = _row_hashes(*common, frame["score"].map(repr), frame["predicted_label"].astype(str), *person)
+    base = _row_hashes(*common, _float_text(frame["score"]), frame["predicted_label"].astype(str), *person)
     context = [frame["study_uid"], frame["human_label"], _number_text(frame["ai_volume_mm3"]),
                _number_text(frame["reviewed_volume_mm3"])]
     has_context = np.column_stack([c.notna().to_numpy() & (c.astype(object) != "").to_numpy() for c in context]).any(1)
@@ -552,13 +655,13 @@ def _prediction_hashes(frame: pd.DataFrame) -> list[str]:
     if has_context.any():
         rows = frame.loc[has_context]
         hashes[has_context] = _row_hashes(
-            *[c.loc[has_context] for c in common], rows["score"].map(repr), rows["predicted_label"].astype(str),
+            *[c.loc[has_context] for c in common], _float_text(rows["score"]), rows["predicted_label"].astype(str),
             *[c.loc[has_context] for c in person], *[c.loc[has_context] for c in context])
     accession = frame["accession_hash"].notna().to_numpy() if "accession_hash" in frame.columns else has_context & False
     if accession.any():  # an accession number extends the context fields, only on the rows that carry one
         rows = frame.loc[accession]
         hashes[accession] = _row_hashes(
-            *[c.loc[accession] for c in common], rows["score"].map(repr), rows["predicted_label"].astype(str),
+            *[c.loc[accession] for c in common], _float_text(rows["score"]), rows["predicted_label"].astype(str),
             *[c.loc[accession] for c in person], *[c.loc[accession] for c in context], rows["accession_hash"])
     failed = (frame["result_status"] != "ok").to_numpy()
     if failed.any():
@@ -637,9 +740,9 @@ def validate_ground_truth(
             "study_uid": study_uid[keep].to_numpy(),
             "accession_hash": accession_hash[keep].to_numpy(),
             "label": label[keep].astype(int).to_numpy(),
-            "confirmed_at": pd.to_datetime(confirmed_at[keep], utc=True).to_numpy(),
+            "confirmed_at": confirmed_at[keep].array,
             "source": source[keep].to_numpy(),
-            "intervention_at": pd.to_datetime(intervention_at[keep], utc=True).to_numpy(),
+            "intervention_at": intervention_at[keep].array,
             "correction_reason": reason[keep].to_numpy(),
         }
     )
@@ -682,7 +785,7 @@ def validate_retractions(
         "row_number": np.arange(first_row, first_row + len(raw))[keep],
         "device_id": device_ids[keep].to_numpy(),
         "prediction_id": ids[keep].to_numpy(),
-        "retracted_at": pd.to_datetime(retracted_at[keep], utc=True).to_numpy(),
+        "retracted_at": retracted_at[keep].array,
         "reason": reason[keep].to_numpy(),
     })
     accepted["retracted_at"] = pd.to_datetime(accepted["retracted_at"], utc=True)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -151,8 +152,11 @@ predictions = Table(
     Column("ingested_at", UtcDateTime, nullable=False),
     UniqueConstraint("device_id", "prediction_id"),
     Index(None, "device_id", "predicted_at"),
-    Index("ix_predictions_device_study", "device_id", "study_uid"),
-    Index("ix_predictions_device_accession", "device_id", "accession_hash"),
+    # Partial: lookups are always of a given study or accession (migration 0005).
+    Index("ix_predictions_device_study", "device_id", "study_uid",
+          postgresql_where=text("study_uid IS NOT NULL"), sqlite_where=text("study_uid IS NOT NULL")),
+    Index("ix_predictions_device_accession", "device_id", "accession_hash",
+          postgresql_where=text("accession_hash IS NOT NULL"), sqlite_where=text("accession_hash IS NOT NULL")),
 )
 
 ground_truth = Table(

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import ARRAY, Connection, String, Table, and_, bindparam, func, literal_column, select, text, union_all, update
+from sqlalchemy import JSON, Connection, cast, String, Table, and_, bindparam, func, literal_column, select, text, union_all, update
 from sqlalchemy.sql import ColumnElement
 
 from monitor.adapters.db.tables import (
@@ -43,13 +43,16 @@ def _chunks(values: Sequence[str], size: int = _LOOKUP_CHUNK) -> Iterable[Sequen
 
 
 def _one_of(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-    """``column IN values`` with the values as ONE bound parameter (a text array on PostgreSQL,
-    a JSON array read by ``json_each`` on SQLite): tens of thousands of ids cost one parameter,
-    not one placeholder each (whose rendering and parsing dominated lookups)."""
+    """``column IN values`` with the values as ONE bound parameter, a JSON array (read by
+    ``json_array_elements_text`` into an array on PostgreSQL, by ``json_each`` on SQLite): tens of
+    thousands of ids cost one parameter, not one placeholder each (whose rendering and parsing dominated
+    lookups), nor a driver-side array dump value by value."""
+    listed = bindparam(None, json.dumps(list(values)), type_=String)  # json.dumps: C speed, no per-value dump
     if conn.dialect.name == "postgresql":
-        return column == func.any(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(select(literal_column("value")).select_from(
-        func.json_each(bindparam(None, json.dumps(list(values)), type_=String))))
+        element = func.json_array_elements_text(cast(listed, JSON))
+        elements = select(element if isinstance(column.type, String) else cast(element, column.type))
+        return column == func.any(func.array(elements.scalar_subquery()))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(listed)))
 
 
 def _fit(text: str | None, limit: int) -> str | None:
@@ -119,10 +122,23 @@ def _extra_value(value: Any, *, sqlite: bool) -> Any:
     return value if sqlite else str(value)
 
 
+def _copy_array(series: pd.Series) -> pa.Array:
+    """One column for the COPY text, without a Python loop where the type allows: numbers stay numbers
+    (Arrow writes floats in their shortest exact form, NULL for NaN), text stays text."""
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        return pa.array(_plain_column(series, sqlite=False), type=pa.string())
+    if pd.api.types.is_float_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
+        return pa.array(series.to_numpy(), from_pandas=True)
+    values = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    return pa.array(_plain_column(series, sqlite=False), type=pa.string())
+
+
 def _copy_text(frame: pd.DataFrame, columns: Sequence[str], extra: dict[str, Any]) -> bytes:
     """``frame``'s columns (then the constant ``extra`` ones) as CSV for ``COPY ... (FORMAT csv)``, written
     by Arrow's C++ CSV writer: text quoted, an unquoted empty field is NULL (no stored text is ever empty)."""
-    arrays = [pa.array(_plain_column(frame[c], sqlite=False), type=pa.string()) for c in columns]
+    arrays = [_copy_array(frame[c]) for c in columns]
     arrays += [pa.array([_extra_value(v, sqlite=False)] * len(frame), type=pa.string()) for v in extra.values()]
     table = pa.Table.from_arrays(arrays, names=[*columns, *extra])
     buffer = pa.BufferOutputStream()
