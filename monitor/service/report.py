@@ -292,6 +292,7 @@ def write_report(device_id: str, period_label: str, *, formats: Sequence[str], o
         period = content["period"]
         text = content_json(content)
         content_sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        unit.reports.lock_period(device_id, period)  # a concurrent generation waits: no shared _rN files
         generated = clock()
         revision = unit.reports.next_revision(device_id, period)
         previous = unit.revisions.latest(device_id, period)["report_id"] if revision > 1 else None

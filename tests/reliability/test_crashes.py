@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -203,6 +204,39 @@ def test_killed_report_leaves_no_half_revision_and_the_rerun_makes_one(ingested_
     recorded = after["files"]
     assert len(recorded) == len(first.files) + len(second.files)  # type: ignore[arg-type]
     for _report_id, path, sha256 in recorded:  # type: ignore[union-attr]
+        assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha256, path
+
+
+def test_two_report_generations_at_once_make_two_revisions(ingested_url: str, tmp_path: Path,
+                                                           spawn) -> None:  # type: ignore[no-untyped-def]
+    """A second generation for the same period started while the first holds its files and revision row
+    uncommitted waits for it, then makes revision 2: no file of revision 1 is written over, and every file
+    the database records exists with the recorded SHA-256."""
+    from monitor.domain.periods import Period
+    from monitor.service.analyze import analyze_period
+
+    out = tmp_path / "reports"
+    app = _services(ingested_url)
+    try:
+        analyze_period("lung-nodule-ct", Period.parse("2025Q3"), uow=app.uow, clock=app.clock, actor="t",
+                       cutoff=datetime.now(UTC))
+    finally:
+        app.engine.dispose()
+    first = spawn("report", ingested_url, "lung-nodule-ct", "2025Q3", out, "revision")
+    first.wait_for("paused revision")  # every file of revision 1 written and recorded, not committed
+    second = spawn("report", ingested_url, "lung-nodule-ct", "2025Q3", out)
+    second.wait_for("ready")
+    time.sleep(1.5)  # the second one is now inside write_report, waiting for the first's lock
+    assert second.process.poll() is None
+    first.resume()
+    report_ids = [child.finish()[-1] for child in (first, second)]
+    state = _report_state(ingested_url)
+    assert [(r[0], r[1], r[2]) for r in state["revisions"]] == [  # type: ignore[union-attr]
+        (1, "superseded", report_ids[0]), (2, "draft", report_ids[1])]
+    recorded = state["files"]
+    assert {r[0] for r in recorded} == set(report_ids)  # type: ignore[union-attr]
+    for report_id, path, sha256 in recorded:  # type: ignore[union-attr]
+        assert f"_r{1 + report_ids.index(report_id)}" in Path(path).name
         assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha256, path
 
 

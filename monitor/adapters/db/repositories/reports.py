@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from monitor.adapters.db.tables import (
     analysis_runs,
@@ -18,6 +18,8 @@ from monitor.adapters.db.tables import (
 )
 
 __all__ = ["ReportRepository"]
+
+_REPORT_LOCK_CLASS = 0x5A4D_0002  # advisory-lock class of report generation ("SM", 2)
 
 
 class ReportRepository:
@@ -47,6 +49,17 @@ class ReportRepository:
         return [dict(r._mapping) for r in rows]
 
     # revisions ------------------------------------------------------------------------------
+    def lock_period(self, device_id: str, period: str) -> None:
+        """Serialise report generation of one device and period until this transaction ends (PostgreSQL: a
+        transaction-scoped advisory lock on the pair; SQLite: the database write lock, taken now by a write
+        that changes nothing). A second generation then numbers its revision after the first has committed,
+        so it never writes over the first one's ``_rN`` files."""
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(text("SELECT pg_advisory_xact_lock(:kind, hashtext(:key))"),
+                               {"kind": _REPORT_LOCK_CLASS, "key": f"{device_id}\x1f{period}"})
+        else:
+            self._conn.execute(text("UPDATE report_revisions SET revision = revision WHERE 0 = 1"))
+
     def next_revision(self, device_id: str, period: str) -> int:
         """One more than the highest revision of this device and period (1 for the first)."""
         current = self._conn.execute(select(func.max(report_revisions.c.revision)).where(
