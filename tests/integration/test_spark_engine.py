@@ -125,3 +125,47 @@ def test_cli_runs_the_spark_engine(lake: dict[str, Any], tmp_path: Path) -> None
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["engine"] == "spark" and document["summary"]["tests"] > 0
     assert "tests," in result.output
+
+
+def test_the_arrow_engine_counts_like_spark(spark: Any, lake: dict[str, Any], tmp_path: Path) -> None:
+    """On crafted rows (invalid, conflicting, other device, top-coded age, empty label; label corrections
+    before and after the cut-off, ties, copies, invalid labels), both engines give the same figures."""
+    from monitor.adapters.arrow.cells import arrow_confusion_cells
+
+    data = lake["data"]
+    predictions, truth = data.predictions, data.ground_truth
+    start, end = _bounds("2025Q3")
+    quarter = predictions[predictions["predicted_at"].between(pd.Timestamp(start), pd.Timestamp(end),
+                                                              inclusive="left")]
+    sample = quarter.head(8).reset_index(drop=True)
+    bad = sample.assign(prediction_id=sample["prediction_id"] + "-bad")
+    bad.loc[0, "score"], bad.loc[1, "score"], bad.loc[2, "predicted_label"] = float("nan"), -0.1, 2
+    bad.loc[3, "model_version"], bad.loc[4, "predicted_at"], bad.loc[5, "prediction_id"] = None, pd.NaT, None
+    bad.loc[6, "age"], bad.loc[7, "sex"] = 95, ""
+    write_parquet(predictions, tmp_path / "p" / "a.parquet")
+    write_parquet(pd.concat([bad, quarter.iloc[100:105].assign(score=0.33), sample.assign(device_id="x"),
+                             quarter.iloc[200:210]]), tmp_path / "p" / "b.parquet")
+    labelled = truth[truth["prediction_id"].isin(quarter["prediction_id"])
+                     & (truth["confirmed_at"] < pd.Timestamp(CUTOFF))]
+    corrections = pd.concat([
+        labelled.iloc[:40].assign(label=1 - labelled["label"].iloc[:40],
+                                  confirmed_at=pd.Timestamp(CUTOFF) + pd.Timedelta(seconds=1)),
+        labelled.iloc[40:70].assign(label=1 - labelled["label"].iloc[40:70],
+                                    confirmed_at=labelled["confirmed_at"].iloc[40:70] + pd.Timedelta(minutes=5)),
+        labelled.iloc[70:80].assign(label=1 - labelled["label"].iloc[70:80]),  # tie
+        labelled.iloc[80:90], labelled.iloc[90:95].assign(label=3)])
+    # One timestamp unit in the folder: Spark's nanosAsLong reading takes microseconds for nanoseconds.
+    corrections["confirmed_at"] = pd.to_datetime(corrections["confirmed_at"], utc=True).dt.tz_convert(
+        "Asia/Shanghai").astype("datetime64[ns, Asia/Shanghai]")
+    write_parquet(truth, tmp_path / "g" / "a.parquet")
+    write_parquet(corrections, tmp_path / "g" / "b.parquet")
+    inputs = dict(predictions=[str(tmp_path / "p")], ground_truth=[str(tmp_path / "g")], device_id=CONFIG.device.id,
+                  attributes=CONFIG.strata.attributes)
+    for label, cutoff in (("2025Q3", CUTOFF), ("2025Q3", datetime.fromisoformat("2025-09-15T00:00:00+00:00"))):
+        first, last = _bounds(label)
+        ours = arrow_confusion_cells(start=first, end=last, cutoff=cutoff, **inputs)
+        theirs = spark_confusion_cells(spark, start=first, end=last, cutoff=cutoff, **inputs)
+        pd.testing.assert_frame_equal(ours.cells, theirs.cells, check_dtype=False)
+        assert (ours.predictions_read, ours.predictions_counted, ours.excluded) == (
+            theirs.predictions_read, theirs.predictions_counted, theirs.excluded)
+        assert set(ours.excluded) == {"invalid_prediction_row", "ambiguous_ground_truth", "conflicting_prediction_id"}

@@ -22,16 +22,19 @@ def analyze(
     cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off (default: now); re-running with the same cut-off reproduces a run."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole analysis document."),
     engine: str = typer.Option("database", "--engine",
-                               help="database (ingested logs), spark (Parquet logs in a data lake; "
-                                    "needs the spark extra) or summaries (merged federated site summaries)."),
+                               help="database (ingested logs), arrow (Parquet logs counted in process), spark "
+                                    "(Parquet logs in a data lake; needs the spark extra) or summaries (merged "
+                                    "federated site summaries)."),
     lake_predictions: Optional[list[str]] = typer.Option(
-        None, "--predictions", help="spark engine: Parquet prediction logs (path, folder, glob or URL); repeatable."),
+        None, "--predictions",
+        help="arrow and spark engines: Parquet prediction logs (path, folder, glob or URL); repeatable."),
     lake_ground_truth: Optional[list[str]] = typer.Option(
-        None, "--ground-truth", help="spark engine: Parquet ground-truth logs; repeatable."),
+        None, "--ground-truth", help="arrow and spark engines: Parquet ground-truth logs; repeatable."),
     config: Optional[Path] = typer.Option(
-        None, "--config", help="spark engine: device configuration YAML (default: the registered device's)."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="spark and summaries engines: write the document "
-                                                                "to this file."),
+        None, "--config",
+        help="arrow and spark engines: device configuration YAML (default: the registered device's)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="arrow, spark and summaries engines: write the "
+                                                                "document to this file."),
 ) -> None:
     """Analyse a device over a period: stratified metrics, tests against claims, findings and tickets."""
     if engine == "summaries":

@@ -1,4 +1,4 @@
-"""``samd-monitor analyze --engine spark``: stratified analysis of Parquet logs in a data lake."""
+"""``samd-monitor analyze --engine arrow|spark``: stratified analysis of Parquet logs in a data lake."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ def run_lake_analysis(*, engine: str, device: str, period: Period, cutoff: Optio
                       predictions: list[str], ground_truth: list[str], config_file: Optional[Path],
                       out_file: Optional[Path], as_json: bool) -> None:
     """Count the lake's logs with ``engine``, evaluate them with the core, print or write the document."""
-    if engine != "spark":
-        raise InputError(f"--engine {engine!r}: use database, spark or summaries")
+    if engine not in ("arrow", "spark"):
+        raise InputError(f"--engine {engine!r}: use database, arrow, spark or summaries")
     if not predictions or not ground_truth:
-        raise InputError("--engine spark needs --predictions and --ground-truth (Parquet paths or URLs)")
+        raise InputError(f"--engine {engine} needs --predictions and --ground-truth (Parquet paths or URLs)")
     if config_file is not None:
         config = load_device_config(config_file)
         if config.device.id != device:
@@ -36,19 +36,28 @@ def run_lake_analysis(*, engine: str, device: str, period: Period, cutoff: Optio
         application = build_app()
         with application.uow() as unit:
             config = unit.devices.get(device)
-    from monitor.adapters.spark.cells import local_spark_session, spark_confusion_cells
+    inputs = {"predictions": predictions, "ground_truth": ground_truth}
+    when = cutoff or datetime.now(timezone.utc)
+    if engine == "arrow":
+        from monitor.adapters.arrow.cells import arrow_confusion_cells
 
-    spark = local_spark_session()
-    try:
-        document = analyze_lake(
-            config, period, cutoff=cutoff or datetime.now(timezone.utc), engine="spark",
-            count_cells=partial(spark_confusion_cells, spark, predictions=predictions, ground_truth=ground_truth),
-            inputs={"predictions": predictions, "ground_truth": ground_truth})
-    finally:
-        spark.stop()
+        document = analyze_lake(config, period, cutoff=when, engine="arrow", inputs=inputs,
+                                count_cells=partial(arrow_confusion_cells, predictions=predictions,
+                                                    ground_truth=ground_truth))
+    else:
+        from monitor.adapters.spark.cells import local_spark_session, spark_confusion_cells
+
+        spark = local_spark_session()
+        try:
+            document = analyze_lake(
+                config, period, cutoff=when, engine="spark", inputs=inputs,
+                count_cells=partial(spark_confusion_cells, spark, predictions=predictions, ground_truth=ground_truth))
+        finally:
+            spark.stop()
     emit_lake_document(document, out_file=out_file, as_json=as_json,
-                       heading=f"{device} {period.label} (spark): {document['predictions_read']:,} predictions read, "
-                               f"{document['predictions_counted']:,} counted; excluded: {document['excluded'] or 'none'}")
+                       heading=f"{device} {period.label} ({engine}): {document['predictions_read']:,} predictions "
+                               f"read, {document['predictions_counted']:,} counted; excluded: "
+                               f"{document['excluded'] or 'none'}")
 
 
 def emit_lake_document(document: dict[str, Any], *, heading: str, out_file: Optional[Path], as_json: bool) -> None:

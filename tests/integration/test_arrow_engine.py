@@ -1,0 +1,261 @@
+"""The Arrow engine counts the same cells as the database path, on both databases.
+
+It mirrors ``test_spark_engine.py`` and adds crafted rows: corrections after the cut-off, ties,
+other devices, invalid and out-of-period rows, timestamps as text, several files and folders.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from monitor.adapters.arrow.cells import arrow_confusion_cells
+from monitor.adapters.config_file import load_device_config
+from monitor.domain.periods import Period, resolve_timezone
+from monitor.errors import InputError
+from monitor.service.lake import analyze_lake
+from monitor.synthetic import DemoScenario, generate, write_parquet
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = load_device_config(ROOT / "examples" / "lung-nodule-ct.yaml")
+SCENARIO = DemoScenario(seed=11, scale=0.02)
+CUTOFF = datetime.fromisoformat("2026-01-31T23:59:59+08:00")
+COUNTS = ["tp", "fp", "fn", "tn"]
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    data = generate(SCENARIO)
+    folder = tmp_path_factory.mktemp("lake")
+    return {"data": data,
+            "predictions": str(write_parquet(data.predictions, folder / "predictions" / "part-0.parquet").parent),
+            "ground_truth": str(write_parquet(data.ground_truth, folder / "ground_truth" / "part-0.parquet"))}
+
+
+def _bounds(label: str) -> tuple[datetime, datetime]:
+    return Period.parse(label).bounds_utc(resolve_timezone(CONFIG.monitoring.timezone))
+
+
+def _cells(predictions: list[str], ground_truth: list[str], label: str = "2025Q3", **changes: Any) -> Any:
+    start, end = _bounds(label)
+    arguments = dict(predictions=predictions, ground_truth=ground_truth, device_id=CONFIG.device.id,
+                     start=start, end=end, cutoff=CUTOFF, attributes=CONFIG.strata.attributes) | changes
+    return arrow_confusion_cells(**arguments)
+
+
+def _total(counted: Any) -> int:
+    return int(counted.cells[COUNTS].to_numpy().sum())
+
+
+def test_arrow_cells_equal_the_database_cells(app: Any, ingest_scenario: Any, lake: dict[str, Any]) -> None:
+    ingest_scenario(SCENARIO)
+    for label in ("2025Q3", "2024Q4"):
+        start, end = _bounds(label)
+        # As in the Spark test: the database's cut-off is the time of ingestion, the lake's the confirmation time.
+        with app.uow() as unit:
+            expected = unit.results.confusion_cells(CONFIG.device.id, start=start, end=end, cutoff=app.clock(),
+                                                    attributes=CONFIG.strata.attributes)
+        counted = _cells([lake["predictions"]], [lake["ground_truth"]], label)
+        assert not expected.empty and int(expected[COUNTS].to_numpy().sum()) > 1000
+        pd.testing.assert_frame_equal(counted.cells, expected, check_dtype=False)
+        assert list(counted.cells.columns) == list(expected.columns)
+        assert counted.excluded == {}
+
+
+def test_the_lake_analysis_counts_every_labelled_prediction(lake: dict[str, Any]) -> None:
+    document = analyze_lake(CONFIG, Period.parse("2025Q3"), cutoff=CUTOFF, engine="arrow",
+                            count_cells=partial(arrow_confusion_cells, predictions=[lake["predictions"]],
+                                                ground_truth=[lake["ground_truth"]]),
+                            inputs={"predictions": [lake["predictions"]], "ground_truth": [lake["ground_truth"]]})
+    from tests.unit.test_schemas import assert_valid
+
+    assert_valid("lake_analysis", json.loads(json.dumps(document)))
+    truth = lake["data"].ground_truth
+    in_quarter = lake["data"].predictions["predicted_at"].between(*(pd.Timestamp(b) for b in _bounds("2025Q3")),
+                                                                  inclusive="left")
+    labelled = lake["data"].predictions.loc[in_quarter, "prediction_id"].isin(truth["prediction_id"]).sum()
+    overall = [c for c in document["counts"] if c["level"] == 0]
+    assert sum(c["tp"] + c["fp"] + c["fn"] + c["tn"] for c in overall) == labelled
+    assert document["predictions_counted"] == int(in_quarter.sum())
+    assert document["engine"] == "arrow" and document["summary"]["tests"] > 0
+
+
+def test_cutoff_and_conflicts_are_applied(lake: dict[str, Any], tmp_path: Path) -> None:
+    """The Spark test's crafted rows give the Spark test's figures."""
+    data = lake["data"]
+    predictions = data.predictions.head(400).copy()
+    conflicting = predictions.head(3).assign(score=0.5, predicted_label=0)  # same ids, different content
+    invalid = predictions.tail(2).assign(score=1.7)
+    folder = tmp_path / "p"
+    write_parquet(pd.concat([predictions, predictions.head(5), conflicting]), folder / "a.parquet")
+    write_parquet(invalid.assign(prediction_id=invalid["prediction_id"] + "-bad"), folder / "b.parquet")
+    truth = data.ground_truth[data.ground_truth["prediction_id"].isin(predictions["prediction_id"])]
+    truth_file = write_parquet(truth, tmp_path / "g.parquet")
+    first, last = predictions["predicted_at"].min(), predictions["predicted_at"].max()
+    counted = arrow_confusion_cells(
+        predictions=[str(folder)], ground_truth=[str(truth_file)], device_id=CONFIG.device.id,
+        start=first.to_pydatetime(), end=(last + pd.Timedelta(seconds=1)).to_pydatetime(),
+        cutoff=truth["confirmed_at"].min().to_pydatetime(), attributes=CONFIG.strata.attributes)
+    assert counted.excluded == {"conflicting_prediction_id": 3, "invalid_prediction_row": 2}
+    assert counted.predictions_counted == 397
+    assert counted.predictions_read == 400 + 5 + 3 + 2
+    at_first = truth["confirmed_at"] == truth["confirmed_at"].min()
+    assert _total(counted) == int(at_first.sum() - truth.loc[at_first, "prediction_id"]
+                                  .isin(conflicting["prediction_id"]).sum())
+
+
+def test_the_latest_label_by_the_cutoff_wins(lake: dict[str, Any], tmp_path: Path) -> None:
+    """A correction confirmed after the cut-off changes nothing; one before it replaces the label; two
+    different labels confirmed at the same latest time exclude the id."""
+    truth = lake["data"].ground_truth
+    start, end = _bounds("2025Q3")
+    in_quarter = lake["data"].predictions["predicted_at"].between(pd.Timestamp(start), pd.Timestamp(end),
+                                                                  inclusive="left")
+    ids = lake["data"].predictions.loc[in_quarter, "prediction_id"]
+    labelled = truth[truth["prediction_id"].isin(ids) & (truth["confirmed_at"] < pd.Timestamp(CUTOFF))]
+    late, early, tied = labelled.iloc[:40], labelled.iloc[40:70], labelled.iloc[70:80]
+    baseline = _cells([lake["predictions"]], [lake["ground_truth"]])
+
+    after = late.assign(label=1 - late["label"], confirmed_at=pd.Timestamp(CUTOFF) + pd.Timedelta(seconds=1))
+    before = early.assign(label=1 - early["label"], confirmed_at=early["confirmed_at"] + pd.Timedelta(minutes=5))
+    tie = tied.assign(label=1 - tied["label"])  # same time, other label
+    corrections = write_parquet(pd.concat([after, before, tie]), tmp_path / "corrections" / "c.parquet")
+    corrected = _cells([lake["predictions"]], [lake["ground_truth"], str(corrections)])
+
+    assert corrected.excluded == {"ambiguous_ground_truth": len(tied)}
+    assert corrected.predictions_counted == baseline.predictions_counted
+    assert _total(corrected) == _total(baseline) - len(tied)
+    merged = baseline.cells.merge(corrected.cells, on=list(baseline.cells.columns[:-4]), how="outer",
+                                  suffixes=("_was", "_now")).fillna(0)
+    moved = {c: int((merged[f"{c}_now"] - merged[f"{c}_was"]).sum()) for c in COUNTS}
+    flipped = early.merge(lake["data"].predictions[["prediction_id", "predicted_label"]], on="prediction_id")
+    expected = dict.fromkeys(COUNTS, 0)
+    for row in flipped.itertuples():  # each early correction moves one case to the other label's cell
+        was = {(1, 1): "tp", (0, 1): "fp", (1, 0): "fn", (0, 0): "tn"}[(row.label, row.predicted_label)]
+        now = {(1, 1): "tp", (0, 1): "fp", (1, 0): "fn", (0, 0): "tn"}[(1 - row.label, row.predicted_label)]
+        expected[was] -= 1
+        expected[now] += 1
+    for row in tied.merge(lake["data"].predictions[["prediction_id", "predicted_label"]],
+                          on="prediction_id").itertuples():
+        expected[{(1, 1): "tp", (0, 1): "fp", (1, 0): "fn", (0, 0): "tn"}[(row.label, row.predicted_label)]] -= 1
+    assert moved == expected
+    # The same correction files with a cut-off after the late corrections: they now apply too.
+    later = _cells([lake["predictions"]], [lake["ground_truth"], str(corrections)],
+                   cutoff=CUTOFF + pd.Timedelta(seconds=2).to_pytimedelta())
+    assert _total(later) == _total(corrected)
+    assert not later.cells.equals(corrected.cells)
+
+
+def test_rows_the_engine_must_exclude(lake: dict[str, Any], tmp_path: Path) -> None:
+    """Other devices, invalid rows, rows outside the period or after the cut-off and unusable labels are
+    left out; text timestamps and identical copies in another file count like the originals."""
+    data = lake["data"]
+    predictions, truth = data.predictions, data.ground_truth
+    baseline = _cells([lake["predictions"]], [lake["ground_truth"]])
+    start, end = _bounds("2025Q3")
+    in_quarter = predictions[predictions["predicted_at"].between(pd.Timestamp(start), pd.Timestamp(end),
+                                                                 inclusive="left")]
+    sample = in_quarter.head(6).reset_index(drop=True)
+    other_device = sample.assign(device_id="another-device", prediction_id=sample["prediction_id"] + "-x")
+    bad = sample.assign(prediction_id=sample["prediction_id"] + "-bad")
+    bad.loc[0, "score"] = float("nan")
+    bad.loc[1, "score"] = -0.1
+    bad.loc[2, "predicted_label"] = 2
+    bad.loc[3, "model_version"] = None
+    bad.loc[4, "predicted_at"] = pd.NaT
+    bad.loc[5, "prediction_id"] = None
+    outside = sample.assign(prediction_id=sample["prediction_id"] + "-out",
+                            predicted_at=pd.Timestamp(end) + pd.Timedelta(hours=1))
+    extra = pd.concat([other_device, bad, outside])
+    extra_file = write_parquet(extra, tmp_path / "extra" / "e.parquet")
+    # Identical copies with ISO-8601 text timestamps in another folder count once.
+    copies = sample.assign(predicted_at=sample["predicted_at"].map(lambda t: t.isoformat()))
+    copies_file = write_parquet(copies, tmp_path / "copies" / "c.parquet")
+    labels = truth[truth["prediction_id"].isin(sample["prediction_id"])]
+    bad_labels = pd.concat([
+        labels.assign(label=2, confirmed_at=labels["confirmed_at"] + pd.Timedelta(hours=1)),  # not 0/1
+        labels.assign(device_id="another-device", label=1 - labels["label"],
+                      confirmed_at=labels["confirmed_at"] + pd.Timedelta(hours=1)),  # other device
+        truth.assign(prediction_id=truth["prediction_id"] + "-out").head(10),  # no matching prediction
+    ])
+    bad_labels_file = write_parquet(bad_labels, tmp_path / "labels" / "l.parquet")
+
+    counted = _cells([lake["predictions"], str(extra_file), str(copies_file)],
+                     [lake["ground_truth"], str(bad_labels_file)])
+    pd.testing.assert_frame_equal(counted.cells, baseline.cells)
+    assert counted.excluded == {"invalid_prediction_row": 6}
+    assert counted.predictions_counted == baseline.predictions_counted
+    assert counted.predictions_read == baseline.predictions_read + len(bad) + len(outside) + len(copies)
+
+    # Predictions made after the cut-off are not counted.
+    cut = pd.Timestamp(in_quarter["predicted_at"].iloc[len(in_quarter) // 2])
+    early = _cells([lake["predictions"]], [lake["ground_truth"]], cutoff=cut.to_pydatetime())
+    assert early.predictions_counted == int((in_quarter["predicted_at"] <= cut).sum())
+
+
+def test_missing_inputs_and_columns_are_input_errors(lake: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no prediction log"):
+        _cells([str(tmp_path / "nothing-*.parquet")], [lake["ground_truth"]])
+    narrow = write_parquet(lake["data"].predictions.drop(columns=["score"]).head(5), tmp_path / "n.parquet")
+    with pytest.raises(InputError, match="score"):
+        _cells([str(narrow)], [lake["ground_truth"]])
+    with pytest.raises(InputError, match="UTC offset"):
+        _cells([lake["predictions"]], [lake["ground_truth"]], cutoff=datetime(2026, 1, 31))
+
+
+def test_cli_runs_the_arrow_engine(lake: dict[str, Any], tmp_path: Path) -> None:
+    from monitor.entrypoints.cli import app as cli
+
+    out = tmp_path / "lake.json"
+    result = CliRunner().invoke(cli, [
+        "analyze", "--engine", "arrow", "--device", CONFIG.device.id, "--period", "2025Q3",
+        "--cutoff", CUTOFF.isoformat(), "--config", str(ROOT / "examples" / "lung-nodule-ct.yaml"),
+        "--predictions", lake["predictions"], "--ground-truth", lake["ground_truth"], "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["engine"] == "arrow" and document["summary"]["tests"] > 0
+    assert "(arrow)" in result.output and "tests," in result.output
+    missing = CliRunner().invoke(cli, ["analyze", "--engine", "arrow", "--device", CONFIG.device.id,
+                                       "--period", "2025Q3", "--predictions", lake["predictions"]])
+    assert missing.exit_code != 0 and "--ground-truth" in missing.output + str(missing.exception)
+    unknown = CliRunner().invoke(cli, ["analyze", "--engine", "polars", "--device", CONFIG.device.id,
+                                       "--period", "2025Q3"])
+    assert unknown.exit_code != 0 and "arrow, spark" in unknown.output + str(unknown.exception)
+
+
+def test_small_batches_and_hash_collisions_change_nothing(lake: dict[str, Any], tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts merge across record batches; ids whose hashes collide are told apart (a colliding seed is
+    detected by comparing the ids and the pass is redone with another seed)."""
+    from monitor.adapters.arrow import cells as engine
+
+    start, end = _bounds("2025Q3")
+    data = lake["data"].predictions
+    quarter = data[data["predicted_at"].between(pd.Timestamp(start), pd.Timestamp(end), inclusive="left")]
+    predictions = pd.concat([data, quarter.head(50), quarter.iloc[60:70].assign(score=0.123)])
+    folder = write_parquet(predictions, tmp_path / "p" / "p.parquet").parent
+    expected = _cells([str(folder)], [lake["ground_truth"]])
+    assert expected.excluded == {"conflicting_prediction_id": 10}
+    monkeypatch.setattr(engine, "BATCH_ROWS", 777)
+    small = _cells([str(folder)], [lake["ground_truth"]])
+    real = engine._hash_ids
+    seeds: list[int] = []
+
+    def weak(ids: Any, seed: int) -> Any:  # seed 1 puts every id in one of 5 buckets
+        seeds.append(seed)
+        return real(ids, seed) % 5 if seed == 1 else real(ids, seed)
+
+    monkeypatch.setattr(engine, "_hash_ids", weak)
+    retried = _cells([str(folder)], [lake["ground_truth"]])
+    assert set(seeds) == {1, 2}
+    for counted in (small, retried):
+        pd.testing.assert_frame_equal(counted.cells, expected.cells)
+        assert (counted.predictions_read, counted.predictions_counted, counted.excluded) == (
+            expected.predictions_read, expected.predictions_counted, expected.excluded)
