@@ -20,7 +20,7 @@ import pandas as pd
 from monitor.domain.device import DeviceConfig
 from monitor.domain.numbers import finite_or_none
 from monitor.domain.discrimination import SCORE_BIN_COUNT
-from monitor.domain.grouping import iter_strata
+from monitor.domain.grouping import iter_strata, overall_rows
 from monitor.stats.cbpe import cbpe_from_bins, fit_isotonic_calibration
 
 __all__ = ["estimated_performance_by_stratum"]
@@ -34,15 +34,17 @@ def estimated_performance_by_stratum(current: pd.DataFrame, reference: pd.DataFr
     """CBPE of the unlabelled cases of each overall and single stratum.
 
     Both frames are score histograms (``score_bin``, ``label`` with -1 for unknown, ``predicted_label``,
-    ``n``); the reference window's labelled cases calibrate the scores.
+    ``n``), by every attribute or as grouping sets (:mod:`monitor.domain.grouping`); the reference
+    window's labelled cases calibrate the scores.
     """
+    reference = overall_rows(reference)  # every case once (a grouping-sets frame has each case per grouping)
     labelled = reference.loc[reference["label"] >= 0]
     per_class = labelled.groupby("label")["n"].sum().to_dict()
     if per_class.get(0, 0) < MIN_REFERENCE_PER_CLASS or per_class.get(1, 0) < MIN_REFERENCE_PER_CLASS:
         return []
     cal = labelled.groupby(["score_bin", "label"])["n"].sum().reset_index()
-    calibrate = fit_isotonic_calibration(np.repeat(cal["score_bin"].to_numpy() / (SCORE_BIN_COUNT - 1), cal["n"]),
-                                         np.repeat(cal["label"].to_numpy(), cal["n"]))
+    calibrate = fit_isotonic_calibration(cal["score_bin"].to_numpy() / (SCORE_BIN_COUNT - 1), cal["label"].to_numpy(),
+                                         counts=cal["n"].to_numpy(dtype=np.int64))  # as repeating each bin n times
     unlabelled = current.loc[current["label"] < 0]
     rows: list[dict[str, Any]] = []
     for model_version, stratum, part in iter_strata(unlabelled, config, max_level=1):

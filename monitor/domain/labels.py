@@ -50,9 +50,10 @@ def maturity_by_stratum(delays: pd.DataFrame, config: DeviceConfig, *, period_en
         completeness = labelled / n if n else float("nan")
         median = p90 = float("nan")
         if labelled:
-            durations = np.repeat(part["days"].to_numpy(dtype=float).clip(min=0), part["n"].to_numpy())
-            observed = np.repeat(part["observed"].to_numpy(dtype=int), part["n"].to_numpy())
-            summary = time_to_event_summary(durations, observed, confidence=config.monitoring.confidence)
+            summary = time_to_event_summary(part["days"].to_numpy(dtype=float).clip(min=0),
+                                            part["observed"].to_numpy(dtype=int),
+                                            confidence=config.monitoring.confidence,
+                                            counts=part["n"].to_numpy(dtype=np.int64))
             median, p90 = summary.median, summary.p90
         mature = bool(aged or (n > 0 and completeness >= COMPLETENESS_FOR_MATURITY))
         reason = ("maturity window elapsed" if aged else

@@ -44,9 +44,9 @@ def time_to_intervention_by_stratum(days: pd.DataFrame, config: DeviceConfig) ->
                                                  "p90_ci_high", "within_sla", "within_sla_ci_low",
                                                  "within_sla_ci_high")})
             continue
-        durations = np.repeat(part["days"].to_numpy(dtype=float).clip(min=0), part["n"].to_numpy())
-        observed = np.repeat(part["observed"].to_numpy(dtype=int), part["n"].to_numpy())
-        s = time_to_event_summary(durations, observed, sla=sla, confidence=config.monitoring.confidence)
+        s = time_to_event_summary(part["days"].to_numpy(dtype=float).clip(min=0), part["observed"].to_numpy(dtype=int),
+                                  sla=sla, confidence=config.monitoring.confidence,
+                                  counts=part["n"].to_numpy(dtype=np.int64))  # one row per (days, observed)
         rows.append(base | {
             "median": finite_or_none(s.median), "median_ci_low": finite_or_none(s.median_ci[0]),
             "median_ci_high": finite_or_none(s.median_ci[1]), "p90": finite_or_none(s.p90), "p90_ci_low": finite_or_none(s.p90_ci[0]),

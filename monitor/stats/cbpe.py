@@ -182,7 +182,8 @@ def cbpe(probabilities: ArrayLike, calls: ArrayLike) -> EstimatedPerformance:
     return cbpe_from_bins(p, c, 1 - c)
 
 
-def fit_isotonic_calibration(scores: ArrayLike, labels: ArrayLike) -> Callable[[np.ndarray], np.ndarray]:
+def fit_isotonic_calibration(scores: ArrayLike, labels: ArrayLike, counts: ArrayLike | None = None
+                             ) -> Callable[[np.ndarray], np.ndarray]:
     """Fit an isotonic calibration map on a labelled reference window.
 
     Fits :class:`sklearn.isotonic.IsotonicRegression` (increasing,
@@ -200,6 +201,11 @@ def fit_isotonic_calibration(scores: ArrayLike, labels: ArrayLike) -> Callable[[
         Raw device scores (higher = more likely positive), finite.
     labels : array_like of bool or {0, 1}, shape (n,)
         Reference-standard outcome of each case.
+    counts : array_like of int, shape (n,), optional
+        Cases per row (a histogram of score bin and label): passed to the fit as
+        frequency weights, which gives the same map as repeating each row that
+        many times (scikit-learn first merges equal scores into their weighted
+        mean label, exactly, since the sums are whole numbers).
 
     Returns
     -------
@@ -244,8 +250,16 @@ def fit_isotonic_calibration(scores: ArrayLike, labels: ArrayLike) -> Callable[[
         raise ValueError("scores must be finite")
     if np.any(y > 1):
         raise ValueError("labels must be binary (0/1 or bool)")
+    weights = None
+    if counts is not None:
+        weights = _as_count_array(counts, "counts")
+        if weights.shape != x.shape:
+            raise ValueError(f"scores and counts must have the same length, got {x.size} and {weights.size}")
+        if not weights.any():
+            raise ValueError("counts must not all be 0")
+        weights = weights.astype(np.float64)
     model = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-    model.fit(x, y.astype(np.float64))
+    model.fit(x, y.astype(np.float64), sample_weight=weights)
     xp = np.array(model.X_thresholds_, dtype=np.float64, copy=True)
     fp = np.array(model.y_thresholds_, dtype=np.float64, copy=True)
 

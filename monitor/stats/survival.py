@@ -109,6 +109,39 @@ def _fit(t: np.ndarray, e: np.ndarray) -> SurvfuncRight:
     return SurvfuncRight(t, e)
 
 
+def _fit_counts(t: np.ndarray, e: np.ndarray, w: np.ndarray) -> SurvfuncRight:
+    """The Kaplan-Meier fit of the sample in which row ``i`` stands for ``w[i]`` cases: the same
+    arithmetic as ``SurvfuncRight(np.repeat(t, w), np.repeat(e, w))`` (statsmodels'
+    ``_calc_survfunc_right`` without weights, Greenwood errors) on the distinct times, so the
+    result is identical without expanding the cases. (statsmodels' own ``freq_weights`` switch to
+    Tsiatis' variance, which is why they are not used.)"""
+    kept = w > 0
+    t, e, w = t[kept], e[kept], w[kept]
+    utime, rtime = np.unique(t, return_inverse=True)
+    ml = len(utime)
+    d = np.bincount(rtime, weights=(e * w).astype(np.float64), minlength=ml)  # whole numbers: exact
+    n = np.bincount(rtime, weights=w.astype(np.float64), minlength=ml).astype(np.int64)
+    n = np.cumsum(n[::-1])[::-1]
+    ii = np.flatnonzero(d > 0)
+    d, n, utime = d[ii], n[ii], utime[ii]
+    sp = 1 - d / n.astype(np.float64)
+    zero = sp < 1e-16
+    sp[zero] = 1e-16
+    sp = np.exp(np.cumsum(np.log(sp)))
+    sp[zero] = 0
+    denom = np.clip(n * (n - d), 1e-12, np.inf)
+    se = d / denom.astype(np.float64)
+    se[(n == d) | (n == 0)] = np.nan
+    se = np.sqrt(np.cumsum(se))
+    locs = np.isfinite(se) | (sp != 0)
+    se[locs] *= sp[locs]
+    se[~locs] = np.nan
+    sf = object.__new__(SurvfuncRight)
+    sf.time, sf.status, sf.title = t, e, ""
+    sf.surv_prob, sf.surv_prob_se, sf.surv_times, sf.n_risk, sf.n_events = sp, se, utime, n, d
+    return sf
+
+
 def _km_quantile(sf: SurvfuncRight, p: float, last_time: float) -> float:
     """Time at which the KM curve falls to ``1 - p`` (R / SAS midpoint rule on a flat at ``1 - p``)."""
     surv = np.asarray(sf.surv_prob, dtype=np.float64)
@@ -166,6 +199,7 @@ def time_to_event_summary(
     *,
     sla: float | None = None,
     confidence: float = 0.95,
+    counts: ArrayLike | None = None,
 ) -> TimeToEventSummary:
     """Kaplan-Meier median, 90th percentile and share within an SLA, with CIs.
 
@@ -181,6 +215,10 @@ def time_to_event_summary(
         ``P(T <= sla)``.
     confidence : float, default 0.95
         Two-sided confidence level of every interval.
+    counts : array_like of int, optional
+        Cases per row (e.g. a table of whole days, event flag and count from
+        the database): the result is identical to repeating each row that many
+        times, without building the per-case arrays.
 
     Returns
     -------
@@ -244,12 +282,19 @@ def time_to_event_summary(
     if sla_value is not None and not math.isfinite(sla_value):
         raise ValueError(f"sla must be a finite number of days, got {sla!r}")
     t, e = _validate_survival_data(durations, observed)
-    n = int(t.size)
-    events = int(e.sum())
+    if counts is None:
+        n, events = int(t.size), int(e.sum())
+    else:
+        w = np.asarray(counts).reshape(-1)
+        if w.shape != t.shape or w.dtype.kind not in "biu" or np.any(w < 0):
+            raise ValueError("counts must be non-negative whole numbers, one per duration")
+        w = w.astype(np.int64)
+        t, e, w = t[w > 0], e[w > 0], w[w > 0]
+        n, events = int(w.sum()), int((e * w).sum())
     if n == 0:
         nan, pair = math.nan, _NAN_PAIR
         return TimeToEventSummary(0, 0, 0, nan, pair, nan, pair, nan, pair, sla_value)
-    sf = _fit(t, e)
+    sf = _fit(t, e) if counts is None else _fit_counts(t, e, w)
     last_time = float(t.max())
     median = _km_quantile(sf, 0.5, last_time)
     p90 = _km_quantile(sf, 0.9, last_time)

@@ -163,3 +163,15 @@ def test_isotonic_calibration_is_sklearn_as_a_pure_function() -> None:
 def test_invalid_input_raises(call: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_isotonic_calibration_from_counts_equals_repeated_cases(seed: int) -> None:
+    """A (score bin, label, count) histogram gives exactly the map of its rows repeated ``count`` times."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 300))
+    scores, labels = rng.integers(0, 1001, k) / 1000, rng.integers(0, 2, k)
+    counts = rng.integers(1, int(rng.choice([3, 50, 3000])), k)
+    grid = np.linspace(-0.1, 1.1, 1201)
+    repeated = fit_isotonic_calibration(np.repeat(scores, counts), np.repeat(labels, counts))(grid)
+    assert np.array_equal(fit_isotonic_calibration(scores, labels, counts=counts)(grid), repeated)

@@ -354,3 +354,26 @@ def test_durations_from_timestamps_invalid(
 ) -> None:
     with pytest.raises(ValueError):
         durations_from_timestamps(start, end, cutoff)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_counts_give_the_summary_of_the_repeated_cases(seed: int) -> None:
+    """A table of (days, event flag, count) gives exactly (bit for bit) the summary of its rows
+    repeated ``count`` times: the analysis reads day-count tables from the database."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 80))
+    days = rng.integers(0, int(rng.integers(2, 400)), k).astype(float)
+    observed = (rng.random(k) < rng.random()).astype(int)
+    counts = rng.integers(0, int(rng.choice([2, 10, 5000])), k)
+    for sla in (None, 30.0, 1000.0):
+        repeated = time_to_event_summary(np.repeat(days, counts), np.repeat(observed, counts), sla=sla)
+        tabled = time_to_event_summary(days, observed, sla=sla, counts=counts)
+        assert repr(tabled) == repr(repeated)
+
+
+def test_counts_must_be_whole_non_negative_numbers() -> None:
+    with pytest.raises(ValueError, match="counts"):
+        time_to_event_summary([1.0, 2.0], [1, 0], counts=[1, -1])
+    with pytest.raises(ValueError, match="counts"):
+        time_to_event_summary([1.0, 2.0], [1, 0], counts=[1.5, 1.0])
+    assert time_to_event_summary([1.0, 2.0], [1, 0], counts=[0, 0]).n == 0

@@ -2,11 +2,16 @@
 
 * verification cells: every prediction by stratum labels, call and whether ground truth has arrived;
 * score histograms: cases by score bin (0.001 wide), label and call, for AUC, calibration and
-  label-free estimates;
+  label-free estimates (summed to the whole population and each single attribute);
 * feature histograms: the distribution of each stratification input and of the score in a window,
   for data drift;
-* day-count tables: time to intervention and time to label, in whole days, for Kaplan-Meier;
+* day-count tables: time to intervention and time to label, in whole days, for Kaplan-Meier (summed
+  to the whole population and each single attribute);
 * the ordered stream of confirmed cases of a model version, in chunks, for sequential charts.
+
+The tables read by sections that report the whole population and single strata only are summed in
+the database to those *grouping sets* (:mod:`monitor.domain.grouping`): a count per full
+combination of attribute labels and score bin or day would hold nearly a row per case at scale.
 """
 
 from __future__ import annotations
@@ -14,12 +19,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Float, Integer, and_, case, cast, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import ColumnElement
 
 from monitor.adapters.db.repositories.results import _label_join, _period_filter, attribute_expression
 from monitor.adapters.db.tables import ground_truth, predictions
+from monitor.domain.grouping import GROUPING_COLUMN, grouping_name
 from monitor.domain.strata import AttributeSpec
 
 __all__ = ["AggregateRepository", "SCORE_BINS"]
@@ -60,6 +82,25 @@ class AggregateRepository:
         keys: list[ColumnElement[Any]] = [predictions.c.model_version.label("model_version")]
         return keys + [attribute_expression(spec).label(spec.name) for spec in attributes]
 
+    def _single_strata(self, counted: Select[Any], attributes: Sequence[AttributeSpec], measures: list[str]
+                       ) -> tuple[Select[Any], list[str]]:
+        """Sum ``n`` of ``counted`` (grouped by model version, every attribute and ``measures``) to the
+        whole population and to each single attribute, in the database: grouping sets with the
+        column :data:`GROUPING_COLUMN`, the attributes outside a row's grouping null. The full
+        combination is counted once (a CTE, materialised on both engines: it is read once per
+        grouping) and never leaves the database."""
+        full = counted.cte("full_combination")
+        names = [a.name for a in attributes]
+        parts = []
+        for grouping in [(), *[(name,) for name in names]]:
+            labels = [full.c[name] if name in grouping else cast(null(), String).label(name) for name in names]
+            keys = [full.c.model_version, *[full.c[name] for name in grouping], *[full.c[m] for m in measures]]
+            parts.append(select(literal(grouping_name(grouping), type_=String).label(GROUPING_COLUMN),
+                                full.c.model_version, *labels, *[full.c[m] for m in measures],
+                                cast(func.sum(full.c.n), BigInteger).label("n"))
+                         .group_by(*keys))
+        return union_all(*parts), [GROUPING_COLUMN, "model_version", *names, *measures, "n"]
+
     def verification_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                            attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
         """Predictions by stratum labels, call (``predicted_label``) and ``verified`` (ground truth arrived)."""
@@ -74,15 +115,16 @@ class AggregateRepository:
 
     def score_histogram(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                         attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
-        """Cases by stratum labels, score bin (0..1000), ``label`` (-1 when not yet known) and call."""
+        """Cases by score bin (0..1000), ``label`` (-1 when not yet known) and call (``predicted_label``),
+        for the whole population and each single attribute (grouping sets, :meth:`_single_strata`)."""
         keys = self._keys(attributes)
         score_bin = self._bin(predictions.c.score, SCORE_BINS).label("score_bin")
         label = func.coalesce(ground_truth.c.label, -1).label("label")
-        query = (select(*keys, score_bin, label, predictions.c.predicted_label, func.count().label("n"))
-                 .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
-                 .where(*_period_filter(device_id, start, end, cutoff))
-                 .group_by(*keys, score_bin, label, predictions.c.predicted_label))
-        names = ["model_version", *[a.name for a in attributes], "score_bin", "label", "predicted_label", "n"]
+        counted = (select(*keys, score_bin, label, predictions.c.predicted_label, func.count().label("n"))
+                   .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
+                   .where(*_period_filter(device_id, start, end, cutoff))
+                   .group_by(*keys, score_bin, label, predictions.c.predicted_label))
+        query, names = self._single_strata(counted, attributes, ["score_bin", "label", "predicted_label"])
         return _frame(self._conn.execute(query).all(), names)
 
     def feature_histogram(self, device_id: str, feature: AttributeSpec | str, *, start: datetime, end: datetime,
@@ -111,7 +153,8 @@ class AggregateRepository:
 
     def intervention_days(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                           attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
-        """Confirmed positives by stratum labels and whole days from the AI result to intervention.
+        """Confirmed positives by whole days from the AI result to intervention, for the whole population
+        and each single attribute (grouping sets, :meth:`_single_strata`).
 
         ``observed`` is 1 when the intervention happened by the cut-off, else 0 and ``days`` is the
         time to the cut-off (right-censored).
@@ -121,18 +164,19 @@ class AggregateRepository:
         observed = case((seen, 1), else_=0).label("observed")
         end_time = case((seen, ground_truth.c.intervention_at), else_=literal(cutoff, type_=predictions.c.predicted_at.type))
         days = self._ceil_days(end_time).label("days")
-        query = (select(*keys, days, observed, func.count().label("n"))
-                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
-                 .where(*_period_filter(device_id, start, end, cutoff), ground_truth.c.label == 1)
-                 .group_by(*keys, days, observed))
-        names = ["model_version", *[a.name for a in attributes], "days", "observed", "n"]
+        counted = (select(*keys, days, observed, func.count().label("n"))
+                   .select_from(predictions.join(ground_truth, _label_join(cutoff)))
+                   .where(*_period_filter(device_id, start, end, cutoff), ground_truth.c.label == 1)
+                   .group_by(*keys, days, observed))
+        query, names = self._single_strata(counted, attributes, ["days", "observed"])
         return _frame(self._conn.execute(query).all(), names)
 
     def label_delay_days(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                          attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
-        """Predictions by stratum labels and whole days from the AI result to the reference standard's
-        confirmation (``confirmed_at`` of the first version received by the cut-off); ``observed`` 0 =
-        still pending, censored at the cut-off."""
+        """Predictions by whole days from the AI result to the reference standard's confirmation
+        (``confirmed_at`` of the first version received by the cut-off); ``observed`` 0 = still
+        pending, censored at the cut-off. For the whole population and each single attribute
+        (grouping sets, :meth:`_single_strata`)."""
         keys = self._keys(attributes)
         first = (select(ground_truth.c.prediction_id, func.min(ground_truth.c.confirmed_at).label("labelled_at"))
                  .where(ground_truth.c.device_id == device_id, ground_truth.c.ingested_at <= cutoff)
@@ -141,11 +185,11 @@ class AggregateRepository:
         observed = case((arrived, 1), else_=0).label("observed")
         when = case((arrived, first.c.labelled_at), else_=literal(cutoff, type_=predictions.c.predicted_at.type))
         days = self._ceil_days(when).label("days")
-        query = (select(*keys, days, observed, func.count().label("n"))
-                 .select_from(predictions.outerjoin(first, first.c.prediction_id == predictions.c.prediction_id))
-                 .where(*_period_filter(device_id, start, end, cutoff))
-                 .group_by(*keys, days, observed))
-        names = ["model_version", *[a.name for a in attributes], "days", "observed", "n"]
+        counted = (select(*keys, days, observed, func.count().label("n"))
+                   .select_from(predictions.outerjoin(first, first.c.prediction_id == predictions.c.prediction_id))
+                   .where(*_period_filter(device_id, start, end, cutoff))
+                   .group_by(*keys, days, observed))
+        query, names = self._single_strata(counted, attributes, ["days", "observed"])
         return _frame(self._conn.execute(query).all(), names)
 
     def first_prediction_at(self, device_id: str, model_version: str) -> datetime | None:
@@ -156,17 +200,45 @@ class AggregateRepository:
     def confirmed_case_stream(self, device_id: str, model_version: str, *, start: datetime, end: datetime,
                               cutoff: datetime, attributes: Sequence[AttributeSpec],
                               chunk_rows: int = 200_000) -> Iterator[pd.DataFrame]:
-        """Confirmed cases of one model version in ``[start, end)``, in time order, in chunks.
+        """Confirmed cases of one model version in ``[start, end)``, in time order, in chunks of
+        ``chunk_rows`` cases (the last one shorter).
 
-        Columns: stratum labels, ``label`` and ``predicted_label``. Used by the sequential charts,
-        which carry their state from chunk to chunk, so memory stays bounded.
+        Columns: stratum labels (categorical), ``label`` and ``predicted_label`` (int8). Used by the
+        sequential charts, which carry their state from chunk to chunk, so memory stays bounded: rows
+        are fetched in slices of at most 25,000 and folded at once into compact arrays (a code per
+        label), never held as Python rows for a whole chunk.
         """
         labels = [attribute_expression(spec).label(spec.name) for spec in attributes]
         query = (select(*labels, ground_truth.c.label, predictions.c.predicted_label)
                  .select_from(predictions.join(ground_truth, _label_join(cutoff)))
                  .where(*_period_filter(device_id, start, end, cutoff), predictions.c.model_version == model_version)
                  .order_by(predictions.c.predicted_at, predictions.c.id))
-        names = [*[a.name for a in attributes], "label", "predicted_label"]
-        result = self._conn.execute(query.execution_options(yield_per=chunk_rows))
-        for part in result.partitions(chunk_rows):
-            yield _frame(part, names)
+        names = [a.name for a in attributes]
+        slice_rows = max(1, min(chunk_rows, 25_000))
+        lookups: list[dict[Any, int]] = [{} for _ in names]  # label -> code, per attribute, across chunks
+        codes = np.empty((len(names), chunk_rows), dtype=np.int32)
+        outcome = np.empty((2, chunk_rows), dtype=np.int8)
+        filled = 0
+
+        def chunk(size: int) -> pd.DataFrame:
+            frame = {name: pd.Categorical.from_codes(codes[i, :size].copy(), categories=list(lookups[i]))
+                     for i, name in enumerate(names)}
+            return pd.DataFrame(frame | {"label": outcome[0, :size].copy(), "predicted_label": outcome[1, :size].copy()})
+
+        result = self._conn.execute(query.execution_options(yield_per=slice_rows))
+        for part in result.partitions(slice_rows):
+            taken = 0
+            while taken < len(part):
+                rows = part[taken:taken + chunk_rows - filled]
+                columns = list(zip(*rows, strict=True))
+                for i, lookup in enumerate(lookups):
+                    codes[i, filled:filled + len(rows)] = [lookup.setdefault(v, len(lookup)) for v in columns[i]]
+                outcome[0, filled:filled + len(rows)] = columns[-2]
+                outcome[1, filled:filled + len(rows)] = columns[-1]
+                filled += len(rows)
+                taken += len(rows)
+                if filled == chunk_rows:
+                    yield chunk(filled)
+                    filled = 0
+        if filled:
+            yield chunk(filled)
