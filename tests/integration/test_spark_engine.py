@@ -30,10 +30,21 @@ CUTOFF = datetime.fromisoformat("2026-01-31T23:59:59+08:00")
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    session = local_spark_session(app_name="samd-monitor-tests")
-    yield session
-    session.stop()
+def spark_module() -> Iterator[None]:
+    """Stop the local session, if one is running, at the end of the module."""
+    yield
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+
+
+@pytest.fixture
+def spark(spark_module: None) -> Any:
+    """A live local session: the running one, or a new one when a test stopped it (the CLI test's
+    ``analyze --engine spark`` stops the session it got, which is this same one)."""
+    return local_spark_session(app_name="samd-monitor-tests")
 
 
 @pytest.fixture(scope="module")
