@@ -16,35 +16,24 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from lake_support import (  # type: ignore[import-not-found]
+    CONFIG, CUTOFF, ROOT, SCENARIO, bounds, check_lake_document, crafted_conflicts, write_lake)
 from monitor.adapters.arrow.cells import arrow_confusion_cells
-from monitor.adapters.config_file import load_device_config
-from monitor.domain.periods import Period, resolve_timezone
+from monitor.domain.periods import Period
 from monitor.errors import InputError
 from monitor.service.lake import analyze_lake
-from monitor.synthetic import DemoScenario, generate, write_parquet
+from monitor.synthetic import write_parquet
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = load_device_config(ROOT / "examples" / "lung-nodule-ct.yaml")
-SCENARIO = DemoScenario(seed=11, scale=0.02)
-CUTOFF = datetime.fromisoformat("2026-01-31T23:59:59+08:00")
 COUNTS = ["tp", "fp", "fn", "tn"]
 
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    data = generate(SCENARIO)
-    folder = tmp_path_factory.mktemp("lake")
-    return {"data": data,
-            "predictions": str(write_parquet(data.predictions, folder / "predictions" / "part-0.parquet").parent),
-            "ground_truth": str(write_parquet(data.ground_truth, folder / "ground_truth" / "part-0.parquet"))}
-
-
-def _bounds(label: str) -> tuple[datetime, datetime]:
-    return Period.parse(label).bounds_utc(resolve_timezone(CONFIG.monitoring.timezone))
+    return write_lake(tmp_path_factory.mktemp("lake"))
 
 
 def _cells(predictions: list[str], ground_truth: list[str], label: str = "2025Q3", **changes: Any) -> Any:
-    start, end = _bounds(label)
+    start, end = bounds(label)
     arguments = dict(predictions=predictions, ground_truth=ground_truth, device_id=CONFIG.device.id,
                      start=start, end=end, cutoff=CUTOFF, attributes=CONFIG.strata.attributes) | changes
     return arrow_confusion_cells(**arguments)
@@ -57,7 +46,7 @@ def _total(counted: Any) -> int:
 def test_arrow_cells_equal_the_database_cells(app: Any, ingest_scenario: Any, lake: dict[str, Any]) -> None:
     ingest_scenario(SCENARIO)
     for label in ("2025Q3", "2024Q4"):
-        start, end = _bounds(label)
+        start, end = bounds(label)
         # As in the Spark test: the database's cut-off is the time of ingestion, the lake's the confirmation time.
         with app.uow() as unit:
             expected = unit.results.confusion_cells(CONFIG.device.id, start=start, end=end, cutoff=app.clock(),
@@ -74,48 +63,25 @@ def test_the_lake_analysis_counts_every_labelled_prediction(lake: dict[str, Any]
                             count_cells=partial(arrow_confusion_cells, predictions=[lake["predictions"]],
                                                 ground_truth=[lake["ground_truth"]]),
                             inputs={"predictions": [lake["predictions"]], "ground_truth": [lake["ground_truth"]]})
-    from tests.unit.test_schemas import assert_valid
-
-    assert_valid("lake_analysis", json.loads(json.dumps(document)))
-    truth = lake["data"].ground_truth
-    in_quarter = lake["data"].predictions["predicted_at"].between(*(pd.Timestamp(b) for b in _bounds("2025Q3")),
-                                                                  inclusive="left")
-    labelled = lake["data"].predictions.loc[in_quarter, "prediction_id"].isin(truth["prediction_id"]).sum()
-    overall = [c for c in document["counts"] if c["level"] == 0]
-    assert sum(c["tp"] + c["fp"] + c["fn"] + c["tn"] for c in overall) == labelled
-    assert document["predictions_counted"] == int(in_quarter.sum())
+    check_lake_document(document, lake["data"])
     assert document["engine"] == "arrow" and document["summary"]["tests"] > 0
 
 
 def test_cutoff_and_conflicts_are_applied(lake: dict[str, Any], tmp_path: Path) -> None:
     """The Spark test's crafted rows give the Spark test's figures."""
-    data = lake["data"]
-    predictions = data.predictions.head(400).copy()
-    conflicting = predictions.head(3).assign(score=0.5, predicted_label=0)  # same ids, different content
-    invalid = predictions.tail(2).assign(score=1.7)
-    folder = tmp_path / "p"
-    write_parquet(pd.concat([predictions, predictions.head(5), conflicting]), folder / "a.parquet")
-    write_parquet(invalid.assign(prediction_id=invalid["prediction_id"] + "-bad"), folder / "b.parquet")
-    truth = data.ground_truth[data.ground_truth["prediction_id"].isin(predictions["prediction_id"])]
-    truth_file = write_parquet(truth, tmp_path / "g.parquet")
-    first, last = predictions["predicted_at"].min(), predictions["predicted_at"].max()
-    counted = arrow_confusion_cells(
-        predictions=[str(folder)], ground_truth=[str(truth_file)], device_id=CONFIG.device.id,
-        start=first.to_pydatetime(), end=(last + pd.Timedelta(seconds=1)).to_pydatetime(),
-        cutoff=truth["confirmed_at"].min().to_pydatetime(), attributes=CONFIG.strata.attributes)
+    crafted = crafted_conflicts(lake["data"], tmp_path)
+    counted = arrow_confusion_cells(**crafted["arguments"])
     assert counted.excluded == {"conflicting_prediction_id": 3, "invalid_prediction_row": 2}
     assert counted.predictions_counted == 397
     assert counted.predictions_read == 400 + 5 + 3 + 2
-    at_first = truth["confirmed_at"] == truth["confirmed_at"].min()
-    assert _total(counted) == int(at_first.sum() - truth.loc[at_first, "prediction_id"]
-                                  .isin(conflicting["prediction_id"]).sum())
+    assert _total(counted) == crafted["labelled_at_cutoff"]
 
 
 def test_the_latest_label_by_the_cutoff_wins(lake: dict[str, Any], tmp_path: Path) -> None:
     """A correction confirmed after the cut-off changes nothing; one before it replaces the label; two
     different labels confirmed at the same latest time exclude the id."""
     truth = lake["data"].ground_truth
-    start, end = _bounds("2025Q3")
+    start, end = bounds("2025Q3")
     in_quarter = lake["data"].predictions["predicted_at"].between(pd.Timestamp(start), pd.Timestamp(end),
                                                                   inclusive="left")
     ids = lake["data"].predictions.loc[in_quarter, "prediction_id"]
@@ -159,7 +125,7 @@ def test_rows_the_engine_must_exclude(lake: dict[str, Any], tmp_path: Path) -> N
     data = lake["data"]
     predictions, truth = data.predictions, data.ground_truth
     baseline = _cells([lake["predictions"]], [lake["ground_truth"]])
-    start, end = _bounds("2025Q3")
+    start, end = bounds("2025Q3")
     in_quarter = predictions[predictions["predicted_at"].between(pd.Timestamp(start), pd.Timestamp(end),
                                                                  inclusive="left")]
     sample = in_quarter.head(6).reset_index(drop=True)
@@ -236,7 +202,7 @@ def test_small_batches_and_hash_collisions_change_nothing(lake: dict[str, Any], 
     detected by comparing the ids and the pass is redone with another seed)."""
     from monitor.adapters.arrow import cells as engine
 
-    start, end = _bounds("2025Q3")
+    start, end = bounds("2025Q3")
     data = lake["data"].predictions
     quarter = data[data["predicted_at"].between(pd.Timestamp(start), pd.Timestamp(end), inclusive="left")]
     predictions = pd.concat([data, quarter.head(50), quarter.iloc[60:70].assign(score=0.123)])

@@ -15,18 +15,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from monitor.adapters.config_file import load_device_config
-from monitor.domain.periods import Period, resolve_timezone
+from lake_support import (  # type: ignore[import-not-found]
+    CONFIG, CUTOFF, ROOT, SCENARIO, bounds, check_lake_document, crafted_conflicts, write_lake)
+from monitor.domain.periods import Period
 from monitor.service.lake import analyze_lake
-from monitor.synthetic import DemoScenario, generate, write_parquet
+from monitor.synthetic import write_parquet
 
 pytest.importorskip("pyspark", reason="the spark extra is part of the test installation (make test)")
 from monitor.adapters.spark.cells import local_spark_session, spark_confusion_cells  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = load_device_config(ROOT / "examples" / "lung-nodule-ct.yaml")
-SCENARIO = DemoScenario(seed=11, scale=0.02)
-CUTOFF = datetime.fromisoformat("2026-01-31T23:59:59+08:00")
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +46,11 @@ def spark(spark_module: None) -> Any:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    data = generate(SCENARIO)
-    folder = tmp_path_factory.mktemp("lake")
-    return {"data": data,
-            "predictions": str(write_parquet(data.predictions, folder / "predictions" / "part-0.parquet").parent),
-            "ground_truth": str(write_parquet(data.ground_truth, folder / "ground_truth" / "part-0.parquet"))}
-
-
-def _bounds(label: str) -> tuple[datetime, datetime]:
-    return Period.parse(label).bounds_utc(resolve_timezone(CONFIG.monitoring.timezone))
+    return write_lake(tmp_path_factory.mktemp("lake"))
 
 
 def _spark_cells(spark: Any, lake: dict[str, Any], label: str, **changes: Any) -> Any:
-    start, end = _bounds(label)
+    start, end = bounds(label)
     arguments = dict(predictions=[lake["predictions"]], ground_truth=[lake["ground_truth"]],
                      device_id=CONFIG.device.id, start=start, end=end, cutoff=CUTOFF,
                      attributes=CONFIG.strata.attributes) | changes
@@ -72,7 +61,7 @@ def test_spark_cells_equal_the_database_cells(app: Any, ingest_scenario: Any, sp
                                               lake: dict[str, Any]) -> None:
     ingest_scenario(SCENARIO)
     for label in ("2025Q3", "2024Q4"):
-        start, end = _bounds(label)
+        start, end = bounds(label)
         # The database's cut-off applies to the time of ingestion (the test clock's now, after every row);
         # the lake's applies to the confirmation time (the scenario's as-of date, after every label).
         with app.uow() as unit:
@@ -89,39 +78,15 @@ def test_the_lake_analysis_flags_what_the_database_analysis_flags(spark: Any, la
                             count_cells=partial(spark_confusion_cells, spark, predictions=[lake["predictions"]],
                                                 ground_truth=[lake["ground_truth"]]),
                             inputs={"predictions": [lake["predictions"]], "ground_truth": [lake["ground_truth"]]})
-    from tests.unit.test_schemas import assert_valid
-
-    assert_valid("lake_analysis", json.loads(json.dumps(document)))
-    truth = lake["data"].ground_truth
-    in_quarter = lake["data"].predictions["predicted_at"].between(*(pd.Timestamp(b) for b in _bounds("2025Q3")),
-                                                                  inclusive="left")
-    labelled = lake["data"].predictions.loc[in_quarter, "prediction_id"].isin(truth["prediction_id"]).sum()
-    overall = [c for c in document["counts"] if c["level"] == 0]
-    assert sum(c["tp"] + c["fp"] + c["fn"] + c["tn"] for c in overall) == labelled
-    assert document["predictions_counted"] == int(in_quarter.sum())
+    check_lake_document(document, lake["data"])
 
 
 def test_cutoff_and_conflicts_are_applied(spark: Any, lake: dict[str, Any], tmp_path: Path) -> None:
-    data = lake["data"]
-    predictions = data.predictions.head(400).copy()
-    conflicting = predictions.head(3).assign(score=0.5, predicted_label=0)  # same ids, different content
-    invalid = predictions.tail(2).assign(score=1.7)
-    folder = tmp_path / "p"
-    write_parquet(pd.concat([predictions, predictions.head(5), conflicting]), folder / "a.parquet")
-    write_parquet(invalid.assign(prediction_id=invalid["prediction_id"] + "-bad"), folder / "b.parquet")
-    truth = data.ground_truth[data.ground_truth["prediction_id"].isin(predictions["prediction_id"])]
-    truth_file = write_parquet(truth, tmp_path / "g.parquet")
-    first, last = predictions["predicted_at"].min(), predictions["predicted_at"].max()
-    counted = spark_confusion_cells(
-        spark, predictions=[str(folder)], ground_truth=[str(truth_file)], device_id=CONFIG.device.id,
-        start=first.to_pydatetime(), end=(last + pd.Timedelta(seconds=1)).to_pydatetime(),
-        cutoff=truth["confirmed_at"].min().to_pydatetime(), attributes=CONFIG.strata.attributes)
+    crafted = crafted_conflicts(lake["data"], tmp_path)
+    counted = spark_confusion_cells(spark, **crafted["arguments"])
     assert counted.excluded == {"conflicting_prediction_id": 3, "invalid_prediction_row": 2}
     assert counted.predictions_counted == 397
-    assert int(counted.cells[["tp", "fp", "fn", "tn"]].to_numpy().sum()) == int(
-        (truth["confirmed_at"] == truth["confirmed_at"].min()).sum()
-        - truth.loc[truth["confirmed_at"] == truth["confirmed_at"].min(), "prediction_id"]
-        .isin(conflicting["prediction_id"]).sum())
+    assert int(counted.cells[["tp", "fp", "fn", "tn"]].to_numpy().sum()) == crafted["labelled_at_cutoff"]
 
 
 def test_cli_runs_the_spark_engine(lake: dict[str, Any], tmp_path: Path) -> None:
@@ -145,7 +110,7 @@ def test_the_arrow_engine_counts_like_spark(spark: Any, lake: dict[str, Any], tm
 
     data = lake["data"]
     predictions, truth = data.predictions, data.ground_truth
-    start, end = _bounds("2025Q3")
+    start, end = bounds("2025Q3")
     quarter = predictions[predictions["predicted_at"].between(pd.Timestamp(start), pd.Timestamp(end),
                                                               inclusive="left")]
     sample = quarter.head(8).reset_index(drop=True)
@@ -173,7 +138,7 @@ def test_the_arrow_engine_counts_like_spark(spark: Any, lake: dict[str, Any], tm
     inputs = dict(predictions=[str(tmp_path / "p")], ground_truth=[str(tmp_path / "g")], device_id=CONFIG.device.id,
                   attributes=CONFIG.strata.attributes)
     for label, cutoff in (("2025Q3", CUTOFF), ("2025Q3", datetime.fromisoformat("2025-09-15T00:00:00+00:00"))):
-        first, last = _bounds(label)
+        first, last = bounds(label)
         ours = arrow_confusion_cells(start=first, end=last, cutoff=cutoff, **inputs)
         theirs = spark_confusion_cells(spark, start=first, end=last, cutoff=cutoff, **inputs)
         pd.testing.assert_frame_equal(ours.cells, theirs.cells, check_dtype=False)
