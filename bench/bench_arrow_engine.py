@@ -2,7 +2,8 @@
 
 Usage::
 
-    .venv/bin/python bench/bench_arrow_engine.py [--rows 1000000] [--rows 10000000] [--seed 7] [--json PATH]
+    .venv/bin/python bench/bench_arrow_engine.py [--rows 1000000] [--rows 10000000] [--seed 7] [--no-full]
+        [--data DIR] [--json PATH]
 
 For each ``--rows`` N, lake logs are generated once with numpy and written as Parquet (not timed):
 N predictions of one device over one quarter (two model versions; age, sex, emphysema grade and scanner
@@ -18,6 +19,9 @@ process so that its peak resident memory (VmHWM) is its own:
   and to show what the rules cost in DuckDB;
 * ``arrow``: :func:`monitor.adapters.arrow.cells.arrow_confusion_cells` on the same files.
 
+With ``--data DIR`` the logs of N rows are kept in ``DIR/N`` (with their sizes in ``sizes.json``) and
+reused by later runs with the same DIR, N and seed; without it they go to a temporary folder.
+
 The ratio arrow / duckdb_floor is printed (the goal: at most 3x). Figures are printed (and optionally
 written as JSON), never asserted: this is not a test.
 """
@@ -25,6 +29,7 @@ written as JSON), never asserted: this is not a test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -55,6 +60,26 @@ def _vm_mb(field: str) -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+def kept_logs(rows: int, seed: int, folder: Path) -> dict[str, object]:
+    """The logs of ``rows`` predictions under ``folder``: reused when written there before with ``seed``,
+    else generated (not timed); their sizes."""
+    record = folder / "sizes.json"
+    if record.exists():
+        sizes = json.loads(record.read_text(encoding="utf-8"))
+        if sizes.get("seed") == seed:
+            print(f"\n{rows:,} predictions ({sizes['predictions_mb']:.0f} MB), {sizes['ground_truth_rows']:,} "
+                  f"ground-truth rows ({sizes['ground_truth_mb']:.0f} MB); reused from {folder}")
+            return sizes
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    sizes = {"seed": seed, **generate(rows, seed, folder)}
+    record.write_text(json.dumps(sizes), encoding="utf-8")
+    print(f"\n{rows:,} predictions ({sizes['predictions_mb']:.0f} MB), {sizes['ground_truth_rows']:,} "
+          f"ground-truth rows ({sizes['ground_truth_mb']:.0f} MB); generated in {time.perf_counter() - t0:.1f} s "
+          f"(not timed)")
+    return sizes
 
 
 def generate(rows: int, seed: int, folder: Path) -> dict[str, object]:
@@ -196,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, action="append", help="predictions (repeatable; default 1,000,000)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-full", action="store_true", help="skip the duckdb_full step (slow at 10M rows)")
+    parser.add_argument("--data", type=Path, default=None, help="keep and reuse the generated logs under DIR/N")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, default=None, help=argparse.SUPPRESS)
@@ -212,13 +238,10 @@ def main(argv: list[str] | None = None) -> None:
           f"load average {os.getloadavg()[0]:.2f}")
     results = []
     for rows in args.rows or [1_000_000]:
-        with tempfile.TemporaryDirectory(prefix="bench_arrow_") as name:
-            folder = Path(name)
-            t0 = time.perf_counter()
-            sizes = generate(rows, args.seed, folder)
-            print(f"\n{rows:,} predictions ({sizes['predictions_mb']:.0f} MB), {sizes['ground_truth_rows']:,} "
-                  f"ground-truth rows ({sizes['ground_truth_mb']:.0f} MB); generated in "
-                  f"{time.perf_counter() - t0:.1f} s (not timed)")
+        with contextlib.ExitStack() as stack:
+            folder = (args.data / str(rows) if args.data else
+                      Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench_arrow_"))))
+            sizes = kept_logs(rows, args.seed, folder)
             steps = ("duckdb_floor", "arrow") if args.no_full else ("duckdb_floor", "duckdb_full", "arrow")
             figures = {step: run_child(step, folder) for step in steps}
             reference = "duckdb_floor" if args.no_full else "duckdb_full"

@@ -27,6 +27,7 @@ from monitor.domain.sequential_monitoring import (
     ewma_by_stratum,
 )
 from monitor.domain.timing import time_to_intervention_by_stratum
+from monitor.errors import PeriodError
 from monitor.service.clinical_sections import build_clinical_sections
 
 __all__ = ["Window", "build_sections"]
@@ -103,24 +104,29 @@ def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cell
     return rows
 
 
-def _ewma(unit: Any, config: DeviceConfig, period: Period, window: Window) -> list[dict[str, Any]]:
-    """EWMA charts of per-period rates, over the periods since the model version's first prediction."""
+def _ewma(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame
+          ) -> list[dict[str, Any]]:
+    """EWMA charts of per-period rates, over the periods since the model version's first prediction
+    (at most :data:`MAX_EWMA_PERIODS`, back to the first empty one).
+
+    The current period's rates come from ``cells``, the analysis's own confusion cells (not counted
+    again); the earlier periods' are counted from the rows as of the same cut-off."""
     from monitor.domain.periods import resolve_timezone
 
     tz = resolve_timezone(config.monitoring.timezone)
-    history: list[tuple[str, pd.DataFrame]] = []
+    history: list[tuple[str, pd.DataFrame]] = [(period.label, cells)]
     current = period
-    for _ in range(MAX_EWMA_PERIODS):
-        start, end = current.bounds_utc(tz)
-        cells = unit.results.confusion_cells(window.device_id, start=start, end=end, cutoff=window.cutoff,
-                                             attributes=config.strata.attributes)
-        if cells.empty and history:
-            break
-        history.append((current.label, cells))
+    for _ in range(MAX_EWMA_PERIODS - 1):
         try:
             current = current.previous()
-        except Exception:
+        except PeriodError:  # explicit windows have no predecessor
             break
+        start, end = current.bounds_utc(tz)
+        earlier = unit.results.confusion_cells(window.device_id, start=start, end=end, cutoff=window.cutoff,
+                                               attributes=config.strata.attributes)
+        if earlier.empty:
+            break
+        history.append((current.label, earlier))
     return ewma_by_stratum(list(reversed(history)), config)
 
 
@@ -163,7 +169,7 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
         "verification": verification_by_stratum(verification, cells, config),
         "time_to_intervention": time_to_intervention_by_stratum(intervention, config),
         "sequential": {"cusum": _cusum(unit, config, period, window, cells),
-                       "ewma": _ewma(unit, config, period, window)},
+                       "ewma": _ewma(unit, config, period, window, cells)},
         "data_drift": drift,
         "early_warning": estimated_performance_by_stratum(histogram, reference_histogram, config),
     } | build_clinical_sections(unit, config, window)

@@ -209,7 +209,7 @@ def _batches(datasets: Sequence[ds.Dataset], required: set[str], optional: Seque
             device = device.cast(pa.string())
         # Few batches in flight: memory stays bounded by the batch size, not by the files' size.
         scanner = dataset.scanner(columns=columns, filter=device == device_id, batch_size=BATCH_ROWS,
-                                  batch_readahead=2, fragment_readahead=1, use_threads=True)
+                                  batch_readahead=int(__import__("os").environ.get("RA","0")), fragment_readahead=1, use_threads=__import__("os").environ.get("T")=="1")
         for batch in scanner.to_batches():
             if batch.num_rows:
                 yield pa.Table.from_batches([batch])
@@ -288,20 +288,18 @@ class _Truth:
     labels: np.ndarray
     tied: int
 
-    def find(self, ids: pa.Array, hashes: np.ndarray) -> np.ndarray:
-        """Position of each id among the labelled ids, or -1; exact (the strings of equal hashes are compared)."""
+    def find(self, ids: pa.Array, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``ids`` that are labelled and their positions among the labelled ids, ordered by position;
+        exact (the strings of equal hashes are compared)."""
         if not len(self.hashes):
-            return np.full(len(ids), -1, dtype=np.int64)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         order = np.argsort(hashes)  # sorted queries walk the sorted hashes (and ids) in one direction
         position = np.minimum(np.searchsorted(self.hashes, hashes[order]), len(self.hashes) - 1)
         found = self.hashes[position] == hashes[order]
-        where = np.flatnonzero(found)
-        if len(where) and not pc.all(pc.equal(ids.take(pa.array(order[where])),
-                                              self.ids.take(pa.array(position[where])))).as_py():
+        rows, keys = order[found], position[found]
+        if len(rows) and not pc.all(pc.equal(ids.take(pa.array(rows)), self.ids.take(pa.array(keys)))).as_py():
             raise _Collision
-        result = np.full(len(ids), -1, dtype=np.int64)
-        result[order[where]] = position[where]
-        return result
+        return rows, keys
 
 
 def _latest_labels(datasets: Sequence[ds.Dataset], device_id: str, cutoff: int, seed: int) -> _Truth:
@@ -487,16 +485,13 @@ def _count(predictions: Sequence[str], ground_truth: Sequence[str], device_id: s
         excluded["invalid_prediction_row"] = invalid
     if tied:
         excluded["ambiguous_ground_truth"] = tied
-    key, cell, conflicts = rows.resolve()
+    key, cell, counted, conflicts = rows.resolve()
     del rows
     if conflicts:
         excluded["conflicting_prediction_id"] = conflicts
-    counted = len(key)
-    labelled = key < len(truth.ids)
-    label = truth.labels[key[labelled]].astype(np.int64)
+    label = truth.labels[key].astype(np.int64)
     settled = label >= 0
-    counts = np.bincount(cell[labelled][settled].astype(np.int64) * 2 + label[settled],
-                         minlength=2 * len(cells.keys))
+    counts = np.bincount(cell[settled].astype(np.int64) * 2 + label[settled], minlength=2 * len(cells.keys))
     # (model version, labels) -> [tp, fp, fn, tn], for the cells with at least one labelled prediction.
     table: dict[tuple[str, ...], list[int]] = {}
     for index, combo in enumerate(cells.keys):
@@ -518,18 +513,25 @@ def _count(predictions: Sequence[str], ground_truth: Sequence[str], device_id: s
     return ArrowCells(cells=frame, predictions_read=read, predictions_counted=counted, excluded=excluded)
 
 
-class _Rows:
-    """The counted prediction rows, keyed by a dense integer per prediction id.
+_UNSEEN, _SEEN, _CONFLICTING = 0, 1, 2
 
-    Ids with a label are keyed by their position among the labelled ids; ids without one are keyed after
-    them, by their hash (the strings of equal hashes are compared). Only keys, cell ids, times and scores
-    stay in memory (28 bytes a row), plus the text of unlabelled ids.
+
+class _Rows:
+    """The counted prediction rows: one content (cell id, time, score) per prediction id.
+
+    A labelled id keeps, at its position among the labelled ids, the content of its first row and a state
+    (unseen, seen, conflicting): 21 bytes per labelled id, whatever the number of rows; each later row is
+    compared with it as it comes. Rows of unlabelled ids are kept (the text and hash of the id, cell id,
+    time and score) and grouped by hash at the end (the strings of equal hashes are compared).
     """
 
     def __init__(self, truth: _Truth, seed: int) -> None:
         self.truth, self.seed = truth, seed
-        self.keys: list[np.ndarray] = []
-        self.columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        size = len(truth.hashes)
+        self.state = np.zeros(size, dtype=np.int8)
+        self.cell = np.empty(size, dtype=np.int32)
+        self.at = np.empty(size, dtype=np.int64)
+        self.score = np.empty(size, dtype=np.float64)
         self.unlabelled: list[pa.Array] = []
         self.unlabelled_hashes: list[np.ndarray] = []
         self.unlabelled_columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -537,57 +539,66 @@ class _Rows:
     def add(self, ids: pa.Array, cell: np.ndarray, at: np.ndarray, score: np.ndarray) -> None:
         """Add one batch's rows (id, cell id, time in microseconds, score)."""
         hashes = _hash_ids(ids, self.seed)
-        position = self.truth.find(ids, hashes)
-        found = position >= 0
-        self.keys.append(position[found])
-        self.columns.append((cell[found], at[found], score[found]))
-        if not found.all():
-            missing = ~found
+        rows, keys = self.truth.find(ids, hashes)
+        self._merge(keys, cell[rows], at[rows], score[rows])
+        if len(rows) < len(ids):
+            missing = np.ones(len(ids), dtype=bool)
+            missing[rows] = False
             self.unlabelled.append(ids.filter(pa.array(missing)))
             self.unlabelled_hashes.append(hashes[missing])
             self.unlabelled_columns.append((cell[missing], at[missing], score[missing]))
 
-    def _unlabelled_keys(self) -> np.ndarray:
-        """Dense keys (after the labelled ids') of the unlabelled rows; exact."""
-        hashes = np.concatenate(self.unlabelled_hashes)
-        unique, inverse = np.unique(hashes, return_inverse=True)
-        order = np.argsort(inverse, kind="stable")
-        same = np.flatnonzero(inverse[order][1:] == inverse[order][:-1])
-        _check_equal(pa.chunked_array(self.unlabelled, type=pa.string()), order[same], order[same + 1])
-        return inverse.reshape(-1).astype(np.int64) + len(self.truth.ids)
+    def _merge(self, keys: np.ndarray, cell: np.ndarray, at: np.ndarray, score: np.ndarray) -> None:
+        """Fold rows ordered by key into the labelled ids' contents and states."""
+        if not len(keys):
+            return
+        starts, bad = _first_contents(keys, cell, at, score)
+        keys, cell, at, score = keys[starts], cell[starts], at[starts], score[starts]
+        state = self.state[keys]
+        seen = state == _SEEN
+        known = keys[seen]
+        bad[seen] |= (self.cell[known] != cell[seen]) | (self.at[known] != at[seen]) | (self.score[known] != score[seen])
+        new = keys[state == _UNSEEN]
+        unseen = state == _UNSEEN
+        self.cell[new], self.at[new], self.score[new] = cell[unseen], at[unseen], score[unseen]
+        self.state[keys] = np.where(bad | (state == _CONFLICTING), _CONFLICTING, _SEEN)
 
-    def resolve(self) -> tuple[np.ndarray, np.ndarray, int]:
-        """One ``(key, cell)`` per counted prediction id, and the number of conflicting ids: ids repeated
-        with identical (cell, time, score) count once, ids repeated with different contents not at all."""
-        keys = list(self.keys)
-        columns = list(self.columns)
+    def _unlabelled_counts(self) -> tuple[int, int]:
+        """Unlabelled ids counted (one content) and conflicting (several); exact."""
+        hashes = np.concatenate(self.unlabelled_hashes)
+        order = np.argsort(hashes)
+        hashes = hashes[order]
+        repeats = np.flatnonzero(hashes[1:] == hashes[:-1]) + 1
+        _check_equal(pa.concat_arrays(self.unlabelled), order[repeats - 1], order[repeats])
+        cell, at, score = (np.concatenate([c[i] for c in self.unlabelled_columns])[order] for i in (0, 1, 2))
+        _, bad = _first_contents(hashes, cell, at, score)
+        conflicts = int(np.count_nonzero(bad))
+        return len(bad) - conflicts, conflicts
+
+    def resolve(self) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """The labelled ids counted (their positions among the labelled ids) and their cell ids, the number of
+        ids counted and the number of conflicting ids: ids repeated with identical (cell, time, score) count
+        once, ids repeated with different contents not at all."""
+        keys = np.flatnonzero(self.state == _SEEN)
+        counted, conflicts = len(keys), int(np.count_nonzero(self.state == _CONFLICTING))
         if self.unlabelled:
-            keys.append(self._unlabelled_keys())
-            columns += self.unlabelled_columns
-        self.keys, self.columns, self.unlabelled, self.unlabelled_columns = [], [], [], []
-        if not keys:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), 0
-        key = np.concatenate(keys)
-        del keys
-        cell, at, score = (np.concatenate([c[i] for c in columns]) for i in (0, 1, 2))
-        del columns
-        seen = np.bincount(key)
-        repeated = seen[key] > 1
-        del seen
-        if not repeated.any():
-            return key, cell, 0
-        r_key, r_cell, r_at, r_score = key[repeated], cell[repeated], at[repeated], score[repeated]
-        order = np.lexsort((r_score, r_at, r_cell, r_key))
-        r_key, r_cell, r_at, r_score = r_key[order], r_cell[order], r_at[order], r_score[order]
-        new = np.ones(len(r_key), dtype=bool)  # first row of each distinct (key, cell, at, score)
-        new[1:] = ((r_key[1:] != r_key[:-1]) | (r_cell[1:] != r_cell[:-1]) | (r_at[1:] != r_at[:-1])
-                   | (r_score[1:] != r_score[:-1]))
-        d_key, d_cell = r_key[new], r_cell[new]
-        ids, first, contents = np.unique(d_key, return_index=True, return_counts=True)
-        single = contents == 1
-        key = np.concatenate([key[~repeated], ids[single]])
-        cell = np.concatenate([cell[~repeated], d_cell[first[single]]])
-        return key, cell, int((~single).sum())
+            more, others = self._unlabelled_counts()
+            counted, conflicts = counted + more, conflicts + others
+        return keys, self.cell[keys], counted, conflicts
+
+
+def _first_contents(keys: np.ndarray, cell: np.ndarray, at: np.ndarray, score: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """For rows ordered by key: the first row of each key, and whether a later row of that key has other
+    contents (cell, time, score)."""
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    starts = np.flatnonzero(first)
+    if len(starts) == len(keys):
+        return starts, np.zeros(len(starts), dtype=bool)
+    lead = starts[np.cumsum(first) - 1]
+    differs = (cell != cell[lead]) | (at != at[lead]) | (score != score[lead])
+    return starts, np.logical_or.reduceat(differs, starts)
 
 
 def describe(result: ArrowCells) -> dict[str, Any]:
