@@ -67,24 +67,27 @@ def _reference_window(unit: Any, config: DeviceConfig, period: Period, window: W
     return Window(window.device_id, start, window.start, window.cutoff), list(reversed(labels))
 
 
-def _drift(unit: Any, config: DeviceConfig, window: Window, reference: Window) -> list[dict[str, Any]]:
+def _drift(unit: Any, config: DeviceConfig, current: Any, reference: Any) -> list[dict[str, Any]]:
+    """Data drift of each stratification input, the site and the score, from the two windows' cases."""
     rows = []
     features: list[tuple[str, Any, str]] = [(a.source_column if a.is_numeric else a.name, a,
                                              "numeric" if a.is_numeric else "categorical")
                                             for a in config.strata.attributes]
     features += [("site_id", "site_id", "categorical"), ("score", "score", "numeric")]
     for name, feature, kind in features:
-        cur = unit.aggregates.feature_histogram(window.device_id, feature, **window.kwargs())
-        ref = unit.aggregates.feature_histogram(reference.device_id, feature, **reference.kwargs())
+        cur = unit.aggregates.feature_histogram(current, feature)
+        ref = unit.aggregates.feature_histogram(reference, feature)
         if name == "score":
             cur, ref = cur.assign(value=cur["value"] / 100), ref.assign(value=ref["value"] / 100)
         rows.append(drift_of_feature(name, kind, ref, cur))
     return rows
 
 
-def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame
-           ) -> list[dict[str, Any]]:
-    """CUSUM charts of each model version, run from its first prediction; alarms recorded in the period."""
+def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame,
+           cases: Any) -> list[dict[str, Any]]:
+    """CUSUM charts of each model version, run from its first prediction (the history before the
+    window streamed from the rows, the window from its materialised ``cases``); alarms recorded in the
+    period."""
     rows: list[dict[str, Any]] = []
     per_year = PERIODS_PER_YEAR.get(period.kind) or 365.25 / max((period.end_local - period.start_local).days, 1)
     for model_version in sorted(cells["model_version"].astype(str).unique()) if not cells.empty else []:
@@ -93,12 +96,12 @@ def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cell
             continue
         volumes = chart_volumes(cells, config, model_version, periods_per_year=per_year)
         monitor = CusumMonitor(config, model_version, volumes)
-        stream = unit.aggregates.confirmed_case_stream
         if first < window.start:
-            for chunk in stream(window.device_id, model_version, start=first, end=window.start,
-                                cutoff=window.cutoff, attributes=config.strata.attributes):
+            for chunk in unit.aggregates.confirmed_case_history(
+                    window.device_id, model_version, start=first, end=window.start, cutoff=window.cutoff,
+                    attributes=config.strata.attributes):
                 monitor.update(chunk, in_period=False)
-        for chunk in stream(window.device_id, model_version, **window.kwargs(), attributes=config.strata.attributes):
+        for chunk in unit.aggregates.confirmed_case_stream(cases, model_version):
             monitor.update(chunk, in_period=True)
         rows += monitor.results()
     return rows
@@ -140,20 +143,24 @@ def _rates(verification: pd.DataFrame, cells: pd.DataFrame) -> tuple[tuple[int, 
 
 def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Window,
                    cells: pd.DataFrame) -> dict[str, Any]:
-    """Every additional section of the analysis document for ``period``."""
+    """Every additional section of the analysis document for ``period``.
+
+    The cases of the window and of the reference window are each materialised once
+    (``unit.aggregates.window_cases``) and every section aggregates them."""
     attributes = config.strata.attributes
     reference, reference_labels = _reference_window(unit, config, period, window)
-    reference_cells = unit.results.confusion_cells(window.device_id, attributes=attributes, **reference.kwargs())
-    histogram = unit.aggregates.score_histogram(window.device_id, attributes=attributes, **window.kwargs())
-    reference_histogram = unit.aggregates.score_histogram(window.device_id, attributes=attributes,
-                                                          **reference.kwargs())
-    verification = unit.aggregates.verification_cells(window.device_id, attributes=attributes, **window.kwargs())
-    reference_verification = unit.aggregates.verification_cells(window.device_id, attributes=attributes,
-                                                                **reference.kwargs())
-    delays = unit.aggregates.label_delay_days(window.device_id, attributes=attributes, **window.kwargs())
-    intervention = unit.aggregates.intervention_days(window.device_id, attributes=attributes, **window.kwargs())
-
-    drift = _drift(unit, config, window, reference)
+    aggregates = unit.aggregates
+    with aggregates.window_cases(window.device_id, attributes=attributes, **window.kwargs()) as current, \
+            aggregates.window_cases(window.device_id, attributes=attributes, **reference.kwargs()) as earlier:
+        reference_cells = aggregates.confusion_cells(earlier)
+        histogram = aggregates.score_histogram(current)
+        reference_histogram = aggregates.score_histogram(earlier)
+        verification = aggregates.verification_cells(current)
+        reference_verification = aggregates.verification_cells(earlier)
+        delays = aggregates.label_delay_days(current)
+        intervention = aggregates.intervention_days(current)
+        drift = _drift(unit, config, current, earlier)
+        cusum = _cusum(unit, config, period, window, cells, current)
     (cur_calls, cur_prev), (ref_calls, ref_prev) = _rates(verification, cells), _rates(reference_verification,
                                                                                         reference_cells)
     drift.append(drift_of_rate("positive_call_rate", ref_calls, cur_calls))
@@ -168,8 +175,7 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
         "maturity": maturity_by_stratum(delays, config, period_end=window.end, cutoff=window.cutoff),
         "verification": verification_by_stratum(verification, cells, config),
         "time_to_intervention": time_to_intervention_by_stratum(intervention, config),
-        "sequential": {"cusum": _cusum(unit, config, period, window, cells),
-                       "ewma": _ewma(unit, config, period, window, cells)},
+        "sequential": {"cusum": cusum, "ewma": _ewma(unit, config, period, window, cells)},
         "data_drift": drift,
         "early_warning": estimated_performance_by_stratum(histogram, reference_histogram, config),
     } | build_clinical_sections(unit, config, window)

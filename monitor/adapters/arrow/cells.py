@@ -3,20 +3,25 @@
 The same cell table as :mod:`monitor.adapters.spark.cells` (model version x stratum labels ->
 ``tp, fp, fn, tn``), with the same counting rules (docs/arrow-engine.md), computed with
 ``pyarrow.dataset`` and ``pyarrow.compute`` plus numpy on one machine, without a JVM. Both logs are
-streamed in record batches; what stays in memory is compact:
+read a few row groups at a time and processed in batches; what stays in memory is compact:
 
-1. ground truth: per kept row its id and ``2 * confirmed_at + label`` (whose maximum per id is the
-   latest time with its label; the maximum of its ``XOR 1`` tells whether another label ties at that
-   time); the rows are grouped by a 64-bit hash of the id (SplitMix64 over the id's bytes) and reduced
-   to one label per id, kept as the ids sorted by hash;
+1. ground truth: per kept row its id, a 64-bit hash of the id (SplitMix64 over its bytes) and
+   ``2 * confirmed_at + label`` (whose maximum per id is the latest time with its label; the maximum of
+   its ``XOR 1`` tells whether another label ties at that time); the rows are sorted by hash once and
+   reduced to one label per id. Kept, in hash order: the top 32 bits of each id's hash, its label and the
+   id itself, without the ids' common prefix and, when all have the same length, without offsets
+   (:class:`_IdStore`); about 12 bytes an id for ids like ``LN-0000000123``;
 2. predictions: each batch is validated, cut to the period and reduced to a cell id (model version,
-   stratum labels, call), a time and a score; its ids are looked up among the labelled ids by hash;
-3. repeated ids are resolved on the rows whose id occurs more than once, then the rows are counted per
-   cell with ``numpy.bincount``.
+   stratum labels, call), a time and a score; its ids are looked up among the labelled ids by hash. A
+   labelled id keeps the content (cell id, time, score) of its first row and a state, 21 bytes an id;
+   later rows of the id are compared with it as they come. Rows of ids without a label are kept (id,
+   hash, content) and grouped by hash at the end;
+3. the labelled ids counted once are tallied per cell with ``numpy.bincount``.
 
-Hashes only narrow the search: wherever two rows are matched by hash their id strings are compared,
-so results are exact; a collision between different ids (about 3 in a million runs at 10 million ids)
-is detected and the pass is redone with another seed.
+Hashes only narrow the search: wherever two ids are matched by hash their strings are compared, so
+results are exact; a collision between different ids grouped by hash (ground-truth rows, unlabelled
+predictions; about 3 in a million runs at 10 million ids) is detected and the pass is redone with
+another seed.
 
 Rules, the Spark engine's (see its module docstring):
 
@@ -37,6 +42,8 @@ Reference: Apache Arrow columnar format and compute functions (https://arrow.apa
 from __future__ import annotations
 
 import glob
+import os
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Sequence
@@ -54,8 +61,8 @@ __all__ = ["ArrowCells", "arrow_confusion_cells", "describe"]
 
 COUNT_COLUMNS = ("tp", "fp", "fn", "tn")
 AGE_TOP_CODE = 90.0
-#: Rows per record batch read from the prediction and ground-truth logs.
-BATCH_ROWS = 500_000
+#: Rows per batch processed; row groups are read in runs of at least this many rows.
+BATCH_ROWS = 250_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ID = "prediction_id"
 
@@ -197,7 +204,13 @@ def _datasets(paths: Sequence[str], what: str, dictionary_columns: Sequence[str]
 
 def _batches(datasets: Sequence[ds.Dataset], required: set[str], optional: Sequence[str], device_id: str,
              what: str) -> Iterator[pa.Table]:
-    """The device's rows, ``required`` and present ``optional`` columns, in record batches."""
+    """The device's rows, ``required`` and present ``optional`` columns, in batches of up to ``BATCH_ROWS`` rows.
+
+    Row groups are read one run at a time (up to ``BATCH_ROWS`` rows, at least one row group), skipping those
+    whose statistics rule the device out: pyarrow's dataset scanner decodes row groups ahead of a slow
+    consumer (hundreds of MB, whatever its read-ahead settings), so memory stays bounded here by the larger
+    of a row group and a batch.
+    """
     for dataset in datasets:
         names = set(dataset.schema.names)
         missing = sorted(required - names)
@@ -207,12 +220,30 @@ def _batches(datasets: Sequence[ds.Dataset], required: set[str], optional: Seque
         device = ds.field("device_id")
         if not pa.types.is_string(dataset.schema.field("device_id").type):
             device = device.cast(pa.string())
-        # Few batches in flight: memory stays bounded by the batch size, not by the files' size.
-        scanner = dataset.scanner(columns=columns, filter=device == device_id, batch_size=BATCH_ROWS,
-                                  batch_readahead=int(__import__("os").environ.get("RA","0")), fragment_readahead=1, use_threads=__import__("os").environ.get("T")=="1")
-        for batch in scanner.to_batches():
-            if batch.num_rows:
-                yield pa.Table.from_batches([batch])
+        wanted = device == device_id
+        for fragment in dataset.get_fragments(filter=wanted):
+            groups = fragment.subset(filter=wanted, schema=dataset.schema).row_groups
+            run: list[int] = []
+            rows = 0
+            for index, group in enumerate(groups):
+                run.append(group.id)
+                rows += group.num_rows
+                if rows < BATCH_ROWS and index + 1 < len(groups):
+                    continue
+                table = fragment.subset(row_group_ids=run).to_table(schema=dataset.schema, columns=columns,
+                                                                   batch_size=BATCH_ROWS)
+                run, rows = [], 0
+                for start in range(0, table.num_rows, BATCH_ROWS):
+                    batch = table.slice(start, BATCH_ROWS)
+                    mine = pc.equal(_text(batch.column("device_id").combine_chunks()), device_id)
+                    if not pc.all(mine).as_py():
+                        batch = batch.filter(mine)
+                    if batch.num_rows:
+                        yield batch
+                    del batch, mine
+                    pa.default_memory_pool().release_unused()
+                del table
+                pa.default_memory_pool().release_unused()
 
 
 class _Collision(Exception):
@@ -273,33 +304,134 @@ def _hash_ids(ids: pa.Array, seed: int) -> np.ndarray:
     return hashes
 
 
-def _check_equal(ids: pa.Array | pa.ChunkedArray, left: np.ndarray, right: np.ndarray) -> None:
+def _check_equal(ids: pa.Array, left: np.ndarray, right: np.ndarray) -> None:
     """Raise :class:`_Collision` unless ``ids[left] == ids[right]`` row by row (same hash, same id)."""
     if len(left) and not pc.all(pc.equal(ids.take(pa.array(left)), ids.take(pa.array(right)))).as_py():
         raise _Collision
 
 
+_HIGH = 1 if sys.byteorder == "little" else 0  # the uint32 holding the top half of a uint64
+
+
+def _offsets(ids: pa.Array) -> np.ndarray:
+    """The ``len(ids) + 1`` int32 offsets of a string or binary array (a view)."""
+    return np.frombuffer(ids.buffers()[1], dtype=np.int32)[ids.offset:ids.offset + len(ids) + 1]
+
+
+def _bytes(ids: pa.Array, width: int) -> np.ndarray:
+    """The bytes of the strings ``ids``, each ``width`` bytes long, as a ``(len(ids), width)`` matrix (a view)."""
+    if not len(ids) or not width:
+        return np.zeros((len(ids), width), dtype=np.uint8)
+    start = int(_offsets(ids)[0])
+    return np.frombuffer(ids.buffers()[2], dtype=np.uint8, count=len(ids) * width, offset=start).reshape(-1, width)
+
+
+class _IdStore:
+    """Distinct ids, compactly: their longest common prefix once, then the rest of each id, as fixed-size NumPy
+    items when all have the same length (no offsets), else as an Arrow string array. Comparisons are exact."""
+
+    def __init__(self, prefix: str, rest: np.ndarray | pa.Array) -> None:
+        self.prefix, self.skip, self.rest = prefix, len(prefix.encode()), rest
+
+    def __len__(self) -> int:
+        return len(self.rest)
+
+    @classmethod
+    def gather(cls, chunks: list[pa.Array], pick: np.ndarray, rows: np.ndarray, groups: np.ndarray) -> _IdStore:
+        """The ids at rows ``pick`` of ``chunks`` (read as one array), emptying ``chunks``; raises
+        :class:`_Collision` unless the id at each of ``rows`` is the one at ``pick[groups]``."""
+        chunks[:] = [chunk for chunk in chunks if len(chunk)]
+        bounds = [pc.min_max(chunk).as_py() for chunk in chunks]
+        prefix = os.path.commonprefix([min(b["min"] for b in bounds), max(b["max"] for b in bounds)])
+        skip = len(prefix.encode())
+        lengths = [pc.min_max(pc.binary_length(chunk)).as_py() for chunk in chunks]
+        shortest, longest = min(b["min"] for b in lengths), max(b["max"] for b in lengths)
+        rest: np.ndarray | pa.Array
+        if shortest == longest > skip:
+            every = np.empty(sum(len(chunk) for chunk in chunks), dtype=np.dtype((np.void, longest - skip)))
+            matrix = every.view(np.uint8).reshape(len(every), -1)
+            start = 0
+            chunks.reverse()
+            while chunks:
+                chunk = chunks.pop()
+                matrix[start:start + len(chunk)] = _bytes(chunk, longest)[:, skip:]
+                start += len(chunk)
+            rest = np.take(every, pick)
+            same = bool((np.take(every, rows) == np.take(rest, groups)).all())
+        else:
+            joined = pa.concat_arrays(chunks)
+            chunks.clear()
+            every = pc.utf8_slice_codeunits(joined, len(prefix))  # binary_slice overflows (apache/arrow#51222)
+            del joined
+            rest = every.take(pa.array(pick))
+            same = not len(rows) or pc.all(pc.equal(every.take(pa.array(rows)),
+                                                    rest.take(pa.array(groups)))).as_py()
+        if not same:
+            raise _Collision
+        return cls(prefix, rest)
+
+    def equal(self, positions: np.ndarray, ids: pa.Array, rows: np.ndarray) -> np.ndarray:
+        """Whether each of the strings ``ids[rows]`` is the stored id at the same place of ``positions``."""
+        if not isinstance(self.rest, np.ndarray):
+            text = ids.take(pa.array(rows))
+            same = pc.and_(pc.starts_with(text, pattern=self.prefix),
+                           pc.equal(pc.utf8_slice_codeunits(text, len(self.prefix)),
+                                    self.rest.take(pa.array(positions))))
+            return same.to_numpy(zero_copy_only=False)
+        size = self.skip + self.rest.dtype.itemsize
+        offsets = _offsets(ids)
+        fits = np.flatnonzero(offsets[rows + 1] - offsets[rows] == size)
+        found = np.zeros(len(rows), dtype=bool)
+        if len(fits):
+            if offsets[-1] - offsets[0] == size * len(ids) and (np.diff(offsets) == size).all():  # one view
+                whole = _bytes(ids, size).view(np.dtype((np.void, size))).reshape(-1)
+                got = np.take(whole, rows[fits]).view(np.uint8).reshape(len(fits), size)
+            else:
+                got = _bytes(ids.take(pa.array(rows[fits])), size)
+            found[fits] = ((got[:, :self.skip] == np.frombuffer(self.prefix.encode(), dtype=np.uint8)).all(axis=1)
+                           & (np.ascontiguousarray(got[:, self.skip:]).view(self.rest.dtype).reshape(-1)
+                              == np.take(self.rest, positions[fits])))
+        return found
+
+
 @dataclass
 class _Truth:
-    """The latest labels: ids sorted by hash, their hashes, labels (-1: tied) and the count of tied ids."""
+    """The latest labels, in the order of the ids' 64-bit hashes: the top 32 bits of each hash, the ids, their
+    labels (-1: tied) and the count of tied ids."""
 
-    hashes: np.ndarray
-    ids: pa.Array
+    tops: np.ndarray
+    ids: _IdStore
     labels: np.ndarray
     tied: int
 
     def find(self, ids: pa.Array, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The rows of ``ids`` that are labelled and their positions among the labelled ids, ordered by position;
-        exact (the strings of equal hashes are compared)."""
-        if not len(self.hashes):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        """The rows of ``ids`` that are labelled and their positions among the labelled ids, equal positions next
+        to each other; exact (the strings of ids whose hashes share their top 32 bits are compared)."""
         order = np.argsort(hashes)  # sorted queries walk the sorted hashes (and ids) in one direction
-        position = np.minimum(np.searchsorted(self.hashes, hashes[order]), len(self.hashes) - 1)
-        found = self.hashes[position] == hashes[order]
-        rows, keys = order[found], position[found]
-        if len(rows) and not pc.all(pc.equal(ids.take(pa.array(rows)), self.ids.take(pa.array(keys)))).as_py():
-            raise _Collision
-        return rows, keys
+        top = hashes.view(np.uint32)[_HIGH::2][order]
+        first = np.searchsorted(self.tops, top)
+        # Ids sharing the top bits sit side by side: a row is compared with each in turn until one is equal.
+        found: list[np.ndarray] = []
+        keys: list[np.ndarray] = []
+        pending = np.arange(len(order))
+        turn = 0
+        while True:
+            candidate = first[pending] + turn
+            inside = candidate < len(self.tops)
+            pending, candidate = pending[inside], candidate[inside]
+            match = self.tops[candidate] == top[pending]
+            pending, candidate = pending[match], candidate[match]
+            if not len(pending):
+                break
+            equal = self.ids.equal(candidate, ids, order[pending])
+            found.append(pending[equal])
+            keys.append(candidate[equal])
+            pending = pending[~equal]
+            turn += 1
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        # The rows of one id are next to each other in hash order and are all found in the same turn.
+        return order[np.concatenate(found)], np.concatenate(keys)
 
 
 def _latest_labels(datasets: Sequence[ds.Dataset], device_id: str, cutoff: int, seed: int) -> _Truth:
@@ -315,7 +447,8 @@ def _latest_labels(datasets: Sequence[ds.Dataset], device_id: str, cutoff: int, 
         # 2t + label: its maximum is the latest time with the larger label at it; the maximum of
         # 2t + (1 - label), i.e. of (2t + label) XOR 1, has the smaller one. They differ when labels tie.
         stamp = pc.add(pc.multiply(confirmed.filter(keep), 2), label.filter(keep).cast(pa.int64()))
-        text = _text(batch.column(_ID).combine_chunks()).filter(keep).cast(pa.string())
+        text = _text(batch.column(_ID).combine_chunks()).filter(keep)  # a copy: slices hold the whole row group
+        del batch, label, confirmed, keep  # before the next batch is read
         named = pc.is_valid(text)
         if not pc.all(named).as_py():
             nameless.append(stamp.filter(pc.invert(named)).to_numpy(zero_copy_only=False))
@@ -328,36 +461,61 @@ def _latest_labels(datasets: Sequence[ds.Dataset], device_id: str, cutoff: int, 
         rest = np.concatenate(nameless)
         tied += int((rest.max() & 1) != 1 - ((rest ^ 1).max() & 1))
     if not ids:
-        return _Truth(np.zeros(0, np.uint64), pa.array([], pa.string()), np.zeros(0, np.int8), tied)
-    every = pa.chunked_array(ids, type=pa.string())
-    del ids
-    hash_all = np.concatenate(hashes)
-    del hashes
-    order = np.argsort(hash_all, kind="stable")
-    hash_all = hash_all[order]
+        return _Truth(np.zeros(0, np.uint32), _IdStore("", pa.array([], pa.string())), np.zeros(0, np.int8), tied)
+    # Sort the rows by hash once; keep the top bits of each distinct hash, one row and the reduced label of each
+    # group, then the ids of those rows. Each temporary is dropped as soon as it is used (at 10 million rows
+    # every array is 10 to 80 MB); rows are numbered in int64 and groups selected by mask, as NumPy would copy
+    # int32 indices to int64 on every use.
+    stamp = _concatenate(stamps)
+    pa.default_memory_pool().release_unused()  # the stamps were Arrow buffers
+    hash_all = _concatenate(hashes)
+    order = np.argsort(hash_all)
+    hash_all.sort()
     first = np.ones(len(order), dtype=bool)
     first[1:] = hash_all[1:] != hash_all[:-1]
-    repeats = np.flatnonzero(~first)
-    _check_equal(every, order[repeats - 1], order[repeats])
+    tops = hash_all.view(np.uint32)[_HIGH::2][first]  # their top 32 bits
+    del hash_all
+    repeats = np.flatnonzero(~first)  # the k-th repeat at i belongs to the (i - k - 1)-th group
+    rows, groups = order[repeats], repeats - np.arange(1, len(repeats) + 1)
     del repeats
+    stamp = stamp[order]
+    pick = order[first]
+    del order
     starts = np.flatnonzero(first)
     del first
-    unique_hashes = hash_all[starts]
-    del hash_all
-    stamp = np.concatenate(stamps)
-    del stamps
-    stamp = stamp[order]
-    pick = order[starts]
-    del order
-    high = np.maximum.reduceat(stamp, starts)
+    labels = _low_bits(np.maximum.reduceat(stamp, starts))
     np.bitwise_xor(stamp, 1, out=stamp)
-    low = np.maximum.reduceat(stamp, starts)
+    tie = labels != 1 - _low_bits(np.maximum.reduceat(stamp, starts))
     del stamp, starts
-    label = high & 1
-    tie = label != 1 - (low & 1)
-    del high, low
-    unique = every.take(pa.array(pick)).combine_chunks()
-    return _Truth(unique_hashes, unique, np.where(tie, -1, label).astype(np.int8), tied + int(tie.sum()))
+    labels[tie] = -1
+    store = _IdStore.gather(ids, pick, rows, groups)
+    pa.default_memory_pool().release_unused()
+    return _Truth(tops, store, labels, tied + int(tie.sum()))
+
+
+def _concatenate(parts: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate(parts)``, emptying ``parts`` as it copies them (no second copy of the whole)."""
+    joined = np.empty(sum(len(part) for part in parts), dtype=parts[0].dtype)
+    start = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        joined[start:start + len(part)] = part
+        start += len(part)
+    return joined
+
+
+def _where(keep: pa.Array, *values: Any) -> list[Any]:
+    """``values`` (arrays or tables) filtered by ``keep``; as they are, without a copy, if it keeps every row."""
+    if pc.all(keep).as_py():
+        return list(values)
+    return [value.filter(keep) for value in values]
+
+
+def _low_bits(values: np.ndarray) -> np.ndarray:
+    """``values & 1`` as int8, computed in place."""
+    np.bitwise_and(values, 1, out=values)
+    return values.astype(np.int8)
 
 
 def _stratum_codes(batch: pa.Table, spec: AttributeSpec, book: _Codebook) -> np.ndarray:
@@ -453,7 +611,8 @@ def _count(predictions: Sequence[str], ground_truth: Sequence[str], device_id: s
     required = {_ID, "device_id", "model_version", "predicted_at", "score", "predicted_label"}
     read = invalid = 0
     rows = _Rows(truth, seed)
-    for batch in _batches(pred_sets, required, [s.source_column for s in attributes], device_id, "prediction"):
+    stratum_columns = list(dict.fromkeys(spec.source_column for spec in attributes))
+    for batch in _batches(pred_sets, required, stratum_columns, device_id, "prediction"):
         read += batch.num_rows
         ids = _text(batch.column(_ID).combine_chunks())
         version = batch.column("model_version").combine_chunks()
@@ -467,31 +626,29 @@ def _count(predictions: Sequence[str], ground_truth: Sequence[str], device_id: s
         invalid += batch.num_rows - int(pc.sum(valid).as_py() or 0)
         keep = pc.and_(valid, pc.fill_null(pc.and_(pc.and_(pc.greater_equal(at, low), pc.less(at, high)),
                                                    pc.less_equal(at, last)), False))
-        if not pc.any(keep).as_py():
-            continue
-        kept = batch.filter(keep)
-        codes = [versions.encode(version.filter(keep))]
-        codes += [_stratum_codes(kept, spec, books[spec.name]) for spec in attributes]
-        codes.append(call.filter(keep).to_numpy(zero_copy_only=False).astype(np.int64))
-        radices = [len(versions.values), *(len(book.values) for book in books.values()), 2]
-        # + 0.0 turns -0.0 into 0.0: Spark's grouping treats them as one value.
-        rows.add(ids.filter(keep).cast(pa.string()), cells.encode(codes, radices),
-                 at.filter(keep).to_numpy(zero_copy_only=False),
-                 pc.add(score.filter(keep), 0.0).to_numpy(zero_copy_only=False))
-        del batch, kept, codes
+        if pc.any(keep).as_py():
+            strata = batch.select([c for c in stratum_columns if c in batch.column_names])
+            ids, version, at, score, call, strata = _where(keep, ids, version, at, score, call, strata)
+            codes = [versions.encode(version)]
+            codes += [_stratum_codes(strata, spec, books[spec.name]) for spec in attributes]
+            codes.append(call.to_numpy(zero_copy_only=False).astype(np.int64))
+            radices = [len(versions.values), *(len(book.values) for book in books.values()), 2]
+            # + 0.0 turns -0.0 into 0.0: Spark's grouping treats them as one value.
+            rows.add(ids, cells.encode(codes, radices), at.to_numpy(zero_copy_only=False),
+                     pc.add(score, 0.0).to_numpy(zero_copy_only=False))
+            del strata, codes
+        # Slices hold their whole row group: let go of this one before the next is read.
+        del batch, ids, version, at, score, call, valid, keep
 
     excluded: dict[str, int] = {}
     if invalid:
         excluded["invalid_prediction_row"] = invalid
     if tied:
         excluded["ambiguous_ground_truth"] = tied
-    key, cell, counted, conflicts = rows.resolve()
+    counts, counted, conflicts = rows.resolve(len(cells.keys))
     del rows
     if conflicts:
         excluded["conflicting_prediction_id"] = conflicts
-    label = truth.labels[key].astype(np.int64)
-    settled = label >= 0
-    counts = np.bincount(cell[settled].astype(np.int64) * 2 + label[settled], minlength=2 * len(cells.keys))
     # (model version, labels) -> [tp, fp, fn, tn], for the cells with at least one labelled prediction.
     table: dict[tuple[str, ...], list[int]] = {}
     for index, combo in enumerate(cells.keys):
@@ -527,7 +684,7 @@ class _Rows:
 
     def __init__(self, truth: _Truth, seed: int) -> None:
         self.truth, self.seed = truth, seed
-        size = len(truth.hashes)
+        size = len(truth.tops)
         self.state = np.zeros(size, dtype=np.int8)
         self.cell = np.empty(size, dtype=np.int32)
         self.at = np.empty(size, dtype=np.int64)
@@ -549,7 +706,7 @@ class _Rows:
             self.unlabelled_columns.append((cell[missing], at[missing], score[missing]))
 
     def _merge(self, keys: np.ndarray, cell: np.ndarray, at: np.ndarray, score: np.ndarray) -> None:
-        """Fold rows ordered by key into the labelled ids' contents and states."""
+        """Fold rows (equal keys next to each other) into the labelled ids' contents and states."""
         if not len(keys):
             return
         starts, bad = _first_contents(keys, cell, at, score)
@@ -557,9 +714,10 @@ class _Rows:
         state = self.state[keys]
         seen = state == _SEEN
         known = keys[seen]
-        bad[seen] |= (self.cell[known] != cell[seen]) | (self.at[known] != at[seen]) | (self.score[known] != score[seen])
-        new = keys[state == _UNSEEN]
+        bad[seen] |= ((self.cell[known] != cell[seen]) | (self.at[known] != at[seen])
+                      | (self.score[known] != score[seen]))
         unseen = state == _UNSEEN
+        new = keys[unseen]
         self.cell[new], self.at[new], self.score[new] = cell[unseen], at[unseen], score[unseen]
         self.state[keys] = np.where(bad | (state == _CONFLICTING), _CONFLICTING, _SEEN)
 
@@ -575,22 +733,28 @@ class _Rows:
         conflicts = int(np.count_nonzero(bad))
         return len(bad) - conflicts, conflicts
 
-    def resolve(self) -> tuple[np.ndarray, np.ndarray, int, int]:
-        """The labelled ids counted (their positions among the labelled ids) and their cell ids, the number of
+    def resolve(self, cells: int) -> tuple[np.ndarray, int, int]:
+        """Counts of the settled labelled ids per ``2 * cell id + label`` (``2 * cells`` of them), the number of
         ids counted and the number of conflicting ids: ids repeated with identical (cell, time, score) count
         once, ids repeated with different contents not at all."""
-        keys = np.flatnonzero(self.state == _SEEN)
-        counted, conflicts = len(keys), int(np.count_nonzero(self.state == _CONFLICTING))
+        counts = np.zeros(2 * cells, dtype=np.int64)
+        for start in range(0, len(self.state), BATCH_ROWS):  # in slices: no temporary as long as the ids'
+            part = slice(start, start + BATCH_ROWS)
+            label = self.truth.labels[part]
+            use = (self.state[part] == _SEEN) & (label >= 0)
+            counts += np.bincount(self.cell[part][use].astype(np.int64) * 2 + label[use], minlength=2 * cells)
+        counted = int(np.count_nonzero(self.state == _SEEN))
+        conflicts = int(np.count_nonzero(self.state == _CONFLICTING))
         if self.unlabelled:
             more, others = self._unlabelled_counts()
             counted, conflicts = counted + more, conflicts + others
-        return keys, self.cell[keys], counted, conflicts
+        return counts, counted, conflicts
 
 
 def _first_contents(keys: np.ndarray, cell: np.ndarray, at: np.ndarray, score: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """For rows ordered by key: the first row of each key, and whether a later row of that key has other
-    contents (cell, time, score)."""
+    """For rows with equal keys next to each other: the first row of each key, and whether another row of that
+    key has other contents (cell, time, score)."""
     first = np.ones(len(keys), dtype=bool)
     first[1:] = keys[1:] != keys[:-1]
     starts = np.flatnonzero(first)

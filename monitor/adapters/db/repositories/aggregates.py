@@ -9,6 +9,11 @@
   to the whole population and each single attribute);
 * the ordered stream of confirmed cases of a model version, in chunks, for sequential charts.
 
+An analysis materialises each window's cases once (:meth:`AggregateRepository.window_cases`: a
+temporary table of the window's predictions joined to their labels, attribute expressions evaluated)
+and runs these aggregations on it, so the window's rows are scanned and joined once, not once per
+section. The charts' history before the window is streamed from the rows.
+
 The tables read by sections that report the whole population and single strata only are summed in
 the database to those *grouping sets* (:mod:`monitor.domain.grouping`): a count per full
 combination of attribute labels and score bin or day would hold nearly a row per case at scale.
@@ -16,6 +21,9 @@ combination of attribute labels and score bin or day would hold nearly a row per
 
 from __future__ import annotations
 
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
@@ -23,15 +31,19 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
+    Column,
     Connection,
     Float,
     Integer,
+    MetaData,
     Select,
     String,
+    Table,
     and_,
     case,
     cast,
     func,
+    insert,
     literal,
     null,
     select,
@@ -44,7 +56,7 @@ from monitor.adapters.db.tables import ground_truth, predictions
 from monitor.domain.grouping import GROUPING_COLUMN, grouping_name
 from monitor.domain.strata import AttributeSpec
 
-__all__ = ["AggregateRepository", "SCORE_BINS"]
+__all__ = ["AggregateRepository", "SCORE_BINS", "WindowCases"]
 
 #: Scores are binned to 0.001 (1,001 ordered bins): ties within a bin count 1/2 in the AUC.
 SCORE_BINS = 1000
@@ -52,6 +64,36 @@ SCORE_BINS = 1000
 
 def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def _numeric_input(spec: AttributeSpec) -> ColumnElement[float]:
+    """The raw value of a numeric attribute (``age``, or a number in the ``attributes`` JSON)."""
+    column = spec.source_column
+    return predictions.c.age if column == "age" else cast(predictions.c.attributes[column].as_float(), Float)
+
+
+@dataclass(frozen=True)
+class WindowCases:
+    """A window's cases materialised in a temporary table (:meth:`AggregateRepository.window_cases`):
+    stratum labels in columns ``s0, s1, ...`` (in the order of ``attributes``), numeric inputs in
+    ``f0, f1, ...`` (``numeric`` maps an attribute name to its column)."""
+
+    table: Table
+    attributes: tuple[AttributeSpec, ...]
+    numeric: dict[str, str]
+
+    @property
+    def names(self) -> list[str]:
+        return [a.name for a in self.attributes]
+
+    def column(self, name: str) -> str:
+        """The column holding the stratum label of attribute ``name``."""
+        return f"s{self.names.index(name)}"
+
+    def keys(self) -> list[ColumnElement[Any]]:
+        """Model version and the stratum labels, labelled with the attribute names."""
+        return [self.table.c.model_version.label("model_version"),
+                *[self.table.c[f"s{i}"].label(name) for i, name in enumerate(self.names)]]
 
 
 class AggregateRepository:
@@ -78,10 +120,6 @@ class AggregateRepository:
             return cast(shifted, Integer)  # truncation == floor for non-negative values
         return cast(func.floor(shifted), Integer)
 
-    def _keys(self, attributes: Sequence[AttributeSpec]) -> list[ColumnElement[Any]]:
-        keys: list[ColumnElement[Any]] = [predictions.c.model_version.label("model_version")]
-        return keys + [attribute_expression(spec).label(spec.name) for spec in attributes]
-
     def _single_strata(self, counted: Select[Any], attributes: Sequence[AttributeSpec], measures: list[str]
                        ) -> tuple[Select[Any], list[str]]:
         """Sum ``n`` of ``counted`` (grouped by model version, every attribute and ``measures``) to the
@@ -101,95 +139,133 @@ class AggregateRepository:
                          .group_by(*keys))
         return union_all(*parts), [GROUPING_COLUMN, "model_version", *names, *measures, "n"]
 
-    def verification_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                           attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+    @contextmanager
+    def window_cases(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                     attributes: Sequence[AttributeSpec]) -> Iterator[WindowCases]:
+        """The window's cases, materialised once in a temporary table, dropped on exit.
+
+        One row per prediction of the window counted as of ``cutoff`` (:func:`_period_filter`) with
+        what every section aggregates: stratum labels, score bins, call, the latest label received by
+        the cut-off (:func:`_label_join`; null while pending), the whole days to intervention and to
+        the first label (censored at the cut-off), the site and the numeric inputs. The predictions
+        are joined to their labels and their attribute expressions evaluated once, instead of once per
+        section (about ten scans of the window's rows before).
+        """
+        names = [a.name for a in attributes]
+        numeric = [a for a in attributes if a.is_numeric]
+        columns = [Column("case_id", BigInteger), Column("predicted_at", predictions.c.predicted_at.type),
+                   Column("model_version", String), *[Column(f"s{i}", String) for i in range(len(names))],
+                   Column("score_bin", Integer), Column("score_pct", Integer), Column("predicted_label", Integer),
+                   Column("label", Integer), Column("intervention_days", Integer),
+                   Column("intervention_observed", Integer), Column("delay_days", Integer),
+                   Column("delay_observed", Integer), Column("site_id", String),
+                   *[Column(f"f{i}", Integer) for i in range(len(numeric))]]
+        table = Table(f"window_cases_{uuid.uuid4().hex[:12]}", MetaData(), *columns, prefixes=["TEMPORARY"],
+                      postgresql_on_commit="DROP")
+        first = (select(ground_truth.c.prediction_id, func.min(ground_truth.c.confirmed_at).label("labelled_at"))
+                 .where(ground_truth.c.device_id == device_id, ground_truth.c.ingested_at <= cutoff)
+                 .group_by(ground_truth.c.prediction_id).subquery("first_label"))
+        arrived = first.c.labelled_at.is_not(None)
+        seen = and_(ground_truth.c.intervention_at.is_not(None), ground_truth.c.intervention_at <= cutoff)
+        at_cutoff = literal(cutoff, type_=predictions.c.predicted_at.type)
+        values = [predictions.c.id, predictions.c.predicted_at, predictions.c.model_version,
+                  *[attribute_expression(spec) for spec in attributes],
+                  self._bin(predictions.c.score, SCORE_BINS), self._bin(predictions.c.score, 100),
+                  predictions.c.predicted_label, ground_truth.c.label,
+                  self._ceil_days(case((seen, ground_truth.c.intervention_at), else_=at_cutoff)),
+                  case((seen, 1), else_=0),
+                  self._ceil_days(case((arrived, first.c.labelled_at), else_=at_cutoff)),
+                  case((arrived, 1), else_=0),
+                  predictions.c.site_id,
+                  *[self._bin(_numeric_input(spec), 1) for spec in numeric]]
+        query = (select(*values)
+                 .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff))
+                              .outerjoin(first, first.c.prediction_id == predictions.c.prediction_id))
+                 .where(*_period_filter(device_id, start, end, cutoff)))
+        table.create(self._conn)
+        try:
+            self._conn.execute(insert(table).from_select([c.name for c in columns], query))
+            yield WindowCases(table, tuple(attributes), {spec.name: f"f{i}" for i, spec in enumerate(numeric)})
+        finally:
+            table.drop(self._conn)
+
+    def confusion_cells(self, cases: WindowCases) -> pd.DataFrame:
+        """``tp, fp, fn, tn`` per model version and full combination of stratum labels of the window's
+        labelled cases: the table :meth:`ResultRepository.confusion_cells` counts from the rows."""
+        t = cases.table
+        keys = cases.keys()
+        truth, call = t.c.label, t.c.predicted_label
+        counts = [func.sum(case((and_(truth == label, call == called), 1), else_=0)).label(name)
+                  for name, label, called in (("tp", 1, 1), ("fp", 0, 1), ("fn", 1, 0), ("tn", 0, 0))]
+        query = select(*keys, *counts).where(truth.is_not(None)).group_by(*keys)
+        names = ["model_version", *cases.names, "tp", "fp", "fn", "tn"]
+        frame = _frame(self._conn.execute(query).all(), names)
+        for name in names[-4:]:
+            frame[name] = frame[name].astype("int64")
+        return frame.sort_values(names[:-4], kind="stable").reset_index(drop=True)
+
+    def verification_cells(self, cases: WindowCases) -> pd.DataFrame:
         """Predictions by stratum labels, call (``predicted_label``) and ``verified`` (ground truth arrived)."""
-        keys = self._keys(attributes)
-        verified = case((ground_truth.c.prediction_id.is_(None), 0), else_=1).label("verified")
-        query = (select(*keys, predictions.c.predicted_label, verified, func.count().label("n"))
-                 .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
-                 .where(*_period_filter(device_id, start, end, cutoff))
-                 .group_by(*keys, predictions.c.predicted_label, verified))
-        names = ["model_version", *[a.name for a in attributes], "predicted_label", "verified", "n"]
+        t = cases.table
+        verified = case((t.c.label.is_(None), 0), else_=1).label("verified")
+        keys = cases.keys()
+        query = (select(*keys, t.c.predicted_label, verified, func.count().label("n"))
+                 .group_by(*keys, t.c.predicted_label, verified))
+        names = ["model_version", *cases.names, "predicted_label", "verified", "n"]
         return _frame(self._conn.execute(query).all(), names)
 
-    def score_histogram(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                        attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+    def score_histogram(self, cases: WindowCases) -> pd.DataFrame:
         """Cases by score bin (0..1000), ``label`` (-1 when not yet known) and call (``predicted_label``),
         for the whole population and each single attribute (grouping sets, :meth:`_single_strata`)."""
-        keys = self._keys(attributes)
-        score_bin = self._bin(predictions.c.score, SCORE_BINS).label("score_bin")
-        label = func.coalesce(ground_truth.c.label, -1).label("label")
-        counted = (select(*keys, score_bin, label, predictions.c.predicted_label, func.count().label("n"))
-                   .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
-                   .where(*_period_filter(device_id, start, end, cutoff))
-                   .group_by(*keys, score_bin, label, predictions.c.predicted_label))
-        query, names = self._single_strata(counted, attributes, ["score_bin", "label", "predicted_label"])
+        t = cases.table
+        keys = cases.keys()
+        label = func.coalesce(t.c.label, -1).label("label")
+        counted = (select(*keys, t.c.score_bin, label, t.c.predicted_label, func.count().label("n"))
+                   .group_by(*keys, t.c.score_bin, label, t.c.predicted_label))
+        query, names = self._single_strata(counted, cases.attributes, ["score_bin", "label", "predicted_label"])
         return _frame(self._conn.execute(query).all(), names)
 
-    def feature_histogram(self, device_id: str, feature: AttributeSpec | str, *, start: datetime, end: datetime,
-                          cutoff: datetime) -> pd.DataFrame:
+    def feature_histogram(self, cases: WindowCases, feature: AttributeSpec | str) -> pd.DataFrame:
         """Distribution of one input in the window: ``value`` and ``n``.
 
         ``feature`` is an attribute (its raw column: whole numbers for numeric ones, labels for categorical
         ones) or one of ``site_id``, ``score`` (binned to 0.01).
         """
+        t = cases.table
         if feature == "site_id":
-            value: ColumnElement[Any] = predictions.c.site_id
+            value: ColumnElement[Any] = t.c.site_id
         elif feature == "score":
-            value = self._bin(predictions.c.score, 100)
+            value = t.c.score_pct
         else:
             assert isinstance(feature, AttributeSpec)
-            if feature.is_numeric:
-                column = feature.source_column
-                raw = predictions.c.age if column == "age" else cast(predictions.c.attributes[column].as_float(), Float)
-                value = self._bin(raw, 1)
-            else:
-                value = attribute_expression(feature)
-        query = (select(value.label("value"), func.count().label("n"))
-                 .where(*_period_filter(device_id, start, end, cutoff))
-                 .group_by(value))
+            value = t.c[cases.numeric[feature.name]] if feature.is_numeric else t.c[cases.column(feature.name)]
+        query = select(value.label("value"), func.count().label("n")).group_by(value)
         return _frame(self._conn.execute(query).all(), ["value", "n"])
 
-    def intervention_days(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                          attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+    def intervention_days(self, cases: WindowCases) -> pd.DataFrame:
         """Confirmed positives by whole days from the AI result to intervention, for the whole population
         and each single attribute (grouping sets, :meth:`_single_strata`).
 
         ``observed`` is 1 when the intervention happened by the cut-off, else 0 and ``days`` is the
         time to the cut-off (right-censored).
         """
-        keys = self._keys(attributes)
-        seen = and_(ground_truth.c.intervention_at.is_not(None), ground_truth.c.intervention_at <= cutoff)
-        observed = case((seen, 1), else_=0).label("observed")
-        end_time = case((seen, ground_truth.c.intervention_at), else_=literal(cutoff, type_=predictions.c.predicted_at.type))
-        days = self._ceil_days(end_time).label("days")
-        counted = (select(*keys, days, observed, func.count().label("n"))
-                   .select_from(predictions.join(ground_truth, _label_join(cutoff)))
-                   .where(*_period_filter(device_id, start, end, cutoff), ground_truth.c.label == 1)
-                   .group_by(*keys, days, observed))
-        query, names = self._single_strata(counted, attributes, ["days", "observed"])
-        return _frame(self._conn.execute(query).all(), names)
+        return self._days(cases, "intervention", cases.table.c.label == 1)
 
-    def label_delay_days(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                         attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+    def label_delay_days(self, cases: WindowCases) -> pd.DataFrame:
         """Predictions by whole days from the AI result to the reference standard's confirmation
         (``confirmed_at`` of the first version received by the cut-off); ``observed`` 0 = still
         pending, censored at the cut-off. For the whole population and each single attribute
         (grouping sets, :meth:`_single_strata`)."""
-        keys = self._keys(attributes)
-        first = (select(ground_truth.c.prediction_id, func.min(ground_truth.c.confirmed_at).label("labelled_at"))
-                 .where(ground_truth.c.device_id == device_id, ground_truth.c.ingested_at <= cutoff)
-                 .group_by(ground_truth.c.prediction_id).subquery("first_label"))
-        arrived = first.c.labelled_at.is_not(None)
-        observed = case((arrived, 1), else_=0).label("observed")
-        when = case((arrived, first.c.labelled_at), else_=literal(cutoff, type_=predictions.c.predicted_at.type))
-        days = self._ceil_days(when).label("days")
-        counted = (select(*keys, days, observed, func.count().label("n"))
-                   .select_from(predictions.outerjoin(first, first.c.prediction_id == predictions.c.prediction_id))
-                   .where(*_period_filter(device_id, start, end, cutoff))
-                   .group_by(*keys, days, observed))
-        query, names = self._single_strata(counted, attributes, ["days", "observed"])
+        return self._days(cases, "delay", None)
+
+    def _days(self, cases: WindowCases, prefix: str, where: ColumnElement[bool] | None) -> pd.DataFrame:
+        t = cases.table
+        keys = cases.keys()
+        days, observed = t.c[f"{prefix}_days"].label("days"), t.c[f"{prefix}_observed"].label("observed")
+        counted = select(*keys, days, observed, func.count().label("n")).group_by(*keys, days, observed)
+        if where is not None:
+            counted = counted.where(where)
+        query, names = self._single_strata(counted, cases.attributes, ["days", "observed"])
         return _frame(self._conn.execute(query).all(), names)
 
     def first_prediction_at(self, device_id: str, model_version: str) -> datetime | None:
@@ -197,23 +273,37 @@ class AggregateRepository:
         return self._conn.execute(select(func.min(predictions.c.predicted_at)).where(
             predictions.c.device_id == device_id, predictions.c.model_version == model_version)).scalar_one_or_none()
 
-    def confirmed_case_stream(self, device_id: str, model_version: str, *, start: datetime, end: datetime,
-                              cutoff: datetime, attributes: Sequence[AttributeSpec],
+    def confirmed_case_stream(self, cases: WindowCases, model_version: str, *,
                               chunk_rows: int = 200_000) -> Iterator[pd.DataFrame]:
-        """Confirmed cases of one model version in ``[start, end)``, in time order, in chunks of
-        ``chunk_rows`` cases (the last one shorter).
+        """Confirmed cases of one model version in the window, in time order, in chunks of ``chunk_rows``
+        cases (the last one shorter); see :meth:`_stream`."""
+        t = cases.table
+        labels = [t.c[cases.column(name)].label(name) for name in cases.names]
+        query = (select(*labels, t.c.label, t.c.predicted_label)
+                 .where(t.c.label.is_not(None), t.c.model_version == model_version)
+                 .order_by(t.c.predicted_at, t.c.case_id))
+        return self._stream(query, cases.names, chunk_rows)
+
+    def confirmed_case_history(self, device_id: str, model_version: str, *, start: datetime, end: datetime,
+                               cutoff: datetime, attributes: Sequence[AttributeSpec],
+                               chunk_rows: int = 200_000) -> Iterator[pd.DataFrame]:
+        """As :meth:`confirmed_case_stream`, for a window read from the rows (the charts' history before
+        the analysed window)."""
+        labels = [attribute_expression(spec).label(spec.name) for spec in attributes]
+        query = (select(*labels, ground_truth.c.label, predictions.c.predicted_label)
+                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
+                 .where(*_period_filter(device_id, start, end, cutoff), predictions.c.model_version == model_version)
+                 .order_by(predictions.c.predicted_at, predictions.c.id))
+        return self._stream(query, [a.name for a in attributes], chunk_rows)
+
+    def _stream(self, query: Select[Any], names: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+        """The rows of ``query`` (stratum labels, label, call) in chunks of ``chunk_rows``.
 
         Columns: stratum labels (categorical), ``label`` and ``predicted_label`` (int8). Used by the
         sequential charts, which carry their state from chunk to chunk, so memory stays bounded: rows
         are fetched in slices of at most 25,000 and folded at once into compact arrays (a code per
         label), never held as Python rows for a whole chunk.
         """
-        labels = [attribute_expression(spec).label(spec.name) for spec in attributes]
-        query = (select(*labels, ground_truth.c.label, predictions.c.predicted_label)
-                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
-                 .where(*_period_filter(device_id, start, end, cutoff), predictions.c.model_version == model_version)
-                 .order_by(predictions.c.predicted_at, predictions.c.id))
-        names = [a.name for a in attributes]
         slice_rows = max(1, min(chunk_rows, 25_000))
         lookups: list[dict[Any, int]] = [{} for _ in names]  # label -> code, per attribute, across chunks
         codes = np.empty((len(names), chunk_rows), dtype=np.int32)
