@@ -169,10 +169,15 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
-    """The API of ``app`` under uvicorn on a free loopback port, in a thread of this process."""
+    """The API of ``app`` under uvicorn on a free loopback port, in a thread of this process.
+
+    The server keeps idle connections 75 s, well beyond the clients' 5 s keep-alive expiry: with both at
+    5 s (uvicorn's and httpx's defaults) a client could reuse a pooled connection just as the server
+    closed it, and the request failed with ``httpx.ReadError`` (seen at 50 readers on a loaded machine).
+    """
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_api(app, limiter=AuthFailureLimiter(limit=10**6)), host="127.0.0.1",
-                                           port=port, log_level="warning", access_log=False))
+                                           port=port, log_level="warning", access_log=False, timeout_keep_alive=75))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 60

@@ -7,6 +7,7 @@ Usage::
         [--fairlearn-rows 1M] [--evidently-rows 100k] [--browser-runs 3] [--skip STEP,...]
         [--results bench/results] [--docs docs/performance.md] [--no-docs] [--work-dir DIR]
     .venv/bin/python bench/run_all.py --table-only      # regenerate the docs table from bench/results
+    .venv/bin/python bench/run_all.py --merge A.json B.json   # one N run as one process per engine
 
 For each N (default 1,000,000 and 10,000,000; 100,000,000 as an option; ``k`` and ``M`` suffixes
 allowed) the harness writes one data set and runs the existing scripts on it, each as a child process
@@ -261,6 +262,40 @@ def run_n(rows: int, args: argparse.Namespace, skip: set[str]) -> Path:
     return path
 
 
+def merge_results(paths: list[Path]) -> dict[str, Any]:
+    """One results file from runs of the same N that each covered some engines (e.g. one process per
+    engine, run side by side to save time: their figures then include each other's load).
+
+    Engines, errors and peers are united (a repeated engine or peers is an error); ``data`` must agree
+    (the same generator, N and seed); ``machine`` is the first run's with every run's load averages;
+    ``runs`` keeps each run's command, times and load.
+    """
+    parts = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    if len({p["rows"] for p in parts}) != 1:
+        raise SystemExit(f"--merge: the files hold different N ({', '.join(str(p['rows']) for p in parts)})")
+    merged: dict[str, Any] = {key: value for key, value in parts[0].items() if key not in ("engines", "errors", "peers")}
+    merged |= {"engines": {}, "errors": {}, "merged_from": [path.name for path in paths], "runs": []}
+    merged["started_at"] = min(p["started_at"] for p in parts)
+    merged["finished_at"] = max(p["finished_at"] for p in parts)
+    for path, part in zip(paths, parts, strict=True):
+        if _get(part, "data", "confirmed_cases") != _get(merged, "data", "confirmed_cases"):
+            raise SystemExit(f"--merge: {path} was generated from other data than {paths[0]}")
+        if overlap := set(part["engines"]) & set(merged["engines"]):
+            raise SystemExit(f"--merge: {', '.join(sorted(overlap))} appears in more than one file")
+        merged["engines"] |= part["engines"]
+        merged["errors"] |= part["errors"]
+        if "peers" in part:
+            if "peers" in merged:
+                raise SystemExit("--merge: the peers appear in more than one file")
+            merged["peers"] = part["peers"]
+        merged["runs"].append({"file": path.name, "command": part["command"], "started_at": part["started_at"],
+                               "finished_at": part["finished_at"], "engines": sorted(part["engines"]),
+                               "load_average": _get(part, "machine", "load_average"),
+                               "load_average_after": _get(part, "machine", "load_average_after")})
+    merged["command"] = " + ".join(run["command"] for run in merged["runs"])
+    return merged
+
+
 # --- the table ------------------------------------------------------------------------------------
 
 def newest_results(folder: Path) -> list[dict[str, Any]]:
@@ -294,6 +329,7 @@ def engine_figures(results: dict[str, Any], engine: str) -> dict[str, Any]:
     pred, analysis, report = pipe.get("ingest_predictions"), pipe.get("analysis"), pipe.get("report")
     parquet = _get(e, "ingest", "runs", f"{engine}/parquet")
     copy = _get(e, "ingest", "psql_copy", "rows_per_second")
+    stored = _get(e, "ingest", "stored_copy", "rows_per_second")
     csv_rate = pred["rows"] / pred["seconds"] if pred else None
     browser = e.get("browser") or {}
     first, warm = browser.get("first_run") or {}, browser.get("warm_runs_median") or {}
@@ -309,6 +345,7 @@ def engine_figures(results: dict[str, Any], engine: str) -> dict[str, Any]:
         "csv_rate": csv_rate, "csv_s": _get(pred, "seconds"),
         "parquet_rate": _get(parquet, "rows_per_second"), "parquet_s": _get(parquet, "seconds"),
         "copy_rate": copy, "copy_ratio": csv_rate / copy if csv_rate and copy else None,
+        "stored_rate": stored, "stored_ratio": csv_rate / stored if csv_rate and stored else None,
         "analysis_s": _get(analysis, "seconds"), "strata": _get(analysis, "strata"),
         "report_s": _get(report, "seconds"),
         "overview_ms": _get(e, "dashboard", "pages_ms", "overview", "median"),
@@ -366,14 +403,17 @@ def render_table(all_results: list[dict[str, Any]]) -> str:
         + f"{all_results[-1]['machine'].get('cores')} cores, {all_results[-1]['machine'].get('memory_gb')} GB, "
         + "shared with other work (load averages in the files). Data: N predictions of the demo generator in one "
         + "quarter, 7 attributes (`bench/device-7-attributes.yaml`: 25 single and 265 pairwise strata). "
-        + "Ingest and COPY rates are of the prediction log; the analysis is the whole quarter; the report is "
+        + "Ingest and COPY rates are of the prediction log (the bare COPY into a table of text columns without "
+        + "keys; the stored-rows COPY of the rows our ingest stored into the `predictions` table with its "
+        + "indexes, unique key and foreign key, see docs/ingestion.md); the analysis is the whole quarter; the report is "
         + "every format in English and Chinese; dashboard queries are the read-model calls of a page (median); "
         + "paint is Chromium's time to the page's key element, the overview's counted from pressing *Sign in*, "
         + "first with the dashboard's cache cold, warm the median of the later runs; the API figures are "
         + f"`GET /v1/runs/{{id}}/results` under {all_results[-1].get('api_readers', 50)} concurrent clients; "
         + "peak memory is the largest of the steps' own peaks.",
         "",
-        "| N | engine | ingest CSV rows/s | ingest Parquet rows/s | psql COPY rows/s | CSV ingest / COPY "
+        "| N | engine | ingest CSV rows/s | ingest Parquet rows/s | psql COPY rows/s (bare / stored rows) "
+        "| CSV ingest / COPY (bare / stored rows) "
         "| analysis s | report s | dashboard queries ms (overview / heat map) "
         "| paint overview s (first / warm) | paint heat map s (first / warm) "
         "| API results p50 / p99 ms | peak MB (step) |",
@@ -385,7 +425,8 @@ def render_table(all_results: list[dict[str, Any]]) -> str:
             f = per[(results["rows"], engine)] = engine_figures(results, engine)
             lines.append(
                 f"| {label(results['rows'])} | {_engine_name(engine)} | {_n(f['csv_rate'])} | {_n(f['parquet_rate'])} "
-                f"| {_n(f['copy_rate'])} | {_n(f['copy_ratio'], 3)} | {_n(f['analysis_s'], 2)} | {_n(f['report_s'], 1)} "
+                f"| {_n(f['copy_rate'])} / {_n(f['stored_rate'])} | {_n(f['copy_ratio'], 3)} / {_n(f['stored_ratio'], 3)} "
+                f"| {_n(f['analysis_s'], 2)} | {_n(f['report_s'], 1)} "
                 f"| {_n(f['overview_ms'], 0)} / {_n(f['heatmap_ms'], 0)} "
                 f"| {_n(f['paint_overview_s'], 2)} / {_n(f['paint_overview_warm_s'], 2)} "
                 f"| {_n(f['paint_heatmap_s'], 2)} / {_n(f['paint_heatmap_warm_s'], 2)} "
@@ -484,6 +525,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--docs", type=Path, default=DOCS, help="Page whose table is regenerated.")
     parser.add_argument("--no-docs", action="store_true", help="Do not touch the docs page.")
     parser.add_argument("--table-only", action="store_true", help="Only regenerate the table from --results.")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="FILE",
+                        help="Merge results files of the same N (each covering some engines) into --results, "
+                             "then regenerate the table.")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()),
                         help="Where the logs and SQLite files are written (about 5 GB for 10M, 50 GB for 100M).")
     parser.add_argument("--keep-work", action="store_true", help="Keep the work folder (logs, databases).")
@@ -494,7 +538,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--skip: unknown step(s) {', '.join(sorted(unknown))}; use {', '.join(STEPS)}")
     if "pipeline" in skip:
         skip |= {"dashboard", "api", "browser"}  # they read the analysis the pipeline stores
-    if not args.table_only:
+    if args.merge:
+        merged = merge_results(args.merge)
+        args.results.mkdir(parents=True, exist_ok=True)
+        path = args.results / f"{merged['started_at'][:10]}-{merged['rows']}.json"
+        path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path}", flush=True)
+    elif not args.table_only:
         for rows in [parse_count(r) for r in args.rows.split(",") if r.strip()]:
             run_n(rows, args, skip)
     if not args.no_docs:

@@ -28,6 +28,7 @@ def _engine(rows: int, scale: float, *, copy: bool) -> dict[str, Any]:
                                          "peak_rss_mb": 420.0}
     if copy:
         ingest["psql_copy"] = {"seconds": 1.0, "rows_per_second": float(rows)}
+        ingest["stored_copy"] = {"seconds": 4.0, "rows_per_second": rows / 4.0}
     return {"errors": {}, "pipeline": {"engines": {name: pipeline}}, "ingest": ingest,
             "dashboard": {"pages_ms": {"overview": {"median": 20.0}, "heatmap": {"median": 30.0}}, "peak_rss_mb": 300.0},
             "api": [{"results_p50_ms": 50.0, "results_p99_ms": 400.0, "peak_rss_mb": 360.0}],
@@ -61,17 +62,43 @@ def test_table_from_results_files(tmp_path: Path) -> None:
     table = run_all.render_table(run_all.newest_results(tmp_path))
     lines = table.splitlines()
     pg_1k = next(line for line in lines if line.startswith("| 1k | PostgreSQL |"))
-    # CSV ingest 100 rows/s; Parquet 125 rows/s; COPY 1,000 rows/s; ratio 0.1; peak: the dashboard server
-    assert pg_1k.split(" | ")[2:6] == ["100", "125", "1,000", "0.100"]
+    # CSV ingest 100 rows/s; Parquet 125 rows/s; bare COPY 1,000 rows/s, stored-rows COPY 250 rows/s;
+    # ratios 0.1 and 0.4; peak: the dashboard server
+    assert pg_1k.split(" | ")[2:6] == ["100", "125", "1,000 / 250", "0.100 / 0.400"]
     assert "| – / 1.50 | – / 1.20 |" in pg_1k  # paint: no first run in these results, warm medians
     assert pg_1k.endswith("| 700 (dashboard server) |")
-    assert next(line for line in lines if line.startswith("| 1k | SQLite |")).split(" | ")[4:6] == ["–", "–"]
+    assert next(line for line in lines if line.startswith("| 1k | SQLite |")).split(" | ")[4:6] == ["– / –", "– / –"]
     peers_10k = next(line for line in lines if line.startswith("| 10k | 8,000 |"))
     # fairlearn measured on 1,000 of 8,000 cases: 80 s extrapolated; our analysis 8 s on each engine
     assert "≈80 (extrapolated from 10.0 s on 1k)" in peers_10k and "| 10.0x / 10.0x |" in peers_10k
     assert "| 2.0x |" in peers_10k  # our cells in memory / DuckDB
     growth = next(line for line in lines if line.startswith("| 1k → 10k (x10) | SQLite |"))
     assert growth.split(" | ")[2:5] == ["4.00x", "4.00x", "4.00x"]  # ingest CSV, Parquet, analysis
+
+
+def test_runs_of_one_engine_each_merge_into_one_results_file(tmp_path: Path) -> None:
+    whole = _results(1000, 1.0)
+    sqlite = whole | {"engines": {"sqlite": whole["engines"]["sqlite"]}, "command": "run_all.py --engines sqlite",
+                      "data": {"confirmed_cases": 800}, "finished_at": "2026-11-22T11:00:00Z",
+                      "machine": {"cores": 2, "memory_gb": 23.5, "load_average": [1.0, 1.0, 1.0]}}
+    postgresql = {key: value for key, value in sqlite.items() if key != "peers"} | {
+        "engines": {"postgresql": whole["engines"]["postgresql"]}, "command": "run_all.py --engines postgresql",
+        "started_at": "2026-11-22T09:59:00Z", "finished_at": "2026-11-22T10:30:00Z",
+        "errors": {"note": "kept"}}
+    paths = []
+    for name, part in (("a.json", sqlite), ("b.json", postgresql)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(json.dumps(part), encoding="utf-8")
+    merged = run_all.merge_results(paths)
+    assert set(merged["engines"]) == {"sqlite", "postgresql"} and merged["peers"] == whole["peers"]
+    assert (merged["started_at"], merged["finished_at"]) == ("2026-11-22T09:59:00Z", "2026-11-22T11:00:00Z")
+    assert merged["errors"] == {"note": "kept"} and [r["engines"] for r in merged["runs"]] == [["sqlite"], ["postgresql"]]
+    assert run_all.render_table([merged | {"file": "m.json"}]) == run_all.render_table([whole | {"file": "m.json"}])
+    with pytest.raises(SystemExit, match="more than one file"):
+        run_all.merge_results([paths[0], paths[0]])
+    paths[1].write_text(json.dumps(postgresql | {"data": {"confirmed_cases": 7}}), encoding="utf-8")
+    with pytest.raises(SystemExit, match="other data"):
+        run_all.merge_results(paths)
 
 
 def test_the_table_replaces_only_the_text_between_the_markers(tmp_path: Path) -> None:
