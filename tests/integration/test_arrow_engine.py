@@ -12,7 +12,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -199,7 +201,8 @@ def test_cli_runs_the_arrow_engine(lake: dict[str, Any], tmp_path: Path) -> None
 def test_small_batches_and_hash_collisions_change_nothing(lake: dict[str, Any], tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Counts merge across record batches; ids whose hashes collide are told apart (a colliding seed is
-    detected by comparing the ids and the pass is redone with another seed)."""
+    detected by comparing the ids and the pass is redone with another seed), and so are labelled ids whose
+    hashes share their top 32 bits (each is compared in turn)."""
     from monitor.adapters.arrow import cells as engine
 
     start, end = bounds("2025Q3")
@@ -221,7 +224,57 @@ def test_small_batches_and_hash_collisions_change_nothing(lake: dict[str, Any], 
     monkeypatch.setattr(engine, "_hash_ids", weak)
     retried = _cells([str(folder)], [lake["ground_truth"]])
     assert set(seeds) == {1, 2}
-    for counted in (small, retried):
+
+    def crowded(ids: Any, seed: int) -> Any:  # 256 values of the top 32 bits, the low 32 bits kept
+        hashes = real(ids, seed)
+        return (hashes & np.uint64(0xFFFFFFFF)) | ((hashes >> np.uint64(56)) << np.uint64(32))
+
+    monkeypatch.setattr(engine, "_hash_ids", crowded)
+    shared = _cells([str(folder)], [lake["ground_truth"]])
+    for counted in (small, retried, shared):
         pd.testing.assert_frame_equal(counted.cells, expected.cells)
         assert (counted.predictions_read, counted.predictions_counted, counted.excluded) == (
             expected.predictions_read, expected.predictions_counted, expected.excluded)
+
+
+def test_an_id_matches_whatever_the_other_ids_read_with_it(tmp_path: Path) -> None:
+    """Short ids find their labels when the ground truth has longer ids in the same batch (each id's hash
+    folds its own 8-byte words only, not as many as the longest id of its batch has)."""
+    start, _ = bounds("2025Q3")
+    at = pd.Timestamp(start) + pd.Timedelta(days=1)
+    ids = [f"P{i}" for i in range(1, 41)]
+    predictions = pd.DataFrame({"prediction_id": ids, "device_id": CONFIG.device.id, "model_version": "2.1.0",
+                                "predicted_at": at, "score": 0.9, "predicted_label": 1})
+    truth = pd.DataFrame({"prediction_id": [*ids, "P-with-a-longer-id", "P" + "7" * 80],
+                          "device_id": CONFIG.device.id, "label": 1, "confirmed_at": at + pd.Timedelta(days=1)})
+    counted = _cells([str(write_parquet(predictions, tmp_path / "p.parquet"))],
+                     [str(write_parquet(truth, tmp_path / "g.parquet"))])
+    assert counted.predictions_counted == len(ids) and _total(counted) == len(ids)
+    assert int(counted.cells["tp"].sum()) == len(ids)
+
+
+@pytest.mark.parametrize("ids", [
+    ["LN-0001", "LN-0002", "LN-0100", "LN-0101"],  # a common prefix and one length: fixed-size bytes
+    ["LN-1", "LN-22", "LN-333", "XY"],  # no common prefix, several lengths: an Arrow string array
+    ["病例-001", "病例-002", "病例-010"],  # a prefix of multi-byte characters
+    ["only"],  # one id: all prefix
+])
+def test_the_compact_id_store_compares_exact_strings(ids: list[str]) -> None:
+    """The labelled ids, stored without their common prefix (and without offsets when of one length), equal
+    exactly the strings they were built from: not longer or shorter ones, nor other prefixes."""
+    from monitor.adapters.arrow import cells as engine
+
+    store = engine._IdStore.gather([pa.array(ids[:1]), pa.array([], pa.string()), pa.array(ids[1:])],
+                                   np.arange(len(ids))[::-1].copy(), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    stored = ids[::-1]
+    others = [i + "x" for i in ids] + [i[:-1] for i in ids] + ["x" + i[1:] for i in ids] + ["", "LN-0003", "ONLY"]
+    for queries in (ids + others, ids[::-1], ["Z" * len(ids[0].encode())] + ids[1:]):  # mixed and equal lengths
+        text = pa.array(["padding", *queries]).slice(1)
+        rows = np.repeat(np.arange(len(queries)), len(stored))
+        positions = np.tile(np.arange(len(stored)), len(queries))
+        expected = [queries[r] == stored[p] for r, p in zip(rows, positions)]
+        assert store.equal(positions, text, rows).tolist() == expected
+    # A repeated row whose id is not the one of its group: the hash collided.
+    with pytest.raises(engine._Collision):
+        engine._IdStore.gather([pa.array(ids + ["LN-0009"])], np.arange(len(ids)), np.array([len(ids)]),
+                               np.array([0]))

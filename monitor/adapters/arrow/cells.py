@@ -265,8 +265,9 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def _hash_ids(ids: pa.Array, seed: int) -> np.ndarray:
-    """64-bit hashes of the (non-null) strings ``ids``: the bytes, zero-padded to 8-byte words, folded with
-    SplitMix64 after the length. Equal strings hash equal; callers compare the strings of equal hashes."""
+    """64-bit hashes of the (non-null) strings ``ids``: the length, then each 8-byte word of the bytes (the last
+    zero-padded), folded with SplitMix64. Equal strings hash equal, whatever else is in their batch; callers
+    compare the strings of equal hashes."""
     ids = ids.cast(pa.string())
     n = len(ids)
     if n == 0:
@@ -292,8 +293,10 @@ def _hash_ids(ids: pa.Array, seed: int) -> np.ndarray:
             padded.reshape(-1)[target] = data[source]
             del before, step, source, target
         folded = padded.view("<u8")
-        for k in range(words):
-            hashes = _mix(hashes ^ folded[:, k])
+        for k in range(words):  # each id folds its own words only: its hash must not depend on its batch
+            within = short_lengths > 8 * k
+            mixed = _mix(hashes ^ folded[:, k])
+            hashes = mixed if within.all() else np.where(within, mixed, hashes)
     for i in np.flatnonzero(long):  # rare: fold every 8-byte word of a long id
         value = hashes[i]
         chunk = bytes(data[offsets[i]:offsets[i + 1]])
