@@ -22,6 +22,8 @@ import csv
 import importlib.util
 import json
 import re
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
@@ -462,6 +464,18 @@ def _case_table(cells: pd.DataFrame, *, shift: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class _Cases:
+    """A window's per-case table, as ``window_cases`` hands it to the aggregations."""
+
+    frame: pd.DataFrame
+    attributes: Any
+
+    @property
+    def keys(self) -> list[str]:
+        return ["model_version", *[a.name for a in self.attributes]]
+
+
 class _Aggregates:
     """The database aggregations that ``build_sections`` reads, computed with pandas from per-case tables
     keyed by the window's start (an unknown window is empty)."""
@@ -472,33 +486,42 @@ class _Aggregates:
     def _window(self, start: datetime) -> pd.DataFrame:
         return self._cases.get(start, self._cases[min(self._cases)].iloc[0:0])
 
+    @contextmanager
+    def window_cases(self, device_id: str, *, start: datetime, attributes: Any, **_: Any) -> Iterator[_Cases]:
+        yield _Cases(self._window(start), attributes)
+
     @staticmethod
     def _count(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         return frame.groupby(by, dropna=False).size().rename("n").reset_index()
 
-    def score_histogram(self, device_id: str, *, start: datetime, attributes: Any, **_: Any) -> pd.DataFrame:
-        keys = ["model_version", *[a.name for a in attributes]]
-        return self._count(self._window(start), [*keys, "score_bin", "label", "predicted_label"])
+    def confusion_cells(self, cases: _Cases) -> pd.DataFrame:
+        known = cases.frame.loc[cases.frame["label"] >= 0]
+        kinds = {"tp": (1, 1), "fp": (0, 1), "fn": (1, 0), "tn": (0, 0)}
+        counted = known.assign(**{k: ((known["label"] == label) & (known["predicted_label"] == call)).astype("int64")
+                                  for k, (label, call) in kinds.items()})
+        return counted.groupby(cases.keys, as_index=False)[list(kinds)].sum()
 
-    def verification_cells(self, device_id: str, *, start: datetime, attributes: Any, **_: Any) -> pd.DataFrame:
-        frame = self._window(start).assign(verified=lambda f: (f["label"] >= 0).astype(int))
-        return self._count(frame, ["model_version", *[a.name for a in attributes], "predicted_label", "verified"])
+    def score_histogram(self, cases: _Cases) -> pd.DataFrame:
+        return self._count(cases.frame, [*cases.keys, "score_bin", "label", "predicted_label"])
 
-    def label_delay_days(self, device_id: str, *, start: datetime, attributes: Any, **_: Any) -> pd.DataFrame:
-        frame = self._window(start)
+    def verification_cells(self, cases: _Cases) -> pd.DataFrame:
+        frame = cases.frame.assign(verified=lambda f: (f["label"] >= 0).astype(int))
+        return self._count(frame, [*cases.keys, "predicted_label", "verified"])
+
+    def label_delay_days(self, cases: _Cases) -> pd.DataFrame:
+        frame = cases.frame
         frame = frame.assign(observed=(frame["label"] >= 0).astype(int),
                              days=frame["label_days"].where(frame["label"] >= 0, 150))
-        return self._count(frame, ["model_version", *[a.name for a in attributes], "days", "observed"])
+        return self._count(frame, [*cases.keys, "days", "observed"])
 
-    def intervention_days(self, device_id: str, *, start: datetime, attributes: Any, **_: Any) -> pd.DataFrame:
-        frame = self._window(start)
-        frame = frame.loc[frame["label"] == 1]
+    def intervention_days(self, cases: _Cases) -> pd.DataFrame:
+        frame = cases.frame.loc[cases.frame["label"] == 1]
         frame = frame.assign(observed=frame["intervened"],
                              days=frame["intervention_days"].where(frame["intervened"] == 1, 150))
-        return self._count(frame, ["model_version", *[a.name for a in attributes], "days", "observed"])
+        return self._count(frame, [*cases.keys, "days", "observed"])
 
-    def feature_histogram(self, device_id: str, feature: Any, *, start: datetime, **_: Any) -> pd.DataFrame:
-        frame = self._window(start)
+    def feature_histogram(self, cases: _Cases, feature: Any) -> pd.DataFrame:
+        frame = cases.frame
         if feature == "score":
             values = (frame["score_bin"] // 10).astype(int)
         elif feature == "site_id":
@@ -510,13 +533,16 @@ class _Aggregates:
     def first_prediction_at(self, device_id: str, model_version: str) -> datetime | None:
         return self._first.get(model_version)
 
-    def confirmed_case_stream(self, device_id: str, model_version: str, *, start: datetime, attributes: Any,
-                              **_: Any) -> Iterator[pd.DataFrame]:
-        frame = self._window(start)
+    def confirmed_case_stream(self, cases: _Cases, model_version: str) -> Iterator[pd.DataFrame]:
+        frame = cases.frame
         frame = frame.loc[(frame["label"] >= 0) & (frame["model_version"] == model_version),
-                          [*[a.name for a in attributes], "label", "predicted_label"]]
+                          [*[a.name for a in cases.attributes], "label", "predicted_label"]]
         for begin in range(0, len(frame), 700):  # in chunks, as the database streams them
             yield frame.iloc[begin:begin + 700].reset_index(drop=True)
+
+    def confirmed_case_history(self, device_id: str, model_version: str, *, start: datetime, attributes: Any,
+                               **_: Any) -> Iterator[pd.DataFrame]:
+        return self.confirmed_case_stream(_Cases(self._window(start), attributes), model_version)
 
 
 class _Clinical:
