@@ -49,6 +49,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ColumnElement
 
 from monitor.adapters.db.repositories.results import _label_join, _period_filter, attribute_expression
@@ -142,7 +143,7 @@ class AggregateRepository:
     @contextmanager
     def window_cases(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                      attributes: Sequence[AttributeSpec]) -> Iterator[WindowCases]:
-        """The window's cases, materialised once in a temporary table, dropped on exit.
+        """The window's cases, materialised once in a temporary table, dropped when the block ends.
 
         One row per prediction of the window counted as of ``cutoff`` (:func:`_period_filter`) with
         what every section aggregates: stratum labels, score bins, call, the latest label received by
@@ -182,12 +183,32 @@ class AggregateRepository:
                  .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff))
                               .outerjoin(first, first.c.prediction_id == predictions.c.prediction_id))
                  .where(*_period_filter(device_id, start, end, cutoff)))
-        table.create(self._conn)
+        fill = [CreateTable(table), insert(table).from_select([c.name for c in columns], query)]
+        sqlite = self._conn.dialect.name == "sqlite"
+        driver = self._conn.connection.driver_connection if sqlite else None
+        if driver is not None and not driver.in_transaction:  # type: ignore[attr-defined]
+            # pysqlite would open a transaction before the INSERT and keep its read snapshot until the
+            # analysis first writes, which then fails (SQLITE_BUSY_SNAPSHOT) if an ingest committed in
+            # between: the table (private to this connection) is created and filled in autocommit mode.
+            previous, driver.isolation_level = driver.isolation_level, None  # type: ignore[attr-defined]
+            try:
+                for statement in fill:
+                    self._conn.execute(statement)
+            finally:
+                driver.isolation_level = previous  # type: ignore[attr-defined]
+        else:
+            for statement in fill:
+                self._conn.execute(statement)
         try:
-            self._conn.execute(insert(table).from_select([c.name for c in columns], query))
             yield WindowCases(table, tuple(attributes), {spec.name: f"f{i}" for i, spec in enumerate(numeric)})
-        finally:
-            table.drop(self._conn)
+        except BaseException:
+            # PostgreSQL: the unit of work's rollback removes the table (a DROP in the aborted transaction
+            # would fail and hide the error). SQLite has no aborted state: drop it, in the transaction it
+            # was created in, if any (then the rollback removes both).
+            if sqlite:
+                table.drop(self._conn)
+            raise
+        table.drop(self._conn)
 
     def confusion_cells(self, cases: WindowCases) -> pd.DataFrame:
         """``tp, fp, fn, tn`` per model version and full combination of stratum labels of the window's
