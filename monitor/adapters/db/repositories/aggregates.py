@@ -52,7 +52,13 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ColumnElement
 
-from monitor.adapters.db.repositories.results import _label_join, _period_filter, attribute_expression
+from monitor.adapters.db.repositories.results import (
+    _label_join,
+    _period_filter,
+    attribute_expression,
+    confusion_counts,
+    sorted_cells,
+)
 from monitor.adapters.db.tables import ground_truth, predictions
 from monitor.domain.grouping import GROUPING_COLUMN, grouping_name
 from monitor.domain.strata import AttributeSpec
@@ -183,22 +189,21 @@ class AggregateRepository:
                  .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff))
                               .outerjoin(first, first.c.prediction_id == predictions.c.prediction_id))
                  .where(*_period_filter(device_id, start, end, cutoff)))
-        fill = [CreateTable(table), insert(table).from_select([c.name for c in columns], query)]
         sqlite = self._conn.dialect.name == "sqlite"
         driver = self._conn.connection.driver_connection if sqlite else None
-        if driver is not None and not driver.in_transaction:  # type: ignore[attr-defined]
-            # pysqlite would open a transaction before the INSERT and keep its read snapshot until the
-            # analysis first writes, which then fails (SQLITE_BUSY_SNAPSHOT) if an ingest committed in
-            # between: the table (private to this connection) is created and filled in autocommit mode.
-            previous, driver.isolation_level = driver.isolation_level, None  # type: ignore[attr-defined]
-            try:
-                for statement in fill:
-                    self._conn.execute(statement)
-            finally:
-                driver.isolation_level = previous  # type: ignore[attr-defined]
-        else:
-            for statement in fill:
-                self._conn.execute(statement)
+        # pysqlite would open a transaction before the INSERT and keep its read snapshot until the analysis
+        # first writes, which then fails (SQLITE_BUSY_SNAPSHOT) if an ingest committed in between: outside
+        # a transaction the table (private to this connection) is created and filled in autocommit mode.
+        autocommit = driver is not None and not driver.in_transaction  # type: ignore[attr-defined]
+        previous = driver.isolation_level if autocommit else None  # type: ignore[union-attr]
+        if autocommit:
+            driver.isolation_level = None  # type: ignore[union-attr]
+        try:
+            self._conn.execute(CreateTable(table))
+            self._conn.execute(insert(table).from_select([c.name for c in columns], query))
+        finally:
+            if autocommit:
+                driver.isolation_level = previous  # type: ignore[union-attr]
         try:
             yield WindowCases(table, tuple(attributes), {spec.name: f"f{i}" for i, spec in enumerate(numeric)})
         except BaseException:
@@ -215,15 +220,10 @@ class AggregateRepository:
         labelled cases: the table :meth:`ResultRepository.confusion_cells` counts from the rows."""
         t = cases.table
         keys = cases.keys()
-        truth, call = t.c.label, t.c.predicted_label
-        counts = [func.sum(case((and_(truth == label, call == called), 1), else_=0)).label(name)
-                  for name, label, called in (("tp", 1, 1), ("fp", 0, 1), ("fn", 1, 0), ("tn", 0, 0))]
-        query = select(*keys, *counts).where(truth.is_not(None)).group_by(*keys)
-        names = ["model_version", *cases.names, "tp", "fp", "fn", "tn"]
-        frame = _frame(self._conn.execute(query).all(), names)
-        for name in names[-4:]:
-            frame[name] = frame[name].astype("int64")
-        return frame.sort_values(names[:-4], kind="stable").reset_index(drop=True)
+        query = (select(*keys, *confusion_counts(t.c.label, t.c.predicted_label))
+                 .where(t.c.label.is_not(None)).group_by(*keys))
+        frame = _frame(self._conn.execute(query).all(), ["model_version", *cases.names, "tp", "fp", "fn", "tn"])
+        return sorted_cells(frame.astype({name: "int64" for name in ("tp", "fp", "fn", "tn")}))
 
     def verification_cells(self, cases: WindowCases) -> pd.DataFrame:
         """Predictions by stratum labels, call (``predicted_label``) and ``verified`` (ground truth arrived)."""

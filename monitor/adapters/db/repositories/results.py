@@ -35,7 +35,7 @@ from monitor.adapters.db.tables import (
 from monitor.domain.strata import MISSING_LABEL, AttributeSpec
 from monitor.errors import NotFoundError
 
-__all__ = ["ResultRepository", "attribute_expression"]
+__all__ = ["ResultRepository", "attribute_expression", "confusion_counts", "sorted_cells"]
 
 _CORE_COLUMNS = {"age": predictions.c.age, "sex": predictions.c.sex, "site_id": predictions.c.site_id,
                  "model_version": predictions.c.model_version}
@@ -63,6 +63,18 @@ def attribute_expression(spec: AttributeSpec, table: Table = predictions) -> Col
     whens = [(value.is_(None), literal(MISSING_LABEL))]
     whens += [(value < edge, literal(label)) for edge, label in zip(spec.bins, labels[:-1], strict=True)]
     return case(*whens, else_=literal(labels[-1]))
+
+
+def confusion_counts(truth: ColumnElement[Any], call: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """``tp, fp, fn, tn``: sums over the grouped rows of the ground-truth label ``truth`` against the
+    AI's ``call`` (rows without a label count in none)."""
+    return [func.sum(case((and_(truth == label, call == called), 1), else_=0)).label(name)
+            for name, label, called in (("tp", 1, 1), ("fp", 0, 1), ("fn", 1, 0), ("tn", 0, 0))]
+
+
+def sorted_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """A confusion-cell table (keys, then ``tp, fp, fn, tn``) sorted by its keys, index reset."""
+    return frame.sort_values(list(frame.columns[:-4]), kind="stable").reset_index(drop=True)
 
 
 def _label_join(cutoff: datetime) -> ColumnElement[bool]:
@@ -101,10 +113,8 @@ class ResultRepository:
     def confusion_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                         attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
         """Confusion counts per (model version, stratum labels), computed by the database (GROUP BY)."""
-        frame = self.stratum_counts(device_id, start=start, end=end, cutoff=cutoff, attributes=attributes,
-                                    pending=False)
-        names = list(frame.columns)
-        return frame.sort_values(names[:-4], kind="stable").reset_index(drop=True)
+        return sorted_cells(self.stratum_counts(device_id, start=start, end=end, cutoff=cutoff,
+                                                attributes=attributes, pending=False))
 
     def stratum_counts(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                        attributes: Sequence[AttributeSpec], pending: bool) -> pd.DataFrame:
@@ -114,12 +124,7 @@ class ResultRepository:
         keys = [predictions.c.model_version.label("model_version")]
         keys += [attribute_expression(spec).label(spec.name) for spec in attributes]
         truth, call = ground_truth.c.label, predictions.c.predicted_label
-        counts = [
-            func.sum(case((and_(truth == 1, call == 1), 1), else_=0)).label("tp"),
-            func.sum(case((and_(truth == 0, call == 1), 1), else_=0)).label("fp"),
-            func.sum(case((and_(truth == 1, call == 0), 1), else_=0)).label("fn"),
-            func.sum(case((and_(truth == 0, call == 0), 1), else_=0)).label("tn"),
-        ]
+        counts = confusion_counts(truth, call)
         if pending:
             counts.append(func.sum(case((truth.is_(None), 1), else_=0)).label("pending"))
         joined = (predictions.outerjoin(ground_truth, _label_join(cutoff)) if pending
