@@ -32,6 +32,7 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.adapters.files.drop_folder import LocalDropFiles
 from monitor.adapters.notifications.webhook import webhook_poster
 from monitor.entrypoints.bootstrap import App
 from monitor.errors import ConfigError
@@ -137,7 +138,8 @@ def housekeeping_job() -> dict[str, Any]:
 
     def body() -> dict[str, Any]:
         return housekeeping(uow=ctx.app.uow, clock=ctx.app.clock, runs_retention_days=service.job_runs_retention_days,
-                            drop_dir=service.drop_dir, done_retention_days=service.drop_done_retention_days)
+                            drop_dir=service.drop_dir, done_retention_days=service.drop_done_retention_days,
+                            drop_files=LocalDropFiles())
 
     return run_job("housekeeping", "housekeeping", body, uow=ctx.app.uow, clock=ctx.app.clock, host=ctx.host,
                    lease=service.job_lease_seconds).details
@@ -173,7 +175,7 @@ def start_scheduler(app: App) -> BackgroundScheduler:
         raise ConfigError(f"MONITOR_DROP_DIR={service.drop_dir}: no such folder")
     watcher = None if service.drop_dir is None else DropWatcher(
         service.drop_dir, uow=app.uow, open_log=app.open_log, hasher=app.patient_hasher, clock=app.clock,
-        actor="system:drop-folder")
+        actor="system:drop-folder", files=LocalDropFiles())
     _context = _Context(app=app, host=socket.gethostname(), watcher=watcher)
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=app.engine, tablename=JOBSTORE_TABLE)},

@@ -6,15 +6,17 @@ entry points wire them in :mod:`monitor.entrypoints.bootstrap`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, ContextManager, Iterator, Protocol, Sequence
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Iterator, Literal, Protocol, Sequence
 
 import pandas as pd
 
 from monitor.domain.device import DeviceConfig
 from monitor.domain.logs import Rejection
 
-__all__ = ["Clock", "LogSource", "Progress", "UnitOfWork", "UnitOfWorkFactory"]
+__all__ = ["Clock", "DropEntry", "DropFiles", "LogSource", "Progress", "UnitOfWork", "UnitOfWorkFactory"]
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int], None]
@@ -49,7 +51,7 @@ class LogRepo(Protocol):
     def start_batch(self, *, kind: str, source_name: str, source_format: str, source_sha256: str,
                     at: datetime, actor: str) -> int: ...
     def finish_batch(self, batch_id: int, *, rows_total: int, accepted: int, duplicates: int, rejected: int,
-                     at: datetime) -> None: ...
+                     at: datetime, source_name: str | None = None) -> None: ...
     def prediction_hashes(self, device_id: str, ids: Sequence[str]) -> dict[str, str]: ...
     def insert_predictions(self, frame: pd.DataFrame, *, batch_id: int, at: datetime) -> None: ...
     def register_model_versions(self, device_id: str, versions: Sequence[str], *, batch_id: int,
@@ -58,7 +60,8 @@ class LogRepo(Protocol):
     def latest_ground_truth(self, device_id: str, ids: Sequence[str]) -> dict[str, tuple[int, str]]: ...
     def ground_truth_history(self, device_id: str, ids: Sequence[str]) -> dict[str, set[tuple[str, str | None]]]: ...
     def insert_ground_truth(self, frame: pd.DataFrame, *, batch_id: int, at: datetime) -> None: ...
-    def insert_rejections(self, batch_id: int, rejections: Sequence[Rejection]) -> None: ...
+    def insert_rejections(self, batch_id: int, rejections: Sequence[Rejection],
+                          content_hashes: Sequence[str] | None = None) -> int: ...
 
 
 class AuditRepo(Protocol):
@@ -84,3 +87,64 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], ContextManager[UnitOfWork]]
+
+
+@dataclass(frozen=True)
+class DropEntry:
+    """One entry of a drop-folder directory, as ``lstat`` sees it (a symbolic link is never followed).
+
+    ``type`` is ``file`` (a regular file), ``dir``, ``symlink``, ``other`` (fifo, socket, device) or
+    ``unreadable`` (its ``lstat`` failed); ``size`` and ``mtime_ns`` are 0 unless it is a regular file.
+    """
+
+    path: Path
+    type: Literal["file", "dir", "symlink", "other", "unreadable"]
+    size: int = 0
+    mtime_ns: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+class DropFiles(Protocol):
+    """The file operations of the drop folder (:mod:`monitor.service.drop_folder`); none follows a symbolic
+    link below the drop folder's root. Implemented by :class:`monitor.adapters.files.drop_folder.LocalDropFiles`.
+    """
+
+    def is_folder(self, path: Path) -> bool:
+        """Whether ``path`` is a directory (the root may be a link to one; nothing below it may)."""
+        ...
+
+    def entries(self, folder: Path) -> list[DropEntry]:
+        """The entries of ``folder`` sorted by name; empty when it is missing or not a real directory."""
+        ...
+
+    def make_folder(self, path: Path) -> None:
+        """Create the directory ``path`` if it does not exist."""
+        ...
+
+    def move(self, source: Path, target: Path) -> bool:
+        """Rename atomically (the entry itself, never a link's target); False when ``source`` is gone."""
+        ...
+
+    def remove(self, path: Path) -> None:
+        """Delete the file ``path`` if it exists."""
+        ...
+
+    def write_json(self, path: Path, document: dict[str, Any]) -> None:
+        """Write ``document`` to ``path`` atomically (a temporary ``.NAME.tmp`` renamed over it)."""
+        ...
+
+    def set_mtime(self, path: Path, at: datetime) -> None:
+        """Set the modification time of ``path`` (without following a link)."""
+        ...
+
+    def open_regular(self, path: Path) -> ContextManager[Path]:
+        """Open ``path`` once, refusing a symbolic link or anything but a regular file
+        (:class:`monitor.errors.InputError`); yield a path that reads that very file while the context lasts."""
+        ...
+
+    def log_format(self, name: str) -> str | None:
+        """The log format a file name's suffix stands for (``csv``, ``parquet``, ...), if any."""
+        ...

@@ -23,7 +23,7 @@ from monitor.domain.periods import Period, resolve_timezone
 from monitor.service.analyze import analyze_period
 from monitor.service.drop_folder import prune_done
 from monitor.service.jobs import DEFAULT_LEASE_SECONDS, JobOutcome, run_job
-from monitor.service.ports import Clock, UnitOfWorkFactory
+from monitor.service.ports import Clock, DropFiles, UnitOfWorkFactory
 
 __all__ = ["due_report_period", "housekeeping", "nightly_analysis", "period_containing", "periodic_reports"]
 
@@ -135,8 +135,10 @@ def periodic_reports(*, uow: UnitOfWorkFactory, clock: Clock, host: str, actor: 
 
 
 def housekeeping(*, uow: UnitOfWorkFactory, clock: Clock, runs_retention_days: int, drop_dir: Path | None,
-                 done_retention_days: int) -> dict[str, Any]:
+                 done_retention_days: int, drop_files: DropFiles | None = None) -> dict[str, Any]:
     """Prune job records older than the retention, expired leases and old ``done/`` files; return counts.
+
+    ``drop_files`` (the drop folder's file operations) is needed when ``drop_dir`` is given.
 
     Completion marks are kept: they are what prevents a second report for a period.
     """
@@ -144,6 +146,9 @@ def housekeeping(*, uow: UnitOfWorkFactory, clock: Clock, runs_retention_days: i
     with uow() as unit:
         runs = unit.jobs.prune_runs(before=now - timedelta(days=runs_retention_days))
         locks = unit.jobs.prune_locks(now=now)
-    files = prune_done(drop_dir, before=now - timedelta(days=done_retention_days)) if drop_dir else 0
+    if drop_dir is not None and drop_files is None:
+        raise TypeError("housekeeping: drop_dir needs drop_files (the drop folder's file operations)")
+    files = prune_done(drop_files, drop_dir, before=now - timedelta(days=done_retention_days)) \
+        if drop_dir is not None and drop_files is not None else 0
     return {"job_runs_deleted": runs, "expired_locks_deleted": locks, "done_files_deleted": files}
 

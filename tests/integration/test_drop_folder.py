@@ -16,6 +16,7 @@ from referencing import Registry, Resource
 from sqlalchemy import func, select
 
 from monitor.adapters.db.tables import ingestion_batches, predictions
+from monitor.adapters.files.drop_folder import LocalDropFiles
 from monitor.service.drop_folder import DropWatcher, prune_done
 from monitor.service.ingest import ingest_predictions
 from monitor.synthetic import DemoScenario, generate, write_csv
@@ -48,7 +49,7 @@ def drop(tmp_path: Path) -> Path:
 @pytest.fixture
 def watcher(app, drop: Path) -> DropWatcher:  # type: ignore[no-untyped-def]
     return DropWatcher(drop, uow=app.uow, open_log=app.open_log, hasher=app.patient_hasher, clock=app.clock,
-                       actor="system:drop-folder")
+                       actor="system:drop-folder", files=LocalDropFiles())
 
 
 def _count(app: Any, table: Any) -> int:
@@ -116,7 +117,8 @@ def test_bad_files_go_to_failed_with_the_reason(app, drop, watcher, data) -> Non
     assert {r.outcome for r in results.values()} == {"failed"}
     assert "missing required column(s)" in results["no-columns.csv"].error
     assert "unknown log format" in results["notes.xlsx"].error
-    assert "row 1 is for device 'other-device'" in results["wrong-device.csv"].error
+    assert "row 1 is for another device than 'lung-nodule-ct'" in results["wrong-device.csv"].error
+    assert "other-device" not in results["wrong-device.csv"].error  # a data value is never echoed
     assert "'unknown-device' (the folder name) is not registered" in results["p.csv"].error
     assert _count(app, predictions) == 0 and _count(app, ingestion_batches) == 0
     validator = _validator()
@@ -152,7 +154,7 @@ def test_claimed_file_vanishing_to_another_watcher_is_skipped(app, drop, watcher
     path = write_csv(data.predictions, incoming / "p.csv")
     watcher.scan()
     rival = DropWatcher(drop, uow=app.uow, open_log=app.open_log, hasher=app.patient_hasher, clock=app.clock,
-                        actor="t")
+                        actor="t", files=LocalDropFiles())
     rival.scan()
     [won] = rival.scan()
     assert won.outcome == "done" and not path.exists()
@@ -186,6 +188,6 @@ def test_prune_done_keeps_failed_and_recent_files(drop) -> None:  # type: ignore
     stamp = datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()
     for path in (old, old.with_name("old.csv.result.json"), bad):
         os.utime(path, (stamp, stamp))
-    assert prune_done(drop, before=datetime(2025, 6, 1, tzinfo=timezone.utc)) == 1
+    assert prune_done(LocalDropFiles(), drop, before=datetime(2025, 6, 1, tzinfo=timezone.utc)) == 1
     assert not old.exists() and not old.with_name("old.csv.result.json").exists()
     assert recent.exists() and bad.exists()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from monitor.adapters.files.drop_folder import LocalDropFiles
 from monitor.entrypoints.cli._common import build_app, out
 from monitor.entrypoints.cli.ingest import ingest_app
 from monitor.service.drop_folder import DropWatcher
@@ -45,7 +46,8 @@ def ingest_watch(
     """Ingest complete files dropped into FOLDER; move each to done/ or failed/ with a .result.json."""
     application = build_app()
     watcher = DropWatcher(folder, uow=application.uow, open_log=application.open_log,
-                          hasher=application.patient_hasher, clock=application.clock, actor=application.settings.actor)
+                          hasher=application.patient_hasher, clock=application.clock, actor=application.settings.actor,
+                          files=LocalDropFiles())
     host = socket.gethostname()
     lease = application.settings.service.job_lease_seconds
     watcher.ready()  # first look: sizes to compare against at the next scan
