@@ -10,11 +10,22 @@ scanner's manufacturer and model.
 
 Row numbers count the units read, in path order: every measurement group, and every file
 that is rejected (not DICOM, not an SR, not a TID 1500 report, no measurement group).
+
+Hostile files end as one rejection each, in bounded memory and time: a file is counted for its
+sequence items (item tags) while it is hashed and refused above :data:`MAX_SEQUENCE_ITEMS` before
+it is parsed; a deflated data set (a decompression bomb) is not inflated; a truncated file, a
+content tree nested deeper than :data:`MAX_CONTENT_DEPTH` and any element pydicom cannot decode are
+rejections. Reasons name the file and the problem, never a value read from the file (DICOM values
+may hold patient data).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+
+import struct
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -23,13 +34,31 @@ from typing import Any
 
 import pandas as pd
 import pydicom
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
+from pydicom.filereader import read_file_meta_info
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from monitor.adapters.formats.codes import binary_code
 from monitor.adapters.formats.records import DEFAULT_CHUNK_ROWS, frames
 from monitor.domain.logs import Rejection
 
-__all__ = ["DicomSrLog", "normalise_vendor"]
+__all__ = ["MAX_CONTENT_DEPTH", "MAX_SEQUENCE_ITEMS", "DicomSrLog", "normalise_vendor"]
+
+#: Sequence items (item tags, counted in the bytes before parsing) a file may hold. A TID 1500 report
+#: has about 45 per measurement group, so this admits some 400 groups; parsed, an item costs about
+#: 2 KB, so the limit bounds a file's parsed tree to some 40 MB and its reading to a few seconds.
+MAX_SEQUENCE_ITEMS = 20_000
+#: Nesting levels of the SR content tree that are read (TID 1500 needs about 6).
+MAX_CONTENT_DEPTH = 32
+_ITEM_TAGS = (b"\xfe\xff\x00\xe0", b"\xff\xfe\xe0\x00")  # (FFFE,E000), little and big endian
+# What pydicom may raise on a malformed element, when the file is read or a value decoded.
+# (RuntimeError covers RecursionError and NotImplementedError.)
+_DECODE_ERRORS = (EOFError, OSError, ValueError, TypeError, AttributeError, LookupError, OverflowError,
+                  RuntimeError, BytesLengthException, struct.error)
+#: Modalities named in a reason (defined terms of PS3.3 C.7.3.1.1.1); any other value is not quoted.
+_MODALITIES = frozenset({"CT", "MR", "PT", "NM", "US", "CR", "DX", "MG", "XA", "RF", "OT", "SR", "SEG", "KO", "PR",
+                         "SC", "RTSTRUCT", "RTPLAN", "RTDOSE", "RTIMAGE", "DOC", "ECG", "IO", "PX", "OP", "OPT", "XC",
+                         "SM", "ES", "REG", "PLAN"})
 
 COLUMNS = ("prediction_id", "device_id", "model_version", "site_id", "predicted_at", "score", "predicted_label",
            "patient_id", "age", "sex", "study_uid", "ai_volume_mm3", "scanner_vendor", "scanner_model")
@@ -60,11 +89,62 @@ def _code(item: Any, attribute: str = "ConceptNameCodeSequence") -> tuple[str, s
     return str(getattr(first, "CodeValue", "")), str(getattr(first, "CodingSchemeDesignator", ""))
 
 
+class _TooDeep(Exception):
+    """A content tree nested deeper than :data:`MAX_CONTENT_DEPTH`."""
+
+
 def _walk(items: Any) -> Iterator[Any]:
-    """Every content item below ``items``, depth first."""
-    for item in items or []:
+    """Every content item below ``items``, depth first; :class:`_TooDeep` below :data:`MAX_CONTENT_DEPTH`."""
+    stack = [(iter(items or []), 1)]
+    while stack:
+        level, depth = stack[-1]
+        item = next(level, None)
+        if item is None:
+            stack.pop()
+            continue
         yield item
-        yield from _walk(getattr(item, "ContentSequence", None))
+        children = getattr(item, "ContentSequence", None)
+        if children:
+            if depth >= MAX_CONTENT_DEPTH:
+                raise _TooDeep
+            stack.append((iter(children), depth + 1))
+
+
+def _modality(value: Any) -> str:
+    """A defined modality as given, else ``unrecognised`` (a reason never quotes a value that may be free text)."""
+    text = str(value or "").strip()
+    return text if text in _MODALITIES else "unrecognised"
+
+
+def _sop_class(value: Any) -> str:
+    """The registered name of a SOP class UID (pydicom's dictionary), else ``unrecognised``."""
+    text = str(value or "").strip()
+    name = UID(text).name if text else ""
+    return f"{name} {text}" if name and name != text else "unrecognised"
+
+
+class _PydicomWarnings(logging.Handler):
+    """The warnings pydicom logs while this thread reads a file (a truncated file is only warned about)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
+
+
+def _count_items(handle: Any, digest: Any) -> int:
+    """Hash the file and count its sequence item tags (an upper bound of its items), block by block."""
+    count, tail = 0, b""
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
+        window = tail + block  # a tag across two blocks is counted once: the 3-byte tail holds no whole tag
+        count += sum(window.count(tag) for tag in _ITEM_TAGS)
+        tail = window[-3:]
+    return count
 
 
 def _decimal(text: Any) -> Decimal | None:
@@ -109,6 +189,15 @@ def _referenced_instances(ds: Any) -> list[str]:
     uids += [str(getattr(s, "ReferencedSOPInstanceUID", "")) for item in _walk(getattr(ds, "ContentSequence", None))
              for s in getattr(item, "ReferencedSOPSequence", None) or []]
     return uids
+
+
+def _short_element(ds: Any) -> bool:
+    """Whether a top-level element read from the file holds fewer bytes than its declared length (truncation)."""
+    for element in ds.elements():
+        value, length = getattr(element, "value", None), getattr(element, "length", None)
+        if isinstance(value, bytes) and isinstance(length, int) and length != 0xFFFFFFFF and len(value) < length:
+            return True
+    return False
 
 
 @dataclass
@@ -173,24 +262,48 @@ class DicomSrLog:
             name = path.relative_to(source).as_posix() if source.is_dir() else path.name
             digest.update(name.encode("utf-8") + b"\x00")
             with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+                items = _count_items(handle, digest)
+            if items > MAX_SEQUENCE_ITEMS:
+                self._reject(name, "too_many_items", f"{name} holds more than {MAX_SEQUENCE_ITEMS} sequence items "
+                                                     "(the limit of one file); it was not parsed")
+                continue
             ds = self._read(path, name)
             if ds is None:
                 continue
-            if str(getattr(ds, "Modality", "")) == "SR" or "ContentSequence" in ds:
+            try:
+                is_report = str(getattr(ds, "Modality", "")) == "SR" or "ContentSequence" in ds
+                uid = str(getattr(ds, "SOPInstanceUID", "") or "") or name
+                sop_class = getattr(ds, "SOPClassUID", None)
+            except _DECODE_ERRORS:
+                self._reject(name, "malformed_dicom", f"{name}: a header element cannot be decoded")
+                continue
+            if not sop_class and not is_report:
+                self._reject(name, "missing_sop_class", f"{name}: the data set has no SOP Class UID (0008,0016); "
+                                                        "it is not a DICOM object that can be read")
+                continue
+            if is_report:
                 reports.append((name, ds))
             else:
-                images[str(getattr(ds, "SOPInstanceUID", name))] = (name, ds)
+                images[uid] = (name, ds)
         self.sha256 = digest.hexdigest()
         used: set[str] = set()
         for name, ds in reports:
-            self._report(name, ds, images, used)
+            try:
+                rows = self._report(name, ds, images, used)
+            except _TooDeep:
+                self._reject(name, "nested_too_deeply", f"{name}: the content tree is nested deeper than "
+                                                        f"{MAX_CONTENT_DEPTH} levels")
+                continue
+            except _DECODE_ERRORS:
+                self._reject(name, "malformed_dicom", f"{name}: an element of the report cannot be decoded")
+                continue
+            for row in rows:
+                self._rows.append((len(self._rows) + len(self._rejections) + 1, row))
         for uid, (name, ds) in images.items():
             if uid not in used:
-                self._reject(name, "not_an_sr", f"{name} is a DICOM {getattr(ds, 'Modality', '?')} object "
-                                                f"(SOP class {getattr(ds, 'SOPClassUID', '?')}), not a structured "
-                                                "report, and no SR of this folder refers to it")
+                self._reject(name, "not_an_sr", f"{name} is a DICOM {_modality(getattr(ds, 'Modality', None))} object "
+                                                f"(SOP class {_sop_class(getattr(ds, 'SOPClassUID', None))}), "
+                                                "not a structured report, and no SR of this folder refers to it")
         self.columns: tuple[str, ...] = COLUMNS
 
     def _reject(self, record_id: str, code: str, reason: str) -> None:
@@ -198,31 +311,61 @@ class DicomSrLog:
         self._rejections.append(Rejection(number, record_id, code, reason, {}))
 
     def _read(self, path: Path, name: str) -> Any:
+        """The file's data set (values decoded lazily), or ``None`` after rejecting it."""
+        warned = _PydicomWarnings()
+        logger = logging.getLogger("pydicom")
+        logger.addHandler(warned)
         try:
-            return pydicom.dcmread(path, stop_before_pixels=True)
-        except (InvalidDicomError, EOFError, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
-            detail = "no DICM preamble" if isinstance(exc, InvalidDicomError) else str(exc) or type(exc).__name__
-            self._reject(name, "not_dicom", f"{name} is not a readable DICOM file ({detail})"[:500])
+            meta = read_file_meta_info(path)
+            if str(getattr(meta, "TransferSyntaxUID", "")) == DeflatedExplicitVRLittleEndian:
+                self._reject(name, "unsupported_transfer_syntax",
+                             f"{name} uses the deflated transfer syntax, which is not inflated here (re-encode it "
+                             "as explicit VR little endian)")
+                return None
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except InvalidDicomError:
+            self._reject(name, "not_dicom", f"{name} is not a readable DICOM file (no DICM preamble)")
             return None
+        except RecursionError:
+            self._reject(name, "nested_too_deeply", f"{name}: its sequences are nested too deeply to be read")
+            return None
+        except _DECODE_ERRORS as exc:
+            self._reject(name, "not_dicom", f"{name} is not a readable DICOM file ({type(exc).__name__} while "
+                                            "reading its structure)")
+            return None
+        finally:
+            logger.removeHandler(warned)
+        if any("EOF" in m or "Expected" in m or "delimit" in m for m in warned.messages):
+            self._reject(name, "truncated_dicom", f"{name} is truncated or malformed: the file ends inside an "
+                                                  "element or a sequence")
+            return None
+        if _short_element(ds):
+            self._reject(name, "truncated_dicom", f"{name} is truncated: its last element is shorter than its "
+                                                  "declared length")
+            return None
+        return ds
 
-    def _report(self, name: str, ds: Any, images: dict[str, tuple[str, Any]], used: set[str]) -> None:
+    def _report(self, name: str, ds: Any, images: dict[str, tuple[str, Any]],
+                used: set[str]) -> list[dict[str, str | None]]:
+        """The rows of one SR (none after rejecting it); decoding errors propagate, and reject the whole file."""
         title = _code(ds)
         if title != _MEASUREMENT_REPORT:
-            shown = "none" if title is None else f"({title[0]}, {title[1]})"
+            shown = "missing" if title is None else "another code"  # the code is not quoted (it may be free text)
             self._reject(name, "not_a_measurement_report",
                          f"{name}: the SR's document title is {shown}, not (126000, DCM) Imaging Measurement Report "
                          "(TID 1500)")
-            return
+            return []
         groups = [item for item in _walk(getattr(ds, "ContentSequence", None))
                   if getattr(item, "ValueType", None) == "CONTAINER" and _code(item) == _MEASUREMENT_GROUP]
         if not groups:
             self._reject(name, "no_measurement_group", f"{name}: the measurement report has no Measurement Group")
-            return
-        scanner = None
+            return []
+        scanner, referenced = None, []
         for uid in _referenced_instances(ds):
             if uid in images:
-                used.add(uid)
+                referenced.append(uid)
                 scanner = scanner or images[uid][1]
+        rows = []
         for index, container in enumerate(groups, start=1):
             group = _group(container)
             row = {
@@ -241,7 +384,9 @@ class DicomSrLog:
                 "scanner_vendor": normalise_vendor(str(getattr(scanner, "Manufacturer", "") or "")),
                 "scanner_model": str(getattr(scanner, "ManufacturerModelName", "") or "") or None,
             }
-            self._rows.append((len(self._rows) + len(self._rejections) + 1, row))
+            rows.append(row)
+        used.update(referenced)
+        return rows
 
     def chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[tuple[int, pd.DataFrame]]:
         """Yield ``(first_row, frame_of_text)`` chunks of the measurement groups."""
