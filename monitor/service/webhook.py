@@ -1,10 +1,19 @@
 """Deliver queued ticket events (the transactional outbox ``webhook_outbox``) to the ticket webhook.
 
 Events are queued in the same transaction as the ticket change they describe, so none is lost;
-delivery is at-least-once (each POST carries ``delivery_id`` for de-duplication). A failed attempt
-is recorded (``attempts``, ``last_error``) and retried after an exponential backoff
-(:func:`backoff`); events are never dropped: a failing one stays visible in
+delivery is at-least-once: an event is marked delivered only after the receiver's 2xx answer, so one
+whose answer was lost (timeout, crash, restart) is sent again with the same ``delivery_id``, and one
+marked delivered is never sent again. Events are never dropped: a failing one stays visible in
 ``samd-monitor tickets outbox`` until it is delivered.
+
+* Order: the events of one ticket are delivered in the order they were queued; a ticket's event waits
+  while an older event of the same ticket is undelivered (``delivery_id`` increases with that order).
+* The receiver unavailable (:class:`ReceiverUnavailable`: network error, timeout, redirect, 5xx, 408,
+  425, 429): the attempt is recorded (``attempts``, ``last_error``), retried after an exponential
+  :func:`backoff`, and the pass stops there: one pass waits for at most one timeout, never one per event.
+* The receiver refuses the event (:class:`EventRejected`: any other 4xx): recorded and retried only
+  every :data:`BACKOFF_CAP` (the same request would be refused again; an operator fixes the receiver);
+  the other tickets' events go on.
 """
 
 from __future__ import annotations
@@ -13,15 +22,25 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable
 
+from monitor.errors import MonitorError
 from monitor.service.ports import Clock, UnitOfWorkFactory
 
-__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "DeliverySummary", "Poster", "backoff", "deliver_pending", "outbox"]
+__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "DeliverySummary", "EventRejected", "Poster", "ReceiverUnavailable",
+           "backoff", "deliver_pending", "outbox"]
 
 #: Wait after the first failure; doubled after each further failure, capped at :data:`BACKOFF_CAP`.
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 #: ``post(payload)`` sends one event; any exception means the attempt failed.
 Poster = Callable[[dict[str, Any]], None]
+
+
+class ReceiverUnavailable(MonitorError):
+    """The webhook could not take any event now (down, slow, redirecting, 5xx): retry later, stop the pass."""
+
+
+class EventRejected(MonitorError):
+    """The webhook refused this one event (a 4xx answer): retried only every :data:`BACKOFF_CAP`."""
 
 
 def backoff(failed_attempts: int) -> timedelta:
@@ -31,26 +50,45 @@ def backoff(failed_attempts: int) -> timedelta:
 
 @dataclass
 class DeliverySummary:
-    """What one delivery pass did."""
+    """What one delivery pass did (``stopped``: the pass ended early because the receiver was unavailable)."""
 
     delivered: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    stopped: bool = False
+
+
+def _message(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
 
 
 def deliver_pending(uow: UnitOfWorkFactory, *, post: Poster, clock: Clock, limit: int = 100) -> DeliverySummary:
-    """POST every due, undelivered event once (oldest first); record each outcome in its own transaction."""
+    """POST due, undelivered events (at most ``limit``; each ticket's in order) once; record each outcome in
+    its own transaction."""
     with uow() as unit:
-        due = unit.tickets.due_events(clock(), limit=limit)
+        waiting = unit.tickets.outbox()  # every undelivered event, oldest first
+    now = clock()
+    held: set[str] = set()  # tickets with an older undelivered event: their newer events wait
     summary = DeliverySummary()
-    for event in due:
+    for event in waiting:
+        if event["ticket_id"] in held:
+            continue
+        if len(summary.delivered) + len(summary.failed) >= limit:
+            break
+        if event["next_attempt_at"] > now:
+            held.add(event["ticket_id"])
+            continue
         try:
             post({"delivery_id": event["id"], **event["payload"]})
         except Exception as exc:  # any failure of the receiver or the network: keep the event, retry later
-            message = f"{type(exc).__name__}: {exc}"
+            message = _message(exc)
+            wait = BACKOFF_CAP if isinstance(exc, EventRejected) else backoff(event["attempts"] + 1)
             with uow() as unit:
-                unit.tickets.mark_failed(event["id"], error=message,
-                                         next_attempt_at=clock() + backoff(event["attempts"] + 1))
+                unit.tickets.mark_failed(event["id"], error=message, next_attempt_at=clock() + wait)
             summary.failed[event["id"]] = message
+            held.add(event["ticket_id"])
+            if not isinstance(exc, EventRejected):
+                summary.stopped = True
+                break
         else:
             with uow() as unit:
                 unit.tickets.mark_delivered(event["id"], at=clock())
