@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboards/app.py` puts only das
 
 import streamlit as st  # noqa: E402
 
-from dashboards import auth, data  # noqa: E402
+from dashboards import auth, data, labels  # noqa: E402
 from dashboards.context import PageContext  # noqa: E402
 from dashboards.views import drift, findings, heatmap, overview, reports, tickets, trends  # noqa: E402
 from monitor.errors import MonitorError  # noqa: E402
@@ -41,7 +41,7 @@ def main() -> None:
     try:
         app = data.application(database_url)
     except MonitorError as exc:
-        st.error(f"Cannot open the database: {exc}")
+        st.error(labels.cannot_open(exc))
         return
     principal = auth.current_principal()
     if principal is None:
@@ -50,7 +50,7 @@ def main() -> None:
     run_key = data.newest_run_id(database_url)
     devices = data.overview(database_url, run_key)
     with st.sidebar:
-        st.markdown(f"**{principal.name}** · {principal.role}")
+        st.markdown(labels.sidebar_user(principal.name, principal.role))
         if st.button("Sign out", key="logout"):
             auth.logout()
             st.rerun()

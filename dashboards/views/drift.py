@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts, data
+from dashboards import charts, data, labels
 from dashboards.context import PageContext
 
 __all__ = ["render"]
@@ -12,7 +12,7 @@ __all__ = ["render"]
 
 def render(ctx: PageContext) -> None:
     """Per-feature drift statistics with their thresholds."""
-    st.header(f"Data drift · {ctx.period}")
+    st.header(labels.header("Data drift", ctx.period))
     drift = data.data_drift(ctx.database_url, ctx.run_key, ctx.device_id, ctx.period)
     if drift.empty:
         st.info("No data-drift section stored for this period.")
@@ -21,7 +21,7 @@ def render(ctx: PageContext) -> None:
     if drifted.empty:
         st.success("No feature drifted beyond its threshold.")
     else:
-        st.warning(f"Drifted beyond threshold: {', '.join(drifted['feature'])}")
+        st.warning(labels.drifted(drifted["feature"], prefix="Drifted beyond threshold"))
     with st.container(key="drift-chart"):
         st.altair_chart(charts.drift_chart(drift), width="stretch")
     st.caption("Each bar is the feature's statistic divided by its threshold (dashed line = 1). Numeric features: "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts, data
+from dashboards import charts, data, labels
 from dashboards.context import PageContext
 
 __all__ = ["render"]
@@ -14,7 +14,7 @@ METRICS = ("sensitivity", "specificity")
 
 def render(ctx: PageContext) -> None:
     """Pick a metric and two attributes; show the grid, its flagged and low-n cells."""
-    st.header(f"Stratum heat map · {ctx.period}")
+    st.header(labels.header("Stratum heat map", ctx.period))
     levels = data.attribute_levels(ctx.database_url, ctx.run_key, ctx.device_id)
     names = list(levels)
     strata = data.strata(ctx.database_url, ctx.run_key, ctx.device_id, ctx.period)
@@ -28,8 +28,7 @@ def render(ctx: PageContext) -> None:
     grid = data.stratum_grid(ctx.database_url, ctx.run_key, ctx.device_id, ctx.period, metric, rows, columns,
                              version)
     if grid["status"].isin(["ok", "flagged", "insufficient"]).sum() == 0:
-        st.info(f"No stored {metric} results for {rows} × {columns} in {ctx.period} "
-                f"(the device may not monitor this intersection).")
+        st.info(labels.no_results(metric, rows, columns, ctx.period))
         return
     with st.container(key="heatmap"):
         st.altair_chart(charts.heatmap(grid, rows=rows, columns=columns, metric=metric), width="stretch")
@@ -39,11 +38,9 @@ def render(ctx: PageContext) -> None:
     flagged = grid[grid["status"] == "flagged"]
     with st.container(key="heatmap-flagged"):
         if flagged.empty:
-            st.success(f"No flagged {metric} cell in {rows} × {columns}.")
+            st.success(f"No flagged {labels.text(metric)} cell in {labels.text(rows)} × {labels.text(columns)}.")
         else:
             for cell in flagged.itertuples():
-                st.error(f"Flagged: {metric} in **{cell.stratum}**: {cell.estimate:.1%} "
-                         f"[{cell.ci_low:.1%}, {cell.ci_high:.1%}] vs claim {cell.claim:.0%}, "
-                         f"{cell.successes}/{cell.trials}, q = {cell.q_value:.2g}")
+                st.error(labels.flagged_cell(metric, cell))
     with st.expander("Cells as a table"):
         st.dataframe(grid, hide_index=True)

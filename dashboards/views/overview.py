@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import data
+from dashboards import data, labels
 from dashboards.context import PageContext
 
 __all__ = ["render"]
@@ -17,24 +17,20 @@ def render(ctx: PageContext) -> None:
     devices = data.overview(ctx.database_url, ctx.run_key)
     current = next(d for d in devices if d["device_id"] == ctx.device_id)
     with st.container(key="overview-kpis"):
-        st.subheader(f"{current['name']} ({current['device_id']})")
+        st.subheader(labels.subheader(current["name"], current["device_id"]))
         if "period" not in current:
             st.info("No analysis stored yet: run `samd-monitor analyze` first.")
             return
         cols = st.columns(5)
-        cols[0].metric("Current period", current["period"])
+        cols[0].metric("Current period", labels.text(current["period"]))
         cols[1].metric("Label completeness", f"{current['label_completeness']:.1%}",
                        help="Predictions of the period with ground truth received by the data cut-off.")
         cols[2].metric("Open findings", current["open_findings"], help="Findings of the current period's run.")
         cols[3].metric("Open tickets", current["open_tickets"])
         cols[4].metric("Tests / flagged", f"{current['tests']} / {current['flagged']}")
-        st.caption(f"Run {current['run_id']} · analysed {current['analysed_at']:%Y-%m-%d %H:%M} UTC · data cut-off "
-                   f"{current['data_cutoff']:%Y-%m-%d %H:%M} UTC · model version(s) "
-                   f"{', '.join(current['model_versions'])} · {current['predictions']:,} predictions, "
-                   f"{current['with_ground_truth']:,} with ground truth · {current['insufficient']} strata with "
-                   f"too few cases to test")
+        st.caption(labels.overview_caption(current))
         if current["drifted_features"]:
-            st.warning(f"Data drift beyond threshold: {', '.join(current['drifted_features'])}")
+            st.warning(labels.drifted(current["drifted_features"], prefix="Data drift beyond threshold"))
     st.subheader("All devices")
     table = pd.DataFrame([{
         "device": d["device_id"], "name": d["name"], "current period": d.get("period"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import data
+from dashboards import data, labels
 from dashboards.context import PageContext
 
 __all__ = ["render"]
@@ -23,15 +23,15 @@ def render(ctx: PageContext) -> None:
         st.info("No report written yet: `samd-monitor report --device ... --period ...`.")
         return
     for period, group in files.groupby("period", sort=False):
-        st.subheader(str(period))
+        st.subheader(labels.text(period))
         for row in group.itertuples():
             path = Path(row.path)
             left, right = st.columns([1, 3])
-            label = f"{row.format.upper()} · {row.language or '—'}"
+            label = labels.report_button(row.format, row.language)
             key = f"dl-{row.report_id}-{row.Index}"
             if row.exists:
                 left.download_button(label, data=path.read_bytes(), file_name=path.name,
                                      mime=MIME.get(row.format, "application/octet-stream"), key=key)
             else:
                 left.button(label, disabled=True, key=key, help="The recorded file is no longer on disk.")
-            right.caption(f"{path.name} · sha256 {row.sha256[:16]}… · written {row.created_at:%Y-%m-%d %H:%M} UTC")
+            right.caption(labels.report_caption(path.name, row.sha256, row.created_at))

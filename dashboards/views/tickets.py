@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboards import data
+from dashboards import data, labels
 from dashboards.auth import can_write_tickets
 from dashboards.context import PageContext
 from monitor.domain.tickets import STATUSES, TRANSITIONS
@@ -46,19 +46,19 @@ def _write_controls(ctx: PageContext, ticket: dict[str, Any]) -> None:
             if st.form_submit_button("Apply transition"):
                 _write(lambda: transition_ticket(ticket["ticket_id"], target, reason=reason, actor=actor,
                                                  uow=ctx.app.uow, clock=ctx.app.clock),
-                       f"{ticket['ticket_id']} moved to {target}.")
+                       labels.ticket_notice(ticket["ticket_id"], target))
     with st.form(f"comment-{ticket['ticket_id']}", clear_on_submit=True):
         body = st.text_area("Comment", key=f"comment-{ticket['ticket_id']}")
         if st.form_submit_button("Add comment"):
             _write(lambda: comment_ticket(ticket["ticket_id"], body, actor=actor, uow=ctx.app.uow,
-                                          clock=ctx.app.clock), "Comment added.")
+                                          clock=ctx.app.clock), labels.ticket_notice(ticket["ticket_id"]))
 
 
 def _write(action: Any, done: str) -> None:
     try:
         action()
     except MonitorError as exc:
-        st.error(str(exc))
+        st.error(labels.text(exc))
         return
     data.tickets.clear()
     st.session_state["ticket_notice"] = done
@@ -82,14 +82,14 @@ def render(ctx: PageContext) -> None:
     chosen = st.selectbox("Ticket", ids, key=SELECTED_KEY)
     ticket = next(t for t in items if t["ticket_id"] == chosen)
     with st.container(key="ticket-detail"):
-        st.subheader(f"{ticket['ticket_id']} · {ticket['status']}")
-        st.markdown(ticket["title"])
+        st.subheader(labels.ticket_heading(ticket))
+        st.markdown(labels.ticket_title(ticket))
         cols = st.columns(3)
-        cols[0].metric("Severity", ticket.get("severity") or "—")
-        cols[1].metric("Data-collection target", ticket.get("data_collection_target") or "—")
+        cols[0].metric("Severity", labels.text(ticket.get("severity") or "—"))
+        cols[1].metric("Data-collection target", labels.text(ticket.get("data_collection_target") or "—"))
         cols[2].metric("Evidence runs", len(ticket["evidence"]))
         if ticket.get("containment"):
-            st.info(f"Containment: {ticket['containment']}")
+            st.info(f"Containment: {labels.text(ticket['containment'])}")
         if ticket.get("acceptance_criteria"):
             with st.expander("Acceptance criteria"):
                 st.json(ticket["acceptance_criteria"])
@@ -107,4 +107,4 @@ def render(ctx: PageContext) -> None:
     if can_write_tickets(ctx.principal):
         _write_controls(ctx, ticket)
     else:
-        st.caption(f"Read only: role {ctx.principal.role} cannot change tickets.")
+        st.caption(labels.read_only(ctx.principal.role))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts, data
+from dashboards import charts, data, labels
 from dashboards.context import PageContext
 
 __all__ = ["render"]
@@ -22,7 +22,7 @@ def render(ctx: PageContext) -> None:
     options = list(dict.fromkeys(ordered["stratum"]))
     left, middle, right = st.columns([3, 1, 1])
     stratum = left.selectbox("Stratum", options, key="trend_stratum",
-                             help=f"Strata of {ctx.period}; flagged ones are listed first.")
+                             help=labels.period_help(ctx.period))
     metrics = sorted(tested.loc[tested["stratum"] == stratum, "metric"].unique())
     metric = middle.selectbox("Metric", metrics, key="trend_metric")
     versions = sorted(tested.loc[tested["stratum"] == stratum, "model_version"].unique(), reverse=True)

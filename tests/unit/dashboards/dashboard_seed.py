@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards.text import WORD_JOINER
 from monitor.adapters.config_file import load_device_config
 from monitor.adapters.db.engine import make_engine, upgrade
 from monitor.domain.periods import Period
@@ -34,7 +36,7 @@ from monitor.service.ingest import ingest_ground_truth, ingest_predictions
 from monitor.settings import Settings
 from monitor.synthetic import DemoScenario, generate, write_csv
 
-__all__ = ["APP_FILE", "DEVICE", "PASSWORD", "TARGET", "dashboard", "seed_dashboard_database", "seeded"]
+__all__ = ["APP_FILE", "DEVICE", "PASSWORD", "TARGET", "dashboard", "literal", "seed_dashboard_database", "seeded"]
 
 ROOT = Path(__file__).resolve().parents[3]
 APP_FILE = ROOT / "dashboards" / "app.py"
@@ -43,6 +45,12 @@ TARGET = "age_band=>=75 & emphysema_grade=severe"
 PASSWORD = "correct horse battery"
 SCENARIO = DemoScenario(seed=11, scale=0.05, quarters=("2025Q2", "2025Q3"), drift_quarter="2025Q3",
                         drift_drop=0.30)
+
+
+def literal(markdown: str) -> str:
+    """What the reader sees of Markdown written by :func:`dashboards.text.md`: backslash escapes
+    resolved, word joiners removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown)).replace(WORD_JOINER, "")
 
 
 def _root_conftest() -> Any:

@@ -6,7 +6,8 @@ from typing import Any, Callable
 
 from streamlit.testing.v1 import AppTest
 
-from unit.dashboards.dashboard_seed import DEVICE, TARGET, dashboard, seeded  # noqa: F401  (fixtures)
+from dashboards.auth import TOKEN_KEY
+from unit.dashboards.dashboard_seed import DEVICE, TARGET, dashboard, literal, seeded  # noqa: F401  (fixtures)
 
 Start = Callable[..., AppTest]
 
@@ -14,7 +15,7 @@ Start = Callable[..., AppTest]
 def _texts(at: AppTest) -> str:
     parts = [m.value for m in (*at.markdown, *at.caption, *at.error, *at.success, *at.info, *at.warning,
                                *at.header, *at.subheader, *at.title)]
-    return "\n".join(str(p) for p in parts)
+    return "\n".join(literal(p) for p in parts)
 
 
 def _page(at: AppTest, name: str) -> AppTest:
@@ -30,7 +31,7 @@ def test_login_is_required_and_a_wrong_password_is_refused(dashboard: Start) -> 
     at.text_input(key="login_password").input("not the password")
     at.button[0].click().run()
     assert "Sign-in failed" in at.error[0].value
-    assert "principal" not in at.session_state
+    assert TOKEN_KEY not in at.session_state
 
 
 def test_overview_shows_current_period_completeness_findings_and_tickets(dashboard: Start,
@@ -38,7 +39,7 @@ def test_overview_shows_current_period_completeness_findings_and_tickets(dashboa
     at = dashboard("qa1")
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Current period"] == "2025Q3"
+    assert literal(metrics["Current period"]) == "2025Q3"
     assert metrics["Open findings"] == str(len(seeded["outcomes"][-1].document["findings"]) +
                                            len(seeded["outcomes"][-1].document["sequential_alarms"]))
     assert int(metrics["Open tickets"]) >= 1
@@ -51,7 +52,7 @@ def test_heat_map_marks_the_flagged_stratum_and_low_n_cells(dashboard: Start) ->
     at = _page(dashboard("audit1"), "Heat map")
     at.selectbox(key="heat_rows").set_value("age_band").run()
     at.selectbox(key="heat_columns").set_value("emphysema_grade").run()
-    assert any(TARGET in e.value for e in at.error), _texts(at)
+    assert any(TARGET in literal(e.value) for e in at.error), _texts(at)
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
     at.selectbox(key="heat_metric").set_value("specificity").run()
     assert not at.exception and "No flagged specificity cell" in _texts(at)
@@ -76,7 +77,7 @@ def test_findings_drift_and_reports_pages(dashboard: Start, seeded: dict[str, An
     drift = at.dataframe[0].value
     assert {"age", "score", "positive_call_rate"} <= set(drift["feature"]) and (drift["threshold"] > 0).all()
     _page(at, "Reports")
-    labels = sorted(b.proto.label for b in at.get("download_button"))
+    labels = sorted(literal(b.proto.label) for b in at.get("download_button"))
     assert labels == ["CSV · —", "CSV · —", "JSON · en", "JSON · zh-CN"]
     assert len(labels) == len(seeded["reports"])
 
