@@ -29,7 +29,14 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from monitor.adapters.formats.codes import binary_code
-from monitor.adapters.formats.records import DEFAULT_CHUNK_ROWS, frames, text_value
+from monitor.adapters.formats.records import (
+    DEFAULT_CHUNK_ROWS,
+    MAX_FIELDS,
+    ColumnUnion,
+    RequestBudget,
+    frames,
+    text_value,
+)
 from monitor.domain.logs import Rejection
 
 __all__ = ["DEVICE_ID_SYSTEM", "EXTENSION_URL", "GROUND_TRUTH_SOURCE_SYSTEM", "FhirBundleLog"]
@@ -177,13 +184,15 @@ class FhirBundleLog:
     """A log source over one FHIR R4 Bundle (JSON), mapped to ``kind`` rows (``predictions`` or ``ground_truth``).
 
     ``device_id`` is the caller's context: the registered device that ground-truth resources
-    (or an AI Device without a samd-monitor device-id identifier) refer to.
+    (or an AI Device without a samd-monitor device-id identifier) refer to. Columns from extensions share
+    the limits of every record-shaped source (``records.MAX_FIELDS`` per row, ``records.MAX_COLUMNS`` in
+    all); with a ``budget``, every entry and every row's fields are charged to it.
     """
 
     format = "fhir"
 
     def __init__(self, source: Path | bytes, *, kind: str, device_id: str | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, budget: RequestBudget | None = None) -> None:
         if kind not in ("predictions", "ground_truth"):
             raise ValueError(f"kind must be predictions or ground_truth, not {kind!r}")
         data = source.read_bytes() if isinstance(source, Path) else bytes(source)
@@ -193,14 +202,22 @@ class FhirBundleLog:
         self._device_id = device_id
         self._rows: list[tuple[int, dict[str, str | None]]] = []
         self._rejections: list[Rejection] = []
-        extra: dict[str, None] = {}
+        self._budget = budget
+        union = ColumnUnion(PREDICTION_COLUMNS if kind == "predictions" else GROUND_TRUTH_COLUMNS)
         bundle = self._read(data)
         if bundle is not None:
             self._map(bundle)
-            for _, row in self._rows:
-                extra.update(dict.fromkeys(c for c in row if c not in extra))
-        base = PREDICTION_COLUMNS if kind == "predictions" else GROUND_TRUTH_COLUMNS
-        self.columns: tuple[str, ...] = base + tuple(c for c in extra if c not in base)
+            rows, self._rows = self._rows, []
+            for number, row in rows:
+                if budget is not None:
+                    budget.charge(len(row) - 1, records=0)  # (the entry itself was charged when read)
+                record_id = row.get("prediction_id")
+                rejection = union.add(row, number, unit="entry", record_id=record_id)
+                if rejection is None:
+                    self._rows.append((number, row))
+                else:
+                    self._rejections.append(rejection)
+        self.columns: tuple[str, ...] = union.columns
 
     # reading -----------------------------------------------------------------------------------
     def _reject(self, number: int, record_id: str | None, code: str, reason: str) -> None:
@@ -227,6 +244,8 @@ class FhirBundleLog:
         if not isinstance(raw_entries, list):
             self._reject(0, _key(document), "invalid_bundle", "Bundle.entry is not a list")
             return None
+        if self._budget is not None:
+            self._budget.charge(len(raw_entries), records=len(raw_entries))
         for number, entry in enumerate(raw_entries, start=1):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
@@ -279,6 +298,7 @@ class FhirBundleLog:
                     row = self._prediction(bundle, entry.resource, ai, wrappers.get(id(entry.resource)))
                 else:
                     row = self._ground_truth(bundle, entry.resource, ai)
+                row = self._limited(row, _key(entry.resource))
             except _Unmappable as exc:
                 self._reject(entry.number, _key(entry.resource), exc.code, exc.reason)
                 continue
@@ -368,6 +388,13 @@ class FhirBundleLog:
         row.update(_result(obs, where))
         for source in (obs, study[0] if study else None, report):
             _merge_extensions(row, source)
+        return row
+
+    @staticmethod
+    def _limited(row: dict[str, str | None], where: str) -> dict[str, str | None]:
+        if len(row) > MAX_FIELDS:
+            raise _Unmappable("too_many_fields", f"{where} maps to {len(row)} fields with its extensions "
+                                                 f"(at most {MAX_FIELDS})")
         return row
 
     def _study(self, bundle: _Bundle, obs: dict[str, Any], report: dict[str, Any] | None

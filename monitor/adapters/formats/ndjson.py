@@ -2,9 +2,10 @@
 
 Row numbers are line numbers (1-based; blank lines are skipped but counted). A line that is
 not UTF-8, not JSON, not a JSON object, longer than :data:`MAX_LINE_BYTES`, or that holds an
-object or array as a value is rejected with its line number and the reason; the other lines
-are rows. The file is read twice: once for its field names (the columns) and the rejections,
-once for the rows.
+object or array as a value, or that brings the file above the shared limit of distinct field
+names (:data:`~monitor.adapters.formats.records.MAX_COLUMNS`), is rejected with its line number
+and the reason; the other lines are rows. The file is read twice: once for its field names (the
+columns) and the rejections, once for the rows.
 """
 
 from __future__ import annotations
@@ -18,41 +19,47 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
-from monitor.adapters.formats.records import DEFAULT_CHUNK_ROWS, frames, record_row
+from monitor.adapters.formats.records import (
+    DEFAULT_CHUNK_ROWS,
+    MAX_COLUMNS,
+    ColumnUnion,
+    RequestBudget,
+    frames,
+    record_row,
+)
 from monitor.domain.logs import Rejection
 
-__all__ = ["MAX_LINE_BYTES", "NdjsonLog"]
+__all__ = ["MAX_COLUMNS", "MAX_LINE_BYTES", "NdjsonLog"]
 
 MAX_LINE_BYTES = 1 << 20
-MAX_COLUMNS = 1024
 
 
 class NdjsonLog:
-    """A log source over NDJSON text, from a file path or in-memory bytes."""
+    """A log source over NDJSON text, from a file path or in-memory bytes (with a ``budget``, every line
+    is charged to it while the text is first read)."""
 
     format = "ndjson"
 
-    def __init__(self, source: Path | bytes, *, name: str | None = None) -> None:
+    def __init__(self, source: Path | bytes, *, name: str | None = None, budget: RequestBudget | None = None) -> None:
         self._source = source
         self.name = name or (str(source) if isinstance(source, Path) else "ndjson")
         digest = hashlib.sha256()
-        seen: dict[str, None] = {}
+        union = ColumnUnion()
         self._rejections: list[Rejection] = []
         self._rows = 0
         for number, row in self._lines(digest):
+            if budget is not None:
+                budget.charge(1 if isinstance(row, Rejection) else len(row))
+            if not isinstance(row, Rejection):
+                record_id = row.get("prediction_id")
+                row = union.add(row, number, unit="line", record_id=record_id if isinstance(record_id, str) else None) \
+                    or row
             if isinstance(row, Rejection):
                 self._rejections.append(row)
                 continue
-            new = [c for c in row if c not in seen]
-            if len(seen) + len(new) > MAX_COLUMNS:
-                self._rejections.append(Rejection(number, None, "too_many_fields",
-                                                  f"line {number} brings the file's distinct field names above "
-                                                  f"{MAX_COLUMNS}", {}))
-                continue
-            seen.update(dict.fromkeys(new))
             self._rows += 1
         self.sha256 = digest.hexdigest()
-        self.columns: tuple[str, ...] = tuple(seen)
+        self.columns: tuple[str, ...] = union.columns
         self._rejected_lines = {r.row_number for r in self._rejections}
 
     def _open(self) -> BinaryIO:

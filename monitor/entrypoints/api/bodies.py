@@ -11,7 +11,7 @@ from fastapi import Request
 
 from monitor.adapters.formats.fhir import FhirBundleLog
 from monitor.adapters.formats.ndjson import NdjsonLog
-from monitor.adapters.formats.records import RecordsLog
+from monitor.adapters.formats.records import RecordsLog, RequestBudget, json_array
 from monitor.domain.logs import Rejection
 from monitor.entrypoints.api.problems import (
     UnreadableBodyError,
@@ -72,23 +72,40 @@ def media_type(request: Request) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
+_JSON_KINDS = {"{": "an object", '"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
+
+
 def parse_body(body: bytes, media: str, *, kind: str, device_id: str, name: str) -> LogSource:
-    """The body as a log source of ``kind`` rows; 400 when its format cannot be read at all."""
+    """The body as a log source of ``kind`` rows; 400 when its format cannot be read at all, 413 when it holds
+    more records or field values than one request may (``records.RequestBudget``).
+
+    A JSON array is read element by element (``records.json_array``), twice, and never held parsed whole:
+    the memory of a request grows with one element and one chunk of rows, not with the body's records.
+    """
     if not body.strip():
         raise UnreadableBodyError("the body is empty (send at least one record)")
+    budget = RequestBudget()
     if media == "application/json":
         try:
-            records = json.loads(body.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise UnreadableBodyError(f"the body is not valid UTF-8 JSON: {exc}") from exc
-        if not isinstance(records, list):
-            raise UnreadableBodyError("an application/json body must be a JSON array of records "
-                                      f"(got a JSON {type(records).__name__})")
-        log: LogSource = RecordsLog(records, format="json", name=name, sha256=hashlib.sha256(body).hexdigest())
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise UnreadableBodyError(f"the body is not valid UTF-8 JSON: {exc.reason} at byte {exc.start + 1}") \
+                from exc
+        start = text.lstrip()[:1]
+        if start != "[" and start in _JSON_KINDS or start.isdigit() or start == "-":
+            raise UnreadableBodyError("an application/json body must be a JSON array of records (got "
+                                      f"{_JSON_KINDS.get(start, 'a number')})")
+        try:
+            log: LogSource = RecordsLog(lambda: json_array(text), format="json", name=name,
+                                        sha256=hashlib.sha256(body).hexdigest(), budget=budget)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            reason = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) \
+                else "nested too deeply"
+            raise UnreadableBodyError(f"the body is not valid UTF-8 JSON: {reason}") from exc
     elif media == "application/x-ndjson":
-        log = NdjsonLog(body, name=name)
+        log = NdjsonLog(body, name=name, budget=budget)
     elif media == "application/fhir+json":
-        log = FhirBundleLog(body, kind=kind, device_id=device_id, name=name)
+        log = FhirBundleLog(body, kind=kind, device_id=device_id, name=name, budget=budget)
     else:
         raise UnsupportedMediaTypeError(f"content type {media!r} is not accepted here (use one of: "
                                         f"{', '.join(MEDIA_TYPES)})")
