@@ -40,6 +40,7 @@ __all__ = [
     "ground_truth_row_hashes",
     "keep_known",
     "missing_columns",
+    "rejection_hashes",
     "retraction_row_hashes",
     "stored_columns",
     "validate_ground_truth",
@@ -83,7 +84,11 @@ GROUND_TRUTH_SOURCES = (
 MAX_ID_LENGTH = 128
 MAX_TEXT_LENGTH = 64
 MAX_REASON_LENGTH = 500
+#: The plausibility window of every timestamp (predicted_at, confirmed_at, intervention_at, retracted_at):
+#: from :data:`EARLIEST_TIMESTAMP` (no device log predates 1970) to :data:`FUTURE_TOLERANCE` after ingestion.
+#: Earlier (and unrepresentable, e.g. year 9999) -> ``<column>_out_of_range``; later -> ``<column>_in_future``.
 FUTURE_TOLERANCE = timedelta(days=1)
+EARLIEST_TIMESTAMP = pd.Timestamp("1970-01-01T00:00:00Z")
 _OFFSET_PATTERN = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 # A bare calendar date ("2025-08-01", "2025-08") has no time and no offset, although its
 # last "-01" looks like one: it must not count as carrying an offset.
@@ -236,17 +241,34 @@ def _timestamps(
         garbled[np.flatnonzero(no_offset)] = naive.isna().to_numpy()
         no_offset &= ~garbled
     problems.add(no_offset, f"{column}_without_offset",
-                 lambda v: f"{column} {v!r} has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)", values)
+                 f"{column} has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)")
     candidates = present & has_offset
     others = candidates & ~plain
     if others.any():
         converted = pd.to_datetime(text[others], format="ISO8601", utc=True, errors="coerce")
         parsed.loc[others] = converted
-    unparseable = (candidates & parsed.isna().to_numpy()) | garbled
-    problems.add(unparseable, f"invalid_{column}", lambda v: f"{column} {v!r} is not a valid ISO-8601 timestamp", values)
+    failed = candidates & parsed.isna().to_numpy()
+    beyond = _beyond_representable(text, failed)  # valid ISO 8601, outside pandas' 1677..2262
+    problems.add((failed & ~beyond) | garbled, f"invalid_{column}", f"{column} is not a valid ISO-8601 timestamp")
+    early = parsed.notna().to_numpy() & (parsed < EARLIEST_TIMESTAMP).to_numpy()
+    problems.add(beyond | early, f"{column}_out_of_range",
+                 f"{column} is outside the supported range ({EARLIEST_TIMESTAMP:%Y-%m-%d} to one day after ingestion)")
     future = parsed.notna().to_numpy() & (parsed > pd.Timestamp(now) + FUTURE_TOLERANCE).to_numpy()
-    problems.add(future, f"{column}_in_future", lambda v: f"{column} {v!r} is in the future", values)
+    problems.add(future, f"{column}_in_future", f"{column} is more than one day after ingestion (in the future)")
     return parsed
+
+
+def _beyond_representable(text: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Which of ``rows`` hold a valid ISO-8601 timestamp with an offset whose year pandas cannot represent
+    (before 1677 or after 2262, e.g. ``9999-12-31T00:00:00Z``): out of range, not malformed."""
+    beyond = np.zeros(len(text), dtype=bool)
+    for i in np.flatnonzero(rows):
+        try:
+            moment = datetime.fromisoformat(str(text.iloc[i]))
+        except ValueError:
+            continue
+        beyond[i] = moment.tzinfo is not None and not (1677 < moment.year < 2262)
+    return beyond
 
 
 # ISO 8601 extended form with seconds, optional fraction and an offset, every field in range except the
@@ -278,7 +300,7 @@ def _binary(problems: _Problems, values: pd.Series, column: str, required: bool 
     missing = _require(problems, values, column) if required else values.isna().to_numpy()
     mapped = values.map({"0": 0, "1": 1, "0.0": 0, "1.0": 1})
     bad = ~missing & mapped.isna().to_numpy()
-    problems.add(bad, f"invalid_{column}", lambda v: f"{column} {v!r} is not 0 or 1", values)
+    problems.add(bad, f"invalid_{column}", f"{column} is not 0 or 1")
     return mapped
 
 
@@ -350,6 +372,19 @@ def _raw_records(raw: pd.DataFrame, hashed: dict[str, pd.Series], exact_ages: bo
     return [{k: (None if v is None else str(v)) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
+def rejection_hashes(kind: str, rejections: Sequence[Rejection], *, source_sha256: str) -> list[str]:
+    """Content hash of each rejection, by which a rejected row sent again is recognised (SHA-256 of the JSON
+    of the log kind, record id, reason code, reason and stored content; not the row number, so a re-sent
+    row is recognised wherever it sits in the new file). A unit rejected before it became a row (a line
+    that is not JSON, a resource that cannot be mapped) keeps no content: its hash covers the whole
+    source's SHA-256 and its row number instead, so only the identical source repeats it."""
+    def digest(r: Rejection) -> str:
+        where = [] if r.raw else [source_sha256, r.row_number]
+        text = json.dumps([kind, r.record_id, r.code, r.reason, r.raw, *where], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return [digest(r) for r in rejections]
+
+
 def _iso_text(values: pd.Series) -> pd.Series:
     """UTC timestamps as fixed-width text ('' for missing), the form used in row hashes
     (``%Y-%m-%dT%H:%M:%S.%fZ``)."""
@@ -389,7 +424,7 @@ def _row_hashes(*columns: pd.Series) -> list[str]:
 def _device_checks(problems: _Problems, device_ids: pd.Series, devices: Mapping[str, DeviceConfig]) -> None:
     unknown = device_ids.notna().to_numpy() & ~device_ids.isin(list(devices)).to_numpy()
     problems.add(unknown, "unknown_device",
-                 lambda d: f"device {d!r} is not registered (run `samd-monitor device add CONFIG`)", device_ids)
+                 "device_id is not a registered device (run `samd-monitor device add CONFIG`)")
 
 
 def _rejections(raw: pd.DataFrame, problems: _Problems, first_row: int, ids: pd.Series,
@@ -437,7 +472,7 @@ def _attribute_values(
             if spec.is_numeric:
                 numbers = _numbers(values).astype(float)
                 bad = rows & values.notna().to_numpy() & numbers.isna().to_numpy()
-                problems.add(bad, f"invalid_{column}", lambda v, c=column: f"{c} {v!r} is not a number", values)
+                problems.add(bad, f"invalid_{column}", f"{column} is not a number")
                 converted = numbers.astype(object).where(numbers.notna(), None).to_numpy()
             else:
                 _check_length(problems, values.where(pd.Series(rows, index=values.index)), column, MAX_TEXT_LENGTH)
@@ -459,7 +494,7 @@ def _optional_volume(problems: _Problems, raw: pd.DataFrame, column: str) -> pd.
     text = _text(raw, column)
     values = _numbers(text)
     bad = text.notna().to_numpy() & ~(values.notna() & np.isfinite(values.astype(float)) & (values >= 0)).to_numpy()
-    problems.add(bad, f"invalid_{column}", lambda v: f"{column} {v!r} is not a finite, non-negative number", text)
+    problems.add(bad, f"invalid_{column}", f"{column} is not a finite, non-negative number")
     return values.astype(float).where(~pd.Series(bad, index=values.index))
 
 
@@ -499,7 +534,7 @@ def _result_status(problems: _Problems, raw: pd.DataFrame) -> tuple[pd.Series, n
     status = _text(raw, "result_status").fillna("ok")
     unknown = ~status.isin(RESULT_STATUSES).to_numpy()
     problems.add(unknown, "invalid_result_status",
-                 lambda v: f"result_status {v!r} is not one of {', '.join(RESULT_STATUSES)}", status)
+                 f"result_status is not one of {', '.join(RESULT_STATUSES)}")
     failed = status.isin(["failed", "no_result"]).to_numpy()
     reason = _text(raw, "failure_reason")
     bad_reason = reason.notna().to_numpy() & ~_full_matches(reason, _FAILURE_REASON_PATTERN)
@@ -558,9 +593,9 @@ def validate_predictions(
     problems.add(score_missing, "missing_score", "score is missing")
     score = _numbers(score_text)
     not_number = score_text.notna().to_numpy() & score.isna().to_numpy()
-    problems.add(not_number, "invalid_score", lambda v: f"score {v!r} is not a number", score_text)
+    problems.add(not_number, "invalid_score", "score is not a number")
     out_of_range = score.notna().to_numpy() & ((score < 0) | (score > 1)).to_numpy()
-    problems.add(out_of_range, "score_out_of_range", lambda v: f"score {v} is outside 0..1", score_text)
+    problems.add(out_of_range, "score_out_of_range", "score is outside 0..1")
 
     label_text = _text(raw, "predicted_label")
     label_missing = label_text.isna().to_numpy() & ~failed
@@ -578,7 +613,7 @@ def validate_predictions(
     age_text = _text(raw, "age")
     age = _numbers(age_text)
     bad_age = age_text.notna().to_numpy() & (age.isna() | (age < 0) | (age > 130)).to_numpy()
-    problems.add(bad_age, "invalid_age", lambda v: f"age {v!r} is not a number of years in 0..130", age_text)
+    problems.add(bad_age, "invalid_age", "age is not a number of years in 0..130")
     if not exact_ages:
         age = age.where(~(age >= AGE_CAP), float(AGE_CAP))
     sex = _text(raw, "sex")
@@ -723,7 +758,7 @@ def validate_ground_truth(
     source_missing = _require(problems, source, "source")
     unknown_source = ~source_missing & ~source.isin(GROUND_TRUTH_SOURCES).to_numpy()
     problems.add(unknown_source, "invalid_source",
-                 lambda v: f"source {v!r} is not one of {', '.join(GROUND_TRUTH_SOURCES)}", source)
+                 f"source is not one of {', '.join(GROUND_TRUTH_SOURCES)}")
     reason = _text(raw, "correction_reason")
     _check_length(problems, reason, "correction_reason", MAX_REASON_LENGTH)
     record_ids = ids.where(ids.notna(), study_uid)

@@ -12,19 +12,30 @@ withdraws a stored prediction from every analysis whose cut-off is at or after i
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from monitor.domain.logs import (
+    GROUND_TRUTH_OPTIONAL,
+    GROUND_TRUTH_REQUIRED,
     HASHED_COLUMNS,
+    PREDICTION_OPTIONAL,
+    PREDICTION_REQUIRED,
+    RETRACTION_REQUIRED,
     Rejection,
     cap_age_text,
     ground_truth_row_hashes,
     keep_known,
+    MAX_ID_LENGTH,
     missing_columns,
+    rejection_hashes,
     stored_columns,
     validate_ground_truth,
     validate_predictions,
@@ -39,6 +50,14 @@ from monitor.service.ports import Clock, LogSource, Progress, UnitOfWorkFactory
 __all__ = ["BatchSummary", "ingest_ground_truth", "ingest_predictions", "ingest_retractions"]
 
 
+#: Columns whose values must not appear in the recorded name of their file, and what replaces them.
+_NAME_CHECKED_COLUMNS = ("patient_id", "accession_number", "study_uid")
+_MIN_MASKED_LENGTH = 4
+_MASK = "[identifier]"
+_KNOWN_COLUMNS = frozenset({*PREDICTION_REQUIRED, *PREDICTION_OPTIONAL, *GROUND_TRUTH_REQUIRED,
+                            *GROUND_TRUTH_OPTIONAL, *RETRACTION_REQUIRED})
+
+
 @dataclass
 class BatchSummary:
     """What became of each row of one ingested file."""
@@ -51,6 +70,9 @@ class BatchSummary:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    #: Rejected rows identical to an *open* rejected row of an earlier batch (the same bad row sent again):
+    #: counted in ``rejected`` but not stored a second time (the earlier quarantine entry stands for them).
+    repeated_rejections: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     #: Extra label records made by ground-truth rows given by study_uid (a study with k stored
     #: predictions makes k records: k - 1 extra), so rows + expanded == accepted + duplicates + rejected.
@@ -58,6 +80,8 @@ class BatchSummary:
     ignored_columns: tuple[str, ...] = ()
     new_model_versions: list[str] = field(default_factory=list)
     new_sites: list[str] = field(default_factory=list)
+    #: Identifier values of the file's own rows found in its name (masked in ``source`` at the end).
+    named_identifiers: set[str] = field(default_factory=set, repr=False)
 
     def as_dict(self) -> dict[str, object]:
         """Plain-data form for JSON output and the audit log."""
@@ -65,7 +89,7 @@ class BatchSummary:
             "schema": "samd-monitor/batch_summary", "schema_version": 1,
             "batch_id": self.batch_id, "kind": self.kind, "source": self.source, "sha256": self.sha256,
             "rows": self.rows, "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected,
-            "expanded": self.expanded,
+            "expanded": self.expanded, "repeated_rejections": self.repeated_rejections,
             "reasons": dict(sorted(self.reasons.items())), "ignored_columns": list(self.ignored_columns),
             "new_model_versions": self.new_model_versions, "new_sites": self.new_sites,
         }
@@ -74,17 +98,39 @@ class BatchSummary:
 def _conflict(row: pd.Series, what: str) -> Rejection:
     return Rejection(
         row_number=int(row["row_number"]), record_id=str(row["prediction_id"]), code="conflicting_duplicate",
-        reason=f"{what} {row['prediction_id']!r} was already received with different content; "
+        reason=f"{what} with this prediction_id was already received with different content; "
                "a re-send must be identical (corrections of ground truth need correction_reason)",
         raw={},
     )
 
 
 def _check_header(log: LogSource, kind: str, source: str) -> None:
+    """Refuse a log lacking a required column. The message names the missing columns and *counts* the
+    columns found, never quoting them: a file without a header row has its first data row (patient id
+    included) where the column names should be. A record-shaped log (NDJSON, JSON array, FHIR, DICOM SR)
+    none of whose units could be read at all has no columns, but is ingested: each unit is rejected with
+    its own reason (nothing is lost)."""
+    if not log.columns and hasattr(log, "rejections") and log.rejections():
+        return
     missing = missing_columns(log.columns, kind=kind)
     if missing:
-        raise InputError(f"{source}: missing required column(s): {', '.join(missing)} "
-                         f"(found: {', '.join(log.columns) or 'none'})")
+        cells = [c for c in log.columns if len(c) >= _MIN_MASKED_LENGTH and c not in _KNOWN_COLUMNS]
+        shown = re.sub("|".join(map(re.escape, sorted(cells, key=len, reverse=True))), _MASK, source,
+                       flags=re.IGNORECASE) if cells else source
+        raise InputError(f"{shown}: missing required column(s): {', '.join(missing)} "
+                         f"({_found(log.columns, kind)})")
+
+
+def _found(columns: tuple[str, ...], kind: str) -> str:
+    """What the header held, told without echoing it: how many columns, how many of them known names."""
+    if not columns:
+        return "found no columns"
+    named = [c for c in columns if c in _KNOWN_COLUMNS]
+    if not named:
+        return (f"found {len(columns)} column(s), none of them a column of the {kind} format; "
+                "is the header row missing?")
+    return f"found {len(columns)} column(s): {', '.join(named)} and {len(columns) - len(named)} other(s)" \
+        if len(named) < len(columns) else f"found {len(columns)} column(s): {', '.join(named)}"
 
 
 def _split_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -202,9 +248,10 @@ def _close_chunk(unit, summary: BatchSummary, raw: pd.DataFrame, first_row: int,
                  rejections: list[Rejection], devices: dict, progress: Progress | None,  # type: ignore[type-arg]
                  hash_patient: PatientHasher | None = None, exact_ages: bool = False) -> None:
     """Store a chunk's rejections with their stored-format content and count the chunk's rows."""
+    summary.named_identifiers |= _identifiers_named(summary.source, raw)
     known = keep_known(raw, stored_columns(summary.kind, devices))
     rejections = [_raw_for(r, known, first_row, hash_patient, exact_ages) if not r.raw else r for r in rejections]
-    unit.logs.insert_rejections(summary.batch_id, rejections)
+    _store_rejections(unit, summary, rejections)
     summary.rows += len(raw)
     summary.rejected += len(rejections)
     summary.reasons.update(r.code for r in rejections)
@@ -216,18 +263,71 @@ def _store_source_rejections(unit, log: LogSource, summary: BatchSummary) -> Non
     """Store the source units that could not even become a row (formats whose log offers ``rejections()``:
     a line that is not JSON, a FHIR resource that cannot be mapped, a file that is not a DICOM SR)."""
     rejections = log.rejections() if hasattr(log, "rejections") else []
-    unit.logs.insert_rejections(summary.batch_id, rejections)
+    _store_rejections(unit, summary, rejections)
     summary.rows += len(rejections)
     summary.rejected += len(rejections)
     summary.reasons.update(r.code for r in rejections)
+
+
+def _store_rejections(unit, summary: BatchSummary, rejections: list[Rejection]) -> None:  # type: ignore[no-untyped-def]
+    """Store rejections, except those repeating an open rejected row of an earlier batch (counted apart)."""
+    hashes = rejection_hashes(summary.kind, rejections, source_sha256=summary.sha256)
+    summary.repeated_rejections += unit.logs.insert_rejections(summary.batch_id, rejections, hashes)
+
+
+def _identifiers_named(name: str, raw: pd.DataFrame) -> set[str]:
+    """Values of the chunk's identifier columns (:data:`_NAME_CHECKED_COLUMNS`, at least
+    :data:`_MIN_MASKED_LENGTH` characters) that occur in the file's ``name``: one Arrow set lookup of the
+    values among the name's substrings per column."""
+    present = [c for c in _NAME_CHECKED_COLUMNS if c in raw.columns]
+    if not present or len(raw) == 0:
+        return set()
+    pieces = _substrings(name)
+    if not pieces:
+        return set()
+    found: set[str] = set()
+    for column in present:
+        values = pa.array([v if isinstance(v, str) else None for v in raw[column].to_numpy(dtype=object)],
+                          type=pa.string())
+        trimmed = pc.utf8_trim_whitespace(values)
+        hits = pc.filter(trimmed, pc.fill_null(pc.is_in(trimmed, value_set=pieces), False))
+        found.update(hits.unique().to_pylist())
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _substrings(name: str) -> pa.Array:
+    """Every substring of ``name`` of :data:`_MIN_MASKED_LENGTH` to ``MAX_ID_LENGTH`` characters (the name's
+    last 1024 characters)."""
+    text = name[-1024:]
+    return pa.array(sorted({text[i:j] for i in range(len(text))
+                            for j in range(i + _MIN_MASKED_LENGTH, min(i + MAX_ID_LENGTH, len(text)) + 1)}),
+                    type=pa.string())
+
+
+def masked_source(name: str, identifiers: set[str]) -> str:
+    """``name`` with each of ``identifiers`` (longest first) replaced by ``[identifier]``.
+
+    A file named after a patient, study or accession of its own rows (``PAT-0042.csv``) must not carry
+    that identifier into the batch record, the audit log or the summary. Limitation: only values of the
+    file's rows are known; a file refused before any row is read (header, encoding) cannot be checked
+    against them, and values shorter than 4 characters are not masked (too many false matches).
+    """
+    for value in sorted(identifiers, key=len, reverse=True):
+        name = name.replace(value, _MASK)
+    return name
 
 
 def _finish(unit, summary: BatchSummary, clock: Clock, actor: str) -> None:  # type: ignore[no-untyped-def]
     if summary.accepted:
         unit.logs.refresh_statistics()
     finished = clock()
+    masked = masked_source(summary.source, summary.named_identifiers)
+    renamed = masked != summary.source
+    summary.source = masked
     unit.logs.finish_batch(summary.batch_id, rows_total=summary.rows, accepted=summary.accepted,
-                           duplicates=summary.duplicates, rejected=summary.rejected, at=finished)
+                           duplicates=summary.duplicates, rejected=summary.rejected, at=finished,
+                           **({"source_name": masked} if renamed else {}))
     unit.audit.append(at=finished, actor=actor, action=f"ingest.{summary.kind}", entity="ingestion_batch",
                       entity_id=str(summary.batch_id), details=summary.as_dict())
 
@@ -284,7 +384,7 @@ def _expand_studies(unit, accepted: pd.DataFrame, summary: BatchSummary,  # type
             rejections.extend(Rejection(
                 row_number=int(r["row_number"]),
                 record_id=str(r[column]) if column == "study_uid" else f"hmac-sha256:{r[column]}", code=code,
-                reason=f"{what} matches no stored prediction of device {device_id!r} "
+                reason=f"{what} matches no stored prediction of the row's device "
                        "(send the prediction log first, then re-send this row)", raw={})
                 for _, r in group.loc[unknown].iterrows())
             known = group.loc[~unknown]
@@ -364,7 +464,7 @@ def _mark_months_of(unit, devices: dict, rows: pd.DataFrame) -> None:  # type: i
 def _unknown_prediction(row: pd.Series) -> Rejection:
     return Rejection(row_number=int(row["row_number"]), record_id=str(row["prediction_id"]),
                      code="unknown_prediction",
-                     reason=f"prediction {row['prediction_id']!r} of device {row['device_id']!r} is not stored "
+                     reason="prediction_id is not a stored prediction of the row's device "
                             "(only a stored result can be retracted)", raw={})
 
 

@@ -42,7 +42,7 @@ def test_truncated_last_line(app: Any, tmp_path: Path) -> None:
         rejected = unit.logs.rejections(batch_id=summary.batch_id)[0]
     assert (rejected["row_number"], rejected["record_id"]) == (2, "T2")
     assert rejected["reason"].split("; ") == [
-        "patient_id is missing", "predicted_at '2025-08-01T09:1' has no UTC offset (write e.g. "
+        "patient_id is missing", "predicted_at has no UTC offset (write e.g. "
         "2025-08-01T09:15:00+08:00)", "score is missing", "predicted_label is missing"]
 
 

@@ -195,7 +195,10 @@ rejected_rows = Table(
     Column("resolved_at", UtcDateTime, nullable=True),
     Column("resolved_by", String(128), nullable=True),
     Column("resolution_note", Text, nullable=True),
+    # SHA-256 of the log kind, reason and stored content: an open entry re-sent unchanged is recognised.
+    Column("content_hash", String(64), nullable=True),
     Index(None, "batch_id", "row_number"),
+    Index("ix_rejected_rows_content_hash", "content_hash"),
 )
 
 analysis_runs = Table(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -26,6 +27,13 @@ import pyarrow.parquet as pq
 from monitor.adapters.formats.dicom_sr import DicomSrLog
 from monitor.adapters.formats.fhir import FhirBundleLog
 from monitor.adapters.formats.ndjson import NdjsonLog
+from monitor.domain.logs import (
+    GROUND_TRUTH_OPTIONAL,
+    GROUND_TRUTH_REQUIRED,
+    PREDICTION_OPTIONAL,
+    PREDICTION_REQUIRED,
+    RETRACTION_REQUIRED,
+)
 from monitor.errors import InputError
 
 __all__ = ["LOG_FORMATS", "LogFile", "open_log"]
@@ -34,6 +42,8 @@ DEFAULT_CHUNK_ROWS = 50_000
 LOG_FORMATS = ("csv", "parquet", "ndjson", "fhir", "dicom-sr")
 _FORMATS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".ndjson": "ndjson",
             ".jsonl": "ndjson", ".dcm": "dicom-sr"}
+_KNOWN_COLUMNS = frozenset({*PREDICTION_REQUIRED, *PREDICTION_OPTIONAL, *GROUND_TRUTH_REQUIRED,
+                            *GROUND_TRUTH_OPTIONAL, *RETRACTION_REQUIRED})
 
 
 def _sha256(path: Path) -> str:
@@ -103,8 +113,12 @@ def open_log(path: Path, *, format: str | None = None, kind: str | None = None,
     columns = _csv_header(path) if fmt == "csv" else _parquet_header(path)
     normalised = tuple(c.strip().lower() for c in columns)
     duplicates = sorted({c for c in normalised if normalised.count(c) > 1})
-    if duplicates:
-        raise InputError(f"{path}: duplicate column name(s) in the header: {', '.join(duplicates)}")
+    if duplicates:  # named only when a format column: a header-less file's "header" is a data row
+        named = [c for c in duplicates if c in _KNOWN_COLUMNS]
+        others = f"{len(duplicates) - len(named)} other name(s)" if len(named) < len(duplicates) else ""
+        raise InputError(f"{path}: duplicate column name(s) in the header: "
+                         f"{', '.join([*named, others] if others else named)}"
+                         + ("; is the header row missing?" if not named else ""))
     return LogFile(path=path, format=fmt, sha256=_sha256(path), columns=normalised)
 
 
@@ -171,10 +185,43 @@ def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame
             if rows:
                 yield first_row, _csv_frame(rows, columns)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: data row near {first_row + len(rows)} is not UTF-8 text "
+        raise InputError(f"{path}: data row {_undecodable_row(path)} is not UTF-8 text "
                          "(re-export the file as UTF-8)") from exc
     except csv.Error as exc:
         raise InputError(f"{path}: malformed CSV near data row {first_row + len(rows)}: {exc}") from exc
+
+
+def _undecodable_row(path: Path) -> int | str:
+    """The data row holding the first bytes that are not UTF-8, found by a second pass that decodes line by
+    line (the streaming pass decodes blocks ahead of the CSV parser, so its position is only approximate).
+
+    Lines are split on CR, LF and CRLF as ``newline=""`` text mode does; blank lines are not data rows.
+    """
+    def lines() -> Iterator[str]:
+        pending = b""
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                parts = (pending + block).splitlines(keepends=True)
+                pending = parts.pop() if parts and not parts[-1].endswith(b"\n") else b""
+                for part in parts:
+                    yield part.decode("utf-8")
+            if pending:
+                yield pending.decode("utf-8")
+
+    rows = 0
+    source = lines()
+    try:
+        first = next(source, "")
+        records = csv.reader(itertools.chain([first.removeprefix("\ufeff")], source))
+        next(records, None)  # the header
+        for record in records:
+            if record and not (len(record) == 1 and not record[0].strip()):
+                rows += 1
+    except UnicodeDecodeError:
+        return rows + 1
+    except csv.Error:
+        pass
+    return "unknown"
 
 
 _PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, IndexError)

@@ -156,32 +156,32 @@ PREDICTION_CASES = [
     ({"model_version": "v" * 65}, "invalid_model_version", "model_version is longer than 64 characters"),
     ({"site_id": "s" * 65}, "invalid_site_id", "site_id is longer than 64 characters"),
     ({"device_id": "other-device"}, "unknown_device",
-     "device 'other-device' is not registered (run `samd-monitor device add CONFIG`)"),
+     "device_id is not a registered device (run `samd-monitor device add CONFIG`)"),
     ({"predicted_at": "2025-08-01T09:15:00"}, "predicted_at_without_offset",
-     "predicted_at '2025-08-01T09:15:00' has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"),
+     "predicted_at has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"),
     ({"predicted_at": "2025-08-01"}, "predicted_at_without_offset",  # the day's "-01" is not an offset
-     "predicted_at '2025-08-01' has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"),
+     "predicted_at has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"),
     ({"predicted_at": "2025-08"}, "predicted_at_without_offset",
-     "predicted_at '2025-08' has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"),
+     "predicted_at has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"),
     ({"predicted_at": "2025-02-30T09:15:00+08:00"}, "invalid_predicted_at",
-     "predicted_at '2025-02-30T09:15:00+08:00' is not a valid ISO-8601 timestamp"),
+     "predicted_at is not a valid ISO-8601 timestamp"),
     ({"predicted_at": "2025-08-01T25:15:00+08:00"}, "invalid_predicted_at",
-     "predicted_at '2025-08-01T25:15:00+08:00' is not a valid ISO-8601 timestamp"),
+     "predicted_at is not a valid ISO-8601 timestamp"),
     ({"predicted_at": "yesterday"}, "invalid_predicted_at",  # not a timestamp at all, not "without offset"
-     "predicted_at 'yesterday' is not a valid ISO-8601 timestamp"),
+     "predicted_at is not a valid ISO-8601 timestamp"),
     ({"predicted_at": "01/08/2025 09:15"}, "invalid_predicted_at",
-     "predicted_at '01/08/2025 09:15' is not a valid ISO-8601 timestamp"),
+     "predicted_at is not a valid ISO-8601 timestamp"),
     ({"predicted_at": "2099-01-01T00:00:00+08:00"}, "predicted_at_in_future",
-     "predicted_at '2099-01-01T00:00:00+08:00' is in the future"),
-    ({"score": "high"}, "invalid_score", "score 'high' is not a number"),
-    ({"score": "1.5"}, "score_out_of_range", "score 1.5 is outside 0..1"),
-    ({"score": "-0.01"}, "score_out_of_range", "score -0.01 is outside 0..1"),
-    ({"score": "inf"}, "score_out_of_range", "score inf is outside 0..1"),
-    ({"predicted_label": "2"}, "invalid_predicted_label", "predicted_label '2' is not 0 or 1"),
-    ({"predicted_label": "yes"}, "invalid_predicted_label", "predicted_label 'yes' is not 0 or 1"),
-    ({"age": "sixty"}, "invalid_age", "age 'sixty' is not a number of years in 0..130"),
-    ({"age": "131"}, "invalid_age", "age '131' is not a number of years in 0..130"),
-    ({"age": "-1"}, "invalid_age", "age '-1' is not a number of years in 0..130"),
+     "predicted_at is more than one day after ingestion (in the future)"),
+    ({"score": "high"}, "invalid_score", "score is not a number"),
+    ({"score": "1.5"}, "score_out_of_range", "score is outside 0..1"),
+    ({"score": "-0.01"}, "score_out_of_range", "score is outside 0..1"),
+    ({"score": "inf"}, "score_out_of_range", "score is outside 0..1"),
+    ({"predicted_label": "2"}, "invalid_predicted_label", "predicted_label is not 0 or 1"),
+    ({"predicted_label": "yes"}, "invalid_predicted_label", "predicted_label is not 0 or 1"),
+    ({"age": "sixty"}, "invalid_age", "age is not a number of years in 0..130"),
+    ({"age": "131"}, "invalid_age", "age is not a number of years in 0..130"),
+    ({"age": "-1"}, "invalid_age", "age is not a number of years in 0..130"),
     ({"sex": "F" * 17}, "invalid_sex", "sex is longer than 16 characters"),
     ({"emphysema_grade": "m" * 65}, "invalid_emphysema_grade", "emphysema_grade is longer than 64 characters"),
     ({"scanner_vendor": "g" * 65}, "invalid_scanner_vendor", "scanner_vendor is longer than 64 characters"),
@@ -211,7 +211,7 @@ def test_numeric_attribute_must_be_a_number() -> None:
     raw = frame(rows, [*PREDICTION_COLUMNS, "nodule_mm"])
     checked = validate_predictions(raw, first_row=1, devices={DEVICE: config}, hash_patient=HASH, now=NOW)
     assert [(r.row_number, r.code, r.reason) for r in checked.rejections] == [
-        (2, "invalid_nodule_mm", "nodule_mm 'big' is not a number")]
+        (2, "invalid_nodule_mm", "nodule_mm is not a number")]
     assert [json.loads(a)["nodule_mm"] for a in checked.accepted["attributes"]] == [7.5, None]
 
 
@@ -224,22 +224,22 @@ TRUTH_CASES = [
     ({"source": "NaN"}, "missing_source", "source is missing"),
     ({"prediction_id": "P" * 129}, "invalid_prediction_id", "prediction_id is longer than 128 characters"),
     ({"device_id": "other-device"}, "unknown_device",
-     "device 'other-device' is not registered (run `samd-monitor device add CONFIG`)"),
-    ({"label": "positive"}, "invalid_label", "label 'positive' is not 0 or 1"),
-    ({"label": "-1"}, "invalid_label", "label '-1' is not 0 or 1"),
+     "device_id is not a registered device (run `samd-monitor device add CONFIG`)"),
+    ({"label": "positive"}, "invalid_label", "label is not 0 or 1"),
+    ({"label": "-1"}, "invalid_label", "label is not 0 or 1"),
     ({"confirmed_at": "2025-09-10T10:00:00"}, "confirmed_at_without_offset",
-     "confirmed_at '2025-09-10T10:00:00' has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"),
+     "confirmed_at has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"),
     ({"confirmed_at": "2025-09-31T10:00:00+08:00"}, "invalid_confirmed_at",
-     "confirmed_at '2025-09-31T10:00:00+08:00' is not a valid ISO-8601 timestamp"),
+     "confirmed_at is not a valid ISO-8601 timestamp"),
     ({"confirmed_at": "2099-09-10T10:00:00+08:00"}, "confirmed_at_in_future",
-     "confirmed_at '2099-09-10T10:00:00+08:00' is in the future"),
+     "confirmed_at is more than one day after ingestion (in the future)"),
     ({"intervention_at": "2025-09-01"}, "intervention_at_without_offset",
-     "intervention_at '2025-09-01' has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"),
-    ({"intervention_at": "soon"}, "invalid_intervention_at", "intervention_at 'soon' is not a valid ISO-8601 timestamp"),
+     "intervention_at has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)"),
+    ({"intervention_at": "soon"}, "invalid_intervention_at", "intervention_at is not a valid ISO-8601 timestamp"),
     ({"intervention_at": "2099-09-10T10:00:00Z"}, "intervention_at_in_future",
-     "intervention_at '2099-09-10T10:00:00Z' is in the future"),
+     "intervention_at is more than one day after ingestion (in the future)"),
     ({"source": "pathology"}, "invalid_source",
-     "source 'pathology' is not one of histopathology, follow_up, adjudication, audit_sample, "
+     "source is not one of histopathology, follow_up, adjudication, audit_sample, "
      "clinical_diagnosis, other"),
     ({"correction_reason": "r" * 501}, "invalid_correction_reason", "correction_reason is longer than 500 characters"),
 ]
@@ -277,10 +277,10 @@ def test_every_problem_of_a_row_is_reported(devices: dict[str, Any]) -> None:
     assert rejection.code == "missing_site_id"
     assert rejection.reason.split("; ") == [
         "site_id is missing",
-        "predicted_at '2025-08-01T09:15:00' has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)",
-        "score 'abc' is not a number",
-        "predicted_label '2' is not 0 or 1",
-        "age '200' is not a number of years in 0..130",
+        "predicted_at has no UTC offset (write e.g. 2025-08-01T09:15:00+08:00)",
+        "score is not a number",
+        "predicted_label is not 0 or 1",
+        "age is not a number of years in 0..130",
     ]
 
 
@@ -289,9 +289,9 @@ def test_every_problem_of_a_ground_truth_row_is_reported(devices: dict[str, Any]
     [rejection] = check_truth([bad], devices).rejections
     assert rejection.code == "unknown_device"
     assert rejection.reason.split("; ") == [
-        "device 'nope' is not registered (run `samd-monitor device add CONFIG`)",
-        "label '7' is not 0 or 1",
-        "confirmed_at '2025-13-01T00:00:00+08:00' is not a valid ISO-8601 timestamp",
+        "device_id is not a registered device (run `samd-monitor device add CONFIG`)",
+        "label is not 0 or 1",
+        "confirmed_at is not a valid ISO-8601 timestamp",
         "source is missing",
     ]
 

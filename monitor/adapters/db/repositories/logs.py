@@ -211,10 +211,12 @@ class LogRepository:
         return int(result.inserted_primary_key[0])
 
     def finish_batch(self, batch_id: int, *, rows_total: int, accepted: int, duplicates: int, rejected: int,
-                     at: datetime) -> None:
-        """Record a batch's final counts."""
+                     at: datetime, source_name: str | None = None) -> None:
+        """Record a batch's final counts (and its source name, when it had to be masked after reading)."""
+        names = {} if source_name is None else {"source_name": source_name}
         self._conn.execute(update(ingestion_batches).where(ingestion_batches.c.batch_id == batch_id).values(
             rows_total=rows_total, accepted=accepted, duplicates=duplicates, rejected=rejected, finished_at=at,
+            **names,
         ))
 
     def batches(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -356,12 +358,24 @@ class LogRepository:
                 self._conn.execute(text(f"ANALYZE {table}"))
 
     # rejections --------------------------------------------------------------------------
-    def insert_rejections(self, batch_id: int, rejections: Sequence[Rejection]) -> None:
-        """Store rejected rows with their number, reason and (pseudonymised) content."""
-        if rejections:
-            self._conn.execute(rejected_rows.insert(), [
-                {"batch_id": batch_id, "row_number": r.row_number, "record_id": _fit(r.record_id, _RECORD_ID_LENGTH),
-                 "reason_code": r.code[:64], "reason": r.reason, "raw": r.raw} for r in rejections])
+    def insert_rejections(self, batch_id: int, rejections: Sequence[Rejection],
+                          content_hashes: Sequence[str] | None = None) -> int:
+        """Store rejected rows with their number, reason and (pseudonymised) content; return how many were not
+        stored because they repeat an *open* rejected row of an earlier batch (same ``content_hashes``)."""
+        if not rejections:
+            return 0
+        hashes: Sequence[str | None] = content_hashes if content_hashes is not None else [None] * len(rejections)
+        known: set[str] = set()
+        for part in _chunks(sorted({h for h in hashes if h is not None})):
+            known.update(self._conn.execute(select(rejected_rows.c.content_hash).where(
+                rejected_rows.c.status == "open", rejected_rows.c.batch_id != batch_id,
+                _one_of(self._conn, rejected_rows.c.content_hash, part))).scalars())
+        rows = [{"batch_id": batch_id, "row_number": r.row_number, "record_id": _fit(r.record_id, _RECORD_ID_LENGTH),
+                 "reason_code": r.code[:64], "reason": r.reason, "raw": r.raw, "content_hash": h}
+                for r, h in zip(rejections, hashes, strict=True) if h is None or h not in known]
+        if rows:
+            self._conn.execute(rejected_rows.insert(), rows)
+        return len(rejections) - len(rows)
 
     def rejections(self, *, batch_id: int | None = None, code: str | None = None, limit: int | None = 100,
                    offset: int = 0, status: str | None = None, kind: str | None = None,
