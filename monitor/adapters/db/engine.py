@@ -1,7 +1,16 @@
-"""Engine creation and schema migration (Alembic) for SQLite and PostgreSQL."""
+"""Engine creation, schema migration (Alembic) and the translation of storage errors, for SQLite and
+PostgreSQL.
+
+A full or read-only storage is named as such in a :class:`StorageError`'s message: SQLite
+``SQLITE_FULL`` / ``SQLITE_READONLY``, PostgreSQL SQLSTATE class 53 "insufficient resources" (53100
+``disk_full``) / 25006 ``read_only_sql_transaction``, and ``ENOSPC`` / ``EDQUOT`` / ``EFBIG`` / ``EROFS``.
+References: PEP 249 (DB-API 2.0) exceptions; https://www.sqlite.org/rescode.html;
+https://www.postgresql.org/docs/current/errcodes-appendix.html.
+"""
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from alembic import command
@@ -15,9 +24,41 @@ from sqlalchemy import create_engine
 
 from monitor.errors import ConfigError, SchemaOutOfDateError, StorageError
 
-__all__ = ["alembic_config", "check_schema", "downgrade", "make_engine", "upgrade"]
+__all__ = ["alembic_config", "check_schema", "downgrade", "make_engine", "storage_condition", "storage_error",
+           "upgrade"]
 
 _ROOT = Path(__file__).resolve().parents[3]
+
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_SQLITE_FULL, _SQLITE_READONLY = 13, 8  # primary result codes (the low byte of an extended code)
+
+
+def storage_condition(exc: BaseException) -> str | None:
+    """``"full"`` or ``"read-only"`` when ``exc`` (or the driver error it wraps) says the storage is full or
+    read-only; else ``None``."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, OSError) and cause.errno is not None:
+        return "full" if cause.errno in _FULL_ERRNOS else "read-only" if cause.errno == errno.EROFS else None
+    code = getattr(cause, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return {_SQLITE_FULL: "full", _SQLITE_READONLY: "read-only"}.get(code & 0xFF)
+    state = getattr(cause, "sqlstate", None) or ""
+    return "full" if state.startswith("53") else "read-only" if state == "25006" else None
+
+
+def storage_error(exc: BaseException, where: str) -> StorageError:
+    """The :class:`StorageError` for a database driver, SQLAlchemy or file-system error met at ``where``:
+    the first line of the cause (never its detail lines, which may quote stored values), naming a full or
+    read-only storage as such."""
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+    if isinstance(cause, OSError) and cause.strerror:
+        first = cause.strerror
+    condition = storage_condition(exc)
+    hint = {"full": " (storage full: free space and retry; this transaction was rolled back)",
+            "read-only": " (storage read-only; this transaction was rolled back)"}.get(condition or "", "")
+    return StorageError(f"database error on {where}: {first}{hint}")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

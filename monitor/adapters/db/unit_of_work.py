@@ -1,4 +1,11 @@
-"""A unit of work: one transaction on one connection, repositories bound to it."""
+"""A unit of work: one transaction on one connection, repositories bound to it.
+
+The unit of work is also where storage failures become :class:`~monitor.errors.StorageError`, whatever
+path met them (:func:`monitor.adapters.db.engine.storage_error`): SQLAlchemy statements and the commit
+(wrapped in ``DBAPIError``), the repositories' direct driver calls, which SQLAlchemy never sees (SQLite
+``executemany``, PostgreSQL ``COPY``; raised as the driver's PEP 249 ``Error``), and an ``OSError`` of a
+full or read-only file system.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from typing import Iterator
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from monitor.adapters.db.engine import storage_condition, storage_error
 from monitor.adapters.db.repositories.access import AccessRepository
 from monitor.adapters.db.repositories.aggregates import AggregateRepository
 from monitor.adapters.db.repositories.audit import AuditRepository
@@ -23,7 +31,6 @@ from monitor.adapters.db.repositories.results import ResultRepository
 from monitor.adapters.db.repositories.revisions import RevisionRepository
 from monitor.adapters.db.repositories.summaries import SummaryRepository
 from monitor.adapters.db.repositories.tickets import TicketRepository
-from monitor.errors import StorageError
 
 __all__ = ["SqlUnitOfWork", "unit_of_work_factory"]
 
@@ -53,16 +60,19 @@ class SqlUnitOfWork:
 def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]
     """Return a callable opening a :class:`SqlUnitOfWork` that commits on success, rolls back on error."""
 
+    where = engine.url.render_as_string(hide_password=True)
+    driver_error: type[BaseException] = getattr(engine.dialect.dbapi, "Error", DBAPIError)
+
     @contextmanager
     def open_unit() -> Iterator[SqlUnitOfWork]:
         try:
             with engine.begin() as connection:
                 yield SqlUnitOfWork(connection)
-        except DBAPIError as exc:
-            where = engine.url.render_as_string(hide_password=True)
-            raise StorageError(f"database error on {where}: {str(exc.orig).strip().splitlines()[0]}") from exc
-        except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise StorageError(f"database error: {str(cause).strip().splitlines()[0][:300]}") from exc
+        except (SQLAlchemyError, driver_error) as exc:
+            raise storage_error(exc, where) from exc
+        except OSError as exc:
+            if storage_condition(exc) is None:
+                raise
+            raise storage_error(exc, where) from exc
 
     return open_unit

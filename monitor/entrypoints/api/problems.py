@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from monitor.adapters.db.engine import storage_condition
 from monitor.errors import (
     AuthenticationError,
     ConfigError,
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: ``Retry-After`` (seconds) of a 503 for a database that is unreachable, full or read-only (RFC 9110 §10.2.3).
+STORAGE_RETRY_AFTER = 30
 log = logging.getLogger("monitor.api")
 
 
@@ -122,7 +125,7 @@ _DESCRIPTIONS = {
     422: "A parameter or the content is invalid.",
     429: "Too many failed authentications from this address; see Retry-After.",
     500: "Stored evidence failed verification, or an unexpected server error.",
-    503: "The database is unreachable or its schema is out of date.",
+    503: "The database is unreachable, full or read-only (see Retry-After), or its schema is out of date.",
 }
 
 
@@ -147,8 +150,10 @@ def log_denial(request: Request, status: int, reason: str) -> None:
     })
 
 
-def install_problem_handlers(api: FastAPI, on_auth_failure: Callable[[Request], None]) -> None:
-    """Answer every error with a problem document; log every 401/403; count 401s per client address."""
+def install_problem_handlers(api: FastAPI, on_auth_failure: Callable[[Request], None] | None = None) -> None:
+    """Answer every error with a problem document; log every 401/403/429; call ``on_auth_failure`` (if
+    given) on every 401. A database that is unreachable, full or read-only, and a full or read-only file
+    system met anywhere else, is 503 with ``Retry-After``."""
 
     @api.exception_handler(MonitorError)
     async def monitor_error(request: Request, exc: MonitorError) -> JSONResponse:
@@ -156,9 +161,12 @@ def install_problem_handlers(api: FastAPI, on_auth_failure: Callable[[Request], 
         headers: dict[str, str] = {}
         if status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="samd-monitor"'
-            on_auth_failure(request)
+            if on_auth_failure is not None:
+                on_auth_failure(request)
         if isinstance(exc, RateLimitedError):
             headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, StorageError) and not isinstance(exc, SchemaOutOfDateError):
+            headers["Retry-After"] = str(STORAGE_RETRY_AFTER)
         if status in (401, 403, 429):
             log_denial(request, status, str(exc))
         if status >= 500:
@@ -180,6 +188,12 @@ def install_problem_handlers(api: FastAPI, on_auth_failure: Callable[[Request], 
 
     @api.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        condition = storage_condition(exc) if isinstance(exc, OSError) else None
+        if condition is not None:  # a full or read-only file system met outside the unit of work (a spool file)
+            log.error("request failed", extra={"event": "request_failed", "status": 503, "route": _route(request),
+                                                "error": type(exc).__name__})
+            return problem_response(503, "Storage unavailable", f"the server's storage is {condition}; retry later",
+                                    headers={"Retry-After": str(STORAGE_RETRY_AFTER)})
         log.error("request failed", exc_info=exc, extra={"event": "request_failed", "status": 500,
                                                           "route": _route(request), "error": type(exc).__name__})
         return problem_response(500, "Server error", "an unexpected error occurred; see the server log")

@@ -2,7 +2,8 @@
 
 Each sub-command group lives in its own module and registers itself on the root
 app when imported here. User mistakes (:class:`monitor.errors.MonitorError`) end
-with one ``error:`` line on standard error and exit status 2; never a traceback.
+with one ``error:`` line on standard error and exit status 2; never a traceback. So does a full or
+read-only file system (an ``OSError`` the services did not translate).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 
 from rich.markup import escape
 
+from monitor.adapters.db.engine import storage_condition
 from monitor.entrypoints.cli import access, analysis, dashboard, db, demo, device, ingest, tickets  # noqa: F401  (registration)
 from monitor.entrypoints.cli import serve, watch  # noqa: F401  (registration)
 from monitor.entrypoints.cli import audit, signoff, submission  # noqa: F401  (registration)
@@ -29,6 +31,13 @@ def main() -> None:
         app()
     except MonitorError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as exc:  # a full or read-only file system met outside the unit of work: not a bug
+        condition = storage_condition(exc)
+        if condition is None:
+            raise
+        err.print(f"[bold red]error:[/] storage {condition}: {escape(exc.strerror or type(exc).__name__)}",
+                  highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
