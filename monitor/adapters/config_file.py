@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -15,6 +16,18 @@ __all__ = ["MAX_ALIASES", "MAX_CONFIG_BYTES", "load_device_config", "parse_devic
 MAX_CONFIG_BYTES = 1_000_000
 #: Anchors may be reused, but a handful of aliases can expand to billions of nodes ("billion laughs").
 MAX_ALIASES = 64
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """The parser's problem and position, without the quoted snippet or quoted tokens of the file (a
+    configuration value is never echoed; the line and column find it)."""
+    problem = _QUOTED.sub("(value not shown)", str(getattr(exc, "problem", "") or "syntax error"))
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}".replace("\n", " ")
 
 
 def _field_path(loc: tuple[object, ...]) -> str:
@@ -39,7 +52,7 @@ def parse_device_config(text: str, *, source: str) -> DeviceConfig:
                               "limited to refuse 'billion laughs' documents)")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}".replace("\n", " ")) from exc
+        raise ConfigError(f"{source}: not valid YAML: {_yaml_problem(exc)}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     try:

@@ -46,6 +46,7 @@ __all__ = [
     "BUNDLE_SCHEMA_VERSION",
     "CELL_COUNTS",
     "DEFAULT_MIN_CELL_SIZE",
+    "MAX_BUNDLE_DEPTH",
     "SIGNATURE_ALGORITHM",
     "BundleHeader",
     "SignedBundle",
@@ -73,6 +74,11 @@ _KEYS = ("month", "model_version")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,63}$")
+#: Nesting levels a bundle document may have (its payload needs 6): deeper JSON is refused before any
+#: recursive walk (the JSON decoder, the float check, the canonical encoder) can exhaust the stack.
+MAX_BUNDLE_DEPTH = 16
+#: A cell count above this is refused (counts are stored as 64-bit integers).
+MAX_COUNT = 2**53
 
 
 def check_id(value: str, what: str) -> str:
@@ -91,7 +97,7 @@ def month_range(first: str, last: str) -> list[str]:
     """
     for month in (first, last):
         if not _MONTH.match(month):
-            raise InputError(f"{month!r} is not a month (YYYY-MM)")
+            raise InputError("a month is not in the form YYYY-MM")
     year, month = int(first[:4]), int(first[5:])
     months = []
     while f"{year:04d}-{month:02d}" <= last:
@@ -321,13 +327,13 @@ def _read_cells(records: list[Any], attributes: tuple[str, ...], months: list[st
         where = f"payload.cells[{i}]"
         strata = _need(cell, "strata", dict, where)
         if sorted(strata) != sorted(attributes) or not all(isinstance(v, str) for v in strata.values()):
-            raise InputError(f"site summary: {where}.strata must give a label for each of {', '.join(attributes)}")
+            raise InputError(f"site summary: {where}.strata must give a label for each attribute (as text)")
         month = _need(cell, "month", str, where)
         if month not in months:
-            raise InputError(f"site summary: {where}.month {month!r} is outside the bundle's period")
+            raise InputError(f"site summary: {where}.month is outside the bundle's period")
         counts = [_need(cell, c, int, where) for c in CELL_COUNTS]
-        if min(counts) < 0 or sum(counts) == 0:
-            raise InputError(f"site summary: {where} has a negative count or no case")
+        if min(counts) < 0 or sum(counts) == 0 or max(counts) > MAX_COUNT:
+            raise InputError(f"site summary: {where} has a negative count, no case or a count above {MAX_COUNT}")
         version = _need(cell, "model_version", str, where)
         if not 0 < len(version) <= 64:
             raise InputError(f"site summary: {where}.model_version must have 1 to 64 characters")
@@ -348,10 +354,16 @@ def _read_payload(payload: Any) -> SiteSummary:
     first, last = (_need(period, k, str, "payload.period") for k in ("first_month", "last_month"))
     months = month_range(first, last)
     label = _need(period, "label", str, "payload.period")
-    if period_months(Period.parse(label)) != months:
-        raise InputError(f"site summary: payload.period.label {label!r} is not the months {first} to {last}")
+    try:
+        labelled = period_months(Period.parse(label))
+    except PeriodError as exc:
+        raise InputError("site summary: payload.period.label is not a period of whole months") from exc
+    if labelled != months:
+        raise InputError(f"site summary: payload.period.label is not the months {first} to {last}")
     attributes = tuple(_need(payload, "attributes", list))
-    _check_names([str(a) for a in attributes])
+    if not all(isinstance(a, str) and _ID.match(a) for a in attributes) or len(set(attributes)) != len(attributes):
+        raise InputError("site summary: payload.attributes must be distinct attribute names")
+    _check_names(list(attributes))
     for key in ("device_id", "site_id"):
         if not _ID.match(_need(payload, key, str)):
             raise InputError(f"site summary: payload.{key} is not a valid id")
@@ -406,20 +418,41 @@ class SignedBundle:
                 "signature": signature}
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _check_depth(text: str) -> None:
+    """Refuse JSON text nested deeper than :data:`MAX_BUNDLE_DEPTH` (brackets outside strings)."""
+    depth = 0
+    for match in _BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_BUNDLE_DEPTH:
+            raise InputError(f"not a site-summary bundle: nested deeper than {MAX_BUNDLE_DEPTH} levels")
+
+
 def parse_bundle(data: bytes) -> SignedBundle:
     """The envelope of a bundle file; the payload is checked separately (after the signature)."""
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not a site-summary bundle: not UTF-8 JSON ({exc})") from exc
+        text = data.decode("utf-8")
+        _check_depth(text)
+        document = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a site-summary bundle: not UTF-8 JSON (byte {exc.start + 1})") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not a site-summary bundle: not UTF-8 JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+                         ) from exc
     if not isinstance(document, dict) or document.get("schema") != BUNDLE_SCHEMA:
         raise InputError(f"not a site-summary bundle: schema is not {BUNDLE_SCHEMA!r}")
-    if document.get("schema_version") != BUNDLE_SCHEMA_VERSION:
-        raise InputError(f"site-summary bundle version {document.get('schema_version')!r} is not supported "
-                         f"(this software reads version {BUNDLE_SCHEMA_VERSION})")
+    version = document.get("schema_version")
+    if type(version) is not int or version != BUNDLE_SCHEMA_VERSION:
+        shown = f"version {version}" if type(version) is int and abs(version) < 10**6 else "its schema_version"
+        raise InputError(f"site-summary bundle {shown} is not supported (this software reads version "
+                         f"{BUNDLE_SCHEMA_VERSION})")
     payload = document.get("payload")
-    if not isinstance(payload, dict) or not isinstance(payload.get("site_id"), str):
-        raise InputError("not a site-summary bundle: no payload naming its site")
+    if not isinstance(payload, dict) or not isinstance(payload.get("site_id"), str) or not _ID.match(
+            payload["site_id"]):
+        raise InputError("not a site-summary bundle: no payload naming its site by a valid site id")
     signature = document.get("signature")
     if not signature:
         return SignedBundle(payload, None, None, None)

@@ -248,7 +248,7 @@ def _verified(unit: Any, bundle: SignedBundle, verify: Verify) -> dict[str, Any]
         raise AuthenticationError(f"bundle of site {site!r} is not signed: refused (sign it with "
                                   "`samd-monitor site summarize --key`)")
     if bundle.algorithm != SIGNATURE_ALGORITHM:
-        raise AuthenticationError(f"bundle of site {site!r}: signature algorithm {bundle.algorithm!r} is not "
+        raise AuthenticationError(f"bundle of site {site!r}: its signature algorithm is not "
                                   f"{SIGNATURE_ALGORITHM}: refused")
     key = unit.summaries.active_key(site)
     if key is None:

@@ -7,7 +7,7 @@ import mimetypes
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path as PathParam, Query
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime
 
@@ -25,6 +25,29 @@ __all__ = ["read_router"]
 MAX_LIMIT = 1000
 Limit = Query(100, ge=1, le=MAX_LIMIT, description="Page size.")
 Offset = Query(0, ge=0, le=2**31 - 1, description="Rows to skip.")
+#: Identifiers in paths and filters: a device id's form (monitor/domain/device.py) or a UUID, so that a
+#: malformed one is refused (422) before any query and never quoted back; free-text filters are bounded
+#: and hold no control character (PostgreSQL refuses NUL in text: it must be a 422, not a server error).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+MAX_TEXT = 200
+MAX_INT = 2**63 - 1
+
+
+def _id(description: str) -> Any:
+    return Query(None, pattern=ID_PATTERN, max_length=128, description=description)
+
+
+def _text(description: str) -> Any:
+    return Query(None, pattern=TEXT_PATTERN, max_length=MAX_TEXT, description=description)
+
+
+def _path_id(description: str) -> Any:
+    return PathParam(pattern=ID_PATTERN, max_length=128, description=description)
+
+
+def _path_int(description: str) -> Any:
+    return PathParam(ge=1, le=MAX_INT, description=description)
 _MEDIA = {"pdf": "application/pdf", "html": "text/html; charset=utf-8", "json": "application/json",
           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv; charset=utf-8",
           "md": "text/markdown; charset=utf-8"}
@@ -56,14 +79,14 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
             return _page(unit.queries.devices(limit=limit, offset=offset))
 
     @router.get("/devices/{device_id}", response_model=m.DeviceDetail, responses=not_found, tags=["devices"])
-    def get_device(device_id: str, _: Principal = reader) -> dict[str, Any]:
+    def get_device(device_id: str = _path_id("Device id."), _: Principal = reader) -> dict[str, Any]:
         """One device with its current configuration."""
         with app.uow() as unit:
             return unit.queries.device(device_id)  # type: ignore[no-any-return]
 
     @router.get("/devices/{device_id}/periods", response_model=m.Page[m.Period], responses=not_found,
                 tags=["analysis"])
-    def list_periods(device_id: str, limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+    def list_periods(device_id: str = _path_id("Device id."), limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Reporting periods of a device that have analysis runs, newest first."""
         with app.uow() as unit:
             if not unit.queries.device_exists(device_id):
@@ -71,23 +94,25 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
             return _page(unit.queries.periods(device_id, limit=limit, offset=offset))
 
     @router.get("/runs", response_model=m.Page[m.Run], tags=["analysis"])
-    def list_runs(device_id: str | None = None, period: str | None = None, limit: int = Limit, offset: int = Offset,
+    def list_runs(device_id: str | None = _id("Device id."), period: str | None = _text("Period label."), limit: int = Limit, offset: int = Offset,
                   _: Principal = reader) -> dict[str, Any]:
         """Analysis runs, newest first."""
         with app.uow() as unit:
             return _page(unit.queries.runs(device_id=device_id, period=period, limit=limit, offset=offset))
 
     @router.get("/runs/{run_id}", response_model=m.RunDetail, responses=not_found, tags=["analysis"])
-    def get_run(run_id: str, _: Principal = reader) -> dict[str, Any]:
+    def get_run(run_id: str = _path_id("Run id."), _: Principal = reader) -> dict[str, Any]:
         """One analysis run with its document."""
         with app.uow() as unit:
             return unit.queries.run(run_id)  # type: ignore[no-any-return]
 
     @router.get("/runs/{run_id}/results", response_model=m.Page[m.StratumResult], responses=not_found,
                 tags=["analysis"])
-    def list_results(run_id: str, model_version: str | None = None, metric: str | None = None,
+    def list_results(run_id: str = _path_id("Run id."), model_version: str | None = _text("Model version."),
+                     metric: str | None = _text("Metric."),
                      status: Literal["ok", "flagged", "insufficient", "not_tested"] | None = None,
-                     stratum_prefix: str | None = Query(None, description="Strata starting with this text."),
+                     stratum_prefix: str | None = Query(None, pattern=TEXT_PATTERN, max_length=MAX_TEXT,
+                                                         description="Strata starting with this text."),
                      limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """A run's stratum results, filtered."""
         with app.uow() as unit:
@@ -96,7 +121,8 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
                                                       offset=offset))
 
     @router.get("/findings", response_model=m.Page[m.Finding], tags=["analysis"])
-    def list_findings(device_id: str | None = None, run_id: str | None = None, metric: str | None = None,
+    def list_findings(device_id: str | None = _id("Device id."), run_id: str | None = _id("Run id."),
+                      metric: str | None = _text("Metric."),
                       limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Findings (flagged results), newest first."""
         with app.uow() as unit:
@@ -104,20 +130,21 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
                                                offset=offset))
 
     @router.get("/tickets", response_model=m.Page[m.Ticket], tags=["tickets"])
-    def list_tickets(device_id: str | None = None, status: str | None = None, limit: int = Limit,
+    def list_tickets(device_id: str | None = _id("Device id."), status: str | None = _text("Status."), limit: int = Limit,
                      offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Corrective-action tickets, oldest first."""
         with app.uow() as unit:
             return _page(unit.queries.tickets(device_id=device_id, status=status, limit=limit, offset=offset))
 
     @router.get("/tickets/{ticket_id}", response_model=m.TicketDetail, responses=not_found, tags=["tickets"])
-    def get_ticket(ticket_id: str, _: Principal = reader) -> dict[str, Any]:
+    def get_ticket(ticket_id: str = _path_id("Ticket id."), _: Principal = reader) -> dict[str, Any]:
         """One ticket with its evidence, transitions and comments."""
         with app.uow() as unit:
             return unit.queries.ticket(ticket_id)  # type: ignore[no-any-return]
 
     @router.get("/report-files", response_model=m.Page[m.ReportFile], tags=["reports"])
-    def list_report_files(device_id: str | None = None, period: str | None = None, limit: int = Limit,
+    def list_report_files(device_id: str | None = _id("Device id."), period: str | None = _text("Period label."),
+                          limit: int = Limit,
                           offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Written report files, newest first."""
         with app.uow() as unit:
@@ -127,7 +154,7 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
                 responses={200: {"description": "The file, as recorded (its SHA-256 is checked first).",
                                  "content": {media.split(";")[0]: {} for media in _MEDIA.values()}},
                            **problem_responses(404, 500)})
-    def download_report_file(file_id: int, _: Principal = reader) -> FileResponse:
+    def download_report_file(file_id: int = _path_int("Report file id."), _: Principal = reader) -> FileResponse:
         """Download a recorded report file. Only files recorded in the reports table are served, and only
         when their content still has the recorded SHA-256."""
         with app.uow() as unit:
@@ -143,7 +170,7 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
         return FileResponse(path, media_type=media, filename=f"{record['report_id']}{language}.{suffix}")
 
     @router.get("/report-revisions", response_model=m.Page[m.ReportRevision], tags=["reports"])
-    def list_report_revisions(device_id: str | None = None, period: str | None = None,
+    def list_report_revisions(device_id: str | None = _id("Device id."), period: str | None = _text("Period label."),
                               status: Literal["draft", "signed", "superseded"] | None = None,
                               limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Report revisions and their state, newest first."""
@@ -152,20 +179,21 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
                                                        limit=limit, offset=offset))
 
     @router.get("/batches", response_model=m.Page[m.Batch], tags=["ingest"])
-    def list_batches(kind: str | None = None, limit: int = Limit, offset: int = Offset,
+    def list_batches(kind: str | None = _text("Batch kind."), limit: int = Limit, offset: int = Offset,
                      _: Principal = reader) -> dict[str, Any]:
         """Ingestion batches, newest first."""
         with app.uow() as unit:
             return _page(unit.queries.batches(kind=kind, limit=limit, offset=offset))
 
     @router.get("/batches/{batch_id}", response_model=m.Batch, responses=not_found, tags=["ingest"])
-    def get_batch(batch_id: int, _: Principal = reader) -> dict[str, Any]:
+    def get_batch(batch_id: int = _path_int("Batch id."), _: Principal = reader) -> dict[str, Any]:
         """One ingestion batch."""
         with app.uow() as unit:
             return unit.queries.batch(batch_id)  # type: ignore[no-any-return]
 
     @router.get("/rejected-rows", response_model=m.Page[m.RejectedRow], tags=["ingest"])
-    def list_rejected_rows(batch_id: int | None = None, reason_code: str | None = None,
+    def list_rejected_rows(batch_id: int | None = Query(None, ge=1, le=MAX_INT, description="Batch id."),
+                           reason_code: str | None = _text("Reason code."),
                            status: Literal["open", "resubmitted", "dismissed"] | None = None,
                            limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Rejected rows with their reasons (patient ids only as keyed hashes)."""
@@ -174,8 +202,8 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
                                                     limit=limit, offset=offset))
 
     @router.get("/audit", response_model=m.Page[m.AuditRecord], tags=["audit"])
-    def list_audit(action: str | None = None, entity: str | None = None, entity_id: str | None = None,
-                   actor: str | None = None, since: AwareDatetime | None = None, limit: int = Limit,
+    def list_audit(action: str | None = _text("Action."), entity: str | None = _text("Entity."),
+                   entity_id: str | None = _text("Entity id."), actor: str | None = _text("Actor."), since: AwareDatetime | None = None, limit: int = Limit,
                    offset: int = Offset,
                    _: Principal = audit_reader) -> dict[str, Any]:
         """The audit trail, newest first."""
