@@ -110,8 +110,8 @@ def _check_header(log: LogSource, kind: str, source: str) -> None:
     included) where the column names should be. A record-shaped log (NDJSON, JSON array, FHIR, DICOM SR)
     none of whose units could be read at all has no columns, but is ingested: each unit is rejected with
     its own reason (nothing is lost)."""
-    if not log.columns and hasattr(log, "rejections") and log.rejections():
-        return
+    if set(log.columns) <= {"device_id"} and hasattr(log, "rejections") and log.rejections():
+        return  # (an API body's log has the URL's device_id as a column even when no record was read)
     missing = missing_columns(log.columns, kind=kind)
     if missing:
         cells = [c for c in log.columns if len(c) >= _MIN_MASKED_LENGTH and c not in _KNOWN_COLUMNS]
