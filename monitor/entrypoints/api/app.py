@@ -50,7 +50,7 @@ def create_api(app: App, *, max_body_bytes: int | None = None, limiter: AuthFail
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     api.add_middleware(RefuseContentCoding)
     auth = Authenticator(app, limiter or AuthFailureLimiter())
-    install_problem_handlers(api, auth.failed)
+    install_problem_handlers(api)  # failed authentications are counted by ``auth`` itself
     api.include_router(ingest_router(app, auth, max_body_bytes or max_body_bytes_from_env()))
     api.include_router(read_router(app, auth))
     api.include_router(tickets_router(app, auth))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -53,7 +53,7 @@ class UnsupportedMediaTypeError(InputError):
 
 
 class RateLimitedError(MonitorError):
-    """Too many failed authentications from one client address."""
+    """Too many failed authentications from one client address or for one token id."""
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
@@ -123,7 +123,7 @@ _DESCRIPTIONS = {
     413: "The body exceeds the size limit.",
     415: "The body's media type is not accepted here.",
     422: "A parameter or the content is invalid.",
-    429: "Too many failed authentications from this address; see Retry-After.",
+    429: "Too many failed authentications from this address or for this token; see Retry-After.",
     500: "Stored evidence failed verification, or an unexpected server error.",
     503: "The database is unreachable, full or read-only (see Retry-After), or its schema is out of date.",
 }
@@ -150,10 +150,11 @@ def log_denial(request: Request, status: int, reason: str) -> None:
     })
 
 
-def install_problem_handlers(api: FastAPI, on_auth_failure: Callable[[Request], None] | None = None) -> None:
-    """Answer every error with a problem document; log every 401/403/429; call ``on_auth_failure`` (if
-    given) on every 401. A database that is unreachable, full or read-only, and a full or read-only file
-    system met anywhere else, is 503 with ``Retry-After``."""
+def install_problem_handlers(api: FastAPI) -> None:
+    """Answer every error with a problem document; log every 401/403/429 (failed authentications are
+    counted where they happen, :class:`monitor.entrypoints.api.security.Authenticator`). A database that
+    is unreachable, full or read-only, and a full or read-only file system met anywhere else, is 503 with
+    ``Retry-After``."""
 
     @api.exception_handler(MonitorError)
     async def monitor_error(request: Request, exc: MonitorError) -> JSONResponse:
@@ -161,8 +162,6 @@ def install_problem_handlers(api: FastAPI, on_auth_failure: Callable[[Request], 
         headers: dict[str, str] = {}
         if status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="samd-monitor"'
-            if on_auth_failure is not None:
-                on_auth_failure(request)
         if isinstance(exc, RateLimitedError):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, StorageError) and not isinstance(exc, SchemaOutOfDateError):

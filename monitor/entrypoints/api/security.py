@@ -1,11 +1,18 @@
-"""Bearer-token authentication, permission checks, and rate limiting of failed authentications."""
+"""Bearer-token authentication, permission checks, and throttling of failed authentications.
+
+A token's secret has 256 random bits (:mod:`monitor.service.access`), so online guessing is hopeless at
+any rate; the throttle makes a client that keeps failing back off (429 with ``Retry-After``) and marks
+it in the denial log, without ever refusing a valid credential: the token is checked first, and a valid
+one is served whatever its address did (OWASP Authentication Cheat Sheet, "Login Throttling": lock-outs
+keyed only by source address let anyone behind the same NAT or proxy deny service to everyone there).
+"""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Callable
 
 from fastapi import Depends, Request
@@ -29,38 +36,71 @@ bearer = HTTPBearer(auto_error=False, bearerFormat="smt_<token_id>_<secret>",
 
 
 class AuthFailureLimiter:
-    """At most ``limit`` failed authentications per client address in a sliding ``window`` (seconds);
-    past that the address is answered 429 until the oldest failure leaves the window."""
+    """Failed authentications counted per key in a sliding ``window`` (seconds); a key with ``limit``
+    failures in the window is *throttled* until the oldest of them leaves it.
 
-    def __init__(self, limit: int = 20, window: float = 60.0, now: Callable[[], float] = time.monotonic) -> None:
+    Keys are the client address (``addr:...``) and the presented token's public id (``token:...``), so
+    that guessing one token's secret is throttled from any number of addresses. Throttling never refuses
+    a valid credential: :class:`Authenticator` checks the token first and only a *failed* attempt from a
+    throttled key is answered 429 (with ``Retry-After``) instead of 401. The memory is bounded: each key
+    keeps its last ``limit`` failure times and at most ``max_keys`` keys are tracked; past that, keys whose
+    failures all left the window go first, then the least recently failed (an attacker rotating addresses
+    can push out an idle key, never grow the table).
+    """
+
+    def __init__(self, limit: int = 20, window: float = 60.0, now: Callable[[], float] = time.monotonic,
+                 max_keys: int = 10_000) -> None:
+        if limit < 1 or window <= 0 or max_keys < 1:
+            raise ValueError("limit and max_keys must be at least 1 and window positive")
         self.limit = limit
         self.window = window
+        self.max_keys = max_keys
         self._now = now
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()  # least recently failed first
         self._lock = threading.Lock()
 
-    def _recent(self, client: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(client, deque())
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        return failures
+    @property
+    def tracked(self) -> int:
+        """How many keys are tracked (no ``__len__``: an empty limiter must not be falsy)."""
+        return len(self._failures)
 
-    def retry_after(self, client: str) -> int | None:
-        """Seconds until ``client`` may try again, or ``None`` when it is not blocked."""
+    def _wait(self, failures: deque[float] | None, now: float) -> int | None:
+        if failures is None or len(failures) < self.limit or failures[0] <= now - self.window:
+            return None
+        return max(1, math.ceil(failures[0] + self.window - now))
+
+    def retry_after(self, *keys: str) -> int | None:
+        """Seconds until none of ``keys`` is throttled, or ``None`` when none is."""
         with self._lock:
             now = self._now()
-            failures = self._recent(client, now)
-            if len(failures) < self.limit:
-                if not failures:
-                    self._failures.pop(client, None)
-                return None
-            return max(1, math.ceil(failures[0] + self.window - now))
+            waits = [w for key in keys if (w := self._wait(self._failures.get(key), now)) is not None]
+            return max(waits) if waits else None
 
-    def failed(self, client: str) -> None:
-        """Count one failed authentication of ``client``."""
+    def failed(self, *keys: str) -> int | None:
+        """Count one failed authentication against each of ``keys``; return the seconds to wait when one of
+        them was already throttled before this failure (the caller then answers 429), else ``None``."""
         with self._lock:
             now = self._now()
-            self._recent(client, now).append(now)
+            waits = [w for key in keys if (w := self._wait(self._failures.get(key), now)) is not None]
+            for key in keys:
+                failures = self._failures.pop(key, None)
+                if failures is None:
+                    self._make_room(now)
+                    failures = deque(maxlen=self.limit)
+                failures.append(now)
+                self._failures[key] = failures  # now the most recently failed
+            return max(waits) if waits else None
+
+    def _make_room(self, now: float) -> None:
+        """Drop keys whose last failure left the window (the oldest first), then, if still full, the least
+        recently failed key."""
+        while self._failures:
+            oldest = next(iter(self._failures.values()))
+            if oldest[-1] > now - self.window:
+                break
+            self._failures.popitem(last=False)
+        while len(self._failures) >= self.max_keys:
+            self._failures.popitem(last=False)
 
 
 def client_address(request: Request) -> str:
@@ -78,19 +118,24 @@ class Authenticator:
 
     def principal(self, request: Request,
                   credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
-        """The authenticated caller (401 otherwise; 429 while the address is rate limited)."""
-        wait = self.limiter.retry_after(client_address(request))
-        if wait is not None:
-            raise RateLimitedError(f"too many failed authentications from this address; retry in {wait} s", wait)
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise AuthenticationError("missing bearer token (Authorization: Bearer smt_...)")
+        """The authenticated caller. A valid token is always served; a failed attempt is 401, or 429 with
+        ``Retry-After`` when its address or its token id is throttled (:class:`AuthFailureLimiter`)."""
+        request.state.token_id = None
         try:
+            if credentials is None or credentials.scheme.lower() != "bearer":
+                raise AuthenticationError("missing bearer token (Authorization: Bearer smt_...)")
             request.state.token_id = parse_token(credentials.credentials)[0]
-        except AuthenticationError:
-            request.state.token_id = None
+            return authenticate_token(self._app.uow, credentials.credentials, clock=self._app.clock,
+                                      verified=self._verified)
+        except AuthenticationError as exc:
+            keys = [f"addr:{client_address(request)}"]
+            if request.state.token_id is not None:
+                keys.append(f"token:{request.state.token_id}")
+            wait = self.limiter.failed(*keys)
+            if wait is not None:
+                raise RateLimitedError(f"too many failed authentications from this address or for this token; "
+                                       f"retry in {wait} s", wait) from exc
             raise
-        return authenticate_token(self._app.uow, credentials.credentials, clock=self._app.clock,
-                                  verified=self._verified)
 
     def require(self, permission: Permission) -> Callable[..., Principal]:
         """A dependency admitting principals with ``permission`` (device-scoped ones are checked in the route)."""
@@ -101,6 +146,3 @@ class Authenticator:
 
         return check
 
-    def failed(self, request: Request) -> None:
-        """Count a failed authentication of the request's client."""
-        self.limiter.failed(client_address(request))
