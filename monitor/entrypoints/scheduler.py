@@ -15,27 +15,41 @@ job id                 what                                            when (UTC
 ``ticket-webhooks``    deliver queued ticket events (with retries)     every ``MONITOR_WEBHOOK_INTERVAL_SECONDS``
 ``housekeeping``       prune job records, expired leases, old done/    60 min after the nightly analysis
 =====================  ==============================================  =================================
+
+Faults (tests/reliability/test_scheduler_faults.py): a job that finds the database down
+(:class:`~monitor.errors.StorageError`) is retried every :data:`RETRY_SECONDS` from an in-memory job
+store (which needs no database) until it runs or the misfire grace since the first failure has
+passed; an error of the job store itself (the database failing while APScheduler updates a job)
+is logged and retried, never ending the scheduler's thread; and the scheduler's loop never sleeps
+longer than :data:`MAX_WAIT_SECONDS`, so that a wall-clock jump is noticed within that time (APScheduler
+3 sleeps on a monotonic timeout computed from the wall clock: after a forward jump it would wake
+late, past the misfire grace, and miss the run). A jump back never runs a job twice: the next
+fire time is kept in the job store, and the once-per-day and once-per-period keys of
+:mod:`monitor.service.scheduled` skip a repeat.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.adapters.files.drop_folder import LocalDropFiles
 from monitor.adapters.notifications.webhook import webhook_poster
 from monitor.entrypoints.bootstrap import App
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StorageError
 from monitor.service.drop_folder import DropWatcher
 from monitor.service.jobs import run_job
 from monitor.service.report import write_report
@@ -46,6 +60,8 @@ __all__ = [
     "ACTOR",
     "JOBSTORE_TABLE",
     "JOB_IDS",
+    "MAX_WAIT_SECONDS",
+    "RETRY_SECONDS",
     "drop_folder_job",
     "housekeeping_job",
     "nightly_analysis_job",
@@ -61,6 +77,11 @@ ACTOR = "system:scheduler"
 #: APScheduler's own table in the monitor's database (ignored by ``alembic check``).
 JOBSTORE_TABLE = "apscheduler_jobs"
 JOB_IDS = ("drop-folder", "nightly-analysis", "periodic-reports", "ticket-webhooks", "housekeeping")
+#: Seconds between the retries of a job that found the database down (within the misfire grace).
+RETRY_SECONDS = 60.0
+#: The scheduler's loop wakes at least this often, to notice a jump of the wall clock.
+MAX_WAIT_SECONDS = 30.0
+RETRY_STORE = "retries"
 log = logging.getLogger("monitor.scheduler")
 
 
@@ -69,6 +90,8 @@ class _Context:
     app: App
     host: str
     watcher: DropWatcher | None
+    scheduler: BackgroundScheduler | None = None
+    failing_since: dict[str, datetime] = field(default_factory=dict)
 
 
 _context: _Context | None = None
@@ -78,6 +101,54 @@ def _current() -> _Context:
     if _context is None:
         raise RuntimeError("no scheduler was started in this process (start_scheduler)")
     return _context
+
+
+def _retry_later(job_id: str, function: Callable[[], Any], error: StorageError) -> None:
+    """Run ``job_id`` again in :data:`RETRY_SECONDS`, until the misfire grace since its first failure is over."""
+    ctx = _current()
+    now = datetime.now(timezone.utc)
+    first = ctx.failing_since.setdefault(job_id, now)
+    grace = ctx.app.settings.service.misfire_grace_seconds
+    if ctx.scheduler is None or (now - first).total_seconds() + RETRY_SECONDS > grace:
+        ctx.failing_since.pop(job_id, None)
+        log.error("job not retried: the database is still unavailable; it runs at its next fire time",
+                  extra={"job": job_id, "error": str(error)})
+        return
+    ctx.scheduler.add_job(function, DateTrigger(run_date=now + timedelta(seconds=RETRY_SECONDS), timezone=timezone.utc),
+                          id=f"{job_id}:retry", name=f"{job_id}:retry", jobstore=RETRY_STORE, replace_existing=True,
+                          misfire_grace_time=grace)
+    log.warning("job to be retried: the database is unavailable",
+                extra={"job": job_id, "retry_in_seconds": RETRY_SECONDS, "error": str(error)})
+
+
+def _retried(job_id: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    """A job function that, when the database is down (:class:`StorageError`), is retried (:func:`_retry_later`)."""
+    def wrap(function: Callable[[], Any]) -> Callable[[], Any]:
+        @functools.wraps(function)
+        def job() -> Any:
+            try:
+                result = function()
+            except StorageError as exc:
+                _retry_later(job_id, job, exc)
+                raise
+            if _context is not None:
+                _context.failing_since.pop(job_id, None)
+            return result
+        return job
+    return wrap
+
+
+class _SturdyScheduler(BackgroundScheduler):
+    """A ``BackgroundScheduler`` whose loop survives job store errors and wakes at least every
+    :data:`MAX_WAIT_SECONDS` (APScheduler 3 lets an error of ``update_job`` end its thread)."""
+
+    def _process_jobs(self) -> float | None:
+        try:
+            wait = super()._process_jobs()
+        except Exception:  # noqa: BLE001 - the database failing under the job store: retry, never die
+            log.exception("scheduler could not process its jobs; retrying")
+            return min(float(self.jobstore_retry_interval), MAX_WAIT_SECONDS)
+        return wait if wait is None else min(wait, MAX_WAIT_SECONDS)  # None: paused, or no job at all
 
 
 # --- job functions (module level: the job store keeps only their names) -----------------------------
@@ -91,6 +162,7 @@ def drop_folder_job() -> dict[str, Any]:
     return outcome.details
 
 
+@_retried("nightly-analysis")
 def nightly_analysis_job() -> list[dict[str, Any]]:
     """Analyse each device's open period (once per device and local day)."""
     ctx = _current()
@@ -107,6 +179,7 @@ def _write_report(device_id: str, period: str, run_id: str) -> Any:
                         renderer=app.report_renderer, run_id=run_id)
 
 
+@_retried("periodic-reports")
 def periodic_reports_job() -> list[dict[str, Any]]:
     """Analyse and report each device's latest due period (once per device and period)."""
     ctx = _current()
@@ -131,6 +204,7 @@ def webhook_job() -> dict[str, Any]:
                    lease=settings.service.job_lease_seconds).details
 
 
+@_retried("housekeeping")
 def housekeeping_job() -> dict[str, Any]:
     """Prune old job records, expired leases and old drop-folder ``done/`` files."""
     ctx = _current()
@@ -177,11 +251,13 @@ def start_scheduler(app: App) -> BackgroundScheduler:
         service.drop_dir, uow=app.uow, open_log=app.open_log, hasher=app.patient_hasher, clock=app.clock,
         actor="system:drop-folder", files=LocalDropFiles())
     _context = _Context(app=app, host=socket.gethostname(), watcher=watcher)
-    scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=app.engine, tablename=JOBSTORE_TABLE)},
+    scheduler = _SturdyScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=app.engine, tablename=JOBSTORE_TABLE),
+                   RETRY_STORE: MemoryJobStore()},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": service.misfire_grace_seconds},
         timezone=timezone.utc,
     )
+    _context.scheduler = scheduler
     scheduler.start(paused=True)
     triggers = _triggers(app)
     functions = {"drop-folder": drop_folder_job, "nightly-analysis": nightly_analysis_job,

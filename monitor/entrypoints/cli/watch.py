@@ -9,29 +9,34 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from monitor.adapters.files.drop_folder import LocalDropFiles
 from monitor.entrypoints.cli._common import build_app, out
 from monitor.entrypoints.cli.ingest import ingest_app
+from monitor.errors import StorageError
 from monitor.service.drop_folder import DropWatcher
 from monitor.service.jobs import JobOutcome
 
 
 def _print(outcome: JobOutcome, as_json: bool) -> None:
+    """One line per file; every value escaped for Rich markup (a file name like ``[/bold].csv`` is text)."""
     if outcome.outcome == "skipped":
-        out.print(f"skipped: {outcome.details.get('reason')} ({outcome.details.get('holder') or ''})")
+        out.print(f"skipped: {escape(str(outcome.details.get('reason')))} "
+                  f"({escape(str(outcome.details.get('holder') or ''))})")
         return
     if outcome.outcome == "failed":
-        out.print(f"[bold red]scan failed:[/] {outcome.error}")
+        out.print(f"[bold red]scan failed:[/] {escape(str(outcome.error))}")
         return
     for item in outcome.details.get("files", []):
+        where = escape(f"{item['device_id']}/{item['kind']}/{item['file']}")
         if as_json:
             sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
         elif item["outcome"] == "done":
-            out.print(f"done    {item['device_id']}/{item['kind']}/{item['file']}: batch {item['batch_id']}, "
-                      f"{item['accepted']:,} accepted, {item['duplicates']:,} duplicates, {item['rejected']:,} rejected")
+            out.print(f"done    {where}: batch {item['batch_id']}, {item['accepted']:,} accepted, "
+                      f"{item['duplicates']:,} duplicates, {item['rejected']:,} rejected")
         else:
-            out.print(f"{item['outcome']:<7} {item['device_id']}/{item['kind']}/{item['file']}: {item['error']}")
+            out.print(f"{item['outcome']:<7} {where}: {escape(str(item['error']))}")
 
 
 @ingest_app.command("watch")
@@ -53,6 +58,10 @@ def ingest_watch(
     watcher.ready()  # first look: sizes to compare against at the next scan
     while True:
         time.sleep(settle if once else interval)
-        _print(watcher.run(host=host, lease=lease), as_json)
         if once:
+            _print(watcher.run(host=host, lease=lease), as_json)
             return
+        try:
+            _print(watcher.run(host=host, lease=lease), as_json)
+        except StorageError as exc:  # the database is down: the files wait in incoming/, the next scan retries
+            out.print(f"[bold red]scan failed:[/] {escape(str(exc))} (retrying in {interval:g} s)")
