@@ -191,3 +191,35 @@ def test_prune_done_keeps_failed_and_recent_files(drop) -> None:  # type: ignore
     assert prune_done(LocalDropFiles(), drop, before=datetime(2025, 6, 1, tzinfo=timezone.utc)) == 1
     assert not old.exists() and not old.with_name("old.csv.result.json").exists()
     assert recent.exists() and bad.exists()
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_ingest_watch_survives_a_database_outage_and_prints_names_as_text(app, drop, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from monitor.entrypoints.cli import app as cli
+    from monitor.entrypoints.cli import watch
+    from monitor.errors import StorageError
+    from monitor.service.jobs import JobOutcome
+
+    marked = {"file": "[/bold]x.csv", "device_id": DEVICE, "kind": "predictions", "outcome": "failed",
+              "path": "p", "error": "unknown log format [red]"}
+    scans = iter([StorageError("the database is unavailable"), JobOutcome(1, "succeeded", {"files": [marked]}),
+                  _Stop()])
+
+    def run(self, **_):  # type: ignore[no-untyped-def]
+        step = next(scans)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    monkeypatch.setattr(watch.DropWatcher, "run", run)
+    monkeypatch.setattr(watch.time, "sleep", lambda _s: None)
+    monkeypatch.setenv("MONITOR_DATABASE_URL", app.settings.database_url)
+    result = CliRunner().invoke(cli, ["ingest", "watch", str(drop), "--interval", "1"])
+    assert isinstance(result.exception, _Stop), result.output  # it kept watching until stopped
+    assert "scan failed: the database is unavailable (retrying in 1 s)" in result.output
+    assert "[/bold]x.csv" in result.output and "unknown log format [red]" in result.output
