@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.auth import TOKEN_KEY
-from unit.dashboards.dashboard_seed import DEVICE, TARGET, dashboard, literal, seeded  # noqa: F401  (fixtures)
+from unit.dashboards.dashboard_seed import DEVICE, PASSWORD, TARGET, dashboard, literal, seeded  # noqa: F401  (fixtures)
 
 Start = Callable[..., AppTest]
 
@@ -106,3 +107,62 @@ def test_qa_triages_and_comments_a_ticket(dashboard: Start, seeded: dict[str, An
     assert stored["status"] == "triaged"
     assert [c["body"] for c in stored["comments"]] == ["second reader rota in place"]
     assert stored["transitions"][-1]["actor"] == "qa1"
+
+
+def test_sign_in_rotates_the_session_token_and_a_planted_or_replayed_one_grants_nothing(dashboard: Start) -> None:
+    from dashboards.auth import session_store
+
+    at = dashboard()
+    at.session_state[TOKEN_KEY] = "planted-before-sign-in"
+    at.session_state["page"] = "Tickets"
+    at.run()
+    assert at.text_input(key="login_user") is not None and not at.sidebar.radio  # not signed in
+    at.text_input(key="login_user").input("qa1")
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button[0].click().run()
+    token = at.session_state[TOKEN_KEY]
+    assert token != "planted-before-sign-in" and session_store().get(token)[0].name == "qa1"
+    assert at.radio(key="page").value == "Overview"  # nothing set before sign-in was carried over
+    at.button(key="logout").click().run()
+    assert TOKEN_KEY not in at.session_state and session_store().get(token) == (None, None)
+    at.session_state[TOKEN_KEY] = token  # the old page state restored: the server no longer knows it
+    at.run()
+    assert not at.sidebar.radio and at.text_input(key="login_user") is not None
+
+
+def test_an_idle_session_expires_on_the_server(dashboard: Start, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboards import auth
+
+    at = dashboard("audit1")
+    assert at.sidebar.radio
+    later = auth._now() + auth.session_store().policy.idle
+    monkeypatch.setattr(auth, "_now", lambda: later)
+    at.run()
+    assert not at.sidebar.radio and TOKEN_KEY not in at.session_state
+    assert "Your session expired" in _texts(at)
+
+
+def test_repeated_failures_are_throttled_with_one_message_for_known_and_unknown_users(
+        dashboard: Start, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dashboards.auth import FAILED, sign_in_throttle
+    from dashboards.sessions import ThrottlePolicy
+
+    at = dashboard()
+    from datetime import timedelta
+
+    # 2 free failures, not 5 (fewer password hashes); a 1-minute first delay (the test runs on the real clock)
+    monkeypatch.setattr(sign_in_throttle(), "policy", ThrottlePolicy(free_per_pair=2, base_delay=timedelta(minutes=1)))
+    try:
+        messages = []
+        for user in ("qa1", "nobody", "qa1"):
+            at.text_input(key="login_user").input(user)
+            at.text_input(key="login_password").input("not the password")
+            at.button[0].click().run()
+            messages.append(at.error[0].value)
+        assert set(messages) == {FAILED}  # no user enumeration
+        at.text_input(key="login_user").input("qa1")
+        at.text_input(key="login_password").input(PASSWORD)  # even the right password waits its turn
+        at.button[0].click().run()
+        assert at.error[0].value.startswith("Too many failed sign-ins: wait") and TOKEN_KEY not in at.session_state
+    finally:
+        sign_in_throttle.clear()
