@@ -363,6 +363,7 @@ def _raw_records(raw: pd.DataFrame, hashed: dict[str, pd.Series], exact_ages: bo
     """Rejected rows as stored: identifier columns (:data:`HASHED_COLUMNS`) as their keyed hash, or left out
     when no hash is at hand; ages of 90 and above as 90."""
     frame = raw.astype(object).where(raw.notna(), None)
+    frame = _mask_own_identifiers(frame)
     for column in HASHED_COLUMNS:
         if column in frame.columns:
             values = hashed[column].map(lambda h: f"hmac-sha256:{h}" if h else None) if column in hashed else None
@@ -383,6 +384,26 @@ def rejection_hashes(kind: str, rejections: Sequence[Rejection], *, source_sha25
         text = json.dumps([kind, r.record_id, r.code, r.reason, r.raw, *where], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
     return [digest(r) for r in rejections]
+
+
+def _mask_own_identifiers(frame: pd.DataFrame) -> pd.DataFrame:
+    """A rejected row's values that carry the row's own patient id or accession number (a row whose columns
+    are shifted, an identifier typed into the wrong column) replaced by ``[identifier]``: only the keyed hash
+    of an identifier is ever kept. Identifiers shorter than 4 characters are not looked for."""
+    present = [c for c in HASHED_COLUMNS if c in frame.columns]
+    others = [c for c in frame.columns if c not in HASHED_COLUMNS]
+    if not present or not others or frame.empty:
+        return frame
+    records = frame.to_dict("records")
+    changed = False
+    for record in records:
+        own = [str(record[c]).strip() for c in present if record[c] is not None and len(str(record[c]).strip()) >= 4]
+        for column in others:
+            value = record[column]
+            if own and value is not None and any(i in str(value) for i in own):
+                record[column] = "[identifier]"
+                changed = True
+    return pd.DataFrame(records, index=frame.index, columns=frame.columns, dtype=object) if changed else frame
 
 
 def _iso_text(values: pd.Series) -> pd.Series:
