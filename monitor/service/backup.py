@@ -7,20 +7,27 @@ restored, the restored audit chain is verified and a ``database.restore`` record
 naming the file's SHA-256 and the chain head it carried (21 CFR 11.10(e)), so the restored database
 says which backup it came from. A restore into a database that holds any row is refused unless
 ``force`` is given.
+
+Beside each backup ``FILE`` a checksum file ``FILE.sha256`` is written (the ``sha256sum`` format, so
+``sha256sum -c FILE.sha256`` checks it too). A restore recomputes the digest when that file is there and
+refuses a backup that differs, before anything is touched: damage that leaves a structurally valid file
+(a flipped byte in a row) is found as well as truncation. Without it, only each engine's own checks apply.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from monitor.errors import ConflictError, InputError, IntegrityError
+from monitor.errors import ConflictError, InputError, IntegrityError, StorageError
 from monitor.service.audit import verify_audit
 from monitor.service.ports import Clock, UnitOfWorkFactory
 
-__all__ = ["BackupFile", "DatabaseBackup", "RestoreOutcome", "backup_database", "restore_database"]
+__all__ = ["BackupFile", "DatabaseBackup", "RestoreOutcome", "backup_database", "checksum_file", "restore_database"]
 
 _NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 _WITH_ARTICLE = {"sqlite": "an SQLite", "postgresql": "a PostgreSQL"}
@@ -65,16 +72,63 @@ def _describe(path: Path, engine: str) -> BackupFile:
     return BackupFile(path, engine, path.stat().st_size, digest.hexdigest())
 
 
+def checksum_file(backup: Path) -> Path:
+    """``FILE.sha256``: the checksum file written beside the backup ``FILE``."""
+    return backup.with_name(backup.name + ".sha256")
+
+
+def _write_checksum(described: BackupFile) -> None:
+    sidecar = checksum_file(described.path)
+    partial = sidecar.with_name(f".{sidecar.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            handle.write(f"{described.sha256}  {described.path.name}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(sidecar)
+    except OSError as exc:  # no checksum, no backup: nothing half-made is left under the names
+        for path in (partial, sidecar, described.path):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
+        raise StorageError(f"cannot write backup {described.path}: {exc.strerror or exc} (writing its "
+                           f"checksum file {sidecar.name})") from exc
+
+
+def _check_checksum(described: BackupFile) -> None:
+    sidecar = checksum_file(described.path)
+    try:
+        text = sidecar.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(f"cannot read {sidecar}: {exc.strerror}") from exc
+    found = re.match(r"\s*([0-9a-fA-F]{64})\b", text)
+    if found is None:
+        raise InputError(f"{sidecar} is not a checksum file (expected the sha256sum format)")
+    if found.group(1).lower() != described.sha256:
+        raise InputError(f"backup file {described.path} is damaged: its SHA-256 differs from the one in "
+                         f"{sidecar.name}, written with the backup (restore another backup)")
+
+
 def backup_database(target: Path, *, store: DatabaseBackup, force: bool = False) -> BackupFile:
-    """Write a backup of the database into ``target``; an existing file is replaced only with ``force``."""
+    """Write a backup of the database into ``target`` and its checksum into ``target.sha256``; an existing
+    file is replaced only with ``force``."""
     if target.is_dir():
         raise InputError(f"{target} is a folder: give the backup file's name")
     if target.exists() and not force:
         raise InputError(f"{target} already exists: choose a new name, or pass --force to replace it")
     if not target.parent.is_dir():
         raise InputError(f"folder {target.parent} does not exist")
+    try:  # an old checksum must never stand beside a new backup
+        checksum_file(target).unlink(missing_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot write backup {target}: {exc.strerror}") from exc
     store.backup(target)
-    return _describe(target, store.engine_name)
+    described = _describe(target, store.engine_name)
+    _write_checksum(described)
+    return described
 
 
 def restore_database(source: Path, *, store: DatabaseBackup, file_engine: str, uow: UnitOfWorkFactory,
@@ -85,12 +139,13 @@ def restore_database(source: Path, *, store: DatabaseBackup, file_engine: str, u
         raise InputError(f"{source} is {_WITH_ARTICLE[file_engine]} backup but the database is "
                          f"{_NAMES[store.engine_name]}: restore it into {_WITH_ARTICLE[file_engine]} database "
                          "(--db / MONITOR_DATABASE_URL)")
+    described = _describe(source, file_engine)
+    _check_checksum(described)
     replaced = store.tables_with_rows()
     if replaced and not force:
         shown = ", ".join(replaced[:5]) + (f" and {len(replaced) - 5} more" if len(replaced) > 5 else "")
         raise ConflictError(f"the database is not empty (rows in {shown}): restore into a new, empty database, "
                             "or pass --force to replace everything in it")
-    described = _describe(source, file_engine)
     store.restore(source)
     try:
         chain = verify_audit(uow=uow)

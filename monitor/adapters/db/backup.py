@@ -2,13 +2,16 @@
 
 * SQLite: the online backup API (``sqlite3.Connection.backup``), which copies a consistent snapshot of
   the committed data in one step while other processes keep reading and writing (WAL). The copy is
-  written beside the target and renamed into place, so a crash never leaves half a backup under the
-  target's name. A restore checks the file (``PRAGMA integrity_check``) and copies it back the same way.
+  written beside the target (a leftover of a crashed backup there is removed first), flushed to disk and
+  renamed into place, so a crash, a full disk or an unwritable folder never leaves half a backup under
+  the target's name. A restore checks the file (``PRAGMA integrity_check``) and copies it back the same way.
 * PostgreSQL: ``pg_dump --format=custom`` (a snapshot of one transaction) and ``pg_restore --clean
-  --if-exists --single-transaction``: the old objects are dropped and the backup's created in one
-  transaction, so a failed restore changes nothing (empty tables the backup does not have, e.g. of a
-  newer migration, are dropped first; such tables holding rows are refused). Ownership and grants are not restored
-  (``--no-owner --no-privileges``): the restoring role owns what it restores. The client programs are
+  --if-exists --single-transaction``: the archive is first read through once (``--file=/dev/null``, every
+  table's data decompressed), so a truncated or altered file is refused before the database is touched;
+  then the old objects are dropped and the backup's created in one transaction, so a failed restore
+  changes nothing (empty tables the backup does not have, e.g. of a newer migration, are dropped first;
+  such tables holding rows are refused). Ownership and grants are not restored (``--no-owner
+  --no-privileges``): the restoring role owns what it restores. The client programs are
   looked up on ``PATH``; the password, if any, is passed in ``PGPASSWORD``, never on the command line.
 
 A file's kind is told by its first bytes (``SQLite format 3``, ``PGDMP``), so restoring one engine's
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 from contextlib import closing
@@ -60,6 +64,24 @@ def _partial(target: Path) -> Path:
     return target.with_name(f".{target.name}.partial")
 
 
+def _discard(path: Path) -> None:
+    """Remove ``path`` if it is there; a failure (read-only folder, ...) must not hide the error at hand."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` (a file, or a folder after a rename in it) to disk, so a crash cannot leave a backup
+    name pointing at missing data."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _tables_with_rows(engine: Engine) -> list[str]:
     try:
         with engine.connect() as conn:
@@ -92,18 +114,29 @@ class SqliteBackup:
         if not self._path.is_file():
             raise StorageError(f"the SQLite database {self._path} does not exist")
         partial = _partial(target)
+        _discard(partial)  # a leftover of a crashed backup would be opened as the copy's database
         try:
             source = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-            with closing(source), closing(sqlite3.connect(partial)) as copy:
-                source.backup(copy)
-                copy.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
-            partial.replace(target)
         except sqlite3.Error as exc:
-            partial.unlink(missing_ok=True)
             raise StorageError(f"cannot back up {self._path}: {exc}") from exc
+        try:
+            with closing(source):
+                try:
+                    copy = sqlite3.connect(partial)
+                except sqlite3.Error as exc:
+                    raise OSError(f"cannot create {partial.name} there ({exc})") from exc
+                with closing(copy):
+                    source.backup(copy)
+                    copy.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
+                _fsync(partial)
+            partial.replace(target)
+            _fsync(target.parent)
+        except sqlite3.Error as exc:  # the reason tells a full / unwritable destination from a source error
+            _discard(partial)
+            raise StorageError(f"cannot back up {self._path} into {target}: {exc}") from exc
         except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise StorageError(f"cannot write backup {target}: {exc.strerror}") from exc
+            _discard(partial)
+            raise StorageError(f"cannot write backup {target}: {exc.strerror or exc}") from exc
 
     def restore(self, source: Path) -> None:
         """Replace the database's content with the backup ``source`` (checked first)."""
@@ -157,7 +190,9 @@ class PostgresBackup:
         except OSError as exc:
             raise ConfigError(f"cannot run {binary}: {exc.strerror}") from exc
         if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.strip()] or [f"exit status {done.returncode}"]
+            ended = (f"killed by signal {signal.Signals(-done.returncode).name}" if done.returncode < 0
+                     else f"exit status {done.returncode}")
+            lines = [line for line in done.stderr.splitlines() if line.strip()] or [ended]
             first = next((line for line in lines if "error" in line.lower()), lines[0])
             raise StorageError(f"{program} failed on {self._where}: {first.strip()}")
         return done.stdout
@@ -165,13 +200,19 @@ class PostgresBackup:
     def backup(self, target: Path) -> None:
         """``pg_dump --format=custom`` of the database into ``target``."""
         partial = _partial(target)
+        _discard(partial)
         try:
-            self._run("pg_dump", "--format=custom", f"--file={partial}", f"--dbname={self._conninfo}")
-            partial.replace(target)
+            try:
+                self._run("pg_dump", "--format=custom", f"--file={partial}", f"--dbname={self._conninfo}")
+            except StorageError as exc:  # e.g. "could not write to output file: No space left on device"
+                raise StorageError(f"cannot back up {self._where} into {target}: "
+                                   f"{str(exc).split(': ', 1)[-1]}") from exc
+            partial.replace(target)  # pg_dump has flushed the file to disk (it syncs unless --no-sync)
+            _fsync(target.parent)
         except OSError as exc:
-            raise StorageError(f"cannot write backup {target}: {exc.strerror}") from exc
+            raise StorageError(f"cannot write backup {target}: {exc.strerror or exc}") from exc
         finally:
-            partial.unlink(missing_ok=True)
+            _discard(partial)
 
     def restore(self, source: Path) -> None:
         """Replace the database's objects with those of the archive ``source``, in one transaction."""
@@ -186,6 +227,11 @@ class PostgresBackup:
         if missing:
             raise InputError(f"{source} is a pg_dump archive but not a samd-monitor backup "
                              f"(no {' / '.join(sorted(missing))} table)")
+        try:  # read the whole archive (every table's data decompressed) before the database is touched
+            self._run("pg_restore", f"--file={os.devnull}", str(source))
+        except StorageError as exc:
+            raise InputError(f"backup file {source} is damaged (truncated or altered): "
+                             f"{str(exc).split(': ', 1)[-1]}") from exc
         try:
             with self._engine.connect() as conn:
                 present = set(inspect(conn).get_table_names())
