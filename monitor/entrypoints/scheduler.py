@@ -25,7 +25,9 @@ longer than :data:`MAX_WAIT_SECONDS`, so that a wall-clock jump is noticed withi
 3 sleeps on a monotonic timeout computed from the wall clock: after a forward jump it would wake
 late, past the misfire grace, and miss the run). A jump back never runs a job twice: the next
 fire time is kept in the job store, and the once-per-day and once-per-period keys of
-:mod:`monitor.service.scheduled` skip a repeat.
+:mod:`monitor.service.scheduled` skip a repeat; a next run time that a jump back left more than one
+period ahead is brought forward (an interval job such as the drop folder would otherwise wait for
+as long as the jump).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import functools
 import logging
 import socket
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -40,6 +43,7 @@ from typing import Any, Callable
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers import base as _aps_base
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
@@ -81,6 +85,8 @@ JOB_IDS = ("drop-folder", "nightly-analysis", "periodic-reports", "ticket-webhoo
 RETRY_SECONDS = 60.0
 #: The scheduler's loop wakes at least this often, to notice a jump of the wall clock.
 MAX_WAIT_SECONDS = 30.0
+#: A wall clock that went back by more than this (against the monotonic clock) is a jump back.
+JUMP_BACK_SECONDS = 5.0
 RETRY_STORE = "retries"
 log = logging.getLogger("monitor.scheduler")
 
@@ -139,11 +145,36 @@ def _retried(job_id: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
 
 
 class _SturdyScheduler(BackgroundScheduler):
-    """A ``BackgroundScheduler`` whose loop survives job store errors and wakes at least every
-    :data:`MAX_WAIT_SECONDS` (APScheduler 3 lets an error of ``update_job`` end its thread)."""
+    """A ``BackgroundScheduler`` whose loop survives job store errors, wakes at least every
+    :data:`MAX_WAIT_SECONDS` (APScheduler 3 lets an error of ``update_job`` end its thread) and, after the
+    wall clock went back, brings forward a job whose stored next run lies more than one period ahead
+    (without that, an interval job such as the drop folder would stall for as long as the jump)."""
+
+    _last_look: tuple[datetime, float] | None = None
+
+    def _realign_after_a_jump_back(self) -> None:
+        now = _aps_base.datetime.now(self.timezone)  # the wall clock as APScheduler reads it
+        monotonic = time.monotonic()
+        last, self._last_look = self._last_look, (now, monotonic)
+        if last is None or (now - last[0]).total_seconds() - (monotonic - last[1]) > -JUMP_BACK_SECONDS:
+            return
+        log.warning("the wall clock went back; realigning the jobs' next run times",
+                    extra={"seconds": round((monotonic - last[1]) - (now - last[0]).total_seconds(), 3)})
+        for job in self.get_jobs():
+            fresh = job.trigger.get_next_fire_time(None, now)
+            if job.next_run_time is None or fresh is None:
+                continue
+            after = job.trigger.get_next_fire_time(fresh, fresh + timedelta(seconds=1))
+            period = after - fresh if after is not None else timedelta(0)
+            # An interval trigger counts from its start date, which the jump has also put in the future.
+            target = fresh if fresh - now <= period else now + period
+            if job.next_run_time > target + period + timedelta(seconds=1):  # a run already done is not repeated
+                job.modify(next_run_time=target)
 
     def _process_jobs(self) -> float | None:
         try:
+            if self.state == STATE_RUNNING:
+                self._realign_after_a_jump_back()
             wait = super()._process_jobs()
         except Exception:  # noqa: BLE001 - the database failing under the job store: retry, never die
             log.exception("scheduler could not process its jobs; retrying")

@@ -253,3 +253,16 @@ class _SetClock:
     def __call__(self) -> datetime:
         self.now += timedelta(milliseconds=1)
         return self.now
+
+
+def test_a_jump_back_does_not_stall_the_drop_folder(app, shifted_clock, quick, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "drop").mkdir()
+    configured = _with(app, drop_dir=tmp_path / "drop", drop_interval_seconds=1)
+    with _running(configured) as scheduler:
+        assert _until(lambda: _runs(app, "drop-folder") >= 1)
+        shifted_clock.offset = -timedelta(hours=1)  # e.g. a virtual machine restored, or a bad clock corrected
+        time.sleep(0.5)
+        before = _runs(app, "drop-folder")
+        assert _until(lambda: _runs(app, "drop-folder") >= before + 2, timeout=10), \
+            "the drop folder stalled after the clock went back"
+        assert module.scheduler_problem(scheduler) is None
