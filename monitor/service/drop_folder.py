@@ -197,7 +197,7 @@ class DropWatcher:
 
     def job_key(self) -> str:
         """The lease key of this folder: one scanner at a time, whether the service or ``ingest watch``."""
-        key = f"drop-folder:{self.root.resolve()}"
+        key = f"drop-folder:{self.files.canonical(self.root)}"
         return key if len(key) <= 255 else f"drop-folder:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
     def run(self, *, host: str, lease: float = DEFAULT_LEASE_SECONDS) -> JobOutcome:

@@ -148,3 +148,7 @@ class DropFiles(Protocol):
     def log_format(self, name: str) -> str | None:
         """The log format a file name's suffix stands for (``csv``, ``parquet``, ...), if any."""
         ...
+
+    def canonical(self, path: Path) -> Path:
+        """``path`` absolute, with its links resolved (one name per folder, for the folder's lease key)."""
+        ...

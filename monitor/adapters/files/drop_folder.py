@@ -128,3 +128,6 @@ class LocalDropFiles:
         if lower.endswith(".fhir.json"):
             return "fhir"
         return _FORMATS.get(PurePath(lower).suffix)
+
+    def canonical(self, path: Path) -> Path:
+        return path.resolve()
