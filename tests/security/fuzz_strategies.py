@@ -115,8 +115,11 @@ def _columns(rows: list[dict[str, Any]]) -> list[str]:
 
 def csv_bytes(rows: list[dict[str, Any]], *, header: bool = True) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     columns = _columns(rows)
+    cells = [str(v) for r in rows for v in r.values()] + columns
+    # csv.writer does not quote a lone "\r" (a line break to every reader): quote every field then
+    writer = csv.writer(out, lineterminator="\n",
+                        quoting=csv.QUOTE_ALL if any("\r" in c for c in cells) else csv.QUOTE_MINIMAL)
     if header:
         writer.writerow(columns)
     for row in rows:

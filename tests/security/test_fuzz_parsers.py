@@ -33,6 +33,7 @@ _NAMED_IDS = re.compile(rf"(?:site|device|analysis run|ticket) '{_ID}'")
 KNOWN: dict[int, re.Pattern[str]] = {
     1: re.compile(r"field '[^']*' (?:holds|contains)"),  # KNOWN: see h7-fuzz-findings.md #1
     2: re.compile(r"names device '.*' but was posted to device"),  # KNOWN: see h7-fuzz-findings.md #2
+    3: re.compile(r"(?:not a readable Parquet file|cannot read Parquet data near row \d+) \("),  # KNOWN: see h7-fuzz-findings.md #3
 }
 
 

@@ -263,3 +263,12 @@ def test_patient_id_in_many_tags_and_private_tags(tmp_path: Path, report_bytes: 
     frame = next(iter(log.chunks()))[1]
     holders = [c for c in frame.columns if frame[c].astype(str).str.contains(MARKER).any()]
     assert holders == ["patient_id"]
+
+
+def test_forged_element_length_allocates_nothing_near_it(tmp_path: Path, report_bytes: tuple[bytes, bytes]) -> None:
+    """Found by bench/bench_fuzz.py: a byte edit that makes a declared length huge made Python allocate that
+    length (pydicom reads a value at once): 1.7 GB (tracemalloc) for a 6 KB file. A 1 GiB length here."""
+    path = tmp_path / "forged.dcm"
+    path.write_bytes(_with_content(report_bytes[0], _CONTENT + b"SQ\0\0" + struct.pack("<I", 1 << 30) + b"\0" * 64))
+    _check(path, rows=0)
+    assert len(_read(path)[1]) == 1

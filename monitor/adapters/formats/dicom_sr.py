@@ -22,7 +22,9 @@ may hold patient data).
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+import os
 
 import struct
 import threading
@@ -35,7 +37,6 @@ from typing import Any
 import pandas as pd
 import pydicom
 from pydicom.errors import BytesLengthException, InvalidDicomError
-from pydicom.filereader import read_file_meta_info
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from monitor.adapters.formats.codes import binary_code
@@ -50,6 +51,8 @@ __all__ = ["MAX_CONTENT_DEPTH", "MAX_SEQUENCE_ITEMS", "DicomSrLog", "normalise_v
 MAX_SEQUENCE_ITEMS = 20_000
 #: Nesting levels of the SR content tree that are read (TID 1500 needs about 6).
 MAX_CONTENT_DEPTH = 32
+#: Files up to this size are read from the bytes kept while hashing (one read of the file).
+_IN_MEMORY_BYTES = 64 << 20
 _ITEM_TAGS = (b"\xfe\xff\x00\xe0", b"\xff\xfe\xe0\x00")  # (FFFE,E000), little and big endian
 # What pydicom may raise on a malformed element, when the file is read or a value decoded.
 # (RuntimeError covers RecursionError and NotImplementedError.)
@@ -136,11 +139,55 @@ class _PydicomWarnings(logging.Handler):
             self.messages.append(record.getMessage())
 
 
-def _count_items(handle: Any, digest: Any) -> int:
-    """Hash the file and count its sequence item tags (an upper bound of its items), block by block."""
+class _CappedFile(io.FileIO):
+    """A file whose ``read(n)`` never asks the OS for more than the bytes left: pydicom reads an element's
+    declared length at once, and Python allocates the size asked for before reading, so a forged 4 GB
+    length in a 6 KB file would allocate 4 GB (found by the fuzzing campaign: 1.7 GB for a 6 KB file)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "rb")
+        self._size = os.fstat(self.fileno()).st_size
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size >= 0:
+            size = min(size, max(self._size - self.tell(), 0))
+        return super().read(size)
+
+
+def _source(path: Path, kept: list[bytes] | None) -> Any:
+    """The file to hand to pydicom: in memory when it was kept while hashing (BytesIO never allocates more
+    than it holds), else a :class:`_CappedFile`."""
+    return io.BytesIO(b"".join(kept)) if kept is not None else _CappedFile(path)
+
+
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+
+
+def _transfer_syntax(head: bytes) -> str | None:
+    """The Transfer Syntax UID (0002,0010) of a Part 10 file's meta group (explicit VR little endian), read
+    from its first bytes without pydicom (which would inflate a deflated data set whole to read on)."""
+    position = 132
+    while position + 8 <= len(head) and head[position:position + 2] == b"\x02\x00":
+        element, vr = struct.unpack_from("<H", head, position + 2)[0], head[position + 4:position + 6]
+        if vr in _LONG_VRS:
+            length, start = struct.unpack_from("<I", head, position + 8)[0] if position + 12 <= len(head) else 0, \
+                position + 12
+        else:
+            length, start = struct.unpack_from("<H", head, position + 6)[0], position + 8
+        if element == 0x0010:
+            return head[start:start + length].rstrip(b"\x00 ").decode("ascii", "replace")
+        position = start + length
+    return None
+
+
+def _count_items(handle: Any, digest: Any, kept: list[bytes] | None) -> int:
+    """Hash the file and count its sequence item tags (an upper bound of its items), block by block;
+    the blocks are appended to ``kept`` unless it is ``None``."""
     count, tail = 0, b""
     for block in iter(lambda: handle.read(1 << 20), b""):
         digest.update(block)
+        if kept is not None:
+            kept.append(block)
         window = tail + block  # a tag across two blocks is counted once: the 3-byte tail holds no whole tag
         count += sum(window.count(tag) for tag in _ITEM_TAGS)
         tail = window[-3:]
@@ -261,13 +308,15 @@ class DicomSrLog:
         for path in files:
             name = path.relative_to(source).as_posix() if source.is_dir() else path.name
             digest.update(name.encode("utf-8") + b"\x00")
+            kept: list[bytes] | None = [] if path.stat().st_size <= _IN_MEMORY_BYTES else None
             with path.open("rb") as handle:
-                items = _count_items(handle, digest)
+                items = _count_items(handle, digest, kept)
             if items > MAX_SEQUENCE_ITEMS:
                 self._reject(name, "too_many_items", f"{name} holds more than {MAX_SEQUENCE_ITEMS} sequence items "
                                                      "(the limit of one file); it was not parsed")
                 continue
-            ds = self._read(path, name)
+            ds = self._read(path, name, kept)
+            kept = None
             if ds is None:
                 continue
             try:
@@ -310,19 +359,21 @@ class DicomSrLog:
         number = len(self._rows) + len(self._rejections) + 1
         self._rejections.append(Rejection(number, record_id, code, reason, {}))
 
-    def _read(self, path: Path, name: str) -> Any:
+    def _read(self, path: Path, name: str, kept: list[bytes] | None = None) -> Any:
         """The file's data set (values decoded lazily), or ``None`` after rejecting it."""
         warned = _PydicomWarnings()
         logger = logging.getLogger("pydicom")
         logger.addHandler(warned)
         try:
-            meta = read_file_meta_info(path)
-            if str(getattr(meta, "TransferSyntaxUID", "")) == DeflatedExplicitVRLittleEndian:
+            with _source(path, kept) as handle:
+                syntax = _transfer_syntax(handle.read(1 << 16))
+            if syntax == DeflatedExplicitVRLittleEndian:
                 self._reject(name, "unsupported_transfer_syntax",
                              f"{name} uses the deflated transfer syntax, which is not inflated here (re-encode it "
                              "as explicit VR little endian)")
                 return None
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            with _source(path, kept) as handle:
+                ds = pydicom.dcmread(handle, stop_before_pixels=True)
         except InvalidDicomError:
             self._reject(name, "not_dicom", f"{name} is not a readable DICOM file (no DICM preamble)")
             return None
