@@ -19,9 +19,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover (Windows)
+    fcntl = None  # type: ignore[assignment]
 
 from monitor.errors import ConflictError, InputError, IntegrityError, StorageError
 from monitor.service.audit import verify_audit
@@ -112,22 +119,42 @@ def _check_checksum(described: BackupFile) -> None:
                          f"{sidecar.name}, written with the backup (restore another backup)")
 
 
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` (released when the process ends, also by a crash): two
+    backups into one folder run one after the other, so neither renames or checksums the other's file.
+    Without ``fcntl`` (Windows) nothing is locked."""
+    if fcntl is None:
+        yield
+        return
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise StorageError(f"cannot open folder {folder}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
+
+
 def backup_database(target: Path, *, store: DatabaseBackup, force: bool = False) -> BackupFile:
     """Write a backup of the database into ``target`` and its checksum into ``target.sha256``; an existing
-    file is replaced only with ``force``."""
+    file is replaced only with ``force``. Backups into the same folder wait for each other."""
     if target.is_dir():
         raise InputError(f"{target} is a folder: give the backup file's name")
-    if target.exists() and not force:
-        raise InputError(f"{target} already exists: choose a new name, or pass --force to replace it")
     if not target.parent.is_dir():
         raise InputError(f"folder {target.parent} does not exist")
-    try:  # an old checksum must never stand beside a new backup
-        checksum_file(target).unlink(missing_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot write backup {target}: {exc.strerror}") from exc
-    store.backup(target)
-    described = _describe(target, store.engine_name)
-    _write_checksum(described)
+    with _folder_lock(target.parent):
+        if target.exists() and not force:
+            raise InputError(f"{target} already exists: choose a new name, or pass --force to replace it")
+        try:  # an old checksum must never stand beside a new backup
+            checksum_file(target).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot write backup {target}: {exc.strerror}") from exc
+        store.backup(target)
+        described = _describe(target, store.engine_name)
+        _write_checksum(described)
     return described
 
 

@@ -223,3 +223,35 @@ def test_a_full_or_unwritable_destination_leaves_no_backup(registered_url: str, 
     assert status == 0, err
     assert leftovers() == ["monitor.backup", "monitor.backup.sha256"]
 
+
+
+def test_two_backups_into_one_file_at_once_give_one_whole_backup(registered_url: str, tmp_path: Path) -> None:
+    """Two backups started together into the same file (``--force``; e.g. cron and an operator), three
+    times: both succeed, one after the other, and the file left matches its checksum file and restores."""
+    from monitor.service.backup import backup_database
+
+    target = tmp_path / "monitor.backup"
+    for _round in range(3):
+        barrier, outcomes = threading.Barrier(2), []
+
+        def backup() -> None:
+            app = _services(registered_url)
+            try:
+                barrier.wait(30)
+                backup_database(target, store=app.database_backup(), force=True)
+                outcomes.append("ok")
+            except Exception as exc:  # reported below
+                outcomes.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                app.engine.dispose()
+
+        threads = [threading.Thread(target=backup) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert outcomes == ["ok", "ok"]
+        recorded = (tmp_path / "monitor.backup.sha256").read_text(encoding="utf-8").split()[0]
+        assert recorded == hashlib.sha256(target.read_bytes()).hexdigest()
+    assert sorted(p.name for p in tmp_path.iterdir() if "backup" in p.name) == ["monitor.backup",
+                                                                                "monitor.backup.sha256"]
