@@ -78,6 +78,7 @@ class BatchSummary:
     #: predictions makes k records: k - 1 extra), so rows + expanded == accepted + duplicates + rejected.
     expanded: int = 0
     ignored_columns: tuple[str, ...] = ()
+    ignored_column_count: int = 0
     new_model_versions: list[str] = field(default_factory=list)
     new_sites: list[str] = field(default_factory=list)
     #: Identifier values of the file's own rows found in its name (masked in ``source`` at the end).
@@ -90,7 +91,7 @@ class BatchSummary:
             "batch_id": self.batch_id, "kind": self.kind, "source": self.source, "sha256": self.sha256,
             "rows": self.rows, "accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected,
             "expanded": self.expanded, "repeated_rejections": self.repeated_rejections,
-            "reasons": dict(sorted(self.reasons.items())), "ignored_columns": list(self.ignored_columns),
+            "reasons": dict(sorted(self.reasons.items())), "ignored_columns": list(self.ignored_columns), "ignored_column_count": self.ignored_column_count,
             "new_model_versions": self.new_model_versions, "new_sites": self.new_sites,
         }
 
@@ -218,14 +219,24 @@ def _open_batch(unit, log: LogSource, kind: str, source: str, clock: Clock,  # t
     batch_id = unit.logs.start_batch(kind=kind, source_name=source, source_format=log.format,
                                      source_sha256=log.sha256, at=started, actor=actor)
     summary = BatchSummary(batch_id, kind, source, log.sha256)
-    summary.ignored_columns = _ignored_columns(log.columns, kind, devices)
+    summary.ignored_columns, summary.ignored_column_count = _ignored_columns(log.columns, kind, devices)
     return devices, started, summary
 
 
-def _ignored_columns(columns: tuple[str, ...], kind: str, devices: dict) -> tuple[str, ...]:  # type: ignore[type-arg]
-    """Columns of the file that are not stored (outside the format and the configured strata)."""
+#: A column name shown in a batch summary: it reads like a column name (no run of four or more digits,
+#: which a patient or accession number in a header cell or a JSON key would have). Any other name is
+#: only counted: header cells and JSON keys are caller-chosen text and may carry identifiers.
+_NAMEABLE_COLUMN = re.compile(r"(?!.*[0-9]{4})[a-z][a-z0-9_]{0,63}")
+MAX_NAMED_IGNORED_COLUMNS = 64
+
+
+def _ignored_columns(columns: tuple[str, ...], kind: str, devices: dict) -> tuple[tuple[str, ...], int]:  # type: ignore[type-arg]
+    """Columns of the file that are not stored (outside the format and the configured strata): the
+    column-like names among them (at most :data:`MAX_NAMED_IGNORED_COLUMNS`) and how many there are."""
     kept = stored_columns(kind, devices)
-    return tuple(c for c in columns if c not in kept)
+    ignored = [c for c in columns if c not in kept]
+    named = [c for c in ignored if _NAMEABLE_COLUMN.fullmatch(c)][:MAX_NAMED_IGNORED_COLUMNS]
+    return tuple(named), len(ignored)
 
 
 def _handle_repeats(first: pd.DataFrame, repeats: pd.DataFrame, summary: BatchSummary,

@@ -151,15 +151,17 @@ def record_row(record: Any, number: int, *, unit: str = "record") -> dict[str, s
     row: dict[str, str | None] = {}
     record_id = record.get("prediction_id")
     record_id = record_id if isinstance(record_id, str) else None
-    for key, value in record.items():
+    # Reasons name a field by its position, never by its name: keys are caller-chosen text.
+    for position, (key, value) in enumerate(record.items(), start=1):
         name = str(key).strip().lower()
         if name in row:
             return Rejection(number, record_id, "duplicate_field",
-                             f"{unit} {number} names the field {name!r} twice (names are case-insensitive)", {})
+                             f"{unit} {number}: field {position} repeats an earlier field's name "
+                             "(names are case-insensitive)", {})
         try:
             row[name] = text_value(value)
         except _NotText as exc:
-            return Rejection(number, record_id, "invalid_value", f"{unit} {number}: field {name!r} {exc}", {})
+            return Rejection(number, record_id, "invalid_value", f"{unit} {number}: field {position} {exc}", {})
     if len(row) > MAX_FIELDS:
         return Rejection(number, record_id, "too_many_fields",
                          f"{unit} {number} has {len(row)} fields (at most {MAX_FIELDS})", {})

@@ -140,8 +140,7 @@ class DeviceBoundLog:
                 record = frame.iloc[position].get("prediction_id")
                 self._mismatches.append(Rejection(
                     number, record if isinstance(record, str) else None, "device_mismatch",
-                    f"row {number} names device {frame.iloc[position]['device_id']!r} but was posted to device "
-                    f"{self._device_id!r}", {}))
+                    f"row {number}: device_id names another device than the one it was posted to", {}))
             start = 0
             for stop in [*foreign.nonzero()[0].tolist(), len(frame)]:
                 if stop > start:
