@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from monitor.adapters.files.drop_folder import LocalDropFiles
 from monitor.entrypoints.cli._common import build_app, out
@@ -19,24 +19,28 @@ from monitor.service.drop_folder import DropWatcher
 from monitor.service.jobs import JobOutcome
 
 
+def _line(*parts: str | tuple[str, str]) -> None:
+    """Print literal text (a :class:`rich.text.Text`, never read as markup: a file name ``[/bold].csv`` prints
+    as it is; ``rich.markup.escape`` would double a trailing backslash). ``(text, style)`` parts are styled."""
+    out.print(Text.assemble(*parts))
+
+
 def _print(outcome: JobOutcome, as_json: bool) -> None:
-    """One line per file; every value escaped for Rich markup (a file name like ``[/bold].csv`` is text)."""
     if outcome.outcome == "skipped":
-        out.print(f"skipped: {escape(str(outcome.details.get('reason')))} "
-                  f"({escape(str(outcome.details.get('holder') or ''))})")
+        _line(f"skipped: {outcome.details.get('reason')} ({outcome.details.get('holder') or ''})")
         return
     if outcome.outcome == "failed":
-        out.print(f"[bold red]scan failed:[/] {escape(str(outcome.error))}")
+        _line(("scan failed:", "bold red"), f" {outcome.error}")
         return
     for item in outcome.details.get("files", []):
-        where = escape(f"{item['device_id']}/{item['kind']}/{item['file']}")
+        where = f"{item['device_id']}/{item['kind']}/{item['file']}"
         if as_json:
             sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
         elif item["outcome"] == "done":
-            out.print(f"done    {where}: batch {item['batch_id']}, {item['accepted']:,} accepted, "
-                      f"{item['duplicates']:,} duplicates, {item['rejected']:,} rejected")
+            _line(f"done    {where}: batch {item['batch_id']}, {item['accepted']:,} accepted, "
+                  f"{item['duplicates']:,} duplicates, {item['rejected']:,} rejected")
         else:
-            out.print(f"{item['outcome']:<7} {where}: {escape(str(item['error']))}")
+            _line(f"{item['outcome']:<7} {where}: {item['error']}")
 
 
 @ingest_app.command("watch")
@@ -64,4 +68,4 @@ def ingest_watch(
         try:
             _print(watcher.run(host=host, lease=lease), as_json)
         except StorageError as exc:  # the database is down: the files wait in incoming/, the next scan retries
-            out.print(f"[bold red]scan failed:[/] {escape(str(exc))} (retrying in {interval:g} s)")
+            _line(("scan failed:", "bold red"), f" {exc} (retrying in {interval:g} s)")
