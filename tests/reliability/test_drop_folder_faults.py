@@ -109,6 +109,33 @@ def test_an_oserror_on_one_file_moves_it_aside_and_the_others_are_ingested(app, 
     assert not any((drop / DEVICE / "predictions" / "processing").iterdir())
 
 
+class _BuggyFiles(LocalDropFiles):
+    """The file system, with a bug (not an OSError) whenever one chosen file is opened."""
+
+    def open_regular(self, path: Path):  # type: ignore[no-untyped-def]
+        if "buggy" in path.name:
+            raise RuntimeError(f"a bug that quotes a value: {SECRET}")
+        return super().open_regular(path)
+
+
+def test_a_file_that_cannot_be_moved_aside_is_kept_and_the_scan_goes_on(app, drop, data) -> None:  # type: ignore[no-untyped-def]
+    folder = drop / DEVICE / "predictions"
+    (folder / "failed").write_text("a file where failed/ should be", encoding="utf-8")  # failed/ cannot be made
+    write_csv(data.predictions, folder / "incoming" / "buggy.csv")
+    write_csv(data.predictions, folder / "incoming" / "good.csv")
+    for name in ("buggy.csv", "good.csv"):
+        (folder / "incoming" / f"{name}.ready").touch()
+    watcher = _watcher(app, drop, _BuggyFiles())
+    results = {r.name.split("_", 1)[1]: r for r in watcher.scan()}
+    assert results["good.csv"].outcome == "done" and _count(app, predictions) == len(data.predictions)
+    assert results["buggy.csv"].outcome == "retry" and results["buggy.csv"].path.parent.name == "processing"
+    assert results["buggy.csv"].error == "file system error: File exists (EEXIST)"  # why it could not be moved
+    (folder / "failed").unlink()
+    [again] = watcher.scan()  # the next scan retries it; now it can be moved aside
+    assert again.outcome == "failed" and again.error == "internal error: RuntimeError (see the service log)"
+    assert SECRET not in json.dumps([s for _p, s in _sidecars(drop)])
+
+
 def test_links_fifos_and_directories_are_moved_aside_unread(app, drop, data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     outside = tmp_path / "outside.csv"
     write_csv(data.predictions, outside)
