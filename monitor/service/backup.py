@@ -5,7 +5,9 @@ with a read-only database role, and never waits for a running ingest. It is ther
 record of the database it copies. A restore replaces data and is recorded: after the file has been
 restored, the restored audit chain is verified and a ``database.restore`` record is appended to it,
 naming the file's SHA-256 and the chain head it carried (21 CFR 11.10(e)), so the restored database
-says which backup it came from. A restore into a database that holds any row is refused unless
+says which backup it came from. On SQLite the chain is verified on the backup file before anything is
+copied, so a backup with a broken chain leaves the database as it was; a pg_dump archive can only be
+verified once restored (the error then says so). A restore into a database that holds any row is refused unless
 ``force`` is given.
 
 Beside each backup ``FILE`` a checksum file ``FILE.sha256`` is written (the ``sha256sum`` format, so
@@ -23,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 try:
     import fcntl
@@ -47,7 +49,7 @@ class DatabaseBackup(Protocol):
 
     def tables_with_rows(self) -> list[str]: ...
     def backup(self, target: Path) -> None: ...
-    def restore(self, source: Path) -> None: ...
+    def restore(self, source: Path, check: Callable[[UnitOfWorkFactory], None] | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,11 @@ def restore_database(source: Path, *, store: DatabaseBackup, file_engine: str, u
         shown = ", ".join(replaced[:5]) + (f" and {len(replaced) - 5} more" if len(replaced) > 5 else "")
         raise ConflictError(f"the database is not empty (rows in {shown}): restore into a new, empty database, "
                             "or pass --force to replace everything in it")
-    store.restore(source)
+    try:
+        store.restore(source, check=lambda staged: verify_audit(uow=staged))  # SQLite: before the copy
+    except IntegrityError as exc:
+        raise IntegrityError(f"{source} has an audit trail that fails verification ({exc}); nothing was "
+                             "restored: use another backup") from exc
     try:
         chain = verify_audit(uow=uow)
     except IntegrityError as exc:

@@ -255,3 +255,28 @@ def test_two_backups_into_one_file_at_once_give_one_whole_backup(registered_url:
         assert recorded == hashlib.sha256(target.read_bytes()).hexdigest()
     assert sorted(p.name for p in tmp_path.iterdir() if "backup" in p.name) == ["monitor.backup",
                                                                                 "monitor.backup.sha256"]
+
+
+@pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
+def test_an_sqlite_backup_with_a_broken_audit_trail_leaves_the_target_untouched(registered_url: str,
+                                                                                tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """SQLite: a backup whose audit record was altered (a valid file; no checksum file beside it) restored
+    with --force over a database with rows: one ``error:`` line, and the database keeps its rows and its
+    own intact chain (the chain is verified on the backup file before the copy). PostgreSQL archives are
+    verified after pg_restore (see docs)."""
+    import sqlite3
+
+    backup = tmp_path / "altered.backup"
+    assert cli("--db", registered_url, "backup", str(backup))[0] == 0
+    (tmp_path / "altered.backup.sha256").unlink()
+    with sqlite3.connect(backup) as conn:
+        conn.execute("UPDATE audit_log SET actor = 'someone else' WHERE seq = (SELECT min(seq) FROM audit_log)")
+    conn.close()
+    before = counts(registered_url)
+    target_file = Path(registered_url.removeprefix("sqlite:///"))
+    content = target_file.read_bytes()
+    _one_error_line(cli("--db", registered_url, "restore", "--force", str(backup)), "audit trail",
+                    "nothing was restored")
+    assert counts(registered_url) == before and target_file.read_bytes() == content
+    status, out, err = cli("--db", registered_url, "audit", "verify")
+    assert status == 0 and "audit chain intact" in out, err

@@ -27,11 +27,14 @@ import sqlite3
 import subprocess
 from contextlib import closing
 from pathlib import Path
+from typing import Callable
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.errors import ConfigError, InputError, StorageError
+from monitor.adapters.db.unit_of_work import unit_of_work_factory
+from monitor.errors import ConfigError, InputError, IntegrityError, MonitorError, StorageError
+from monitor.service.ports import UnitOfWorkFactory
 
 __all__ = ["PostgresBackup", "SqliteBackup", "backup_file_engine", "database_backup"]
 
@@ -138,18 +141,21 @@ class SqliteBackup:
             _discard(partial)
             raise StorageError(f"cannot write backup {target}: {exc.strerror or exc}") from exc
 
-    def restore(self, source: Path) -> None:
-        """Replace the database's content with the backup ``source`` (checked first)."""
+    def restore(self, source: Path, check: Callable[[UnitOfWorkFactory], None] | None = None) -> None:
+        """Replace the database's content with the backup ``source`` (checked first: its integrity, its
+        tables, and ``check`` run on the backup file itself, read-only, before the database is touched)."""
         try:
             backup = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
             with closing(backup):
-                check = backup.execute("PRAGMA integrity_check").fetchone()[0]
-                if check != "ok":
-                    raise InputError(f"backup file {source} is damaged (integrity check: {check})")
+                integrity = backup.execute("PRAGMA integrity_check").fetchone()[0]
+                if integrity != "ok":
+                    raise InputError(f"backup file {source} is damaged (integrity check: {integrity})")
                 tables = {r[0] for r in backup.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 if not set(REQUIRED_TABLES) <= tables:
                     raise InputError(f"{source} is an SQLite database but not a samd-monitor backup "
                                      f"(no {' / '.join(sorted(set(REQUIRED_TABLES) - tables))} table)")
+                if check is not None:
+                    self._check_file(source, check)
                 self._engine.dispose()
                 self._path.parent.mkdir(parents=True, exist_ok=True)
                 with closing(sqlite3.connect(self._path, timeout=30)) as database:
@@ -160,6 +166,21 @@ class SqliteBackup:
             raise StorageError(f"cannot restore into {self._path}: {exc}") from exc
         finally:
             self._engine.dispose()
+
+
+    @staticmethod
+    def _check_file(source: Path, check: Callable[[UnitOfWorkFactory], None]) -> None:
+        """Run ``check`` on a read-only unit of work over the backup file; only an IntegrityError counts (a
+        backup of an older schema that the repositories cannot read is checked after the restore instead)."""
+        engine = create_engine(f"sqlite:///file:{source.resolve().as_posix()}?mode=ro&uri=true")
+        try:
+            check(unit_of_work_factory(engine))
+        except IntegrityError:
+            raise
+        except MonitorError:
+            pass
+        finally:
+            engine.dispose()
 
 
 class PostgresBackup:
@@ -214,8 +235,9 @@ class PostgresBackup:
         finally:
             _discard(partial)
 
-    def restore(self, source: Path) -> None:
-        """Replace the database's objects with those of the archive ``source``, in one transaction."""
+    def restore(self, source: Path, check: Callable[[UnitOfWorkFactory], None] | None = None) -> None:
+        """Replace the database's objects with those of the archive ``source``, in one transaction
+        (``check`` cannot run on an archive: the caller checks the restored database)."""
         try:
             listing = self._run("pg_restore", "--list", str(source))
         except StorageError as exc:
