@@ -179,7 +179,7 @@ class DropWatcher:
         """``(device_id, folder kind, folder)`` for every ``DROP/<device>/<kind>/`` present (links not followed)."""
         if not self.files.is_folder(self.root):
             raise InputError(f"drop folder {self.root} does not exist")
-        for device in self._entries(self.root):
+        for device in self._entries(self.files.canonical(self.root)):  # the root itself may be a link
             if device.type != "dir" or device.name.startswith("."):
                 continue
             kinds = {e.name for e in self._entries(device.path) if e.type == "dir"}

@@ -171,6 +171,12 @@ def test_links_fifos_and_directories_are_moved_aside_unread(app, drop, data, tmp
     assert watcher.scan() == []  # nothing left, nothing read through the linked incoming/
     for _path, sidecar in _sidecars(drop):
         assert SECRET not in json.dumps(sidecar) and sidecar["batch"] is None
+    linked_root = tmp_path / "linked-root"  # the operator's root may be a link: that one is followed
+    linked_root.symlink_to(drop)
+    write_csv(data.predictions, incoming / "p.csv")
+    (incoming / "p.csv.ready").touch()
+    [taken] = _watcher(app, linked_root).scan()
+    assert taken.outcome == "done" and _count(app, predictions) == len(data.predictions)
 
 
 def test_a_link_swapped_in_after_the_check_is_refused_or_never_read(tmp_path: Path) -> None:
