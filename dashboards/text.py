@@ -15,9 +15,10 @@ headings ``#``, lists ``-``/``+``/``1.``). Streamlit's front end rewrites some t
 text, after escapes are resolved: emoji and icon shortcodes (``:smile:``, ``:material/home:``,
 ``:streamlit:``), literal autolinks (``http://``, ``www.``, ``a@b.org``) and arrows (``->``, ``<=``,
 ``--``). A word joiner (U+2060: invisible, not a space, no line break) is put inside each of those
-patterns (after a ``:`` or ``@`` that a word or ``/`` follows, after ``www``, between the two
-characters of an arrow), so they no longer match. Line breaks would start new blocks, so control
-characters become spaces. The dashboard uses no ``unsafe_allow_html`` and no ``st.html``.
+patterns (after a ``:`` or ``@`` that a word or ``/`` follows, after ``www``, after the first
+character of an arrow standing between spaces), so they no longer match. Line breaks would start
+new blocks, so control characters become spaces. The dashboard uses no ``unsafe_allow_html`` and
+no ``st.html``.
 
 Reference: CommonMark Spec 0.31.2, https://spec.commonmark.org/0.31.2/#backslash-escapes;
 Streamlit ``st.markdown`` documentation (supported syntax).
@@ -34,7 +35,9 @@ __all__ = ["WORD_JOINER", "md", "plain"]
 WORD_JOINER = "\u2060"
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 #: Places where the front end would match a shortcode, an autolink or an arrow after parsing.
-_BREAKS = re.compile(r"(?<=[:@])(?=[\w+/-])|(?<=www)(?=\.)|(?<=[-<>~])(?=[->=])", re.IGNORECASE)
+_BREAKS = re.compile(r"(?<=[:@])(?=[\w+/-])|(?<=www)(?=\.)", re.IGNORECASE)
+#: Streamlit's typographic replacements: these pairs alone between spaces become arrows and dashes.
+_ARROWS = re.compile(r"(?:(?<=\s)|^)(<(?=->)|[-<>~](?=[->=](?:\s|$)))")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 
 
@@ -49,5 +52,5 @@ def md(value: Any) -> str:
     >>> md("[a](x)") == r"\\[a\\]\\(x\\)"
     True
     """
-    broken = _BREAKS.sub(WORD_JOINER, plain(value))
+    broken = _ARROWS.sub(lambda m: m.group(1) + WORD_JOINER, _BREAKS.sub(WORD_JOINER, plain(value)))
     return _PUNCTUATION.sub(r"\\\1", broken)

@@ -1,5 +1,7 @@
 """The dashboard in a real browser: `samd-monitor dashboard` serves it, Debian's Chromium (driven by
-Playwright) signs in, finds the flagged stratum on the heat map, opens a ticket, and saves screenshots.
+Playwright) signs in, finds the flagged stratum on the heat map, opens a ticket, and saves screenshots;
+stored values written as Markdown, HTML, directives and maths are shown literally (no link, no image
+fetched, no request to their host); signing out ends the session for reloads and re-runs.
 
 Screenshots go to ``$DASHBOARD_SCREENSHOT_DIR`` when set (``docs/screenshots`` for the README),
 otherwise to the test's temporary folder.
@@ -19,6 +21,10 @@ from typing import Any, Iterator
 
 import pytest
 
+import sqlalchemy as sa
+
+from dashboards.text import WORD_JOINER
+from monitor.adapters.db import tables
 from unit.dashboards.dashboard_seed import PASSWORD, TARGET, seed_dashboard_database
 
 pytest.importorskip("playwright.sync_api")
@@ -29,6 +35,25 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 60_000
+#: An attribute value an attacker could put into a stratum (issue 15, row 4); port 9 (discard) on
+#: loopback: nothing is fetched from it unless the page asks for it.
+HOSTILE_HOST = "127.0.0.1:9"
+PAYLOAD = (f"[Sign in](http://{HOSTILE_HOST}/x) ![t](http://{HOSTILE_HOST}/i.png) <img src=x onerror=alert(1)> "
+           ":red[x] $x^2$")
+HOSTILE_TICKET = "RT-000010"
+
+
+def _plant_hostile_values(database_url: str) -> None:
+    """Put the payload into one ticket's title and stratum and its finding's stratum, as a hostile
+    attribute level would (the ticket shown by default keeps its title, for the README screenshot)."""
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        stratum = f"emphysema_grade=severe & scanner_vendor={PAYLOAD}"
+        connection.execute(sa.update(tables.tickets).where(tables.tickets.c.ticket_id == HOSTILE_TICKET).values(
+            title=f"Sensitivity below claim in {stratum} (model 2.1.0)", stratum=stratum))
+        assert connection.execute(sa.update(tables.findings).where(
+            tables.findings.c.ticket_id == HOSTILE_TICKET).values(stratum=stratum)).rowcount >= 1
+    engine.dispose()
 
 
 def _free_port() -> int:
@@ -57,6 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work = tmp_path_factory.mktemp("browser")
     database_url = f"sqlite:///{(work / 'monitor.sqlite').as_posix()}"
     seed_dashboard_database(database_url, work)["app"].engine.dispose()
+    _plant_hostile_values(database_url)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     log = (work / "server.log").open("wb")
@@ -140,3 +166,64 @@ def test_dashboard_refuses_an_unmigrated_database_with_one_error_line(tmp_path: 
                              "--port", str(_free_port())], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 2
     assert result.stderr.startswith("error:") and "db upgrade" in result.stderr and "Traceback" not in result.stderr
+
+
+def _sign_in(page: Page) -> None:
+    page.get_by_label("User id", exact=True).fill("qa1")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".st-key-overview-kpis")).to_be_visible(timeout=TIMEOUT_MS)
+
+
+def _shown(page: Page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text().replace(WORD_JOINER, "")
+
+
+def _no_markup_from(page: Page, requests: list[str]) -> None:
+    main = page.locator('[data-testid="stMain"]')
+    assert main.locator(f'a[href*="{HOSTILE_HOST}"]').count() == 0
+    assert main.locator(f'img[src*="{HOSTILE_HOST}"], img[src="x"]').count() == 0
+    assert main.locator(".katex, .stMarkdownColoredText").count() == 0
+    assert not [url for url in requests if HOSTILE_HOST in url]
+
+
+def test_hostile_stored_values_are_shown_literally(page: Page, tmp_path: Path) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _sign_in(page)
+    page.locator('[data-testid="stSidebar"]').get_by_text("Findings", exact=True).click()
+    label = page.locator('[data-testid="stExpander"] summary').filter(has_text="scanner_vendor=[Sign in]")
+    expect(label).to_have_count(1, timeout=TIMEOUT_MS)
+    assert f"scanner_vendor={PAYLOAD} → {HOSTILE_TICKET}" in label.inner_text().replace(WORD_JOINER, "")
+    _no_markup_from(page, requests)
+
+    detail = _open(page, "Tickets", "ticket-detail")
+    page.locator(".st-key-ticket_selected").click()
+    page.keyboard.type(HOSTILE_TICKET)
+    page.keyboard.press("Enter")
+    expect(detail).to_contain_text(f"{HOSTILE_TICKET} · open", timeout=TIMEOUT_MS)
+    assert f"Sensitivity below claim in emphysema_grade=severe & scanner_vendor={PAYLOAD} (model 2.1.0)" in _shown(page)
+    _shot(page, _screenshots(tmp_path) / "dashboard-hostile-ticket.png")
+    _no_markup_from(page, requests)
+    assert not dialogs
+
+
+def test_sign_out_ends_the_session_for_reloads_and_reruns(page: Page) -> None:
+    login = page.get_by_role("button", name="Sign in")
+    _sign_in(page)
+    page.reload()  # a reload starts a new Streamlit session: signed out
+    expect(login).to_be_visible(timeout=TIMEOUT_MS)
+    _sign_in(page)
+    page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
+    expect(login).to_be_visible(timeout=TIMEOUT_MS)
+    page.keyboard.press("r")  # Streamlit's re-run shortcut
+    page.wait_for_timeout(1000)
+    expect(login).to_be_visible()
+    page.reload()
+    expect(login).to_be_visible(timeout=TIMEOUT_MS)
+    page.go_back()
+    page.go_forward()
+    expect(login).to_be_visible(timeout=TIMEOUT_MS)
+    assert page.locator(".st-key-overview-kpis").count() == 0 and "Sign out" not in page.content()
