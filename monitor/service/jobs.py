@@ -76,8 +76,8 @@ def _claim(name: str, key: str, *, uow: UnitOfWorkFactory, clock: Clock, host: s
         now = clock()  # the lease is written first: on SQLite a transaction must not read before it writes
         expires = now + timedelta(seconds=lease)
         acquired = unit.jobs.acquire(key, holder=holder, now=now, expires=expires)
-        if not acquired and _orphaned((unit.jobs.lease(key) or {}).get("holder"), host):
-            stale = (unit.jobs.lease(key) or {}).get("holder")
+        stale = None if acquired else (unit.jobs.lease(key) or {}).get("holder")
+        if stale is not None and _orphaned(stale, host):
             unit.jobs.release(key, holder=stale)  # left by a run of ours whose end could not be recorded
             acquired = unit.jobs.acquire(key, holder=holder, now=now, expires=expires)
         if acquired:
