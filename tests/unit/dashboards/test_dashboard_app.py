@@ -8,7 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.auth import TOKEN_KEY
-from unit.dashboards.dashboard_seed import DEVICE, PASSWORD, TARGET, dashboard, literal, seeded  # noqa: F401  (fixtures)
+from unit.dashboards.dashboard_seed import (  # noqa: F401  (fixtures)
+    DEVICE, PASSWORD, TARGET, dashboard, literal, seeded)
 
 Start = Callable[..., AppTest]
 
@@ -112,7 +113,10 @@ def test_qa_triages_and_comments_a_ticket(dashboard: Start, seeded: dict[str, An
 def test_sign_in_rotates_the_session_token_and_a_planted_or_replayed_one_grants_nothing(dashboard: Start) -> None:
     from dashboards.auth import session_store
 
+    from monitor.service.access import Principal
+
     at = dashboard()
+    at.session_state["principal"] = Principal(name="qa1", role="qa", user_id="qa1")  # the state no longer decides
     at.session_state[TOKEN_KEY] = "planted-before-sign-in"
     at.session_state["page"] = "Tickets"
     at.run()
