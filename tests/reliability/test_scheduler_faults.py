@@ -266,3 +266,22 @@ def test_a_jump_back_does_not_stall_the_drop_folder(app, shifted_clock, quick, t
         assert _until(lambda: _runs(app, "drop-folder") >= before + 2, timeout=10), \
             "the drop folder stalled after the clock went back"
         assert module.scheduler_problem(scheduler) is None
+
+
+def test_a_run_outliving_its_lease_keeps_the_other_runs_completion_mark(app) -> None:  # type: ignore[no-untyped-def]
+    from monitor.service.jobs import run_job
+
+    key, start = "report:X:2025Q3", datetime(2026, 1, 1, tzinfo=UTC)
+    inner: list[Any] = []
+
+    def slow_body() -> dict[str, Any]:  # meanwhile its lease expires and another server runs the key
+        inner.append(run_job("r", key, lambda: {"by": "second"}, uow=app.uow, clock=_SetClock(start + timedelta(hours=2)),
+                             host="second", once=True, lease=60))
+        return {"by": "first"}
+
+    first = run_job("r", key, slow_body, uow=app.uow, clock=_SetClock(start), host="first", once=True, lease=60)
+    assert (first.outcome, inner[0].outcome) == ("succeeded", "succeeded")  # no crash on the completion mark
+    with app.uow() as unit:
+        done = unit.jobs.completion(key)
+        running = [r for r in unit.jobs.runs(key=key) if r["outcome"] == "running"]
+    assert done["result"] == {"by": "second"} and done["run_id"] == inner[0].run_id and running == []
