@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import sys
 
-from rich.markup import escape
-
 from monitor.adapters.db.engine import storage_condition
 from monitor.entrypoints.cli import access, analysis, dashboard, db, demo, device, ingest, tickets  # noqa: F401  (registration)
 from monitor.entrypoints.cli import serve, watch  # noqa: F401  (registration)
@@ -19,7 +17,7 @@ from monitor.entrypoints.cli import audit, signoff, submission  # noqa: F401  (r
 from monitor.entrypoints.cli import site  # noqa: F401  (registration)
 from monitor.entrypoints.cli import backup  # noqa: F401  (registration)
 from monitor.entrypoints.cli import cells  # noqa: F401  (registration)
-from monitor.entrypoints.cli._common import app, err
+from monitor.entrypoints.cli._common import app, err, say
 from monitor.errors import MonitorError
 
 __all__ = ["app", "main"]
@@ -30,17 +28,16 @@ def main() -> None:
     try:
         app()
     except MonitorError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        say(("error:", "bold red"), f" {exc}", console=err)
         sys.exit(2)
     except OSError as exc:  # a full or read-only file system met outside the unit of work: not a bug
         condition = storage_condition(exc)
         if condition is None:
             raise
-        err.print(f"[bold red]error:[/] storage {condition}: {escape(exc.strerror or type(exc).__name__)}",
-                  highlight=False, soft_wrap=True)
+        say(("error:", "bold red"), f" storage {condition}: {exc.strerror or type(exc).__name__}", console=err)
         sys.exit(2)
     except KeyboardInterrupt:
-        err.print("interrupted")
+        say("interrupted", console=err)
         sys.exit(130)
 
 

@@ -1,4 +1,13 @@
-"""Shared pieces of the command line: the root Typer app, consoles and the wired application."""
+"""Shared pieces of the command line: the root Typer app, consoles, the wired application, and the one way
+data reaches the terminal.
+
+Rich reads ``[...]`` in a printed string as markup: a stored value such as a record id ``[/bold]x`` would
+crash the command (``MarkupError``) and ``[link=...]`` would become a hyperlink. Every table of the CLI is a
+:class:`DataTable` and every line that carries data is printed with :func:`say`: both hand Rich
+:class:`rich.text.Text` objects (:func:`plain`), which are never parsed as markup, so any value prints as
+it is (``rich.markup.escape`` is not used: it doubles a trailing backslash). References:
+https://rich.readthedocs.io/en/stable/markup.html#escaping
+"""
 
 from __future__ import annotations
 
@@ -7,14 +16,16 @@ from datetime import datetime
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
 
 from monitor import __version__
 from monitor.entrypoints.bootstrap import App, bootstrap
 from monitor.errors import InputError
 from monitor.settings import Settings, load_settings
 
-__all__ = ["app", "build_app", "err", "moment", "out", "settings", "state"]
+__all__ = ["DataTable", "app", "build_app", "err", "moment", "out", "plain", "say", "settings", "state"]
 
 app = typer.Typer(
     name="samd-monitor",
@@ -28,6 +39,30 @@ _WIDTH = None if sys.stdout.isatty() else 160
 out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
 state: dict[str, Any] = {}
+
+
+def plain(value: object) -> Text:
+    """``value`` as text that Rich prints exactly as it is, never read as markup."""
+    return value if isinstance(value, Text) else Text(str(value))
+
+
+def say(*parts: object, console: Console | None = None) -> None:
+    """Print one line made of ``parts`` on ``out`` (or ``console``): each part literal text, or a
+    ``(text, style)`` pair for a styled literal part (e.g. ``("FLAGGED", "bold red")``)."""
+    line = Text()
+    for part in parts:
+        if isinstance(part, tuple):
+            line.append(str(part[0]), style=part[1])
+        else:
+            line.append_text(plain(part))
+    (console or out).print(line)
+
+
+class DataTable(Table):
+    """A Rich table whose string cells are literal text (:func:`plain`): stored values never read as markup."""
+
+    def add_row(self, *renderables: RenderableType | None, **kwargs: Any) -> None:
+        super().add_row(*(plain(cell) if isinstance(cell, str) else cell for cell in renderables), **kwargs)
 
 
 def moment(text: Optional[str], option: str) -> Optional[datetime]:
@@ -55,7 +90,7 @@ def build_app(**kwargs: Any) -> App:
 
 def _print_version(value: bool) -> None:
     if value:
-        out.print(f"samd-monitor {__version__}")
+        say(f"samd-monitor {__version__}")
         raise typer.Exit()
 
 

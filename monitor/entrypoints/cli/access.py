@@ -7,9 +7,8 @@ from datetime import timedelta
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
-from monitor.entrypoints.cli._common import app, build_app, err, out
+from monitor.entrypoints.cli._common import DataTable, app, build_app, err, out, say
 from monitor.errors import InputError
 from monitor.service.access import (
     create_token,
@@ -55,14 +54,14 @@ def user_add(
     password = None if no_password else _read_password(password_stdin)
     create_user(application.uow, user_id=user_id, display_name=name, role=role, password=password,
                 clock=application.clock, actor=application.settings.actor)
-    out.print(f"user {user_id} ({role}) added")
+    say(f"user {user_id} ({role}) added")
 
 
 @user_app.command("list")
 def user_list() -> None:
     """List users."""
     application = build_app()
-    table = Table("user", "name", "role", "created", "disabled")
+    table = DataTable("user", "name", "role", "created", "disabled")
     for u in list_users(application.uow):
         table.add_row(u["user_id"], u["display_name"], u["role"], _when(u["created_at"]), _when(u["disabled_at"]))
     out.print(table)
@@ -73,7 +72,7 @@ def user_disable(user_id: str = typer.Argument(..., help="The user to disable.")
     """Disable a user and revoke their tokens (the user stays on record)."""
     application = build_app()
     revoked = disable_user(application.uow, user_id, clock=application.clock, actor=application.settings.actor)
-    out.print(f"user {user_id} disabled" + (f"; revoked tokens: {', '.join(revoked)}" if revoked else ""))
+    say(f"user {user_id} disabled" + (f"; revoked tokens: {', '.join(revoked)}" if revoked else ""))
 
 
 @token_app.command("create")
@@ -89,7 +88,7 @@ def token_create(
     lifetime = timedelta(days=expires_in_days) if expires_in_days else None
     token_id, secret = create_token(application.uow, name=name, role=role, device_id=device, user_id=user,
                                     expires_in=lifetime, clock=application.clock, actor=application.settings.actor)
-    err.print(f"token {token_id} ({role}) created; its secret follows and is shown only this once:")
+    say(f"token {token_id} ({role}) created; its secret follows and is shown only this once:", console=err)
     sys.stdout.write(secret + "\n")
 
 
@@ -97,7 +96,7 @@ def token_create(
 def token_list(show_revoked: bool = typer.Option(False, "--all", help="Include revoked tokens.")) -> None:
     """List API tokens (never their secrets)."""
     application = build_app()
-    table = Table("token", "name", "role", "device", "user", "created", "expires", "last used", "revoked")
+    table = DataTable("token", "name", "role", "device", "user", "created", "expires", "last used", "revoked")
     for t in list_tokens(application.uow, include_revoked=show_revoked):
         table.add_row(t["token_id"], t["name"], t["role"], t["device_id"] or "", t["user_id"] or "",
                       _when(t["created_at"]), _when(t["expires_at"]), _when(t["last_used_at"]), _when(t["revoked_at"]))
@@ -112,4 +111,4 @@ def token_revoke(
     """Revoke an API token: it stops working at once."""
     application = build_app()
     revoke_token(application.uow, token_id, clock=application.clock, actor=application.settings.actor, reason=reason)
-    out.print(f"token {token_id} revoked")
+    say(f"token {token_id} revoked")

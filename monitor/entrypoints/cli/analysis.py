@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from monitor.domain.periods import Period
-from monitor.entrypoints.cli._common import app, build_app, moment, out
+from monitor.entrypoints.cli._common import app, build_app, moment, say
 from monitor.service.analyze import analyze_period
 from monitor.service.report import write_report
 
@@ -58,19 +58,19 @@ def analyze(
         return
     doc = outcome.document
     total = doc["completeness"]["total"]
-    out.print(f"run {doc['run_id']}: {device} {doc['period']['label']}, cut-off {doc['data_cutoff']}")
-    out.print(f"  {total['predictions']:,} predictions, {total['with_ground_truth']:,} with ground truth, "
-              f"{total['awaiting_ground_truth']:,} awaiting it")
-    out.print(f"  {doc['summary']['strata']} strata, {doc['summary']['tests']} tests, "
-              f"{doc['summary']['flagged']} flagged, {doc['summary']['insufficient']} with insufficient evidence")
+    say(f"run {doc['run_id']}: {device} {doc['period']['label']}, cut-off {doc['data_cutoff']}")
+    say(f"  {total['predictions']:,} predictions, {total['with_ground_truth']:,} with ground truth, "
+        f"{total['awaiting_ground_truth']:,} awaiting it")
+    say(f"  {doc['summary']['strata']} strata, {doc['summary']['tests']} tests, "
+        f"{doc['summary']['flagged']} flagged, {doc['summary']['insufficient']} with insufficient evidence")
     for f in doc["findings"]:
-        out.print(f"  [bold red]FLAGGED[/] {f['metric']} in {f['stratum']} (model {f['model_version']}): "
-                  f"{f['estimate']:.3f} [{f['ci_low']:.3f}, {f['ci_high']:.3f}] vs claim {f['claim']:.3f}, "
-                  f"q={f['q_value']:.2g}, n={f['trials']} -> ticket {f['ticket_id']}")
+        say("  ", ("FLAGGED", "bold red"), f" {f['metric']} in {f['stratum']} (model {f['model_version']}): "
+            f"{f['estimate']:.3f} [{f['ci_low']:.3f}, {f['ci_high']:.3f}] vs claim {f['claim']:.3f}, "
+            f"q={f['q_value']:.2g}, n={f['trials']} -> ticket {f['ticket_id']}")
     for t in outcome.opened_tickets:
-        out.print(f"  opened ticket {t}")
+        say(f"  opened ticket {t}")
     for t in outcome.updated_tickets:
-        out.print(f"  added evidence to open ticket {t}")
+        say(f"  added evidence to open ticket {t}")
 
 
 @app.command()
@@ -92,6 +92,6 @@ def report(
                          languages=[x.strip() for x in languages.split(",") if x.strip()], rollup=rollup,
                          run_id=run_id, out_dir=out_dir, uow=application.uow, clock=application.clock,
                          actor=application.settings.actor, renderer=application.report_renderer)
-    out.print(f"report {files.report_id} revision {files.revision} (draft), content sha256 {files.content_sha256[:12]}")
+    say(f"report {files.report_id} revision {files.revision} (draft), content sha256 {files.content_sha256[:12]}")
     for key, path in files.files.items():
-        out.print(f"  {key}: {path} (sha256 {files.sha256[key][:12]})")
+        say(f"  {key}: {path} (sha256 {files.sha256[key][:12]})")

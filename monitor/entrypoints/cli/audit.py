@@ -7,10 +7,8 @@ import sys
 from typing import Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from monitor.entrypoints.cli._common import app, build_app, moment, out
+from monitor.entrypoints.cli._common import DataTable, app, build_app, moment, out, say
 from monitor.service.audit import list_audit, verify_audit
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -22,7 +20,7 @@ def audit_verify() -> None:
     """Recompute the hash chain; name the first broken link (edited, deleted or reordered record)."""
     application = build_app()
     report = verify_audit(uow=application.uow)
-    out.print(f"audit chain intact: {report.records} records, head {report.head}")
+    say(f"audit chain intact: {report.records} records, head {report.head}")
 
 
 @audit_app.command("list")
@@ -45,9 +43,9 @@ def audit_list(
             sys.stdout.write(json.dumps(r | {"at": r["at"].isoformat().replace("+00:00", "Z")},
                                         ensure_ascii=False, sort_keys=True, default=str) + "\n")
         return
-    table = Table("seq", "at (UTC)", "actor", "action", "entity", "details")
+    table = DataTable("seq", "at (UTC)", "actor", "action", "entity", "details")
     for r in records:
-        table.add_row(str(r["seq"]), r["at"].strftime("%Y-%m-%d %H:%M:%S"), escape(r["actor"]), r["action"],
-                      escape(f"{r['entity']} {r['entity_id']}"),
-                      escape(json.dumps(r["details"], ensure_ascii=False, sort_keys=True)[:120]))
+        table.add_row(str(r["seq"]), r["at"].strftime("%Y-%m-%d %H:%M:%S"), r["actor"], r["action"],
+                      f"{r['entity']} {r['entity_id']}",
+                      json.dumps(r["details"], ensure_ascii=False, sort_keys=True)[:120])
     out.print(table)

@@ -8,7 +8,7 @@ import typer
 
 from monitor.adapters.db.backup import backup_file_engine
 from monitor.adapters.db.engine import check_schema
-from monitor.entrypoints.cli._common import app, build_app, out
+from monitor.entrypoints.cli._common import app, build_app, say
 from monitor.errors import SchemaOutOfDateError
 from monitor.service.backup import backup_database, restore_database
 
@@ -27,8 +27,8 @@ def backup(
         written = backup_database(file, store=application.database_backup(), force=force)
     finally:
         application.engine.dispose()
-    out.print(f"backup of {application.engine.url.render_as_string(hide_password=True)} written to {written.path} "
-              f"({written.bytes:,} bytes, sha256 {written.sha256})")
+    say(f"backup of {application.engine.url.render_as_string(hide_password=True)} written to {written.path} "
+        f"({written.bytes:,} bytes, sha256 {written.sha256})")
 
 
 @app.command()
@@ -54,6 +54,6 @@ def restore(
             note = f"; {exc}"
     finally:
         application.engine.dispose()
-    out.print(f"restored {file} (sha256 {outcome.file.sha256}) into "
-              f"{application.engine.url.render_as_string(hide_password=True)}: audit trail intact "
-              f"({outcome.records} records), restore recorded{note}")
+    say(f"restored {file} (sha256 {outcome.file.sha256}) into "
+        f"{application.engine.url.render_as_string(hide_password=True)}: audit trail intact "
+        f"({outcome.records} records), restore recorded{note}")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from monitor.entrypoints.cli._common import app, build_app, out
+from monitor.entrypoints.cli._common import DataTable, app, build_app, out, say
 from monitor.service.cells import refresh_cells
 
 cells_app = typer.Typer(help="Count cells kept per device and month (what analyses read instead of rows).",
@@ -23,7 +22,7 @@ def cells_refresh(
     result = refresh_cells(device_id, uow=application.uow, clock=application.clock, actor=application.settings.actor,
                            only_dirty=not all_months)
     months = ", ".join(result["refreshed"]) or "none (every month is fresh)"
-    out.print(f"{device_id}: recounted {len(result['refreshed'])} month(s): {months}")
+    say(f"{device_id}: recounted {len(result['refreshed'])} month(s): {months}")
 
 
 @cells_app.command("status")
@@ -32,7 +31,7 @@ def cells_status(device_id: str = typer.Argument(None, help="Only this device.")
     application = build_app()
     with application.uow() as unit:
         months = unit.cells.months(device_id)
-    table = Table("device", "month", "state", "counted at (UTC)", "predictions")
+    table = DataTable("device", "month", "state", "counted at (UTC)", "predictions")
     for m in months:
         table.add_row(m["device_id"], m["month"], m["state"],
                       m["refreshed_at"].strftime("%Y-%m-%d %H:%M:%S") if m["refreshed_at"] else "-",

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from monitor.entrypoints.cli._common import app, out, settings, state
+from monitor.entrypoints.cli._common import app, say, settings, state
 from monitor.errors import ConfigError
 
 __all__ = ["DASHBOARD_APP", "dashboard", "streamlit_command"]
@@ -46,7 +46,7 @@ def dashboard(
     finally:
         engine.dispose()
     where = engine.url.render_as_string(hide_password=True)
-    out.print(f"dashboard on http://{address}:{port} (database {where}); Ctrl+C stops it")
+    say(f"dashboard on http://{address}:{port} (database {where}); Ctrl+C stops it")
     result = subprocess.run(streamlit_command(port=port, address=address),
                             env={**os.environ, "MONITOR_DATABASE_URL": url}, check=False)
     raise typer.Exit(result.returncode)

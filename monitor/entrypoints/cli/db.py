@@ -7,7 +7,7 @@ import typer
 from monitor.adapters.db.engine import downgrade as db_downgrade
 from monitor.adapters.db.engine import make_engine
 from monitor.adapters.db.engine import upgrade as db_upgrade
-from monitor.entrypoints.cli._common import app, out, settings
+from monitor.entrypoints.cli._common import app, say, settings
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -18,11 +18,11 @@ def db_upgrade_cmd(revision: str = typer.Argument("head", help="Target revision.
     """Create or migrate the database schema to the latest (or given) revision."""
     engine = make_engine(settings().database_url)
     db_upgrade(engine, revision)
-    out.print(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
+    say(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
 
 
 @db_app.command("downgrade")
 def db_downgrade_cmd(revision: str = typer.Argument(..., help="Target revision ('base' removes everything).")) -> None:
     """Revert the schema to an older revision."""
     db_downgrade(make_engine(settings().database_url), revision)
-    out.print(f"database at {revision}")
+    say(f"database at {revision}")

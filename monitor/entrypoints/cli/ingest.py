@@ -11,9 +11,8 @@ from typing import Optional
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from monitor.entrypoints.cli._common import app, build_app, err, out
+from monitor.entrypoints.cli._common import DataTable, app, build_app, err, out, say
 from monitor.errors import InputError
 from monitor.service.ingest import BatchSummary, ingest_ground_truth, ingest_predictions, ingest_retractions
 from monitor.service.quarantine import dismiss_rejections, export_rejections, list_rejections, resubmit
@@ -39,7 +38,7 @@ def _run_ingest(kind: str, file: Path, fmt: Optional[str], as_json: bool, device
     application = build_app()
     log = _open(application, file, fmt, kind, device)
     total = log.count_rows()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
+    with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), TextColumn("{task.completed:,} rows"),
                   TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(f"ingesting {file.name}", total=total)
         advance = lambda n: bar.update(task, advance=n)  # noqa: E731
@@ -62,14 +61,16 @@ def _print_summary(summary: BatchSummary, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(summary.as_dict()))
         return
-    out.print(f"batch {summary.batch_id} ({summary.kind}, {summary.source}): {summary.rows:,} rows: "
-              f"{summary.accepted:,} accepted, {summary.duplicates:,} duplicates, {summary.rejected:,} rejected")
+    say(f"batch {summary.batch_id} ({summary.kind}, {summary.source}): {summary.rows:,} rows: "
+        f"{summary.accepted:,} accepted, {summary.duplicates:,} duplicates, {summary.rejected:,} rejected")
     for code, n in sorted(summary.reasons.items()):
-        out.print(f"  rejected {n:,} × {code}")
+        say(f"  rejected {n:,} × {code}")
     if summary.rejected:
-        out.print(f"  see them with: samd-monitor ingest rejected --batch {summary.batch_id}")
-    if summary.ignored_columns:
-        out.print(f"  columns not used by any device configuration (not stored): {', '.join(summary.ignored_columns)}")
+        say(f"  see them with: samd-monitor ingest rejected --batch {summary.batch_id}")
+    if summary.ignored_column_count:
+        unnamed = summary.ignored_column_count - len(summary.ignored_columns)
+        names = ", ".join(summary.ignored_columns) + (f" and {unnamed} other(s) not named" if unnamed else "")
+        say(f"  columns not used by any device configuration (not stored): {names.removeprefix(' and ')}")
 
 
 _FORMAT_HELP = ("csv, parquet, ndjson (one JSON object per line), fhir (an HL7 FHIR R4 Bundle, docs/fhir-mapping.md) "
@@ -151,7 +152,7 @@ def ingest_rejected(
                                     batch_id=batch, code=reason, status=status, kind=kind, since=moment,
                                     destination=str(export))
         export.write_text(text, encoding="utf-8")
-        out.print(f"wrote {n:,} rejected row(s) to {export}")
+        say(f"wrote {n:,} rejected row(s) to {export}")
         return
     rows = list_rejections(application.uow, batch_id=batch, code=reason, status=status, kind=kind, since=moment,
                            limit=limit, offset=offset)
@@ -159,7 +160,7 @@ def ingest_rejected(
         for r in rows:
             sys.stdout.write(json.dumps({k: r.get(k) for k in _ROW_KEYS}, ensure_ascii=False, default=str) + "\n")
         return
-    table = Table("batch", "source", "row", "id", "reason", "status")
+    table = DataTable("batch", "source", "row", "id", "reason", "status")
     for r in rows:
         table.add_row(str(r["batch_id"]), Path(r["source_name"]).name, str(r["row_number"]), r["record_id"] or "",
                       r["reason"], r["status"])
@@ -185,7 +186,7 @@ def ingest_resubmit(
         out.print_json(json.dumps(outcome.as_dict()))
         return
     _print_summary(outcome.summary, False)
-    out.print(f"batch {batch}: {len(outcome.resolved_rows):,} rejected row(s) marked resubmitted")
+    say(f"batch {batch}: {len(outcome.resolved_rows):,} rejected row(s) marked resubmitted")
 
 
 @ingest_app.command("dismiss")
@@ -198,7 +199,7 @@ def ingest_dismiss(
     application = build_app()
     rows = dismiss_rejections(application.uow, batch_id=batch, row_number=row, note=note, clock=application.clock,
                               actor=application.settings.actor)
-    out.print(f"batch {batch}: dismissed {len(rows):,} rejected row(s)")
+    say(f"batch {batch}: dismissed {len(rows):,} rejected row(s)")
 
 
 @ingest_app.command("batches")
@@ -207,7 +208,7 @@ def ingest_batches(limit: int = typer.Option(20, "--limit", min=1)) -> None:
     application = build_app()
     with application.uow() as unit:
         rows = unit.logs.batches(limit)
-    table = Table("batch", "kind", "source", "rows", "accepted", "duplicates", "rejected", "sha256")
+    table = DataTable("batch", "kind", "source", "rows", "accepted", "duplicates", "rejected", "sha256")
     for r in rows:
         table.add_row(str(r["batch_id"]), r["kind"], Path(r["source_name"]).name, f"{r['rows_total']:,}",
                       f"{r['accepted']:,}", f"{r['duplicates']:,}", f"{r['rejected']:,}", r["source_sha256"][:12])

@@ -9,11 +9,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
-from rich.table import Table
 
 from monitor.adapters.config_file import load_device_config
 from monitor.domain.periods import Period
-from monitor.entrypoints.cli._common import build_app, out
+from monitor.entrypoints.cli._common import DataTable, build_app, out, say
 from monitor.errors import InputError
 from monitor.service.lake import analyze_lake
 
@@ -69,10 +68,10 @@ def emit_lake_document(document: dict[str, Any], *, heading: str, out_file: Opti
     if as_json:
         sys.stdout.write(text)
         return
-    out.print(heading)
+    say(heading)
     summary = document["summary"]
-    out.print(f"  {summary['tests']} tests, {summary['flagged']} flagged, {summary['insufficient']} insufficient")
-    table = Table("model", "stratum", "metric", "estimate", "95% CI", "claim", "q", "status")
+    say(f"  {summary['tests']} tests, {summary['flagged']} flagged, {summary['insufficient']} insufficient")
+    table = DataTable("model", "stratum", "metric", "estimate", "95% CI", "claim", "q", "status")
     for r in document["results"]:
         if r["status"] == "flagged":
             table.add_row(r["model_version"], r["stratum"], r["metric"], f"{r['estimate']:.3f}",
@@ -81,4 +80,4 @@ def emit_lake_document(document: dict[str, Any], *, heading: str, out_file: Opti
     if table.row_count:
         out.print(table)
     if out_file is not None:
-        out.print(f"  document written to {out_file}")
+        say(f"  document written to {out_file}")

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from monitor.domain.periods import Period
 from monitor.domain.signatures import manifestation
-from monitor.entrypoints.cli._common import app, build_app, err, out
+from monitor.entrypoints.cli._common import DataTable, app, build_app, err, out, say
 from monitor.errors import InputError
 from monitor.service.access import verify_password
 from monitor.service.report import write_report
@@ -49,7 +48,7 @@ def signoff_sign(
     signature = revision["signatures"][-1]
     shown = manifestation(signature["printed_name"], signature["signed_at"].isoformat().replace("+00:00", "Z"),
                           signature["meaning"], signature["content_sha256"])
-    out.print(f"signed report {report_id} revision {revision['revision']}: {shown} (status {revision['status']})")
+    say(f"signed report {report_id} revision {revision['revision']}: {shown} (status {revision['status']})")
 
 
 @signoff_app.command("show")
@@ -78,7 +77,7 @@ def signoff_revise(
                          languages=[x.strip() for x in languages.split(",") if x.strip()])
     new = supersede_report(report_id, files.report_id, reason=reason, actor=application.settings.actor,
                            uow=application.uow, clock=application.clock)
-    out.print(f"report {files.report_id} (revision {new['revision']}) supersedes {report_id}")
+    say(f"report {files.report_id} (revision {new['revision']}) supersedes {report_id}")
 
 
 @signoff_app.command("list")
@@ -87,10 +86,10 @@ def signoff_list(device: str = typer.Option(..., "--device"),
     """List report revisions of a device, newest first."""
     application = build_app()
     revisions = list_revisions(device, Period.parse(period).label if period else None, uow=application.uow)
-    table = Table("report", "period", "revision", "status", "supersedes", "frozen at", "content SHA-256")
+    table = DataTable("report", "period", "revision", "status", "supersedes", "frozen at", "content SHA-256")
     for r in revisions:
         table.add_row(r["report_id"], r["period"], str(r["revision"]), r["status"], r["supersedes"] or "",
                       r["frozen_at"].isoformat() if r["frozen_at"] else "", r["content_sha256"][:16])
     out.print(table)
     if not revisions:
-        err.print("no report revisions")
+        say("no report revisions", console=err)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
 from monitor.adapters.config_file import load_device_config
 from monitor.adapters.db.scratch import scratch_database
@@ -21,7 +20,7 @@ from monitor.domain.periods import Period
 from monitor.domain.privacy import make_patient_hasher
 from monitor.domain.site_summary import DEFAULT_MIN_CELL_SIZE, check_id
 from monitor.entrypoints.bootstrap import utc_now
-from monitor.entrypoints.cli._common import app, build_app, err, out, settings
+from monitor.entrypoints.cli._common import DataTable, app, build_app, err, out, say, settings
 from monitor.entrypoints.cli.ingest import ingest_app
 from monitor.entrypoints.cli.lake import emit_lake_document
 from monitor.errors import InputError
@@ -48,10 +47,10 @@ def site_keygen(
 ) -> None:
     """Write a new Ed25519 key pair: SITE.key (private, mode 0600, stays at the site) and SITE.pub (to the centre)."""
     files = write_key_pair(out_dir, check_id(site, "--site"))
-    out.print(f"private key {files.private} (mode 0600: keep it at the site, never send it)")
-    out.print(f"public key  {files.public} (send it to the centre: samd-monitor site register {site} "
-              f"{files.public.name} --device DEVICE)")
-    out.print(f"key id {files.key_id}")
+    say(f"private key {files.private} (mode 0600: keep it at the site, never send it)")
+    say(f"public key  {files.public} (send it to the centre: samd-monitor site register {site} "
+        f"{files.public.name} --device DEVICE)")
+    say(f"key id {files.key_id}")
 
 
 @site_app.command("summarize")
@@ -95,19 +94,19 @@ def site_summarize(
     bundle = sign_summary(summary, signer)
     out_file.write_text(json.dumps(bundle.document(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     payload = bundle.payload
-    out.print(f"bundle {bundle.bundle_id[:16]}... for {device.device.id}, site {site}, {payload['period']['label']} "
-              f"written to {out_file}")
+    say(f"bundle {bundle.bundle_id[:16]}... for {device.device.id}, site {site}, {payload['period']['label']} "
+        f"written to {out_file}")
     totals = payload["totals"]
-    out.print(f"  {len(payload['cells']):,} cells, {totals['predictions']:,} predictions "
-              f"({totals['awaiting_ground_truth']:,} awaiting ground truth), "
-              f"{totals['small_cells']:,} cells under {min_cell_size} cases flagged small")
+    say(f"  {len(payload['cells']):,} cells, {totals['predictions']:,} predictions "
+        f"({totals['awaiting_ground_truth']:,} awaiting ground truth), "
+        f"{totals['small_cells']:,} cells under {min_cell_size} cases flagged small")
     for kind, files in payload["intake"].items():
         for item in files:
             if item["rejected"]:
                 reasons = ", ".join(f"{n} × {c}" for c, n in item["reasons"].items())
-                out.print(f"  {kind} {item['sha256'][:12]}: {item['rejected']:,} rows rejected ({reasons})")
+                say(f"  {kind} {item['sha256'][:12]}: {item['rejected']:,} rows rejected ({reasons})")
     for reason, n in payload["excluded"].items():
-        out.print(f"  left out: {n:,} × {reason}")
+        say(f"  left out: {n:,} × {reason}")
 
 
 @site_app.command("register")
@@ -123,8 +122,8 @@ def site_register(
     outcome = register_site(site_id, public_key, key_id=key_id(public_key), devices=device, replace=replace_key,
                             uow=application.uow, clock=application.clock, actor=application.settings.actor)
     state = "registered" if outcome["changed"] else "unchanged"
-    out.print(f"site {site_id}: key {outcome['key_id'][:16]}... {state} for {', '.join(outcome['devices'])}"
-              + (f"; replaced key {outcome['replaced_key_id'][:16]}..." if outcome["replaced_key_id"] else ""))
+    say(f"site {site_id}: key {outcome['key_id'][:16]}... {state} for {', '.join(outcome['devices'])}"
+        + (f"; replaced key {outcome['replaced_key_id'][:16]}..." if outcome["replaced_key_id"] else ""))
 
 
 def _when(value: Optional[datetime]) -> str:
@@ -137,7 +136,7 @@ def site_list() -> None:
     application = build_app()
     with application.uow() as unit:
         rows = unit.summaries.sites()
-    table = Table("site", "key id", "devices", "registered", "by", "revoked", "bundles")
+    table = DataTable("site", "key id", "devices", "registered", "by", "revoked", "bundles")
     for r in rows:
         table.add_row(r["site_id"], r["key_id"][:16], ", ".join(r["devices"]), _when(r["registered_at"]),
                       r["registered_by"], _when(r["revoked_at"]), str(r["bundles"]))
@@ -153,7 +152,7 @@ def site_bundles(
     application = build_app()
     with application.uow() as unit:
         rows = unit.summaries.bundles(device, limit)
-    table = Table("bundle", "device", "site", "period", "made", "received", "cells", "small")
+    table = DataTable("bundle", "device", "site", "period", "made", "received", "cells", "small")
     for r in rows:
         table.add_row(r["bundle_id"][:16], r["device_id"], r["site_id"], r["period"], _when(r["created_at"]),
                       _when(r["received_at"]), f"{r['cells']:,}", f"{r['small_cells']:,}")
@@ -176,13 +175,14 @@ def ingest_summary_cmd(
     if as_json:
         out.print_json(json.dumps(receipt.as_dict()))
         return
-    out.print(f"bundle {receipt.bundle_id[:16]}... ({receipt.device_id}, site {receipt.site_id}, {receipt.period}): "
-              f"{receipt.status}" + (f", {receipt.cells:,} cells ({receipt.small_cells:,} small)"
+    say(f"bundle {receipt.bundle_id[:16]}... ({receipt.device_id}, site {receipt.site_id}, {receipt.period}): "
+        f"{receipt.status}" + (f", {receipt.cells:,} cells ({receipt.small_cells:,} small)"
                                      if receipt.status == "stored" else ""))
     for bundle in receipt.supersedes:
-        out.print(f"  supersedes bundle {bundle[:16]}... for the months both cover (it stays stored)")
+        say(f"  supersedes bundle {bundle[:16]}... for the months both cover (it stays stored)")
     for bundle in receipt.superseded_by:
-        err.print(f"  note: bundle {bundle[:16]}..., made later by the site, still counts for some of its months")
+        say(f"  note: bundle {bundle[:16]}..., made later by the site, still counts for some of its months",
+            console=err)
 
 
 def run_summary_analysis(*, device: str, period: Period, cutoff: Optional[datetime], out_file: Optional[Path],

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from monitor.domain.periods import Period
-from monitor.entrypoints.cli._common import app, build_app, out
+from monitor.entrypoints.cli._common import app, build_app, say
 from monitor.service.submission import export_submission, verify_submission
 
 export_app = typer.Typer(help="Submission archives for regulators and notified bodies.", no_args_is_help=True)
@@ -26,13 +26,13 @@ def export_submission_command(
     manifest = export_submission(device, Period.parse(period).label, output, uow=application.uow,
                                  allow_draft=allow_draft)
     report = manifest["report"]
-    out.print(f"{output}: report {report['report_id']} revision {report['revision']} ({report['status']}), "
-              f"{len(manifest['files'])} files + manifest.json")
+    say(f"{output}: report {report['report_id']} revision {report['revision']} ({report['status']}), "
+        f"{len(manifest['files'])} files + manifest.json")
 
 
 @export_app.command("verify")
 def export_verify(archive: Path = typer.Argument(..., help="A submission ZIP.")) -> None:
     """Re-check every file of a submission archive against its manifest."""
     manifest = verify_submission(archive)
-    out.print(f"{archive}: intact ({len(manifest['files'])} files match manifest.json; report "
-              f"{manifest['report']['report_id']} revision {manifest['report']['revision']})")
+    say(f"{archive}: intact ({len(manifest['files'])} files match manifest.json; report "
+        f"{manifest['report']['report_id']} revision {manifest['report']['revision']})")

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from monitor.adapters.notifications.webhook import webhook_poster
-from monitor.entrypoints.cli._common import app, build_app, out
+from monitor.entrypoints.cli._common import DataTable, app, build_app, out, say
 from monitor.errors import ConfigError, InputError
 from monitor.service.tickets import (
     comment_ticket,
@@ -40,13 +38,13 @@ def tickets_list(
 ) -> None:
     """List tickets."""
     application = build_app()
-    table = Table("ticket", "status", "severity", "device", "model", "stratum", "metric", "evidence runs",
-                  "latest estimate", "target n")
+    table = DataTable("ticket", "status", "severity", "device", "model", "stratum", "metric", "evidence runs",
+                      "latest estimate", "target n")
     for t in list_tickets(uow=application.uow, device_id=device, status=status):
         latest = t["evidence"][-1]["evidence"] if t["evidence"] else {}
         estimate = f"{latest['estimate']:.3f} vs {latest['claim']:.3f}" if latest else ""
         table.add_row(t["ticket_id"], t["status"], t["severity"] or "", t["device_id"], t["model_version"],
-                      escape(t["stratum"]), t["metric"], str(len(t["evidence"])), estimate,
+                      t["stratum"], t["metric"], str(len(t["evidence"])), estimate,
                       "" if t["data_collection_target"] is None else str(t["data_collection_target"]))
     out.print(table)
 
@@ -70,7 +68,7 @@ def tickets_move(
     application = build_app()
     ticket = transition_ticket(ticket_id, to, reason=reason, actor=application.settings.actor, uow=application.uow,
                                clock=application.clock, run_id=run)
-    out.print(f"{ticket_id}: {ticket['transitions'][-1]['from_status']} -> {ticket['status']}")
+    say(f"{ticket_id}: {ticket['transitions'][-1]['from_status']} -> {ticket['status']}")
 
 
 @tickets_app.command("comment")
@@ -81,7 +79,7 @@ def tickets_comment(
     """Add a comment to a ticket."""
     application = build_app()
     comment_ticket(ticket_id, body, actor=application.settings.actor, uow=application.uow, clock=application.clock)
-    out.print(f"comment added to {ticket_id}")
+    say(f"comment added to {ticket_id}")
 
 
 @tickets_app.command("export")
@@ -105,17 +103,17 @@ def tickets_export(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-        out.print(f"{len(tickets)} tickets written to {output}")
+        say(f"{len(tickets)} tickets written to {output}")
 
 
 @tickets_app.command("outbox")
 def tickets_outbox(all_events: bool = typer.Option(False, "--all", help="Include delivered events.")) -> None:
     """List queued webhook events: pending, failed (with the last error and next attempt) or delivered."""
     application = build_app()
-    table = Table("id", "ticket", "event", "state", "attempts", "next attempt", "last error")
+    table = DataTable("id", "ticket", "event", "state", "attempts", "next attempt", "last error")
     for e in outbox(application.uow, include_delivered=all_events):
         table.add_row(str(e["id"]), e["ticket_id"], e["event"], e["state"], str(e["attempts"]),
-                      "" if e["delivered_at"] else _when(e["next_attempt_at"]), escape(e["last_error"] or ""))
+                      "" if e["delivered_at"] else _when(e["next_attempt_at"]), e["last_error"] or "")
     out.print(table)
 
 
@@ -128,6 +126,6 @@ def tickets_deliver() -> None:
         raise ConfigError("MONITOR_TICKET_WEBHOOK_URL is not set: there is nowhere to deliver ticket events")
     summary = deliver_pending(application.uow, post=webhook_poster(url, secret=application.settings.ticket_webhook_secret),
                               clock=application.clock)
-    out.print(f"{len(summary.delivered)} delivered, {len(summary.failed)} failed (will be retried)")
+    say(f"{len(summary.delivered)} delivered, {len(summary.failed)} failed (will be retried)")
     for event_id, error in summary.failed.items():
-        out.print(f"  event {event_id}: {escape(error)}")
+        say(f"  event {event_id}: {error}")
