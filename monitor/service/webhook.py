@@ -10,7 +10,8 @@ marked delivered is never sent again. Events are never dropped: a failing one st
   while an older event of the same ticket is undelivered (``delivery_id`` increases with that order).
 * The receiver unavailable (:class:`ReceiverUnavailable`: network error, timeout, redirect, 5xx, 408,
   425, 429): the attempt is recorded (``attempts``, ``last_error``), retried after an exponential
-  :func:`backoff`, and the pass stops there: one pass waits for at most one timeout, never one per event.
+  :func:`backoff`, and the pass stops there: one pass waits for at most one timeout, never one per event,
+  and starts no attempt after :data:`PASS_BUDGET_SECONDS`.
 * The receiver refuses the event (:class:`EventRejected`: any other 4xx): recorded and retried only
   every :data:`BACKOFF_CAP` (the same request would be refused again; an operator fixes the receiver);
   the other tickets' events go on.
@@ -18,6 +19,7 @@ marked delivered is never sent again. Events are never dropped: a failing one st
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable
@@ -25,12 +27,14 @@ from typing import Any, Callable
 from monitor.errors import MonitorError
 from monitor.service.ports import Clock, UnitOfWorkFactory
 
-__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "DeliverySummary", "EventRejected", "Poster", "ReceiverUnavailable",
+__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "PASS_BUDGET_SECONDS", "DeliverySummary", "EventRejected", "Poster", "ReceiverUnavailable",
            "backoff", "deliver_pending", "outbox"]
 
 #: Wait after the first failure; doubled after each further failure, capped at :data:`BACKOFF_CAP`.
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
+#: Seconds after which a delivery pass starts no new attempt (the scheduler's default interval).
+PASS_BUDGET_SECONDS = 60.0
 #: ``post(payload)`` sends one event; any exception means the attempt failed.
 Poster = Callable[[dict[str, Any]], None]
 
@@ -61,9 +65,12 @@ def _message(exc: Exception) -> str:
     return str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
 
 
-def deliver_pending(uow: UnitOfWorkFactory, *, post: Poster, clock: Clock, limit: int = 100) -> DeliverySummary:
+def deliver_pending(uow: UnitOfWorkFactory, *, post: Poster, clock: Clock, limit: int = 100,
+                    budget: float = PASS_BUDGET_SECONDS) -> DeliverySummary:
     """POST due, undelivered events (at most ``limit``; each ticket's in order) once; record each outcome in
-    its own transaction."""
+    its own transaction. No new attempt starts after ``budget`` seconds (a slow receiver that still answers
+    in time cannot hold the scheduler for ``limit`` timeouts); the rest wait for the next pass."""
+    ends = time.monotonic() + budget
     with uow() as unit:
         waiting = unit.tickets.outbox()  # every undelivered event, oldest first
     now = clock()
@@ -73,6 +80,9 @@ def deliver_pending(uow: UnitOfWorkFactory, *, post: Poster, clock: Clock, limit
         if event["ticket_id"] in held:
             continue
         if len(summary.delivered) + len(summary.failed) >= limit:
+            break
+        if time.monotonic() > ends:
+            summary.stopped = True
             break
         if event["next_attempt_at"] > now:
             held.add(event["ticket_id"])

@@ -332,3 +332,24 @@ def test_a_receiver_can_detect_a_replayed_or_forged_delivery(app, clock, receive
             verify(SECRET, forged, forged_body, now=stamp + 600, seen=set())
     with pytest.raises(ValueError, match="bad signature"):
         verify("another secret", first, body, now=stamp, seen=set())
+
+
+@SQLITE_ONLY
+def test_a_receiver_slow_but_in_time_cannot_hold_a_pass_for_long(app, clock, receivers) -> None:  # type: ignore[no-untyped-def]
+    """Each answer takes 0.3 s (within the timeout): a pass with a 0.5 s budget starts no attempt after it,
+    the rest stay pending (0 attempts) and go in the next pass, in order."""
+    receiver = receivers()
+
+    def slow_ok(handler: _Handler, payload: dict[str, Any]) -> None:
+        time.sleep(0.3)
+        receiver.ok(handler, payload)
+
+    receiver.behaviour = slow_ok
+    _tickets(app, clock, {"site_id=1": ["triaged", "in_progress", "validating"], "site_id=2": ["triaged"]})
+    post = webhook_poster(receiver.url, timeout=2)
+    started = time.monotonic()
+    first = deliver_pending(app.uow, post=post, clock=clock, budget=0.5)
+    assert time.monotonic() - started < 1.5 and first.stopped and 1 <= len(first.delivered) <= 2
+    assert {(e["state"], e["attempts"]) for e in outbox(app.uow)} == {("pending", 0)}
+    second = deliver_pending(app.uow, post=post, clock=clock)
+    assert receiver.accepted == first.delivered + second.delivered == sorted(receiver.accepted)
