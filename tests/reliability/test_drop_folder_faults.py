@@ -171,6 +171,18 @@ def test_links_fifos_and_directories_are_moved_aside_unread(app, drop, data, tmp
     assert watcher.scan() == []  # nothing left, nothing read through the linked incoming/
     for _path, sidecar in _sidecars(drop):
         assert SECRET not in json.dumps(sidecar) and sidecar["batch"] is None
+    outside_dir = tmp_path / "outside-dir"  # a failed/ that links elsewhere: nothing is written through it
+    outside_dir.mkdir()
+    stranger = drop / "unregistered-device" / "predictions"
+    (stranger / "failed").symlink_to(outside_dir)
+    (stranger / "incoming" / "x.csv").write_text("a\n1\n", encoding="utf-8")
+    (stranger / "incoming" / "x.csv.ready").touch()
+    [kept] = watcher.scan()
+    assert kept.outcome == "retry" and kept.error == "file system error: not a directory (a link is not followed) (ENOTDIR)"
+    assert list(outside_dir.iterdir()) == [] and kept.path.parent.name == "processing"
+    (stranger / "failed").unlink()
+    [aside] = watcher.scan()
+    assert aside.outcome == "failed" and (stranger / "failed" / aside.path.name).is_file()
     linked_root = tmp_path / "linked-root"  # the operator's root may be a link: that one is followed
     linked_root.symlink_to(drop)
     write_csv(data.predictions, incoming / "p.csv")

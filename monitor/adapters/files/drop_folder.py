@@ -74,7 +74,11 @@ class LocalDropFiles:
         return found
 
     def make_folder(self, path: Path) -> None:
-        path.mkdir(exist_ok=True)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):  # a link to a folder elsewhere is not followed
+                raise NotADirectoryError(errno.ENOTDIR, "not a directory (a link is not followed)", str(path)) from None
 
     def move(self, source: Path, target: Path) -> bool:
         try:
