@@ -231,7 +231,7 @@ def _parquet_header(path: Path) -> list[str]:
     try:
         return list(pq.ParquetFile(path).schema_arrow.names)
     except _PARQUET_ERRORS as exc:  # a damaged footer can also fail to decode its column names
-        raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
+        raise InputError(f"{path}: not a readable Parquet file ({_arrow_error_kind(exc)})") from exc
 
 
 def _as_text(series: pd.Series) -> pd.Series:
@@ -257,4 +257,10 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataF
             yield first_row, frame.apply(_as_text).astype(object)
             first_row += len(frame)
     except _PARQUET_ERRORS as exc:
-        raise InputError(f"{path}: cannot read Parquet data near row {first_row} ({exc})") from exc
+        raise InputError(f"{path}: cannot read Parquet data near row {first_row} ({_arrow_error_kind(exc)})") from exc
+
+
+def _arrow_error_kind(exc: BaseException) -> str:
+    """What went wrong reading Parquet, without Arrow's message: it can quote bytes of the file (a
+    damaged dictionary page), so only the error's class is named."""
+    return f"{type(exc).__name__}; the file is damaged or not Parquet"

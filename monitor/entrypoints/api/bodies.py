@@ -130,6 +130,7 @@ class DeviceBoundLog:
 
     def chunks(self, chunk_rows: int = 50_000) -> Iterator[tuple[int, pd.DataFrame]]:
         """The inner chunks with ``device_id`` filled in; runs of consecutive own-device rows."""
+        self._mismatches = []  # a second reading must not count the mismatches twice
         for first_row, frame in self._inner.chunks(chunk_rows):
             frame = frame.reindex(columns=list(self.columns))
             ids = frame["device_id"]
