@@ -129,7 +129,7 @@ def test_a_file_that_cannot_be_moved_aside_is_kept_and_the_scan_goes_on(app, dro
     results = {r.name.split("_", 1)[1]: r for r in watcher.scan()}
     assert results["good.csv"].outcome == "done" and _count(app, predictions) == len(data.predictions)
     assert results["buggy.csv"].outcome == "retry" and results["buggy.csv"].path.parent.name == "processing"
-    assert results["buggy.csv"].error == "file system error: File exists (EEXIST)"  # why it could not be moved
+    assert results["buggy.csv"].error == "file system error: not a directory (ENOTDIR)"  # why it was not moved
     (folder / "failed").unlink()
     [again] = watcher.scan()  # the next scan retries it; now it can be moved aside
     assert again.outcome == "failed" and again.error == "internal error: RuntimeError (see the service log)"
@@ -178,7 +178,7 @@ def test_links_fifos_and_directories_are_moved_aside_unread(app, drop, data, tmp
     (stranger / "incoming" / "x.csv").write_text("a\n1\n", encoding="utf-8")
     (stranger / "incoming" / "x.csv.ready").touch()
     [kept] = watcher.scan()
-    assert kept.outcome == "retry" and kept.error == "file system error: not a directory (a link is not followed) (ENOTDIR)"
+    assert kept.outcome == "retry" and kept.error == "file system error: a link to a folder, not followed (ENOTDIR)"
     assert list(outside_dir.iterdir()) == [] and kept.path.parent.name == "processing"
     (stranger / "failed").unlink()
     [aside] = watcher.scan()

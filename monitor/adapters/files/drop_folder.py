@@ -77,8 +77,10 @@ class LocalDropFiles:
         try:
             path.mkdir()
         except FileExistsError:
-            if not stat.S_ISDIR(os.lstat(path).st_mode):  # a link to a folder elsewhere is not followed
-                raise NotADirectoryError(errno.ENOTDIR, "not a directory (a link is not followed)", str(path)) from None
+            mode = os.lstat(path).st_mode
+            if not stat.S_ISDIR(mode):  # a link to a folder elsewhere is not followed
+                why = "a link to a folder, not followed" if stat.S_ISLNK(mode) else "not a directory"
+                raise NotADirectoryError(errno.ENOTDIR, why, str(path)) from None
 
     def move(self, source: Path, target: Path) -> bool:
         try:
