@@ -9,38 +9,31 @@ import time
 from pathlib import Path
 
 import typer
-from rich.text import Text
 
 from monitor.adapters.files.drop_folder import LocalDropFiles
-from monitor.entrypoints.cli._common import build_app, out
+from monitor.entrypoints.cli._common import build_app, say
 from monitor.entrypoints.cli.ingest import ingest_app
 from monitor.errors import StorageError
 from monitor.service.drop_folder import DropWatcher
 from monitor.service.jobs import JobOutcome
 
 
-def _line(*parts: str | tuple[str, str]) -> None:
-    """Print literal text (a :class:`rich.text.Text`, never read as markup: a file name ``[/bold].csv`` prints
-    as it is; ``rich.markup.escape`` would double a trailing backslash). ``(text, style)`` parts are styled."""
-    out.print(Text.assemble(*parts))
-
-
 def _print(outcome: JobOutcome, as_json: bool) -> None:
     if outcome.outcome == "skipped":
-        _line(f"skipped: {outcome.details.get('reason')} ({outcome.details.get('holder') or ''})")
+        say(f"skipped: {outcome.details.get('reason')} ({outcome.details.get('holder') or ''})")
         return
     if outcome.outcome == "failed":
-        _line(("scan failed:", "bold red"), f" {outcome.error}")
+        say(("scan failed:", "bold red"), f" {outcome.error}")
         return
     for item in outcome.details.get("files", []):
         where = f"{item['device_id']}/{item['kind']}/{item['file']}"
         if as_json:
             sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
         elif item["outcome"] == "done":
-            _line(f"done    {where}: batch {item['batch_id']}, {item['accepted']:,} accepted, "
+            say(f"done    {where}: batch {item['batch_id']}, {item['accepted']:,} accepted, "
                   f"{item['duplicates']:,} duplicates, {item['rejected']:,} rejected")
         else:
-            _line(f"{item['outcome']:<7} {where}: {item['error']}")
+            say(f"{item['outcome']:<7} {where}: {item['error']}")
 
 
 @ingest_app.command("watch")
@@ -68,4 +61,4 @@ def ingest_watch(
         try:
             _print(watcher.run(host=host, lease=lease), as_json)
         except StorageError as exc:  # the database is down: the files wait in incoming/, the next scan retries
-            _line(("scan failed:", "bold red"), f" {exc} (retrying in {interval:g} s)")
+            say(("scan failed:", "bold red"), f" {exc} (retrying in {interval:g} s)")
