@@ -272,3 +272,13 @@ def test_forged_element_length_allocates_nothing_near_it(tmp_path: Path, report_
     path.write_bytes(_with_content(report_bytes[0], _CONTENT + b"SQ\0\0" + struct.pack("<I", 1 << 30) + b"\0" * 64))
     _check(path, rows=0)
     assert len(_read(path)[1]) == 1
+
+
+def test_unknown_vr_in_the_header_is_a_rejection(tmp_path: Path, report_bytes: tuple[bytes, bytes]) -> None:
+    """Found by bench/bench_fuzz.py: an unknown VR (one flipped byte) raised NotImplementedError out of the
+    truncation check, which decodes top-level elements."""
+    data = report_bytes[0]
+    position = data.index(struct.pack("<HH", 0x0018, 0xA001) + b"SQ")
+    path = tmp_path / "vr.dcm"
+    path.write_bytes(data[:position + 4] + b"S\xc3" + data[position + 6:])
+    _check(path, rows=0, code="malformed_dicom")

@@ -119,6 +119,15 @@ def _modality(value: Any) -> str:
     return text if text in _MODALITIES else "unrecognised"
 
 
+def _decoded(ds: Any, keyword: str, show: Any) -> str:
+    """``show`` of the element ``keyword``; ``unrecognised`` when pydicom cannot decode it (found by the
+    fuzzing campaign: an undecodable Modality of an image raised NotImplementedError from the rejection)."""
+    try:
+        return str(show(getattr(ds, keyword, None)))
+    except _DECODE_ERRORS:
+        return "unrecognised"
+
+
 def _sop_class(value: Any) -> str:
     """The registered name of a SOP class UID (pydicom's dictionary), else ``unrecognised``."""
     text = str(value or "").strip()
@@ -350,8 +359,8 @@ class DicomSrLog:
                 self._rows.append((len(self._rows) + len(self._rejections) + 1, row))
         for uid, (name, ds) in images.items():
             if uid not in used:
-                self._reject(name, "not_an_sr", f"{name} is a DICOM {_modality(getattr(ds, 'Modality', None))} object "
-                                                f"(SOP class {_sop_class(getattr(ds, 'SOPClassUID', None))}), "
+                self._reject(name, "not_an_sr", f"{name} is a DICOM {_decoded(ds, 'Modality', _modality)} object "
+                                                f"(SOP class {_decoded(ds, 'SOPClassUID', _sop_class)}), "
                                                 "not a structured report, and no SR of this folder refers to it")
         self.columns: tuple[str, ...] = COLUMNS
 
@@ -390,7 +399,12 @@ class DicomSrLog:
             self._reject(name, "truncated_dicom", f"{name} is truncated or malformed: the file ends inside an "
                                                   "element or a sequence")
             return None
-        if _short_element(ds):
+        try:
+            short = _short_element(ds)
+        except _DECODE_ERRORS:  # found by the fuzzing campaign: an unknown VR raised NotImplementedError here
+            self._reject(name, "malformed_dicom", f"{name}: a header element cannot be decoded")
+            return None
+        if short:
             self._reject(name, "truncated_dicom", f"{name} is truncated: its last element is shorter than its "
                                                   "declared length")
             return None
