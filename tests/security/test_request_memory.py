@@ -23,86 +23,15 @@ not depend on the engine, and the budgets refuse before any storage.
 from __future__ import annotations
 
 import gc
-import json
 import tracemalloc
-from pathlib import Path
-from typing import Any, Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from request_shapes import BOUND_CHUNK, BOUND_CONSTANT, BOUND_PER_BYTE, MiB, bound, shapes  # noqa: F401
 
-from monitor.adapters.formats.fhir import EXTENSION_URL
-
-ROOT = Path(__file__).resolve().parents[2]
 DEVICE = "lung-nodule-ct"
-MiB = 2**20
 LIMIT = MiB // 2
-BOUND_CONSTANT = 48 * MiB
-BOUND_PER_BYTE = 24
-BOUND_CHUNK = 256 * MiB
-
-
-def bound(size: int) -> int:
-    """The documented bound on the memory one request of ``size`` bytes may raise."""
-    return BOUND_CONSTANT + min(BOUND_PER_BYTE * size, BOUND_CHUNK + 3 * size)
-
-
-def _record(i: int, **changes: Any) -> dict[str, Any]:
-    return {"prediction_id": f"m-{i:07d}", "model_version": "2.1.0", "site_id": "site-a",
-            "predicted_at": "2026-01-15T09:30:00Z", "score": 0.8, "predicted_label": 1, "patient_id": f"MRN-{i}",
-            "age": 61, "sex": "F"} | changes
-
-
-def _fill(make: Callable[[int], bytes], *, sep: bytes = b",", start: bytes = b"[", end: bytes = b"]") -> bytes:
-    """As many ``make(i)`` elements as fit in LIMIT bytes."""
-    parts, size, i = [], len(start) + len(end), 0
-    while True:
-        part = make(i)
-        if size + len(part) + len(sep) > LIMIT:
-            return start + sep.join(parts) + end
-        parts.append(part)
-        size += len(part) + len(sep)
-        i += 1
-
-
-def _compact(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def _fhir_extensions() -> bytes:
-    """The example Bundle's AI Observation repeated, each copy with 100 extension columns of its own."""
-    document = json.loads((ROOT / "examples" / "fhir" / "predictions.fhir.json").read_text())
-    context = [e for e in document["entry"] if e["resource"]["id"] in ("pulmoscan", "sh-01", "p1", "study1")]
-    observation = next(e for e in document["entry"] if e["resource"]["id"] == "ai-1")
-
-    def copy(i: int) -> bytes:
-        entry = json.loads(json.dumps(observation))
-        entry["fullUrl"] = entry["fullUrl"].replace("ai-1", f"ai-m{i}")
-        entry["resource"].update(id=f"ai-m{i}", extension=[
-            {"url": EXTENSION_URL, "extension": [{"url": "name", "valueString": f"e{i}x{j}"},
-                                                 {"url": "value", "valueString": "v"}]} for j in range(100)])
-        entry["resource"]["identifier"][0]["value"] = f"FHIR-M-{i}"
-        return _compact(entry)
-
-    head = _compact({"resourceType": "Bundle", "type": "collection", "entry": context})[:-2] + b","
-    return _fill(copy, start=head, end=b"]}")
-
-
-SHAPES: dict[str, tuple[str, Callable[[], bytes]]] = {
-    "distinct-fields-json": ("application/json", lambda: _fill(
-        lambda i: _compact(_record(i, **{f"f{i}x{j}": 1 for j in range(100)})))),
-    "distinct-fields-ndjson": ("application/x-ndjson", lambda: _fill(
-        lambda i: _compact({f"f{i}x{j}": 1 for j in range(100)}), sep=b"\n", start=b"", end=b"")),
-    "ordinary-records": ("application/json", lambda: _fill(lambda i: _compact(_record(i)))),
-    "empty-objects": ("application/json", lambda: _fill(lambda i: b"{}")),
-    "numbers": ("application/json", lambda: _fill(lambda i: b"1")),
-    "null-fields": ("application/json", lambda: _fill(lambda i: b'{"a":null}')),
-    "null-lines": ("application/x-ndjson", lambda: _fill(lambda i: b"null", sep=b"\n", start=b"", end=b"")),
-    "nested-values": ("application/json", lambda: _fill(lambda i: b'{"a":[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]}')),
-    "deep-nesting": ("application/json", lambda: b"[" * (LIMIT // 2) + b"]" * (LIMIT // 2)),
-    "one-huge-string": ("application/json", lambda: _compact([_record(0, note="x" * (LIMIT - 400))])),
-    "fhir-many-extensions": ("application/fhir+json", _fhir_extensions),
-}
+SHAPES = shapes(LIMIT)  # the worst shapes, shared with bench/bench_request_memory.py (50 MiB bodies)
 
 
 @pytest.mark.parametrize("empty_database_url", ["sqlite"], indirect=True)
