@@ -288,7 +288,7 @@ class DropWatcher:
                 log_file = self.open_log(readable, format=self.files.log_format(path.name),
                                          kind=KIND_FOLDERS[kind], device_id=device_id)
                 source = _DeviceScoped(log_file, device_id, _shown(path.name))
-                name = str(path.parent.parent / "done" / path.name)
+                name = _shown(str(path.parent.parent / "done" / path.name))  # recorded and printed: text only
                 if KIND_FOLDERS[kind] == "predictions":
                     return ingest_predictions(source, source=name, uow=self.uow, hash_patient=self.hasher(),
                                               clock=self.clock, actor=self.actor)
@@ -329,6 +329,7 @@ class DropWatcher:
     def _move(self, device_id: str, kind: str, path: Path, started: datetime, batch: dict[str, Any] | None,
               error: str | None) -> DropResult:
         outcome: Literal["done", "failed"] = "failed" if error else "done"
+        error = _shown(error) if error else error  # an error may name the file: its undecodable bytes as U+FFFD
         target_dir = path.parent.parent / outcome
         self.files.make_folder(target_dir)
         target = target_dir / _fits(path.name)

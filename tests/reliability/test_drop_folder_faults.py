@@ -56,13 +56,14 @@ def _sidecars(drop: Path) -> list[tuple[Path, dict[str, Any]]]:
 
 def test_long_and_undecodable_names_are_shortened_and_never_stop_the_scan(app, drop, data) -> None:  # type: ignore[no-untyped-def]
     incoming = drop / DEVICE / "predictions" / "incoming"
-    half = len(data.predictions) // 2
+    third = len(data.predictions) // 3
     long_name = "p" * 246 + ".csv"  # 250 bytes: legal, but not with a claim stamp or a .ready suffix
-    write_csv(data.predictions.iloc[:half], incoming / long_name)
+    write_csv(data.predictions.iloc[:third], incoming / long_name)
     wide = "\u00e9" * 121 + ".csv"  # 246 bytes of UTF-8 (two per character): cut at a character boundary
-    write_csv(data.predictions.iloc[half:], incoming / wide)
-    raw = os.fsdecode(b"\xff\xfe-not-utf8.csv")  # a name that is not UTF-8 text
-    (incoming / raw).write_text("a,b\n1,2\n", encoding="utf-8")
+    write_csv(data.predictions.iloc[third:2 * third], incoming / wide)
+    raw = os.fsdecode(b"\xff\xfe-not-utf8.csv")  # names that are not UTF-8 text: one ingested (its name is
+    write_csv(data.predictions.iloc[2 * third:], incoming / raw)  # recorded), one failed (its name in the error)
+    (incoming / os.fsdecode(b"\xfd-bad.csv")).write_text("a,b\n1,2\n", encoding="utf-8")
     other = drop / "unregistered-device" / "predictions" / "incoming" / "x.csv"
     other.write_text("a\n1\n", encoding="utf-8")
     watcher = _watcher(app, drop)
@@ -70,12 +71,13 @@ def test_long_and_undecodable_names_are_shortened_and_never_stop_the_scan(app, d
     outcome = watcher.run(host="h")
     assert outcome.outcome == "succeeded", outcome.error  # the scan and its job record survived every name
     by_outcome = sorted((f["outcome"], f["file"][-12:]) for f in outcome.details["files"])
-    assert [o for o, _ in by_outcome] == ["done", "done", "failed", "failed"]
-    assert _count(app, predictions) == len(data.predictions)  # both halves, read under shortened names
+    assert [o for o, _ in by_outcome] == ["done", "done", "done", "failed", "failed"]
+    assert _count(app, predictions) == len(data.predictions)  # every third, read under shortened names
     done = sorted((drop / DEVICE / "predictions" / "done").iterdir())
-    names = [p.name for p in done if not p.name.endswith(".result.json")]
+    names = [p.name for p in done if not p.name.endswith(".result.json") and "not-utf8" not in p.name]
     assert len(names) == 2 and all(n.endswith(".csv") and len(os.fsencode(n)) <= MAX_NAME_BYTES for n in names)
     assert all("~" in n for n in names)  # truncated + hash of the full name
+    assert "\ufffd" in json.dumps([f["error"] for f in outcome.details["files"]], ensure_ascii=False)
     for path, sidecar in _sidecars(drop):
         assert sidecar["file"] + ".result.json" == path.name.encode("utf-8", "surrogateescape").decode(
             "utf-8", "replace")
