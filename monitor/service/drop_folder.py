@@ -42,7 +42,7 @@ import pandas as pd
 
 from monitor.domain.privacy import PatientHasher
 from monitor.errors import InputError, MissingSecretError, MonitorError, StorageError
-from monitor.service.ingest import BatchSummary, ingest_ground_truth, ingest_predictions
+from monitor.service.ingest import BatchSummary, ingest_ground_truth, ingest_predictions, source_text
 from monitor.service.jobs import DEFAULT_LEASE_SECONDS, JobOutcome, run_job
 from monitor.service.ports import Clock, DropEntry, DropFiles, LogSource, UnitOfWorkFactory
 
@@ -78,7 +78,7 @@ class DropResult:
         counts = {k: self.batch[k] for k in ("batch_id", "rows", "accepted", "duplicates", "rejected")} \
             if self.batch else {}
         return {"file": self.name, "device_id": self.device_id, "kind": KIND_FOLDERS[self.kind],
-                "outcome": self.outcome, "path": _shown(str(self.path)), **counts, "error": self.error}
+                "outcome": self.outcome, "path": source_text(str(self.path)), **counts, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,6 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _shown(name: str) -> str:
-    """``name`` as text for JSON and logs: bytes that are not UTF-8 become U+FFFD."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _fits(name: str, limit: int = MAX_NAME_BYTES) -> str:
@@ -185,14 +182,15 @@ class DropWatcher:
             kinds = {e.name for e in self._entries(device.path) if e.type == "dir"}
             for kind in KIND_FOLDERS:
                 if kind in kinds:
-                    yield _shown(device.name), kind, device.path / kind
+                    yield source_text(device.name), kind, device.path / kind
 
     def _entries(self, folder: Path) -> list[DropEntry]:
         """:meth:`DropFiles.entries`, with a folder that cannot be listed logged and passed over (never fatal)."""
         try:
             return self.files.entries(folder)
         except OSError as exc:
-            log.warning("drop folder not listed", extra={"folder": _shown(str(folder)), "error": _os_reason(exc)})
+            log.warning("drop folder not listed",
+                        extra={"folder": source_text(str(folder)), "error": _os_reason(exc)})
             return []
 
     def job_key(self) -> str:
@@ -261,13 +259,14 @@ class DropWatcher:
             return self._process(device_id, kind, path, devices)
         except Exception as exc:  # noqa: BLE001 - per-file isolation: nothing about one file stops the scan
             reason = _os_reason(exc) if isinstance(exc, OSError) else f"internal error: {type(exc).__name__}"
-            log.exception("drop file could not be handled", extra={"file": _shown(path.name), "device_id": device_id})
+            log.exception("drop file could not be handled",
+                          extra={"file": source_text(path.name), "device_id": device_id})
             try:
                 return self._move(device_id, kind, path, started, None, reason)
             except Exception:  # noqa: BLE001 - cannot even move it: left where it is, retried next scan
                 log.exception("drop file could not be moved aside",
-                              extra={"file": _shown(path.name), "device_id": device_id})
-                return DropResult(device_id, kind, _shown(path.name), "retry", path, error=reason)
+                              extra={"file": source_text(path.name), "device_id": device_id})
+                return DropResult(device_id, kind, source_text(path.name), "retry", path, error=reason)
 
     def _claim(self, path: Path, marked: bool) -> Path | None:
         """Move ``path`` into ``processing/`` under a unique name; ``None`` if another watcher took it."""
@@ -282,13 +281,13 @@ class DropWatcher:
 
     def _ingest(self, device_id: str, kind: str, path: Path, devices: set[str]) -> BatchSummary:
         if device_id not in devices:
-            raise InputError(f"{_shown(path.name)}: device {device_id!r} (the folder name) is not registered")
+            raise InputError(f"{source_text(path.name)}: device {device_id!r} (the folder name) is not registered")
         with self.files.open_regular(path) as readable:  # one descriptor, no link followed
             try:
                 log_file = self.open_log(readable, format=self.files.log_format(path.name),
                                          kind=KIND_FOLDERS[kind], device_id=device_id)
-                source = _DeviceScoped(log_file, device_id, _shown(path.name))
-                name = _shown(str(path.parent.parent / "done" / path.name))  # recorded and printed: text only
+                source = _DeviceScoped(log_file, device_id, source_text(path.name))
+                name = source_text(str(path.parent.parent / "done" / path.name))  # recorded and printed: text only
                 if KIND_FOLDERS[kind] == "predictions":
                     return ingest_predictions(source, source=name, uow=self.uow, hash_patient=self.hasher(),
                                               clock=self.clock, actor=self.actor)
@@ -302,7 +301,7 @@ class DropWatcher:
                 raise
             except MonitorError as exc:  # the readers name the path they read: the descriptor's, not the file's
                 if str(readable) != str(path) and str(readable) in str(exc):
-                    raise InputError(str(exc).replace(str(readable), _shown(path.name))) from exc
+                    raise InputError(str(exc).replace(str(readable), source_text(path.name))) from exc
                 raise
 
     def _process(self, device_id: str, kind: str, path: Path, devices: set[str]) -> DropResult:
@@ -311,17 +310,17 @@ class DropWatcher:
         try:
             summary = self._ingest(device_id, kind, path, devices)
         except (StorageError, MissingSecretError) as exc:  # the service, not the file: try again next scan
-            log.warning("drop file kept for retry", extra={"file": _shown(path.name), "device_id": device_id,
+            log.warning("drop file kept for retry", extra={"file": source_text(path.name), "device_id": device_id,
                                                            "error": str(exc)})
-            return DropResult(device_id, kind, _shown(path.name), "retry", path, error=str(exc))
+            return DropResult(device_id, kind, source_text(path.name), "retry", path, error=str(exc))
         except MonitorError as exc:
             return self._move(device_id, kind, path, started, None, str(exc))
         except OSError as exc:  # the file could not be read: aside, with the system's reason
-            log.warning("drop file unreadable", extra={"file": _shown(path.name), "device_id": device_id,
+            log.warning("drop file unreadable", extra={"file": source_text(path.name), "device_id": device_id,
                                                        "error": _os_reason(exc)})
             return self._move(device_id, kind, path, started, None, _os_reason(exc))
         except Exception as exc:  # a bug: the file goes to failed/ with the error type, the stack to the log
-            log.exception("drop file crashed the ingest", extra={"file": _shown(path.name), "device_id": device_id})
+            log.exception("drop file crashed the ingest", extra={"file": source_text(path.name), "device_id": device_id})
             return self._move(device_id, kind, path, started, None,
                               f"internal error: {type(exc).__name__} (see the service log)")
         return self._move(device_id, kind, path, started, summary.as_dict(), None)
@@ -329,22 +328,22 @@ class DropWatcher:
     def _move(self, device_id: str, kind: str, path: Path, started: datetime, batch: dict[str, Any] | None,
               error: str | None) -> DropResult:
         outcome: Literal["done", "failed"] = "failed" if error else "done"
-        error = _shown(error) if error else error  # an error may name the file: its undecodable bytes as U+FFFD
+        error = source_text(error) if error else error  # an error may name the file: its undecodable bytes as U+FFFD
         target_dir = path.parent.parent / outcome
         self.files.make_folder(target_dir)
         target = target_dir / _fits(path.name)
         finished = self.clock()
         self.files.write_json(target_dir / (target.name + RESULT_SUFFIX), {
             "schema": "samd-monitor/drop_result", "schema_version": DROP_RESULT_SCHEMA_VERSION,
-            "file": _shown(target.name), "device_id": device_id, "kind": KIND_FOLDERS[kind], "outcome": outcome,
+            "file": source_text(target.name), "device_id": device_id, "kind": KIND_FOLDERS[kind], "outcome": outcome,
             "started_at": _iso(started), "finished_at": _iso(finished), "batch": batch, "error": error,
         })
         if not self.files.move(path, target):
             raise FileNotFoundError(errno.ENOENT, "the file vanished before it could be moved")
         self.files.set_mtime(target, finished)  # retention of done/ counts from here
-        log.info("drop file %s", outcome, extra={"file": _shown(target.name), "device_id": device_id, "kind": kind,
+        log.info("drop file %s", outcome, extra={"file": source_text(target.name), "device_id": device_id, "kind": kind,
                                                  "batch_id": batch["batch_id"] if batch else None, "error": error})
-        return DropResult(device_id, kind, _shown(target.name), outcome, target, batch, error)
+        return DropResult(device_id, kind, source_text(target.name), outcome, target, batch, error)
 
 
 def prune_done(files: DropFiles, root: Path, *, before: datetime) -> int:

@@ -216,6 +216,7 @@ def _open_batch(unit, log: LogSource, kind: str, source: str, clock: Clock,  # t
     unit.logs.lock_ingestion()
     devices = unit.devices.configs()
     started = clock()
+    source = source_text(source)
     batch_id = unit.logs.start_batch(kind=kind, source_name=source, source_format=log.format,
                                      source_sha256=log.sha256, at=started, actor=actor)
     summary = BatchSummary(batch_id, kind, source, log.sha256)
@@ -314,6 +315,12 @@ def _substrings(name: str) -> pa.Array:
     return pa.array(sorted({text[i:j] for i in range(len(text))
                             for j in range(i + _MIN_MASKED_LENGTH, min(i + MAX_ID_LENGTH, len(text)) + 1)}),
                     type=pa.string())
+
+
+def source_text(name: str) -> str:
+    """A file name as text for the database, JSON and logs: bytes of the name that are not UTF-8 (carried
+    by Python as surrogate escapes, PEP 383) become U+FFFD, which every encoder accepts."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def masked_source(name: str, identifiers: set[str]) -> str:

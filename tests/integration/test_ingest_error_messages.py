@@ -180,3 +180,18 @@ def test_a_rejected_row_sent_again_is_not_quarantined_twice(client: TestClient, 
     path.write_text(HEADER + LINE.format("F0", "2025-08-01T09:15:00Z", "P0") + LINE.format("F1", "2025-08-01T09:15", "P1"))
     assert ingest(app, path).repeated_rejections == 1  # recognised at another row number
     assert count(app, rejected_rows) == 6
+
+
+def test_a_file_name_that_is_not_utf8_is_recorded_as_text(app: Any, tmp_path: Path) -> None:
+    """A path whose bytes are not UTF-8 (Python carries them as surrogate escapes, PEP 383) is recorded, in
+    the batch, its audit record and the summary, with U+FFFD: the database's text encoder refused it."""
+    import os
+
+    path = tmp_path / os.fsdecode(b"visit-\xff\xfe.csv")
+    path.write_text(HEADER + LINE.format("U1", "2025-08-01T09:15:00+08:00", "P1"), encoding="utf-8")
+    summary = ingest(app, path)
+    assert summary.accepted == 1 and summary.source.endswith("visit-\ufffd\ufffd.csv")
+    with app.engine.connect() as conn:
+        recorded = conn.execute(select(ingestion_batches.c.source_name)
+                                .where(ingestion_batches.c.batch_id == summary.batch_id)).scalar_one()
+    assert recorded == summary.source
