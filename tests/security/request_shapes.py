@@ -89,4 +89,8 @@ def shapes(limit: int) -> dict[str, Shape]:
         "deep-nesting": ("application/json", lambda: b"[" * (limit // 2) + b"]" * (limit // 2)),
         "one-huge-string": ("application/json", lambda: compact([record(0, note="x" * (limit - 400))])),
         "fhir-many-extensions": ("application/fhir+json", lambda: fhir_extensions(limit)),
+        "fhir-empty-entries": ("application/fhir+json", lambda: fill(
+            lambda i: b"{}", limit, start=b'{"resourceType":"Bundle","entry":[', end=b"]}")),
+        "fhir-numbers-in-a-field": ("application/fhir+json", lambda: fill(
+            lambda i: b"0.1", limit, start=b'{"resourceType":"Bundle","note":[', end=b'],"entry":[]}')),
     }

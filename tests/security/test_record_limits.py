@@ -150,6 +150,40 @@ def test_the_request_budget_names_its_limit_only() -> None:
     assert log.count_rows() == 3
 
 
+@pytest.mark.parametrize("body", [
+    b'{"resourceType": "Bundle", "entry": [' + b"{}," * 40 + b"{}]}",  # parsing costs ~27x the bytes
+    b'{"resourceType": "Bundle", "note": [' + b"0.1," * 40 + b'0.1], "entry": []}',  # in no counted field
+], ids=["empty-entries", "numbers-in-a-field"])
+def test_a_fhir_bundle_is_bounded_before_it_is_parsed(body: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Bundle is parsed whole: a body that could build more JSON values than the request's cell limit is
+    refused before ``json.loads`` runs (the 50 MiB bench: 1.35 GB for ``{}`` entries before this check)."""
+    from monitor.adapters.formats import fhir
+
+    def no_parse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("parsed before the bound was checked")
+
+    monkeypatch.setattr(fhir.json, "loads", no_parse)
+    with pytest.raises(PayloadTooLargeError, match="more than 30 JSON values"):
+        FhirBundleLog(body, kind="predictions", device_id=DEVICE, budget=RequestBudget(max_cells=30))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner,
+                                                                               max_size=4), max_leaves=20))
+def test_json_value_bound_is_an_upper_bound(document: Any) -> None:
+    """The bound counted over the bytes is never below the values and member names ``json.loads`` builds."""
+    def built(value: Any) -> int:
+        if isinstance(value, dict):
+            return 1 + sum(1 + built(v) for v in value.values())
+        if isinstance(value, list):
+            return 1 + sum(built(v) for v in value)
+        return 1
+
+    for text in (json.dumps(document), json.dumps(document, indent=1)):
+        assert records.json_value_bound(text.encode()) >= built(document)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=4),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,

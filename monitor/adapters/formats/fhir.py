@@ -224,6 +224,8 @@ class FhirBundleLog:
         self._rejections.append(Rejection(number, record_id, code, reason, {}))
 
     def _read(self, data: bytes) -> _Bundle | None:
+        if self._budget is not None:
+            self._budget.admit_document(data)  # parsed whole: bounded before parsing
         try:
             document = json.loads(data.decode("utf-8-sig"), parse_float=Decimal)
         except UnicodeDecodeError as exc:

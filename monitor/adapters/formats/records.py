@@ -35,7 +35,7 @@ from monitor.errors import PayloadTooLargeError
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "MAX_CHUNK_CELLS", "MAX_COLUMNS", "MAX_FIELDS", "REQUEST_MAX_CELLS",
            "REQUEST_MAX_RECORDS", "ColumnUnion", "RecordsLog", "RequestBudget", "frames", "json_array",
-           "record_row", "text_value"]
+           "json_value_bound", "record_row", "text_value"]
 
 DEFAULT_CHUNK_ROWS = 50_000
 MAX_FIELDS = 256
@@ -78,6 +78,14 @@ class RequestBudget:
         self.records = 0
         self.cells = 0
 
+    def admit_document(self, data: bytes) -> None:
+        """Refuse, before parsing, a JSON document that could build more than :data:`REQUEST_MAX_CELLS`
+        values (for formats parsed whole, such as a FHIR Bundle whose references need the whole document):
+        parsing ``{}`` or ``0.1`` costs some 30 times its bytes, before any record is counted."""
+        if json_value_bound(data) > self.max_cells:
+            raise PayloadTooLargeError(f"the body may hold more than {self.max_cells:,} JSON values, the limit per "
+                                       "request (split it into several requests)")
+
     def charge(self, fields: int, records: int = 1) -> None:
         """Count ``records`` more records holding ``fields`` cells in all."""
         self.records += records
@@ -88,6 +96,13 @@ class RequestBudget:
         if self.cells > self.max_cells:
             raise PayloadTooLargeError(f"the body holds more than {self.max_cells:,} field values, the limit per "
                                        "request (split it into several requests)")
+
+
+def json_value_bound(data: bytes) -> int:
+    """At most how many values and member names a JSON text builds (RFC 8259): each one is the whole text or
+    follows a ``[``, ``{``, ``,`` or ``:``, so one more than their count bounds them (those bytes inside
+    strings only raise the bound). Counted in C over the bytes, without parsing."""
+    return 1 + sum(data.count(token) for token in (b"[", b"{", b",", b":"))
 
 
 def json_array(text: str) -> Iterator[Any]:
