@@ -27,6 +27,13 @@ def bound(size: int) -> int:
     return BOUND_CONSTANT + min(BOUND_PER_BYTE * size, BOUND_CHUNK + 3 * size)
 
 
+def rss_bound(size: int) -> int:
+    """The documented bound on the server's resident memory one request of ``size`` bytes may add
+    (bench/bench_request_memory.py): 1.5 times :func:`bound`, for what tracemalloc does not see (allocator
+    arenas kept by glibc, pandas and Arrow buffers freed but not returned, SQLite's page cache)."""
+    return bound(size) * 3 // 2
+
+
 def record(i: int, **changes: Any) -> dict[str, Any]:
     """An ordinary, valid prediction record of the example device."""
     return {"prediction_id": f"m-{i:07d}", "model_version": "2.1.0", "site_id": "site-a",
