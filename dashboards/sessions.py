@@ -40,8 +40,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.errors import ConfigError
 from monitor.service.access import Principal
+from monitor.settings import number_setting
 
 __all__ = ["Session", "SessionPolicy", "SessionStore", "SignInThrottle", "ThrottlePolicy", "load_session_policy"]
 
@@ -56,23 +56,12 @@ class SessionPolicy:
     absolute: timedelta = timedelta(hours=8)
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise ConfigError(f"{name}={text!r}: expected a positive number")
-    return value
-
-
 def load_session_policy(env: Mapping[str, str]) -> SessionPolicy:
-    """``MONITOR_DASHBOARD_IDLE_MINUTES`` (default 15) and ``MONITOR_DASHBOARD_SESSION_HOURS`` (default 8)."""
-    return SessionPolicy(idle=timedelta(minutes=_positive(env, "MONITOR_DASHBOARD_IDLE_MINUTES", 15)),
-                         absolute=timedelta(hours=_positive(env, "MONITOR_DASHBOARD_SESSION_HOURS", 8)))
+    """``MONITOR_DASHBOARD_IDLE_MINUTES`` (default 15, at least 1) and ``MONITOR_DASHBOARD_SESSION_HOURS``
+    (default 8, at least one minute)."""
+    idle = number_setting(env, "MONITOR_DASHBOARD_IDLE_MINUTES", 15, minimum=1)
+    absolute = number_setting(env, "MONITOR_DASHBOARD_SESSION_HOURS", 8, minimum=1 / 60)
+    return SessionPolicy(idle=timedelta(minutes=idle), absolute=timedelta(hours=absolute))
 
 
 @dataclass

@@ -89,7 +89,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+def number_setting(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    """The number in ``env[name]`` (``default`` when unset or empty); ``ConfigError`` naming the variable
+    when it is not a number >= ``minimum``."""
     text = env.get(name)
     if not text:
         return default
@@ -112,16 +114,16 @@ def load_service_settings(env: Mapping[str, str] | None = None) -> ServiceSettin
     grace = env.get("MONITOR_REPORT_GRACE_DAYS")
     return ServiceSettings(
         drop_dir=Path(env["MONITOR_DROP_DIR"]).expanduser() if env.get("MONITOR_DROP_DIR") else None,
-        drop_interval_seconds=_number(env, "MONITOR_DROP_INTERVAL_SECONDS", 120.0, minimum=1),
+        drop_interval_seconds=number_setting(env, "MONITOR_DROP_INTERVAL_SECONDS", 120.0, minimum=1),
         nightly_at=f"{int(hour):02d}:{int(minute):02d}",
-        report_grace_days=int(_number(env, "MONITOR_REPORT_GRACE_DAYS", 0, minimum=0)) if grace else None,
+        report_grace_days=int(number_setting(env, "MONITOR_REPORT_GRACE_DAYS", 0, minimum=0)) if grace else None,
         report_formats=tuple(f.strip() for f in (env.get("MONITOR_REPORT_FORMATS") or "html,json").split(",")
                              if f.strip()),
         report_languages=tuple(x.strip() for x in (env.get("MONITOR_REPORT_LANGUAGES") or "en,zh-CN").split(",")
                                if x.strip()),
-        webhook_interval_seconds=_number(env, "MONITOR_WEBHOOK_INTERVAL_SECONDS", 60.0, minimum=1),
-        misfire_grace_seconds=int(_number(env, "MONITOR_MISFIRE_GRACE_SECONDS", 3600, minimum=1)),
-        job_lease_seconds=_number(env, "MONITOR_JOB_LEASE_SECONDS", 3600.0, minimum=10),
-        job_runs_retention_days=int(_number(env, "MONITOR_JOB_RUNS_RETENTION_DAYS", 90, minimum=1)),
-        drop_done_retention_days=int(_number(env, "MONITOR_DROP_DONE_RETENTION_DAYS", 30, minimum=1)),
+        webhook_interval_seconds=number_setting(env, "MONITOR_WEBHOOK_INTERVAL_SECONDS", 60.0, minimum=1),
+        misfire_grace_seconds=int(number_setting(env, "MONITOR_MISFIRE_GRACE_SECONDS", 3600, minimum=1)),
+        job_lease_seconds=number_setting(env, "MONITOR_JOB_LEASE_SECONDS", 3600.0, minimum=10),
+        job_runs_retention_days=int(number_setting(env, "MONITOR_JOB_RUNS_RETENTION_DAYS", 90, minimum=1)),
+        drop_done_retention_days=int(number_setting(env, "MONITOR_DROP_DONE_RETENTION_DAYS", 30, minimum=1)),
     )
