@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,3 +53,22 @@ def spawn() -> Iterator:  # type: ignore[type-arg]
     for child in started:
         if child.process.poll() is None:
             child.kill()
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run ``samd-monitor ARGS`` in this process: ``(exit status, stdout, stderr)``."""
+    from monitor.entrypoints.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["samd-monitor", *args])
+        try:
+            main()
+            status = 0
+        except SystemExit as exc:
+            status = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run

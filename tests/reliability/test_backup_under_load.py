@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import resource
 import signal
-import sys
 import threading
 from pathlib import Path
 
@@ -20,25 +19,6 @@ from reliability_support import PATIENT_KEY, counts  # type: ignore[import-not-f
 from sqlalchemy import create_engine, text
 
 BATCHES = 4
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Run ``samd-monitor ARGS`` in this process: ``(exit status, stdout, stderr)``."""
-    from monitor.entrypoints.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["samd-monitor", *args])
-        try:
-            main()
-            status = 0
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
 
 
 def _one_error_line(result: tuple[int, str, str], *words: str) -> str:
@@ -222,7 +202,6 @@ def test_a_full_or_unwritable_destination_leaves_no_backup(registered_url: str, 
     status, out, err = cli("--db", registered_url, "backup", str(target))
     assert status == 0, err
     assert leftovers() == ["monitor.backup", "monitor.backup.sha256"]
-
 
 
 def test_two_backups_into_one_file_at_once_give_one_whole_backup(registered_url: str, tmp_path: Path) -> None:

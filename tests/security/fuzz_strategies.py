@@ -420,17 +420,22 @@ def run_fhir(data: tuple[bytes, str], ws: Workspace) -> Outcome:
 _SR: dict[str, bytes] = {}
 
 
+def sr_factory() -> Any:
+    """The format tests' highdicom SR factory (tests/unit/adapters/formats/sr_factory.py), loaded by path."""
+    spec = importlib.util.spec_from_file_location(
+        "h7_sr_factory", ROOT / "tests" / "unit" / "adapters" / "formats" / "sr_factory.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("h7_sr_factory", module)
+    spec.loader.exec_module(module)
+    return module
+
+
 def sr_bytes() -> tuple[bytes, bytes]:
     """A valid TID 1500 report and its CT image (built once with highdicom by the format tests' factory)."""
     if not _SR:
-        spec = importlib.util.spec_from_file_location(
-            "h7_sr_factory", ROOT / "tests" / "unit" / "adapters" / "formats" / "sr_factory.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules.setdefault("h7_sr_factory", module)
-        spec.loader.exec_module(module)
         with tempfile.TemporaryDirectory() as folder:
-            report, image = module.write_study(Path(folder))
+            report, image = sr_factory().write_study(Path(folder))
             _SR.update(report=report.read_bytes(), image=image.read_bytes())
     return _SR["report"], _SR["image"]
 

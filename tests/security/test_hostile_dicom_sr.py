@@ -7,10 +7,8 @@ Limits: ``MAX_SEQUENCE_ITEMS`` and ``MAX_CONTENT_DEPTH`` in monitor/adapters/for
 from __future__ import annotations
 
 import copy
-import importlib.util
 import io
 import struct
-import sys
 import time
 import tracemalloc
 import zlib
@@ -20,32 +18,24 @@ from typing import Any
 import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
+from fuzz_strategies import sr_factory  # type: ignore[import-not-found]
 from pydicom.sequence import Sequence
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian
 
 from monitor.adapters.formats.dicom_sr import MAX_CONTENT_DEPTH, MAX_SEQUENCE_ITEMS, DicomSrLog
 
-ROOT = Path(__file__).resolve().parents[2]
 MARKER = "ZQXPATIENT7731"
 #: Per file: parsed memory (tracemalloc peak) within this multiple of the file's size plus the constant.
 MEMORY_FACTOR, MEMORY_CONSTANT = 20, 16 << 20
 SECONDS = 5.0
 
 
-def _factory() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "h7_sr_factory", ROOT / "tests" / "unit" / "adapters" / "formats" / "sr_factory.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("h7_sr_factory", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def report_bytes(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
     """A valid TID 1500 report and the CT image it refers to (their bytes)."""
-    sr_path, image_path = _factory().write_study(tmp_path_factory.mktemp("sr"))
+    sr_path, image_path = sr_factory().write_study(tmp_path_factory.mktemp("sr"))
     return sr_path.read_bytes(), image_path.read_bytes()
 
 
