@@ -23,9 +23,11 @@ __all__ = [
     "Claims",
     "DeviceConfig",
     "DeviceIdentity",
+    "LabelPolicy",
     "MonitoringRules",
     "RateLimit",
     "Registration",
+    "SamplingFractions",
     "StrataConfig",
     "StratumClaim",
 ]
@@ -72,7 +74,15 @@ class StrataConfig(_Strict):
     )
     confirmatory: list[str] = Field(
         default_factory=list,
-        description="Attributes whose single strata are pre-specified as confirmatory (reported with Holm).",
+        description=("Attributes whose single strata are pre-specified as confirmatory: with the overall population "
+                     "and confirmatory_intersections they form the confirmatory family, decided by Holm at "
+                     "monitoring.alpha (family-wise error rate)."),
+    )
+    confirmatory_intersections: list[dict[str, str]] = Field(
+        default_factory=list,
+        description=("Intersections pre-specified as confirmatory, each as attribute name -> stratum label for two "
+                     "attributes of a monitored pair, e.g. {age_band: '>=75', emphysema_grade: severe}. Every other "
+                     "monitored stratum is exploratory (Benjamini-Hochberg at monitoring.fdr)."),
     )
 
     @model_validator(mode="after")
@@ -91,6 +101,19 @@ class StrataConfig(_Strict):
         unknown = [n for n in self.confirmatory if n not in known]
         if unknown:
             raise ValueError(f"confirmatory: unknown attribute(s) {unknown}; known: {sorted(known)}")
+        monitored = {frozenset(p) for p in self.pairs()}
+        for i, where in enumerate(self.confirmatory_intersections):
+            names = set(where)
+            if names - known:
+                raise ValueError(f"confirmatory_intersections[{i}]: unknown attribute(s) {sorted(names - known)}; "
+                                 f"known: {sorted(known)}")
+            if len(names) != 2 or frozenset(names) not in monitored:
+                raise ValueError(f"confirmatory_intersections[{i}]: must name the two attributes of a monitored "
+                                 "intersection")
+            for name, label in where.items():
+                labels = self.attribute(name).labels()
+                if labels and label not in labels:
+                    raise ValueError(f"confirmatory_intersections[{i}].{name}: {label!r} is not one of {labels}")
         return self
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -168,6 +191,49 @@ class Claims(_Strict):
         return best[2] if best else getattr(self, metric)
 
 
+class SamplingFractions(_Strict):
+    """Known probabilities with which a case's label is verified, by the AI's call (an audit design)."""
+
+    positive_calls: Probability = Field(default=1.0, description="Share of positive (referred) AI calls verified.")
+    negative_calls: Probability = Field(description="Share of negative (low-risk) AI calls verified, e.g. 0.10.")
+
+    @model_validator(mode="after")
+    def _positive(self) -> SamplingFractions:
+        if self.positive_calls <= 0 or self.negative_calls <= 0:
+            raise ValueError("sampling fractions must be above 0 (a call never verified cannot be corrected for)")
+        return self
+
+
+class LabelPolicy(_Strict):
+    """How ground truth arrives: the verification design and when a label is final."""
+
+    verification: Literal["complete", "audit_sample"] = Field(
+        default="complete",
+        description=("'complete': every case is meant to be verified (missing labels are pending, not sampled out); "
+                     "'audit_sample': only the sampling_fractions of each AI call are verified by design, and every "
+                     "estimate, test, chart and ticket uses the verification-corrected (inverse-probability "
+                     "weighted) figures."))
+    sampling_fractions: SamplingFractions | None = Field(
+        default=None, description="The audit design's verification probabilities by AI call (audit_sample only).")
+    provisional_sources: list[str] = Field(
+        default_factory=list,
+        description=("Label sources (ground-truth label_source) whose labels are final only once "
+                     "monitoring.maturity_window_days have passed since the prediction, e.g. [follow_up]; labels "
+                     "from other sources are final on arrival."))
+    min_expected_share: Probability = Field(
+        default=0.8,
+        description=("A stratum-metric's decision is provisional when fewer than this share of the labels expected "
+                     "by the cut-off (from the label-arrival distribution per outcome) have arrived."))
+
+    @model_validator(mode="after")
+    def _design_complete(self) -> LabelPolicy:
+        if self.verification == "audit_sample" and self.sampling_fractions is None:
+            raise ValueError("verification audit_sample needs sampling_fractions")
+        if self.verification == "complete" and self.sampling_fractions is not None:
+            raise ValueError("sampling_fractions apply only to verification audit_sample")
+        return self
+
+
 class MonitoringRules(_Strict):
     """How a period is evaluated."""
 
@@ -178,9 +244,12 @@ class MonitoringRules(_Strict):
         "below it the stratum is reported as insufficient evidence."))
     min_negatives: int = Field(default=50, ge=1, description=(
         "Minimum denominator to test specificity (confirmed negatives) and NPV (negative calls)."))
-    fdr: Probability = Field(default=0.10, description="Benjamini-Hochberg false-discovery level over all tests of a run.")
-    alpha: Probability = Field(default=0.05, description="One-sided level used for power and sample-size figures.")
-    power: Probability = Field(default=0.80, description="Target power for sample-size figures.")
+    fdr: Probability = Field(default=0.10, description=(
+        "Benjamini-Hochberg false-discovery level of the exploratory family (every monitored stratum-metric "
+        "with a claim that is not confirmatory)."))
+    alpha: Probability = Field(default=0.05, description=(
+        "One-sided family-wise error rate of the confirmatory family (Holm)."))
+    power: Probability = Field(default=0.80, description="Target power of the decision rule for sample-size figures.")
     confidence: Probability = Field(default=0.95, description="Two-sided confidence level of intervals.")
     interval_method: Literal["wilson", "clopper-pearson", "jeffreys"] = Field(
         default="wilson", description="Confidence-interval method for proportions.")
@@ -202,8 +271,16 @@ class MonitoringRules(_Strict):
         description="Drop of sensitivity/specificity the CUSUM charts are designed to detect (default: the claim's margin).")
     ewma_lambda: float = Field(default=0.2, gt=0, le=1, description="EWMA smoothing constant for per-period rates.")
     ewma_limit: float = Field(default=2.962, gt=0, description="EWMA control-limit width L (2.962 gives ARL0 ~ 500 at lambda 0.2).")
+    ewma_reference: Probability | None = Field(default=None, description=(
+        "Level the EWMA charts are centred on; default: the model version's established level, pooled over its "
+        "first ewma_reference_periods periods."))
+    ewma_reference_periods: int = Field(default=2, ge=1, le=8, description=(
+        "Number of a model version's first periods pooled as its established level (when ewma_reference is not set)."))
     drift_reference_periods: int = Field(
         default=1, ge=1, le=8, description="Number of preceding periods pooled as the data-drift reference window.")
+    drift_baseline: str | None = Field(default=None, description=(
+        "A fixed data-drift baseline compared besides the preceding periods, so that a persisting shift keeps being "
+        "reported: a period label (e.g. 2025-Q1) or 'model_version_start' (each model version's first period)."))
     audit_half_width: float = Field(
         default=0.02, gt=0, lt=0.5,
         description="Target half-width of the false-omission-rate interval that the audit-sampling plan is sized for.")
@@ -222,6 +299,7 @@ class DeviceConfig(_Strict):
     strata: StrataConfig
     claims: Claims
     monitoring: MonitoringRules = Field(default_factory=MonitoringRules)
+    labels: LabelPolicy = Field(default_factory=LabelPolicy, description="How ground truth arrives.")
 
     @field_validator("monitoring")
     @classmethod
