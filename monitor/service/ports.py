@@ -16,7 +16,8 @@ import pandas as pd
 from monitor.domain.device import DeviceConfig
 from monitor.domain.logs import Rejection
 
-__all__ = ["Clock", "DropEntry", "DropFiles", "LogSource", "Progress", "UnitOfWork", "UnitOfWorkFactory"]
+__all__ = ["Clock", "DropEntry", "DropFiles", "LogSource", "PatientClusterRepo", "Progress", "UnitOfWork",
+           "UnitOfWorkFactory"]
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int], None]
@@ -70,6 +71,11 @@ class AuditRepo(Protocol):
     def head(self) -> str: ...
 
 
+class PatientClusterRepo(Protocol):
+    def repeated_patient_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                               attributes: Sequence[Any]) -> pd.DataFrame: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction with the repositories bound to it; commits on clean exit."""
 
@@ -84,6 +90,7 @@ class UnitOfWork(Protocol):
     reports: Any
     revisions: Any
     summaries: Any
+    patient_clusters: PatientClusterRepo
 
 
 UnitOfWorkFactory = Callable[[], ContextManager[UnitOfWork]]

@@ -25,6 +25,7 @@ from monitor.adapters.db.repositories.devices import DeviceRepository
 from monitor.adapters.db.repositories.jobs import JobRepository
 from monitor.adapters.db.repositories.cells import CellRepository
 from monitor.adapters.db.repositories.logs import LogRepository
+from monitor.adapters.db.repositories.patient_clusters import PatientClusterRepository
 from monitor.adapters.db.repositories.queries import QueryRepository
 from monitor.adapters.db.repositories.reports import ReportRepository
 from monitor.adapters.db.repositories.results import ResultRepository
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
         self.queries = QueryRepository(connection)
         self.dashboard = DashboardRepository(connection)
         self.summaries = SummaryRepository(connection)
+        self.patient_clusters = PatientClusterRepository(connection)
 
 
 def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]
