@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from monitor.domain.data_drift import drift_of_feature, drift_of_rate
+from monitor.domain.data_drift import baseline_windows, drift_comparison, drift_of_feature, drift_of_rate
 from monitor.domain.device import DeviceConfig
 from monitor.domain.discrimination import discrimination_by_stratum
 from monitor.domain.early_warning import estimated_performance_by_stratum
@@ -53,6 +53,8 @@ def _iso(moment: datetime) -> str:
 
 
 def _reference_window(unit: Any, config: DeviceConfig, period: Period, window: Window) -> tuple[Window, list[str]]:
+    """The ``monitoring.drift_reference_periods`` periods just before ``period`` (empty for an explicit
+    window, which has no predecessor)."""
     from monitor.domain.periods import resolve_timezone
 
     tz = resolve_timezone(config.monitoring.timezone)
@@ -60,15 +62,19 @@ def _reference_window(unit: Any, config: DeviceConfig, period: Period, window: W
     for _ in range(config.monitoring.drift_reference_periods):
         try:
             first = first.previous()
-        except Exception:  # explicit windows have no predecessor
+        except PeriodError:  # explicit windows have no predecessor
             break
         labels.append(first.label)
     start, _ = first.bounds_utc(tz)
     return Window(window.device_id, start, window.start, window.cutoff), list(reversed(labels))
 
 
-def _drift(unit: Any, config: DeviceConfig, current: Any, reference: Any) -> list[dict[str, Any]]:
-    """Data drift of each stratification input, the site and the score, from the two windows' cases."""
+def _drift(unit: Any, config: DeviceConfig, current: Any, reference: Any,
+           rates: tuple[tuple[tuple[int, int], tuple[int, int]], tuple[tuple[int, int], tuple[int, int]]]
+           ) -> list[dict[str, Any]]:
+    """Data drift of each stratification input, the site and the score, from the two windows' cases, then
+    of the positive-call rate and the confirmed prevalence (``rates``: the current and reference windows'
+    ``(calls, prevalence)`` counts, see :func:`_rates`)."""
     rows = []
     features: list[tuple[str, Any, str]] = [(a.source_column if a.is_numeric else a.name, a,
                                              "numeric" if a.is_numeric else "categorical")
@@ -80,7 +86,43 @@ def _drift(unit: Any, config: DeviceConfig, current: Any, reference: Any) -> lis
         if name == "score":
             cur, ref = cur.assign(value=cur["value"] / 100), ref.assign(value=ref["value"] / 100)
         rows.append(drift_of_feature(name, kind, ref, cur))
+    (cur_calls, cur_prev), (ref_calls, ref_prev) = rates
+    rows.append(drift_of_rate("positive_call_rate", ref_calls, cur_calls))
+    rows.append(drift_of_rate("confirmed_prevalence", ref_prev, cur_prev))
     return rows
+
+
+def _baseline_drift(unit: Any, config: DeviceConfig, period: Period, window: Window, current: Any,
+                    current_rates: tuple[tuple[int, int], tuple[int, int]], verification: pd.DataFrame
+                    ) -> list[dict[str, Any]]:
+    """Data drift of the period against the fixed baseline(s) of ``monitoring.drift_baseline`` (none when
+    it is not set); each baseline window's cases are materialised in turn, as of the same cut-off."""
+    from monitor.domain.periods import resolve_timezone
+
+    baseline = config.monitoring.drift_baseline
+    if baseline is None:
+        return []
+    tz = resolve_timezone(config.monitoring.timezone)
+    first_days = {}
+    for version in sorted(verification["model_version"].astype(str).unique()) if not verification.empty else []:
+        first = unit.aggregates.first_prediction_at(window.device_id, version)
+        if first is not None:
+            first_days[version] = first.astimezone(tz).date()
+    comparisons = []
+    for fixed in baseline_windows(baseline, period, first_days):
+        if fixed.period is None:  # the baseline is the period itself, or later: nothing to compare with
+            start = end = window.start
+        else:
+            start, end = fixed.period.bounds_utc(tz)
+        with unit.aggregates.window_cases(window.device_id, attributes=config.strata.attributes, start=start,
+                                          end=end, cutoff=window.cutoff) as cases:
+            rates = current_rates, _rates(unit.aggregates.verification_cells(cases),
+                                          unit.aggregates.confusion_cells(cases))
+            rows = _drift(unit, config, current, cases, rates)
+        comparisons.append(drift_comparison(
+            "baseline", rows, periods=[fixed.period.label] if fixed.period else [], start_utc=_iso(start),
+            end_utc=_iso(end), baseline=fixed.baseline, model_versions=fixed.model_versions))
+    return comparisons
 
 
 def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame,
@@ -159,12 +201,13 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
         reference_verification = aggregates.verification_cells(earlier)
         delays = aggregates.label_delay_days(current)
         intervention = aggregates.intervention_days(current)
-        drift = _drift(unit, config, current, earlier)
+        current_rates = _rates(verification, cells)
+        drift = [drift_comparison(
+            "preceding", _drift(unit, config, current, earlier,
+                                (current_rates, _rates(reference_verification, reference_cells))),
+            periods=reference_labels, start_utc=_iso(reference.start), end_utc=_iso(reference.end))]
+        drift += _baseline_drift(unit, config, period, window, current, current_rates, verification)
         cusum = _cusum(unit, config, period, window, cells, current)
-    (cur_calls, cur_prev), (ref_calls, ref_prev) = _rates(verification, cells), _rates(reference_verification,
-                                                                                        reference_cells)
-    drift.append(drift_of_rate("positive_call_rate", ref_calls, cur_calls))
-    drift.append(drift_of_rate("confirmed_prevalence", ref_prev, cur_prev))
 
     return {
         "reference_window": {"periods": reference_labels, "start_utc": _iso(reference.start),
