@@ -16,8 +16,8 @@ import pandas as pd
 from monitor.domain.device import DeviceConfig
 from monitor.domain.logs import Rejection
 
-__all__ = ["Clock", "DropEntry", "DropFiles", "LogSource", "PatientClusterRepo", "Progress", "UnitOfWork",
-           "UnitOfWorkFactory"]
+__all__ = ["Clock", "DropEntry", "DropFiles", "LabelArrivalRepo", "LogSource", "PatientClusterRepo", "Progress",
+           "UnitOfWork", "UnitOfWorkFactory"]
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int], None]
@@ -76,6 +76,15 @@ class PatientClusterRepo(Protocol):
                                attributes: Sequence[Any]) -> pd.DataFrame: ...
 
 
+class LabelArrivalRepo(Protocol):
+    def final_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                    attributes: Sequence[Any], provisional_sources: Sequence[str],
+                    window_days: int) -> pd.DataFrame: ...
+    def arrival_histograms(self, device_id: str, *, before: datetime, cutoff: datetime,
+                           provisional_sources: Sequence[str], window_days: int,
+                           horizon_days: int) -> pd.DataFrame: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction with the repositories bound to it; commits on clean exit."""
 
@@ -91,6 +100,7 @@ class UnitOfWork(Protocol):
     revisions: Any
     summaries: Any
     patient_clusters: PatientClusterRepo
+    label_arrival: LabelArrivalRepo
 
 
 UnitOfWorkFactory = Callable[[], ContextManager[UnitOfWork]]

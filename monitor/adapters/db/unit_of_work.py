@@ -23,6 +23,7 @@ from monitor.adapters.db.repositories.clinical import ClinicalRepository
 from monitor.adapters.db.repositories.dashboard import DashboardRepository
 from monitor.adapters.db.repositories.devices import DeviceRepository
 from monitor.adapters.db.repositories.jobs import JobRepository
+from monitor.adapters.db.repositories.label_arrival import LabelArrivalRepository
 from monitor.adapters.db.repositories.cells import CellRepository
 from monitor.adapters.db.repositories.logs import LogRepository
 from monitor.adapters.db.repositories.patient_clusters import PatientClusterRepository
@@ -57,6 +58,7 @@ class SqlUnitOfWork:
         self.dashboard = DashboardRepository(connection)
         self.summaries = SummaryRepository(connection)
         self.patient_clusters = PatientClusterRepository(connection)
+        self.label_arrival = LabelArrivalRepository(connection)
 
 
 def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]

@@ -1,0 +1,114 @@
+"""Labels by finality and their arrival delays, for maturity-aware decisions (:mod:`monitor.domain.labels`).
+
+A label is *final* at the cut-off when it was received by then and either its source is final on arrival,
+or its source is one of the device's provisional sources (``labels.provisional_sources``) and the
+maturity window (``monitoring.maturity_window_days``) has passed since the prediction. The label of a case
+is the latest version received by the cut-off (:func:`~monitor.adapters.db.repositories.results._label_join`,
+as for the confusion cells), its source and confirmation date those of that version.
+
+Days are whole days, floored, computed in whole seconds identically on both engines:
+
+* ``elapsed_days``: from the AI result to the cut-off;
+* the arrival delay: from the AI result to ``confirmed_at`` (a confirmation dated after the cut-off counts
+  as at the cut-off, so a delay never exceeds the elapsed time); for a provisional source the delay until
+  the label is final is the larger of that and the maturity window.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+import pandas as pd
+from sqlalchemy import BigInteger, Connection, Integer, case, cast, false, func, literal, select, union_all
+from sqlalchemy.sql import ColumnElement
+
+from monitor.adapters.db.repositories._active import active_prediction_clause
+from monitor.adapters.db.repositories.results import _label_join, _period_filter, attribute_expression
+from monitor.adapters.db.tables import ground_truth, predictions
+from monitor.domain.strata import AttributeSpec
+
+__all__ = ["LabelArrivalRepository"]
+
+_DAY_SECONDS = 86_400
+
+
+class LabelArrivalRepository:
+    """Final and received labels of a window by elapsed time, and the arrival histograms of earlier cohorts."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _seconds(self, later: Any) -> ColumnElement[int]:
+        """Whole seconds from the AI result to ``later`` (rounded), identical on both engines."""
+        if self._conn.dialect.name == "sqlite":
+            return cast(func.round((func.julianday(later) - func.julianday(predictions.c.predicted_at)) * 86400.0),
+                        Integer)
+        return cast(func.round(func.extract("epoch", later - predictions.c.predicted_at)), Integer)
+
+    def _days(self, later: Any) -> ColumnElement[int]:
+        """Whole days (floored, never negative) from the AI result to ``later``."""
+        seconds = self._seconds(later)
+        return case((seconds < 0, 0), else_=seconds // _DAY_SECONDS)
+
+    @staticmethod
+    def _at(moment: datetime) -> ColumnElement[Any]:
+        return literal(moment, type_=predictions.c.predicted_at.type)
+
+    def _provisional(self, sources: Sequence[str]) -> ColumnElement[bool]:
+        return ground_truth.c.source.in_(list(sources)) if sources else false()
+
+    def final_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                    attributes: Sequence[AttributeSpec], provisional_sources: Sequence[str],
+                    window_days: int) -> pd.DataFrame:
+        """The window's labelled cases per model version, full combination of stratum labels, ``label``,
+        call (``predicted_label``) and ``elapsed_days``: ``received`` (labels received by the cut-off, the
+        cases the confusion cells count) and ``final`` (of these, final at the cut-off; see the module
+        docstring). Same cases and stratum labels as :meth:`ResultRepository.confusion_cells`."""
+        elapsed = self._days(self._at(cutoff)).label("elapsed_days")
+        young = predictions.c.predicted_at > cutoff - timedelta(days=window_days)
+        final = case((self._provisional(provisional_sources) & young, 0), else_=1)
+        keys = [predictions.c.model_version.label("model_version"),
+                *[attribute_expression(spec).label(spec.name) for spec in attributes],
+                ground_truth.c.label.label("label"), predictions.c.predicted_label.label("predicted_label"), elapsed]
+        query = (select(*keys, func.count().label("received"), cast(func.sum(final), BigInteger).label("final"))
+                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
+                 .where(*_period_filter(device_id, start, end, cutoff))
+                 .group_by(*keys))
+        names = ["model_version", *[a.name for a in attributes], "label", "predicted_label", "elapsed_days",
+                 "received", "final"]
+        frame = pd.DataFrame([tuple(r) for r in self._conn.execute(query)], columns=names)
+        counts = ["label", "predicted_label", "elapsed_days", "received", "final"]
+        return frame.astype({c: "int64" for c in counts}).sort_values(names[:-2], kind="stable").reset_index(drop=True)
+
+    def arrival_histograms(self, device_id: str, *, before: datetime, cutoff: datetime,
+                           provisional_sources: Sequence[str], window_days: int, horizon_days: int) -> pd.DataFrame:
+        """The earlier cohorts' final labels (predicted before ``before``, ingested, not retracted and final
+        by ``cutoff``) whose delay until final is at most ``horizon_days``, per model version and ``label``:
+        two histograms of the same cases, ``kind`` ``delay`` (``days`` = delay until final) and ``elapsed``
+        (``days`` = elapsed days, capped at ``horizon_days``), with the count ``n``. The elapsed times are
+        the truncation of the delays (:func:`monitor.stats.maturity.arrival_cdf`)."""
+        at_cutoff = self._at(cutoff)
+        confirmed = case((ground_truth.c.confirmed_at > cutoff, at_cutoff), else_=ground_truth.c.confirmed_at)
+        delay = self._days(confirmed)
+        provisional = self._provisional(provisional_sources)
+        until_final = case((provisional & (delay < window_days), window_days), else_=delay)
+        elapsed = self._days(at_cutoff)
+        capped = case((elapsed > horizon_days, horizon_days), else_=elapsed)
+        young = predictions.c.predicted_at > cutoff - timedelta(days=window_days)
+        cases = (select(predictions.c.model_version.label("model_version"), ground_truth.c.label.label("label"),
+                        until_final.label("delay_days"), capped.label("elapsed_days"))
+                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
+                 .where(predictions.c.device_id == device_id, predictions.c.predicted_at < before,
+                        predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff),
+                        ~(provisional & young))
+                 .subquery("final_labels"))
+        within = cases.c.delay_days <= horizon_days
+        parts = [select(cases.c.model_version, cases.c.label, literal(kind).label("kind"),
+                        cases.c[f"{kind}_days"].label("days"), func.count().label("n"))
+                 .where(within).group_by(cases.c.model_version, cases.c.label, cases.c[f"{kind}_days"])
+                 for kind in ("delay", "elapsed")]
+        names = ["model_version", "label", "kind", "days", "n"]
+        frame = pd.DataFrame([tuple(r) for r in self._conn.execute(union_all(*parts))], columns=names)
+        return (frame.astype({"label": "int64", "days": "int64", "n": "int64"})
+                .sort_values(names[:-1], kind="stable").reset_index(drop=True))
