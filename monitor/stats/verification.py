@@ -11,6 +11,14 @@ missing at random **given the call** (Begg & Greenes 1983), which holds by
 design when the verified negatives are a random sample of the negative calls.
 :func:`audit_sample_size` sizes that random sample.
 
+For a device whose labels come from an **audit design** (all positive calls and a
+known fraction of the negative calls verified), :func:`design_corrected` gives
+the four metrics' inverse-probability-weighted estimates with their variance
+(vectorised, for the decision rule), and :func:`planned_sensitivity_se`,
+:func:`audit_size_for_sensitivity`, :func:`audit_size_for_false_omission` and
+:func:`detectable_sensitivity_drop` plan the audit for the corrected
+sensitivity.
+
 Notation: ``T+`` / ``T-`` = positive / negative AI call, ``D+`` / ``D-`` =
 reference standard. Among verified cases ``tp, fp, fn, tn``; among all calls
 ``N1 = calls_positive``, ``N0 = calls_negative``, ``N = N1 + N0``.
@@ -24,13 +32,23 @@ from typing import Final
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import optimize, stats
 from scipy.special import expit
 
 from monitor.stats._checks import check_confidence as _check_confidence
 from monitor.stats.metrics import _as_count_array
 
-__all__ = ["CorrectedAccuracy", "begg_greenes", "audit_sample_size"]
+__all__ = [
+    "CorrectedAccuracy",
+    "DESIGN_METRICS",
+    "audit_sample_size",
+    "audit_size_for_false_omission",
+    "audit_size_for_sensitivity",
+    "begg_greenes",
+    "design_corrected",
+    "detectable_sensitivity_drop",
+    "planned_sensitivity_se",
+]
 
 _NAN_PAIR: Final[tuple[float, float]] = (math.nan, math.nan)
 #: Haldane-Anscombe correction added to every verified cell for the interval when one is zero.
@@ -367,3 +385,360 @@ def audit_sample_size(
         else:
             lo = mid
     return hi
+
+
+# --------------------------------------------------------------------------- audit designs
+
+#: The metrics :func:`design_corrected` returns, in this order.
+DESIGN_METRICS: Final[tuple[str, ...]] = ("sensitivity", "specificity", "ppv", "npv")
+
+
+def _logit_variance_terms(a: np.ndarray, c: np.ndarray, n1: np.ndarray, n0: np.ndarray,
+                          n1_all: np.ndarray, n0_all: np.ndarray) -> np.ndarray:
+    """``Var(logit)`` of ``pi p1 / (pi p1 + (1 - pi) p0)`` by the delta method: ``1/N1 + 1/N0`` for the call
+    share plus the binomial ``(1 - p)/(n p)`` of each call group's verified rate (Begg & Greenes 1983)."""
+    return 1.0 / n1_all + 1.0 / n0_all + (1.0 / a - 1.0 / n1) + (1.0 / c - 1.0 / n0)
+
+
+def design_corrected(
+    tp: ArrayLike,
+    fp: ArrayLike,
+    fn: ArrayLike,
+    tn: ArrayLike,
+    calls_positive: ArrayLike,
+    calls_negative: ArrayLike,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Verification-corrected sensitivity, specificity, PPV and NPV with their variances (audit designs).
+
+    Parameters
+    ----------
+    tp, fp, fn, tn : array_like of int
+        Confusion counts among the **verified** cases.
+    calls_positive, calls_negative : array_like of int
+        All positive / negative AI calls (``N1``, ``N0``), verified or not.
+
+    Returns
+    -------
+    dict
+        ``metric -> (estimate, variance)`` for each of :data:`DESIGN_METRICS`, float64 arrays of the
+        broadcast shape. NaN where the metric cannot be estimated (see Notes).
+
+    Raises
+    ------
+    ValueError
+        Negative or non-integral counts, incompatible shapes, or more verified than all calls of a call.
+
+    Notes
+    -----
+    The design verifies calls of each kind (``T+``, ``T-``) at random at a known rate; within a
+    stratum the verified cases of a call are a random sample of its ``N_c`` calls. Each verified case
+    is weighted by the inverse of its call's verification fraction, calibrated to the known number of
+    calls of that kind in the stratum, ``w_c = N_c / n_c`` (the ratio-of-totals, or Hajek, inverse
+    probability weighted estimator of a two-phase sample stratified by the call; with a fixed-size
+    audit sample ``n_c = f_c N_c`` it is weighting by the design's ``1 / f_c``). With
+    ``pi = N1 / N``, ``p1 = tp / (tp + fp)`` and ``p0 = fn / (fn + tn)``:
+
+    ``Se = pi p1 / (pi p1 + (1 - pi) p0)``, ``Sp = (1 - pi)(1 - p0) / ((1 - pi)(1 - p0) + pi (1 - p1))``,
+    ``PPV = p1``, ``NPV = 1 - p0``: the Begg-Greenes estimates (verification missing at random given
+    the call holds by design).
+
+    Variance: delta method on the three independent estimates ``pi``, ``p1``, ``p0`` (the
+    superpopulation variance of two-phase sampling; Begg & Greenes 1983, Zhou 1998), on the logit scale
+
+    ``Var(logit Se) = 1/N1 + 1/N0 + (1/tp - 1/(tp + fp)) + (1/fn - 1/(fn + tn))``,
+    ``Var(logit Sp) = 1/N1 + 1/N0 + (1/tn - 1/(fn + tn)) + (1/fp - 1/(tp + fp))``,
+
+    returned on the estimate's scale, ``Var(Se) = [Se (1 - Se)]^2 Var(logit Se)``; for PPV and NPV the
+    binomial variance of the verified calls, ``p (1 - p) / n_c``. With complete verification every
+    variance is the binomial ``p (1 - p) / n`` of the naive proportion, so the effective sample size
+    ``p (1 - p) / Var`` (Korn & Graubard 1998) is the plain count.
+
+    Zero cells: when the cells a metric's variance divides by are 0 (``tp`` or ``fn`` for Se, ``tn``
+    or ``fp`` for Sp; also when no case of a call was verified) its estimate and variance are those of
+    the four verified cells with 0.5 added to each (Haldane 1956; Anscombe 1956), so that a stratum
+    whose audit found no missed case is not read as a certain sensitivity of 1 but as one with the
+    little information the audit gives. Se and Sp are NaN when a stratum has no call of one kind
+    (then the naive proportions are exact); PPV / NPV are NaN when no call of their kind was verified.
+
+    References
+    ----------
+    Begg CB, Greenes RA. Biometrics 1983;39:207-215.
+    Zhou XH. Stat Methods Med Res 1998;7:337-353.
+    Alonzo TA, Pepe MS. J R Stat Soc C 2005;54:173-190 (inverse probability weighting).
+    Kohn MA. Studies of diagnostic test accuracy: partial verification bias and test result-based
+    sampling. J Clin Epidemiol 2022;145:179-182 (verify all positives and a random sample of negatives,
+    weight by the sampling fraction).
+    Sarndal CE, Swensson B, Wretman J. Model Assisted Survey Sampling. Springer 1992, ch. 9 (two-phase
+    sampling for stratification).
+    Korn EL, Graubard BI. Survey Methodology 1998;24:193-201 (effective sample size).
+
+    Examples
+    --------
+    All 300 referred calls verified, 170 of 1,700 low-risk calls audited:
+
+    >>> r = design_corrected(270, 30, 2, 168, 300, 1700)
+    >>> [round(float(x), 4) for x in r["sensitivity"]]  # estimate, variance
+    [0.931, 0.0021]
+    >>> round(float(r["specificity"][0]), 4), round(float(r["npv"][0]), 4)
+    (0.9825, 0.9882)
+    """
+    counts = [_as_count_array(v, name) for v, name in ((tp, "tp"), (fp, "fp"), (fn, "fn"), (tn, "tn"),
+                                                       (calls_positive, "calls_positive"),
+                                                       (calls_negative, "calls_negative"))]
+    try:
+        a, b, c, d, n1_all, n0_all = (x.astype(np.float64) for x in np.broadcast_arrays(*counts))
+    except ValueError as exc:
+        raise ValueError("counts have incompatible shapes") from exc
+    if np.any(a + b > n1_all) or np.any(c + d > n0_all):
+        raise ValueError("verified calls of a kind must not exceed all calls of that kind")
+    both_calls = (n1_all > 0) & (n0_all > 0)
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for metric, (x, y) in (("sensitivity", (a, c)), ("specificity", (d, b))):
+            zero = (x == 0) | (y == 0)
+            k = np.where(zero, _ZERO_CELL_CORRECTION, 0.0)
+            ac, bc, cc, dc = a + k, b + k, c + k, d + k
+            n1, n0 = ac + bc, cc + dc
+            pi, p1, p0 = n1_all / (n1_all + n0_all), ac / n1, cc / n0
+            if metric == "sensitivity":
+                value = pi * p1 / (pi * p1 + (1.0 - pi) * p0)
+                v_logit = _logit_variance_terms(ac, cc, n1, n0, n1_all, n0_all)
+            else:
+                value = (1.0 - pi) * (1.0 - p0) / ((1.0 - pi) * (1.0 - p0) + pi * (1.0 - p1))
+                v_logit = _logit_variance_terms(dc, bc, n0, n1, n0_all, n1_all)
+            variance = (value * (1.0 - value)) ** 2 * v_logit
+            out[metric] = (np.where(both_calls, value, np.nan), np.where(both_calls, variance, np.nan))
+        for metric, (x, n) in (("ppv", (a, a + b)), ("npv", (d, c + d))):
+            p = x / n
+            out[metric] = (np.where(n > 0, p, np.nan), np.where(n > 0, p * (1.0 - p) / n, np.nan))
+    return out
+
+
+def _planned_counts(calls: float, prevalence: float, sensitivity: float, specificity: float
+                    ) -> tuple[float, float, float, float]:
+    """Expected ``N1, N0`` and the rates ``p1 = P(D+ | T+)``, ``p0 = P(D+ | T-)`` of ``calls`` AI calls."""
+    positive = prevalence * sensitivity + (1.0 - prevalence) * (1.0 - specificity)
+    n1_all, n0_all = calls * positive, calls * (1.0 - positive)
+    p1 = prevalence * sensitivity / positive if positive > 0 else math.nan
+    p0 = prevalence * (1.0 - sensitivity) / (1.0 - positive) if positive < 1 else math.nan
+    return n1_all, n0_all, p1, p0
+
+
+def _check_planning(calls: float, prevalence: float, sensitivity: float, specificity: float) -> None:
+    if not (math.isfinite(float(calls)) and calls >= 0):
+        raise ValueError("calls must be a non-negative number")
+    for name, value in (("prevalence", prevalence), ("sensitivity", sensitivity), ("specificity", specificity)):
+        if not 0.0 < float(value) < 1.0:
+            raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
+
+
+def _check_fraction(name: str, value: float) -> float:
+    if not 0.0 < float(value) <= 1.0:
+        raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
+    return float(value)
+
+
+def planned_sensitivity_se(
+    calls: float,
+    prevalence: float,
+    sensitivity: float,
+    specificity: float,
+    *,
+    fraction_positive: float = 1.0,
+    fraction_negative: float,
+) -> float:
+    """Standard error of the corrected sensitivity (:func:`design_corrected`) an audit design will give.
+
+    Parameters
+    ----------
+    calls : float
+        Expected AI calls in the stratum and period.
+    prevalence, sensitivity, specificity : float
+        Planning values (e.g. the claims and the corrected prevalence of earlier periods), in (0, 1).
+    fraction_positive, fraction_negative : float
+        The design's verification fractions of positive / negative calls, in (0, 1].
+
+    Returns
+    -------
+    float
+        ``Se (1 - Se) sqrt(Var(logit Se))`` at the expected counts (Notes of :func:`design_corrected`):
+        ``Var(logit Se) = 1/N1 + 1/N0 + (1 - p1)/(f1 N1 p1) + (1 - p0)/(f0 N0 p0)``; ``inf`` for no calls.
+
+    Notes
+    -----
+    The last term, ``(1 - p0) / (f0 N0 p0)`` (about one over the expected number of audited missed
+    cases), dominates under a sparse audit: the corrected sensitivity is only as precise as the
+    number of false negatives the audit finds.
+
+    References
+    ----------
+    Begg CB, Greenes RA. Biometrics 1983;39:207-215. Zhou XH. Stat Methods Med Res 1998;7:337-353.
+
+    Examples
+    --------
+    >>> round(planned_sensitivity_se(8000, 0.10, 0.90, 0.91, fraction_negative=0.10), 4)
+    0.0318
+    """
+    _check_planning(calls, prevalence, sensitivity, specificity)
+    f1, f0 = _check_fraction("fraction_positive", fraction_positive), _check_fraction("fraction_negative",
+                                                                                       fraction_negative)
+    if calls == 0:
+        return math.inf
+    n1_all, n0_all, p1, p0 = _planned_counts(calls, prevalence, sensitivity, specificity)
+    v_logit = (1.0 / n1_all + 1.0 / n0_all + (1.0 - p1) / (f1 * n1_all * p1)
+               + (1.0 - p0) / (f0 * n0_all * p0))
+    return sensitivity * (1.0 - sensitivity) * math.sqrt(v_logit)
+
+
+def audit_size_for_sensitivity(
+    calls: float,
+    prevalence: float,
+    sensitivity: float,
+    specificity: float,
+    *,
+    half_width: float,
+    fraction_positive: float = 1.0,
+    confidence: float = 0.95,
+) -> int | None:
+    """Negative calls to over-read so that the corrected sensitivity's interval is ``+/- half_width``.
+
+    Returns
+    -------
+    int or None
+        The smallest audit ``n0`` (negative calls verified in the stratum and period) whose planned
+        Wald half-width ``z SE`` (:func:`planned_sensitivity_se` with ``f0 = n0 / N0``) is at most
+        ``half_width``; ``None`` when not even a census of the negative calls reaches it (too few
+        calls: the call share and the positive calls alone are less precise).
+
+    Notes
+    -----
+    Solved in closed form: with ``A = 1/N1 + 1/N0 + (1 - p1)/(f1 N1 p1)`` and the target
+    ``V = (half_width / (z Se (1 - Se)))^2`` on the logit scale, ``n0 = (1 - p0) / (p0 (V - A))``.
+
+    References
+    ----------
+    Begg CB, Greenes RA. Biometrics 1983;39:207-215. Buderer NM. Acad Emerg Med 1996;3:895-900
+    (precision-based sizing of sensitivity).
+
+    Examples
+    --------
+    >>> audit_size_for_sensitivity(8000, 0.10, 0.90, 0.91, half_width=0.03)  # of 6,776 negative calls
+    2991
+    >>> audit_size_for_sensitivity(500, 0.10, 0.90, 0.91, half_width=0.03) is None
+    True
+    """
+    _check_planning(calls, prevalence, sensitivity, specificity)
+    f1 = _check_fraction("fraction_positive", fraction_positive)
+    if not (math.isfinite(float(half_width)) and half_width > 0):
+        raise ValueError(f"half_width must be a positive number, got {half_width!r}")
+    z = float(stats.norm.ppf(0.5 + _check_confidence(confidence) / 2.0))
+    if calls == 0:
+        return None
+    n1_all, n0_all, p1, p0 = _planned_counts(calls, prevalence, sensitivity, specificity)
+    fixed = 1.0 / n1_all + 1.0 / n0_all + (1.0 - p1) / (f1 * n1_all * p1)
+    target = (half_width / (z * sensitivity * (1.0 - sensitivity))) ** 2
+    if target <= fixed:
+        return None
+    n0 = math.ceil((1.0 - p0) / (p0 * (target - fixed)) - 1e-9)
+    return n0 if n0 <= n0_all else None
+
+
+def audit_size_for_false_omission(false_omission: float, *, relative_half_width: float,
+                                  confidence: float = 0.95) -> int:
+    """Negative calls to over-read so that the false-omission rate is known within a relative half-width.
+
+    Returns
+    -------
+    int
+        ``ceil(z^2 (1 - p0) / (r^2 p0))``: the audit whose Wald half-width ``z sqrt(p0 (1 - p0) / n0)``
+        is at most ``r p0`` at the planning rate ``p0 = P(D+ | T-)``. About ``z^2 / r^2`` missed cases
+        must be found (15 for ``r = 0.5``), whatever the rate; an absolute half-width on a rate near 0
+        (the earlier plan) asks for a handful.
+
+    References
+    ----------
+    Cochran WG. Sampling Techniques, 3rd ed. Wiley 1977, section 4.4 (sample size for a relative error).
+
+    Examples
+    --------
+    >>> audit_size_for_false_omission(0.012, relative_half_width=0.5)
+    1266
+    """
+    p0 = float(false_omission)
+    if not 0.0 < p0 < 1.0:
+        raise ValueError(f"false_omission must lie strictly between 0 and 1, got {false_omission!r}")
+    if not (math.isfinite(float(relative_half_width)) and relative_half_width > 0):
+        raise ValueError(f"relative_half_width must be a positive number, got {relative_half_width!r}")
+    z = float(stats.norm.ppf(0.5 + _check_confidence(confidence) / 2.0))
+    return math.ceil(z * z * (1.0 - p0) / (relative_half_width ** 2 * p0) - 1e-9)
+
+
+def detectable_sensitivity_drop(
+    calls: float,
+    prevalence: float,
+    specificity: float,
+    *,
+    goal: float,
+    fraction_negative: float,
+    fraction_positive: float = 1.0,
+    alpha: float = 0.025,
+    power: float = 0.80,
+) -> float | None:
+    """The drop of the corrected sensitivity **below the goal** that the audit design detects with ``power``.
+
+    Parameters
+    ----------
+    calls, prevalence, specificity : float
+        Expected AI calls per period in the stratum and the planning prevalence and specificity.
+    goal : float
+        Performance goal (claim - margin) the one-sided bound is compared with.
+    fraction_negative, fraction_positive : float
+        The design's verification fractions.
+    alpha : float
+        One-sided level of the bound (after multiplicity, e.g. ``alpha / m`` for Bonferroni).
+    power : float
+        Target power.
+
+    Returns
+    -------
+    float or None
+        ``delta`` with ``goal - Se1 = (z_{1-alpha} + z_power) SE(Se1)`` and ``Se1 = goal - delta``, the
+        standard error taken at the lower sensitivity (more missed cases); ``None`` when no drop is
+        detectable (no calls).
+
+    Notes
+    -----
+    The rule flags when ``Se_hat + z_{1-alpha} SE < goal``; with ``Se_hat ~ N(Se1, SE(Se1)^2)`` its
+    power is ``Phi((goal - Se1) / SE(Se1) - z_{1-alpha})`` (normal approximation on the effective
+    sample size; the exact rule on Korn-Graubard effective counts is checked by simulation in
+    ``bench/bench_audit_plan.py``). Solved for ``Se1`` by Brent's method.
+
+    References
+    ----------
+    Chow SC, Shao J, Wang H. Sample Size Calculations in Clinical Research, 2nd ed. 2008, section 4.1.
+    Begg CB, Greenes RA. Biometrics 1983;39:207-215.
+
+    Examples
+    --------
+    >>> round(detectable_sensitivity_drop(8000, 0.10, 0.91, goal=0.84, fraction_negative=0.10), 3)
+    0.12
+    """
+    if not 0.0 < goal < 1.0:
+        raise ValueError(f"goal must lie strictly between 0 and 1, got {goal!r}")
+    for name, value in (("alpha", alpha), ("power", power)):
+        if not 0.0 < float(value) < 1.0:
+            raise ValueError(f"{name} must lie strictly between 0 and 1, got {value!r}")
+    _check_planning(calls, prevalence, goal, specificity)
+    if calls == 0:
+        return None
+    k = float(stats.norm.ppf(1.0 - alpha) + stats.norm.ppf(power))
+
+    def gap(se1: float) -> float:
+        se = planned_sensitivity_se(calls, prevalence, se1, specificity, fraction_positive=fraction_positive,
+                                    fraction_negative=fraction_negative)
+        return goal - se1 - k * se
+
+    low = 1e-6
+    if gap(low) <= 0:
+        return None
+    return goal - float(optimize.brentq(gap, low, goal, xtol=1e-10))
