@@ -1,28 +1,46 @@
-"""Sequential monitoring: Bernoulli CUSUM charts case by case, EWMA charts period by period.
+"""Sequential monitoring: Bernoulli CUSUM charts case by case, EWMA charts period by period
+(docs/sequential.md).
 
 **CUSUM** (per model version, per monitored stratum): misses among confirmed positives (the
-sensitivity chart) and false positives among confirmed negatives (the specificity chart), in the
-order the AI results were produced, from the model version's first prediction (a new model version
-restarts its charts). In control the event rate is the claimed one (1 - claim); each chart is designed
-for a rise of ``cusum_drop`` (default: the claim's margin), with the threshold h chosen for the target
-in-control run length ``cusum_arl0``; the expected detection delay (ARL1) is reported beside it. After
-an alarm the chart restarts at 0. Cases arrive in chunks and each chart carries its statistic across
-chunks, using the closed form of the Lindley recursion, S_t = C_t - min(-S_0, min_{k<=t} C_k), where C
-is the running sum of the log-likelihood-ratio weights: vectorised, exact.
+sensitivity chart) and false positives among confirmed negatives (the specificity chart), **in the order
+the outcomes became known to the service**: a case enters when both its prediction and its current label
+had been ingested (the later of the two ingestion instants; ties by clinical time, then row id). A later
+data cut-off therefore only appends cases: an alarm once raised keeps its case, its position and its date
+(corrections of a label and retractions of a prediction are the exception, see docs/sequential.md). A
+period's segment of a chart is the cases that became known in the period's window (up to the cut-off);
+each alarm is dated by the instant its case became known (calendar date in the device time zone, and
+UTC) and placed by its case index since the chart's start.
+
+Restart rules: a chart starts at 0 with the model version's first known case (a new model version
+starts new charts; nothing carries over); after an alarm the chart restarts at 0 with the next case.
+
+In control the event rate is the claimed one (1 - claim); each chart is designed for a rise of
+``cusum_drop`` (default: the claim's margin), with the threshold h chosen for the target in-control run
+length; the expected detection delay (ARL1) is reported beside it. Under an audit design
+(``labels.verification: audit_sample``) the chart sees only the verified cases, whose event rate is the
+design's image of the metric's (:func:`charted_rate`, Begg & Greenes 1983): the chart is designed on those
+rates, so it is the likelihood-ratio CUSUM of the observed data and the naive (biased) rates never
+decide. Cases arrive in chunks and each chart carries its statistic across chunks, using the closed form
+of the Lindley recursion, S_t = C_t - min(-S_0, min_{k<=t} C_k), where C is the running sum of the
+log-likelihood-ratio weights: vectorised, exact.
 
 **EWMA** (overall and single strata): the per-period rate of each claimed metric, with exact
-time-varying limits around the claim (unequal period sizes).
+time-varying limits around a reference level: ``monitoring.ewma_reference``, else the model version's
+established level (its first ``monitoring.ewma_reference_periods`` periods pooled), else the claim.
 
 References
 ----------
 Reynolds MR Jr, Stoumbos ZG. J Qual Technol 1999;31:87-108 (Bernoulli CUSUM).
 Page ES. Biometrika 1954;41:100-115. Lucas JM, Saccucci MS. Technometrics 1990;32:1-12 (EWMA).
+Begg CB, Greenes RA. Biometrics 1983;39:207-215 (verification depending on the test result).
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -30,11 +48,19 @@ import pandas as pd
 from monitor.domain.device import DeviceConfig
 from monitor.domain.evaluation import stratum_counts
 from monitor.domain.grouping import monitored_groupings
+from monitor.domain.periods import Period
 from monitor.domain.strata import StratumDefinition
 from monitor.stats.metrics import metric_fraction
-from monitor.stats.sequential import bernoulli_cusum_weights, design_bernoulli_cusum, ewma_proportion_chart
+from monitor.stats.sequential import (
+    bernoulli_cusum_weights,
+    design_bernoulli_cusum,
+    ewma_proportion_chart,
+    rate_among_verified,
+    rate_from_verified,
+)
 
-__all__ = ["CusumMonitor", "advance_cusum", "chart_arl0", "chart_volumes", "ewma_by_stratum"]
+__all__ = ["CusumMonitor", "advance_cusum", "chart_arl0", "chart_volumes", "charted_rate", "ewma_by_stratum",
+           "reference_periods", "verification_fractions"]
 
 PERIODS_PER_YEAR = {"quarter": 4, "month": 12, "year": 1}
 
@@ -42,18 +68,19 @@ PERIODS_PER_YEAR = {"quarter": 4, "month": 12, "year": 1}
 _WATCHED = {"sensitivity": (1, 0), "specificity": (0, 1)}
 
 
-def advance_cusum(weights: np.ndarray, *, start: float, h: float) -> tuple[float, list[int]]:
-    """Run a CUSUM over ``weights`` from statistic ``start``; return the final statistic and the
-    positions of alarms (the chart restarts at 0 after each)."""
-    alarms: list[int] = []
+def advance_cusum(weights: np.ndarray, *, start: float, h: float) -> tuple[float, list[tuple[int, float]]]:
+    """Run a CUSUM over ``weights`` from statistic ``start``; return the final statistic and the alarms as
+    ``(position, statistic reached)`` (the chart restarts at 0 after each)."""
+    alarms: list[tuple[int, float]] = []
     offset, state = 0, float(start)
+    limit = h * (1.0 - 1e-9)  # the threshold rule of monitor.stats.sequential (S_t >= h, relative tolerance)
     while offset < len(weights):
         running = np.cumsum(weights[offset:])
         statistic = running - np.minimum(-state, np.minimum.accumulate(running))
-        hits = np.flatnonzero(statistic >= h)
+        hits = np.flatnonzero(statistic >= limit)
         if hits.size == 0:
             return float(statistic[-1]), alarms
-        alarms.append(offset + int(hits[0]))
+        alarms.append((offset + int(hits[0]), float(statistic[hits[0]])))
         offset, state = offset + int(hits[0]) + 1, 0.0
     return state, alarms
 
@@ -91,17 +118,52 @@ def chart_arl0(volume_per_year: float, charts: int, config: DeviceConfig) -> flo
     return _arl0_grid(max(target, rules.cusum_arl0))
 
 
+#: metric -> (AI call of the chart's events, AI call of its other cases), for the verification design
+_EVENT_CALLS = {"sensitivity": (0, 1), "specificity": (1, 0)}
+
+
+def verification_fractions(config: DeviceConfig) -> dict[int, float] | None:
+    """The audit design's verification probability by AI call (1 positive, 0 negative), or None when
+    verification is complete."""
+    labels = config.labels
+    if labels.verification != "audit_sample" or labels.sampling_fractions is None:
+        return None
+    fractions = labels.sampling_fractions
+    return {1: float(fractions.positive_calls), 0: float(fractions.negative_calls)}
+
+
+def charted_rate(metric: str, event_rate: float, config: DeviceConfig) -> float:
+    """The event rate among the cases a chart sees: ``event_rate`` itself under complete verification;
+    under an audit design, its image among the verified cases (:func:`rate_among_verified`)."""
+    fractions = verification_fractions(config)
+    if fractions is None:
+        return event_rate
+    event_call, other_call = _EVENT_CALLS[metric]
+    return float(rate_among_verified(event_rate, fractions[event_call], fractions[other_call]))
+
+
+def _utc_iso(ns: int) -> str:
+    return pd.Timestamp(ns, unit="ns", tz="UTC").isoformat().replace("+00:00", "Z")
+
+
 class CusumMonitor:
-    """The CUSUM charts of one model version, fed with chunks of confirmed cases in time order.
+    """The CUSUM charts of one model version, fed with chunks of labelled cases in the order they became
+    known to the service (``known_at``, :meth:`AggregateRepository.known_case_stream`).
 
     ``volumes`` gives each chart's expected cases per year, keyed by ``(stratum key, metric)``; with
-    the false-alarm budget it sets each chart's ARL0 (see :func:`chart_arl0`).
+    the false-alarm budget it sets each chart's ARL0 (see :func:`chart_arl0`). ``segment`` is the period's
+    known-at window ``[start, end)`` (UTC): cases known in it form the period's segment of each chart;
+    ``timezone`` dates the alarms.
     """
 
-    def __init__(self, config: DeviceConfig, model_version: str, volumes: dict[tuple[str, str], float]) -> None:
+    def __init__(self, config: DeviceConfig, model_version: str, volumes: dict[tuple[str, str], float], *,
+                 segment: tuple[datetime, datetime], timezone: ZoneInfo) -> None:
         self.config = config
         self.model_version = model_version
         self.volumes = volumes
+        self.segment = segment
+        self.segment_ns = (pd.Timestamp(segment[0]).value, pd.Timestamp(segment[1]).value)
+        self.timezone = timezone
         self.charts: dict[tuple[str, str], dict[str, Any]] = {}
 
     def _chart(self, stratum: StratumDefinition, metric: str) -> dict[str, Any] | None:
@@ -114,22 +176,28 @@ class CusumMonitor:
             drop = self.config.monitoring.cusum_drop or claim.margin
             p0 = round(1.0 - claim.value, 6)
             p1 = round(min(p0 + drop, 0.999), 6)
+            q0, q1 = round(charted_rate(metric, p0, self.config), 6), round(charted_rate(metric, p1, self.config), 6)
             arl0 = chart_arl0(self.volumes.get(key, 0.0), max(len(self.volumes), 1), self.config)
-            design = _design(p0, p1, arl0)
-            w_event, w_other = bernoulli_cusum_weights(p0, p1)
+            design = _design(q0, q1, arl0)
+            w_event, w_other = bernoulli_cusum_weights(q0, q1)
             self.charts[key] = {
-                "stratum": stratum, "metric": metric, "p0": p0, "p1": p1, "h": float(design.h),
+                "stratum": stratum, "metric": metric, "p0": p0, "p1": p1, "q0": q0, "q1": q1, "h": float(design.h),
                 "arl0": float(design.arl0), "arl1": float(design.arl1), "w": (w_event, w_other),
                 "statistic": 0.0, "cases": 0, "cases_in_period": 0, "events_in_period": 0, "alarms": [],
+                "restarted_ns": None, "corrected": 0,
+                "design_basis": "cases_known_before_period" if self.volumes.get(key) else "minimum_arl0",
             }
         return self.charts[key] or None
 
-    def update(self, chunk: pd.DataFrame, *, in_period: bool) -> None:
-        """Feed the next confirmed cases (stratum labels, ``label``, ``predicted_label``), in time order."""
+    def update(self, chunk: pd.DataFrame) -> None:
+        """Feed the next labelled cases (stratum labels, ``label``, ``predicted_label``, ``known_at`` in ns,
+        ``corrected``), in the order they became known; cases known before the segment are the history."""
         if chunk.empty:
             return
         labels = chunk["label"].to_numpy()
         calls = chunk["predicted_label"].to_numpy()
+        known = chunk["known_at"].to_numpy()
+        corrected = chunk["corrected"].to_numpy() if "corrected" in chunk else np.zeros(len(chunk), dtype=np.int8)
         for grouping in monitored_groupings(self.config):
             if grouping:
                 groups = chunk.groupby(list(grouping), sort=False, observed=True).indices
@@ -139,35 +207,60 @@ class CusumMonitor:
                 values = key if isinstance(key, tuple) else (key,)
                 stratum = StratumDefinition.of(dict(zip(grouping, map(str, values), strict=True)))
                 for metric, (watched_label, event_call) in _WATCHED.items():
-                    rows = positions[labels[positions] == watched_label]  # keeps time order
+                    rows = positions[labels[positions] == watched_label]  # keeps the known-at order
                     if rows.size == 0:
                         continue
                     chart = self._chart(stratum, metric)
                     if chart is None:
                         continue
-                    events = calls[rows] == event_call
-                    weights = np.where(events, chart["w"][0], chart["w"][1])
-                    chart["statistic"], alarms = advance_cusum(weights, start=chart["statistic"], h=chart["h"])
-                    if in_period:
-                        chart["alarms"] += [chart["cases_in_period"] + a for a in alarms]
-                        chart["cases_in_period"] += int(rows.size)
-                        chart["events_in_period"] += int(events.sum())
-                    chart["cases"] += int(rows.size)
+                    self._advance(chart, rows, calls[rows] == event_call, known[rows], corrected[rows])
+
+    def _advance(self, chart: dict[str, Any], rows: np.ndarray, events: np.ndarray, known: np.ndarray,
+                 corrected: np.ndarray) -> None:
+        weights = np.where(events, chart["w"][0], chart["w"][1])
+        chart["statistic"], alarms = advance_cusum(weights, start=chart["statistic"], h=chart["h"])
+        in_period = known >= self.segment_ns[0]
+        before = int(rows.size - in_period.sum())  # known-at order: the segment's cases are a suffix
+        for position, value in alarms:
+            chart["restarted_ns"] = int(known[position])
+            if position >= before:
+                chart["alarms"].append({
+                    "known_ns": int(known[position]), "case_index": chart["cases"] + position + 1,
+                    "case_in_period": chart["cases_in_period"] + position - before + 1, "statistic": value})
+        chart["cases_in_period"] += int(rows.size) - before
+        chart["events_in_period"] += int(events[before:].sum())
+        chart["cases"] += int(rows.size)
+        chart["corrected"] += int(corrected.sum())
+
+    def _alarm(self, alarm: dict[str, Any]) -> dict[str, Any]:
+        moment = pd.Timestamp(alarm["known_ns"], unit="ns", tz="UTC")
+        return {"known_on": moment.tz_convert(self.timezone).date().isoformat(), "known_at_utc": _utc_iso(alarm["known_ns"]),
+                "case_index": alarm["case_index"], "case_in_period": alarm["case_in_period"],
+                "statistic": alarm["statistic"]}
 
     def results(self) -> list[dict[str, Any]]:
-        """One row per chart: design, current statistic and the alarms raised in the period."""
+        """One row per chart: design, current statistic and the dated alarms raised in the period's segment."""
+        verification = self.config.labels.verification
+        start, end = (_utc_iso(ns) for ns in self.segment_ns)
         rows = []
         for chart in self.charts.values():
             if not chart:
                 continue
+            alarms = [self._alarm(a) for a in chart["alarms"]]
             rows.append({
                 "model_version": self.model_version, "stratum": chart["stratum"].key,
-                "level": chart["stratum"].level, "metric": chart["metric"],
-                "in_control_event_rate": chart["p0"], "designed_event_rate": chart["p1"], "h": chart["h"],
-                "arl0": chart["arl0"], "detection_delay": chart["arl1"], "cases_since_start": chart["cases"],
+                "level": chart["stratum"].level, "metric": chart["metric"], "order": "known_at",
+                "verification": verification,
+                "in_control_event_rate": chart["p0"], "designed_event_rate": chart["p1"],
+                "charted_in_control_event_rate": chart["q0"], "charted_designed_event_rate": chart["q1"],
+                "h": chart["h"], "arl0": chart["arl0"], "detection_delay": chart["arl1"],
+                "design_basis": chart["design_basis"],
+                "segment_start_utc": start, "segment_end_utc": end, "cases_since_start": chart["cases"],
                 "cases_in_period": chart["cases_in_period"], "events_in_period": chart["events_in_period"],
-                "statistic": chart["statistic"], "alarms_in_period": len(chart["alarms"]),
-                "first_alarm_case_in_period": chart["alarms"][0] + 1 if chart["alarms"] else None,
+                "corrected_labels": chart["corrected"],
+                "statistic": chart["statistic"], "alarms_in_period": len(alarms), "alarms": alarms,
+                "first_alarm": alarms[0] if alarms else None,
+                "restarted_at_utc": _utc_iso(chart["restarted_ns"]) if chart["restarted_ns"] is not None else None,
             })
         rows.sort(key=lambda r: (r["level"], r["stratum"], r["metric"]))
         return rows
@@ -186,12 +279,43 @@ def chart_volumes(cells: pd.DataFrame, config: DeviceConfig, model_version: str,
     return volumes
 
 
-def ewma_by_stratum(history: list[tuple[str, pd.DataFrame]], config: DeviceConfig) -> list[dict[str, Any]]:
-    """EWMA of each claimed metric's per-period rate, overall and per single stratum.
+#: metric -> (AI call of its successes, AI call of its failures): PPV and NPV are sampled within one call
+_SUCCESS_CALLS = {"sensitivity": (1, 0), "specificity": (0, 1), "ppv": (1, 1), "npv": (0, 0)}
+
+
+def _pooled(cells: pd.DataFrame | None, config: DeviceConfig) -> dict[tuple[str, str, str], tuple[int, int]]:
+    pooled: dict[tuple[str, str, str], tuple[int, int]] = {}
+    if cells is None or cells.empty:
+        return pooled
+    for c in stratum_counts(cells, config):
+        if c.stratum.level > 1:
+            continue
+        for metric in _SUCCESS_CALLS:
+            s, n = metric_fraction(metric, c.tp, c.fp, c.fn, c.tn)
+            pooled[(c.model_version, c.stratum.key, metric)] = (int(s), int(n))
+    return pooled
+
+
+def ewma_by_stratum(history: list[tuple[str, pd.DataFrame]], config: DeviceConfig,
+                    established: dict[str, tuple[list[str], pd.DataFrame]] | None = None) -> list[dict[str, Any]]:
+    """EWMA of each claimed metric's per-period rate, overall and per single stratum, centred on a
+    reference level.
 
     ``history`` is ``[(period label, cell table), ...]`` oldest first; the last entry is the current period.
+    The centre line (and start value) is, in this order: ``monitoring.ewma_reference`` when set
+    (``configured``); the model version's established level, the metric pooled over the cells of its first
+    ``monitoring.ewma_reference_periods`` periods given in ``established`` (model version -> (period labels,
+    cell table); ``established``); else the claim (``claim``: level not yet established, or an established
+    level of 0 or 1, on which no binomial limits can be set).
+
+    Under an audit design (``labels.verification: audit_sample``) the chart runs on the verified cases,
+    whose success share is the design's image of the metric (:func:`rate_among_verified`), centred on the
+    image of the reference; the rates, statistic, limits and reference are reported mapped back to the
+    metric's scale (:func:`rate_from_verified`, the Begg-Greenes corrected rate; monotone, so the alarms
+    are unchanged). PPV and NPV are sampled at random within one call and need no mapping.
     """
     rules = config.monitoring
+    fractions = verification_fractions(config)
     series: dict[tuple[str, str, str], dict[str, Any]] = {}
     labels = [label for label, _ in history]
     for position, (_, cells) in enumerate(history):
@@ -208,21 +332,63 @@ def ewma_by_stratum(history: list[tuple[str, pd.DataFrame]], config: DeviceConfi
                     "successes": np.zeros(len(history), dtype=np.int64),
                     "trials": np.zeros(len(history), dtype=np.int64)})
                 item["successes"][position], item["trials"][position] = int(s), int(n)
+    pooled = {version: (periods, _pooled(cells, config)) for version, (periods, cells) in (established or {}).items()}
     rows = []
     for (model_version, stratum, metric), item in series.items():
         present = item["trials"] > 0
         if not present.any():
             continue
-        chart = ewma_proportion_chart(item["successes"][present], item["trials"][present], p0=item["claim"],
+        a, b = (fractions[_SUCCESS_CALLS[metric][0]], fractions[_SUCCESS_CALLS[metric][1]]) if fractions else (1.0, 1.0)
+
+        def forward(p: float) -> float:
+            return float(rate_among_verified(p, a, b))
+
+        def back(values: np.ndarray) -> list[float]:
+            return [float(v) for v in np.asarray(rate_from_verified(np.clip(values, 0.0, 1.0), a, b))] \
+                if fractions else [float(v) for v in values]
+
+        source, periods_pooled, pooled_trials = "claim", [], None
+        centre = forward(item["claim"])
+        if rules.ewma_reference is not None:
+            source, centre = "configured", forward(float(rules.ewma_reference))
+        elif model_version in pooled:
+            periods_ref, counts = pooled[model_version]
+            ref_s, ref_n = counts.get((model_version, stratum, metric), (0, 0))
+            if ref_n > 0 and 0 < ref_s < ref_n:
+                source, centre, periods_pooled, pooled_trials = "established", ref_s / ref_n, list(periods_ref), ref_n
+        chart = ewma_proportion_chart(item["successes"][present], item["trials"][present], p0=centre,
                                       lam=rules.ewma_lambda, L=rules.ewma_limit)
         periods = [p for p, keep in zip(labels, present, strict=True) if keep]
-        below = [periods[i] for i in np.flatnonzero(np.asarray(chart.statistic) < np.asarray(chart.lower))]
+        statistic = np.asarray(chart.statistic)
+        below = [periods[i] for i in np.flatnonzero(statistic < np.asarray(chart.lower))]
+        above = [periods[i] for i in np.flatnonzero(statistic > np.asarray(chart.upper))]
         rows.append({
             "model_version": model_version, "stratum": stratum, "level": item["level"], "metric": metric,
-            "claim": item["claim"], "lambda": rules.ewma_lambda, "L": rules.ewma_limit, "periods": periods,
-            "rates": [float(s / n) for s, n in zip(item["successes"][present], item["trials"][present], strict=True)],
-            "ewma": [float(v) for v in chart.statistic], "lower": [float(v) for v in chart.lower],
-            "upper": [float(v) for v in chart.upper], "periods_below_lower_limit": below,
+            "claim": item["claim"], "reference": back(np.asarray([centre]))[0], "reference_source": source,
+            "reference_periods": periods_pooled, "reference_trials": pooled_trials,
+            "verification": config.labels.verification, "lambda": rules.ewma_lambda, "L": rules.ewma_limit,
+            "periods": periods,
+            "rates": back(item["successes"][present] / item["trials"][present]),
+            "ewma": back(statistic), "lower": back(np.asarray(chart.lower)) if fractions else [float(v) for v in chart.lower],
+            "upper": back(np.asarray(chart.upper)) if fractions else [float(v) for v in chart.upper],
+            "periods_below_lower_limit": below, "periods_above_upper_limit": above,
         })
     rows.sort(key=lambda r: (r["model_version"], r["level"], r["stratum"], r["metric"]))
     return rows
+
+
+def _period_holding(day: date, kind: str) -> Period:
+    if kind == "quarter":
+        return Period.parse(f"{day.year}Q{(day.month - 1) // 3 + 1}")
+    if kind == "month":
+        return Period.parse(f"{day.year}-{day.month:02d}")
+    return Period.parse(f"{day.year}")
+
+
+def reference_periods(first_local: date, kind: str, count: int) -> list[Period]:
+    """The ``count`` periods of ``kind`` (quarter, month, year) from the one holding ``first_local`` (a model
+    version's first prediction, as a local date): the periods pooled for its established level."""
+    periods = [_period_holding(first_local, kind)]
+    for _ in range(count - 1):
+        periods.append(_period_holding(periods[-1].end_local, kind))
+    return periods

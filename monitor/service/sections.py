@@ -8,7 +8,7 @@ charts, data drift and the label-free early warning; and the clinical sections
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
@@ -25,6 +25,7 @@ from monitor.domain.sequential_monitoring import (
     CusumMonitor,
     chart_volumes,
     ewma_by_stratum,
+    reference_periods,
 )
 from monitor.domain.timing import time_to_intervention_by_stratum
 from monitor.errors import PeriodError
@@ -127,32 +128,71 @@ def _baseline_drift(unit: Any, config: DeviceConfig, period: Period, window: Win
 
 def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame,
            cases: Any) -> list[dict[str, Any]]:
-    """CUSUM charts of each model version, run from its first prediction (the history before the
-    window streamed from the rows, the window from its materialised ``cases``); alarms recorded in the
-    period."""
+    """CUSUM charts of each model version with cases in the period, fed from the rows in the order the
+    cases became known to the service (:meth:`AggregateRepository.known_case_stream`), from the model
+    version's first known case to the end of the period's known-at window ``[period start, min(period end,
+    cut-off))``; the cases known in that window are the period's segment, and its alarms are dated.
+    (``cases``, the window's materialised cases, is not used: the charts' order is not the window's.)"""
+    from monitor.domain.periods import resolve_timezone
+
+    tz = resolve_timezone(config.monitoring.timezone)
+    segment = (window.start, min(window.end, window.cutoff))
     rows: list[dict[str, Any]] = []
-    per_year = PERIODS_PER_YEAR.get(period.kind) or 365.25 / max((period.end_local - period.start_local).days, 1)
+    year = timedelta(days=365.25)
+    period_length = max(window.end - window.start, timedelta(days=1))
+    # The design (each chart's ARL0 and h) is fixed before the period: from the cases known by its start
+    # and predicted in the year before it, annualised; none known (a model version's first period, a
+    # back-fill): the configured minimum ARL0. A later cut-off cannot change it.
+    basis = unit.results.confusion_cells(window.device_id, start=window.start - year, end=window.start,
+                                         cutoff=window.start, attributes=config.strata.attributes)
     for model_version in sorted(cells["model_version"].astype(str).unique()) if not cells.empty else []:
         first = unit.aggregates.first_prediction_at(window.device_id, model_version)
-        if first is None:
-            continue
-        volumes = chart_volumes(cells, config, model_version, periods_per_year=per_year)
-        monitor = CusumMonitor(config, model_version, volumes)
-        if first < window.start:
-            for chunk in unit.aggregates.confirmed_case_history(
-                    window.device_id, model_version, start=first, end=window.start, cutoff=window.cutoff,
-                    attributes=config.strata.attributes):
-                monitor.update(chunk, in_period=False)
-        for chunk in unit.aggregates.confirmed_case_stream(cases, model_version):
-            monitor.update(chunk, in_period=True)
+        span = window.start - max(window.start - year, first) if first is not None else period_length
+        per_year = year / max(span, period_length)
+        volumes = chart_volumes(basis, config, model_version, periods_per_year=per_year) if not basis.empty else {}
+        monitor = CusumMonitor(config, model_version, volumes, segment=segment, timezone=tz)
+        for chunk in unit.aggregates.known_case_stream(window.device_id, model_version, until=segment[1],
+                                                       cutoff=window.cutoff, attributes=config.strata.attributes):
+            monitor.update(chunk)
         rows += monitor.results()
     return rows
+
+
+def _established_levels(unit: Any, config: DeviceConfig, period: Period, window: Window, versions: list[str]
+                        ) -> dict[str, tuple[list[str], pd.DataFrame]]:
+    """Per model version whose first ``monitoring.ewma_reference_periods`` periods (from the period of its
+    first prediction) have ended by the analysed period's start: their labels and their cells pooled, as
+    of the cut-off (the model version's established level). A model version still in its reference
+    periods has none (its EWMA is centred on the claim)."""
+    from monitor.domain.periods import resolve_timezone
+
+    rules = config.monitoring
+    if rules.ewma_reference is not None:
+        return {}
+    tz = resolve_timezone(rules.timezone)
+    kind = period.kind if period.kind in PERIODS_PER_YEAR else rules.period
+    levels: dict[str, tuple[list[str], pd.DataFrame]] = {}
+    for version in versions:
+        first = unit.aggregates.first_prediction_at(window.device_id, version)
+        if first is None:
+            continue
+        periods = reference_periods(first.astimezone(tz).date(), kind, rules.ewma_reference_periods)
+        start, _ = periods[0].bounds_utc(tz)
+        _, end = periods[-1].bounds_utc(tz)
+        if end > window.start:
+            continue
+        pooled = unit.results.confusion_cells(window.device_id, start=start, end=end, cutoff=window.cutoff,
+                                              attributes=config.strata.attributes)
+        levels[version] = ([p.label for p in periods],
+                           pooled.loc[pooled["model_version"].astype(str) == version] if not pooled.empty else pooled)
+    return levels
 
 
 def _ewma(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame
           ) -> list[dict[str, Any]]:
     """EWMA charts of per-period rates, over the periods since the model version's first prediction
-    (at most :data:`MAX_EWMA_PERIODS`, back to the first empty one).
+    (at most :data:`MAX_EWMA_PERIODS`, back to the first empty one), centred on the reference level
+    (``monitoring.ewma_reference``, else each model version's established level, else the claim).
 
     The current period's rates come from ``cells``, the analysis's own confusion cells (not counted
     again); the earlier periods' are counted from the rows as of the same cut-off."""
@@ -172,7 +212,9 @@ def _ewma(unit: Any, config: DeviceConfig, period: Period, window: Window, cells
         if earlier.empty:
             break
         history.append((current.label, earlier))
-    return ewma_by_stratum(list(reversed(history)), config)
+    versions = sorted({str(v) for _, c in history if not c.empty for v in c["model_version"].unique()})
+    established = _established_levels(unit, config, period, window, versions)
+    return ewma_by_stratum(list(reversed(history)), config, established)
 
 
 def _rates(verification: pd.DataFrame, cells: pd.DataFrame) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -72,6 +72,8 @@ __all__ = [
     "simulate_bernoulli_cusum_run_lengths",
     "ewma_proportion_chart",
     "ewma_arl_normal",
+    "rate_among_verified",
+    "rate_from_verified",
 ]
 
 #: Default resolution of the Bernoulli CUSUM chain: about this many transient
@@ -706,6 +708,97 @@ def simulate_bernoulli_cusum_run_lengths(
         active = active[~signalled]
         done += block
     return run_lengths
+
+
+# --------------------------------------------------------------------------- #
+# Verification by design                                                       #
+# --------------------------------------------------------------------------- #
+
+
+def _check_fraction(value: float, name: str) -> float:
+    v = float(value)
+    if not (0.0 < v <= 1.0):
+        raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
+    return v
+
+
+def rate_among_verified(rate: float | np.ndarray, verified_if_outcome: float, verified_otherwise: float
+                        ) -> float | np.ndarray:
+    """Share of an outcome among the *verified* cases when verification depends on the AI call only.
+
+    Parameters
+    ----------
+    rate : float or array
+        Share ``p`` of the outcome among all cases of the chart's population (e.g. misses among all
+        true positives), in [0, 1].
+    verified_if_outcome : float
+        Verification probability of a case with the outcome (e.g. a miss is a negative call: the
+        sampling fraction of negative calls), in (0, 1].
+    verified_otherwise : float
+        Verification probability of a case without it (e.g. a hit is a positive call), in (0, 1].
+
+    Returns
+    -------
+    float or array
+        ``q = p a / (p a + (1 - p) b)`` with ``a = verified_if_outcome``, ``b = verified_otherwise``
+        (Bayes' rule). With ``a == b`` (complete verification, or PPV/NPV, which are sampled within one
+        call) ``q == p``.
+
+    Notes
+    -----
+    When verification depends only on the AI call, with known fractions (an audit design), the
+    verified cases of a chart are an independent Bernoulli(q) sequence whenever the population's cases
+    are Bernoulli(p) (verification is ignorable given the call: Begg & Greenes 1983). The Bernoulli CUSUM
+    run on the verified cases with in-control rate ``q(p0)`` and designed rate ``q(p1)`` is therefore the
+    likelihood-ratio CUSUM of the data actually observed (Reynolds & Stoumbos 1999), and its run lengths
+    follow the exact chain of :func:`bernoulli_cusum_arl`; no weighting by 1/fraction is needed.
+    :func:`rate_from_verified` is the inverse (the Begg-Greenes corrected rate).
+
+    References
+    ----------
+    Begg CB, Greenes RA. Assessment of diagnostic tests when disease verification is subject to
+    selection bias. Biometrics 1983;39:207-215.
+
+    Examples
+    --------
+    Sensitivity 0.90 (miss rate 0.10), all positive calls and 10% of negative calls verified:
+
+    >>> round(rate_among_verified(0.10, 0.1, 1.0), 5)
+    0.01099
+    """
+    a = _check_fraction(verified_if_outcome, "verified_if_outcome")
+    b = _check_fraction(verified_otherwise, "verified_otherwise")
+    p = np.asarray(rate, dtype=np.float64)
+    if np.any((p < 0.0) | (p > 1.0)) or not np.all(np.isfinite(p)):
+        raise ValueError("rate must lie in [0, 1]")
+    q = p * a / (p * a + (1.0 - p) * b)
+    return float(q) if q.ndim == 0 else q
+
+
+def rate_from_verified(share: float | np.ndarray, verified_if_outcome: float, verified_otherwise: float
+                       ) -> float | np.ndarray:
+    """The outcome's rate among all cases from its share among the verified cases: the inverse of
+    :func:`rate_among_verified`, ``p = (q / a) / (q / a + (1 - q) / b)``.
+
+    Applied to an observed share it is the Begg & Greenes (1983) corrected estimate (inverse probability
+    weighting of the verified cases by 1/fraction of their call). Monotone increasing in ``share``.
+
+    References
+    ----------
+    Begg CB, Greenes RA. Biometrics 1983;39:207-215.
+
+    Examples
+    --------
+    >>> round(rate_from_verified(rate_among_verified(0.10, 0.1, 1.0), 0.1, 1.0), 12)
+    0.1
+    """
+    a = _check_fraction(verified_if_outcome, "verified_if_outcome")
+    b = _check_fraction(verified_otherwise, "verified_otherwise")
+    q = np.asarray(share, dtype=np.float64)
+    if np.any((q < 0.0) | (q > 1.0)) or not np.all(np.isfinite(q)):
+        raise ValueError("share must lie in [0, 1]")
+    p = (q / a) / (q / a + (1.0 - q) / b)
+    return float(p) if p.ndim == 0 else p
 
 
 # --------------------------------------------------------------------------- #

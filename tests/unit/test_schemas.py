@@ -533,16 +533,20 @@ class _Aggregates:
     def first_prediction_at(self, device_id: str, model_version: str) -> datetime | None:
         return self._first.get(model_version)
 
-    def confirmed_case_stream(self, cases: _Cases, model_version: str) -> Iterator[pd.DataFrame]:
-        frame = cases.frame
-        frame = frame.loc[(frame["label"] >= 0) & (frame["model_version"] == model_version),
-                          [*[a.name for a in cases.attributes], "label", "predicted_label"]]
-        for begin in range(0, len(frame), 700):  # in chunks, as the database streams them
-            yield frame.iloc[begin:begin + 700].reset_index(drop=True)
-
-    def confirmed_case_history(self, device_id: str, model_version: str, *, start: datetime, attributes: Any,
-                               **_: Any) -> Iterator[pd.DataFrame]:
-        return self.confirmed_case_stream(_Cases(self._window(start), attributes), model_version)
+    def known_case_stream(self, device_id: str, model_version: str, *, until: datetime, attributes: Any,
+                          **_: Any) -> Iterator[pd.DataFrame]:
+        """The labelled cases of every window in the order they became known: each window's cases one
+        minute apart from the window's start, known before ``until``."""
+        names = [a.name for a in attributes]
+        for start in sorted(self._cases):
+            frame = self._cases[start]
+            frame = frame.loc[(frame["label"] >= 0) & (frame["model_version"] == model_version), [*names, "label",
+                                                                                                "predicted_label"]]
+            known = pd.Timestamp(start).value + np.arange(len(frame), dtype=np.int64) * 60_000_000_000
+            frame = frame.assign(known_at=known, corrected=np.zeros(len(frame), dtype=np.int8))
+            frame = frame.loc[frame["known_at"] < pd.Timestamp(until).value]
+            for begin in range(0, len(frame), 700):  # in chunks, as the database streams them
+                yield frame.iloc[begin:begin + 700].reset_index(drop=True)
 
 
 class _Clinical:

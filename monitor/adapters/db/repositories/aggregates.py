@@ -7,12 +7,14 @@
   for data drift;
 * day-count tables: time to intervention and time to label, in whole days, for Kaplan-Meier (summed
   to the whole population and each single attribute);
-* the ordered stream of confirmed cases of a model version, in chunks, for sequential charts.
+* the stream of a model version's labelled cases in the order they became known to the service (both the
+  prediction and its current label ingested), in chunks, for the sequential charts.
 
 An analysis materialises each window's cases once (:meth:`AggregateRepository.window_cases`: a
 temporary table of the window's predictions joined to their labels, attribute expressions evaluated)
 and runs these aggregations on it, so the window's rows are scanned and joined once, not once per
-section. The charts' history before the window is streamed from the rows.
+section. The charts' cases are streamed from the rows (they are ordered by when they became known, not
+by the window's prediction time).
 
 The tables read by sections that report the whole population and single strata only are summed in
 the database to those *grouping sets* (:mod:`monitor.domain.grouping`): a count per full
@@ -52,6 +54,7 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ColumnElement
 
+from monitor.adapters.db.repositories._active import active_prediction_clause
 from monitor.adapters.db.repositories.results import (
     _label_join,
     _period_filter,
@@ -294,49 +297,60 @@ class AggregateRepository:
         return self._conn.execute(select(func.min(predictions.c.predicted_at)).where(
             predictions.c.device_id == device_id, predictions.c.model_version == model_version)).scalar_one_or_none()
 
-    def confirmed_case_stream(self, cases: WindowCases, model_version: str, *,
-                              chunk_rows: int = 200_000) -> Iterator[pd.DataFrame]:
-        """Confirmed cases of one model version in the window, in time order, in chunks of ``chunk_rows``
-        cases (the last one shorter); see :meth:`_stream`."""
-        t = cases.table
-        labels = [t.c[cases.column(name)].label(name) for name in cases.names]
-        query = (select(*labels, t.c.label, t.c.predicted_label)
-                 .where(t.c.label.is_not(None), t.c.model_version == model_version)
-                 .order_by(t.c.predicted_at, t.c.case_id))
-        return self._stream(query, cases.names, chunk_rows)
+    def known_at(self) -> ColumnElement[datetime]:
+        """When a prediction and its current label (the latest version received by the cut-off, joined by
+        :func:`_label_join`) were both known to the service: the later of the two ingestion instants."""
+        return case((ground_truth.c.ingested_at > predictions.c.ingested_at, ground_truth.c.ingested_at),
+                    else_=predictions.c.ingested_at)
 
-    def confirmed_case_history(self, device_id: str, model_version: str, *, start: datetime, end: datetime,
-                               cutoff: datetime, attributes: Sequence[AttributeSpec],
-                               chunk_rows: int = 200_000) -> Iterator[pd.DataFrame]:
-        """As :meth:`confirmed_case_stream`, for a window read from the rows (the charts' history before
-        the analysed window)."""
+    def known_case_stream(self, device_id: str, model_version: str, *, until: datetime, cutoff: datetime,
+                          attributes: Sequence[AttributeSpec], chunk_rows: int = 200_000) -> Iterator[pd.DataFrame]:
+        """The labelled cases of one model version in the order they became known to the service, in chunks.
+
+        Every active prediction of the model version (whatever its prediction time) joined to its current
+        label as of ``cutoff``, known (:meth:`known_at`) before ``until``. Order: the known-at instant, then
+        the clinical instant (the later of prediction and confirmation: cases ingested together, e.g. a
+        back-fill, are charted in clinical order), then the prediction's row id, so that a later cut-off
+        only appends cases. Columns: stratum labels, ``label``, ``predicted_label``, ``known_at`` (int64,
+        nanoseconds since the epoch, UTC) and ``corrected`` (1 when the current label is a correction: the
+        case left its earlier position in the chart).
+        """
+        known = self.known_at()
+        clinical = case((ground_truth.c.confirmed_at > predictions.c.predicted_at, ground_truth.c.confirmed_at),
+                        else_=predictions.c.predicted_at)
         labels = [attribute_expression(spec).label(spec.name) for spec in attributes]
-        query = (select(*labels, ground_truth.c.label, predictions.c.predicted_label)
+        query = (select(*labels, ground_truth.c.label, predictions.c.predicted_label, known.label("known_at"),
+                        case((ground_truth.c.version > 1, 1), else_=0).label("corrected"))
                  .select_from(predictions.join(ground_truth, _label_join(cutoff)))
-                 .where(*_period_filter(device_id, start, end, cutoff), predictions.c.model_version == model_version)
-                 .order_by(predictions.c.predicted_at, predictions.c.id))
+                 .where(predictions.c.device_id == device_id, predictions.c.model_version == model_version,
+                        predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff), known < until)
+                 .order_by(known, clinical, predictions.c.id))
         return self._stream(query, [a.name for a in attributes], chunk_rows)
 
     def _stream(self, query: Select[Any], names: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
-        """The rows of ``query`` (stratum labels, label, call) in chunks of ``chunk_rows``.
+        """The rows of ``query`` (stratum labels, label, call, known-at instant, corrected) in chunks of
+        ``chunk_rows``.
 
-        Columns: stratum labels (categorical), ``label`` and ``predicted_label`` (int8). Used by the
-        sequential charts, which carry their state from chunk to chunk, so memory stays bounded: rows
-        are fetched in slices of at most 25,000 and folded at once into compact arrays (a code per
-        label), never held as Python rows for a whole chunk.
+        Columns: stratum labels (categorical), ``label``, ``predicted_label`` and ``corrected`` (int8),
+        ``known_at`` (int64 ns, UTC). Used by the sequential charts, which carry their state from chunk to
+        chunk, so memory stays bounded: rows are fetched in slices of at most 25,000 and folded at once
+        into compact arrays (a code per label), never held as Python rows for a whole chunk.
         """
         slice_rows = max(1, min(chunk_rows, 25_000))
         lookups: list[dict[Any, int]] = [{} for _ in names]  # label -> code, per attribute, across chunks
         codes = np.empty((len(names), chunk_rows), dtype=np.int32)
-        outcome = np.empty((2, chunk_rows), dtype=np.int8)
+        outcome = np.empty((3, chunk_rows), dtype=np.int8)
+        known = np.empty(chunk_rows, dtype=np.int64)
         filled = 0
 
         def chunk(size: int) -> pd.DataFrame:
             frame = {name: pd.Categorical.from_codes(codes[i, :size].copy(), categories=list(lookups[i]))
                      for i, name in enumerate(names)}
-            return pd.DataFrame(frame | {"label": outcome[0, :size].copy(), "predicted_label": outcome[1, :size].copy()})
+            return pd.DataFrame(frame | {"label": outcome[0, :size].copy(), "predicted_label": outcome[1, :size].copy(),
+                                         "known_at": known[:size].copy(), "corrected": outcome[2, :size].copy()})
 
         result = self._conn.execute(query.execution_options(yield_per=slice_rows))
+        n = len(names)
         for part in result.partitions(slice_rows):
             taken = 0
             while taken < len(part):
@@ -344,8 +358,11 @@ class AggregateRepository:
                 columns = list(zip(*rows, strict=True))
                 for i, lookup in enumerate(lookups):
                     codes[i, filled:filled + len(rows)] = [lookup.setdefault(v, len(lookup)) for v in columns[i]]
-                outcome[0, filled:filled + len(rows)] = columns[-2]
-                outcome[1, filled:filled + len(rows)] = columns[-1]
+                outcome[0, filled:filled + len(rows)] = columns[n]
+                outcome[1, filled:filled + len(rows)] = columns[n + 1]
+                known[filled:filled + len(rows)] = pd.DatetimeIndex(pd.to_datetime(list(columns[n + 2]), utc=True)
+                                                                    ).as_unit("ns").asi8
+                outcome[2, filled:filled + len(rows)] = columns[n + 3]
                 filled += len(rows)
                 taken += len(rows)
                 if filled == chunk_rows:
