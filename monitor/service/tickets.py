@@ -10,18 +10,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from monitor.domain.device import DeviceConfig
 from monitor.domain.evaluation import StratumMetricResult
+from monitor.domain.finding_groups import Shortfall, group_findings
 from monitor.domain.tickets import check_transition, plan_ticket, unmet_criteria
 from monitor.errors import ConflictError, InputError
 from monitor.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
-    "TICKET_CSV_COLUMNS", "TRANSITION_CSV_COLUMNS", "comment_ticket", "get_ticket", "list_tickets", "open_ticket",
-    "tickets_as_csv", "tickets_as_json", "transition_ticket", "transitions_as_csv",
+    "TICKET_CSV_COLUMNS", "TRANSITION_CSV_COLUMNS", "GroupTickets", "attach_group_evidence", "comment_ticket",
+    "get_ticket", "list_tickets", "open_ticket", "ticket_finding_groups", "tickets_as_csv", "tickets_as_json",
+    "transition_ticket", "transitions_as_csv",
 ]
 
 TICKET_CSV_COLUMNS = (
@@ -71,6 +75,80 @@ def open_ticket(unit: UnitOfWork, result: StratumMetricResult, config: DeviceCon
     unit.tickets.enqueue_event(ticket_id, event="ticket.opened", payload=_event(
         ticket, event="ticket.opened", at=at, actor=actor, from_status=None, reason=reason), at=at)
     return ticket_id
+
+
+#: What a related finding contributes to its group's ticket evidence.
+_RELATED_FIELDS = ("stratum", "attributes", "metric", "successes", "trials", "estimate", "ci_low", "ci_high",
+                   "performance_goal", "p_value", "q_value")
+
+
+@dataclass
+class GroupTickets:
+    """Tickets opened and updated for a run's grouped shortfall findings, and the evidence to attach to them
+    once the run and its findings are stored (:func:`attach_group_evidence`): ``(ticket_id, finding_id,
+    evidence)``, one entry per ticket."""
+
+    opened: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    evidence: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _shortfall(finding: dict[str, Any], result: StratumMetricResult) -> Shortfall:
+    return Shortfall(finding_id=finding["finding_id"], model_version=result.model_version, metric=result.metric,
+                     stratum=result.stratum, attributes=dict(result.attributes), upper_bound=result.ci_high,
+                     goal=result.performance_goal, trials=result.trials)
+
+
+def ticket_finding_groups(unit: UnitOfWork, findings: Sequence[dict[str, Any]],
+                          results: Sequence[StratumMetricResult], config: DeviceConfig, *, run_id: str,
+                          at: datetime, actor: str, title: Callable[[StratumMetricResult], str]) -> GroupTickets:
+    """One ticket per group of overlapping shortfall findings (:func:`monitor.domain.finding_groups.group_findings`).
+
+    ``findings`` are the run's performance findings and ``results`` their flagged results, in the same
+    order. Each group's ticket is the open ticket of its primary finding's model version, stratum and
+    metric, opened when there is none (:func:`open_ticket`). Every finding of the group gets that
+    ticket's id (``finding["ticket_id"]``, and ``created_at``); the ticket's evidence of this run is the
+    primary's, with the related findings listed under ``related_findings``. A related finding whose own
+    stratum still has an open ticket (opened by an earlier run) adds its evidence there too, naming the
+    group's ticket under ``grouped_under``, so that ticket is not left without news while it is open.
+    """
+    pairs = {f["finding_id"]: (f, r) for f, r in zip(findings, results, strict=True)}
+    device_id = config.device.id
+    done = GroupTickets()
+    for group in group_findings(_shortfall(f, r) for f, r in pairs.values()):
+        finding, result = pairs[group.primary.finding_id]
+        existing = unit.tickets.find_open(device_id, result.model_version, result.stratum, result.metric)
+        if existing is None:
+            ticket_id = open_ticket(unit, result, config, title=title(result), at=at, actor=actor, run_id=run_id)
+            done.opened.append(ticket_id)
+        else:
+            ticket_id = existing["ticket_id"]
+            done.updated.append(ticket_id)
+        related = []
+        for member in group.related:
+            other, other_result = pairs[member.finding_id]
+            own = unit.tickets.find_open(device_id, other_result.model_version, other_result.stratum,
+                                         other_result.metric)
+            own_id = own["ticket_id"] if own is not None and own["ticket_id"] != ticket_id else None
+            related.append({"finding_id": member.finding_id, "own_ticket_id": own_id,
+                            **{k: other["evidence"].get(k) for k in _RELATED_FIELDS}})
+            if own_id is not None:
+                done.updated.append(own_id)
+                done.evidence.append((own_id, member.finding_id, other["evidence"] | {"grouped_under": {
+                    "ticket_id": ticket_id, "finding_id": finding["finding_id"], "stratum": result.stratum}}))
+            other["ticket_id"], other["created_at"] = ticket_id, at
+        finding["ticket_id"], finding["created_at"] = ticket_id, at
+        done.evidence.append((ticket_id, finding["finding_id"], finding["evidence"] | {"related_findings": related}))
+    return done
+
+
+def attach_group_evidence(unit: UnitOfWork, tickets: GroupTickets, *, run_id: str, period: str, data_cutoff: str,
+                          at: datetime) -> None:
+    """Attach the evidence of :func:`ticket_finding_groups` (after the run and its findings are stored), with
+    the run, period and cut-off it comes from."""
+    for ticket_id, finding_id, evidence in tickets.evidence:
+        unit.tickets.add_evidence(ticket_id, run_id=run_id, finding_id=finding_id, at=at, evidence=evidence | {
+            "run_id": run_id, "period": period, "data_cutoff": data_cutoff})
 
 
 def _qualifying_version(unit: UnitOfWork, ticket: dict[str, Any], run: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
