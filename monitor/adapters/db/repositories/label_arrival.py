@@ -97,6 +97,7 @@ class LabelArrivalRepository:
         capped = case((elapsed > horizon_days, horizon_days), else_=elapsed)
         young = predictions.c.predicted_at > cutoff - timedelta(days=window_days)
         cases = (select(predictions.c.model_version.label("model_version"), ground_truth.c.label.label("label"),
+                        predictions.c.predicted_label.label("predicted_label"),
                         until_final.label("delay_days"), capped.label("elapsed_days"))
                  .select_from(predictions.join(ground_truth, _label_join(cutoff)))
                  .where(predictions.c.device_id == device_id, predictions.c.predicted_at < before,
@@ -104,11 +105,12 @@ class LabelArrivalRepository:
                         ~(provisional & young))
                  .subquery("final_labels"))
         within = cases.c.delay_days <= horizon_days
-        parts = [select(cases.c.model_version, cases.c.label, literal(kind).label("kind"),
-                        cases.c[f"{kind}_days"].label("days"), func.count().label("n"))
-                 .where(within).group_by(cases.c.model_version, cases.c.label, cases.c[f"{kind}_days"])
+        keys = [cases.c.model_version, cases.c.label, cases.c.predicted_label]
+        parts = [select(*keys, literal(kind).label("kind"), cases.c[f"{kind}_days"].label("days"),
+                        func.count().label("n"))
+                 .where(within).group_by(*keys, cases.c[f"{kind}_days"])
                  for kind in ("delay", "elapsed")]
-        names = ["model_version", "label", "kind", "days", "n"]
+        names = ["model_version", "label", "predicted_label", "kind", "days", "n"]
         frame = pd.DataFrame([tuple(r) for r in self._conn.execute(union_all(*parts))], columns=names)
-        return (frame.astype({"label": "int64", "days": "int64", "n": "int64"})
+        return (frame.astype({"label": "int64", "predicted_label": "int64", "days": "int64", "n": "int64"})
                 .sort_values(names[:-1], kind="stable").reset_index(drop=True))
