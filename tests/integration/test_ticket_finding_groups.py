@@ -5,6 +5,7 @@ group's ticket."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import fields
 from datetime import datetime, timedelta, timezone
@@ -12,7 +13,8 @@ from typing import Any
 
 from monitor.domain.evaluation import StratumMetricResult
 from monitor.domain.strata import StratumDefinition
-from monitor.service.tickets import attach_group_evidence, ticket_finding_groups
+from monitor.service.tickets import attach_group_evidence, ticket_finding_groups, tickets_as_json
+from tests.unit.test_schemas import assert_valid
 
 DEVICE = "lung-nodule-ct"
 START = datetime(2025, 6, 30, 16, 0, tzinfo=timezone.utc)
@@ -24,7 +26,7 @@ def _result(attrs: dict[str, str], *, estimate: float, ci_high: float, trials: i
         "level": len(attrs), "attributes": attrs, "metric": "sensitivity", "successes": round(estimate * trials),
         "trials": trials, "estimate": estimate, "ci_low": estimate - 0.05, "ci_high": ci_high, "claim": 0.92,
         "margin": 0.03, "performance_goal": 0.89, "p_value": 1e-4, "q_value": 1e-3, "confirmatory": False,
-        "status": "flagged"}
+        "status": "flagged", "minimal_detectable_drop": 0.05}
     return StratumMetricResult(**{f.name: values.get(f.name) for f in fields(StratumMetricResult)})
 
 
@@ -35,7 +37,8 @@ def _run(app, flagged: list[StratumMetricResult], label: str):  # type: ignore[n
               "stratum": r.stratum, "metric": r.metric, "kind": "performance",
               "evidence": {k: v for k, v in r.as_dict().items()
                            if k in ("stratum", "attributes", "metric", "successes", "trials", "estimate", "ci_low",
-                                    "ci_high", "claim", "margin", "performance_goal", "p_value", "q_value")}}
+                                    "ci_high", "claim", "margin", "performance_goal", "p_value", "q_value",
+                                    "minimal_detectable_drop")}}
              for r in flagged]
     with app.uow() as unit:
         config = unit.devices.get(DEVICE)
@@ -67,7 +70,9 @@ def test_overlapping_findings_share_one_ticket_and_an_older_ticket_is_told(app) 
     assert found[apart.stratum]["ticket_id"] not in (group, older)
 
     with app.uow() as unit:
-        tickets = {t["ticket_id"]: t for t in unit.tickets.list(device_id=DEVICE)}
+        stored = unit.tickets.list(device_id=DEVICE)
+    assert_valid("tickets", json.loads(tickets_as_json(stored)))
+    tickets = {t["ticket_id"]: t for t in stored}
     assert tickets[group]["stratum"] == cell.stratum and len(tickets) == 3
     (evidence,) = tickets[group]["evidence"]
     assert evidence["finding_id"] == found[cell.stratum]["finding_id"]
