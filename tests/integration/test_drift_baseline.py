@@ -14,7 +14,7 @@ from monitor.service.analyze import analyze_period
 from monitor.synthetic import DemoScenario, generate, write_csv
 
 SCENARIO = DemoScenario(seed=7, scale=0.01, quarters=("2025Q1", "2025Q2", "2025Q3"), drift_quarter=None)
-AGE_SHIFT = 20  # years added to every patient from 2025Q2 on: about 1.3 reference standard deviations
+AGE_SHIFT = 20  # years added to every patient from 2025Q2 on: about 1.5 reference standard deviations (SD 13.5)
 
 
 def _register(app, baseline: str) -> None:  # type: ignore[no-untyped-def]
