@@ -79,7 +79,7 @@ def open_ticket(unit: UnitOfWork, result: StratumMetricResult, config: DeviceCon
 
 #: What a related finding contributes to its group's ticket evidence.
 _RELATED_FIELDS = ("stratum", "attributes", "metric", "successes", "trials", "estimate", "ci_low", "ci_high",
-                   "performance_goal", "p_value", "q_value")
+                   "performance_goal", "p_value", "p_shortfall", "q_value", "family")
 
 
 @dataclass
