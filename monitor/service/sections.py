@@ -30,6 +30,7 @@ from monitor.domain.sequential_monitoring import (
 from monitor.domain.timing import time_to_intervention_by_stratum
 from monitor.errors import PeriodError
 from monitor.service.clinical_sections import build_clinical_sections
+from monitor.service.label_maturity import label_maturity_sections
 
 __all__ = ["Window", "build_sections"]
 
@@ -257,7 +258,8 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
         "discrimination": discrimination_by_stratum(histogram, config),
         "reference_comparison": compare_periods(cells, reference_cells, config),
         "stratum_vs_rest": compare_strata_with_rest(cells, config),
-        "maturity": maturity_by_stratum(delays, config, period_end=window.end, cutoff=window.cutoff),
+        **label_maturity_sections(unit, config, window, maturity_by_stratum(delays, config, period_end=window.end,
+                                                                            cutoff=window.cutoff)),
         "verification": verification_by_stratum(verification, cells, config),
         "time_to_intervention": time_to_intervention_by_stratum(intervention, config),
         "sequential": {"cusum": cusum, "ewma": _ewma(unit, config, period, window, cells)},
