@@ -9,6 +9,12 @@ Both delegate to :func:`statsmodels.stats.multitest.multipletests`. NaN
 p-values (e.g. strata with no trials) stay NaN and are *excluded* from the
 family, so they neither count towards ``m`` nor receive an adjustment; this
 matches R's ``p.adjust`` default.
+
+:func:`adjust_log10` is the decision rule's form: the same two procedures on log10 p-values (so that
+p-values below the float range keep their order and size) over a family whose size is fixed in advance,
+members without a p-value this period counting as p = 1. It is hand-written because statsmodels works on
+float p-values, which underflow to 0; it equals ``multipletests`` on the padded family wherever the
+p-values are representable (tests/unit/stats/test_stats_multiplicity.py).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from statsmodels.stats.multitest import multipletests
 
-__all__ = ["benjamini_hochberg", "holm"]
+__all__ = ["adjust_log10", "benjamini_hochberg", "holm"]
 
 
 def _adjust(pvalues: ArrayLike, method: str) -> np.ndarray:
@@ -99,3 +105,61 @@ def holm(pvalues: ArrayLike) -> np.ndarray:
     [0.05, 0.08, 0.09, 0.09, 0.09]
     """
     return _adjust(pvalues, "holm")
+
+
+def adjust_log10(log10_p: ArrayLike, method: str, family_size: int) -> np.ndarray:
+    """Holm or Benjamini-Hochberg adjusted p-values, in log10, over a family of fixed size.
+
+    Parameters
+    ----------
+    log10_p : array_like of float
+        log10 p-values of the family members tested this period (all <= 0).
+    method : {"holm", "bh"}
+        Holm step-down (FWER) or Benjamini-Hochberg step-up (FDR).
+    family_size : int
+        Size m of the pre-specified family (at least ``len(log10_p)``); the ``m - len(log10_p)`` members
+        without a p-value enter with p = 1.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        log10 of the adjusted p-values (at most 0), same order as ``log10_p``; equal to
+        ``log10(multipletests(padded, method="holm" | "fdr_bh")[1])`` on the padded family.
+
+    Raises
+    ------
+    ValueError
+        Unknown method, a NaN or positive log10 p-value, or a family smaller than the p-values given.
+
+    References
+    ----------
+    Holm S. Scand J Stat 1979;6:65-70. Benjamini Y, Hochberg Y. J R Stat Soc B 1995;57:289-300.
+
+    Examples
+    --------
+    >>> np.round(10 ** adjust_log10(np.log10([0.01, 0.04]), "holm", 4), 4).tolist()
+    [0.04, 0.12]
+    >>> np.round(10 ** adjust_log10(np.log10([0.01, 0.04]), "bh", 4), 4).tolist()
+    [0.04, 0.08]
+    >>> adjust_log10([-400.0], "holm", 10).round(6).tolist()
+    [-399.0]
+    """
+    if method not in ("holm", "bh"):
+        raise ValueError(f"method must be 'holm' or 'bh', got {method!r}")
+    lp = np.asarray(log10_p, dtype=np.float64).ravel()
+    if np.any(np.isnan(lp)) or np.any(lp > 0.0):
+        raise ValueError("log10 p-values must be numbers at most 0")
+    m = int(family_size)
+    if m < lp.size:
+        raise ValueError(f"family_size {m} is smaller than the {lp.size} p-values given")
+    if lp.size == 0:
+        return lp.copy()
+    order = np.argsort(lp, kind="mergesort")
+    ranks = np.arange(1, lp.size + 1, dtype=np.float64)
+    if method == "holm":
+        stepped = np.maximum.accumulate(np.log10(m - ranks + 1.0) + lp[order])
+    else:
+        stepped = np.minimum.accumulate((np.log10(m / ranks) + lp[order])[::-1])[::-1]
+    out = np.empty_like(lp)
+    out[order] = np.minimum(stepped, 0.0)
+    return out

@@ -1,6 +1,10 @@
 """Power, sample size and minimal detectable drop for the exact one-sided binomial test.
 
-Design: H0: p >= p0 (claimed sensitivity) against H1: p < p0, rejected at level
+The decision rule (:mod:`monitor.domain.evaluation`) flags a stratum when the exact test of H0: p >= goal
+rejects after its family's multiplicity control; its power figures are these functions with ``p0`` the
+performance goal and ``alpha`` the family's first-step level (:mod:`monitor.domain.decision_power`).
+
+Design: H0: p >= p0 (a claim or a performance goal) against H1: p < p0, rejected at level
 ``alpha`` when ``X <= c`` where the critical value ``c`` is the largest ``k``
 with ``binom.cdf(k, n, p0) <= alpha``. The exact power at a true value
 ``p1 < p0`` is ``binom.cdf(c, n, p1)`` (0 when no such ``k`` exists, i.e. the
@@ -34,9 +38,6 @@ __all__ = [
     "minimal_detectable_drop",
     "minimal_detectable_drops",
 ]
-
-_MDD_GRID = 1e-4
-
 
 def _check_probability(value: float, name: str, *, open_interval: bool) -> float:
     v = float(value)
@@ -272,100 +273,94 @@ def required_trials_normal(
 
 def minimal_detectable_drops(
     trials: ArrayLike,
-    p0: ArrayLike,
+    goal: ArrayLike,
+    claim: ArrayLike,
     *,
     alpha: float = 0.05,
     power: float = 0.80,
 ) -> np.ndarray:
-    """Vectorised minimal detectable drop (MDD) of the exact one-sided binomial test.
+    """Minimal detectable drop below the claim of the exact test of H0: p >= goal (vectorised).
+
+    The decision rule flags a stratum when the exact one-sided test of H0: p >= goal rejects; at a level
+    ``alpha`` it rejects when ``X <= c`` (``c`` the largest k with ``binom.cdf(k, n, goal) <= alpha``). Its
+    power at a true value ``p1`` is ``binom.cdf(c, n, p1)``, continuous and decreasing in ``p1``, so the
+    true value at which the power is exactly ``power`` solves ``binom.cdf(c, n, p1*) = power``, i.e.
+    ``p1* = beta.ppf(1 - power, c + 1, n - c)`` (binomial-beta identity). The minimal detectable drop is
+    ``claim - p1*``: below the claim by at least this much, the rule flags with probability >= ``power``.
 
     Parameters
     ----------
     trials : array_like of int
-        Sample size per stratum.
-    p0 : array_like of float
-        Null (claimed) proportion per stratum, in (0, 1); broadcast with
-        ``trials``.
+        Sample size per stratum (whole numbers; round effective counts down before).
+    goal : array_like of float
+        Performance goal (the null value of the test), in (0, 1).
+    claim : array_like of float
+        The claim the drop is measured from (the goal plus the margin).
     alpha : float, default 0.05
-        One-sided significance level.
+        Level of the test (for a family: the level of its first step, e.g. alpha / m for Holm).
     power : float, default 0.80
         Target power.
 
     Returns
     -------
     numpy.ndarray of float64
-        Smallest drop ``d`` on a 1e-4 grid with
-        ``exact_power(n, p0, p0 - d) >= power``; NaN where the test cannot
-        reject at all (``n == 0`` or ``(1 - p0)**n > alpha``).
-
-    Notes
-    -----
-    For a fixed ``n`` the critical value ``c`` is fixed and
-    ``binom.cdf(c, n, p1)`` decreases in ``p1``; the boundary ``p1*`` solves
-    ``binom.cdf(c, n, p1*) = power``, i.e. ``p1* = beta.ppf(1 - power, c + 1,
-    n - c)``. The drop ``p0 - p1*`` is rounded *up* to the 1e-4 grid, so the
-    returned drop always achieves the target power.
+        ``claim - p1*``, exact (no grid); NaN where the test cannot reject at this n (``n == 0`` or
+        ``goal**n > alpha``).
 
     References
     ----------
-    Chernick MR, Liu CY. Am Stat 2002;56:149-155. Beta-binomial identity
-    ``P(X <= c) = 1 - I_p(c + 1, n - c)`` (Johnson, Kemp & Kotz, Univariate
-    Discrete Distributions, 3rd ed. 2005, section 3.6).
+    Chernick MR, Liu CY. Am Stat 2002;56:149-155. Johnson, Kemp & Kotz, Univariate Discrete
+    Distributions, 3rd ed. 2005, section 3.6 (``P(X <= c) = 1 - I_p(c + 1, n - c)``). Oracle:
+    ``scipy.stats.binom`` and a simulation (tests/unit/stats/test_stats_power.py, bench/bench_decision_rule.py).
 
     Examples
     --------
-    >>> minimal_detectable_drops([0, 100, 400], 0.90).round(4).tolist()
-    [nan, 0.0882, 0.041]
+    >>> minimal_detectable_drops([0, 400, 2000], 0.88, 0.90, alpha=0.05).round(4).tolist()
+    [nan, 0.0644, 0.0388]
     """
     alpha = _check_probability(alpha, "alpha", open_interval=True)
     target = _check_probability(power, "power", open_interval=True)
     n = _as_count_array(trials, "trials")
-    p0_arr = np.asarray(p0, dtype=np.float64)
-    if not np.all((p0_arr > 0.0) & (p0_arr < 1.0)):
-        raise ValueError("p0 must lie in (0, 1)")
-    n, p0_arr = np.broadcast_arrays(n, p0_arr)
-    c = _critical_values(n, p0_arr, alpha)
+    goal_arr = np.asarray(goal, dtype=np.float64)
+    if not np.all((goal_arr > 0.0) & (goal_arr < 1.0)):
+        raise ValueError("goal must lie in (0, 1)")
+    claim_arr = np.asarray(claim, dtype=np.float64)
+    n, goal_arr, claim_arr = np.broadcast_arrays(n, goal_arr, claim_arr)
+    c = _critical_values(n, goal_arr, alpha)
     ok = c >= 0
     c_ok = np.where(ok, c, 0)
-    # Boundary p1* with binom.cdf(c, n, p1*) == power (beta-binomial identity).
     p1_star = stats.beta.ppf(1.0 - target, c_ok + 1, np.maximum(n - c_ok, 1))
-    steps = np.ceil(np.round((p0_arr - p1_star) / _MDD_GRID, 6))
-    for _ in range(5):  # guard against floating-point edge cases at the grid point
-        d = np.minimum(np.round(steps * _MDD_GRID, 4), p0_arr)
-        short = ok & (d < p0_arr) & (stats.binom.cdf(c_ok, n, p0_arr - d) < target)
-        if not np.any(short):
-            break
-        steps = steps + short
-    out = np.where(ok, d, np.nan).astype(np.float64)
-    return out
+    return np.where(ok, claim_arr - p1_star, np.nan).astype(np.float64)
 
 
 def minimal_detectable_drop(
     trials: int,
-    p0: float,
+    goal: float,
+    claim: float,
     *,
     alpha: float = 0.05,
     power: float = 0.80,
 ) -> float:
-    """Minimal detectable drop (MDD) of a claimed proportion at ``trials``.
+    """Minimal detectable drop below ``claim`` of the exact test of H0: p >= ``goal`` at ``trials``.
 
     Parameters
     ----------
     trials : int
         Sample size (e.g. reference-positive cases in the stratum).
-    p0 : float
-        Null (claimed) proportion, H0: p >= p0.
+    goal : float
+        Performance goal, the null value of the test.
+    claim : float
+        The claim the drop is measured from.
     alpha : float, default 0.05
-        One-sided significance level.
+        Level of the test.
     power : float, default 0.80
         Target power.
 
     Returns
     -------
     float
-        Smallest drop ``d`` (to 1e-4, rounded up) such that
-        ``exact_power(trials, p0, p0 - d, alpha=alpha) >= power``; NaN when
-        ``trials == 0`` or the test can never reject at this ``trials``.
+        ``claim - p1*`` with ``exact_power(trials, goal, p1*, alpha=alpha) == power`` (see
+        :func:`minimal_detectable_drops`); NaN when the test can never reject at this ``trials``.
 
     References
     ----------
@@ -373,11 +368,11 @@ def minimal_detectable_drop(
 
     Examples
     --------
-    >>> minimal_detectable_drop(350, 0.90)
+    >>> round(minimal_detectable_drop(350, 0.90, 0.90), 4)
     0.043
-    >>> minimal_detectable_drop(0, 0.90)
+    >>> minimal_detectable_drop(0, 0.88, 0.90)
     nan
     """
-    if np.ndim(trials) != 0 or np.ndim(p0) != 0:
+    if np.ndim(trials) != 0 or np.ndim(goal) != 0 or np.ndim(claim) != 0:
         raise ValueError("minimal_detectable_drop takes scalars; use minimal_detectable_drops")
-    return float(minimal_detectable_drops(trials, p0, alpha=alpha, power=power))
+    return float(minimal_detectable_drops(trials, goal, claim, alpha=alpha, power=power)[()])

@@ -92,3 +92,31 @@ def test_holm_dominates_bh() -> None:
     rng = np.random.default_rng(11)
     p = rng.uniform(size=50)
     assert np.all(holm(p) >= benjamini_hochberg(p) - 1e-15)
+
+
+def test_adjust_log10_equals_statsmodels_on_the_padded_family() -> None:
+    """Oracle: statsmodels multipletests on the family padded with p = 1 for members without a p-value."""
+    from monitor.stats.multiplicity import adjust_log10
+
+    rng = np.random.default_rng(19)
+    for _ in range(40):
+        k = int(rng.integers(1, 40))
+        m = k + int(rng.integers(0, 40))
+        p = rng.uniform(size=k) ** rng.uniform(0.3, 6.0)
+        p[rng.uniform(size=k) < 0.1] = 1.0
+        padded = np.concatenate([p, np.ones(m - k)])
+        for method, name in (("holm", "holm"), ("bh", "fdr_bh")):
+            got = 10.0 ** adjust_log10(np.log10(p), method, m)
+            np.testing.assert_allclose(got, multipletests(padded, method=name)[1][:k], rtol=1e-10, atol=1e-14)
+
+
+def test_adjust_log10_keeps_tiny_p_values() -> None:
+    from monitor.stats.multiplicity import adjust_log10
+
+    got = adjust_log10([-400.0, -3.0, 0.0], "holm", 10)
+    np.testing.assert_allclose(got, [-400.0 + 1.0, -3.0 + np.log10(9), 0.0])
+    assert adjust_log10([-400.0], "bh", 100)[0] == pytest.approx(-398.0)
+    with pytest.raises(ValueError):
+        adjust_log10([-1.0, -2.0], "holm", 1)
+    with pytest.raises(ValueError):
+        adjust_log10([0.5], "bh", 3)

@@ -86,38 +86,56 @@ def test_power_at_null_does_not_exceed_alpha() -> None:
 
 def test_zero_trials() -> None:
     assert exact_power(0, 0.9, 0.8) == 0.0
-    assert math.isnan(minimal_detectable_drop(0, 0.9))
+    assert math.isnan(minimal_detectable_drop(0, 0.88, 0.90))
 
 
 def test_unreachable_small_n_mdd_is_nan() -> None:
-    # (1 - 0.9)^1 = 0.1 > 0.05: a single case can never reject.
-    assert math.isnan(minimal_detectable_drop(1, 0.9))
-    assert not math.isnan(minimal_detectable_drop(2, 0.9))
+    # H0: p >= 0.9: (1 - 0.9)^1 = 0.1 > 0.05, a single case can never reject.
+    assert math.isnan(minimal_detectable_drop(1, 0.9, 0.92))
+    assert not math.isnan(minimal_detectable_drop(2, 0.9, 0.92))
 
 
-@pytest.mark.parametrize("n", [2, 10, 25, 50, 100, 350, 400, 1000])
-@pytest.mark.parametrize("p0", [0.85, 0.9, 0.95])
-def test_mdd_is_smallest_grid_drop(n: int, p0: float) -> None:
-    d = minimal_detectable_drop(n, p0)
-    assert d == round(d, 4)
-    assert exact_power(n, p0, p0 - d) >= 0.80
-    if d > 1e-4:
-        assert exact_power(n, p0, p0 - (d - 1e-4)) < 0.80
+@pytest.mark.parametrize("n", [2, 10, 25, 50, 100, 350, 400, 1000, 5000])
+@pytest.mark.parametrize(("goal", "claim"), [(0.83, 0.85), (0.88, 0.9), (0.93, 0.95)])
+@pytest.mark.parametrize("alpha", [0.05, 0.0025])
+def test_mdd_solves_exact_power_in_the_true_value(n: int, goal: float, claim: float, alpha: float) -> None:
+    """Oracle: scipy's binomial cdf and a brute-force critical value; the power at claim - MDD is exactly the
+    target, and the power is decreasing in the true value (so every larger drop has at least that power)."""
+    d = minimal_detectable_drop(n, goal, claim, alpha=alpha)
+    crit = [k for k in range(n + 1) if stats.binom.cdf(k, n, goal) <= alpha]
+    if not crit:
+        assert math.isnan(d)
+        return
+    c = max(crit)
+    assert stats.binom.cdf(c, n, claim - d) == pytest.approx(0.80, abs=1e-9)
+    assert exact_power(n, goal, claim - d, alpha=alpha) == pytest.approx(0.80, abs=1e-9)
+    assert exact_power(n, goal, max(claim - d - 0.01, 0.0), alpha=alpha) >= 0.80
+    assert d > claim - goal  # at the goal itself the power is at most alpha
 
 
 def test_mdd_consistent_with_table() -> None:
-    # At n = 350 (exact n for a 4.3 pp drop from 0.90) the MDD is <= 0.043.
-    assert minimal_detectable_drop(350, 0.90) <= 0.043
-    assert minimal_detectable_drop(349, 0.90) > 0.043
+    # regulatory.md 4.7: 350 positives detect 0.90 -> 0.857 at alpha 0.05 against the claim itself.
+    assert minimal_detectable_drop(350, 0.90, 0.90) <= 0.043
+    assert minimal_detectable_drop(349, 0.90, 0.90) > 0.043
+
+
+def test_mdd_by_simulation() -> None:
+    """Oracle: simulated rejections of the exact test at the reported drop (20,000 replicates)."""
+    n, goal, claim, alpha = 500, 0.88, 0.90, 0.05 / 16
+    d = minimal_detectable_drop(n, goal, claim, alpha=alpha)
+    draws = np.random.default_rng(19).binomial(n, claim - d, size=20_000)
+    rejected = stats.binom.cdf(draws, n, goal) <= alpha
+    assert abs(rejected.mean() - 0.80) < 4 * math.sqrt(0.8 * 0.2 / 20_000)
 
 
 def test_mdd_vectorised() -> None:
     n = np.array([0, 50, 100, 400])
-    p0 = np.array([0.9, 0.9, 0.85, 0.95])
-    got = minimal_detectable_drops(n, p0, alpha=0.0025, power=0.9)
+    goal = np.array([0.88, 0.88, 0.83, 0.93])
+    claim = goal + 0.02
+    got = minimal_detectable_drops(n, goal, claim, alpha=0.0025, power=0.9)
     assert np.isnan(got[0])
     for i in range(1, 4):
-        assert got[i] == minimal_detectable_drop(int(n[i]), float(p0[i]), alpha=0.0025, power=0.9)
+        assert got[i] == minimal_detectable_drop(int(n[i]), float(goal[i]), float(claim[i]), alpha=0.0025, power=0.9)
 
 
 @pytest.mark.parametrize(
