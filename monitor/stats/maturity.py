@@ -311,7 +311,7 @@ def arrival_cdf(delay_days: Any, delay_counts: Any, elapsed_days: Any, elapsed_c
     events = np.bincount(d[within], weights=dn[within], minlength=h + 1)
     entries = np.bincount(a, weights=an, minlength=h + 1)
     labels = float(events.sum())
-    if labels <= 0 or entries[h] <= 0:
+    if labels <= 0:
         return None
     if not np.isclose(entries.sum(), labels):
         raise ValueError("the elapsed histogram must count the same cases as the delays within the horizon")
@@ -320,6 +320,8 @@ def arrival_cdf(delay_days: Any, delay_counts: Any, elapsed_days: Any, elapsed_c
         factor = np.where(events > 0, 1.0 - events / at_risk, 1.0)
     if (factor < -1e-9).any():
         raise ValueError("a delay exceeds its elapsed time: the histograms are not of right-truncated delays")
+    if entries[h] <= 0:
+        return None
     factor = np.clip(factor, 0.0, 1.0)
     # F(t) = prod over s in (t, h]: reversed cumulative product, shifted by one day
     tail = np.cumprod(factor[::-1])[::-1]
