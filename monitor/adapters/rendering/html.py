@@ -22,6 +22,14 @@ from markupsafe import Markup
 
 from monitor.adapters.rendering import charts
 from monitor.adapters.rendering.i18n import catalog, inline_translator, translator
+from monitor.adapters.rendering.normalise import (
+    OUTCOMES,
+    alarm_chart,
+    decision_families,
+    drift_comparisons,
+    ewma_chart,
+    result_row,
+)
 from monitor.errors import ReportError
 
 __all__ = ["CORE_SECTIONS", "TEMPLATE_DIR", "render_html", "report_context"]
@@ -121,8 +129,13 @@ def _data_uri(png: bytes) -> str:
 
 
 def _forest(results: list[dict[str, Any]], language: str) -> str | None:
-    rows = [r for r in results if r["claim"] is not None and r["status"] in ("flagged", "insufficient")]
-    rows.sort(key=lambda r: (r["status"] != "flagged", -r["trials"], r["metric"], r["stratum"], r["model_version"]))
+    """The forest plot of the rule's shortfalls, inconclusive and insufficient-evidence strata (the
+    confirmatory ones first), at most ``MAX_FOREST_ROWS``; conformity shown and the old rule's rows
+    are in the tables only."""
+    shown = ("flagged", "inconclusive", "insufficient")
+    rows = [result_row(r) for r in results if r["claim"] is not None and r["status"] in shown]
+    rows.sort(key=lambda r: (shown.index(r["status"]), r["family"] != "confirmatory", -r["trials"], r["metric"],
+                             r["stratum"], r["model_version"]))
     rows = rows[:MAX_FOREST_ROWS]
     if not rows:
         return None
@@ -130,33 +143,49 @@ def _forest(results: list[dict[str, Any]], language: str) -> str | None:
         [r | {"label": f"{_label(language, 'metric.' + r['metric'])} · {r['stratum']} ({r['model_version']})"}
          for r in rows],
         title=_label(language, "performance.heading"), claim_label=_label(language, "common.claim"),
-        goal_label=_label(language, "common.goal")))
+        goal_label=_label(language, "common.goal"),
+        status_labels={s: _label(language, f"status.{s}") for s in charts.STATUS_COLOURS},
+        provisional_label=_label(language, "decision.provisional_short")))
+
+
+def _alarm_dates(chart: dict[str, Any], language: str) -> str:
+    if chart["alarms"]:
+        return ", ".join(a["known_on"] for a in chart["alarms"][:3]) + (" …" if len(chart["alarms"]) > 3 else "")
+    if chart["legacy_first_case"]:
+        return _label(language, "drift.legacy_first_alarm", case=chart["legacy_first_case"])
+    return ""
 
 
 def _cusum(document: dict[str, Any], language: str) -> str | None:
-    alarms = document.get("sequential_alarms") or []
+    alarms = [alarm_chart(a) for a in document.get("sequential_alarms") or []]
     if not alarms:
         return None
-    rows = [a | {"label": f"{_label(language, 'metric.' + a['metric'])} · {a['stratum']} ({a['model_version']})"}
-            for a in alarms]
+    rows = [a | {"label": f"{_label(language, 'metric.' + a['metric'])} · {a['stratum']} ({a['model_version']})",
+                 "dates": _alarm_dates(a, language)} for a in alarms]
     return _data_uri(charts.cusum_ratio_chart(rows, title=_label(language, "drift.cusum_heading"),
-                                              threshold_label=_label(language, "drift.h")))
+                                              threshold_label=_label(language, "drift.h"),
+                                              peak_label=_label(language, "drift.peak"),
+                                              end_label=_label(language, "drift.end_statistic")))
 
 
 def _trends(document: dict[str, Any], language: str) -> list[dict[str, Any]]:
     watched = {(f["model_version"], f["stratum"], f["metric"]) for f in document["findings"]}
     watched |= {(a["model_version"], a["stratum"], a["metric"]) for a in document.get("sequential_alarms") or []}
-    charts_ = [e for e in document["sequential"]["ewma"] if (e["model_version"], e["stratum"], e["metric"]) in watched]
+    ewma = [ewma_chart(e) for e in document["sequential"]["ewma"]]
+    charts_ = [e for e in ewma if (e["model_version"], e["stratum"], e["metric"]) in watched]
     if not charts_:
-        charts_ = [e for e in document["sequential"]["ewma"] if e["level"] == 0 and e["metric"] == "sensitivity"]
+        charts_ = [e for e in ewma if e["level"] == 0 and e["metric"] == "sensitivity"]
     out = []
     for e in [e for e in charts_ if len(e["periods"]) >= 2][:MAX_TREND_CHARTS]:
         metric = _label(language, "metric." + e["metric"])
         labels = {"band": _label(language, "drift.ewma_heading"), "rate": _label(language, "drift.rates"),
-                  "ewma": "EWMA", "claim": _label(language, "common.claim")}
+                  "ewma": "EWMA", "claim": _label(language, "common.claim"),
+                  "reference": _label(language, f"drift.reference_source.{e['reference_source'] or 'claim'}"),
+                  "outside": _label(language, "drift.outside_limits")}
         png = charts.trend_chart(e["periods"], rates=e["rates"], ewma=e["ewma"], lower=e["lower"], upper=e["upper"],
                                  claim=e["claim"], title=f"{metric} · {e['stratum']} ({e['model_version']})",
-                                 labels=labels)
+                                 labels=labels, reference=e["reference"],
+                                 out_of_control=[*e["periods_below_lower_limit"], *e["periods_above_upper_limit"]])
         out.append({"png": _data_uri(png), "metric_label": metric, "stratum": e["stratum"],
                     "model_version": e["model_version"]})
     return out
@@ -191,6 +220,17 @@ def _extra(key: str, value: Any) -> dict[str, Any]:
     return {"key": key, "title_key": title_key, "title": key.replace("_", " ").capitalize(), "tables": tables}
 
 
+def _decision(doc: dict[str, Any]) -> dict[str, Any]:
+    """The rules block: whether the document carries the pre-specified rule (``new``), its families
+    with their outcomes, and the pooled numbers the rule's text names."""
+    families = decision_families(doc)
+    rules = doc["rules"]
+    return {"new": bool(families) or "decision_rule" in rules, "families": families, "outcomes": OUTCOMES,
+            "alpha": rules.get("alpha"), "fdr": rules.get("fdr"),
+            "provisional": sum(f["provisional"] for f in families),
+            "recorded_rule": rules.get("decision_rule"), "legacy_rule": rules.get("flag_rule")}
+
+
 def report_context(content: dict[str, Any], identity: dict[str, Any], language: str) -> dict[str, Any]:
     """The template's context for ``content`` (the report JSON) in ``language`` (en, zh-CN or both)."""
     t = translator(language)
@@ -198,7 +238,7 @@ def report_context(content: dict[str, Any], identity: dict[str, Any], language: 
     counts = {(c["model_version"], c["stratum"]): c for c in doc["counts"]}
     overall: dict[str, list[dict[str, Any]]] = {}
     stratified: dict[str, list[dict[str, Any]]] = {}
-    for r in doc["results"]:
+    for r in map(result_row, doc["results"]):
         c = counts.get((r["model_version"], r["stratum"]), {"tp": 0, "fp": 0, "fn": 0, "tn": 0})
         row = r | {"n": c["tp"] + c["fp"] + c["fn"] + c["tn"], "positives": c["tp"] + c["fn"]}
         if r["level"] == 0:
@@ -222,6 +262,13 @@ def report_context(content: dict[str, Any], identity: dict[str, Any], language: 
         "confidence_pct": f"{round(doc['rules']['confidence'] * 100)}%",
         "power_pct": f"{round(doc['rules']['power'] * 100)}%",
         "overall": sorted(overall.items()), "stratified": list(stratified.items()),
+        "decision": _decision(doc), "findings": [result_row(f) | {"status": "flagged"} for f in doc["findings"]],
+        "has_deff": any(isinstance(r.get("design_effect"), (int, float)) and r["design_effect"] != 1.0
+                        for r in doc["results"]),
+        "alarms": [alarm_chart(a) for a in doc.get("sequential_alarms") or []],
+        "cusum": [alarm_chart(c) for c in doc["sequential"]["cusum"]],
+        "ewma": [ewma_chart(e) for e in doc["sequential"]["ewma"]],
+        "drift": drift_comparisons(doc),
         "scanners": [{"label": k, "n": v} for k, v in scanners.items()],
         "extras": extras, "section_no": section_no,
         "charts": {"forest": _forest(doc["results"], language), "cusum": _cusum(doc, language),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from markupsafe import Markup
@@ -14,11 +16,36 @@ from monitor.adapters.rendering.i18n import (
     inline_translator,
     translator,
 )
+from monitor.adapters.rendering.normalise import FAMILIES
 from monitor.errors import ReportError
 
+SCHEMA_DIR = Path(__file__).resolve().parents[4] / "schemas"
+
+
+def _drift_reasons() -> set[str]:
+    """The reasons a data-drift row may give for its verdict, as the analysis schema enumerates them."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            reason = node.get("properties", {}).get("reason") if isinstance(node.get("properties"), dict) else None
+            if isinstance(reason, dict) and "no_reference" in reason.get("enum", []):
+                found.update(reason["enum"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads((SCHEMA_DIR / "analysis.schema.json").read_text(encoding="utf-8")))
+    return found
+
+
+#: The reasons a data-drift row gives for its verdict (docs/drift-baseline.md), from the schema.
+DRIFT_REASONS = _drift_reasons()
 TEMPLATE = (TEMPLATE_DIR / "report.html.j2").read_text(encoding="utf-8")
 LITERAL_KEYS = re.compile(r"""\bti?\(\s*['"]([a-z0-9_]+(?:\.[a-z0-9_]+)*)['"]""")
-DYNAMIC_PREFIXES = re.compile(r"""\bti?\(\s*['"]([a-z0-9_]+\.)['"]\s*~""")
+DYNAMIC_PREFIXES = re.compile(r"""\bti?\(\s*['"]((?:[a-z0-9_]+\.)+)['"]\s*~""")
 
 
 def test_both_catalogs_have_exactly_the_same_keys() -> None:
@@ -44,11 +71,21 @@ def test_the_template_uses_only_existing_keys() -> None:
 
 def test_dynamic_keys_of_the_template_cover_every_value_they_take() -> None:
     prefixes = set(DYNAMIC_PREFIXES.findall(TEMPLATE))
-    assert prefixes == {"status.", "metric.", "signoff."}
+    assert prefixes == {"status.", "metric.", "signoff.", "decision.family.", "decision.family_signal.",
+                        "decision.method_name.", "drift.reference_source.", "drift.verdict.", "drift.reason."}
     for language in LANGUAGES:
         messages = catalog(language)
-        for value in ("ok", "flagged", "insufficient", "not_tested", "draft", "signed", "superseded"):
+        # the decision rule's outcomes, and "ok" of documents stored before it (still rendered)
+        for value in ("flagged", "conforming", "inconclusive", "insufficient", "not_tested", "ok", "draft", "signed",
+                      "superseded", "provisional"):
             assert f"status.{value}" in messages
+        for prefix in ("decision.family.", "decision.family_signal."):
+            assert {f"{prefix}{f}" for f in FAMILIES} <= set(messages)
+        assert {f"decision.method_name.{m}" for m in ("holm", "bh", "by")} <= set(messages)
+        assert {f"drift.reference_source.{s}" for s in ("configured", "established", "claim")} <= set(messages)
+        assert {f"drift.verdict.{v}" for v in ("drifted", "not_drifted", "no_reference", "not_compared")} <= set(
+            messages)
+        assert len(DRIFT_REASONS) >= 7 and {f"drift.reason.{r}" for r in DRIFT_REASONS} <= set(messages)
         for value in ("sensitivity", "specificity", "ppv", "npv"):
             assert f"metric.{value}" in messages
         for value in ("authored", "reviewed", "approved"):
