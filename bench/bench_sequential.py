@@ -15,7 +15,11 @@ confirmed positives, Se0 = 0.90, a drop of 4.3 points):
    across 20 charts;
 4. the EWMA (lambda, L) pairs for ARL0 ~ 500 on normal data (Markov and integral equation) and the
    simulated in-control ARL of the EWMA proportion chart with unequal period sizes;
-5. runtimes.
+5. runtimes;
+6. charts under verification by audit sample (all positive calls, 10% of negative calls verified, a
+   DR-triage design): the chart designed on the verified-case rates (``rate_among_verified``) against a
+   simulation of the whole design (cases, the audit's verification, the chart on the verified cases), and
+   the in-control run length of the naive chart (designed on the claim's rates) on the same stream.
 
 Figures are printed, never asserted: this is not a test.
 """
@@ -39,6 +43,7 @@ from monitor.stats.sequential import (  # noqa: E402
     design_bernoulli_cusum,
     ewma_arl_normal,
     ewma_proportion_chart,
+    rate_among_verified,
     simulate_bernoulli_cusum_run_lengths,
 )
 
@@ -167,6 +172,46 @@ def runtimes(seed: int) -> None:
     clock("ewma_arl_normal, integral (64 nodes)", lambda: ewma_arl_normal(0.1, 2.814, method="integral"))
 
 
+def _design_run_lengths(p: float, fractions: tuple[float, float], q0: float, q1: float, h: float, runs: int,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Run lengths of the chart on the verified cases of a simulated audit design, in verified cases and in
+    all cases of the chart's population (fractions: verification of an event's call, of the other call)."""
+    verified_lengths, all_lengths = np.empty(runs), np.empty(runs)
+    for r in range(runs):
+        state, seen, cases, n = 0.0, 0, 0, 4096
+        while True:  # one run, extended chunk by chunk (the statistic carries over)
+            event = rng.random(n) < p
+            verified = rng.random(n) < np.where(event, fractions[0], fractions[1])
+            path = bernoulli_cusum_path(event[verified], q0, q1, h, start=state)
+            if path.first_alarm is not None:
+                verified_lengths[r] = seen + path.first_alarm + 1
+                all_lengths[r] = cases + np.flatnonzero(verified)[path.first_alarm] + 1
+                break
+            state = float(path.statistic[-1]) if path.statistic.size else state
+            seen, cases = seen + int(verified.sum()), cases + n
+    return verified_lengths, all_lengths
+
+
+def audit_design(runs: int, seed: int) -> None:
+    rng = np.random.default_rng(seed + 6)
+    print("\n6. Audit-sample verification (positive calls 100%, negative calls 10%): charts on verified cases")
+    print(f"   ({runs} simulated runs of the whole design per row; ARLs in verified cases, and in all cases)")
+    print("   chart        p0->p1        q0->q1 (verified)      h  | ARL markov | ARL simulated (verified)"
+          "              | ARL all cases")
+    for metric, p0, p1, fractions in (("sensitivity", 0.10, 0.15, (0.1, 1.0)), ("specificity", 0.15, 0.20, (1.0, 0.1))):
+        q0, q1 = rate_among_verified(p0, *fractions), rate_among_verified(p1, *fractions)
+        design = design_bernoulli_cusum(q0, q1, arl0=1000, grid=4000)
+        for label, p in (("in control", p0), ("after drop", p1)):
+            exact = bernoulli_cusum_arl(q0, q1, design.h, p_true=rate_among_verified(p, *fractions), grid=4000)
+            verified, every = _design_run_lengths(p, fractions, q0, q1, design.h, runs, rng)
+            print(f"   {metric:11s} {p0:.2f}->{p1:.2f} {label:10s} {q0:.4f}->{q1:.4f} {design.h:6.3f} | "
+                  f"{exact:10.1f} | {_summary(verified, exact)} | {every.mean():10.1f}")
+        naive = design_bernoulli_cusum(p0, p1, arl0=1000, grid=4000)
+        lengths = simulate_bernoulli_cusum_run_lengths(p0, p1, naive.h, p_true=q0, n_runs=runs, seed=seed + 7)
+        print(f"   naive {metric} chart (designed on {p0:.2f}->{p1:.2f}, h={naive.h:.3f}, ARL0 1000) on the verified"
+              f" cases in control: mean run length {lengths.mean():.1f} verified cases")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10_000, help="in-control simulated runs per h")
@@ -181,6 +226,7 @@ def main() -> None:
     false_alarms(runs, args.seed)
     ewma(args.seed, charts)
     runtimes(args.seed)
+    audit_design(min(runs, 2_000), args.seed)
     print(f"\nTotal {time.perf_counter() - start:.1f} s")
 
 

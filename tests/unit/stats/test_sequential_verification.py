@@ -43,26 +43,31 @@ def _simulated_run_lengths(p: float, fractions: tuple[float, float], q0: float, 
     miss with probability p; a miss is verified with fractions[0] (negative call), a hit with fractions[1]."""
     lengths = []
     for _ in range(runs):
-        n = 4000
-        while True:
-            miss = rng.random(n) < p
-            verified = rng.random(n) < np.where(miss, fractions[0], fractions[1])
-            path = bernoulli_cusum_path(miss[verified], q0, q1, h)
+        state, seen = 0.0, 0
+        while True:  # one run, extended chunk by chunk (the statistic carries over)
+            miss = rng.random(2000) < p
+            verified = rng.random(2000) < np.where(miss, fractions[0], fractions[1])
+            path = bernoulli_cusum_path(miss[verified], q0, q1, h, start=state)
             if path.first_alarm is not None:
-                lengths.append(path.first_alarm + 1)
+                lengths.append(seen + path.first_alarm + 1)
                 break
-            n *= 4
+            state = float(path.statistic[-1]) if path.statistic.size else state
+            seen += int(verified.sum())
     return np.asarray(lengths, dtype=float)
 
 
-@pytest.mark.parametrize("p_true", [0.10, 0.16])
-def test_the_chart_on_verified_cases_has_the_run_length_of_the_exact_chain(p_true: float) -> None:
+@pytest.mark.parametrize(("p0", "p1", "p_true", "fractions"), [
+    (0.10, 0.16, 0.10, (0.1, 1.0)),   # sensitivity chart (misses are negative calls), in control
+    (0.10, 0.16, 0.16, (0.1, 1.0)),   # after the drop
+    (0.15, 0.20, 0.15, (1.0, 0.1)),   # specificity chart (false positives are positive calls), in control
+])
+def test_the_chart_on_verified_cases_has_the_run_length_of_the_exact_chain(p0: float, p1: float, p_true: float,
+                                                                         fractions: tuple[float, float]) -> None:
     """Oracle: simulation of the whole design (cases, the audit's verification, the chart on the verified
     cases) against the exact Markov-chain ARL of the chart on the mapped rates (few replicates here; the
     full figures are in bench/bench_sequential.py)."""
-    fractions = (0.1, 1.0)
-    q0, q1 = rate_among_verified(0.10, *fractions), rate_among_verified(0.16, *fractions)
-    design = design_bernoulli_cusum(q0, q1, arl0=400, grid=4000)
+    q0, q1 = rate_among_verified(p0, *fractions), rate_among_verified(p1, *fractions)
+    design = design_bernoulli_cusum(q0, q1, arl0=300, grid=4000)
     exact = bernoulli_cusum_arl(q0, q1, design.h, p_true=rate_among_verified(p_true, *fractions), grid=4000)
     lengths = _simulated_run_lengths(p_true, fractions, q0, q1, design.h, 300, np.random.default_rng(7))
     se = lengths.std(ddof=1) / np.sqrt(lengths.size)
