@@ -5,24 +5,35 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-__all__ = ["cusum_chart", "drift_chart", "heatmap", "heatmap_frame", "trend_chart"]
+__all__ = ["MARKS", "TESTED", "VERDICTS", "cusum_chart", "drift_chart", "drift_verdicts", "heatmap", "heatmap_frame",
+           "trend_chart"]
 
 #: Half-width of the diverging colour scale (difference from the claim, in proportion points).
 COLOUR_LIMIT = 0.10
-TESTED = ("ok", "flagged")
+#: Outcomes reached by a test: the decision rule's three, and ``ok`` of documents stored before it.
+TESTED = ("flagged", "conforming", "inconclusive", "ok")
+#: The mark each outcome adds to a heat-map cell's estimate.
+MARKS = {"flagged": " ⚑", "inconclusive": " ?", "conforming": " ✓"}
+
+
+def _provisional(frame: pd.DataFrame) -> list[bool]:
+    column = frame["provisional"] if "provisional" in frame else pd.Series([None] * len(frame), index=frame.index)
+    return [bool(p) if pd.notna(p) else False for p in column]
 
 
 def heatmap_frame(grid: pd.DataFrame) -> pd.DataFrame:
-    """The grid with the texts and marks the heat map draws: estimate and n per cell; cells that were
-    not tested (too few cases) keep no colour and are marked ``low n``; flagged cells are marked."""
+    """The grid with the texts and marks the heat map draws: estimate and n per cell, marked with the
+    rule's outcome (⚑ shortfall shown, ? inconclusive, ✓ conformity shown); cells that were not tested
+    (too few cases) keep no colour and are marked ``low n``; a provisional outcome says so."""
     frame = grid.copy()
     tested = frame["status"].isin(TESTED)
     frame["colour"] = frame["difference"].where(tested)
     frame["label"] = [
-        (f"{e:.1%}" if pd.notna(e) else "—") + (" ⚑" if s == "flagged" else "")
+        (f"{e:.1%}" if pd.notna(e) else "—") + MARKS.get(s, "")
         for e, s in zip(frame["estimate"], frame["status"], strict=True)]
-    frame["n_label"] = [f"n={int(n)}" + ("" if s in TESTED else " · low n") if s != "no_data" else "no data"
-                        for n, s in zip(frame["trials"], frame["status"], strict=True)]
+    frame["n_label"] = [(f"n={int(n)}" + ("" if s in TESTED else " · low n") + (" · provisional" if p else ""))
+                        if s != "no_data" else "no data"
+                        for n, s, p in zip(frame["trials"], frame["status"], _provisional(frame), strict=True)]
     frame["interval"] = [f"[{lo:.1%}, {hi:.1%}]" if pd.notna(lo) else ""
                          for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)]
     return frame
@@ -30,7 +41,8 @@ def heatmap_frame(grid: pd.DataFrame) -> pd.DataFrame:
 
 def heatmap(grid: pd.DataFrame, *, rows: str, columns: str, metric: str) -> alt.LayerChart:
     """Cells coloured by estimate minus claim on a diverging scale centred at 0 (red: below the claim);
-    untested cells grey with a dashed border, flagged cells with a thick black border."""
+    untested cells grey with a dashed border, a shortfall shown with a thick black border, an inconclusive
+    outcome with a dotted one."""
     frame = heatmap_frame(grid)
     row_order = list(dict.fromkeys(frame["row"]))
     column_order = list(dict.fromkeys(frame["column"]))
@@ -42,6 +54,7 @@ def heatmap(grid: pd.DataFrame, *, rows: str, columns: str, metric: str) -> alt.
                alt.Tooltip("claim:Q", format=".2f"), alt.Tooltip("difference:Q", format="+.3f"),
                alt.Tooltip("successes:Q"), alt.Tooltip("trials:Q"), alt.Tooltip("q_value:Q", format=".3g"),
                alt.Tooltip("status:N")]
+    tooltip += [alt.Tooltip(f"{c}:N") for c in ("family", "provisional") if c in frame]
     cells = base.mark_rect(stroke="#555", strokeWidth=0.5).encode(
         color=alt.Color("colour:Q", title=f"{metric} − claim",
                         scale=alt.Scale(scheme="redblue", domain=[-COLOUR_LIMIT, COLOUR_LIMIT], domainMid=0,
@@ -55,14 +68,17 @@ def heatmap(grid: pd.DataFrame, *, rows: str, columns: str, metric: str) -> alt.
                                                  ).encode(tooltip=tooltip)
     flagged = base.transform_filter(alt.datum.status == "flagged").mark_rect(
         fill=None, stroke="black", strokeWidth=4).encode(tooltip=tooltip)
+    inconclusive = base.transform_filter(alt.datum.status == "inconclusive").mark_rect(
+        fill=None, stroke="#555", strokeDash=[2, 2], strokeWidth=2.5).encode(tooltip=tooltip)
     estimate = base.mark_text(baseline="bottom", dy=-1, fontSize=13, fontWeight="bold").encode(text="label:N")
     count = base.mark_text(baseline="top", dy=3, fontSize=11).encode(text="n_label:N")
-    return alt.layer(cells, untested, flagged, estimate, count).properties(height=max(60 * len(row_order), 160))
+    return alt.layer(cells, untested, flagged, inconclusive, estimate, count).properties(height=max(60 * len(row_order), 160))
 
 
 def trend_chart(estimates: pd.DataFrame, ewma: pd.DataFrame) -> alt.LayerChart:
     """Estimate per period with its confidence band, the claim and performance goal, and (when the
-    stratum has one) the EWMA of the per-period rate with its control limits."""
+    stratum has one) the EWMA of the per-period rate with its control limits and its centre line (the
+    reference level the chart is centred on)."""
     order = list(dict.fromkeys([*ewma["period"], *estimates["period"]]))
     x = alt.X("period:N", sort=order, title="period", axis=alt.Axis(labelAngle=0))
     scale = alt.Scale(zero=False)
@@ -78,6 +94,10 @@ def trend_chart(estimates: pd.DataFrame, ewma: pd.DataFrame) -> alt.LayerChart:
                                                                           ).encode(y="goal:Q")
     layers: list[alt.Chart] = [band, line, claim, goal]
     if not ewma.empty:
+        if "reference" in ewma and ewma["reference"].notna().any():
+            layers.append(alt.Chart(ewma.head(1)).mark_rule(color="#ff7f0e", opacity=0.8).encode(
+                y="reference:Q", tooltip=[alt.Tooltip("reference:Q", format=".3f", title="EWMA centre (reference)"),
+                                          alt.Tooltip("reference_source:N", title="reference from")]))
         layers.append(alt.Chart(ewma).mark_line(color="#ff7f0e", strokeDash=[4, 2]).encode(
             x=x, y="ewma:Q", tooltip=["period", alt.Tooltip("ewma:Q", format=".4f")]))
         layers.append(alt.Chart(ewma).mark_line(color="#ff7f0e", opacity=0.6, interpolate="step-after").encode(
@@ -88,25 +108,58 @@ def trend_chart(estimates: pd.DataFrame, ewma: pd.DataFrame) -> alt.LayerChart:
 
 
 def cusum_chart(cusum: pd.DataFrame) -> alt.LayerChart:
-    """The CUSUM statistic at the end of each period against its decision limit h."""
-    x = alt.X("period:N", sort=list(cusum["period"]), title="period", axis=alt.Axis(labelAngle=0))
-    bars = alt.Chart(cusum).mark_bar(color="#9467bd").encode(
-        x=x, y=alt.Y("statistic:Q", title="CUSUM statistic"),
-        tooltip=["period", alt.Tooltip("statistic:Q", format=".3f"), alt.Tooltip("h:Q", format=".3f"),
-                 "alarms", "cases"])
-    limit = alt.Chart(cusum).mark_tick(color="#d62728", thickness=3, size=60).encode(
+    """The CUSUM statistic per period against its decision limit h; a period with an alarm is a red bar as
+    high as the statistic reached at its alarm (after an alarm the chart restarts, so the value at the
+    period's end alone would look in control), with the alarm dates in the tooltip."""
+    frame = cusum.copy()
+    peak = frame["peak"] if "peak" in frame else pd.Series([None] * len(frame), index=frame.index)
+    frame["shown"] = [p if pd.notna(p) else s for p, s in zip(peak, frame["statistic"], strict=True)]
+    frame["alarmed"] = frame["alarms"].fillna(0).astype(int) > 0
+    if "alarm_dates" not in frame:
+        frame["alarm_dates"] = ""
+    x = alt.X("period:N", sort=list(frame["period"]), title="period", axis=alt.Axis(labelAngle=0))
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=x, y=alt.Y("shown:Q", title="CUSUM statistic (at alarm, else at period end)"),
+        color=alt.Color("alarmed:N", title="alarm in period",
+                        scale=alt.Scale(domain=[False, True], range=["#9467bd", "#d62728"])),
+        tooltip=["period", alt.Tooltip("statistic:Q", format=".3f", title="statistic at period end"),
+                 alt.Tooltip("shown:Q", format=".3f", title="statistic shown"), alt.Tooltip("h:Q", format=".3f"),
+                 "alarms", alt.Tooltip("alarm_dates:N", title="alarm dates"), "cases"])
+    limit = alt.Chart(frame).mark_tick(color="black", thickness=3, size=60).encode(
         x=x, y="h:Q", tooltip=[alt.Tooltip("h:Q", format=".3f", title="decision limit h")])
     return alt.layer(bars, limit).properties(height=220)
 
 
+VERDICTS = ["drifted", "not drifted", "no reference", "not compared"]
+
+
+def drift_verdicts(drift: pd.DataFrame) -> list[str]:
+    """Each drift row's verdict: ``drifted``/``not drifted``, or ``no reference`` (never "not drifted")
+    when there was nothing to compare with (``not compared`` when the period had no case)."""
+    reasons = drift["reason"] if "reason" in drift else pd.Series([None] * len(drift), index=drift.index)
+    return [("not compared" if r == "no_current_cases" else "no reference") if d is None or pd.isna(d)
+            else "drifted" if bool(d) else "not drifted"
+            for d, r in zip(drift["drifted"].astype(object), reasons, strict=True)]
+
+
 def drift_chart(drift: pd.DataFrame) -> alt.LayerChart:
-    """Each feature's drift statistic as a share of its threshold (1 = at the threshold)."""
-    frame = drift.assign(ratio=drift["value"] / drift["threshold"])
-    base = alt.Chart(frame).encode(y=alt.Y("feature:N", sort=list(frame["feature"]), title=None))
+    """Each feature's drift statistic as a share of its threshold (1 = at the threshold), one row per
+    comparison (preceding window, fixed baseline) and feature; a row without a reference has no bar
+    and says "no reference"."""
+    reference = drift["reference"].fillna("preceding") if "reference" in drift else "preceding"
+    frame = drift.assign(ratio=drift["value"] / drift["threshold"], verdict=drift_verdicts(drift),
+                         reference=reference)
+    frame["label"] = frame["feature"] + " · " + frame["reference"]
+    frame["text"] = [v if v in ("no reference", "not compared") else "" for v in frame["verdict"]]
+    tooltip = [c for c in ("feature", "reference", "reference_periods", "method") if c in frame]
+    tooltip += [alt.Tooltip("value:Q", format=".4f"), "threshold", "verdict"]
+    tooltip += [c for c in ("effect_size", "effect_floor", "reason", "reference_n", "current_n") if c in frame]
+    base = alt.Chart(frame).encode(y=alt.Y("label:N", sort=list(frame["label"]), title=None))
     bars = base.mark_bar().encode(
         x=alt.X("ratio:Q", title="statistic / threshold"),
-        color=alt.Color("drifted:N", scale=alt.Scale(domain=[False, True], range=["#4c78a8", "#d62728"])),
-        tooltip=["feature", "method", alt.Tooltip("value:Q", format=".4f"), "threshold", "drifted",
-                 "reference_n", "current_n"])
+        color=alt.Color("verdict:N", scale=alt.Scale(domain=VERDICTS,
+                                                     range=["#d62728", "#4c78a8", "#bbbbbb", "#dddddd"])),
+        tooltip=tooltip)
+    text = base.mark_text(align="left", dx=4, color="#555").encode(x=alt.value(0), text="text:N")
     rule = alt.Chart(pd.DataFrame({"ratio": [1.0]})).mark_rule(color="black", strokeDash=[6, 3]).encode(x="ratio:Q")
-    return alt.layer(bars, rule).properties(height=max(28 * len(frame), 120))
+    return alt.layer(bars, text, rule).properties(height=max(28 * len(frame), 120))

@@ -66,10 +66,20 @@ def summary_text(finding: dict[str, Any]) -> str:
     """What a finding found, from its numeric evidence, as plain text (for a table cell)."""
     e = finding["evidence"]
     if finding["kind"] == "performance":
-        return (f"{e['estimate']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}] vs claim {e['claim']:.0%} "
-                f"(goal {e['performance_goal']:.0%}), {e['successes']}/{e['trials']}, q = {e['q_value']:.2g}")
+        family = {"confirmatory": "confirmatory, ", "exploratory": "exploratory (signal to investigate), "}.get(
+            e.get("family") or "", "")
+        provisional = (f", provisional ({e['expected_share']:.0%} of expected labels)"
+                       if e.get("provisional") and e.get("expected_share") is not None
+                       else ", provisional" if e.get("provisional") else "")
+        return (f"shortfall shown: {e['estimate']:.1%} [{e['ci_low']:.1%}, {e['ci_high']:.1%}] vs claim "
+                f"{e['claim']:.0%} (goal {e['performance_goal']:.0%}), {e['successes']}/{e['trials']}, "
+                f"{family}adjusted p = {e['q_value']:.2g}{provisional}")
+    first = e.get("first_alarm") or {}
+    if first.get("known_on"):
+        return (f"CUSUM alarm on {first['known_on']} (case {first['case_index']:,} of the chart, "
+                f"{len(e.get('alarms') or [first])} in the period; h = {e['h']:.2f}, ARL0 = {e['arl0']:,.0f})")
     return (f"CUSUM alarm at case {e['first_alarm_case_in_period']} of {e['cases_in_period']} in the period "
-            f"(h = {e['h']:.2f}, ARL0 = {e['arl0']:,.0f})")
+            f"(undated; h = {e['h']:.2f}, ARL0 = {e['arl0']:,.0f})")
 
 
 def finding_summary(finding: dict[str, Any]) -> str:
@@ -89,14 +99,21 @@ def no_results(metric: Any, rows: Any, columns: Any, period: Any) -> str:
 
 
 def flagged_cell(metric: Any, cell: Any) -> str:
-    """A flagged heat-map cell, its stratum in bold."""
-    return (f"Flagged: {md(metric)} in **{md(cell.stratum)}**: {cell.estimate:.1%} "
+    """A heat-map cell with a shortfall shown, its stratum in bold (its family and a provisional outcome
+    named when the run has them)."""
+    family = getattr(cell, "family", None)
+    provisional = getattr(cell, "provisional", None)
+    share = getattr(cell, "expected_share", None)
+    tail = f", {md(family)}" if isinstance(family, str) else ""
+    if provisional is not None and provisional == provisional and bool(provisional):  # NaN: not stated
+        tail += f", provisional ({share:.0%} of expected labels)" if isinstance(share, float) else ", provisional"
+    return (f"Shortfall shown: {md(metric)} in **{md(cell.stratum)}**: {cell.estimate:.1%} "
             f"[{cell.ci_low:.1%}, {cell.ci_high:.1%}] vs claim {cell.claim:.0%}, "
-            f"{cell.successes}/{cell.trials}, q = {cell.q_value:.2g}")
+            f"{cell.successes}/{cell.trials}, adjusted p = {cell.q_value:.2g}{tail}")
 
 
 def period_help(period: Any) -> str:
-    return f"Strata of {md(period)}; flagged ones are listed first."
+    return f"Strata of {md(period)}; those with a shortfall shown are listed first."
 
 
 def report_button(fmt: Any, language: Any) -> str:

@@ -1,4 +1,5 @@
-"""Data drift of the selected period against its reference window."""
+"""Data drift of the selected period against its reference windows (the preceding window and the fixed
+baseline)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,22 @@ def render(ctx: PageContext) -> None:
     if drift.empty:
         st.info("No data-drift section stored for this period.")
         return
-    drifted = drift[drift["drifted"].astype(bool)]
+    verdicts = charts.drift_verdicts(drift)
+    drifted = drift[[v == "drifted" for v in verdicts]]
+    unreferenced = drift[[v == "no reference" for v in verdicts]]
     if drifted.empty:
-        st.success("No feature drifted beyond its threshold.")
+        st.success("No feature drifted beyond its threshold against a reference with cases.")
     else:
-        st.warning(labels.drifted(drifted["feature"], prefix="Drifted beyond threshold"))
+        st.warning(labels.drifted(dict.fromkeys(drifted["feature"]), prefix="Drifted beyond threshold"))
+    if not unreferenced.empty:
+        st.info(labels.drifted(dict.fromkeys(unreferenced["feature"]),
+                               prefix="No reference (nothing to compare with, not 'not drifted')"))
     with st.container(key="drift-chart"):
         st.altair_chart(charts.drift_chart(drift), width="stretch")
-    st.caption("Each bar is the feature's statistic divided by its threshold (dashed line = 1). Numeric features: "
-               "normed Wasserstein distance; categorical: Jensen-Shannon distance; rates: two-proportion z-test "
-               "(value = p-value, drift when below the threshold).")
-    st.dataframe(drift, hide_index=True, column_config={"value": st.column_config.NumberColumn(format="%.4f")})
+    st.caption("Each bar is the feature's statistic divided by its threshold (dashed line = 1), one row per "
+               "comparison: with the preceding window and with the fixed baseline. Numeric features: normed "
+               "Wasserstein distance; categorical: Jensen-Shannon distance; rates: two-proportion z-test (value = "
+               "p-value; drift when below the threshold and the effect size reaches its floor). A row without a "
+               "reference (e.g. the first period) has no bar and reads 'no reference'.")
+    st.dataframe(drift.assign(verdict=verdicts), hide_index=True,
+                 column_config={"value": st.column_config.NumberColumn(format="%.4f")})

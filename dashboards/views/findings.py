@@ -19,8 +19,13 @@ def render(ctx: PageContext) -> None:
         st.success(f"No findings in {labels.text(ctx.period)}.")
         return
     st.dataframe(pd.DataFrame([{"kind": f["kind"], "metric": f["metric"], "stratum": f["stratum"],
-                                "model version": f["model_version"], "ticket": f["ticket_id"],
+                                "model version": f["model_version"], "family": f["evidence"].get("family"),
+                                "provisional": f["evidence"].get("provisional"), "ticket": f["ticket_id"],
                                 "summary": labels.summary_text(f)} for f in found]), hide_index=True)
+    st.caption("A performance finding is a shortfall shown by the pre-specified rule: confirmatory (Holm, "
+               "family-wise error rate) or exploratory (Benjamini–Hochberg, false discovery rate: a signal to "
+               "investigate). A provisional shortfall opens no ticket. CUSUM alarms are dated by the day their "
+               "case became known.")
     for f in found:
         with st.expander(labels.finding_label(f)):
             st.markdown(labels.finding_summary(f))

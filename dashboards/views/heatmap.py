@@ -27,18 +27,23 @@ def render(ctx: PageContext) -> None:
     version = last.selectbox("Model version", versions, key="heat_version") if versions else None
     grid = data.stratum_grid(ctx.database_url, ctx.run_key, ctx.device_id, ctx.period, metric, rows, columns,
                              version)
-    if grid["status"].isin(["ok", "flagged", "insufficient"]).sum() == 0:
+    if grid["status"].isin([*charts.TESTED, "insufficient"]).sum() == 0:
         st.info(labels.no_results(metric, rows, columns, ctx.period))
         return
     with st.container(key="heatmap"):
         st.altair_chart(charts.heatmap(grid, rows=rows, columns=columns, metric=metric), width="stretch")
-    st.caption("Colour: estimate − claim (blue above, red below the claim). Grey dashed cells have too few "
-               "confirmed cases to be tested (low n); a thick black border marks a flagged cell (q ≤ FDR and "
-               "estimate below claim − margin). Hover a cell for its interval, counts and q-value.")
+    st.caption("Colour: estimate − claim (blue above, red below the claim). The pre-specified rule decides each "
+               "cell against its performance goal (claim − margin) within its family: ⚑ and a thick black border "
+               "= shortfall shown (the family-adjusted one-sided test against the goal rejects); ? and a dotted "
+               "border = inconclusive; ✓ = conformity shown. Intersections are exploratory: a shortfall there is "
+               "a signal to investigate. Grey dashed cells have too few confirmed cases to be tested (low n); "
+               "'provisional' = decided on too few of the expected labels. Hover a cell for its interval, counts, "
+               "adjusted p and family.")
     flagged = grid[grid["status"] == "flagged"]
     with st.container(key="heatmap-flagged"):
         if flagged.empty:
-            st.success(f"No flagged {labels.text(metric)} cell in {labels.text(rows)} × {labels.text(columns)}.")
+            st.success(f"No {labels.text(metric)} shortfall shown in {labels.text(rows)} × "
+                       f"{labels.text(columns)}.")
         else:
             for cell in flagged.itertuples():
                 st.error(labels.flagged_cell(metric, cell))

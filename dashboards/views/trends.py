@@ -32,10 +32,18 @@ def render(ctx: PageContext) -> None:
         st.altair_chart(charts.trend_chart(trend["estimates"], trend["ewma"]), width="stretch")
     st.caption("Blue: estimate with its confidence interval per period (each period's newest run). Black dashed: "
                "claim; red dotted: performance goal (claim − margin). Orange: EWMA of the per-period rate with "
-               "its control limits (from the newest run; single attributes and overall only).")
+               "its control limits and (solid) its centre line, the reference level it is centred on (from the "
+               "newest run; single attributes and overall only).")
     if not trend["cusum"].empty:
         st.subheader("CUSUM")
-        st.altair_chart(charts.cusum_chart(trend["cusum"]), width="stretch")
-        st.caption("Bars: the CUSUM statistic at the end of each period; red ticks: its decision limit h. "
-                   "An alarm is recorded when the statistic crosses h.")
+        with st.container(key="cusum-chart"):
+            st.altair_chart(charts.cusum_chart(trend["cusum"]), width="stretch")
+        st.caption("Black ticks: the decision limit h. A red bar is a period with an alarm, as high as the "
+                   "statistic reached at its alarm: after an alarm the chart restarts at 0, so its value at the "
+                   "period's end may be below h while the alarm stands. Purple: no alarm, the statistic at the "
+                   "period's end. Cases enter in the order their labels became known; each alarm is dated.")
+        alarmed = trend["cusum"][trend["cusum"]["alarms"].fillna(0).astype(int) > 0]
+        if not alarmed.empty and "alarm_dates" in alarmed:
+            st.dataframe(alarmed[["period", "alarms", "alarm_dates"]], hide_index=True,
+                         column_config={"alarm_dates": "alarm dates (case of the chart)"})
     st.dataframe(trend["estimates"], hide_index=True)
