@@ -40,7 +40,7 @@ CORE_SECTIONS = frozenset({
     "input_fingerprint", "device", "period", "data_cutoff", "rules", "sources", "completeness", "sites", "counts",
     "results", "findings", "summary", "reference_window", "discrimination", "reference_comparison",
     "stratum_vs_rest", "maturity", "verification", "time_to_intervention", "sequential", "data_drift",
-    "early_warning", "sequential_alarms",
+    "early_warning", "sequential_alarms", "label_arrival", "clustering",
 })
 MAX_FOREST_ROWS = 24
 MAX_TREND_CHARTS = 4
@@ -220,6 +220,38 @@ def _extra(key: str, value: Any) -> dict[str, Any]:
     return {"key": key, "title_key": title_key, "title": key.replace("_", " ").capitalize(), "tables": tables}
 
 
+def _arrival(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The label-arrival section (maturity-aware evidence) for the report: its settings and the overall and
+    single-stratum rows; None when the document has none (earlier documents, roll-ups)."""
+    section = doc.get("label_arrival")
+    if not section:
+        return None
+    rows = [r for r in section.get("strata") or [] if r.get("level", 0) <= 1]
+    return {"horizon_days": section.get("horizon_days"), "min_expected_share": section.get("min_expected_share"),
+            "provisional_sources": section.get("provisional_sources") or [], "rows": rows,
+            "outcome_dependent": [d for d in section.get("distributions") or []
+                                  if d.get("outcome_dependent_delay") and d.get("positives") and d.get("negatives")]}
+
+
+#: A design effect at or above this is listed for an intersection too (overall and single strata always are).
+DEFF_SHOWN = 1.1
+
+
+def _clustering(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The patient-clustering section: overall and single strata, and the intersections whose design
+    effect reaches ``DEFF_SHOWN`` for some metric; None when the document has none."""
+    section = doc.get("clustering")
+    if not section:
+        return None
+    rows = [r for r in section.get("strata") or []
+            if r.get("level", 0) <= 1 or any((d or 0) >= DEFF_SHOWN for d in (r.get("design_effects") or {}).values())]
+    metrics = [m for m in ("sensitivity", "specificity", "ppv", "npv")
+               if any(m in (r.get("design_effects") or {}) for r in rows)]
+    return {"repeated_patients": section.get("repeated_patients"), "metrics": metrics,
+            "rows": [r | {"design_effects": {m: (r.get("design_effects") or {}).get(m) for m in metrics}}
+                     for r in rows]}
+
+
 def _decision(doc: dict[str, Any]) -> dict[str, Any]:
     """The rules block: whether the document carries the pre-specified rule (``new``), its families
     with their outcomes, and the pooled numbers the rule's text names."""
@@ -265,10 +297,11 @@ def report_context(content: dict[str, Any], identity: dict[str, Any], language: 
         "decision": _decision(doc), "findings": [result_row(f) | {"status": "flagged"} for f in doc["findings"]],
         "has_deff": any(isinstance(r.get("design_effect"), (int, float)) and r["design_effect"] != 1.0
                         for r in doc["results"]),
+        "clustered": "clustering" in doc,
         "alarms": [alarm_chart(a) for a in doc.get("sequential_alarms") or []],
         "cusum": [alarm_chart(c) for c in doc["sequential"]["cusum"]],
         "ewma": [ewma_chart(e) for e in doc["sequential"]["ewma"]],
-        "drift": drift_comparisons(doc),
+        "drift": drift_comparisons(doc), "arrival": _arrival(doc), "clustering": _clustering(doc),
         "scanners": [{"label": k, "n": v} for k, v in scanners.items()],
         "extras": extras, "section_no": section_no,
         "charts": {"forest": _forest(doc["results"], language), "cusum": _cusum(doc, language),
