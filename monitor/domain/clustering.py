@@ -107,7 +107,7 @@ def stratum_clustering(cells: pd.DataFrame, repeated: pd.DataFrame, config: Devi
     ``cells``.
     """
     names = [a.name for a in config.strata.attributes]
-    labels = {"model_version": "category", **{n: "category" for n in names}}  # grouped 11 times: coded once
+    labels = {"model_version": "category", **{n: "category" for n in names}}  # grouped once per grouping: coded once
     sums = _sums_by_stratum(repeated.astype({k: str for k in labels}).astype(labels), config)
     rows = []
     for sc in stratum_counts(cells, config):
