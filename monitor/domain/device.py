@@ -220,6 +220,11 @@ class LabelPolicy(_Strict):
         description=("Label sources (ground-truth label_source) whose labels are final only once "
                      "monitoring.maturity_window_days have passed since the prediction, e.g. [follow_up]; labels "
                      "from other sources are final on arrival."))
+    audit_relative_half_width: float = Field(
+        default=0.5, gt=0, lt=1,
+        description=("Audit plan: target half-width of the false-omission-rate interval relative to the rate "
+                     "(0.5: within +/- 50% of itself); the plan also sizes the audit for the corrected "
+                     "sensitivity to within +/- the claim's margin."))
     min_expected_share: Probability = Field(
         default=0.8,
         description=("A stratum-metric's decision is provisional when fewer than this share of the labels expected "
@@ -281,9 +286,6 @@ class MonitoringRules(_Strict):
     drift_baseline: str | None = Field(default=None, description=(
         "A fixed data-drift baseline compared besides the preceding periods, so that a persisting shift keeps being "
         "reported: a period label (e.g. 2025-Q1) or 'model_version_start' (each model version's first period)."))
-    audit_half_width: float = Field(
-        default=0.02, gt=0, lt=0.5,
-        description="Target half-width of the false-omission-rate interval that the audit-sampling plan is sized for.")
     volume_tolerance: float = Field(
         default=0.25, gt=0, lt=1,
         description=("Relative tolerance of the AI segmentation volume against the reviewed volume: a case is outside "
@@ -304,9 +306,16 @@ class DeviceConfig(_Strict):
     @field_validator("monitoring")
     @classmethod
     def _timezone_known(cls, rules: MonitoringRules) -> MonitoringRules:
+        from monitor.domain.data_drift import MODEL_VERSION_START, baseline_period
         from monitor.domain.periods import resolve_timezone
+        from monitor.errors import ConfigError
 
         resolve_timezone(rules.timezone)
+        if rules.drift_baseline is not None and rules.drift_baseline != MODEL_VERSION_START:
+            try:
+                baseline_period(rules.drift_baseline)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return rules
 
     @model_validator(mode="after")

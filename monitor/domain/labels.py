@@ -17,7 +17,7 @@
 
 References
 ----------
-Begg CB, Greenes RA. Biometrics 1983;39:207-215. Kohn MA. J Clin Epidemiol 2022;148:75-80.
+Begg CB, Greenes RA. Biometrics 1983;39:207-215. Kohn MA. J Clin Epidemiol 2022;145:179-182.
 Lynden-Bell D. Mon Not R Astron Soc 1971;155:95-118. Horvitz DG, Thompson DJ. J Am Stat Assoc
 1952;47:663-685.
 """
@@ -37,7 +37,7 @@ from monitor.domain.numbers import finite_or_none
 from monitor.domain.grouping import iter_strata
 from monitor.stats.maturity import ArrivalCDF, arrival_cdf
 from monitor.stats.survival import time_to_event_summary
-from monitor.stats.verification import audit_sample_size, begg_greenes
+from monitor.stats.verification import audit_size_for_false_omission, begg_greenes
 
 __all__ = ["COMPLETENESS_FOR_MATURITY", "METRIC_CELLS", "MIN_MATURE_LABELS", "OUTCOME_DEPENDENCE", "Arrival",
            "LabelMaturity", "arrival_distributions", "label_arrival", "maturity_by_stratum", "verification_by_stratum"]
@@ -113,8 +113,9 @@ def verification_by_stratum(verification: pd.DataFrame, cells: pd.DataFrame, con
         tp, fp, fn, tn = (int(c[k]) for k in ("tp", "fp", "fn", "tn"))
         corrected = begg_greenes(tp, fp, fn, tn, pos_calls, neg_calls, confidence=rules.confidence)
         false_omission = fn / (fn + tn) if (fn + tn) else 0.05
-        audit = audit_sample_size(neg_calls, max(false_omission, 1e-3), half_width=rules.audit_half_width,
-                                  confidence=rules.confidence) if neg_calls else 0
+        audit = min(neg_calls, audit_size_for_false_omission(
+            min(max(false_omission, 1e-3), 0.999), relative_half_width=config.labels.audit_relative_half_width,
+            confidence=rules.confidence)) if neg_calls else 0
         rows.append(row | {
             "corrected_sensitivity": finite_or_none(corrected.sensitivity),
             "corrected_sensitivity_ci_low": finite_or_none(corrected.sensitivity_ci[0]),

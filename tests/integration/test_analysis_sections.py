@@ -93,7 +93,7 @@ def _stratified_sections_cover_each_single_stratum(document, cases, data) -> Non
     assert labels.empty or len(labels) == len(cases)
     strata = {r["stratum"] for r in document["maturity"]}
     assert "age_band=>=75" in strata and "emphysema_grade=severe" in strata
-    assert {d["feature"] for d in document["data_drift"]} >= {"age", "sex", "scanner_vendor", "site_id", "score",
+    assert {d["feature"] for d in document["data_drift"][0]["rows"]} >= {"age", "sex", "scanner_vendor", "site_id", "score",
                                                               "positive_call_rate", "confirmed_prevalence"}
     assert all(w["is_estimate"] for w in document["early_warning"])
 

@@ -238,6 +238,16 @@ class AggregateRepository:
         names = ["model_version", *cases.names, "predicted_label", "verified", "n"]
         return _frame(self._conn.execute(query).all(), names)
 
+    def label_sources(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> pd.DataFrame:
+        """Labelled predictions of the window by call and ground-truth source (the current label as of the
+        cut-off): ``predicted_label``, ``source``, ``n``. Checks a declared verification design
+        (:func:`monitor.domain.verification_design.design_check`)."""
+        query = (select(predictions.c.predicted_label, ground_truth.c.source, func.count().label("n"))
+                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
+                 .where(*_period_filter(device_id, start, end, cutoff))
+                 .group_by(predictions.c.predicted_label, ground_truth.c.source))
+        return _frame(self._conn.execute(query).all(), ["predicted_label", "source", "n"])
+
     def score_histogram(self, cases: WindowCases) -> pd.DataFrame:
         """Cases by score bin (0..1000), ``label`` (-1 when not yet known) and call (``predicted_label``),
         for the whole population and each single attribute (grouping sets, :meth:`_single_strata`)."""
