@@ -3,16 +3,27 @@
 A study the device was asked to read either got a result (a row of ``predictions``) or did not
 (a row of ``prediction_failures``, result status ``failed`` or ``no_result``, with a failure code).
 The failure rate is ``failures / (results + failures)`` with the configured binomial interval
-(Wilson by default). When the device configuration sets ``claims.failure_rate`` (a maximum and a
-margin), each stratum gets the exact one-sided binomial test of H0: rate <= maximum; the
-p-values get Benjamini-Hochberg q-values over the failure-rate tests of the run, and a stratum is
-**flagged** when its q-value is at most ``monitoring.fdr`` and its rate is above maximum + margin
-(the same two-part rule as the performance claims). Overall and single strata, per model version.
+(Wilson by default). Overall and single strata, per model version.
+
+When the device configuration sets ``claims.failure_rate`` (a maximum and a margin), each stratum is
+decided by the same pre-specified rule as the performance claims (:mod:`monitor.domain.evaluation`), with
+the goal ``maximum + margin`` and the direction reversed (a rate must stay low):
+
+* ``flagged`` (excess shown): the exact one-sided test of H0: rate <= goal rejects after the family's
+  multiplicity control (the one-sided lower bound lies above the goal);
+* ``conforming``: the exact test of H0: rate >= goal rejects after the same control;
+* ``inconclusive``: neither; ``insufficient``: no attempts (enters its family with p = 1); ``not_tested``: no
+  maximum configured, or a label the configuration does not enumerate.
+
+Families per model version, fixed by the configuration: the overall rate and the single strata of the
+``strata.confirmatory`` attributes (Holm at ``monitoring.alpha``), every other enumerated single stratum
+(Benjamini-Hochberg at ``monitoring.fdr``). ``p_value`` is the exact test of H0: rate <= maximum (the
+registered value), reported, not deciding; every p-value is also kept in log10.
 
 References
 ----------
 Wilson EB. JASA 1927;22:209-212. Clopper CJ, Pearson ES. Biometrika 1934;26:404-413.
-Benjamini Y, Hochberg Y. J R Stat Soc B 1995;57:289-300.
+Holm S. Scand J Stat 1979;6:65-70. Benjamini Y, Hochberg Y. J R Stat Soc B 1995;57:289-300.
 """
 
 from __future__ import annotations
@@ -25,11 +36,12 @@ import pandas as pd
 from monitor.domain.device import DeviceConfig
 from monitor.domain.grouping import iter_strata
 from monitor.domain.numbers import finite_or_none
+from monitor.domain.strata import StratumDefinition
+from monitor.stats.binomial_tests import goal_tests
 from monitor.stats.intervals import proportion_interval
-from monitor.stats.multiplicity import benjamini_hochberg
-from monitor.stats.rate_limits import rate_excess_pvalues
+from monitor.stats.multiplicity import adjust_log10
 
-__all__ = ["failure_rates_by_stratum"]
+__all__ = ["failure_families", "failure_rates_by_stratum"]
 
 
 def _by_code(failed: pd.DataFrame) -> dict[str, int]:
@@ -37,8 +49,22 @@ def _by_code(failed: pd.DataFrame) -> dict[str, int]:
     return {str(code): int(n) for code, n in sorted(counts.items(), key=lambda item: (-int(item[1]), str(item[0])))}
 
 
+def failure_families(config: DeviceConfig) -> dict[str, set[str]]:
+    """The stratum keys of the confirmatory and exploratory failure-rate families (per model version)."""
+    confirmatory = {StratumDefinition().key}
+    exploratory: set[str] = set()
+    for spec in config.strata.attributes:
+        into = confirmatory if spec.name in config.strata.confirmatory else exploratory
+        into.update(StratumDefinition.of({spec.name: label}).key for label in spec.labels())
+    return {"confirmatory": confirmatory, "exploratory": exploratory}
+
+
+def _power10(value: float) -> float | None:
+    return float(10.0 ** value) if np.isfinite(value) else None
+
+
 def failure_rates_by_stratum(counts: pd.DataFrame, config: DeviceConfig) -> list[dict[str, Any]]:
-    """Failure rate of every overall and single stratum of each model version.
+    """Failure rate of every overall and single stratum of each model version, decided against the goal.
 
     Parameters
     ----------
@@ -59,17 +85,46 @@ def failure_rates_by_stratum(counts: pd.DataFrame, config: DeviceConfig) -> list
             "attempts": attempts, "rate": failures / attempts if attempts else None,
             "ci_low": finite_or_none(low), "ci_high": finite_or_none(high),
             "maximum": limit.maximum if limit else None, "margin": limit.margin if limit else None,
-            "p_value": None, "q_value": None, "status": "not_tested", "by_code": _by_code(failed),
+            "goal": limit.maximum + limit.margin if limit else None,
+            "p_value": None, "log10_p_value": None, "p_excess": None, "log10_p_excess": None,
+            "q_value": None, "log10_q_value": None, "p_conformity": None, "q_conformity": None,
+            "family": None, "family_size": None, "family_level": None,
+            "status": "not_tested", "by_code": _by_code(failed),
             "finding_id": None,  # set by the analysis for a flagged row
         })
     if limit is None or not rows:
         return rows
-    p_values = rate_excess_pvalues([r["failures"] for r in rows], [r["attempts"] for r in rows], limit.maximum)
-    q_values = benjamini_hochberg(p_values)
-    for row, p, q in zip(rows, p_values, q_values, strict=True):
-        if not np.isfinite(p):
+    families = failure_families(config)
+    methods = {"confirmatory": ("holm", float(rules.alpha)), "exploratory": ("bh", float(rules.fdr))}
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, row in enumerate(rows):
+        name = next((n for n, keys in families.items() if row["stratum"] in keys), None)
+        if name is None:
             continue
-        row["p_value"], row["q_value"] = float(p), finite_or_none(q)
-        exceeds = row["rate"] > limit.maximum + limit.margin
-        row["status"] = "flagged" if (q <= rules.fdr and exceeds) else "ok"
+        method, level = methods[name]
+        row.update(family=name, family_size=len(families[name]), family_level=level, status="insufficient")
+        if row["attempts"] > 0:
+            groups.setdefault((row["model_version"], name), []).append(i)
+    for (_, name), members in groups.items():
+        method, level = methods[name]
+        x = np.array([rows[i]["failures"] for i in members], dtype=np.float64)
+        n = np.array([rows[i]["attempts"] for i in members], dtype=np.float64)
+        registered = goal_tests(x, n, limit.maximum)  # p_conformity: H0 rate <= maximum
+        decided = goal_tests(x, n, limit.maximum + limit.margin)
+        q_excess = adjust_log10(decided.log10_p_conformity, method, len(families[name]))
+        q_below = adjust_log10(decided.log10_p_shortfall, method, len(families[name]))
+        for j, i in enumerate(members):
+            row = rows[i]
+            row.update(p_value=_power10(registered.log10_p_conformity[j]),
+                       log10_p_value=finite_or_none(registered.log10_p_conformity[j]),
+                       p_excess=_power10(decided.log10_p_conformity[j]),
+                       log10_p_excess=finite_or_none(decided.log10_p_conformity[j]),
+                       q_value=_power10(q_excess[j]), log10_q_value=finite_or_none(q_excess[j]),
+                       p_conformity=_power10(decided.log10_p_shortfall[j]), q_conformity=_power10(q_below[j]))
+            if row["q_value"] <= level:
+                row["status"] = "flagged"
+            elif row["q_conformity"] <= level:
+                row["status"] = "conforming"
+            else:
+                row["status"] = "inconclusive"
     return rows

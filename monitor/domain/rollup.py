@@ -2,10 +2,11 @@
 
 Confusion counts are recovered from each period's stored stratum results (sensitivity gives
 TP of TP+FN, specificity TN of TN+FP), summed per model version and stratum, and evaluated again
-with :func:`monitor.domain.evaluation.evaluate_counts`: intervals, exact tests, the
-Benjamini-Hochberg adjustment over all tests of the roll-up, Holm over the confirmatory strata,
-minimal detectable drops. Counts add because the periods are disjoint and each case belongs to one
-period (by its prediction time); see docs/methods.md section 8 for the evaluation itself.
+with :func:`monitor.domain.evaluation.evaluate_counts`: intervals, the exact tests against the claim
+and the goal, the same pre-specified rule with the same fixed families (Holm over the confirmatory
+family, Benjamini-Hochberg over the exploratory one), minimal detectable drops. Counts add because the periods are disjoint and each case belongs to one
+period (by its prediction time); see docs/methods.md for the decision rule itself. The roll-up decides on the plain
+summed counts (the stored results keep no evidence adjustments).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from monitor.domain.evaluation import TESTED_STATUSES
 from monitor.errors import ConflictError, InputError
 from monitor.stats.power import required_trials
 
@@ -157,7 +158,7 @@ def unmet_criteria(criteria: Mapping[str, Any], results: Iterable[Mapping[str, A
     for r in rows:
         if (r["stratum"], r["metric"]) == (criteria["stratum"], criteria["metric"]):
             continue
-        if r["status"] in ("ok", "flagged") and r["claim"] is not None and r["estimate"] is not None \
+        if r["status"] in TESTED_STATUSES and r["claim"] is not None and r["estimate"] is not None \
                 and r["estimate"] < r["claim"] - r["margin"] - 1e-12:
             unmet.append(f"other stratum below claim - margin: {r['metric']} in {r['stratum']} is "
                          f"{r['estimate']:.4f} < {r['claim'] - r['margin']:.4f}")

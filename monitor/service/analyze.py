@@ -14,11 +14,19 @@ from datetime import datetime, timezone
 from typing import Any
 
 from monitor import __version__
-from monitor.domain.evaluation import StratumMetricResult, evaluate_cells, stratum_counts
+from monitor.domain.evaluation import (
+    DECISION_RULE,
+    TESTED_STATUSES,
+    StratumMetricResult,
+    evaluate_cells,
+    family_summary,
+    stratum_counts,
+)
 from monitor.domain.periods import Period, resolve_timezone
 from monitor.errors import InputError
 from monitor.service.cells import stratified_cells
 from monitor.service.clinical_sections import failure_rate_findings
+from monitor.service.evidence import gather_adjustments
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.sections import Window, build_sections
 from monitor.service.tickets import open_ticket
@@ -54,8 +62,10 @@ def _finding(result: StratumMetricResult, run_id: str, device_id: str) -> dict[s
         "kind": "performance",
         "evidence": {k: v for k, v in result.as_dict().items()
                      if k in ("stratum", "attributes", "metric", "successes", "trials", "estimate", "ci_low",
-                              "ci_high", "claim", "margin", "performance_goal", "p_value", "q_value",
-                              "minimal_detectable_drop")},
+                              "ci_high", "claim", "margin", "performance_goal", "p_value", "log10_p_value",
+                              "p_shortfall", "log10_p_shortfall", "q_value", "log10_q_value", "family",
+                              "family_size", "family_level", "effective_successes", "effective_trials", "basis",
+                              "design_effect", "expected_share", "provisional", "minimal_detectable_drop")},
     }
 
 
@@ -106,12 +116,16 @@ def analyze_period(
         retracted = unit.results.retracted_count(device_id, **window)
         fingerprint, sources = unit.results.input_fingerprint(device_id, **window)
         site_counts = unit.results.sites_in_period(device_id, **window)
-        results = evaluate_cells(cells, config)
-        sections = build_sections(unit, config, period, Window(device_id, start, end, cutoff), cells)
+        run_window = Window(device_id, start, end, cutoff)
+        results = evaluate_cells(cells, config, gather_adjustments(unit, config, run_window, cells))
+        sections = build_sections(unit, config, period, run_window, cells)
         run_id = str(uuid.uuid4())
-        found = [_finding(r, run_id, device_id) for r in results if r.status == "flagged"]
+        # A shortfall shown on provisional evidence (too few of the expected labels have arrived) is reported with
+        # its outcome but opens no ticket and adds no ticket evidence: it is decided again at the next cut-off.
+        shortfalls = [r for r in results if r.status == "flagged" and not r.provisional]
+        found = [_finding(r, run_id, device_id) for r in shortfalls]
         outcome = AnalysisOutcome(document={})
-        for finding, result in zip(found, [r for r in results if r.status == "flagged"], strict=True):
+        for finding, result in zip(found, shortfalls, strict=True):
             existing = unit.tickets.find_open(device_id, result.model_version, result.stratum, result.metric)
             if existing is None:
                 ticket_id = open_ticket(unit, result, config, title=_ticket_title(result), at=created, actor=actor,
@@ -164,7 +178,8 @@ def _document(*, run_id: str, created: datetime, cutoff: datetime, actor: str, c
               counts: list[dict[str, Any]], results: list[dict[str, Any]], found: list[dict[str, Any]]) -> dict[str, Any]:
     """The analysis document (``schemas/analysis.schema.json``)."""
     identity = config.device
-    tested = [r for r in results if r["status"] in ("ok", "flagged")]
+    tested = [r for r in results if r["status"] in TESTED_STATUSES]
+    decided = family_summary(config, results)
     totals = {k: sum(c[k] for c in completeness) for k in
               ("predictions", "with_ground_truth", "awaiting_ground_truth", "positives", "negatives")}
     return {
@@ -193,7 +208,9 @@ def _document(*, run_id: str, created: datetime, cutoff: datetime, actor: str, c
             "strata": [a.name for a in config.strata.attributes],
             "intersections": [list(p) for p in config.strata.pairs()],
             "confirmatory": list(config.strata.confirmatory),
-            "flag_rule": "q <= fdr (Benjamini-Hochberg over all tests of the run) and estimate < claim - margin",
+            "confirmatory_intersections": [dict(w) for w in config.strata.confirmatory_intersections],
+            "decision_rule": DECISION_RULE,
+            "families": decided["families"],
         },
         "sources": sources,
         "completeness": {"by_model_version": completeness, "total": totals},
@@ -208,5 +225,6 @@ def _document(*, run_id: str, created: datetime, cutoff: datetime, actor: str, c
         ],
         "summary": {"strata": len({(c["model_version"], c["stratum"]) for c in counts}), "tests": len(tested),
                     "flagged": len(found),
-                    "insufficient": sum(1 for r in results if r["status"] == "insufficient")},
+                    "insufficient": sum(1 for r in results if r["status"] == "insufficient"),
+                    "families": decided["families"], "outcomes": decided["outcomes"]},
     }

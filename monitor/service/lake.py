@@ -15,7 +15,7 @@ import pandas as pd
 
 from monitor import __version__
 from monitor.domain.device import DeviceConfig
-from monitor.domain.evaluation import evaluate_cells, stratum_counts
+from monitor.domain.evaluation import DECISION_RULE, TESTED_STATUSES, evaluate_cells, family_summary, stratum_counts
 from monitor.domain.periods import Period, resolve_timezone
 from monitor.errors import InputError
 
@@ -49,7 +49,9 @@ def analyze_lake(
     start, end = period.bounds_utc(resolve_timezone(config.monitoring.timezone))
     counted = count_cells(device_id=config.device.id, start=start, end=end, cutoff=cutoff,
                           attributes=config.strata.attributes)
-    results = evaluate_cells(counted.cells, config)
+    results = evaluate_cells(counted.cells, config)  # the lake's counts carry no evidence adjustments
+    rows = [r.as_dict() for r in results]
+    decided = family_summary(config, rows)
     return {
         "schema": "samd-monitor/lake_analysis",
         "schema_version": 1,
@@ -64,8 +66,10 @@ def analyze_lake(
         "predictions_counted": counted.predictions_counted,
         "excluded": dict(sorted(counted.excluded.items())),
         "counts": [c.as_dict() for c in stratum_counts(counted.cells, config)],
-        "results": [r.as_dict() for r in results],
-        "summary": {"tests": sum(1 for r in results if r.status in ("ok", "flagged")),
+        "decision_rule": DECISION_RULE,
+        "results": rows,
+        "summary": {"tests": sum(1 for r in results if r.status in TESTED_STATUSES),
                     "flagged": sum(1 for r in results if r.status == "flagged"),
-                    "insufficient": sum(1 for r in results if r.status == "insufficient")},
+                    "insufficient": sum(1 for r in results if r.status == "insufficient"),
+                    "families": decided["families"], "outcomes": decided["outcomes"]},
     }

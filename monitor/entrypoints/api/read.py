@@ -110,7 +110,7 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
                 tags=["analysis"])
     def list_results(run_id: str = _path_id("Run id."), model_version: str | None = _text("Model version."),
                      metric: str | None = _text("Metric."),
-                     status: Literal["ok", "flagged", "insufficient", "not_tested"] | None = None,
+                     status: Literal["flagged", "conforming", "inconclusive", "insufficient", "not_tested"] | None = None,
                      stratum_prefix: str | None = Query(None, pattern=TEXT_PATTERN, max_length=MAX_TEXT,
                                                          description="Strata starting with this text."),
                      limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:

@@ -70,7 +70,9 @@ def emit_lake_document(document: dict[str, Any], *, heading: str, out_file: Opti
         return
     say(heading)
     summary = document["summary"]
-    say(f"  {summary['tests']} tests, {summary['flagged']} flagged, {summary['insufficient']} insufficient")
+    outcomes = summary.get("outcomes", {})
+    say(f"  {summary['tests']} tests: {summary['flagged']} shortfall shown, {outcomes.get('conforming', 0)} conformity "
+        f"shown, {outcomes.get('inconclusive', 0)} inconclusive; {summary['insufficient']} insufficient")
     table = DataTable("model", "stratum", "metric", "estimate", "95% CI", "claim", "q", "status")
     for r in document["results"]:
         if r["status"] == "flagged":

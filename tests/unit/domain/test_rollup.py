@@ -37,7 +37,7 @@ def _cells(seed: int, config: DeviceConfig) -> pd.DataFrame:
 
 
 def _stored(cells: pd.DataFrame, config: DeviceConfig) -> list[dict]:
-    """What ``stratum_results`` keeps of a run (no attributes, no Holm, no MDD)."""
+    """What ``stratum_results`` keeps of a run (no attributes, no adjusted p-values, no MDD)."""
     return [{k: r.as_dict()[k] for k in STORED} for r in evaluate_cells(cells, config)]
 
 
@@ -53,7 +53,8 @@ def test_rollup_of_two_periods_equals_the_evaluation_of_their_pooled_cells() -> 
     for g, e in zip(got, expected, strict=True):
         assert (g["successes"], g["trials"], g["status"], g["level"], g["attributes"]) == \
             (e["successes"], e["trials"], e["status"], e["level"], e["attributes"])
-        for key in ("estimate", "ci_low", "ci_high", "p_value", "q_value", "holm_p", "minimal_detectable_drop"):
+        for key in ("estimate", "ci_low", "ci_high", "p_value", "p_shortfall", "q_value", "p_conformity",
+                    "q_conformity", "minimal_detectable_drop", "additional_needed", "family", "family_size"):
             assert g[key] == pytest.approx(e[key], nan_ok=True), (g["stratum"], key)
     assert len(counts) == len({(r["model_version"], r["stratum"]) for r in expected})
 

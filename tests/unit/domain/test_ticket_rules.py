@@ -71,7 +71,7 @@ def test_plan_fixes_target_containment_and_criteria() -> None:
     assert plan.acceptance_criteria["min_trials"] == 360 and plan.severity == "minor"
 
 
-def _row(stratum: str, metric: str, trials: int, estimate: float, ci_low: float, status: str = "ok") -> dict:
+def _row(stratum: str, metric: str, trials: int, estimate: float, ci_low: float, status: str = "inconclusive") -> dict:
     return {"stratum": stratum, "metric": metric, "trials": trials, "estimate": estimate, "ci_low": ci_low,
             "claim": 0.90, "margin": 0.10, "status": status}
 
