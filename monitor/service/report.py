@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from monitor import __version__
+from monitor.domain.evaluation import TESTED_STATUSES, family_summary
 from monitor.domain.periods import Period
 from monitor.domain.rollup import rollup_results
 from monitor.errors import InputError, NotFoundError, ReportError
@@ -37,6 +38,10 @@ REPORT_FORMATS = ("html", "pdf", "json", "csv", "xlsx")
 REPORT_LANGUAGES = ("en", "zh-CN", "both")
 REPORT_SCHEMA_VERSION = 2
 ROLLUP_NAMESPACE = uuid.UUID("6f1c2a52-9a53-4c1e-8f7e-2f0d7c4b9a11")
+#: Decision fields a roll-up finding carries over from its recomputed result (analysis.schema.json, finding).
+ROLLUP_FINDING_FIELDS = ("log10_p_value", "p_shortfall", "log10_p_shortfall", "log10_q_value", "family", "family_size",
+                         "family_level", "effective_successes", "effective_trials", "basis", "design_effect",
+                         "expected_share", "provisional")
 
 
 class ReportRenderer(Protocol):
@@ -176,8 +181,10 @@ def _rollup_document(unit: Any, device_id: str, year: Period) -> tuple[dict[str,
                  "ticket_id": tickets.get((r["model_version"], r["stratum"], r["metric"])),
                  **{k: r[k] for k in ("model_version", "stratum", "metric", "attributes", "successes", "trials",
                                       "estimate", "ci_low", "ci_high", "claim", "margin", "performance_goal",
-                                      "p_value", "q_value", "minimal_detectable_drop")}}
-                for r in results_d if r["status"] == "flagged"]
+                                      "p_value", "q_value", "minimal_detectable_drop")},
+                 **{k: r[k] for k in ROLLUP_FINDING_FIELDS if k in r}}
+                for r in results_d if r["status"] == "flagged" and not r.get("provisional")]
+    decided = family_summary(config, results_d)
     by_version = _sum_rows([d["completeness"]["by_model_version"] for d in docs], ["model_version"],
                            ["predictions", "with_ground_truth", "awaiting_ground_truth", "positives", "negatives"])
     fields = ("predictions", "with_ground_truth", "awaiting_ground_truth", "positives", "negatives")
@@ -196,8 +203,9 @@ def _rollup_document(unit: Any, device_id: str, year: Period) -> tuple[dict[str,
                         key=lambda s: s["site_id"]),
         "counts": [c.as_dict() for c in counts], "results": results_d, "findings": findings,
         "summary": {"strata": len({(c.model_version, c.stratum.key) for c in counts}),
-                    "tests": sum(1 for r in results_d if r["status"] in ("ok", "flagged")), "flagged": len(findings),
-                    "insufficient": sum(1 for r in results_d if r["status"] == "insufficient")},
+                    "tests": sum(1 for r in results_d if r["status"] in TESTED_STATUSES), "flagged": len(findings),
+                    "insufficient": sum(1 for r in results_d if r["status"] == "insufficient"),
+                    "families": decided["families"], "outcomes": decided["outcomes"]},
         "reference_window": {"periods": [], "start_utc": docs[0]["period"]["start_utc"],
                              "end_utc": docs[0]["period"]["start_utc"]},
         "discrimination": [], "reference_comparison": [], "stratum_vs_rest": [], "time_to_intervention": [],

@@ -1,8 +1,11 @@
 """The periodic report through the database on both engines: revisions and their files, deterministic
-JSON/CSV, a bilingual PDF naming the flagged stratum, and the annual roll-up of stored quarters."""
+JSON/CSV, a bilingual PDF naming the flagged stratum, the decision rule's block and annexes, and the annual
+roll-up of stored quarters."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import subprocess
@@ -10,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
 from monitor.adapters.db.tables import report_revisions, reports
@@ -182,3 +186,39 @@ def test_bilingual_pdf_names_the_headings_and_the_flagged_stratum(app, analysed,
     with app.uow() as unit:
         head = unit.reports.revisions(DEVICE, "2025Q3")[0]["audit_head"]
     assert _pdftotext(again) == first_text.replace(head, "0" * 64)
+
+
+def test_the_report_states_the_rule_its_families_and_each_outcome(app, analysed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19: the rules block states the pre-specified rule in both languages, the family sizes and
+    levels and which strata are short, inconclusive and conforming; the annexes carry the same."""
+    files = _write(app, tmp_path, formats=["html", "csv"], languages=["en", "zh-CN"])
+    document = analysed["2025Q3"].document
+    en = files.files["html:en"].read_text(encoding="utf-8")
+    zh = files.files["html:zh-CN"].read_text(encoding="utf-8")
+    for words in ("Pre-specified decision rule and outcomes", "Shortfall shown (a finding", "Conformity shown",
+                  "Inconclusive: neither", f"Holm at α = {document['rules']['alpha']}",
+                  f"Benjamini–Hochberg at q = {document['rules']['fdr']}", "Detectable drop this period"):
+        assert words in en, words
+    for words in ("预先规定的判定规则及结论", "已证实未达标", "已证实达标", "尚无定论", "本期最小可检测差异"):
+        assert words in zh, words
+    families = list(csv.DictReader(io.StringIO(files.files["csv:decision_families"].read_text(encoding="utf-8"),
+                                               newline="")))
+    stated = document["summary"]["families"]
+    assert {(f["model_version"], f["family"], int(f["size"]), f["method"]) for f in families} == {
+        (version, name, spec["size"], spec["method"]) for version, fams in stated.items() for name, spec in fams.items()}
+    for status in ("flagged", "conforming", "inconclusive", "insufficient"):
+        in_families = sum(int(f[status]) for f in families)
+        assert in_families == sum(1 for r in document["results"] if r["status"] == status and r.get("family")), status
+        assert f'class="badge {status}"' in en or in_families == 0, status
+    target = next(r for r in document["results"] if r["stratum"] == TARGET and r["metric"] == "sensitivity")
+    assert target["status"] == "flagged"
+    row = re.search(r'<tr class="flagged"><td class="l">[^<]*</td><td class="l">' + re.escape(str(escape(TARGET)))
+                    + r"</td>(.*?)</tr>", en, flags=re.DOTALL)
+    assert row is not None and "shortfall shown" in row.group(1) and "exploratory" in row.group(1)
+    assert 'class="badge ok"' not in en
+    alarms = list(csv.DictReader(io.StringIO(files.files["csv:alarms"].read_text(encoding="utf-8"), newline="")))
+    assert len(alarms) == sum(len(a.get("alarms") or []) for a in document["sequential_alarms"])
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", a["known_on"]) for a in alarms)
+    drift = list(csv.DictReader(io.StringIO(files.files["csv:data_drift"].read_text(encoding="utf-8"), newline="")))
+    assert len(drift) == sum(len(g["rows"]) for g in document["data_drift"])
+    assert all(d["drifted"] == "" for d in drift if d["reason"] in ("no_reference", "no_current_cases"))

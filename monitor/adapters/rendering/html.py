@@ -298,6 +298,8 @@ def report_context(content: dict[str, Any], identity: dict[str, Any], language: 
         "has_deff": any(isinstance(r.get("design_effect"), (int, float)) and r["design_effect"] != 1.0
                         for r in doc["results"]),
         "clustered": "clustering" in doc,
+        "sequential_dated": any("order" in c for c in doc["sequential"]["cusum"])
+        or any("reference_source" in e for e in doc["sequential"]["ewma"]),
         "alarms": [alarm_chart(a) for a in doc.get("sequential_alarms") or []],
         "cusum": [alarm_chart(c) for c in doc["sequential"]["cusum"]],
         "ewma": [ewma_chart(e) for e in doc["sequential"]["ewma"]],
