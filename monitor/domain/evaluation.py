@@ -299,11 +299,12 @@ def evaluate_counts(counts: list[StratumCounts], config: DeviceConfig,
         log_q_short[members] = adjust_log10(log_short[members], family.method, family.size)
         log_q_conf[members] = adjust_log10(log_conf[members], family.method, family.size)
     mdd = nan.copy()
-    for i, r in enumerate(rows):
-        family = r["family"]
-        if family is not None and 0.0 < goals[i] < 1.0 and n_eff[i] >= 1:
-            mdd[i] = minimal_detectable_drops(int(math.floor(n_eff[i] + 1e-9)), goals[i], claims[i],
-                                              alpha=family.first_step_level, power=rules.power)[()]  # type: ignore[union-attr]
+    for family in families.values():
+        members = np.array([r["family"] is family and 0.0 < goals[i] < 1.0 and n_eff[i] >= 1
+                            for i, r in enumerate(rows)], dtype=bool)
+        if members.any():
+            mdd[members] = minimal_detectable_drops(np.floor(n_eff[members] + 1e-9), goals[members], claims[members],
+                                                    alpha=family.first_step_level, power=rules.power)
     results = []
     for i, r in enumerate(rows):
         family: Family | None = r["family"]  # type: ignore[assignment, no-redef]
