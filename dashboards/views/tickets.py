@@ -30,8 +30,11 @@ def _evidence_table(ticket: dict[str, Any]) -> pd.DataFrame:
         "period": e["evidence"].get("period"), "run": e["run_id"], "estimate": e["evidence"].get("estimate"),
         "ci_low": e["evidence"].get("ci_low"), "ci_high": e["evidence"].get("ci_high"),
         "claim": e["evidence"].get("claim"), "successes": e["evidence"].get("successes"),
-        "trials": e["evidence"].get("trials"), "q_value": e["evidence"].get("q_value"),
-        "CUSUM statistic": e["evidence"].get("statistic"), "added": e["added_at"],
+        "trials": e["evidence"].get("trials"), "family": e["evidence"].get("family"),
+        "adjusted p": e["evidence"].get("q_value"), "CUSUM statistic": e["evidence"].get("statistic"),
+        "alarm date": (e["evidence"].get("first_alarm") or {}).get("known_on"),
+        "related findings": len(e["evidence"].get("related_findings") or []) or None,
+        "grouped under": (e["evidence"].get("grouped_under") or {}).get("ticket_id"), "added": e["added_at"],
     } for e in ticket["evidence"]]).dropna(axis="columns", how="all")
 
 

@@ -243,3 +243,14 @@ def test_the_annex_tables_carry_the_decision_fields_families_and_dated_alarms() 
     alarms = list(csv.DictReader(io.StringIO(to_csv(*tables["alarms"]), newline="")))
     assert [(a["known_on"], a["case_index"], a["ticket_id"]) for a in alarms] == [
         ("2025-08-14", "1712", "RT-000009"), ("2025-09-20", "1900", "RT-000009")]
+
+
+def test_a_ticket_names_the_overlapping_findings_grouped_under_it() -> None:
+    content = _with_rule(_pre19())
+    ticket = content["tickets"][0]
+    ticket["evidence"][-1]["evidence"]["related_findings"] = [
+        {"finding_id": "f-2", "stratum": "emphysema_grade=severe", "metric": "sensitivity", "own_ticket_id": None},
+        {"finding_id": "f-3", "stratum": "age_band=>=75 & sex=F", "metric": "sensitivity", "own_ticket_id": None}]
+    text = _text(_html(content))
+    assert (f"Related evidence on {ticket['ticket_id']}: overlapping strata short in the same run, presumed to share "
+            "the cause of its most specific finding: emphysema_grade=severe; age_band=>=75 & sex=F.") in text
