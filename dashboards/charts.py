@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-__all__ = ["MARKS", "TESTED", "VERDICTS", "cusum_chart", "drift_chart", "drift_verdicts", "heatmap", "heatmap_frame",
+__all__ = ["MARKS", "TESTED", "VERDICTS", "cusum_chart", "drift_chart", "drift_ratio", "drift_verdicts", "heatmap", "heatmap_frame",
            "trend_chart"]
 
 #: Half-width of the diverging colour scale (difference from the claim, in proportion points).
@@ -142,24 +142,47 @@ def drift_verdicts(drift: pd.DataFrame) -> list[str]:
             for d, r in zip(drift["drifted"].astype(object), reasons, strict=True)]
 
 
+#: Methods whose ``value`` is a p-value (drift when it is *below* the threshold).
+P_VALUE_METHODS = ("two-proportion-z", "chisquare")
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and pd.notna(value) else None
+
+
+def drift_ratio(row: dict[str, object]) -> float | None:
+    """How far a drift row is towards its verdict, 1 = at the line that decides it: a distance over its
+    threshold; for a test (value = p-value) its |effect size| over the effect-size floor that decided,
+    or, for a row stored before the floor, the threshold over the p-value. A p-value over its threshold
+    is never drawn as a long bar (0.63 / 0.05 would look like strong drift)."""
+    value, threshold = _number(row.get("value")), _number(row.get("threshold"))
+    if row.get("method") in P_VALUE_METHODS:
+        effect, floor = _number(row.get("effect_size")), _number(row.get("effect_floor"))
+        if effect is not None and floor:
+            return abs(effect) / floor
+        return threshold / value if value and threshold is not None else None
+    return value / threshold if value is not None and threshold else None
+
+
 def drift_chart(drift: pd.DataFrame) -> alt.LayerChart:
-    """Each feature's drift statistic as a share of its threshold (1 = at the threshold), one row per
-    comparison (preceding window, fixed baseline) and feature; a row without a reference has no bar
-    and says "no reference"."""
+    """Each feature's drift statistic relative to the line that decides it (1 = at the threshold; for the
+    tests, |effect size| over its floor), one row per comparison (preceding window, fixed baseline) and
+    feature; a row without a reference has no bar and says "no reference"."""
     reference = drift["reference"].fillna("preceding") if "reference" in drift else "preceding"
-    frame = drift.assign(ratio=drift["value"] / drift["threshold"], verdict=drift_verdicts(drift),
+    frame = drift.assign(ratio=[drift_ratio(r) for r in drift.to_dict("records")], verdict=drift_verdicts(drift),
                          reference=reference)
     frame["label"] = frame["feature"] + " · " + frame["reference"]
     frame["text"] = [v if v in ("no reference", "not compared") else "" for v in frame["verdict"]]
     tooltip = [c for c in ("feature", "reference", "reference_periods", "method") if c in frame]
     tooltip += [alt.Tooltip("value:Q", format=".4f"), "threshold", "verdict"]
     tooltip += [c for c in ("effect_size", "effect_floor", "reason", "reference_n", "current_n") if c in frame]
-    base = alt.Chart(frame).encode(y=alt.Y("label:N", sort=list(frame["label"]), title=None))
+    base = alt.Chart(frame).encode(y=alt.Y("label:N", sort=list(frame["label"]), title=None,
+                                           axis=alt.Axis(labelLimit=320)))
     bars = base.mark_bar().encode(
-        x=alt.X("ratio:Q", title="statistic / threshold"),
+        x=alt.X("ratio:Q", title="statistic / threshold (tests: |effect size| / floor)"),
         color=alt.Color("verdict:N", scale=alt.Scale(domain=VERDICTS,
                                                      range=["#d62728", "#4c78a8", "#bbbbbb", "#dddddd"])),
         tooltip=tooltip)
     text = base.mark_text(align="left", dx=4, color="#555").encode(x=alt.value(0), text="text:N")
     rule = alt.Chart(pd.DataFrame({"ratio": [1.0]})).mark_rule(color="black", strokeDash=[6, 3]).encode(x="ratio:Q")
-    return alt.layer(bars, text, rule).properties(height=max(28 * len(frame), 120))
+    return alt.layer(bars, text, rule).properties(height=max(34 * len(frame), 120))

@@ -30,10 +30,13 @@ def render(ctx: PageContext) -> None:
                                prefix="No reference (nothing to compare with, not 'not drifted')"))
     with st.container(key="drift-chart"):
         st.altair_chart(charts.drift_chart(drift), width="stretch")
-    st.caption("Each bar is the feature's statistic divided by its threshold (dashed line = 1), one row per "
-               "comparison: with the preceding window and with the fixed baseline. Numeric features: normed "
-               "Wasserstein distance; categorical: Jensen-Shannon distance; rates: two-proportion z-test (value = "
-               "p-value; drift when below the threshold and the effect size reaches its floor). A row without a "
-               "reference (e.g. the first period) has no bar and reads 'no reference'.")
-    st.dataframe(drift.assign(verdict=verdicts), hide_index=True,
+    st.caption("Each bar is the feature's statistic relative to the line that decides it (dashed line = 1), one "
+               "row per comparison: with the preceding window and with the fixed baseline. Numeric features: "
+               "normed Wasserstein distance over its threshold; categorical: Jensen-Shannon distance over its "
+               "threshold; rates: two-proportion z-test, drawn as |effect size| over its floor (drift when the "
+               "p-value is below its threshold and the effect reaches the floor; the p-value is in the table). "
+               "A row without a reference (e.g. the first period) has no bar and reads 'no reference'.")
+    shown = drift.assign(verdict=verdicts).drop(columns=["drifted"])  # a check box would show None as "no"
+    first = [c for c in ("reference", "reference_periods", "feature", "verdict") if c in shown]
+    st.dataframe(shown[first + [c for c in shown if c not in first]], hide_index=True,
                  column_config={"value": st.column_config.NumberColumn(format="%.4f")})

@@ -4,8 +4,9 @@ chart of an alarmed period, the drift verdicts, and the `streamlit run` command.
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
-from dashboards.charts import cusum_chart, drift_chart, drift_verdicts, heatmap, heatmap_frame
+from dashboards.charts import cusum_chart, drift_chart, drift_ratio, drift_verdicts, heatmap, heatmap_frame
 from monitor.entrypoints.cli.dashboard import DASHBOARD_APP, streamlit_command
 from monitor.service.dashboard import GRID_COLUMNS
 
@@ -107,3 +108,13 @@ def test_a_drift_row_without_reference_reads_no_reference_never_not_drifted() ->
                                            "site_id · preceding"]
     assert [v["text"] for v in values] == ["", "no reference", "", "not compared"]
     assert drift_verdicts(pd.DataFrame({"drifted": [True, False]})) == ["drifted", "not drifted"]  # old flat rows
+
+
+def test_a_large_p_value_is_not_drawn_as_a_long_drift_bar() -> None:
+    rate = {"method": "two-proportion-z", "value": 0.63, "threshold": 0.05, "effect_size": -0.0011,
+            "effect_floor": 0.02}
+    assert drift_ratio(rate) == pytest.approx(0.055)  # |effect| / floor, not 0.63 / 0.05 = 12.6
+    assert drift_ratio({"method": "two-proportion-z", "value": 0.01, "threshold": 0.05}) == pytest.approx(5.0)
+    assert drift_ratio({"method": "two-proportion-z", "value": 0.63, "threshold": 0.05}) < 1  # stored before floors
+    assert drift_ratio({"method": "wasserstein", "value": 0.2, "threshold": 0.1}) == pytest.approx(2.0)
+    assert drift_ratio({"method": "wasserstein", "value": None, "threshold": None}) is None
