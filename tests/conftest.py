@@ -3,11 +3,16 @@
 PostgreSQL tests run when ``MONITOR_TEST_POSTGRES_URL`` is set (``make test`` and CI set it);
 each test gets a freshly created database on that server, dropped afterwards. When the URL is
 set but the server cannot be reached, the tests fail: they never skip silently.
+
+A migrated database is a copy of one migrated per test process and engine (``CREATE DATABASE ...
+TEMPLATE`` on PostgreSQL, a file copy on SQLite): the same Alembic upgrade, run once instead of once per
+test. The migrations themselves are tested on empty databases (tests/integration/test_migrations.py).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -34,17 +39,22 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path / "data"))
 
 
-def _create_postgres_database() -> tuple[str, str]:
+def _admin_url() -> str:
     if not POSTGRES_URL:
         pytest.skip("MONITOR_TEST_POSTGRES_URL is not set (make test sets it)")
     base = make_url(POSTGRES_URL)
     if base.drivername == "postgresql":
         base = base.set(drivername="postgresql+psycopg")
+    return base.render_as_string(hide_password=False)
+
+
+def _create_postgres_database(template: str | None = None) -> tuple[str, str]:
+    base = make_url(_admin_url())
     name = f"samd_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     except Exception as exc:  # the URL is configured: an unreachable server is a failure, not a skip
         pytest.fail(f"PostgreSQL at {POSTGRES_URL} is configured but not usable: {exc}")
     finally:
@@ -53,22 +63,72 @@ def _create_postgres_database() -> tuple[str, str]:
 
 
 def _drop_postgres_database(name: str) -> None:
-    admin = create_engine(make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
+def _migrate(url: str) -> None:
+    from monitor.adapters.db.engine import make_engine, upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()  # no connection left open: PostgreSQL copies a template only while nobody is connected
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the latest schema, once per test process (copied, never used itself)."""
+    path = tmp_path_factory.mktemp("migrated") / "template.sqlite"
+    _migrate(f"sqlite:///{path.as_posix()}")
+    for suffix in ("-wal", "-shm"):  # closed cleanly: the write-ahead log is checkpointed into the file
+        assert not Path(f"{path}{suffix}").exists() or Path(f"{path}{suffix}").stat().st_size == 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to the latest schema, once per test process (a template)."""
+    url, name = _create_postgres_database()
+    try:
+        _migrate(url)
+        yield name
+    finally:
+        _drop_postgres_database(name)
+
+
+_MIGRATED: set[str] = set()  # URLs that empty_database_url created already migrated (for database_url)
+
+
 @pytest.fixture(params=ENGINES)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """URL of an empty database (no schema), on SQLite and on PostgreSQL."""
+    """URL of an empty database (no schema), on SQLite and on PostgreSQL.
+
+    When the test also uses ``database_url`` the database is created migrated (a copy of the migrated
+    template), which is what ``database_url`` would make of it.
+    """
+    migrated = "database_url" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite:///{(tmp_path / 'monitor.sqlite').as_posix()}"
+        path = tmp_path / "monitor.sqlite"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("_migrated_sqlite_file"), path)
+        url = f"sqlite:///{path.as_posix()}"
+        if migrated:
+            _MIGRATED.add(url)
+        try:
+            yield url
+        finally:
+            _MIGRATED.discard(url)
         return
-    url, name = _create_postgres_database()
+    template = request.getfixturevalue("_migrated_postgres_template") if migrated else None
+    url, name = _create_postgres_database(template)
+    if migrated:
+        _MIGRATED.add(url)
     try:
         yield url
     finally:
+        _MIGRATED.discard(url)
         _drop_postgres_database(name)
 
 
@@ -89,11 +149,8 @@ def postgres_database_url() -> Iterator[str]:
 @pytest.fixture
 def database_url(empty_database_url: str) -> str:
     """URL of a database migrated to the latest schema."""
-    from monitor.adapters.db.engine import make_engine, upgrade
-
-    engine = make_engine(empty_database_url)
-    upgrade(engine)
-    engine.dispose()
+    if empty_database_url not in _MIGRATED:
+        _migrate(empty_database_url)
     return empty_database_url
 
 

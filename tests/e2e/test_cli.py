@@ -1,4 +1,9 @@
-"""The command line as a user meets it: help everywhere, one-line errors, the whole flow, on both engines."""
+"""The command line as a user meets it: help everywhere, one-line errors, the whole flow, on both engines.
+
+The commands run in this process through the console script's entry point (the ``cli`` fixture of
+tests/e2e/conftest.py: same exit status, standard output and standard error); the installed command itself
+starts in a subprocess in ``test_the_installed_command_starts`` and ``test_unmigrated_database_says_how_to_fix``.
+"""
 
 from __future__ import annotations
 
@@ -28,17 +33,23 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "MONITOR_ACTOR": "e2e-tester"}
 
 
-@pytest.mark.parametrize("command", [
-    [], ["db"], ["device"], ["ingest"], ["tickets"], ["analyze"], ["report"], ["demo"],
-    ["ingest", "predictions"], ["ingest", "ground-truth"], ["ingest", "rejected"], ["tickets", "export"],
-])
-def test_every_command_has_help(command: list[str]) -> None:
-    result = run(*command, "--help")
+def test_the_installed_command_starts() -> None:
+    result = run("--help")
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
 
 
-def test_user_mistakes_get_one_line_and_status_2(env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [
+    [], ["db"], ["device"], ["ingest"], ["tickets"], ["analyze"], ["report"], ["demo"],
+    ["ingest", "predictions"], ["ingest", "ground-truth"], ["ingest", "rejected"], ["tickets", "export"],
+])
+def test_every_command_has_help(cli, command: list[str]) -> None:  # type: ignore[no-untyped-def]
+    result = cli(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_user_mistakes_get_one_line_and_status_2(cli, env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.yaml"
     bad.write_text("schema_version: 1\ndevice: {id: x}\n", encoding="utf-8")
     cases = [
@@ -52,9 +63,9 @@ def test_user_mistakes_get_one_line_and_status_2(env: dict[str, str], tmp_path: 
          "analysis run 'nope' does not exist"),
         (["tickets", "export", "--format", "xml"], "--format 'xml'"),
     ]
-    assert run("device", "add", str(EXAMPLE), env=env).returncode == 0
+    assert cli("device", "add", str(EXAMPLE), env=env).returncode == 0
     for args, message in cases:
-        result = run(*args, env=env)
+        result = cli(*args, env=env)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
@@ -68,44 +79,44 @@ def test_unmigrated_database_says_how_to_fix(tmp_path: Path) -> None:
     assert result.returncode == 2 and "samd-monitor db upgrade" in result.stderr
 
 
-def test_missing_patient_key_is_a_clear_error(env: dict[str, str], tmp_path: Path) -> None:
+def test_missing_patient_key_is_a_clear_error(cli, env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data = generate(DemoScenario(seed=3, scale=0.001), quarters=["2025Q3"])
     predictions = write_csv(data.predictions, tmp_path / "p.csv")
-    assert run("device", "add", str(EXAMPLE), env=env).returncode == 0
+    assert cli("device", "add", str(EXAMPLE), env=env).returncode == 0
     no_key = {k: v for k, v in env.items() if k != "MONITOR_PATIENT_ID_KEY"}
-    result = run("ingest", "predictions", str(predictions), env=no_key)
+    result = cli("ingest", "predictions", str(predictions), env=no_key)
     assert result.returncode == 2 and "MONITOR_PATIENT_ID_KEY is not set" in result.stderr
 
 
-def test_whole_flow_through_the_cli(env: dict[str, str], tmp_path: Path) -> None:
+def test_whole_flow_through_the_cli(cli, env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data = generate(DemoScenario(seed=5, scale=0.01))
     predictions = write_csv(data.predictions, tmp_path / "predictions.csv")
     truth = write_csv(data.ground_truth, tmp_path / "ground_truth.csv")
-    assert run("device", "add", str(EXAMPLE), env=env).returncode == 0
-    first = run("ingest", "predictions", str(predictions), "--json", env=env)
+    assert cli("device", "add", str(EXAMPLE), env=env).returncode == 0
+    first = cli("ingest", "predictions", str(predictions), "--json", env=env)
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     assert summary["accepted"] == len(data.predictions) and summary["rejected"] == 0
-    again = json.loads(run("ingest", "predictions", str(predictions), "--json", env=env).stdout)
+    again = json.loads(cli("ingest", "predictions", str(predictions), "--json", env=env).stdout)
     assert again["accepted"] == 0 and again["duplicates"] == len(data.predictions)
-    assert run("ingest", "ground-truth", str(truth), env=env).returncode == 0
-    analysis = run("analyze", "--device", "lung-nodule-ct", "--period", "2025Q3", "--json", env=env)
+    assert cli("ingest", "ground-truth", str(truth), env=env).returncode == 0
+    analysis = cli("analyze", "--device", "lung-nodule-ct", "--period", "2025Q3", "--json", env=env)
     assert analysis.returncode == 0, analysis.stderr
     document = json.loads(analysis.stdout)
     assert document["completeness"]["total"]["predictions"] == int((data.predictions["predicted_at"].astype(str)
                                                                       .str.startswith(("2025-07", "2025-08", "2025-09"))).sum())
     out_dir = tmp_path / "reports"
-    report = run("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out", str(out_dir),
+    report = cli("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out", str(out_dir),
                  "--format", "html,json", "--language", "en", env=env)
     assert report.returncode == 0, report.stderr
     html = (out_dir / "lung-nodule-ct_2025Q3_r1.en.html").read_text(encoding="utf-8")
     assert document["run_id"] in html and "Stratified results" in html
     stored = json.loads((out_dir / "lung-nodule-ct_2025Q3_r1.json").read_text(encoding="utf-8"))
     assert stored["analysis"] == document
-    assert run("analyze", "--device", "lung-nodule-ct", "--period", "2025Q3", env=env).returncode == 0
-    named = run("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out", str(out_dir),
+    assert cli("analyze", "--device", "lung-nodule-ct", "--period", "2025Q3", env=env).returncode == 0
+    named = cli("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out", str(out_dir),
                 "--format", "json", "--run-id", document["run_id"], env=env)  # the first run, not the newest
     assert named.returncode == 0, named.stderr
     assert json.loads((out_dir / "lung-nodule-ct_2025Q3_r2.json").read_text(encoding="utf-8"))["analysis"] == document
-    exported = run("tickets", "export", "--format", "csv", env=env)
+    exported = cli("tickets", "export", "--format", "csv", env=env)
     assert exported.returncode == 0 and exported.stdout.startswith("ticket_id,status")
