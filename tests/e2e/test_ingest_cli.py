@@ -1,24 +1,18 @@
-"""``samd-monitor ingest retractions | rejected --export | resubmit | dismiss`` through the real CLI."""
+"""``samd-monitor ingest retractions | rejected --export | resubmit | dismiss`` through the CLI's entry point
+(in-process: the ``cli`` fixture of tests/e2e/conftest.py gives the console script's status and output)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = str(Path(sys.executable).parent / "samd-monitor")
 EXAMPLE = ROOT / "examples" / "lung-nodule-ct.yaml"
 HEADER = "prediction_id,device_id,model_version,site_id,predicted_at,score,predicted_label,patient_id,age\n"
-
-
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=600)
 
 
 @pytest.fixture
@@ -28,7 +22,8 @@ def env(database_url: str) -> dict[str, str]:
         "MONITOR_ACTOR": "e2e-tester"}
 
 
-def test_quarantine_and_retractions_through_the_cli(env: dict[str, str], tmp_path: Path) -> None:
+def test_quarantine_and_retractions_through_the_cli(cli, env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = cli
     assert run("device", "add", str(EXAMPLE), env=env).returncode == 0
     line = "{},lung-nodule-ct,2.1.0,SH-01,2025-08-01T09:15:00+08:00,{},1,PAT-{},67\n"
     (tmp_path / "p.csv").write_text(HEADER + line.format("C1", "0.8", 1) + line.format("C2", "1.5", 2))
