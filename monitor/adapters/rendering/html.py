@@ -191,11 +191,16 @@ def _trends(document: dict[str, Any], language: str) -> list[dict[str, Any]]:
     return out
 
 
+#: Columns a generic table puts first, in this order; the others follow alphabetically.
+LEADING_COLUMNS = ("name", "model_version", "stratum", "level", "metric", "feature", "site_id")
+
+
 def _table(rows: list[Any], caption: str | None = None) -> dict[str, Any]:
+    """A generic table of records: identifying columns first, then the others by name, so that the page
+    does not depend on the order of the keys (the stored JSON sorts them, the in-memory content may not)."""
     if rows and all(isinstance(r, dict) for r in rows):
-        columns: list[str] = []
-        for r in rows:
-            columns += [k for k, v in r.items() if k not in columns and not isinstance(v, dict)]
+        names = {k for r in rows for k, v in r.items() if not isinstance(v, dict)}
+        columns = [c for c in LEADING_COLUMNS if c in names] + sorted(names - set(LEADING_COLUMNS))
         return {"caption": caption, "columns": columns, "rows": [[r.get(c) for c in columns] for r in rows]}
     return {"caption": caption, "columns": ["value"], "rows": [[r] for r in rows]}
 
@@ -207,14 +212,15 @@ def _extra(key: str, value: Any) -> dict[str, Any]:
     if isinstance(value, list):
         tables.append(_table(value))
     elif isinstance(value, dict):
-        scalars = [{"name": k, "value": v} for k, v in value.items() if not isinstance(v, (list, dict))]
+        items = sorted(value.items())  # the page does not depend on the order of the keys
+        scalars = [{"name": k, "value": v} for k, v in items if not isinstance(v, (list, dict))]
         if scalars:
             tables.append(_table(scalars))
-        for k, v in value.items():
+        for k, v in items:
             if isinstance(v, list):
                 tables.append(_table(v, caption=k))
             elif isinstance(v, dict):
-                tables.append(_table([{"name": kk, "value": vv} for kk, vv in v.items()], caption=k))
+                tables.append(_table([{"name": kk, "value": vv} for kk, vv in sorted(v.items())], caption=k))
     else:
         tables.append(_table([{"name": key, "value": value}]))
     return {"key": key, "title_key": title_key, "title": key.replace("_", " ").capitalize(), "tables": tables}

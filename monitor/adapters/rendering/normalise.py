@@ -63,7 +63,8 @@ def _family_rules(rules: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]
 
 def decision_families(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Per model version and family: its multiplicity method, level and pre-specified size, and its
-    stratum-metrics by outcome (``rows[outcome]``), with how many outcomes are provisional.
+    stratum-metrics by outcome (``rows[outcome]``), with how many tested outcomes are provisional (counted
+    as the analysis summary counts them).
 
     Empty for a document of the earlier rule (its rows carry no family).
     """
@@ -83,7 +84,7 @@ def decision_families(document: dict[str, Any]) -> list[dict[str, Any]]:
         group["size"] = group["size"] if group["size"] is not None else row["family_size"]
         group["level"] = group["level"] if group["level"] is not None else row["family_level"]
         group["rows"].setdefault(row["status"], []).append(row)
-        group["provisional"] += bool(row["provisional"])
+        group["provisional"] += bool(row["provisional"]) and row["status"] in DECIDING_STATUSES  # as summary.outcomes
         group["members"] += 1
     order = {f: i for i, f in enumerate(FAMILIES)}
     return sorted(groups.values(), key=lambda g: (g["model_version"], order.get(g["family"], 9), g["family"]))
