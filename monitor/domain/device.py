@@ -225,6 +225,13 @@ class LabelPolicy(_Strict):
         description=("Audit plan: target half-width of the false-omission-rate interval relative to the rate "
                      "(0.5: within +/- 50% of itself); the plan also sizes the audit for the corrected "
                      "sensitivity to within +/- the claim's margin."))
+    charted_when_mature: list[Literal["sensitivity", "specificity"]] = Field(
+        default_factory=list,
+        description=("Metrics whose CUSUM charts take each case only once its prediction is "
+                     "monitoring.maturity_window_days old (per matured cohort) instead of when its label arrives: "
+                     "for labels whose delay depends on the outcome (e.g. specificity when false positives are "
+                     "confirmed by early biopsy but true negatives by 12-month follow-up), which would otherwise "
+                     "reach the chart in a biased order."))
     min_expected_share: Probability = Field(
         default=0.8,
         description=("A stratum-metric's decision is provisional when fewer than this share of the labels expected "
@@ -271,6 +278,11 @@ class MonitoringRules(_Strict):
     cusum_arl0: float = Field(
         default=1_000, gt=1,
         description="Smallest in-control average run length (in confirmed cases) of any CUSUM chart.")
+    cusum_cases_per_year: float | None = Field(
+        default=None, gt=0,
+        description=("Pre-specified confirmed cases per year of the device: designs the CUSUM charts of a period "
+                     "with no cases known before it (a model version's first period, a back-fill), each chart "
+                     "taken at this volume (conservative for small strata); unset: such charts use cusum_arl0."))
     cusum_drop: float | None = Field(
         default=None, gt=0, lt=1,
         description="Drop of sensitivity/specificity the CUSUM charts are designed to detect (default: the claim's margin).")

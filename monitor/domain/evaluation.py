@@ -13,10 +13,13 @@ goal ``goal = claim - margin`` and the two exact one-sided tests of
 
 * ``flagged`` ("shortfall shown"): the test of H0: p >= goal rejects after its family's multiplicity
   control, i.e. the one-sided upper confidence bound at the adjusted level lies below the goal; it opens or
-  updates a ticket (unless the evidence is ``provisional``);
+  updates a ticket;
 * ``conforming`` ("conformity shown"): the test of H0: p <= goal rejects after the same control (the lower
   bound lies at or above the goal);
-* ``inconclusive``: neither; reported with the further cases that would decide it.
+* ``inconclusive``: neither; reported with the further cases that would decide it. Evidence that is
+  ``provisional`` (fewer than ``labels.min_expected_share`` of the expected labels have arrived: the labels
+  final early are an outcome-dependent subset, docs/maturity.md) is never decided: it stays inconclusive and
+  enters its family with p = 1 until its labels have arrived.
 
 A stratum-metric below ``min_positives`` / ``min_negatives`` is ``insufficient`` (too few to test; it
 enters its family with p = 1); one without a claim, or outside the pre-specified families, is
@@ -78,15 +81,16 @@ STATUS_LABELS = {"flagged": "shortfall shown", "conforming": "conformity shown",
 DECISION_RULE = (
     "Per model version and claimed stratum-metric, with performance goal = claim - margin and the exact one-sided "
     "binomial tests on the evidence (final labels; verification-corrected and cluster-adjusted effective counts "
-    "where applicable): 'shortfall shown' (flagged; opens or updates a ticket unless provisional) when H0: p >= goal "
+    "where applicable): 'shortfall shown' (flagged; opens or updates a ticket) when H0: p >= goal "
     "is rejected after the family's multiplicity control (the one-sided upper bound lies below the goal); "
     "'conformity shown' when H0: p <= goal is rejected after the same control (the lower bound lies at or above "
     "the goal); otherwise 'inconclusive', with the further cases that would decide it. Families fixed by the "
     "configuration: confirmatory (overall, strata.confirmatory attributes, strata.confirmatory_intersections) by "
     "Holm at monitoring.alpha (FWER); exploratory (every other pre-specified stratum with a claim) by "
     "Benjamini-Hochberg at monitoring.fdr (FDR), findings labelled exploratory. A member below min_positives / "
-    "min_negatives is 'insufficient' and enters its family with p = 1. The exact test of H0: p >= claim "
-    "(p_value) is reported and does not decide."
+    "min_negatives is 'insufficient' and enters its family with p = 1; a member with fewer than "
+    "labels.min_expected_share of its expected labels is provisional: 'inconclusive', with p = 1 in its family, "
+    "until its labels have arrived. The exact test of H0: p >= claim (p_value) is reported and does not decide."
 )
 _NEEDS_POSITIVES = {"sensitivity": True, "npv": False, "specificity": False, "ppv": True}
 
@@ -294,6 +298,12 @@ def evaluate_counts(counts: list[StratumCounts], config: DeviceConfig,
     for i, r in enumerate(rows):
         if r["family"] is not None and testable[i]:
             groups.setdefault((str(r["model_version"]), r["family"].name), []).append(i)  # type: ignore[union-attr]
+    # Provisional evidence (too few of the expected labels have arrived, docs/maturity.md) is not decided:
+    # its tests are reported, but it enters its family with p = 1 and its outcome stays inconclusive until
+    # the labels have arrived, so that labels final early (an outcome-dependent subset) never decide.
+    provisional = np.array([bool(e.provisional) for e in evidence])
+    for key in list(groups):
+        groups[key] = [i for i in groups[key] if not provisional[i]]
     for (_, name), members in groups.items():
         family = families[name]  # type: ignore[index]
         log_q_short[members] = adjust_log10(log_short[members], family.method, family.size)
@@ -313,6 +323,8 @@ def evaluate_counts(counts: list[StratumCounts], config: DeviceConfig,
             status = "not_tested"
         elif not testable[i]:
             status = "insufficient"
+        elif provisional[i]:
+            status = "inconclusive"
         elif 10.0 ** log_q_short[i] <= family.level:
             status = "flagged"
         elif 10.0 ** log_q_conf[i] <= family.level:

@@ -157,7 +157,8 @@ class CusumMonitor:
     """
 
     def __init__(self, config: DeviceConfig, model_version: str, volumes: dict[tuple[str, str], float], *,
-                 segment: tuple[datetime, datetime], timezone: ZoneInfo) -> None:
+                 segment: tuple[datetime, datetime], timezone: ZoneInfo,
+                 design_basis: str = "cases_known_before_period") -> None:
         self.config = config
         self.model_version = model_version
         self.volumes = volumes
@@ -165,6 +166,8 @@ class CusumMonitor:
         self.segment_ns = (pd.Timestamp(segment[0]).value, pd.Timestamp(segment[1]).value)
         self.timezone = timezone
         self.charts: dict[tuple[str, str], dict[str, Any]] = {}
+        #: where the volumes come from: cases known before the period, or the pre-specified yearly volume
+        self.design_basis = design_basis
 
     def _chart(self, stratum: StratumDefinition, metric: str) -> dict[str, Any] | None:
         key = (stratum.key, metric)
@@ -185,7 +188,7 @@ class CusumMonitor:
                 "arl0": float(design.arl0), "arl1": float(design.arl1), "w": (w_event, w_other),
                 "statistic": 0.0, "cases": 0, "cases_in_period": 0, "events_in_period": 0, "alarms": [],
                 "restarted_ns": None, "corrected": 0,
-                "design_basis": "cases_known_before_period" if self.volumes.get(key) else "minimum_arl0",
+                "design_basis": self.design_basis if self.volumes.get(key) else "minimum_arl0",
             }
         return self.charts[key] or None
 
@@ -264,6 +267,18 @@ class CusumMonitor:
             })
         rows.sort(key=lambda r: (r["level"], r["stratum"], r["metric"]))
         return rows
+
+
+def prespecified_volumes(config: DeviceConfig) -> dict[tuple[str, str], float]:
+    """Every chart of the configuration (monitored strata its labels enumerate x claimed sensitivity and
+    specificity) at ``monitoring.cusum_cases_per_year``: the design of a period with no cases known before
+    it. Taking each chart at the device's whole volume is conservative (a larger ARL0) for small strata."""
+    from monitor.domain.families import enumerated_strata
+
+    per_year = float(config.monitoring.cusum_cases_per_year or 0.0)
+    return {(stratum.key, metric): per_year for stratum in enumerated_strata(config)
+            for metric in ("sensitivity", "specificity")
+            if config.claims.claim_for(metric, stratum) is not None}  # type: ignore[arg-type]
 
 
 def chart_volumes(cells: pd.DataFrame, config: DeviceConfig, model_version: str, *, periods_per_year: float

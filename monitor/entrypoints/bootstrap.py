@@ -26,7 +26,7 @@ from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.errors import MissingSecretError
 from monitor.settings import DEMO_PATIENT_ID_KEY, Settings
 
-__all__ = ["App", "bootstrap", "simulated_clock", "utc_now"]
+__all__ = ["App", "SimulatedClock", "bootstrap", "simulated_clock", "utc_now"]
 
 
 def utc_now() -> datetime:
@@ -34,19 +34,28 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def simulated_clock(start: datetime) -> Clock:
-    """A clock that starts at ``start`` and advances one millisecond per reading.
+class SimulatedClock:
+    """A clock that starts at ``start``, advances one millisecond per reading and can be moved forward.
 
-    The demo uses it so that its world is consistent: data arrive and are analysed at the scenario's
-    as-of date, not at the real date on which someone runs the demo.
+    The demo and the scenarios use it so that their world is consistent: data arrive and are analysed
+    at the simulated dates (:meth:`advance_to`), not at the real date on which someone runs them.
     """
-    state = {"now": start.astimezone(timezone.utc)}
 
-    def now() -> datetime:
-        state["now"] += timedelta(milliseconds=1)
-        return state["now"]
+    def __init__(self, start: datetime) -> None:
+        self._now = start.astimezone(timezone.utc)
 
-    return now
+    def __call__(self) -> datetime:
+        self._now += timedelta(milliseconds=1)
+        return self._now
+
+    def advance_to(self, moment: datetime) -> None:
+        """Move the clock to ``moment`` (never back)."""
+        self._now = max(self._now, moment.astimezone(timezone.utc))
+
+
+def simulated_clock(start: datetime) -> SimulatedClock:
+    """A :class:`SimulatedClock` starting at ``start``."""
+    return SimulatedClock(start)
 
 
 @dataclass

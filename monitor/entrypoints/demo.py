@@ -1,9 +1,10 @@
 """``samd-monitor demo``: the whole pipeline on a seeded synthetic lung-nodule deployment.
 
 Generates five quarters of prediction logs and the ground truth that has arrived by
-the scenario's as-of date, writes them as CSV files, creates a fresh SQLite database
-(or uses ``--db``), registers the example device, ingests everything, analyses every
-quarter with the as-of date as data cut-off, writes the last quarter's report
+the scenario's as-of date, creates a fresh SQLite database (or uses ``--db``), registers
+the example device, replays the logs as monthly deliveries (CSV files, each ingested at the
+end of its month on a simulated clock, so that every case is dated by when it became known),
+analyses every quarter with the as-of date as data cut-off, writes the last quarter's report
 (PDF and HTML in English and Chinese, JSON, CSV and XLSX annexes) and its submission
 archive (verified), and creates demo users for the dashboard.
 """
@@ -28,6 +29,7 @@ from monitor.service.report import write_report
 from monitor.service.submission import export_submission, verify_submission
 from monitor.settings import load_settings
 from monitor.synthetic import DemoScenario, generate, write_csv
+from monitor.synthetic.deliveries import monthly_deliveries
 
 __all__ = ["EXAMPLE_CONFIG", "run_demo"]
 
@@ -46,31 +48,43 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
         database_url = f"sqlite:///{db_file.resolve().as_posix()}"
-    shutil.rmtree(reports_dir, ignore_errors=True)
+    for folder in (reports_dir, logs_dir):
+        shutil.rmtree(folder, ignore_errors=True)
     logs_dir.mkdir(parents=True, exist_ok=True)
 
     console.print(f"generating the synthetic deployment (seed {seed}, scale {scale:g}) ...")
     data = generate(scenario)
-    predictions_file = write_csv(data.predictions, logs_dir / "predictions.csv")
-    truth_file = write_csv(data.ground_truth, logs_dir / "ground_truth.csv")
+    deliveries = monthly_deliveries(data, until=scenario.as_of)
     console.print(f"  {len(data.predictions):,} predictions, {len(data.ground_truth):,} ground-truth rows "
-                  f"({data.pending:,} still pending at {scenario.as_of.isoformat()})")
+                  f"({data.pending:,} still pending at {scenario.as_of.isoformat()}), "
+                  f"replayed as {len(deliveries)} monthly deliveries")
 
     upgrade(make_engine(database_url))
     settings = load_settings().with_database(database_url)
-    app = bootstrap(settings, demo=True, clock=simulated_clock(scenario.as_of.to_pydatetime()))
+    clock = simulated_clock(deliveries[0].at.to_pydatetime() if deliveries else scenario.as_of.to_pydatetime())
+    app = bootstrap(settings, demo=True, clock=clock)
     config = load_device_config(EXAMPLE_CONFIG)
     register_device(config, uow=app.uow, clock=app.clock, actor=settings.actor, source=str(EXAMPLE_CONFIG))
-    for kind, path in (("predictions", predictions_file), ("ground truth", truth_file)):
-        log = app.open_log(path)
-        if kind == "predictions":
-            summary = ingest_predictions(log, source=str(path), uow=app.uow, hash_patient=app.patient_hasher(),
-                                         clock=app.clock, actor=settings.actor)
-        else:
-            summary = ingest_ground_truth(log, source=str(path), uow=app.uow, clock=app.clock, actor=settings.actor,
-                                          hash_patient=app.patient_hasher())
-        console.print(f"ingested {kind}: {summary.accepted:,} accepted, {summary.duplicates:,} duplicates, "
-                      f"{summary.rejected:,} rejected")
+    totals = {"predictions": [0, 0, 0], "ground truth": [0, 0, 0]}
+    for delivery in deliveries:  # each month's logs taken in at the end of the month, as in a deployment
+        clock.advance_to(delivery.at.to_pydatetime())
+        month = f"{delivery.at:%Y-%m}"
+        for kind, frame in (("predictions", delivery.predictions), ("ground truth", delivery.ground_truth)):
+            if frame.empty:
+                continue
+            path = write_csv(frame, logs_dir / f"{kind.replace(' ', '_')}_{month}.csv")
+            log = app.open_log(path)
+            if kind == "predictions":
+                summary = ingest_predictions(log, source=str(path), uow=app.uow, hash_patient=app.patient_hasher(),
+                                             clock=app.clock, actor=settings.actor)
+            else:
+                summary = ingest_ground_truth(log, source=str(path), uow=app.uow, clock=app.clock,
+                                              actor=settings.actor, hash_patient=app.patient_hasher())
+            for i, n in enumerate((summary.accepted, summary.duplicates, summary.rejected)):
+                totals[kind][i] += n
+    clock.advance_to(scenario.as_of.to_pydatetime())
+    for kind, (accepted, duplicates, rejected) in totals.items():
+        console.print(f"ingested {kind}: {accepted:,} accepted, {duplicates:,} duplicates, {rejected:,} rejected")
 
     cutoff = app.clock()
     opened: list[str] = []
@@ -85,8 +99,9 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
                           f"[{f['ci_low']:.3f}, {f['ci_high']:.3f}] vs claim {f['claim']:.3f} "
                           f"(n={f['trials']}, q={f['q_value']:.2g}) -> ticket {f['ticket_id']}")
         for a in outcome.document["sequential_alarms"]:
+            first = a["first_alarm"]
             console.print(f"  CUSUM alarm: {a['metric']} in {a['stratum']} (h={a['h']:.2f}, ARL0={a['arl0']:,.0f}, "
-                          f"first alarm at case {a['first_alarm_case_in_period']} of the period)")
+                          f"first alarm on {first['known_on']}, case {first['case_index']} of the chart)")
         opened += outcome.opened_tickets
         last = outcome
     assert last is not None

@@ -26,10 +26,10 @@ from monitor.domain.periods import Period, resolve_timezone
 from monitor.errors import InputError
 from monitor.service.cells import stratified_cells
 from monitor.service.clinical_sections import failure_rate_findings
-from monitor.service.evidence import gather_adjustments
+from monitor.service.evidence import gather_evidence
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.sections import Window, build_sections
-from monitor.service.tickets import open_ticket
+from monitor.service.tickets import attach_group_evidence, ticket_finding_groups
 
 __all__ = ["ANALYSIS_SCHEMA_VERSION", "AnalysisOutcome", "analyze_period"]
 
@@ -77,9 +77,12 @@ def _cusum_findings(charts: list[dict[str, Any]], run_id: str, device_id: str, c
         "finding_id": str(uuid.uuid4()), "run_id": run_id, "device_id": device_id,
         "model_version": c["model_version"], "stratum": c["stratum"], "metric": c["metric"],
         "kind": "cusum_alarm", "created_at": created, "ticket_id": None,
-        "evidence": {k: c[k] for k in ("model_version", "stratum", "level", "metric", "in_control_event_rate", "designed_event_rate", "h",
-                                       "arl0", "detection_delay", "statistic", "alarms_in_period",
-                                       "first_alarm_case_in_period", "cases_in_period", "events_in_period")},
+        "evidence": {k: c[k] for k in ("model_version", "stratum", "level", "metric", "in_control_event_rate",
+                                       "designed_event_rate", "charted_in_control_event_rate",
+                                       "charted_designed_event_rate", "verification", "h", "arl0",
+                                       "detection_delay", "design_basis", "statistic", "alarms_in_period",
+                                       "first_alarm", "alarms", "segment_start_utc", "segment_end_utc",
+                                       "cases_in_period", "events_in_period")},
     } for c in charts if c["alarms_in_period"]]
 
 
@@ -117,25 +120,17 @@ def analyze_period(
         fingerprint, sources = unit.results.input_fingerprint(device_id, **window)
         site_counts = unit.results.sites_in_period(device_id, **window)
         run_window = Window(device_id, start, end, cutoff)
-        results = evaluate_cells(cells, config, gather_adjustments(unit, config, run_window, cells))
-        sections = build_sections(unit, config, period, run_window, cells)
+        evidence = gather_evidence(unit, config, run_window, cells)
+        results = evaluate_cells(cells, config, evidence.adjustments)
+        sections = build_sections(unit, config, period, run_window, cells) | evidence.sections
         run_id = str(uuid.uuid4())
         # A shortfall shown on provisional evidence (too few of the expected labels have arrived) is reported with
         # its outcome but opens no ticket and adds no ticket evidence: it is decided again at the next cut-off.
         shortfalls = [r for r in results if r.status == "flagged" and not r.provisional]
         found = [_finding(r, run_id, device_id) for r in shortfalls]
-        outcome = AnalysisOutcome(document={})
-        for finding, result in zip(found, shortfalls, strict=True):
-            existing = unit.tickets.find_open(device_id, result.model_version, result.stratum, result.metric)
-            if existing is None:
-                ticket_id = open_ticket(unit, result, config, title=_ticket_title(result), at=created, actor=actor,
-                                        run_id=run_id)
-                outcome.opened_tickets.append(ticket_id)
-            else:
-                ticket_id = existing["ticket_id"]
-                outcome.updated_tickets.append(ticket_id)
-            finding["ticket_id"] = ticket_id
-            finding["created_at"] = created
+        grouped = ticket_finding_groups(unit, found, shortfalls, config, run_id=run_id, at=created, actor=actor,
+                                        title=_ticket_title)
+        outcome = AnalysisOutcome(document={}, opened_tickets=grouped.opened, updated_tickets=grouped.updated)
         alarms = _cusum_findings(sections["sequential"]["cusum"], run_id, device_id, created)
         for alarm in alarms:
             ticket = unit.tickets.find_open(device_id, alarm["model_version"], alarm["stratum"], alarm["metric"])
@@ -157,7 +152,8 @@ def analyze_period(
              "actor": actor},
             [r.as_dict() for r in results], found_all,
         )
-        for finding in [f for f in found_all if f["ticket_id"]]:
+        attach_group_evidence(unit, grouped, run_id=run_id, period=period.label, data_cutoff=_iso(cutoff), at=created)
+        for finding in [f for f in alarms + failure_found if f["ticket_id"]]:
             unit.tickets.add_evidence(finding["ticket_id"], run_id=run_id, finding_id=finding["finding_id"],
                                       evidence=finding["evidence"] | {"run_id": run_id, "period": period.label,
                                                                       "data_cutoff": _iso(cutoff)},

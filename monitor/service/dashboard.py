@@ -23,7 +23,28 @@ __all__ = [
 ]
 
 GRID_COLUMNS = ["row", "column", "stratum", "successes", "trials", "estimate", "ci_low", "ci_high", "claim",
-                "margin", "difference", "q_value", "status"]
+                "margin", "difference", "q_value", "status", "family", "provisional", "expected_share",
+                "q_conformity", "minimal_detectable_drop"]
+#: Fields of the decision rule read from the run's document (the stratum_results table does not hold them).
+DECISION_FIELDS = ("family", "family_size", "family_level", "provisional", "expected_share", "q_conformity",
+                   "minimal_detectable_drop", "design_effect")
+
+
+def _decisions(document: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The decision fields of each result of an analysis document, by (model version, stratum, metric);
+    a document of the earlier rule has none of them (absent fields are None)."""
+    return {(r["model_version"], r["stratum"], r["metric"]): {k: r.get(k) for k in DECISION_FIELDS}
+            for r in document.get("results", [])}
+
+
+def _dated_alarms(chart: dict[str, Any]) -> str:
+    """A CUSUM chart's alarm dates in the period ("2025-08-14 (case 1,712)"), or the undated position an
+    earlier document stored."""
+    dated = [f"{a['known_on']} (case {a['case_index']:,})" for a in chart.get("alarms") or [] if a.get("known_on")]
+    if dated:
+        return "; ".join(dated)
+    first = chart.get("first_alarm_case_in_period")
+    return f"case {first} of the period (undated)" if first else ""
 
 
 def _run_of(unit: Any, device_id: str, period: str) -> dict[str, Any] | None:
@@ -66,9 +87,10 @@ def overview(uow: UnitOfWorkFactory) -> list[dict[str, Any]]:
                     "label_completeness": (total["with_ground_truth"] / total["predictions"]
                                            if total["predictions"] else None),
                     "tests": doc["summary"]["tests"], "flagged": doc["summary"]["flagged"],
-                    "insufficient": doc["summary"]["insufficient"],
+                    "insufficient": doc["summary"]["insufficient"], "outcomes": doc["summary"].get("outcomes"),
                     "open_findings": len(unit.dashboard.findings([current["run_id"]])),
-                    "drifted_features": [d["feature"] for d in doc.get("data_drift", []) if d.get("drifted")],
+                    "drifted_features": sorted({d["feature"] for g in doc.get("data_drift", [])
+                                                for d in g.get("rows", [g]) if d.get("drifted")}),
                 }
             rows.append(row)
     return rows
@@ -87,8 +109,12 @@ def strata(uow: UnitOfWorkFactory, device_id: str, period: str) -> pd.DataFrame:
     with uow() as unit:
         run = _run_of(unit, device_id, period)
         rows = unit.dashboard.stratum_results([run["run_id"]]) if run else []
-    columns = ["model_version", "stratum", "level", "metric", "status", "estimate", "trials"]
-    return pd.DataFrame([{k: r[k] for k in columns} for r in rows], columns=columns)
+        decided = _decisions(unit.dashboard.document(run["run_id"])) if run else {}
+    columns = ["model_version", "stratum", "level", "metric", "status", "estimate", "trials", "family",
+               "provisional", "expected_share", "minimal_detectable_drop"]
+    return pd.DataFrame([{k: r[k] for k in columns[:7]}
+                         | {k: decided.get((r["model_version"], r["stratum"], r["metric"]), {}).get(k)
+                            for k in columns[7:]} for r in rows], columns=columns)
 
 
 def stratum_grid(uow: UnitOfWorkFactory, device_id: str, period: str, *, metric: str, rows: str, columns: str,
@@ -105,6 +131,7 @@ def stratum_grid(uow: UnitOfWorkFactory, device_id: str, period: str, *, metric:
     with uow() as unit:
         run = _run_of(unit, device_id, period)
         stored = unit.dashboard.stratum_results([run["run_id"]], metric=metric, level=2) if run else []
+        decided = _decisions(unit.dashboard.document(run["run_id"])) if run else {}
     versions = sorted({r["model_version"] for r in stored})
     version = model_version or (versions[-1] if versions else None)
     by_key = {r["stratum"]: r for r in stored if r["model_version"] == version}
@@ -121,6 +148,7 @@ def stratum_grid(uow: UnitOfWorkFactory, device_id: str, period: str, *, metric:
                 continue
             difference = (found["estimate"] - found["claim"]
                           if found["estimate"] is not None and found["claim"] is not None else None)
+            found = found | decided.get((found["model_version"], key, found["metric"]), {})
             cells.append({"row": row_label, "column": col_label, "difference": difference,
                           **{k: found[k] for k in GRID_COLUMNS if k in found}})
     return pd.DataFrame(cells, columns=GRID_COLUMNS)
@@ -136,13 +164,15 @@ def stratum_trend(uow: UnitOfWorkFactory, device_id: str, *, stratum: str, metri
         period_of = {r["run_id"]: r["period"] for r in runs}
         stored = unit.dashboard.stratum_results(list(period_of), metric=metric, stratum=stratum)
         documents = [(r["period"], unit.dashboard.document(r["run_id"])) for r in runs]
+    decided = {r["run_id"]: _decisions(doc) for r, (_, doc) in zip(runs, documents, strict=True)}
     estimates = pd.DataFrame([{
         "period": period_of[r["run_id"]], "estimate": r["estimate"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
         "claim": r["claim"], "goal": (r["claim"] - r["margin"]) if r["claim"] is not None else None,
         "successes": r["successes"], "trials": r["trials"], "status": r["status"], "q_value": r["q_value"],
+        "provisional": decided[r["run_id"]].get((model_version, stratum, metric), {}).get("provisional"),
     } for r in stored if r["model_version"] == model_version],
         columns=["period", "estimate", "ci_low", "ci_high", "claim", "goal", "successes", "trials", "status",
-                 "q_value"])
+                 "q_value", "provisional"])
 
     def chart(doc: dict[str, Any], kind: str) -> dict[str, Any] | None:
         return next((c for c in doc.get("sequential", {}).get(kind, []) if c["stratum"] == stratum
@@ -150,15 +180,21 @@ def stratum_trend(uow: UnitOfWorkFactory, device_id: str, *, stratum: str, metri
 
     ewma_rows: list[dict[str, Any]] = []
     if documents and (latest := chart(documents[-1][1], "ewma")) is not None:
-        ewma_rows = [{"period": p, "rate": rate, "ewma": e, "lower": lo, "upper": hi, "claim": latest["claim"]}
+        reference = latest.get("reference", latest["claim"])
+        ewma_rows = [{"period": p, "rate": rate, "ewma": e, "lower": lo, "upper": hi, "claim": latest["claim"],
+                      "reference": reference, "reference_source": latest.get("reference_source")}
                      for p, rate, e, lo, hi in zip(latest["periods"], latest["rates"], latest["ewma"],
                                                    latest["lower"], latest["upper"], strict=True)]
     cusum_rows = [{"period": p, "statistic": c["statistic"], "h": c["h"], "alarms": c["alarms_in_period"],
-                   "cases": c["cases_in_period"]}
+                   "cases": c["cases_in_period"],
+                   "peak": max([a["statistic"] for a in c.get("alarms") or []], default=None),
+                   "alarm_dates": _dated_alarms(c)}
                   for p, doc in documents if (c := chart(doc, "cusum")) is not None]
     return {"estimates": estimates,
-            "ewma": pd.DataFrame(ewma_rows, columns=["period", "rate", "ewma", "lower", "upper", "claim"]),
-            "cusum": pd.DataFrame(cusum_rows, columns=["period", "statistic", "h", "alarms", "cases"])}
+            "ewma": pd.DataFrame(ewma_rows, columns=["period", "rate", "ewma", "lower", "upper", "claim", "reference",
+                                                     "reference_source"]),
+            "cusum": pd.DataFrame(cusum_rows, columns=["period", "statistic", "h", "alarms", "cases", "peak",
+                                                       "alarm_dates"])}
 
 
 def findings(uow: UnitOfWorkFactory, device_id: str, period: str) -> list[dict[str, Any]]:
@@ -170,12 +206,19 @@ def findings(uow: UnitOfWorkFactory, device_id: str, period: str) -> list[dict[s
 
 
 def data_drift(uow: UnitOfWorkFactory, device_id: str, period: str) -> pd.DataFrame:
-    """Per-feature data drift of a period against its reference window (method, value, threshold)."""
-    columns = ["feature", "kind", "method", "value", "threshold", "drifted", "reference_n", "current_n"]
+    """Per-feature data drift of a period, one row per comparison (the preceding window, the fixed baseline)
+    and feature: method, value, threshold, effect size and the floor that decided, ``drifted`` (None: no
+    reference, never "not drifted") and the reason."""
+    columns = ["reference", "reference_periods", "feature", "kind", "method", "value", "threshold", "effect_size",
+               "effect_floor", "drifted", "reason", "reference_n", "current_n"]
     with uow() as unit:
         run = _run_of(unit, device_id, period)
-        rows = unit.dashboard.document(run["run_id"]).get("data_drift", []) if run else []
-    return pd.DataFrame([{k: r.get(k) for k in columns} for r in rows], columns=columns)
+        stored = unit.dashboard.document(run["run_id"]).get("data_drift", []) if run else []
+    if stored and not all("rows" in g for g in stored):  # a document before the fixed baseline: one flat list
+        stored = [{"reference": "preceding", "periods": None, "rows": stored}]
+    return pd.DataFrame([{k: r.get(k) for k in columns[2:]}
+                         | {"reference": g.get("reference"), "reference_periods": ", ".join(g.get("periods") or [])}
+                         for g in stored for r in g.get("rows", [])], columns=columns)
 
 
 def report_files(uow: UnitOfWorkFactory, device_id: str) -> pd.DataFrame:

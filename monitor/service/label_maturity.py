@@ -14,7 +14,7 @@ from monitor.domain.device import DeviceConfig
 from monitor.domain.evidence import EvidenceKey, FinalCounts
 from monitor.domain.labels import LabelMaturity, label_arrival
 
-__all__ = ["assess_label_maturity", "final_label_counts", "label_maturity_sections"]
+__all__ = ["assess_label_maturity"]
 
 
 def assess_label_maturity(unit: Any, config: DeviceConfig, window: Any) -> LabelMaturity:
@@ -27,14 +27,3 @@ def assess_label_maturity(unit: Any, config: DeviceConfig, window: Any) -> Label
                                                        horizon_days=config.monitoring.maturity_window_days,
                                                        **policy)
     return label_arrival(cells, histograms, config)
-
-
-def final_label_counts(unit: Any, config: DeviceConfig, window: Any) -> dict[EvidenceKey, FinalCounts]:
-    """``Adjustments.final_counts`` of the run: {(model version, stratum key, metric): FinalCounts}."""
-    return assess_label_maturity(unit, config, window).final_counts
-
-
-def label_maturity_sections(unit: Any, config: DeviceConfig, window: Any, maturity: list[dict[str, Any]]
-                            ) -> dict[str, Any]:
-    """The document's maturity sections: ``maturity`` (the rows given, per stratum) and ``label_arrival``."""
-    return {"maturity": maturity, "label_arrival": assess_label_maturity(unit, config, window).section}

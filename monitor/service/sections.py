@@ -24,13 +24,13 @@ from monitor.domain.sequential_monitoring import (
     PERIODS_PER_YEAR,
     CusumMonitor,
     chart_volumes,
+    prespecified_volumes,
     ewma_by_stratum,
     reference_periods,
 )
 from monitor.domain.timing import time_to_intervention_by_stratum
 from monitor.errors import PeriodError
 from monitor.service.clinical_sections import build_clinical_sections
-from monitor.service.label_maturity import label_maturity_sections
 
 __all__ = ["Window", "build_sections"]
 
@@ -151,12 +151,29 @@ def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cell
         span = window.start - max(window.start - year, first) if first is not None else period_length
         per_year = year / max(span, period_length)
         volumes = chart_volumes(basis, config, model_version, periods_per_year=per_year) if not basis.empty else {}
-        monitor = CusumMonitor(config, model_version, volumes, segment=segment, timezone=tz)
-        for chunk in unit.aggregates.known_case_stream(window.device_id, model_version, until=segment[1],
-                                                       cutoff=window.cutoff, attributes=config.strata.attributes):
-            monitor.update(chunk)
+        design_basis = "cases_known_before_period"
+        if not volumes and config.monitoring.cusum_cases_per_year:  # a design period: the pre-specified volume
+            volumes, design_basis = prespecified_volumes(config), "cases_per_year_configured"
+        monitor = CusumMonitor(config, model_version, volumes, segment=segment, timezone=tz, design_basis=design_basis)
+        for label, mature_after in _chart_streams(config):
+            for chunk in unit.aggregates.known_case_stream(
+                    window.device_id, model_version, until=segment[1], cutoff=window.cutoff,
+                    attributes=config.strata.attributes, label=label, mature_after_days=mature_after):
+                monitor.update(chunk)
         rows += monitor.results()
     return rows
+
+
+def _chart_streams(config: DeviceConfig) -> list[tuple[int | None, int | None]]:
+    """The case streams that feed the charts, as (outcome kept, days after prediction a case is taken): one
+    stream in known-at order; or, when some metric is charted per matured cohort
+    (``labels.charted_when_mature``), one stream per outcome (positives feed sensitivity, negatives
+    specificity), each in its own order."""
+    cohort = set(config.labels.charted_when_mature)
+    if not cohort:
+        return [(None, None)]
+    window = config.monitoring.maturity_window_days
+    return [(1, window if "sensitivity" in cohort else None), (0, window if "specificity" in cohort else None)]
 
 
 def _established_levels(unit: Any, config: DeviceConfig, period: Period, window: Window, versions: list[str]
@@ -258,8 +275,7 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
         "discrimination": discrimination_by_stratum(histogram, config),
         "reference_comparison": compare_periods(cells, reference_cells, config),
         "stratum_vs_rest": compare_strata_with_rest(cells, config),
-        **label_maturity_sections(unit, config, window, maturity_by_stratum(delays, config, period_end=window.end,
-                                                                            cutoff=window.cutoff)),
+        "maturity": maturity_by_stratum(delays, config, period_end=window.end, cutoff=window.cutoff),
         "verification": verification_by_stratum(verification, cells, config),
         "time_to_intervention": time_to_intervention_by_stratum(intervention, config),
         "sequential": {"cusum": cusum, "ewma": _ewma(unit, config, period, window, cells)},

@@ -153,7 +153,9 @@ class DemoScenario:
     drift_quarter : str or None
         Quarter in which the drift target's sensitivity drops; ``None`` for no drift.
     drift_drop : float
-        Absolute sensitivity drop of the drift target in ``drift_quarter``.
+        Absolute sensitivity drop of the drift target in ``drift_quarter`` (default 0.08: true sensitivity
+        0.91 -> 0.83, a drop the pre-specified decision rule detects in one quarter at this volume, about
+        1,850 positives in the stratum; a drop of 0.05 would be found in about a quarter of seeds).
     cases_per_quarter : int
         Cases per quarter at ``scale=1``.
     scale : float
@@ -168,7 +170,7 @@ class DemoScenario:
     model_version: str = "2.1.0"
     quarters: tuple[str, ...] = ("2024Q3", "2024Q4", "2025Q1", "2025Q2", "2025Q3")
     drift_quarter: str | None = "2025Q3"
-    drift_drop: float = 0.05
+    drift_drop: float = 0.08
     cases_per_quarter: int = DEFAULT_CASES_PER_QUARTER
     scale: float = 1.0
     as_of: pd.Timestamp = pd.Timestamp("2026-01-31T23:59:59+08:00")

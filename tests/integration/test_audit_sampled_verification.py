@@ -4,10 +4,8 @@ Five quarters are ingested and analysed on both engines (``app`` fixture). The v
 evidence (:func:`monitor.domain.verification_design.corrected_estimates`, read from the stored data through
 the analysis's own aggregates) shows no specificity shortfall in any quarter and shows the sensitivity drop
 planted among the low-risk calls of one quarter. The analysis itself must then open no specificity ticket,
-raise no specificity CUSUM alarm, and flag the planted drop. The last part runs once the rule decides on the
-corrected evidence (a result row's ``basis`` holds ``verification_corrected``, i.e. once
-``service.evidence.gather_adjustments`` passes the mapping; /work/notes/verification.md); until then the test
-ends as an expected failure after the first two parts.
+raise no specificity CUSUM alarm (the charts see the verified cases month by month), and flag the planted drop,
+deciding on the corrected evidence (result rows with basis ``verification_corrected``).
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -29,6 +28,7 @@ from monitor.service.devices import register_device
 from monitor.service.ingest import ingest_ground_truth, ingest_predictions
 from monitor.stats.metrics import metric_fraction
 from monitor.synthetic import write_csv
+from monitor.synthetic.deliveries import monthly_deliveries
 from monitor.synthetic.dr_triage import DrTriageScenario, generate
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dr-triage.yaml"
@@ -38,16 +38,22 @@ SCENARIO = DrTriageScenario(cases_per_quarter=4_000, drop_quarter=DROP_QUARTER, 
 CUTOFF = datetime(2026, 12, 31, tzinfo=timezone.utc)  # taken as "now": every label has been ingested
 
 
-def _ingest_and_analyse(app, tmp_path):  # type: ignore[no-untyped-def]
-    """The scenario ingested and every quarter analysed: ``(config, {quarter: outcome})``."""
+def _ingest_and_analyse(app, clock, tmp_path):  # type: ignore[no-untyped-def]
+    """The scenario replayed month by month (each month's logs ingested at its end, so that the charts see
+    the cases in the order they became known) and every quarter analysed: ``(config, {quarter: outcome})``."""
     config = load_device_config(EXAMPLE)
     register_device(config, uow=app.uow, clock=app.clock, actor="t", source=str(EXAMPLE))
     data = generate(SCENARIO)
-    predictions = write_csv(data.predictions, tmp_path / "p.csv")
-    ingest_predictions(app.open_log(predictions), source="p.csv", uow=app.uow, hash_patient=app.patient_hasher(),
-                       clock=app.clock, actor="t")
-    truth = write_csv(data.ground_truth, tmp_path / "g.csv")
-    ingest_ground_truth(app.open_log(truth), source="g.csv", uow=app.uow, clock=app.clock, actor="t")
+    for i, delivery in enumerate(monthly_deliveries(data, until=pd.Timestamp(CUTOFF))):
+        clock.now = delivery.at.to_pydatetime().astimezone(timezone.utc)
+        if not delivery.predictions.empty:
+            path = write_csv(delivery.predictions, tmp_path / f"p{i}.csv")
+            ingest_predictions(app.open_log(path), source=path.name, uow=app.uow, hash_patient=app.patient_hasher(),
+                               clock=app.clock, actor="t")
+        if not delivery.ground_truth.empty:
+            path = write_csv(delivery.ground_truth, tmp_path / f"g{i}.csv")
+            ingest_ground_truth(app.open_log(path), source=path.name, uow=app.uow, clock=app.clock, actor="t")
+    clock.now = CUTOFF
     outcomes = {q: analyze_period(config.device.id, Period.parse(q), uow=app.uow, clock=app.clock, actor="t",
                                   cutoff=CUTOFF) for q in SCENARIO.quarters}
     return config, outcomes
@@ -77,8 +83,8 @@ def _shortfalls(cells, config, corrected) -> set[tuple[str, str]]:  # type: igno
             if e.successes < e.trials and stats.beta.ppf(1 - level, e.successes + 1, e.trials - e.successes) < goal}
 
 
-def test_audit_sampled_verification_over_five_quarters(app, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    config, outcomes = _ingest_and_analyse(app, tmp_path)
+def test_audit_sampled_verification_over_five_quarters(app, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config, outcomes = _ingest_and_analyse(app, clock, tmp_path)
     # 1. The corrected evidence, from the stored data through the analysis's aggregates.
     for quarter in SCENARIO.quarters:
         verification, cells = _stored_frames(app, config, quarter)
@@ -90,13 +96,15 @@ def test_audit_sampled_verification_over_five_quarters(app, tmp_path) -> None:  
             plan = {row["stratum"]: row for row in audit_plan(verification, cells, config)}["overall"]
             assert SCENARIO.sensitivity - SCENARIO.sensitivity_drop < plan["detectable_sensitivity"]
     # 2. No specificity CUSUM alarm in any quarter (the charts of an audit design, helper "sequential").
+    charted = 0
     for quarter, outcome in outcomes.items():
         assert [a for a in outcome.document["sequential_alarms"] if a["metric"] == "specificity"] == [], quarter
-    # 3. The analysis's own decisions: only once the rule decides on the corrected evidence.
+        charted += sum(c["cases_in_period"] for c in outcome.document["sequential"]["cusum"]
+                       if c["metric"] == "specificity" and c["stratum"] == "overall")
+    assert charted > 1_000  # the charts did see the verified negatives, quarter by quarter
+    # 3. The analysis's own decisions, on the corrected evidence.
     results = [r for outcome in outcomes.values() for r in outcome.document["results"]]
-    if not any("verification_corrected" in (r.get("basis") or []) for r in results):
-        pytest.xfail("service.evidence.gather_adjustments does not pass corrected_estimates to the rule yet "
-                     "(coordinator wiring, notes/verification.md)")
+    assert any("verification_corrected" in (r.get("basis") or []) for r in results)
     for quarter, outcome in outcomes.items():
         flagged = {(r["stratum"], r["metric"]) for r in outcome.document["results"] if r["status"] == "flagged"}
         assert not {f for f in flagged if f[1] == "specificity"}, quarter

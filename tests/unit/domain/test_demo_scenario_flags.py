@@ -31,7 +31,7 @@ from monitor.synthetic import DemoScenario, generate
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[3] / "examples" / "lung-nodule-ct.yaml"
 
 SEEDS = (1, 2, 3, 4, 5)
-PLANTED_DROP = 0.08
+PLANTED_DROP = DemoScenario().drift_drop  # the demo's own default
 TARGET = ("2025Q3", "age_band=>=75 & emphysema_grade=severe", "sensitivity")
 
 

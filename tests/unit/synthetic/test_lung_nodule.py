@@ -117,7 +117,7 @@ def test_public_api_is_exported() -> None:
         "lung-nodule-ct",
         "2.1.0",
         "2025Q3",
-        0.05,
+        0.08,
     )
     assert s.quarters == ("2024Q3", "2024Q4", "2025Q1", "2025Q2", "2025Q3")
     assert s.as_of == pd.Timestamp("2026-01-31T23:59:59+08:00")

@@ -47,8 +47,10 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     null,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.schema import CreateTable
@@ -314,7 +316,8 @@ class AggregateRepository:
                     else_=predictions.c.ingested_at)
 
     def known_case_stream(self, device_id: str, model_version: str, *, until: datetime, cutoff: datetime,
-                          attributes: Sequence[AttributeSpec], chunk_rows: int = 200_000) -> Iterator[pd.DataFrame]:
+                          attributes: Sequence[AttributeSpec], chunk_rows: int = 200_000,
+                          mature_after_days: int | None = None, label: int | None = None) -> Iterator[pd.DataFrame]:
         """The labelled cases of one model version in the order they became known to the service, in chunks.
 
         Every active prediction of the model version (whatever its prediction time) joined to its current
@@ -324,8 +327,19 @@ class AggregateRepository:
         only appends cases. Columns: stratum labels, ``label``, ``predicted_label``, ``known_at`` (int64,
         nanoseconds since the epoch, UTC) and ``corrected`` (1 when the current label is a correction: the
         case left its earlier position in the chart).
+
+        With ``mature_after_days``, a case is taken only once its prediction is that many days old (per
+        matured cohort: the later of that instant and its known-at); ``label`` keeps the cases of one outcome.
         """
         known = self.known_at()
+        if mature_after_days is not None:
+            if self._conn.dialect.name == "sqlite":  # stored as text: SQLite's own date arithmetic, whole seconds
+                mature: Any = type_coerce(func.datetime(predictions.c.predicted_at, f"+{int(mature_after_days)} days"),
+                                          predictions.c.predicted_at.type)
+            else:
+                mature = type_coerce(predictions.c.predicted_at + literal_column(f"INTERVAL '{int(mature_after_days)} days'"),
+                                     predictions.c.predicted_at.type)
+            known = case((mature > known, mature), else_=known)
         clinical = case((ground_truth.c.confirmed_at > predictions.c.predicted_at, ground_truth.c.confirmed_at),
                         else_=predictions.c.predicted_at)
         labels = [attribute_expression(spec).label(spec.name) for spec in attributes]
@@ -333,7 +347,8 @@ class AggregateRepository:
                         case((ground_truth.c.version > 1, 1), else_=0).label("corrected"))
                  .select_from(predictions.join(ground_truth, _label_join(cutoff)))
                  .where(predictions.c.device_id == device_id, predictions.c.model_version == model_version,
-                        predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff), known < until)
+                        predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff), known < until,
+                        *([] if label is None else [ground_truth.c.label == label]))
                  .order_by(known, clinical, predictions.c.id))
         return self._stream(query, [a.name for a in attributes], chunk_rows)
 
