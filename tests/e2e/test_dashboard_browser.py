@@ -146,11 +146,14 @@ def test_sign_in_heat_map_shows_the_flagged_stratum_and_a_ticket_opens(page: Pag
     expect(overview).to_be_visible(timeout=TIMEOUT_MS)
     expect(overview).to_contain_text("2025Q3")
     expect(overview).to_contain_text("Label completeness")
+    expect(overview).to_contain_text("Shortfall / inconclusive / conformity")  # the rule's outcomes (issue 19)
     _shot(page, shots / "dashboard-overview.png")
 
     heatmap = _open(page, "Heat map", "heatmap")
     expect(heatmap.locator("canvas, svg").first).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-heatmap-flagged")).to_contain_text(TARGET)
+    expect(page.locator(".st-key-heatmap-flagged")).to_contain_text("Shortfall shown")
+    expect(page.get_by_text("pre-specified rule").first).to_be_visible()
     _shot(page, shots / "dashboard-heatmap.png")
 
     detail = _open(page, "Tickets", "ticket-detail")
