@@ -5,7 +5,8 @@ The analysis gathers three kinds of adjustment, each computed by its own module 
 (model version, stratum key, metric):
 
 * **label maturity** (:mod:`monitor.domain.labels`): the counts of final labels only, and the share of
-  the labels expected by the cut-off that have arrived;
+  the labels expected by the cut-off that have arrived (provisional below ``min_expected_share``, or when
+  some received labels are not final yet and no earlier cohort gives the expectation);
 * **verification by design** (:mod:`monitor.domain.labels`): the inverse-probability-weighted estimate
   and its variance when only an audit sample of some AI calls is verified;
 * **patient clustering** (:mod:`monitor.domain.clustering`): the design effect of patients with
@@ -96,6 +97,9 @@ def combine(key: EvidenceKey, successes: int, trials: int, adjustments: Adjustme
     if deff > 1.0 and n > 0:
         n, x = n / deff, x / deff
         basis.append("cluster_robust")
-    provisional = share is not None and share < adjustments.min_expected_share
+    # Provisional: too few of the expected labels are final; or some labels received are not final yet and no
+    # earlier cohort tells how many more to expect (the final ones may be an outcome-dependent subset).
+    unknown_share = final is not None and share is None and final.trials < trials
+    provisional = (share is not None and share < adjustments.min_expected_share) or unknown_share
     return Evidence(successes=x, trials=n, estimate=estimate, basis=tuple(basis), design_effect=deff,
                     expected_share=share, provisional=provisional)

@@ -152,13 +152,14 @@ def attach_group_evidence(unit: UnitOfWork, tickets: GroupTickets, *, run_id: st
 
 
 def _qualifying_version(unit: UnitOfWork, ticket: dict[str, Any], run: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    """The newest model version in ``run`` registered after the ticket's version, with its stratum results."""
+    """The newest model version in ``run`` registered after the ticket's version, with its results (from the
+    run's analysis document)."""
     if run["device_id"] != ticket["device_id"]:
         raise ConflictError(f"analysis run {run['run_id']} is of device {run['device_id']!r}, "
                             f"the ticket of {ticket['device_id']!r}")
     registered = unit.devices.model_versions(ticket["device_id"])
     rank = {v: i for i, v in enumerate(registered)}
-    results = unit.results.stratum_results(run["run_id"])
+    results = run["document"]["results"]  # the run's document: the rule's outcomes with their provisional marks
     newer = sorted({r["model_version"] for r in results
                     if rank.get(r["model_version"], -1) > rank.get(ticket["model_version"], len(rank))},
                    key=lambda v: rank[v])

@@ -14,7 +14,6 @@ from monitor.domain.periods import Period
 from monitor.domain.strata import assign_labels
 from monitor.service.analyze import analyze_period
 from monitor.stats.auc import auc_delong
-from monitor.stats.sequential import bernoulli_cusum_state
 from monitor.stats.survival import time_to_event_summary
 from monitor.synthetic import DemoScenario
 
@@ -76,16 +75,12 @@ def _time_to_intervention_equals_kaplan_meier_on_cases(document, cases, data) ->
     assert got["within_sla"] == pytest.approx(expected.within_sla)
 
 
-def _overall_sensitivity_cusum_equals_a_direct_pass_over_the_cases(document, cases, data) -> None:  # type: ignore[no-untyped-def]
-    chart = _row(document["sequential"]["cusum"], metric="sensitivity")
-    every = data.predictions.merge(data.ground_truth, on=["prediction_id", "device_id"])
-    _, end = Period.parse("2025Q3").bounds_utc(ZoneInfo("Asia/Shanghai"))
-    every = every.assign(at=pd.to_datetime(every["predicted_at"], utc=True))
-    positives = every.loc[(every["label"] == 1) & (every["at"] < end)].sort_values("at", kind="stable")
-    misses = (positives["predicted_label"] == 0).to_numpy()
-    state = bernoulli_cusum_state(misses, chart["in_control_event_rate"], chart["designed_event_rate"], chart["h"])
-    assert chart["cases_since_start"] == len(positives)
-    assert chart["statistic"] == pytest.approx(state, abs=1e-9)
+def _cusum_segment_is_empty_for_a_period_closed_before_the_ingest(document, cases, data) -> None:  # type: ignore[no-untyped-def]
+    """The logs were ingested after 2025Q3 ended: no case became known in the period's chart segment (charts
+    are fed in known-at order; the chart itself is checked against a direct pass over the cases in
+    tests/integration/test_dated_alarms.py)."""
+    charts = [c for c in document["sequential"]["cusum"] if c["stratum"] == "overall"]
+    assert all(c["cases_in_period"] == 0 and c["alarms"] == [] for c in charts)
 
 
 def _stratified_sections_cover_each_single_stratum(document, cases, data) -> None:  # type: ignore[no-untyped-def]
@@ -102,6 +97,6 @@ def test_sections_agree_with_independent_computations(analysed) -> None:  # type
     """One ingest and analysis per engine, checked five ways (keeps the suite fast)."""
     for check in (_maturity_and_verification_counts, _auc_from_database_histograms_equals_delong_on_cases,
                   _time_to_intervention_equals_kaplan_meier_on_cases,
-                  _overall_sensitivity_cusum_equals_a_direct_pass_over_the_cases,
+                  _cusum_segment_is_empty_for_a_period_closed_before_the_ingest,
                   _stratified_sections_cover_each_single_stratum):
         check(*analysed)

@@ -105,7 +105,8 @@ def test_planted_drop_decided_in_its_quarter_while_its_specificity_is_provisiona
         start, end = Period.parse(label).bounds_utc(ZONE)
         window = Window("lung-nodule-ct", start, end, cutoff)
         with app.uow() as unit:
-            counts = assess_label_maturity(unit, config, window).final_counts
+            maturity = assess_label_maturity(unit, config, window)
+        counts = maturity.final_counts
         adjustments = Adjustments(final_counts=counts, min_expected_share=config.labels.min_expected_share)
         version = SCENARIO.model_version
         shares[label] = {(s, m): counts[(version, s, m)].expected_share

@@ -1,5 +1,6 @@
 """Fixtures of the corrective-action tests: a device with 0.10 margins (so that a small synthetic scenario can
-meet a ticket's data-collection target), model A with a planted sensitivity drop and a recovered model B."""
+meet a ticket's data-collection target) and the emphysema grades confirmatory, model A with a planted
+sensitivity drop and a recovered model B."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from monitor.synthetic import DemoScenario
 
 ROOT = Path(__file__).resolve().parents[3]
 CUTOFF = datetime(2026, 12, 31, tzinfo=timezone.utc)
-SCALE = 0.012
-MODEL_A = DemoScenario(seed=5, scale=SCALE, quarters=("2025Q3",), drift_quarter="2025Q3", drift_drop=0.6)
+SCALE = 0.03
+MODEL_A = DemoScenario(seed=5, scale=SCALE, quarters=("2025Q3",), drift_quarter="2025Q3", drift_drop=0.9)
 MODEL_B = DemoScenario(seed=6, scale=SCALE, model_version="2.2.0", quarters=("2025Q3",), drift_quarter=None)
 
 
@@ -28,6 +29,14 @@ def wide_margin_app(app, tmp_path: Path):  # type: ignore[no-untyped-def]
     config = yaml.safe_load((ROOT / "examples" / "lung-nodule-ct.yaml").read_text(encoding="utf-8"))
     for metric in ("sensitivity", "specificity"):
         config["claims"][metric]["margin"] = 0.10
+    # The emphysema grades pre-specified as confirmatory, no intersections: a family of 10 tests (Holm), so
+    # that the small scenario's drop in severe emphysema is one the pre-specified rule can show.
+    config["strata"]["confirmatory"] = ["emphysema_grade"]
+    config["strata"]["intersections"] = "none"
+    # ... and no age bands: the planted drop (age >= 75 x severe emphysema) then shows in one stratum only
+    config["strata"]["attributes"] = [a for a in config["strata"]["attributes"] if a["name"] != "age_band"]
+    # every label final on arrival: a single quarter has no earlier cohort to tell how many labels to expect
+    config["labels"]["provisional_sources"] = []
     path = tmp_path / "device.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     register_device(load_device_config(path), uow=app.uow, clock=app.clock, actor="pytest", source=str(path))

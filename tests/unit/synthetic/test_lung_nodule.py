@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -400,7 +401,7 @@ def test_constraint_1_target_is_large_and_below_margin(drift_full: dict[int, pd.
         assert len(target_pos) >= 1600, seed
         se = float(target_pos["predicted_label"].mean())
         assert se < 0.88, seed
-        assert se == pytest.approx(0.86, abs=0.02), seed
+        assert se == pytest.approx(0.91 - DemoScenario().drift_drop, abs=0.02), seed
 
 
 def _containing_strata(c: pd.DataFrame) -> dict[str, pd.Series]:
@@ -423,8 +424,11 @@ def test_constraint_2_target_is_a_small_part_of_containing_strata(
             pos = c[mask & (c["label"] == 1)]
             share = float(pos["target"].mean())
             assert share <= 0.25, (seed, key, share)
-            # the diluted drop keeps the stratum above claim - margin
-            assert pos["predicted_label"].mean() >= 0.88, (seed, key)
+            # the diluted drop never shows a shortfall: the exact one-sided upper bound at the exploratory
+            # family's first-step level (0.10 / 160, docs/methods.md section 8) stays above claim - margin
+            hits = int(pos["predicted_label"].sum())
+            upper = float(stats.beta.ppf(1 - 0.10 / 160, hits + 1, len(pos) - hits)) if hits < len(pos) else 1.0
+            assert upper >= 0.88, (seed, key, upper)
         # every other stratum is unchanged: the rest of the drift quarter is at the stable level
         rest = c[~c["target"]]
         assert sensitivity(rest) == pytest.approx(0.91, abs=0.01), seed
