@@ -25,6 +25,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards.text import WORD_JOINER
+import yaml
+
 from monitor.adapters.config_file import load_device_config
 from monitor.adapters.db.engine import make_engine, upgrade
 from monitor.domain.periods import Period
@@ -93,8 +95,14 @@ def seed_dashboard_database(database_url: str, work_dir: Path) -> dict[str, Any]
     settings = Settings(database_url=database_url, data_dir=work_dir, patient_id_key=SHARED.TEST_PATIENT_KEY,
                         actor="seed")
     app = bootstrap(settings, clock=SHARED.StepClock())
-    register_device(load_device_config(SHARED.EXAMPLE_CONFIG), uow=app.uow, clock=app.clock, actor="seed",
-                    source=str(SHARED.EXAMPLE_CONFIG))
+    # The example device, with every label final on arrival: the two quarters are ingested at once, so no
+    # earlier cohort tells how many follow-up labels to expect and they would all be provisional.
+    config = yaml.safe_load(SHARED.EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    config["labels"]["provisional_sources"] = []
+    device_file = work_dir / "device.yaml"
+    device_file.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    register_device(load_device_config(device_file), uow=app.uow, clock=app.clock, actor="seed",
+                    source=str(device_file))
     data = generate(SCENARIO)
     predictions = write_csv(data.predictions, work_dir / "p.csv")
     ingest_predictions(app.open_log(predictions), source="p.csv", uow=app.uow, hash_patient=app.patient_hasher(),
