@@ -189,7 +189,7 @@ def test_cli_runs_the_arrow_engine(lake: dict[str, Any], tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["engine"] == "arrow" and document["summary"]["tests"] > 0
-    assert "(arrow)" in result.output and "tests," in result.output
+    assert "(arrow)" in result.output and "tests: " in result.output and "shortfall shown" in result.output
     missing = CliRunner().invoke(cli, ["analyze", "--engine", "arrow", "--device", CONFIG.device.id,
                                        "--period", "2025Q3", "--predictions", lake["predictions"]])
     assert missing.exit_code != 0 and "--ground-truth" in missing.output + str(missing.exception)

@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from dashboards.text import WORD_JOINER
-import yaml
-
 from monitor.adapters.config_file import load_device_config
 from monitor.adapters.db.engine import make_engine, upgrade
 from monitor.domain.periods import Period
