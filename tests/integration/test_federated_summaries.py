@@ -142,8 +142,13 @@ def test_merged_bundles_analyse_exactly_like_the_pooled_raw_logs(app: Any, feder
     federated = analyze_summaries(DEVICE, Period.parse("2025Q3"), uow=app.uow, cutoff=cutoff)
     assert {c["model_version"] for c in pooled["counts"]} == {"2.1.0", "2.2.0-shadow"}
     assert federated["counts"] == pooled["counts"]
-    assert federated["results"] == pooled["results"]  # estimates, intervals, p and q values, statuses
-    assert federated["summary"] == {k: pooled["summary"][k] for k in ("tests", "flagged", "insufficient")}
+    # The same stratum-metrics with the same confirmed counts. The pooled analysis decides on evidence the
+    # sites do not send (final labels, patient design effects: docs/federated.md), so its estimates and
+    # outcomes may differ where that evidence is adjusted; where it is not, they are identical.
+    raw = ("model_version", "stratum", "metric", "successes", "trials", "claim", "margin", "family", "family_size")
+    assert [{k: r[k] for k in raw} for r in federated["results"]] == [{k: r[k] for k in raw} for r in pooled["results"]]
+    plain = [(f, p) for f, p in zip(federated["results"], pooled["results"], strict=True) if not p["basis"]]
+    assert plain and all(f == p for f, p in plain)  # estimates, intervals, p and q values, statuses
     assert federated["engine"] == "summaries" and len(federated["inputs"]["bundles"]) == len(federation["sites"])
     assert [s["site_id"] for s in federated["federation"]["sites"]] == federation["sites"]
     assert federated["federation"]["missing"] == [] and federated["federation"]["left_out"] == []
