@@ -93,8 +93,10 @@ def test_no_patient_id_or_token_secret_in_any_log(tmp_path: Path) -> None:
     demo = subprocess.run([CLI, "demo", "--out", str(out), "--scale", "0.001"], capture_output=True, text=True,
                           env=env, timeout=600)
     assert demo.returncode == 0, demo.stderr
-    with (out / "logs" / "predictions.csv").open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = []
+    for path in sorted((out / "logs").glob("predictions_*.csv")):  # the demo's monthly deliveries
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows += list(csv.DictReader(handle))
     patient_ids = {r["patient_id"] for r in rows}
     assert len(patient_ids) > 100
 

