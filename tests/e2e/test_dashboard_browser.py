@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 
 from dashboards.text import WORD_JOINER
 from monitor.adapters.db import tables
+from monitor.adapters.db.repositories.tickets import open_key
 from unit.dashboards.dashboard_seed import PASSWORD, TARGET, seed_dashboard_database
 
 pytest.importorskip("playwright.sync_api")
@@ -40,19 +42,24 @@ TIMEOUT_MS = 60_000
 HOSTILE_HOST = "127.0.0.1:9"
 PAYLOAD = (f"[Sign in](http://{HOSTILE_HOST}/x) ![t](http://{HOSTILE_HOST}/i.png) <img src=x onerror=alert(1)> "
            ":red[x] $x^2$")
-HOSTILE_TICKET = "RT-000010"
+HOSTILE_TICKET = "RT-000002"
 
 
 def _plant_hostile_values(database_url: str) -> None:
-    """Put the payload into one ticket's title and stratum and its finding's stratum, as a hostile
-    attribute level would (the ticket shown by default keeps its title, for the README screenshot)."""
+    """Put the payload into a second ticket's title and stratum and its finding's stratum, as a hostile
+    attribute level would: a copy of the seeded ticket (which keeps its title, for the README screenshot)."""
     engine = sa.create_engine(database_url)
     with engine.begin() as connection:
         stratum = f"emphysema_grade=severe & scanner_vendor={PAYLOAD}"
-        connection.execute(sa.update(tables.tickets).where(tables.tickets.c.ticket_id == HOSTILE_TICKET).values(
-            title=f"Sensitivity below claim in {stratum} (model 2.1.0)", stratum=stratum))
-        assert connection.execute(sa.update(tables.findings).where(
-            tables.findings.c.ticket_id == HOSTILE_TICKET).values(stratum=stratum)).rowcount >= 1
+        ticket = connection.execute(sa.select(tables.tickets).where(tables.tickets.c.ticket_id == "RT-000001")).one()
+        connection.execute(sa.insert(tables.tickets).values(
+            {**ticket._mapping, "ticket_id": HOSTILE_TICKET, "seq": ticket.seq + 1, "stratum": stratum,
+             "open_key": open_key(ticket.device_id, ticket.model_version, stratum, ticket.metric),
+             "title": f"Sensitivity below claim in {stratum} (model 2.1.0)"}))
+        finding = connection.execute(sa.select(tables.findings).where(
+            tables.findings.c.ticket_id == "RT-000001").limit(1)).one()
+        connection.execute(sa.insert(tables.findings).values(
+            {**finding._mapping, "finding_id": str(uuid.uuid4()), "ticket_id": HOSTILE_TICKET, "stratum": stratum}))
     engine.dispose()
 
 
