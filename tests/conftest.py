@@ -189,6 +189,24 @@ def app(database_url: str, clock: StepClock):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def labels_final_on_arrival(app, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``app`` with the example device re-registered with every label final on arrival
+    (``labels.provisional_sources: []``): for tests that ingest a whole scenario at once, where no earlier
+    cohort tells how many follow-up labels to expect, so those strata would be provisional (not decided)."""
+    import yaml
+
+    from monitor.adapters.config_file import load_device_config
+    from monitor.service.devices import register_device
+
+    config = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    config["labels"]["provisional_sources"] = []
+    path = tmp_path / "device-final-on-arrival.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    register_device(load_device_config(path), uow=app.uow, clock=app.clock, actor="pytest", source=str(path))
+    return app
+
+
+@pytest.fixture
 def ingest_scenario(app, tmp_path: Path):  # type: ignore[no-untyped-def]
     """A function ingesting a generated demo scenario (predictions, then ground truth) into ``app``."""
     from monitor.service.ingest import ingest_ground_truth, ingest_predictions

@@ -53,7 +53,8 @@ def env(app, database_url: str) -> dict[str, str]:  # type: ignore[no-untyped-de
             "MONITOR_ACTOR": "e2e-tester", "COLUMNS": "200"}
 
 
-def test_ticket_signoff_submission_and_audit_from_the_command_line(app, ingest_scenario, env: dict[str, str],  # type: ignore[no-untyped-def]
+def test_ticket_signoff_submission_and_audit_from_the_command_line(app, labels_final_on_arrival,  # type: ignore[no-untyped-def]
+                                                                   ingest_scenario, env: dict[str, str],
                                                                    tmp_path: Path) -> None:
     ingest_scenario(SCENARIO)
     analyze_period("lung-nodule-ct", Period.parse("2025Q3"), uow=app.uow, clock=app.clock, actor="analyst")

@@ -34,7 +34,7 @@ TARGET = "age_band=>=75 & emphysema_grade=severe"
 
 
 @pytest.fixture
-def analysed(app, ingest_scenario):  # type: ignore[no-untyped-def]
+def analysed(app, labels_final_on_arrival, ingest_scenario):  # type: ignore[no-untyped-def]
     ingest_scenario(SCENARIO)
     return {q: analyze_period(DEVICE, Period.parse(q), uow=app.uow, clock=app.clock, actor="t",
                               cutoff=max(CUTOFF, app.clock())) for q in SCENARIO.quarters}
