@@ -127,13 +127,13 @@ def _baseline_drift(unit: Any, config: DeviceConfig, period: Period, window: Win
     return comparisons
 
 
-def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame,
-           cases: Any) -> list[dict[str, Any]]:
+def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame
+           ) -> list[dict[str, Any]]:
     """CUSUM charts of each model version with cases in the period, fed from the rows in the order the
     cases became known to the service (:meth:`AggregateRepository.known_case_stream`), from the model
     version's first known case to the end of the period's known-at window ``[period start, min(period end,
     cut-off))``; the cases known in that window are the period's segment, and its alarms are dated.
-    (``cases``, the window's materialised cases, is not used: the charts' order is not the window's.)"""
+    (The window's materialised cases are not used: the charts' order is not the window's.)"""
     from monitor.domain.periods import resolve_timezone
 
     tz = resolve_timezone(config.monitoring.timezone)
@@ -267,7 +267,7 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
                                 (current_rates, _rates(reference_verification, reference_cells))),
             periods=reference_labels, start_utc=_iso(reference.start), end_utc=_iso(reference.end))]
         drift += _baseline_drift(unit, config, period, window, current, current_rates, verification)
-        cusum = _cusum(unit, config, period, window, cells, current)
+        cusum = _cusum(unit, config, period, window, cells)
 
     return {
         "reference_window": {"periods": reference_labels, "start_utc": _iso(reference.start),

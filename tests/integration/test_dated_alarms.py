@@ -88,7 +88,7 @@ def _charts(app, period: Period, cutoff: datetime) -> dict[tuple[str, str], dict
         if cells.empty:  # charts exist for the model versions with cases in the period
             cells = unit.results.confusion_cells(DEVICE, start=Q3.bounds_utc(TZ)[0], end=end, cutoff=cutoff,
                                                  attributes=config.strata.attributes)
-        rows = _cusum(unit, config, period, Window(DEVICE, start, end, cutoff), cells, None)
+        rows = _cusum(unit, config, period, Window(DEVICE, start, end, cutoff), cells)
     return {(r["stratum"], r["metric"]): r for r in rows}
 
 
