@@ -109,40 +109,57 @@ def _fit(t: np.ndarray, e: np.ndarray) -> SurvfuncRight:
     return SurvfuncRight(t, e)
 
 
-def _fit_counts(t: np.ndarray, e: np.ndarray, w: np.ndarray) -> SurvfuncRight:
-    """The Kaplan-Meier fit of the sample in which row ``i`` stands for ``w[i]`` cases: the same
-    arithmetic as ``SurvfuncRight(np.repeat(t, w), np.repeat(e, w))`` (statsmodels'
-    ``_calc_survfunc_right`` without weights, Greenwood errors) on the distinct times, so the
-    result is identical without expanding the cases. (statsmodels' own ``freq_weights`` switch to
-    Tsiatis' variance, which is why they are not used.)"""
+@dataclass(frozen=True)
+class _CountedFit:
+    """A Kaplan-Meier curve with Greenwood standard errors (the attributes :class:`SurvfuncRight` has)
+    and its Brookmeyer-Crowley quantile interval (:meth:`SurvfuncRight.quantile_ci`, log-log)."""
+
+    surv_times: np.ndarray
+    surv_prob: np.ndarray
+    surv_prob_se: np.ndarray
+    n_risk: np.ndarray
+    n_events: np.ndarray
+
+    def quantile_ci(self, p: float, alpha: float = 0.05) -> tuple[float, float]:
+        """The event times whose pointwise test of ``S(t) = 1 - p`` on the log-log scale is not
+        rejected at ``alpha`` (the test inversion of ``SurvfuncRight.quantile_ci(p, alpha)`` with
+        ``method="cloglog"``, in the same floating-point operations): from the first such time to
+        the event time after the last one (``inf`` when that is the last event time)."""
+        tr = stats.norm.ppf(1 - alpha / 2)
+        sp = self.surv_prob
+        r = np.log(-np.log(sp)) - np.log(-np.log(1 - p))
+        r /= (-1 / (sp * np.log(sp))) * self.surv_prob_se
+        ii = np.flatnonzero(np.abs(r) <= tr)
+        if len(ii) == 0:
+            return math.nan, math.nan
+        upper = np.inf if ii[-1] == len(self.surv_times) - 1 else self.surv_times[ii[-1] + 1]
+        return self.surv_times[ii[0]], upper
+
+
+def _fit_counts(t: np.ndarray, e: np.ndarray, w: np.ndarray) -> _CountedFit:
+    """The Kaplan-Meier fit of the sample in which row ``i`` stands for ``w[i]`` cases, identical to
+    ``SurvfuncRight(np.repeat(t, w), np.repeat(e, w))`` without expanding the cases.
+
+    The curve, risk sets and event counts come from ``SurvfuncRight(t, e, freq_weights=w)``; with
+    frequency weights statsmodels switches the standard error to Tsiatis' formula, so the Greenwood
+    error of the unweighted fit is computed here from the risk sets and event counts (the formula
+    and operations of statsmodels' unweighted ``_calc_survfunc_right``: whole-number counts below
+    2**53 are exact in float64, so every number equals the repeated sample's)."""
     kept = w > 0
-    t, e, w = t[kept], e[kept], w[kept]
-    utime, rtime = np.unique(t, return_inverse=True)
-    ml = len(utime)
-    d = np.bincount(rtime, weights=(e * w).astype(np.float64), minlength=ml)  # whole numbers: exact
-    n = np.bincount(rtime, weights=w.astype(np.float64), minlength=ml).astype(np.int64)
-    n = np.cumsum(n[::-1])[::-1]
-    ii = np.flatnonzero(d > 0)
-    d, n, utime = d[ii], n[ii], utime[ii]
-    sp = 1 - d / n.astype(np.float64)
-    zero = sp < 1e-16
-    sp[zero] = 1e-16
-    sp = np.exp(np.cumsum(np.log(sp)))
-    sp[zero] = 0
-    denom = np.clip(n * (n - d), 1e-12, np.inf)
-    se = d / denom.astype(np.float64)
+    sf = SurvfuncRight(t[kept], e[kept], freq_weights=w[kept])
+    n = np.asarray(sf.n_risk, dtype=np.float64)
+    d = np.asarray(sf.n_events, dtype=np.float64)
+    sp = np.asarray(sf.surv_prob, dtype=np.float64)
+    se = d / np.clip(n * (n - d), 1e-12, np.inf)
     se[(n == d) | (n == 0)] = np.nan
     se = np.sqrt(np.cumsum(se))
     locs = np.isfinite(se) | (sp != 0)
     se[locs] *= sp[locs]
     se[~locs] = np.nan
-    sf = object.__new__(SurvfuncRight)
-    sf.time, sf.status, sf.title = t, e, ""
-    sf.surv_prob, sf.surv_prob_se, sf.surv_times, sf.n_risk, sf.n_events = sp, se, utime, n, d
-    return sf
+    return _CountedFit(np.asarray(sf.surv_times), sp, se, n, d)
 
 
-def _km_quantile(sf: SurvfuncRight, p: float, last_time: float) -> float:
+def _km_quantile(sf: SurvfuncRight | _CountedFit, p: float, last_time: float) -> float:
     """Time at which the KM curve falls to ``1 - p`` (R / SAS midpoint rule on a flat at ``1 - p``)."""
     surv = np.asarray(sf.surv_prob, dtype=np.float64)
     times = np.asarray(sf.surv_times, dtype=np.float64)
@@ -159,7 +176,7 @@ def _km_quantile(sf: SurvfuncRight, p: float, last_time: float) -> float:
     return 0.5 * (float(times[j]) + end)
 
 
-def _km_quantile_ci(sf: SurvfuncRight, p: float, confidence: float) -> tuple[float, float]:
+def _km_quantile_ci(sf: SurvfuncRight | _CountedFit, p: float, confidence: float) -> tuple[float, float]:
     """Brookmeyer-Crowley interval, statsmodels ``quantile_ci`` default (cloglog) transform."""
     if len(sf.surv_times) == 0:
         return _NAN_PAIR
@@ -169,7 +186,7 @@ def _km_quantile_ci(sf: SurvfuncRight, p: float, confidence: float) -> tuple[flo
 
 
 def _km_cdf_at(
-    sf: SurvfuncRight, when: float, last_time: float, confidence: float
+    sf: SurvfuncRight | _CountedFit, when: float, last_time: float, confidence: float
 ) -> tuple[float, tuple[float, float]]:
     """``F(when) = 1 - S(when)`` with the log-log (exponential Greenwood) interval."""
     surv = np.asarray(sf.surv_prob, dtype=np.float64)

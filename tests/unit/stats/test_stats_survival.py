@@ -377,3 +377,37 @@ def test_counts_must_be_whole_non_negative_numbers() -> None:
     with pytest.raises(ValueError, match="counts"):
         time_to_event_summary([1.0, 2.0], [1, 0], counts=[1.5, 1.0])
     assert time_to_event_summary([1.0, 2.0], [1, 0], counts=[0, 0]).n == 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_counted_fit_equals_statsmodels_on_the_repeated_cases(seed: int) -> None:
+    """The fit from a count table is statsmodels' public ``SurvfuncRight`` of the repeated cases, number for
+    number: curve, Greenwood errors, risk sets, and the Brookmeyer-Crowley interval of several quantiles."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    from monitor.stats.survival import _fit_counts
+
+    rng = np.random.default_rng(1000 + seed)
+    k = int(rng.integers(1, 60))
+    days = rng.integers(0, int(rng.integers(2, 300)), k).astype(float)
+    observed = (rng.random(k) < rng.random()).astype(np.int64)
+    counts = rng.integers(0, int(rng.choice([2, 10, 3000])), k).astype(np.int64)
+    if counts.sum() == 0:
+        counts[0] = 1
+    reference = SurvfuncRight(np.repeat(days, counts), np.repeat(observed, counts))
+    counted = _fit_counts(days, observed, counts)
+    for name in ("surv_times", "surv_prob", "surv_prob_se", "n_risk", "n_events"):
+        np.testing.assert_array_equal(getattr(counted, name), np.asarray(getattr(reference, name), dtype=float))
+    with np.errstate(all="ignore"):
+        for p in (0.25, 0.5, 0.9):
+            for alpha in (0.05, 0.1):
+                np.testing.assert_array_equal(counted.quantile_ci(p, alpha), reference.quantile_ci(p, alpha))
+
+
+def test_no_private_statsmodels_construction() -> None:
+    """Kaplan-Meier goes through statsmodels' public constructor only (no ``object.__new__`` of its class)."""
+    import inspect
+
+    from monitor.stats import survival
+
+    assert "__new__" not in inspect.getsource(survival)
