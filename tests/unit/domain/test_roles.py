@@ -8,22 +8,23 @@ from monitor.domain.roles import ROLES, Permission, allows, check_role
 
 P = Permission
 EXPECTED = {
-    # permission:          device  qa     auditor admin
-    P.WRITE_LOGS:         (True,  True,  False, False),
-    P.READ_DATA:          (False, True,  True,  True),
-    P.READ_AUDIT:         (False, True,  True,  True),
-    P.WRITE_TICKETS:      (False, True,  False, False),
-    P.RUN_ANALYSIS:       (False, True,  False, False),
-    P.WRITE_REPORTS:      (False, True,  False, False),
-    P.ADMIN_USERS:        (False, False, False, True),
-    P.ADMIN_TOKENS:       (False, False, False, True),
-    P.ADMIN_DEVICES:      (False, False, False, True),
+    # permission:          device  qa     auditor admin  operations
+    P.WRITE_LOGS:         (True,  True,  False, False, False),
+    P.READ_DATA:          (False, True,  True,  True,  False),
+    P.READ_AUDIT:         (False, True,  True,  True,  False),
+    P.WRITE_TICKETS:      (False, True,  False, False, False),
+    P.RUN_ANALYSIS:       (False, True,  False, False, False),
+    P.WRITE_REPORTS:      (False, True,  False, False, False),
+    P.ADMIN_USERS:        (False, False, False, True,  False),
+    P.ADMIN_TOKENS:       (False, False, False, True,  False),
+    P.ADMIN_DEVICES:      (False, False, False, True,  False),
+    P.READ_METRICS:       (False, False, False, True,  True),
 }
 
 
 def test_every_permission_is_in_the_table() -> None:
     assert set(EXPECTED) == set(Permission)
-    assert ROLES == ("device", "qa", "auditor", "admin")
+    assert ROLES == ("device", "qa", "auditor", "admin", "operations")
 
 
 @pytest.mark.parametrize("permission", list(Permission))
@@ -56,5 +57,8 @@ def test_check_role() -> None:
         check_role("auditor", device_id="d")
     with pytest.raises(ValueError, match="unknown role"):
         check_role("device", device_id="d", for_user=True)
+    with pytest.raises(ValueError, match="unknown role"):
+        check_role("operations", device_id=None, for_user=True)
+    check_role("operations", device_id=None)
     with pytest.raises(ValueError, match="unknown role"):
         check_role("superuser", device_id=None)
