@@ -13,6 +13,7 @@ Krawczyk, Bellare & Canetti, "HMAC: Keyed-Hashing for Message Authentication", R
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Callable
 
 from monitor.errors import MissingSecretError
@@ -41,18 +42,12 @@ def make_patient_hasher(key: str | None) -> PatientHasher:
         )
     if len(key) < MIN_KEY_LENGTH:
         raise MissingSecretError(f"MONITOR_PATIENT_ID_KEY is too short: use at least {MIN_KEY_LENGTH} characters")
-    # HMAC(K, m) = H((K' ^ opad) || H((K' ^ ipad) || m)), RFC 2104 section 2: the two keyed states are
-    # computed once and copied per identifier (hmac.new(...).copy() does the same through more Python).
-    secret = key.encode("utf-8")
-    block = (hashlib.sha256(secret).digest() if len(secret) > 64 else secret).ljust(64, b"\0")
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    # The standard library's HMAC (RFC 2104); the keyed state is computed once and copied per identifier.
+    keyed = hmac.new(key.encode("utf-8"), digestmod=hashlib.sha256)
 
     def patient_hash(patient_id: str) -> str:
-        first = inner.copy()
-        first.update(patient_id.encode("utf-8"))
-        second = outer.copy()
-        second.update(first.digest())
-        return second.hexdigest()
+        state = keyed.copy()
+        state.update(patient_id.encode("utf-8"))
+        return state.hexdigest()
 
     return patient_hash
