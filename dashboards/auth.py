@@ -11,7 +11,6 @@ on every script run; failed sign-ins are slowed by :class:`~dashboards.sessions.
 from __future__ import annotations
 
 import math
-import os
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -39,7 +38,7 @@ def _now() -> datetime:
 @st.cache_resource(show_spinner=False)
 def session_store() -> SessionStore:
     """The process's signed-in sessions (its clock is :func:`_now`, read at each call)."""
-    return SessionStore(clock=lambda: _now(), policy=load_session_policy(os.environ))
+    return SessionStore(clock=lambda: _now(), policy=load_session_policy())
 
 
 @st.cache_resource(show_spinner=False)

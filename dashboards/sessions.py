@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.service.access import Principal
-from monitor.settings import number_setting
+from monitor.settings import load_settings
 
 __all__ = ["Session", "SessionPolicy", "SessionStore", "SignInThrottle", "ThrottlePolicy", "load_session_policy"]
 
@@ -56,12 +56,13 @@ class SessionPolicy:
     absolute: timedelta = timedelta(hours=8)
 
 
-def load_session_policy(env: Mapping[str, str]) -> SessionPolicy:
+def load_session_policy(env: Mapping[str, str] | None = None) -> SessionPolicy:
     """``MONITOR_DASHBOARD_IDLE_MINUTES`` (default 15, at least 1) and ``MONITOR_DASHBOARD_SESSION_HOURS``
-    (default 8, at least one minute)."""
-    idle = number_setting(env, "MONITOR_DASHBOARD_IDLE_MINUTES", 15, minimum=1)
-    absolute = number_setting(env, "MONITOR_DASHBOARD_SESSION_HOURS", 8, minimum=1 / 60)
-    return SessionPolicy(idle=timedelta(minutes=idle), absolute=timedelta(hours=absolute))
+    (default 8, at least one minute), read with the other settings (:class:`monitor.settings.Settings`)
+    from ``env`` (default ``os.environ``)."""
+    settings = load_settings(env)
+    return SessionPolicy(idle=timedelta(minutes=settings.dashboard_idle_minutes),
+                         absolute=timedelta(hours=settings.dashboard_session_hours))
 
 
 @dataclass

@@ -111,8 +111,8 @@ def test_serve_answers_runs_jobs_and_stops_on_sigterm(app, tmp_path: Path) -> No
 
 def test_scheduler_keeps_its_jobs_in_the_database(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "drop").mkdir()
-    configured = dataclasses.replace(app, settings=dataclasses.replace(
-        app.settings, service=ServiceSettings(drop_dir=tmp_path / "drop", misfire_grace_seconds=900)))
+    configured = dataclasses.replace(app, settings=app.settings.model_copy(update={
+        "service": ServiceSettings(drop_dir=tmp_path / "drop", misfire_grace_seconds=900)}))
     scheduler = start_scheduler(configured)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}

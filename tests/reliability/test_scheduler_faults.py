@@ -79,7 +79,7 @@ def _running(application: Any) -> Iterator[Any]:
 
 
 def _with(app: Any, **service: Any) -> Any:
-    return dataclasses.replace(app, settings=dataclasses.replace(app.settings, service=ServiceSettings(**service)))
+    return dataclasses.replace(app, settings=app.settings.model_copy(update={"service": ServiceSettings(**service)}))
 
 
 def test_wall_clock_jumps_run_the_nightly_job_once_within_the_grace(app, shifted_clock, quick,  # type: ignore[no-untyped-def]
