@@ -1,19 +1,22 @@
-"""The report renderer wired into the application: HTML per language, PDF, CSV and XLSX annexes."""
+"""The report renderer wired into the application: HTML per language, PDF, CSV and XLSX annexes, and the
+Evidently data-drift report (its module imports Evidently only when such a report is written)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from monitor.adapters.rendering.evidently import render_evidently
 from monitor.adapters.rendering.html import render_html, report_context
 from monitor.adapters.rendering.pdf import html_to_pdf
 from monitor.adapters.rendering.tables import annex_rows, to_csv, to_xlsx
+from monitor.service.evidently_report import DriftSample
 
 __all__ = ["ReportRenderer"]
 
 
 class ReportRenderer:
-    """Implements ``monitor.service.report.ReportRenderer`` with Jinja2, WeasyPrint and openpyxl."""
+    """Implements ``monitor.service.report.ReportRenderer`` with Jinja2, WeasyPrint, openpyxl and Evidently."""
 
     def html(self, content: dict[str, Any], identity: dict[str, Any], language: str) -> str:
         """The report page in ``language`` (en, zh-CN or both)."""
@@ -30,3 +33,7 @@ class ReportRenderer:
     def xlsx(self, content: dict[str, Any], created: datetime) -> bytes:
         """The annex tables as one workbook."""
         return to_xlsx(annex_rows(content), created=created)
+
+    def evidently(self, sample: DriftSample, identity: dict[str, Any]) -> tuple[str, str]:
+        """The Evidently data-drift report of ``sample``: its HTML page and its JSON text."""
+        return render_evidently(sample, identity)

@@ -1,0 +1,72 @@
+"""Per-row samples of a window's drift inputs, for the Evidently drift report.
+
+The values are those the analysis' drift histograms count (:meth:`AggregateRepository.feature_histogram`
+on :meth:`AggregateRepository.window_cases`): a categorical attribute's stratum label, a numeric
+attribute's raw value rounded to a whole number, the site and the score rounded to 0.01, of the window's
+active predictions ingested by the cut-off. The sample is stratified by site: each site's rows are ranked
+by a seeded hash of the row id (the same on SQLite and PostgreSQL: integer arithmetic) and the first
+``quota[site]`` kept, all in the database; only the sampled rows leave it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import BigInteger, Connection, case, cast, func, literal, select
+from sqlalchemy.sql import ColumnElement
+
+from monitor.adapters.db.repositories.aggregates import AggregateRepository, _numeric_input
+from monitor.adapters.db.repositories.results import _period_filter, attribute_expression
+from monitor.adapters.db.tables import predictions
+from monitor.domain.drift_sample import feature_name
+from monitor.domain.strata import AttributeSpec
+
+__all__ = ["DriftSampleRepository"]
+
+_PRIME = 2_147_483_647  # 2**31 - 1: (id mod p) * a + seed stays far below 2**63 on both engines
+_MULTIPLIER = 1_103_515_245
+
+
+class DriftSampleRepository:
+    """Site sizes and stratified row samples of a window."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._bin = AggregateRepository(conn)._bin
+
+    def site_sizes(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> dict[str, int]:
+        """Predictions of the window (as of ``cutoff``) per site, in site order."""
+        query = (select(predictions.c.site_id, func.count().label("n"))
+                 .where(*_period_filter(device_id, start, end, cutoff))
+                 .group_by(predictions.c.site_id).order_by(predictions.c.site_id))
+        return {str(r.site_id): int(r.n) for r in self._conn.execute(query)}
+
+    def _hash(self, seed: int) -> ColumnElement[int]:
+        row = cast(predictions.c.id, BigInteger) % _PRIME
+        return (row * literal(_MULTIPLIER, BigInteger) + literal(seed % _PRIME, BigInteger)) % _PRIME
+
+    def sample(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+               attributes: Sequence[AttributeSpec], quotas: Mapping[str, int], seed: int) -> pd.DataFrame:
+        """The sampled rows: one column per attribute (:func:`feature_name`), ``site_id`` and ``score``,
+        ordered by site and hash (deterministic)."""
+        numeric = [self._bin(_numeric_input(a), 1).label(feature_name(a)) if a.is_numeric
+                   else attribute_expression(a).label(feature_name(a)) for a in attributes]
+        rank = func.row_number().over(partition_by=predictions.c.site_id,
+                                      order_by=(self._hash(seed), predictions.c.id)).label("rank")
+        inner = (select(predictions.c.site_id.label("site_id"), *numeric,
+                        self._bin(predictions.c.score, 100).label("score_pct"), rank)
+                 .where(*_period_filter(device_id, start, end, cutoff))
+                 .subquery("ranked"))
+        quota = case({site: int(n) for site, n in quotas.items()}, value=inner.c.site_id, else_=0) \
+            if quotas else literal(0)
+        names = [feature_name(a) for a in attributes]
+        query = (select(*[inner.c[n] for n in names], inner.c.site_id, inner.c.score_pct)
+                 .where(inner.c.rank <= quota).order_by(inner.c.site_id, inner.c.rank))
+        frame = pd.DataFrame([tuple(r) for r in self._conn.execute(query)], columns=[*names, "site_id", "score"])
+        for a in attributes:
+            name = feature_name(a)
+            frame[name] = frame[name].astype("float64") if a.is_numeric else frame[name].astype("object")
+        frame["score"] = frame["score"].astype("float64") / 100  # as the analysis' score histogram
+        return frame
