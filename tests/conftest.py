@@ -37,6 +37,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("MONITOR_") and name != "MONITOR_TEST_POSTGRES_URL":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path / "data"))
+    # A command run with its MONITOR_* variables removed (the e2e ``cli`` fixture, subprocesses) falls back
+    # to the user data folder (platformdirs): on Linux under XDG_DATA_HOME, here inside tmp_path.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
 
 
 def _admin_url() -> str:
