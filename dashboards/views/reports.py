@@ -12,7 +12,8 @@ from dashboards.context import PageContext
 __all__ = ["render"]
 
 MIME = {"html": "text/html", "json": "application/json", "pdf": "application/pdf", "csv": "text/csv",
-        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "evidently-html": "text/html", "evidently-json": "application/json"}
 
 
 def render(ctx: PageContext) -> None:
