@@ -34,7 +34,7 @@ from typing import Any, Callable, Literal, Mapping
 from monitor.errors import MonitorError, StorageError
 from monitor.service.ports import Clock, UnitOfWorkFactory
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "JobOutcome", "run_job"]
+__all__ = ["DEFAULT_LEASE_SECONDS", "JobOutcome", "add_job_listener", "run_job"]
 
 DEFAULT_LEASE_SECONDS = 3600.0
 Outcome = Literal["succeeded", "failed", "skipped"]
@@ -44,6 +44,8 @@ _active: set[str] = set()
 _active_lock = threading.Lock()
 #: Tells this process from an earlier one with the same host name and process id (a restarted container).
 _PROCESS = uuid.uuid4().hex[:8]
+#: Called with the job name and outcome of every finished :func:`run_job` call (the service's metrics).
+_listeners: list[Callable[[str, "JobOutcome"], None]] = []
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,21 @@ class JobOutcome:
     outcome: Outcome
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+
+
+def add_job_listener(listener: Callable[[str, JobOutcome], None]) -> Callable[[], None]:
+    """Call ``listener(name, outcome)`` after every :func:`run_job` of this process (its errors are logged,
+    never raised into the job); returns the function that removes it again."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
+def _notify(name: str, outcome: JobOutcome) -> None:
+    for listener in list(_listeners):
+        try:
+            listener(name, outcome)
+        except Exception:  # an observer never breaks a job
+            log.exception("job listener failed", extra={"job": name})
 
 
 def _holder(host: str) -> str:
@@ -115,7 +132,9 @@ def run_job(
     with _active_lock:
         _active.add(holder)
     try:
-        return _run(name, key, fn, uow=uow, clock=clock, host=host, holder=holder, once=once, lease=lease)
+        outcome = _run(name, key, fn, uow=uow, clock=clock, host=host, holder=holder, once=once, lease=lease)
+        _notify(name, outcome)
+        return outcome
     finally:
         with _active_lock:
             _active.discard(holder)

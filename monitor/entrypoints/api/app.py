@@ -8,25 +8,31 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from monitor import __version__
 from monitor.adapters.db.engine import check_schema
+from monitor.entrypoints.api.actions import actions_router
 from monitor.entrypoints.api.bodies import RefuseContentCoding
+from monitor.entrypoints.api.docs_pages import install_docs
 from monitor.entrypoints.api.ingest import ingest_router
+from monitor.entrypoints.api.metrics import ObserveRequests, ServiceMetrics, metrics_router
 from monitor.entrypoints.api.models import Health, Ready
 from monitor.entrypoints.api.problems import install_problem_handlers
 from monitor.entrypoints.api.read import read_router
 from monitor.entrypoints.api.security import Authenticator, AuthFailureLimiter
 from monitor.entrypoints.api.tickets import tickets_router
 from monitor.entrypoints.bootstrap import App
+from monitor.entrypoints.logs import stamp_request_ids
 from monitor.errors import ConfigError, MonitorError
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_api", "max_body_bytes_from_env"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_api", "max_body_bytes_from_env", "operation_id"]
 
 DEFAULT_MAX_BODY_BYTES = 50 * 2**20
 _DESCRIPTION = """Ingest prediction and ground-truth logs of AI medical devices and read what samd-monitor
 found. Every call except `/health` and `/ready` needs `Authorization: Bearer <token>` (a token from
-`samd-monitor token create`). Errors are `application/problem+json` documents (RFC 9457). See docs/api.md."""
+`samd-monitor token create`), and so does this document. Errors are `application/problem+json` documents
+(RFC 9457). See docs/api.md."""
 
 
 def max_body_bytes_from_env(env: dict[str, str] | None = None) -> int:
@@ -39,21 +45,38 @@ def max_body_bytes_from_env(env: dict[str, str] | None = None) -> int:
     return int(text)
 
 
-def create_api(app: App, *, max_body_bytes: int | None = None, limiter: AuthFailureLimiter | None = None) -> FastAPI:
+def operation_id(route: APIRoute) -> str:
+    """The OpenAPI ``operationId`` of a route: its function's name (``list_devices``, ``post_predictions``),
+    stable across FastAPI versions and readable in generated clients; tests/e2e/test_api_docs_access.py
+    checks that they are unique."""
+    return route.name
+
+
+def create_api(app: App, *, max_body_bytes: int | None = None, limiter: AuthFailureLimiter | None = None,
+               metrics: ServiceMetrics | None = None) -> FastAPI:
     """The API over the wired application ``app``.
 
+    ``api.state.metrics`` is the :class:`ServiceMetrics` served at ``/metrics`` (``metrics`` or a new one;
+    ``samd-monitor serve`` also counts its scheduler's job runs there).
     ``api.state.scheduler_status`` (set by ``samd-monitor serve`` when it runs the scheduler) is a
     callable giving ``None`` while the scheduler runs, else why not; ``/ready`` then answers 503.
     Without it (``serve --no-scheduler``, tests) ``/ready`` checks the database only.
     """
+    # /openapi.json, /docs and /redoc are routes of install_docs (a token for the document, assets served here)
     api = FastAPI(title="samd-monitor API", version=__version__, description=_DESCRIPTION,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                  openapi_url=None, docs_url=None, redoc_url=None, generate_unique_id_function=operation_id)
+    api.state.metrics = metrics = metrics or ServiceMetrics()
+    stamp_request_ids()
     api.add_middleware(RefuseContentCoding)
+    api.add_middleware(ObserveRequests, metrics=metrics)  # outermost of ours: sees every answer, 415 included
     auth = Authenticator(app, limiter or AuthFailureLimiter())
     install_problem_handlers(api)  # failed authentications are counted by ``auth`` itself
-    api.include_router(ingest_router(app, auth, max_body_bytes or max_body_bytes_from_env()))
+    api.include_router(ingest_router(app, auth, max_body_bytes or max_body_bytes_from_env(), metrics))
     api.include_router(read_router(app, auth))
     api.include_router(tickets_router(app, auth))
+    api.include_router(actions_router(app, auth))
+    api.include_router(metrics_router(auth, metrics))
+    install_docs(api, auth)
 
     @api.get("/health", response_model=Health, tags=["operations"])
     def health() -> dict[str, str]:

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from monitor.domain.roles import Permission
 from monitor.entrypoints.api.bodies import media_type, parse_body, read_body
+from monitor.entrypoints.api.metrics import ServiceMetrics
 from monitor.entrypoints.api.models import BatchSummary
 from monitor.entrypoints.api.problems import problem_responses
 from monitor.entrypoints.api.security import Authenticator
@@ -36,8 +37,10 @@ def _request_body(kind: str) -> dict[str, Any]:
     }}}
 
 
-def ingest_router(app: App, auth: Authenticator, max_body_bytes: int) -> APIRouter:
-    """The ingest endpoints; each posted body is one batch, stored in one transaction."""
+def ingest_router(app: App, auth: Authenticator, max_body_bytes: int, metrics: ServiceMetrics | None = None
+                  ) -> APIRouter:
+    """The ingest endpoints; each posted body is one batch, stored in one transaction (its rows counted in
+    ``metrics``)."""
     router = APIRouter(prefix="/v1/devices/{device_id}", tags=["ingest"])
     errors = problem_responses(400, 401, 403, 404, 413, 415, 422, 429, 503)
 
@@ -52,7 +55,10 @@ def ingest_router(app: App, auth: Authenticator, max_body_bytes: int) -> APIRout
         log = await run_in_threadpool(parse_body, body, media_type(request), kind=kind, device_id=device_id,
                                       name=source)
         summary = await run_in_threadpool(run, log, source=source, uow=app.uow, clock=app.clock, actor=principal.name)
-        return summary.as_dict()  # type: ignore[no-any-return]
+        batch: dict[str, Any] = summary.as_dict()
+        if metrics is not None:
+            metrics.observe_batch(batch, kind=kind, source="api")
+        return batch
 
     def predictions(log, **kwargs):  # type: ignore[no-untyped-def]
         return ingest_predictions(log, hash_patient=app.patient_hasher(), **kwargs)
