@@ -39,7 +39,8 @@ def _evidently(ctx: PageContext) -> None:
             continue
         path = Path(row.iloc[0]["path"])
         if bool(row.iloc[0]["exists"]):
-            slot.download_button(label, data=path.read_bytes(), file_name=path.name, mime=mime, key=f"drift-{fmt}")
+            slot.download_button(label, data=path.read_bytes(), file_name=path.name, mime=mime,
+                                 key=f"drift-{fmt}")
         else:
             slot.button(label, disabled=True, key=f"drift-{fmt}", help="The recorded file is no longer on disk.")
 

@@ -74,7 +74,8 @@ def _side(unit: Any, device_id: str, attributes: list[Any], start: datetime, end
     quotas = proportional_allocation(sizes, rows)
     frame = samples.sample(device_id, start=start, end=end, cutoff=cutoff, attributes=attributes, quotas=quotas,
                            seed=seed) if sum(quotas.values()) else None
-    info = {"start_utc": _iso(start), "end_utc": _iso(end), "population": sum(sizes.values()), "rows": sum(quotas.values()),
+    info = {"start_utc": _iso(start), "end_utc": _iso(end), "population": sum(sizes.values()),
+            "rows": sum(quotas.values()),
             "by_site": [{"site_id": s, "population": sizes[s], "rows": quotas[s]} for s in sizes]}
     return frame, info
 
@@ -117,8 +118,8 @@ def drift_sample(unit: Any, document: dict[str, Any], *, rows: int = SAMPLE_ROWS
     sample = {"max_rows_per_side": rows, "seed": seed, "stratified_by": "site_id", "allocation": "proportional",
               "data_cutoff": _iso(cutoff), "reference_periods": list(preceding["periods"]),
               "current": sides["current"][1], "reference": sides["reference"][1]}
-    return DriftSample(device_id=device_id, period=period["label"], run_id=document["run_id"], kinds=kinds, methods=methods,
-                       thresholds=thresholds, reference=sides["reference"][0], current=sides["current"][0],
+    return DriftSample(device_id=device_id, period=period["label"], run_id=document["run_id"], kinds=kinds,
+                       methods=methods, thresholds=thresholds, reference=sides["reference"][0], current=sides["current"][0],
                        ours={name: dict(stored[name]) for name in kinds}, sample=sample)
 
 

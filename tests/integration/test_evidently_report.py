@@ -92,7 +92,8 @@ def test_evidently_report_agrees_with_our_drift_and_is_written_beside_the_report
                if m["config"]["type"] == "evidently:metric_v2:ValueDrift"}
     assert drifted == set(full.kinds)
     with app.engine.connect() as conn:
-        recorded = {r.format: r.path for r in conn.execute(select(reports).where(reports.c.report_id == files.report_id))}
+        rows = conn.execute(select(reports).where(reports.c.report_id == files.report_id)).all()
+    recorded = {r.format: r.path for r in rows}
     assert recorded == {"json": str(files.files["json"]), "evidently-html": str(page), "evidently-json": str(data)}
     with app.uow() as unit:
         revision = unit.revisions.latest(DEVICE, "2025Q3")
