@@ -2,7 +2,7 @@
 # Set up everything samd-monitor needs on a Debian machine with Python 3.11+.
 #   scripts/setup.sh [runtime|test]
 # Installs Debian packages when run as root (and says which are missing otherwise),
-# creates .venv and installs the package (with test extras for "test").
+# creates .venv and installs the package (with test extras for "test") at the versions of constraints.txt.
 # Re-running is cheap: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,10 +61,14 @@ fi
 extras=""
 [ "$PROFILE" = "test" ] && extras="[test,spark]"
 stamp=".venv/.installed-${PROFILE}"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# constraints.txt is the lock: the exact versions the test suite passed with (make lock writes it).
+# SAMD_MONITOR_UNLOCKED=1 installs without it (the newest versions pyproject.toml allows).
+lock=(-c constraints.txt)
+[ "${SAMD_MONITOR_UNLOCKED:-}" = "1" ] && lock=()
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   say "installing samd-monitor${extras} into .venv (first run downloads packages)"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".${extras}" || die "pip install failed (is PyPI reachable?)"
+  .venv/bin/python -m pip install -q "${lock[@]}" -e ".${extras}" || die "pip install failed (is PyPI reachable?)"
   touch "$stamp"
 fi
 # --- external test material (the official HL7 FHIR R4 examples, from the npm registry) -------
