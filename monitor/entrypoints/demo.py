@@ -21,6 +21,7 @@ from monitor.adapters.config_file import load_device_config
 from monitor.adapters.db.engine import make_engine, upgrade
 from monitor.domain.periods import Period
 from monitor.entrypoints.bootstrap import bootstrap, simulated_clock
+from monitor.resources import resource_path
 from monitor.service.access import create_user
 from monitor.service.analyze import analyze_period
 from monitor.service.devices import register_device
@@ -33,7 +34,7 @@ from monitor.synthetic.deliveries import monthly_deliveries
 
 __all__ = ["EXAMPLE_CONFIG", "run_demo"]
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "lung-nodule-ct.yaml"
+EXAMPLE_CONFIG = resource_path("examples", "lung-nodule-ct.yaml")
 DEMO_PASSWORD = "demo-password"  # the synthetic demo database only; real users choose their own
 DEMO_USERS = (("qa.demo", "QA engineer (demo)", "qa"), ("auditor.demo", "Auditor (demo)", "auditor"))
 

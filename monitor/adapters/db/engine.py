@@ -23,12 +23,10 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy import create_engine
 
 from monitor.errors import ConfigError, SchemaOutOfDateError, StorageError
+from monitor.resources import resource_path
 
 __all__ = ["alembic_config", "check_schema", "downgrade", "make_engine", "storage_condition", "storage_error",
            "upgrade"]
-
-_ROOT = Path(__file__).resolve().parents[3]
-
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _SQLITE_FULL, _SQLITE_READONLY = 13, 8  # primary result codes (the low byte of an extended code)
@@ -96,8 +94,8 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic configuration bound to ``engine``'s connection."""
-    cfg = Config(str(_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(_ROOT / "alembic"))
+    cfg = Config(str(resource_path("alembic.ini")))
+    cfg.set_main_option("script_location", str(resource_path("alembic")))
     cfg.attributes["engine"] = engine
     return cfg
 

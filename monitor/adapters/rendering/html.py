@@ -31,10 +31,11 @@ from monitor.adapters.rendering.normalise import (
     result_row,
 )
 from monitor.errors import ReportError
+from monitor.resources import resource_path
 
 __all__ = ["CORE_SECTIONS", "TEMPLATE_DIR", "render_html", "report_context"]
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[3] / "reports"
+TEMPLATE_DIR = resource_path("reports")
 CORE_SECTIONS = frozenset({
     "schema", "schema_version", "run_id", "created_at", "actor", "software_version", "config_hash",
     "input_fingerprint", "device", "period", "data_cutoff", "rules", "sources", "completeness", "sites", "counts",

@@ -16,10 +16,11 @@ import yaml
 from markupsafe import Markup, escape
 
 from monitor.errors import ReportError
+from monitor.resources import resource_path
 
 __all__ = ["CATALOG_DIR", "LANGUAGES", "REPORT_LANGUAGES", "catalog", "flatten", "inline_translator", "translator"]
 
-CATALOG_DIR = Path(__file__).resolve().parents[3] / "reports" / "i18n"
+CATALOG_DIR = resource_path("reports", "i18n")
 LANGUAGES = ("en", "zh-CN")
 REPORT_LANGUAGES = ("en", "zh-CN", "both")
 
