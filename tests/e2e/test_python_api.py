@@ -233,3 +233,12 @@ def test_import_is_cheap_and_the_api_is_curated() -> None:
     assert set(monitor.__all__) <= set(dir(monitor))
     with pytest.raises(AttributeError):
         monitor.no_such_name  # noqa: B018
+
+
+def test_frames_of_no_valid_row_and_naive_timestamps_are_refused_or_rejected() -> None:
+    preds, truth = _frames(n=60)
+    naive = preds.assign(predicted_at=preds["predicted_at"].dt.tz_localize(None))
+    with pytest.raises(monitor.InputError, match=r"none of the 60 rows was accepted: .*predicted_at"):
+        monitor.analyze(CONFIG, naive, truth)
+    with pytest.raises(monitor.InputError, match="no rows"):
+        monitor.analyze(CONFIG, preds.iloc[0:0], truth)

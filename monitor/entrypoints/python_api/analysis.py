@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine, make_url
 
 from monitor.adapters.db.engine import check_schema, make_engine, upgrade
+from monitor.adapters.db.tables import predictions as prediction_rows
 from monitor.adapters.db.unit_of_work import unit_of_work_factory
 from monitor.domain.device import DeviceConfig
 from monitor.domain.periods import Period, resolve_timezone
@@ -59,6 +61,7 @@ class _Inputs:
 @dataclass(frozen=True)
 class _Database:
     url: str
+    engine: Engine
     uow: UnitOfWorkFactory
 
 
@@ -89,7 +92,7 @@ def _database(url: str, *, migrate: bool = False) -> Iterator[_Database]:
         if migrate:
             upgrade(engine)
         check_schema(engine)
-        yield _Database(engine.url.render_as_string(hide_password=True), unit_of_work_factory(engine))
+        yield _Database(engine.url.render_as_string(hide_password=True), engine, unit_of_work_factory(engine))
     finally:
         engine.dispose()
 
@@ -98,17 +101,12 @@ def _frame_log(data: Any, name: str, config: DeviceConfig) -> FrameLog:
     return FrameLog(data, name=name, device_id=config.device.id)
 
 
-def _infer_period(config: DeviceConfig, log: FrameLog) -> Period:
-    """The period (of the configuration's kind, in its time zone) holding the latest prediction of ``log``."""
-    latest = None
-    for _, chunk in log.chunks():
-        if "predicted_at" in chunk:
-            moments = pd.to_datetime(chunk["predicted_at"], utc=True, errors="coerce", format="ISO8601")
-            top = moments.max()
-            latest = top if latest is None or (pd.notna(top) and top > latest) else latest
-    if latest is None or pd.isna(latest):
-        raise InputError(f"{log.name}: no readable predicted_at to choose the period from; pass period=")
-    local = latest.tz_convert(resolve_timezone(config.monitoring.timezone))
+def _infer_period(config: DeviceConfig, engine: Engine) -> Period:
+    """The period (of the configuration's kind, in its time zone) holding the latest accepted prediction."""
+    with engine.connect() as conn:
+        latest = conn.execute(select(func.max(prediction_rows.c.predicted_at))
+                              .where(prediction_rows.c.device_id == config.device.id)).scalar()
+    local = latest.astimezone(resolve_timezone(config.monitoring.timezone))
     kind = config.monitoring.period
     label = {"quarter": f"{local.year}Q{(local.month - 1) // 3 + 1}", "month": f"{local.year}-{local.month:02d}",
              "year": f"{local.year}"}[kind]
@@ -132,6 +130,13 @@ def _rejections(uow: UnitOfWorkFactory, summaries: list[BatchSummary]) -> pd.Dat
              "code": r.get("reason_code"), "reason": r.get("reason")}
             for s in summaries if s.rejected for r in list_rejections(uow, batch_id=s.batch_id, limit=None)]
     return pd.DataFrame(rows, columns=list(_no_rejections().columns)) if rows else _no_rejections()
+
+
+def _require_rows(summary: BatchSummary) -> None:
+    """Refuse frames none of whose predictions was accepted (an analysis of nothing), naming the reasons."""
+    if summary.accepted == 0:
+        reasons = ", ".join(f"{code} ({n:,})" for code, n in sorted(summary.reasons.items())) or "none accepted"
+        raise InputError(f"{summary.source}: none of the {summary.rows:,} rows was accepted: {reasons}")
 
 
 def _warn_rejections(summaries: list[BatchSummary]) -> None:
@@ -193,9 +198,10 @@ def _run_in_memory(inputs: _Inputs) -> AnalysisResult:
     with _database(MEMORY_URL, migrate=True) as db:
         hasher = make_patient_hasher(secrets.token_hex(32))  # never kept: nothing outlives the call
         summaries = _ingest(inputs, db.uow, hasher, utc_now, actor)  # a missing column stops here
+        _require_rows(summaries[0])
         _warn_rejections(summaries)
         if inputs.period is None:
-            inputs = replace(inputs, period=_infer_period(inputs.config, inputs.predictions))
+            inputs = replace(inputs, period=_infer_period(inputs.config, db.engine))
         assert inputs.period is not None
         outcome = analyze_period(inputs.config.device.id, inputs.period, uow=db.uow, clock=utc_now, actor=actor)
         return _result(db, outcome.document, stored_in=None, summaries=summaries, inputs=inputs)

@@ -69,10 +69,33 @@ def _scalar_text(value: Any) -> str | None:
     return str(value)
 
 
-def _text_column(series: pd.Series) -> pd.Series:
-    """A column as text values (``None`` when missing), whatever its dtype (nullable, categorical, Arrow-backed)."""
-    return pd.Series([_scalar_text(v) for v in series.to_numpy(dtype=object, na_value=None)],
-                     index=series.index, dtype=object)
+def _text_column(series: pd.Series) -> np.ndarray:
+    """A column as text values (``None`` when missing), whatever its dtype (nullable, categorical, Arrow-backed):
+    vectorised for the common NumPy dtypes, cell by cell (:func:`_scalar_text`) for the others."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return np.where(series.to_numpy(), "1", "0").astype(object)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return series.to_numpy().astype(str).astype(object)
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        values = series.to_numpy(dtype=np.float64)
+        missing = np.isnan(values)
+        whole = ~missing & (np.mod(values, 1) == 0) & (np.abs(values) < 2**53)
+        text = values.astype(str).astype(object)  # NumPy's shortest round-trip form, as repr()
+        text[whole] = values[whole].astype(np.int64).astype(str)
+        text[missing] = None
+        return text
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        instants = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        text = np.char.add(np.datetime_as_string(instants, unit="us"), "Z").astype(object)  # the instant in UTC
+        text[series.isna().to_numpy()] = None
+        return text
+    if dtype == object and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        values = series.to_numpy(dtype=object)
+        values = values.copy()
+        values[pd.isna(values)] = None
+        return values
+    return np.array([_scalar_text(v) for v in series.to_numpy(dtype=object, na_value=None)], dtype=object)
 
 
 def _fingerprint(frame: pd.DataFrame) -> str:
@@ -114,7 +137,7 @@ class FrameLog:
         """Yield ``(first_row, frame_of_text)`` chunks of at most ``chunk_rows`` rows."""
         for start in range(0, len(self._frame), max(1, chunk_rows)):
             part = self._frame.iloc[start:start + chunk_rows]
-            values = {column: _text_column(part.iloc[:, i]).to_numpy() for i, column in enumerate(self.columns)
+            values = {column: _text_column(part.iloc[:, i]) for i, column in enumerate(self.columns)
                       if i < part.shape[1]}
             if self._fill is not None:
                 values["device_id"] = [self._fill] * len(part)
