@@ -37,3 +37,39 @@ def test_changelog_follows_keep_a_changelog() -> None:
     assert "keepachangelog.com" in text and f"## [{version}]" in text
     assert set(re.findall(r"^### (\w+)", text, flags=re.MULTILINE)) <= {"Added", "Changed", "Deprecated", "Removed",
                                                                           "Fixed", "Security"}
+
+
+def _command_lines() -> list[str]:
+    """Every ``samd-monitor ...`` line of the README: code blocks (continuations joined, comments cut) and
+    inline code."""
+    text = README.replace("\\\n", " ")
+    lines = [line.split(" #")[0].strip() for line in text.splitlines() if line.strip().startswith("samd-monitor ")]
+    lines += re.findall(r"`(samd-monitor [^`]+)`", text)
+    return [re.sub(r"([\w-]+)(\|[\w-]+)+", r"\1", line.split(";")[0]) for line in lines]  # a|b: a
+
+
+def test_every_readme_command_and_option_exists() -> None:
+    """Each ``samd-monitor`` command line in the README names a real command and only its real options."""
+    import shlex
+
+    import typer
+
+    from monitor.entrypoints.cli import app
+
+    root = typer.main.get_command(app)
+    global_opts = {o for p in root.params for o in p.opts}
+    wrong = []
+    for line in _command_lines():
+        tokens = shlex.split(line)[1:]
+        command, ctx_opts = root, set(global_opts)
+        while tokens and tokens[0].startswith("--") and tokens[0] in global_opts:
+            tokens = tokens[2:]
+        while tokens and hasattr(command, "commands") and tokens[0] in command.commands:
+            command = command.commands[tokens.pop(0)]
+        if hasattr(command, "commands") and tokens and not tokens[0].startswith("-") and tokens[0] != "...":
+            wrong.append(f"{line}: no command {tokens[0]!r}")
+            continue
+        ctx_opts |= {o for p in command.params for o in p.opts} | {"--help"}
+        wrong += [f"{line}: no option {t.split('=')[0]}" for t in tokens
+                  if t.startswith("--") and t.split("=")[0] not in ctx_opts]
+    assert not wrong
