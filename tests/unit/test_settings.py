@@ -224,3 +224,10 @@ def test_stated_default_check_catches_the_old_mistakes() -> None:
 def test_command_line_of_the_generator() -> None:
     assert settings_module._main(["--markdown"]) == 0
     assert settings_module._main(["--nonsense"]) == 2
+
+
+def test_check_command_reports_the_environment(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert settings_module._main(["--check"]) == 0
+    monkeypatch.setenv("MONITOR_JOB_LEASE_SECONDS", "1")
+    assert settings_module._main(["--check"]) == 2
+    assert capsys.readouterr().err.startswith("error: MONITOR_JOB_LEASE_SECONDS='1': expected a number >= 10")
