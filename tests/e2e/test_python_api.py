@@ -242,3 +242,9 @@ def test_frames_of_no_valid_row_and_naive_timestamps_are_refused_or_rejected() -
         monitor.analyze(CONFIG, naive, truth)
     with pytest.raises(monitor.InputError, match="no rows"):
         monitor.analyze(CONFIG, preds.iloc[0:0], truth)
+
+
+def test_type_stub_declares_every_public_name() -> None:
+    stub = (ROOT / "monitor" / "__init__.pyi").read_text(encoding="utf-8")
+    declared = set(re.findall(r"import (\w+) as \1$", stub, flags=re.MULTILINE)) | {"__version__"}
+    assert declared == set(monitor.__all__)

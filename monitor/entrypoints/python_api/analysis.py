@@ -75,7 +75,7 @@ def _actor() -> str:
     """Who acts (``MONITOR_ACTOR``, else the OS user), as the CLI records it."""
     try:
         return str(_settings().actor)
-    except MonitorError:
+    except (MonitorError, ValueError):  # a wrong unrelated MONITOR_* value need not stop an in-memory analysis
         return "python-api"
 
 
