@@ -61,7 +61,7 @@ def test_user_mistakes_get_one_line_and_status_2(cli, env: dict[str, str], tmp_p
         (["report", "--device", "lung-nodule-ct", "--period", "2024Q1"], "no analysis of device"),
         (["report", "--device", "lung-nodule-ct", "--period", "2024Q1", "--run-id", "nope"],
          "analysis run 'nope' does not exist"),
-        (["tickets", "export", "--format", "xml"], "--format 'xml'"),
+        (["tickets", "export", "--format", "xml"], "Invalid value for '--format': 'xml' is not one of 'json', 'csv'"),
     ]
     assert cli("device", "add", str(EXAMPLE), env=env).returncode == 0
     for args, message in cases:
@@ -106,7 +106,7 @@ def test_whole_flow_through_the_cli(cli, env: dict[str, str], tmp_path: Path) ->
     assert document["completeness"]["total"]["predictions"] == int((data.predictions["predicted_at"].astype(str)
                                                                       .str.startswith(("2025-07", "2025-08", "2025-09"))).sum())
     out_dir = tmp_path / "reports"
-    report = cli("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out", str(out_dir),
+    report = cli("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out-dir", str(out_dir),
                  "--format", "html,json", "--language", "en", env=env)
     assert report.returncode == 0, report.stderr
     html = (out_dir / "lung-nodule-ct_2025Q3_r1.en.html").read_text(encoding="utf-8")
@@ -114,7 +114,7 @@ def test_whole_flow_through_the_cli(cli, env: dict[str, str], tmp_path: Path) ->
     stored = json.loads((out_dir / "lung-nodule-ct_2025Q3_r1.json").read_text(encoding="utf-8"))
     assert stored["analysis"] == document
     assert cli("analyze", "--device", "lung-nodule-ct", "--period", "2025Q3", env=env).returncode == 0
-    named = cli("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out", str(out_dir),
+    named = cli("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out-dir", str(out_dir),
                 "--format", "json", "--run-id", document["run_id"], env=env)  # the first run, not the newest
     assert named.returncode == 0, named.stderr
     assert json.loads((out_dir / "lung-nodule-ct_2025Q3_r2.json").read_text(encoding="utf-8"))["analysis"] == document

@@ -27,7 +27,7 @@ def test_fhir_bundles_through_the_cli(invoke) -> None:  # type: ignore[no-untype
     assert predicted.exit_code == 0, predicted.output
     assert json.loads(predicted.stdout)["accepted"] == 2
     truth = invoke("ingest", "ground-truth", str(ROOT / "examples" / "fhir" / "ground-truth.fhir.json"),
-                   "--format", "fhir", "--device", "lung-nodule-ct", "--json")
+                   "--input-format", "fhir", "--device", "lung-nodule-ct", "--json")
     assert truth.exit_code == 0, truth.output
     assert (json.loads(truth.stdout)["accepted"], json.loads(truth.stdout)["rejected"]) == (2, 0)
     assert "dicom-sr" in invoke("ingest", "predictions", "--help").stdout

@@ -49,7 +49,7 @@ def test_demo_command_flags_the_planted_drop(tmp_path: Path) -> None:
     """``make demo``'s command end to end, at 30 % of the demo volume (the smallest at which the planted
     5-point drop is flagged with seed 20251; the full-scale run is timed in docs/performance.md)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    result = subprocess.run([CLI, "demo", "--out", str(tmp_path / "demo"), "--scale", "0.3"], capture_output=True,
+    result = subprocess.run([CLI, "demo", "--out-dir", str(tmp_path / "demo"), "--scale", "0.3"], capture_output=True,
                             text=True, env=env, timeout=1200)
     assert result.returncode == 0, result.stderr
     assert f"FLAGGED sensitivity in {TARGET}" in result.stdout

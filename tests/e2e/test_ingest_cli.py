@@ -1,4 +1,4 @@
-"""``samd-monitor ingest retractions | rejected --export | resubmit | dismiss`` through the CLI's entry point
+"""``samd-monitor ingest retractions | rejected --out | resubmit | dismiss`` through the CLI's entry point
 (in-process: the ``cli`` fixture of tests/e2e/conftest.py gives the console script's status and output)."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_quarantine_and_retractions_through_the_cli(cli, env: dict[str, str], tm
     batch = json.loads(ingested.stdout)["batch_id"]
 
     export = tmp_path / "fix.csv"
-    listed = run("ingest", "rejected", "--status", "open", "--kind", "predictions", "--export", str(export), env=env)
+    listed = run("ingest", "rejected", "--status", "open", "--kind", "predictions", "--out", str(export), env=env)
     assert listed.returncode == 0 and "wrote 1 rejected row" in listed.stdout
     rows = list(csv.DictReader(export.open()))
     assert rows[0]["score"] == "1.5" and rows[0]["patient_id"].startswith("hmac-sha256:")
@@ -54,4 +54,4 @@ def test_quarantine_and_retractions_through_the_cli(cli, env: dict[str, str], tm
     dismissed = run("ingest", "dismiss", "--batch", str(summary["batch_id"]), "--note", "C9 was never sent", env=env)
     assert dismissed.returncode == 0 and "dismissed 1 rejected row" in dismissed.stdout
     shown = run("ingest", "rejected", "--json", env=env)
-    assert [json.loads(x)["status"] for x in shown.stdout.splitlines()] == ["resubmitted", "dismissed"]
+    assert [row["status"] for row in json.loads(shown.stdout)] == ["resubmitted", "dismissed"]

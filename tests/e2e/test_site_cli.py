@@ -46,7 +46,7 @@ def test_sites_summarise_and_the_centre_merges(tmp_path: Path, monkeypatch: pyte
         write_csv(rows, tmp_path / f"{site}-p.csv")
         write_csv(data.ground_truth.loc[data.ground_truth["prediction_id"].isin(rows["prediction_id"])],
                   tmp_path / f"{site}-g.csv")
-        assert "key id" in _ok(runner, "site", "keygen", "--site", site, "--out", str(tmp_path / "keys"))
+        assert "key id" in _ok(runner, "site", "keygen", "--site", site, "--out-dir", str(tmp_path / "keys"))
         assert stat.S_IMODE((tmp_path / "keys" / f"{site}.key").stat().st_mode) == 0o600
         printed = _ok(runner, "site", "summarize", "--config", CONFIG, "--site", site,
                       "--key", str(tmp_path / "keys" / f"{site}.key"), "--period", "2025Q3",

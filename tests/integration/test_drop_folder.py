@@ -203,6 +203,7 @@ def test_ingest_watch_survives_a_database_outage_and_prints_names_as_text(app, d
     from monitor.entrypoints.cli import app as cli
     from monitor.entrypoints.cli import watch
     from monitor.errors import StorageError
+    from monitor.service.drop_folder import DropWatcher
     from monitor.service.jobs import JobOutcome
 
     marked = {"file": "[/bold]x\\", "device_id": DEVICE, "kind": "predictions", "outcome": "failed",
@@ -216,7 +217,7 @@ def test_ingest_watch_survives_a_database_outage_and_prints_names_as_text(app, d
             raise step
         return step
 
-    monkeypatch.setattr(watch.DropWatcher, "run", run)
+    monkeypatch.setattr(DropWatcher, "run", run)
     monkeypatch.setattr(watch.time, "sleep", lambda _s: None)
     monkeypatch.setenv("MONITOR_DATABASE_URL", app.settings.database_url)
     result = CliRunner().invoke(cli, ["ingest", "watch", str(drop), "--interval", "1"])

@@ -244,7 +244,7 @@ def test_out_of_space_outside_the_database_is_one_line_and_503(monkeypatch, caps
     import monitor.entrypoints.cli as cli
     from monitor.entrypoints.api.problems import install_problem_handlers
 
-    def full() -> None:
+    def full(**_options: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", "/var/spool/x")
 
     monkeypatch.setattr(cli, "app", full)

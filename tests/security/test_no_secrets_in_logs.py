@@ -90,7 +90,7 @@ def _database_text(path: Path) -> str:
 def test_no_patient_id_or_token_secret_in_any_log(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     out = tmp_path / "demo"
-    demo = subprocess.run([CLI, "demo", "--out", str(out), "--scale", "0.001"], capture_output=True, text=True,
+    demo = subprocess.run([CLI, "demo", "--out-dir", str(out), "--scale", "0.001"], capture_output=True, text=True,
                           env=env, timeout=600)
     assert demo.returncode == 0, demo.stderr
     rows = []

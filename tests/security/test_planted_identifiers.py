@@ -145,8 +145,8 @@ def test_planted_identifiers_come_out_nowhere(app: Any, database_url: str, clock
     if sqlite:
         assert run("analyze", "--device", DEVICE, "--period", "2025Q3", "--json") == 0
         assert run("report", "--device", DEVICE, "--period", "2025Q3", "--format", "html,json,csv",
-                   "--out", str(out)) == 0
-    assert run("ingest", "rejected", "--export", str(out / "rejected.csv"), "--kind", "predictions") == 0
+                   "--out-dir", str(out)) == 0
+    assert run("ingest", "rejected", "--out", str(out / "rejected.csv"), "--kind", "predictions") == 0
 
     stored = database_text(app)
     assert "[identifier]" in stored  # the named file's batch is recorded under its masked name

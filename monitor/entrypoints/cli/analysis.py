@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
-from monitor.domain.periods import Period
-from monitor.entrypoints.cli._common import app, build_app, moment, say
-from monitor.service.analyze import analyze_period
-from monitor.service.report import write_report
+from monitor.entrypoints.cli._common import (
+    REPORT_FORMATS,
+    REPORT_LANGUAGES,
+    app,
+    build_app,
+    complete_comma_list,
+    emit_json,
+    moment,
+    say,
+    split_choices,
+    warn_deprecated,
+    write_json_file,
+)
+
+Engine = Literal["database", "arrow", "spark", "summaries"]
 
 
 @app.command()
@@ -21,7 +30,7 @@ def analyze(
     period: str = typer.Option(..., "--period", help="2025Q3, 2025-07, 2025 or 2025-07-01..2025-09-30."),
     cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off (default: now); re-running with the same cut-off reproduces a run."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole analysis document."),
-    engine: str = typer.Option("database", "--engine",
+    engine: Engine = typer.Option("database", "--engine",
                                help="database (ingested logs), arrow (Parquet logs counted in process), spark "
                                     "(Parquet logs in a data lake; needs the spark extra) or summaries (merged "
                                     "federated site summaries)."),
@@ -33,10 +42,12 @@ def analyze(
     config: Optional[Path] = typer.Option(
         None, "--config",
         help="arrow and spark engines: device configuration YAML (default: the registered device's)."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="arrow, spark and summaries engines: write the "
-                                                                "document to this file."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Also write the analysis document (JSON) to this "
+                                                                "file."),
 ) -> None:
     """Analyse a device over a period: stratified metrics, tests against claims, findings and tickets."""
+    from monitor.domain.periods import Period
+
     if engine == "summaries":
         from monitor.entrypoints.cli.site import run_summary_analysis
 
@@ -50,11 +61,15 @@ def analyze(
                           predictions=lake_predictions or [], ground_truth=lake_ground_truth or [],
                           config_file=config, out_file=out_file, as_json=as_json)
         return
+    from monitor.service.analyze import analyze_period
+
     application = build_app()
     outcome = analyze_period(device, Period.parse(period), uow=application.uow, clock=application.clock,
                              actor=application.settings.actor, cutoff=moment(cutoff, "--cutoff"))
+    if out_file is not None:
+        write_json_file(out_file, outcome.document)
     if as_json:
-        sys.stdout.write(json.dumps(outcome.document, indent=2, ensure_ascii=False) + "\n")
+        emit_json(outcome.document)
         return
     doc = outcome.document
     total = doc["completeness"]["total"]
@@ -71,25 +86,36 @@ def analyze(
         say(f"  opened ticket {t}")
     for t in outcome.updated_tickets:
         say(f"  added evidence to open ticket {t}")
+    if out_file is not None:
+        say(f"  document written to {out_file}")
 
 
 @app.command()
 def report(
     device: str = typer.Option(..., "--device", help="Device id."),
     period: str = typer.Option(..., "--period", help="Period of a stored analysis run (e.g. 2025Q3; a year with --rollup)."),
-    formats: str = typer.Option("html,pdf,json,csv,xlsx", "--format",
-                                help="Comma-separated: html, pdf, json, csv, xlsx."),
-    languages: str = typer.Option("en,zh-CN", "--language",
+    formats: str = typer.Option(",".join(REPORT_FORMATS), "--format", autocompletion=complete_comma_list(REPORT_FORMATS),
+                                help=f"Comma-separated: {', '.join(REPORT_FORMATS)}."),
+    languages: str = typer.Option("en,zh-CN", "--language", autocompletion=complete_comma_list(REPORT_LANGUAGES),
                                   help="Comma-separated: en, zh-CN, both (both languages in one document)."),
     rollup: bool = typer.Option(False, "--rollup", help="Annual roll-up of the year's stored quarterly runs."),
     run_id: Optional[str] = typer.Option(None, "--run-id",
                                          help="Analysis run to report (of this device and period); default: the newest."),
-    out_dir: Path = typer.Option(Path("reports-out"), "--out", help="Output folder."),
+    out_dir: Path = typer.Option(Path("reports-out"), "--out-dir", help="Folder to write the report files to."),
+    legacy_out: Optional[Path] = typer.Option(None, "--out", hidden=True, help="Deprecated name of --out-dir."),
 ) -> None:
     """Write a new draft revision of the report of a device and period (from the given or the newest analysis run)."""
+    from monitor.domain.periods import Period
+    from monitor.service.report import write_report
+
+    if legacy_out is not None:
+        warn_deprecated("report --out DIR", "--out-dir DIR")
+        out_dir = legacy_out
+    chosen_formats = split_choices(formats, REPORT_FORMATS, "--format")
+    chosen_languages = split_choices(languages, REPORT_LANGUAGES, "--language")
     application = build_app()
-    files = write_report(device, Period.parse(period).label, formats=[f.strip() for f in formats.split(",") if f.strip()],
-                         languages=[x.strip() for x in languages.split(",") if x.strip()], rollup=rollup,
+    files = write_report(device, Period.parse(period).label, formats=chosen_formats,
+                         languages=chosen_languages, rollup=rollup,
                          run_id=run_id, out_dir=out_dir, uow=application.uow, clock=application.clock,
                          actor=application.settings.actor, renderer=application.report_renderer)
     say(f"report {files.report_id} revision {files.revision} (draft), content sha256 {files.content_sha256[:12]}")

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Optional
 
 import typer
 
-from monitor.entrypoints.cli._common import DataTable, app, build_app, moment, out, say
-from monitor.service.audit import list_audit, verify_audit
+from monitor.entrypoints.cli._common import DataTable, app, build_app, emit_json, moment, out, say, verification
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain; name the first broken link (edited, deleted or reordered record)."""
+def audit_verify(
+    as_json: bool = typer.Option(False, "--json", help='Print {"ok": ..., "records": ..., "head": ...}.'),
+) -> None:
+    """Recompute the hash chain; name the first broken link (edited, deleted or reordered record).
+
+    Exit status 1 when the chain is broken."""
+    from monitor.service.audit import verify_audit
+
     application = build_app()
-    report = verify_audit(uow=application.uow)
+    with verification(as_json):
+        report = verify_audit(uow=application.uow)
+    if as_json:
+        emit_json({"ok": True, "records": report.records, "head": report.head})
+        return
     say(f"audit chain intact: {report.records} records, head {report.head}")
 
 
@@ -32,18 +40,18 @@ def audit_list(
     entity_id: Optional[str] = typer.Option(None, "--entity-id"),
     since: Optional[str] = typer.Option(None, "--since", help="ISO-8601 with offset."),
     until: Optional[str] = typer.Option(None, "--until", help="ISO-8601 with offset (exclusive)."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per line, with details and hashes."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array of records, with details and hashes."),
 ) -> None:
     """List audit records, newest first."""
+    from monitor.service.audit import list_audit
+
     application = build_app()
     records = list_audit(uow=application.uow, limit=limit, actor=actor, action=action, entity=entity,
                          entity_id=entity_id, since=moment(since, "--since"), until=moment(until, "--until"))
     if as_json:
-        for r in records:
-            sys.stdout.write(json.dumps(r | {"at": r["at"].isoformat().replace("+00:00", "Z")},
-                                        ensure_ascii=False, sort_keys=True, default=str) + "\n")
+        emit_json([dict(sorted(r.items())) for r in records])
         return
-    table = DataTable("seq", "at (UTC)", "actor", "action", "entity", "details")
+    table = DataTable("seq", "at (UTC)", "actor", "action", "entity", "details", ids=("entity",))
     for r in records:
         table.add_row(str(r["seq"]), r["at"].strftime("%Y-%m-%d %H:%M:%S"), r["actor"], r["action"],
                       f"{r['entity']} {r['entity_id']}",

@@ -6,11 +6,7 @@ from pathlib import Path
 
 import typer
 
-from monitor.adapters.db.backup import backup_file_engine
-from monitor.adapters.db.engine import check_schema
 from monitor.entrypoints.cli._common import app, build_app, say
-from monitor.errors import SchemaOutOfDateError
-from monitor.service.backup import backup_database, restore_database
 
 
 @app.command()
@@ -22,6 +18,8 @@ def backup(
 
     SQLite: the online backup API; PostgreSQL: pg_dump custom format (pg_dump on PATH).
     """
+    from monitor.service.backup import backup_database
+
     application = build_app(require_schema=False)
     try:
         written = backup_database(file, store=application.database_backup(), force=force)
@@ -41,6 +39,11 @@ def restore(
     A database holding any row is refused unless --force. The restored audit trail is verified and the
     restore is recorded in it. PostgreSQL: pg_restore on PATH.
     """
+    from monitor.adapters.db.backup import backup_file_engine
+    from monitor.adapters.db.engine import check_schema
+    from monitor.errors import SchemaOutOfDateError
+    from monitor.service.backup import restore_database
+
     engine_of_file = backup_file_engine(file)
     application = build_app(require_schema=False)
     try:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from monitor.entrypoints.cli._common import DataTable, app, build_app, out, say
-from monitor.service.cells import refresh_cells
+from monitor.entrypoints.cli._common import DataTable, app, build_app, emit_json, out, say
 
 cells_app = typer.Typer(help="Count cells kept per device and month (what analyses read instead of rows).",
                         no_args_is_help=True)
@@ -18,6 +17,8 @@ def cells_refresh(
     all_months: bool = typer.Option(False, "--all", help="Recount every month, not only those changed since."),
 ) -> None:
     """Recount the months that ingests changed since their last count (as of now)."""
+    from monitor.service.cells import refresh_cells
+
     application = build_app()
     result = refresh_cells(device_id, uow=application.uow, clock=application.clock, actor=application.settings.actor,
                            only_dirty=not all_months)
@@ -26,12 +27,19 @@ def cells_refresh(
 
 
 @cells_app.command("status")
-def cells_status(device_id: str = typer.Argument(None, help="Only this device.")) -> None:
+def cells_status(
+    device_id: str = typer.Argument(None, help="Only this device."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array of months."),
+) -> None:
     """Each month's state (fresh or dirty), when it was counted and how many predictions it holds."""
     application = build_app()
     with application.uow() as unit:
         months = unit.cells.months(device_id)
-    table = DataTable("device", "month", "state", "counted at (UTC)", "predictions")
+    if as_json:
+        emit_json([{k: m.get(k) for k in ("device_id", "month", "state", "refreshed_at", "predictions")}
+                   for m in months])
+        return
+    table = DataTable("device", "month", "state", "counted at (UTC)", "predictions", ids=("device",))
     for m in months:
         table.add_row(m["device_id"], m["month"], m["state"],
                       m["refreshed_at"].strftime("%Y-%m-%d %H:%M:%S") if m["refreshed_at"] else "-",

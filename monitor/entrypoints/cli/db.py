@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from monitor.adapters.db.engine import downgrade as db_downgrade
-from monitor.adapters.db.engine import make_engine
-from monitor.adapters.db.engine import upgrade as db_upgrade
 from monitor.entrypoints.cli._common import app, say, settings
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -16,6 +13,9 @@ app.add_typer(db_app, name="db")
 @db_app.command("upgrade")
 def db_upgrade_cmd(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Create or migrate the database schema to the latest (or given) revision."""
+    from monitor.adapters.db.engine import make_engine
+    from monitor.adapters.db.engine import upgrade as db_upgrade
+
     engine = make_engine(settings().database_url)
     db_upgrade(engine, revision)
     say(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
@@ -24,5 +24,8 @@ def db_upgrade_cmd(revision: str = typer.Argument("head", help="Target revision.
 @db_app.command("downgrade")
 def db_downgrade_cmd(revision: str = typer.Argument(..., help="Target revision ('base' removes everything).")) -> None:
     """Revert the schema to an older revision."""
+    from monitor.adapters.db.engine import downgrade as db_downgrade
+    from monitor.adapters.db.engine import make_engine
+
     db_downgrade(make_engine(settings().database_url), revision)
     say(f"database at {revision}")

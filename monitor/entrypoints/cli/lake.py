@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-
-from monitor.adapters.config_file import load_device_config
-from monitor.domain.periods import Period
-from monitor.entrypoints.cli._common import DataTable, build_app, out, say
+from monitor.entrypoints.cli._common import DataTable, build_app, emit_json, out, say, write_json_file
 from monitor.errors import InputError
-from monitor.service.lake import analyze_lake
+
+if TYPE_CHECKING:  # pragma: no cover
+    from monitor.domain.periods import Period
 
 __all__ = ["emit_lake_document", "run_lake_analysis"]
 
@@ -23,6 +20,9 @@ def run_lake_analysis(*, engine: str, device: str, period: Period, cutoff: Optio
                       predictions: list[str], ground_truth: list[str], config_file: Optional[Path],
                       out_file: Optional[Path], as_json: bool) -> None:
     """Count the lake's logs with ``engine``, evaluate them with the core, print or write the document."""
+    from monitor.adapters.config_file import load_device_config
+    from monitor.service.lake import analyze_lake
+
     if engine not in ("arrow", "spark"):
         raise InputError(f"--engine {engine!r}: use database, arrow, spark or summaries")
     if not predictions or not ground_truth:
@@ -62,11 +62,10 @@ def run_lake_analysis(*, engine: str, device: str, period: Period, cutoff: Optio
 def emit_lake_document(document: dict[str, Any], *, heading: str, out_file: Optional[Path], as_json: bool) -> None:
     """Write the document to ``out_file`` (when given); print it as JSON, or ``heading``, the test counts
     and the flagged stratum-metrics."""
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if out_file is not None:
-        out_file.write_text(text, encoding="utf-8")
+        write_json_file(out_file, document)
     if as_json:
-        sys.stdout.write(text)
+        emit_json(document)
         return
     say(heading)
     summary = document["summary"]

@@ -8,12 +8,8 @@ from functools import partial
 from types import FrameType
 
 import typer
-import uvicorn
 
-from monitor.entrypoints.api import create_api
 from monitor.entrypoints.cli._common import app, build_app
-from monitor.entrypoints.logs import configure_logging
-from monitor.entrypoints.scheduler import scheduler_problem, start_scheduler, stop_scheduler
 from monitor.errors import InputError
 
 log = logging.getLogger("monitor.serve")
@@ -29,16 +25,24 @@ def serve(
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Run the API and the scheduler until SIGTERM or Ctrl-C; logs are JSON lines on standard error."""
+    import uvicorn  # here, not at module level: `samd-monitor --help` must not import the service (cli helper)
+
+    from monitor.entrypoints.api import create_api
+    from monitor.entrypoints.logs import configure_logging
+    from monitor.entrypoints.scheduler import scheduler_problem, start_scheduler, stop_scheduler
+
     if log_level.lower() not in LOG_LEVELS:
         raise InputError(f"--log-level {log_level!r}: use one of {', '.join(LOG_LEVELS)}")
     configure_logging(log_level)
     application = build_app()
     api = create_api(application)
+    stop_counting_jobs = api.state.metrics.watch_jobs()  # /metrics: job runs by job and outcome
     jobs = start_scheduler(application) if scheduler else None
     if jobs is not None:  # /ready answers 503 with the reason while the scheduler is stopped, paused or dead
         api.state.scheduler_status = partial(scheduler_problem, jobs)
+    # access_log=False: the API writes one access record per request itself, as fields (docs/service.md, Logs)
     server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_config=None, log_level=log_level.lower(),
-                                           timeout_graceful_shutdown=30))
+                                           access_log=False, timeout_graceful_shutdown=30))
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         server.should_exit = True
@@ -53,5 +57,6 @@ def serve(
     finally:
         if jobs is not None:
             stop_scheduler(jobs)
+        stop_counting_jobs()
         application.engine.dispose()
         log.info("stopped")

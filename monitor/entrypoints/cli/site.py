@@ -8,30 +8,29 @@ import secrets
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from monitor.adapters.config_file import load_device_config
-from monitor.adapters.db.scratch import scratch_database
-from monitor.adapters.files.readers import open_log
-from monitor.adapters.site_keys import key_id, load_public_key, load_signer, verify, write_key_pair
-from monitor.domain.periods import Period
-from monitor.domain.privacy import make_patient_hasher
-from monitor.domain.site_summary import DEFAULT_MIN_CELL_SIZE, check_id
-from monitor.entrypoints.bootstrap import utc_now
-from monitor.entrypoints.cli._common import DataTable, app, build_app, err, out, say, settings
-from monitor.entrypoints.cli.ingest import ingest_app
-from monitor.entrypoints.cli.lake import emit_lake_document
-from monitor.errors import InputError
-from monitor.service.federation import (
-    SiteLogs,
-    analyze_summaries,
-    ingest_summary,
-    register_site,
-    sign_summary,
-    summarize_site,
+from monitor.entrypoints.cli._common import (
+    DataTable,
+    app,
+    build_app,
+    emit_json,
+    err,
+    out,
+    say,
+    settings,
+    warn_deprecated,
 )
+from monitor.entrypoints.cli.ingest import ingest_app
+from monitor.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from monitor.domain.periods import Period
+
+#: monitor.domain.site_summary.DEFAULT_MIN_CELL_SIZE (that module imports pandas; a test checks they agree).
+DEFAULT_MIN_CELL_SIZE = 11
 
 __all__ = ["run_summary_analysis"]
 
@@ -43,9 +42,16 @@ app.add_typer(site_app, name="site")
 @site_app.command("keygen")
 def site_keygen(
     site: str = typer.Option(..., "--site", help="Site id (names the files SITE.key and SITE.pub)."),
-    out_dir: Path = typer.Option(Path("."), "--out", help="Folder for the key files."),
+    out_dir: Path = typer.Option(Path("."), "--out-dir", help="Folder to write the key files to."),
+    legacy_out: Optional[Path] = typer.Option(None, "--out", hidden=True, help="Deprecated name of --out-dir."),
 ) -> None:
     """Write a new Ed25519 key pair: SITE.key (private, mode 0600, stays at the site) and SITE.pub (to the centre)."""
+    from monitor.adapters.site_keys import write_key_pair
+    from monitor.domain.site_summary import check_id
+
+    if legacy_out is not None:
+        warn_deprecated("site keygen --out DIR", "--out-dir DIR")
+        out_dir = legacy_out
     files = write_key_pair(out_dir, check_id(site, "--site"))
     say(f"private key {files.private} (mode 0600: keep it at the site, never send it)")
     say(f"public key  {files.public} (send it to the centre: samd-monitor site register {site} "
@@ -76,6 +82,15 @@ def site_summarize(
                                                               "1.2 GB of memory per million predictions)."),
 ) -> None:
     """Count this site's logs into a signed bundle of cells (no patient-level row, no identifier)."""
+    from monitor.adapters.config_file import load_device_config
+    from monitor.adapters.db.scratch import scratch_database
+    from monitor.adapters.files.readers import open_log
+    from monitor.adapters.site_keys import load_signer
+    from monitor.domain.periods import Period
+    from monitor.domain.privacy import make_patient_hasher
+    from monitor.entrypoints.bootstrap import utc_now
+    from monitor.service.federation import SiteLogs, sign_summary, summarize_site
+
     if in_memory and scratch_dir is not None:
         raise InputError("--in-memory and --scratch-dir exclude each other")
     device = load_device_config(config)
@@ -117,6 +132,9 @@ def site_register(
     replace_key: bool = typer.Option(False, "--replace-key", help="Replace the site's current key (it is revoked)."),
 ) -> None:
     """Register a site's public key (administration; audited): its signed bundles are then accepted."""
+    from monitor.adapters.site_keys import key_id, load_public_key
+    from monitor.service.federation import register_site
+
     application = build_app()
     public_key = load_public_key(public_key_file)
     outcome = register_site(site_id, public_key, key_id=key_id(public_key), devices=device, replace=replace_key,
@@ -131,12 +149,15 @@ def _when(value: Optional[datetime]) -> str:
 
 
 @site_app.command("list")
-def site_list() -> None:
+def site_list(as_json: bool = typer.Option(False, "--json", help="Print a JSON array of site keys.")) -> None:
     """List registered site keys with the devices they may summarise and the bundles they signed."""
     application = build_app()
     with application.uow() as unit:
         rows = unit.summaries.sites()
-    table = DataTable("site", "key id", "devices", "registered", "by", "revoked", "bundles")
+    if as_json:
+        emit_json(rows)
+        return
+    table = DataTable("site", "key id", "devices", "registered", "by", "revoked", "bundles", ids=("site", "key id"))
     for r in rows:
         table.add_row(r["site_id"], r["key_id"][:16], ", ".join(r["devices"]), _when(r["registered_at"]),
                       r["registered_by"], _when(r["revoked_at"]), str(r["bundles"]))
@@ -147,12 +168,17 @@ def site_list() -> None:
 def site_bundles(
     device: Optional[str] = typer.Option(None, "--device", help="Only this device."),
     limit: int = typer.Option(50, "--limit", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array of bundles."),
 ) -> None:
     """List stored bundles, newest received first (superseded ones stay stored)."""
     application = build_app()
     with application.uow() as unit:
         rows = unit.summaries.bundles(device, limit)
-    table = DataTable("bundle", "device", "site", "period", "made", "received", "cells", "small")
+    if as_json:
+        emit_json(rows)
+        return
+    table = DataTable("bundle", "device", "site", "period", "made", "received", "cells", "small",
+                      ids=("bundle", "device", "site"))
     for r in rows:
         table.add_row(r["bundle_id"][:16], r["device_id"], r["site_id"], r["period"], _when(r["created_at"]),
                       _when(r["received_at"]), f"{r['cells']:,}", f"{r['small_cells']:,}")
@@ -165,6 +191,9 @@ def ingest_summary_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Verify a site's signed bundle and store it (an identical re-send is a duplicate)."""
+    from monitor.adapters.site_keys import verify
+    from monitor.service.federation import ingest_summary
+
     application = build_app()
     try:
         data = file.read_bytes()
@@ -173,7 +202,7 @@ def ingest_summary_cmd(
     receipt = ingest_summary(data, uow=application.uow, clock=application.clock, actor=application.settings.actor,
                              verify=verify)
     if as_json:
-        out.print_json(json.dumps(receipt.as_dict()))
+        emit_json(receipt.as_dict())
         return
     say(f"bundle {receipt.bundle_id[:16]}... ({receipt.device_id}, site {receipt.site_id}, {receipt.period}): "
         f"{receipt.status}" + (f", {receipt.cells:,} cells ({receipt.small_cells:,} small)"
@@ -188,6 +217,9 @@ def ingest_summary_cmd(
 def run_summary_analysis(*, device: str, period: Period, cutoff: Optional[datetime], out_file: Optional[Path],
                          as_json: bool) -> None:
     """``analyze --engine summaries``: evaluate the merged bundles; print or write the document."""
+    from monitor.entrypoints.cli.lake import emit_lake_document
+    from monitor.service.federation import analyze_summaries
+
     application = build_app()
     document = analyze_summaries(device, period, uow=application.uow, cutoff=cutoff or application.clock())
     federation = document["federation"]

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from monitor.domain.periods import Period
-from monitor.entrypoints.cli._common import app, build_app, say
-from monitor.service.submission import export_submission, verify_submission
+from monitor.entrypoints.cli._common import app, build_app, emit_json, say, verification
+from monitor.errors import InputError
 
 export_app = typer.Typer(help="Submission archives for regulators and notified bodies.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -22,6 +21,9 @@ def export_submission_command(
     allow_draft: bool = typer.Option(False, "--allow-draft", help="Export a revision that is not approved yet."),
 ) -> None:
     """Write one deterministic ZIP: the newest report revision (both languages), tables, README and manifest."""
+    from monitor.domain.periods import Period
+    from monitor.service.submission import export_submission
+
     application = build_app()
     manifest = export_submission(device, Period.parse(period).label, output, uow=application.uow,
                                  allow_draft=allow_draft)
@@ -31,8 +33,23 @@ def export_submission_command(
 
 
 @export_app.command("verify")
-def export_verify(archive: Path = typer.Argument(..., help="A submission ZIP.")) -> None:
-    """Re-check every file of a submission archive against its manifest."""
-    manifest = verify_submission(archive)
+def export_verify(
+    archive: Path = typer.Argument(..., help="A submission ZIP."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"ok": ..., "files": ..., "report": ...}.'),
+) -> None:
+    """Re-check every file of a submission archive against its manifest.
+
+    Exit status 1 when the archive fails the check (a file changed, missing or added)."""
+    from monitor.service.submission import verify_submission
+
+    if not archive.is_file():  # nothing to verify: a mistake in the command, not a failed check
+        raise InputError(f"{archive}: no such file" if not archive.exists() else f"{archive}: not a file")
+    with verification(as_json):
+        manifest = verify_submission(archive)
+    report = manifest["report"]
+    if as_json:
+        emit_json({"ok": True, "archive": str(archive), "files": len(manifest["files"]),
+                   "report": {k: report.get(k) for k in ("report_id", "revision", "status")}})
+        return
     say(f"{archive}: intact ({len(manifest['files'])} files match manifest.json; report "
-        f"{manifest['report']['report_id']} revision {manifest['report']['revision']})")
+        f"{report['report_id']} revision {report['revision']})")

@@ -7,15 +7,16 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from monitor.adapters.files.drop_folder import LocalDropFiles
 from monitor.entrypoints.cli._common import build_app, say
 from monitor.entrypoints.cli.ingest import ingest_app
 from monitor.errors import StorageError
-from monitor.service.drop_folder import DropWatcher
-from monitor.service.jobs import JobOutcome
+
+if TYPE_CHECKING:  # pragma: no cover
+    from monitor.service.jobs import JobOutcome
 
 
 def _print(outcome: JobOutcome, as_json: bool) -> None:
@@ -43,9 +44,13 @@ def ingest_watch(
     interval: float = typer.Option(10.0, "--interval", min=0.1, help="Seconds between scans."),
     settle: float = typer.Option(2.0, "--settle", min=0.0,
                                  help="With --once: seconds between the two looks that tell a finished file."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per processed file."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per processed file, one per line "
+                                                      "(a stream: JSON Lines)."),
 ) -> None:
     """Ingest complete files dropped into FOLDER; move each to done/ or failed/ with a .result.json."""
+    from monitor.adapters.files.drop_folder import LocalDropFiles
+    from monitor.service.drop_folder import DropWatcher
+
     application = build_app()
     watcher = DropWatcher(folder, uow=application.uow, open_log=application.open_log,
                           hasher=application.patient_hasher, clock=application.clock, actor=application.settings.actor,
