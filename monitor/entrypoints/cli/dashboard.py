@@ -1,21 +1,30 @@
-"""``samd-monitor dashboard``: run the Streamlit drift dashboard on the configured database."""
+"""``samd-monitor dashboard``: run the Streamlit drift dashboard on the configured database.
+
+Streamlit runs as a child process that never outlives this command: SIGTERM, SIGINT and SIGHUP are passed
+on to it (a second one kills it), this command waits for it to end, and on Linux the child is sent SIGTERM
+by the kernel if this process dies without passing anything on (``prctl(PR_SET_PDEATHSIG)``, e.g. after
+SIGKILL). The child has a process group of its own, so a Ctrl-C in the terminal reaches it once, from here.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
 from typing import Optional
 
 import typer
 
 from monitor.entrypoints.cli._common import app, say, settings, state
 from monitor.errors import ConfigError
+from monitor.resources import resource_path
 
-__all__ = ["DASHBOARD_APP", "dashboard", "streamlit_command"]
+__all__ = ["DASHBOARD_APP", "dashboard", "run_child", "streamlit_command"]
 
-DASHBOARD_APP = Path(__file__).resolve().parents[3] / "dashboards" / "app.py"
+DASHBOARD_APP = resource_path("dashboards", "app.py")
 
 
 def streamlit_command(*, port: int, address: str) -> list[str]:
@@ -23,6 +32,52 @@ def streamlit_command(*, port: int, address: str) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.port", str(port),
             "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"]
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _die_with(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` making the child receive SIGTERM when ``parent`` dies (Linux only; elsewhere none)."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def preexec() -> None:  # runs in the child between fork and exec: async-signal-safe calls only
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return preexec
+
+
+def run_child(command: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run ``command`` until it ends, passing this process's stop signals on to it; its exit status (0 when
+    it ended because it was asked to stop)."""
+    child = subprocess.Popen(list(command), env=dict(env), process_group=0, preexec_fn=_die_with(os.getpid()))
+    asked: list[int] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        asked.append(signum)
+        try:
+            child.send_signal(signum if len(asked) == 1 else signal.SIGKILL)  # a second request: no more waiting
+        except ProcessLookupError:
+            pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in STOP_SIGNALS}
+    try:
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:  # this process is leaving for another reason (an exception): take the child along
+            child.kill()
+            child.wait()
+    if asked:
+        return 0
+    return code if code >= 0 else 128 - code
 
 
 @app.command()
@@ -47,6 +102,5 @@ def dashboard(
         engine.dispose()
     where = engine.url.render_as_string(hide_password=True)
     say(f"dashboard on http://{address}:{port} (database {where}); Ctrl+C stops it")
-    result = subprocess.run(streamlit_command(port=port, address=address),
-                            env={**os.environ, "MONITOR_DATABASE_URL": url}, check=False)
-    raise typer.Exit(result.returncode)
+    code = run_child(streamlit_command(port=port, address=address), {**os.environ, "MONITOR_DATABASE_URL": url})
+    raise typer.Exit(code)
