@@ -4,6 +4,7 @@
   feature, the value and the verdict our histogram drift stored in the analysis: the two agree on the same
   bins (the values a drift histogram counts: whole-number numeric inputs, labels, the score to 0.01).
 * The sample is bounded, stratified by site with proportional allocation, and reproducible.
+* The first quarter (an empty preceding window) gets a page saying it was not compared; a roll-up none.
 * ``write_report(formats=[..., "evidently"])`` writes the HTML page and its JSON beside the report, records
   them in the ``reports`` table (formats ``evidently-html`` / ``evidently-json``), the JSON holds the drift
   results of the sampled columns next to ours and says that ours decides, and the revision's files verify.
@@ -42,6 +43,7 @@ def test_evidently_report_agrees_with_our_drift_and_is_written_beside_the_report
     for quarter in SCENARIO.quarters:
         outcome = analyze_period(DEVICE, Period.parse(quarter), uow=app.uow, clock=app.clock, actor="t",
                                  cutoff=max(CUTOFF, app.clock()))
+    assert outcome is not None
     document = json.loads(json.dumps(outcome.document, default=str))  # as stored and read back
     preceding = next(c for c in document["data_drift"] if c["reference"] == "preceding")
     ours = {r["feature"]: r for r in preceding["rows"] if r["kind"] in ("numeric", "categorical")}
@@ -98,3 +100,14 @@ def test_evidently_report_agrees_with_our_drift_and_is_written_beside_the_report
     with app.uow() as unit:
         revision = unit.revisions.latest(DEVICE, "2025Q3")
     assert len(verify_revision_files(revision)) == 3  # the Evidently JSON is not taken for the content JSON
+
+    # the first quarter (its preceding window is empty): a page saying so, no Evidently run; a roll-up: none
+    first = write_report(DEVICE, "2025Q2", formats=["evidently"], out_dir=tmp_path, uow=app.uow, clock=app.clock,
+                         actor="t", renderer=app.report_renderer)
+    report = json.loads(first.files["evidently:json"].read_text(encoding="utf-8"))
+    assert report["evidently"] is None and report["sample"]["reference"]["population"] == 0
+    assert all(c["evidently"] is None and c["ours"]["drifted"] is None for c in report["columns"])
+    assert "Not compared" in first.files["evidently:html"].read_text(encoding="utf-8")
+    rollup = write_report(DEVICE, "2025", rollup=True, formats=["json", "evidently"], out_dir=tmp_path, uow=app.uow,
+                          clock=app.clock, actor="t", renderer=app.report_renderer)
+    assert set(rollup.files) == {"json"}
