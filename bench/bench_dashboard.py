@@ -26,7 +26,7 @@ figures, the heat map's chart. The dashboard server's peak resident memory (VmHW
 is reported too.
 
 ``--queries`` measures the same pages without a browser or Streamlit: the latency of the read-model
-calls (``monitor.service.dashboard``) that the overview, heat map, trend, findings, drift and report
+calls (``monitor.service.queries``) that the overview, heat map, trend, findings, drift and report
 pages make when Streamlit's cache is empty, in this process: the first of ``--runs`` rounds, their
 median and maximum.
 
@@ -124,12 +124,12 @@ def _peak_mb() -> float:
 def queries(database_url: str, runs: int) -> dict[str, Any]:
     """Latency (ms) of the read-model calls each dashboard page makes, first call and median of ``runs``."""
     from monitor.entrypoints.bootstrap import bootstrap
-    from monitor.service import dashboard as read_model
+    from monitor.service import queries as read_model
     from monitor.settings import load_settings
 
     app = bootstrap(load_settings().with_database(database_url))
     uow = app.uow
-    device = read_model.overview(uow)[0]["device_id"]
+    device = read_model.overview(uow)[0].device_id
     period = read_model.device_periods(uow, device)[0]
     levels = read_model.attribute_levels(uow, device)
     rows, columns = list(levels)[:2]
@@ -145,9 +145,10 @@ def queries(database_url: str, runs: int) -> dict[str, Any]:
                                                     columns=columns, model_version=version)),
         "trend": lambda: read_model.stratum_trend(uow, device, stratum=stratum, metric="sensitivity",
                                                   model_version=version),
-        "findings": lambda: read_model.findings(uow, device, period),
+        "findings": lambda: read_model.period_findings(uow, device, period),
         "drift": lambda: read_model.data_drift(uow, device, period),
-        "reports": lambda: read_model.report_files(uow, device),
+        "reports": lambda: read_model.report_files_frame(uow, device,
+                                                          file_exists=lambda path: Path(path).is_file()),
     }
     timings: dict[str, list[float]] = {name: [] for name in pages}
     for _ in range(max(1, runs)):

@@ -1,7 +1,7 @@
 """The samd-monitor drift dashboard (Streamlit): ``samd-monitor dashboard`` runs ``streamlit run`` on it.
 
 The database comes from ``MONITOR_DATABASE_URL`` (the CLI sets it from ``--db``). Every page reads
-stored analysis results only, through :mod:`monitor.service.dashboard`, cached per database URL and
+stored analysis results only, through :mod:`monitor.service.queries` (the one read side), cached per database URL and
 newest run id.
 """
 

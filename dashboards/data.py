@@ -1,4 +1,5 @@
-"""The wired application per database URL and the cached read model.
+"""The wired application per database URL and the cached reads of the one read side
+(:mod:`monitor.service.queries`, which the HTTP API and the report use too).
 
 Every cached loader takes the database URL and the newest run id as its first arguments, so a new
 analysis run (or another database) invalidates the cache; tickets, which change without a new run,
@@ -7,14 +8,15 @@ have a short time-to-live and are cleared after each write from this session.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from monitor.entrypoints.bootstrap import App, bootstrap
-from monitor.service import dashboard as read_model
-from monitor.service.tickets import list_tickets
+from monitor.service import queries as read_model
 from monitor.settings import load_settings
 
 __all__ = [
@@ -39,7 +41,12 @@ def newest_run_id(database_url: str) -> str | None:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def overview(database_url: str, run_key: str | None) -> list[dict[str, Any]]:
-    return read_model.overview(application(database_url).uow)
+    rows = []
+    for device in read_model.overview(application(database_url).uow):
+        row = asdict(device)
+        current = row.pop("current")
+        rows.append(row | (current or {}))  # the views test ``"period" in row``: absent until a run is stored
+    return rows
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -73,12 +80,12 @@ def stratum_trend(database_url: str, run_key: str | None, device_id: str, stratu
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def findings(database_url: str, run_key: str | None, device_id: str, period: str) -> list[dict[str, Any]]:
-    return read_model.findings(application(database_url).uow, device_id, period)
+    return [asdict(f) for f in read_model.period_findings(application(database_url).uow, device_id, period)]
 
 
 @st.cache_data(ttl=TICKETS_TTL_SECONDS, show_spinner=False)
 def tickets(database_url: str, run_key: str | None, device_id: str) -> list[dict[str, Any]]:
-    return list_tickets(uow=application(database_url).uow, device_id=device_id)
+    return [asdict(t) for t in read_model.list_ticket_details(application(database_url).uow, device_id=device_id)]
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -88,4 +95,5 @@ def data_drift(database_url: str, run_key: str | None, device_id: str, period: s
 
 @st.cache_data(ttl=TICKETS_TTL_SECONDS, show_spinner=False)
 def report_files(database_url: str, run_key: str | None, device_id: str) -> pd.DataFrame:
-    return read_model.report_files(application(database_url).uow, device_id)
+    return read_model.report_files_frame(application(database_url).uow, device_id,
+                                         file_exists=lambda path: Path(path).is_file())

@@ -3,8 +3,10 @@
 The **content** (the JSON report, ``schemas/report.schema.json``) is built from stored data only: the
 analysis run it is given, or else the newest run of the period (for an annual roll-up, the newest run
 of each quarter), the tickets of its findings, the ingestion batches and rejections behind it, and the
-change log against the previous period's run. It carries no wall-clock time and no identity of the revision, so the
-same stored data, configuration and software give byte-identical JSON and CSV.
+change log against the previous period's run, all read through the one read side
+(:mod:`monitor.service.queries`, ``unit.queries``) that the API and the dashboard use. It carries no
+wall-clock time and no identity of the revision, so the same stored data, configuration and software
+give byte-identical JSON and CSV.
 
 Every generation is a new **revision** (``report_revisions``: revision = previous max + 1 for the
 device and period, status ``draft``, the SHA-256 of the JSON content and the audit-chain head); its
@@ -19,7 +21,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,8 +31,10 @@ from monitor.domain.evaluation import TESTED_STATUSES, family_summary
 from monitor.domain.periods import Period
 from monitor.domain.rollup import rollup_results
 from monitor.errors import InputError, NotFoundError, ReportError
+from monitor.service import queries
 from monitor.service.ports import Clock, UnitOfWorkFactory
 
+from monitor.service.read_models import Run
 __all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "REPORT_SCHEMA_VERSION", "ReportFiles", "ReportRenderer",
            "build_content", "content_json", "write_report"]
 
@@ -90,12 +94,13 @@ def _provenance(unit: Any, document: dict[str, Any]) -> dict[str, Any]:
     used: dict[int, int] = {}
     for s in document["sources"]:
         used[s["batch_id"]] = used.get(s["batch_id"], 0) + s["rows"]
-    batches = [{"batch_id": b["batch_id"], "kind": b["kind"], "source": b["source_name"],
-                "source_format": b["source_format"], "sha256": b["source_sha256"], "rows_total": b["rows_total"],
-                "accepted": b["accepted"], "duplicates": b["duplicates"], "rejected": b["rejected"],
-                "finished_at": b["finished_at"], "rows_used": used[b["batch_id"]]}
-               for b in unit.reports.batches(sorted(used))]
-    return {"batches": batches, "rejected_by_reason": unit.reports.rejections_by_reason(sorted(used))}
+    batches = [{"batch_id": b.batch_id, "kind": b.kind, "source": b.source_name, "source_format": b.source_format,
+                "sha256": b.source_sha256, "rows_total": b.rows_total, "accepted": b.accepted,
+                "duplicates": b.duplicates, "rejected": b.rejected, "finished_at": b.finished_at,
+                "rows_used": used[b.batch_id]}
+               for b in unit.queries.batches_by_id(sorted(used))]
+    return {"batches": batches,
+            "rejected_by_reason": [asdict(r) for r in unit.queries.rejections_by_reason(sorted(used))]}
 
 
 def _usage(document: dict[str, Any]) -> dict[str, Any]:
@@ -112,33 +117,33 @@ def _usage(document: dict[str, Any]) -> dict[str, Any]:
 def _finding_tickets(unit: Any, device_id: str, document: dict[str, Any]) -> list[dict[str, Any]]:
     named = {f["ticket_id"] for f in document["findings"] if f.get("ticket_id")}
     named |= {a["ticket_id"] for a in document.get("sequential_alarms") or [] if a.get("ticket_id")}
-    return [t for t in unit.tickets.list(device_id=device_id) if t["ticket_id"] in named]
+    return [t.as_document() for t in queries.device_tickets(unit, device_id) if t.ticket_id in named]
 
 
-def _change_log(unit: Any, device_id: str, run: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
-    baseline = unit.reports.previous_run(device_id, run["period_start"])
+def _change_log(unit: Any, device_id: str, run: Run, document: dict[str, Any]) -> dict[str, Any]:
+    baseline = unit.queries.previous_run(device_id, run.period_start)
     if baseline is None:
         return {"baseline": None, "new_model_versions": [], "retired_model_versions": [], "config_changed": False,
                 "tickets_opened": [], "tickets_changed": []}
-    before = {c["model_version"] for c in baseline["document"]["completeness"]["by_model_version"]}
+    before = {c["model_version"] for c in baseline.document["completeness"]["by_model_version"]}
     now = {c["model_version"] for c in document["completeness"]["by_model_version"]}
-    revision = unit.reports.latest_revision_of_run(baseline["run_id"])
-    since, until = baseline["created_at"], run["created_at"]
+    revision = unit.queries.latest_revision_of_run(baseline.run_id)
+    since, until = baseline.created_at, run.created_at
     opened, changed = [], []
-    for t in unit.tickets.list(device_id=device_id):
-        if since < t["created_at"] <= until:
-            opened.append({"ticket_id": t["ticket_id"], "model_version": t["model_version"],
-                           "stratum": t["stratum"], "metric": t["metric"], "created_at": t["created_at"]})
-        moves = [m for m in t.get("transitions", []) if since < m["at"] <= until and m.get("from_status")]
+    for t in queries.device_tickets(unit, device_id):
+        if since < t.created_at <= until:
+            opened.append({"ticket_id": t.ticket_id, "model_version": t.model_version,
+                           "stratum": t.stratum, "metric": t.metric, "created_at": t.created_at})
+        moves = [m for m in t.transitions if since < m.at <= until and m.from_status]
         if moves:
-            changed.append({"ticket_id": t["ticket_id"], "status": moves[-1]["to_status"], "at": moves[-1]["at"]})
+            changed.append({"ticket_id": t.ticket_id, "status": moves[-1].to_status, "at": moves[-1].at})
     return {
-        "baseline": {"run_id": baseline["run_id"], "period": baseline["period"],
-                     "config_hash": baseline["config_hash"], "created_at": baseline["created_at"],
-                     "report_id": revision["report_id"] if revision else None,
-                     "revision": revision["revision"] if revision else None},
+        "baseline": {"run_id": baseline.run_id, "period": baseline.period,
+                     "config_hash": baseline.config_hash, "created_at": baseline.created_at,
+                     "report_id": revision.report_id if revision else None,
+                     "revision": revision.revision if revision else None},
         "new_model_versions": sorted(now - before), "retired_model_versions": sorted(before - now),
-        "config_changed": baseline["config_hash"] != document["config_hash"],
+        "config_changed": baseline.config_hash != document["config_hash"],
         "tickets_opened": opened, "tickets_changed": changed,
     }
 
@@ -163,21 +168,22 @@ def _rollup_document(unit: Any, device_id: str, year: Period) -> tuple[dict[str,
     runs = []
     for quarter in _quarters(year):
         try:
-            runs.append(unit.results.latest_run(device_id, quarter.label))
+            runs.append(unit.queries.latest_run(device_id, quarter.label))
         except NotFoundError:  # a quarter without a run is not part of the roll-up
             continue
     if not runs:
         raise InputError(f"no quarterly analysis of device {device_id!r} in {year.label} to roll up: "
                          f"analyse its quarters first (samd-monitor analyze --period {year.label}Q1 ...)")
     config = unit.devices.get(device_id)
-    counts, results = rollup_results([unit.results.stratum_results(r["run_id"]) for r in runs], config)
-    last = runs[-1]["document"]
-    docs = [r["document"] for r in runs]
+    counts, results = rollup_results([[asdict(s) for s in unit.queries.results_of_runs([r.run_id])] for r in runs],
+                                     config)
+    last = runs[-1].document
+    docs = [r.document for r in runs]
     results_d = [r.as_dict() for r in results]
-    tickets = {(t["model_version"], t["stratum"], t["metric"]): t["ticket_id"]  # newest ticket per stratum-metric
-               for t in unit.tickets.list(device_id=device_id)}
+    tickets = {(t.model_version, t.stratum, t.metric): t.ticket_id  # newest ticket per stratum-metric
+               for t in queries.device_tickets(unit, device_id)}
     findings = [{"finding_id": str(uuid.uuid5(ROLLUP_NAMESPACE, f"{year.label}|{r['model_version']}|{r['stratum']}|"
-                                                                  f"{r['metric']}|{runs[-1]['run_id']}")),
+                                                                  f"{r['metric']}|{runs[-1].run_id}")),
                  "ticket_id": tickets.get((r["model_version"], r["stratum"], r["metric"])),
                  **{k: r[k] for k in ("model_version", "stratum", "metric", "attributes", "successes", "trials",
                                       "estimate", "ci_low", "ci_high", "claim", "margin", "performance_goal",
@@ -190,7 +196,7 @@ def _rollup_document(unit: Any, device_id: str, year: Period) -> tuple[dict[str,
     fields = ("predictions", "with_ground_truth", "awaiting_ground_truth", "positives", "negatives")
     document = {k: v for k, v in last.items() if k in ("schema", "schema_version", "software_version", "device",
                                                            "rules", "config_hash", "actor")} | {
-        "run_id": runs[-1]["run_id"], "created_at": last["created_at"], "data_cutoff": last["data_cutoff"],
+        "run_id": runs[-1].run_id, "created_at": last["created_at"], "data_cutoff": last["data_cutoff"],
         "input_fingerprint": hashlib.sha256("".join(d["input_fingerprint"] for d in docs).encode()).hexdigest(),
         "period": {"label": year.label, "kind": "year", "timezone": last["period"]["timezone"],
                    "first_day": docs[0]["period"]["first_day"], "last_day": last["period"]["last_day"],
@@ -215,24 +221,13 @@ def _rollup_document(unit: Any, device_id: str, year: Period) -> tuple[dict[str,
         "data_drift": [], "early_warning": [],
         "sequential_alarms": [a for d in docs for a in d.get("sequential_alarms", [])],
     }
-    rollup = {"periods": [r["period"] for r in runs], "runs": [r["run_id"] for r in runs],
+    rollup = {"periods": [r.period for r in runs], "runs": [r.run_id for r in runs],
               "method": "sum of stored quarterly stratum_results counts; intervals, tests and adjustments recomputed"}
     return document, rollup
 
 
-def _run_for(unit: Any, device_id: str, period: Period, run_id: str | None) -> dict[str, Any]:
-    """The stored run ``run_id`` (checked to be of this device and period), or the period's newest run."""
-    if run_id is None:
-        return unit.results.latest_run(device_id, period.label)
-    run = unit.results.get_run(run_id)
-    if (run["device_id"], run["period"]) != (device_id, period.label):
-        raise InputError(f"analysis run {run_id} is of device {run['device_id']!r} and period {run['period']}, "
-                         f"not of {device_id!r} and {period.label}")
-    return run
-
-
 def build_content(unit: Any, device_id: str, period_label: str, *, rollup: bool = False, run_id: str | None = None
-                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+                  ) -> tuple[dict[str, Any], Run]:
     """The report content of a device and period, and the stored run it presents.
 
     ``run_id`` names the run to present (it must be of this device and period); without it, the
@@ -245,14 +240,14 @@ def build_content(unit: Any, device_id: str, period_label: str, *, rollup: bool 
         if period.kind != "year":
             raise InputError(f"--rollup needs a year period (e.g. 2025), not {period.label}")
         document, rollup_info = _rollup_document(unit, device_id, period)
-        run = unit.results.get_run(document["run_id"])
-        run = run | {"period_start": unit.results.latest_run(device_id, rollup_info["periods"][0])["period_start"]}
+        run = replace(unit.queries.run(document["run_id"]),
+                      period_start=unit.queries.latest_run(device_id, rollup_info["periods"][0]).period_start)
     else:
-        run = _run_for(unit, device_id, period, run_id)
-        document, rollup_info = run["document"], None
+        run = queries.period_run(unit, device_id, period.label, run_id)
+        document, rollup_info = run.document, None
     content = {
         "schema": "samd-monitor/report", "schema_version": REPORT_SCHEMA_VERSION,
-        "device_id": device_id, "period": period.label, "run_id": run["run_id"],
+        "device_id": device_id, "period": period.label, "run_id": run.run_id,
         "generated_at": document["created_at"], "software_version": __version__,
         "analysis": document, "tickets": _finding_tickets(unit, device_id, document),
         "provenance": _provenance(unit, document), "usage": _usage(document),
@@ -332,18 +327,18 @@ def write_report(device_id: str, period_label: str, *, formats: Sequence[str], o
         files, digests = {}, {}
         for key, language, path, data in outputs:
             files[key], digests[key] = path, _write(path, data)
-            unit.reports.add(report_id=report_id, run_id=run["run_id"], device_id=device_id, period=period,
+            unit.reports.add(report_id=report_id, run_id=run.run_id, device_id=device_id, period=period,
                              format=key.split(":")[0], path=str(path), sha256=digests[key], at=generated,
                              actor=actor, language=language)
-        unit.reports.add_revision(report_id=report_id, device_id=device_id, period=period, run_id=run["run_id"],
+        unit.reports.add_revision(report_id=report_id, device_id=device_id, period=period, run_id=run.run_id,
                                   revision=revision, languages=",".join(languages), content_sha256=content_sha,
                                   audit_head=audit_head, at=generated, actor=actor)
         if previous is not None:  # a new revision always supersedes the newest earlier one
             unit.revisions.supersede(previous, by=report_id)
         unit.audit.append(at=generated, actor=actor, action="report.generate", entity="report", entity_id=report_id,
-                          details={"run_id": run["run_id"], "device_id": device_id, "period": period,
+                          details={"run_id": run.run_id, "device_id": device_id, "period": period,
                                    "revision": revision, "content_sha256": content_sha, "rollup": rollup,
                                    "supersedes": previous,
                                    "files": {k: {"path": str(v), "sha256": digests[k]} for k, v in files.items()}})
-    return ReportFiles(report_id, run["run_id"], revision, content_sha, files, digests)
+    return ReportFiles(report_id, run.run_id, revision, content_sha, files, digests)
 

@@ -20,14 +20,13 @@ from monitor.adapters.db.repositories.access import AccessRepository
 from monitor.adapters.db.repositories.aggregates import AggregateRepository
 from monitor.adapters.db.repositories.audit import AuditRepository
 from monitor.adapters.db.repositories.clinical import ClinicalRepository
-from monitor.adapters.db.repositories.dashboard import DashboardRepository
 from monitor.adapters.db.repositories.devices import DeviceRepository
 from monitor.adapters.db.repositories.jobs import JobRepository
 from monitor.adapters.db.repositories.label_arrival import LabelArrivalRepository
 from monitor.adapters.db.repositories.cells import CellRepository
 from monitor.adapters.db.repositories.logs import LogRepository
 from monitor.adapters.db.repositories.patient_clusters import PatientClusterRepository
-from monitor.adapters.db.repositories.queries import QueryRepository
+from monitor.adapters.db.repositories.queries import ReadRepository
 from monitor.adapters.db.repositories.reports import ReportRepository
 from monitor.adapters.db.repositories.results import ResultRepository
 from monitor.adapters.db.repositories.revisions import RevisionRepository
@@ -54,8 +53,7 @@ class SqlUnitOfWork:
         self.jobs = JobRepository(connection)
         self.audit = AuditRepository(connection)
         self.access = AccessRepository(connection)
-        self.queries = QueryRepository(connection)
-        self.dashboard = DashboardRepository(connection)
+        self.queries = ReadRepository(connection)  # the one read side (monitor.service.queries)
         self.summaries = SummaryRepository(connection)
         self.patient_clusters = PatientClusterRepository(connection)
         self.label_arrival = LabelArrivalRepository(connection)

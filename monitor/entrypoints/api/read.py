@@ -1,24 +1,31 @@
-"""Read endpoints: devices, runs, results, findings, tickets, reports, batches, rejected rows, audit."""
+"""Read endpoints: devices, runs, results, findings, tickets, reports, batches, rejected rows, audit.
+
+Every endpoint reads through the one read side, :mod:`monitor.service.queries` (which the dashboard and
+the report use too). Query values are checked before any query: identifiers and free text by pattern and
+length, periods by the period-label pattern and enumerated filters (statuses, batch kind, metric) by their
+values, so a wrong one is a 422 problem document, never a silently empty list.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import mimetypes
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path as PathParam, Query
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime
 
-from monitor.adapters.db.repositories.queries import Page
 from monitor.domain.roles import Permission
 from monitor.entrypoints.api import models as m
 from monitor.entrypoints.api.problems import problem_responses
 from monitor.entrypoints.api.security import Authenticator
 from monitor.entrypoints.bootstrap import App
 from monitor.errors import IntegrityError, NotFoundError
+from monitor.service import queries as q
 from monitor.service.access import Principal
+from monitor.service.read_models import Page
 
 __all__ = ["read_router"]
 
@@ -42,6 +49,12 @@ def _text(description: str) -> Any:
     return Query(None, pattern=TEXT_PATTERN, max_length=MAX_TEXT, description=description)
 
 
+def _period() -> Any:
+    return Query(None, pattern=q.PERIOD_PATTERN, max_length=32,
+                 description="Period label: a quarter (2025Q3), a month (2025-07), a year (2025) or a window "
+                             "(2025-07-01..2025-09-30).")
+
+
 def _path_id(description: str) -> Any:
     return PathParam(pattern=ID_PATTERN, max_length=128, description=description)
 
@@ -53,7 +66,7 @@ _MEDIA = {"pdf": "application/pdf", "html": "text/html; charset=utf-8", "json": 
           "md": "text/markdown; charset=utf-8"}
 
 
-def _page(page: Page) -> dict[str, Any]:
+def _page(page: Page[Any]) -> dict[str, Any]:
     return {"items": page.items, "limit": page.limit, "offset": page.offset, "next_offset": page.next_offset}
 
 
@@ -75,80 +88,68 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
     @router.get("/devices", response_model=m.Page[m.Device], tags=["devices"])
     def list_devices(limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Registered devices."""
-        with app.uow() as unit:
-            return _page(unit.queries.devices(limit=limit, offset=offset))
+        return _page(q.list_devices(app.uow, limit=limit, offset=offset))
 
     @router.get("/devices/{device_id}", response_model=m.DeviceDetail, responses=not_found, tags=["devices"])
-    def get_device(device_id: str = _path_id("Device id."), _: Principal = reader) -> dict[str, Any]:
+    def get_device(device_id: str = _path_id("Device id."), _: Principal = reader) -> Any:
         """One device with its current configuration."""
-        with app.uow() as unit:
-            return unit.queries.device(device_id)  # type: ignore[no-any-return]
+        return q.get_device(app.uow, device_id)
 
     @router.get("/devices/{device_id}/periods", response_model=m.Page[m.Period], responses=not_found,
                 tags=["analysis"])
-    def list_periods(device_id: str = _path_id("Device id."), limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+    def list_periods(device_id: str = _path_id("Device id."), limit: int = Limit, offset: int = Offset,
+                     _: Principal = reader) -> dict[str, Any]:
         """Reporting periods of a device that have analysis runs, newest first."""
-        with app.uow() as unit:
-            if not unit.queries.device_exists(device_id):
-                raise NotFoundError(f"device {device_id!r} is not registered")
-            return _page(unit.queries.periods(device_id, limit=limit, offset=offset))
+        return _page(q.list_periods(app.uow, device_id, limit=limit, offset=offset))
 
     @router.get("/runs", response_model=m.Page[m.Run], tags=["analysis"])
-    def list_runs(device_id: str | None = _id("Device id."), period: str | None = _text("Period label."), limit: int = Limit, offset: int = Offset,
-                  _: Principal = reader) -> dict[str, Any]:
+    def list_runs(device_id: str | None = _id("Device id."), period: str | None = _period(), limit: int = Limit,
+                  offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Analysis runs, newest first."""
-        with app.uow() as unit:
-            return _page(unit.queries.runs(device_id=device_id, period=period, limit=limit, offset=offset))
+        return _page(q.list_runs(app.uow, device_id=device_id, period=period, limit=limit, offset=offset))
 
     @router.get("/runs/{run_id}", response_model=m.RunDetail, responses=not_found, tags=["analysis"])
-    def get_run(run_id: str = _path_id("Run id."), _: Principal = reader) -> dict[str, Any]:
+    def get_run(run_id: str = _path_id("Run id."), _: Principal = reader) -> Any:
         """One analysis run with its document."""
-        with app.uow() as unit:
-            return unit.queries.run(run_id)  # type: ignore[no-any-return]
+        return q.get_run(app.uow, run_id)
 
     @router.get("/runs/{run_id}/results", response_model=m.Page[m.StratumResult], responses=not_found,
                 tags=["analysis"])
     def list_results(run_id: str = _path_id("Run id."), model_version: str | None = _text("Model version."),
-                     metric: str | None = _text("Metric."),
-                     status: Literal["flagged", "conforming", "inconclusive", "insufficient", "not_tested"] | None = None,
+                     metric: q.Metric | None = Query(None, description="Metric."),
+                     status: q.ResultStatus | None = Query(None, description="Status of the result."),
                      stratum_prefix: str | None = Query(None, pattern=TEXT_PATTERN, max_length=MAX_TEXT,
                                                          description="Strata starting with this text."),
                      limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """A run's stratum results, filtered."""
-        with app.uow() as unit:
-            return _page(unit.queries.stratum_results(run_id, model_version=model_version, metric=metric,
-                                                      status=status, stratum_prefix=stratum_prefix, limit=limit,
-                                                      offset=offset))
+        return _page(q.list_results(app.uow, run_id, model_version=model_version, metric=metric, status=status,
+                                    stratum_prefix=stratum_prefix, limit=limit, offset=offset))
 
     @router.get("/findings", response_model=m.Page[m.Finding], tags=["analysis"])
     def list_findings(device_id: str | None = _id("Device id."), run_id: str | None = _id("Run id."),
-                      metric: str | None = _text("Metric."),
+                      metric: q.Metric | None = Query(None, description="Metric."),
                       limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Findings (flagged results), newest first."""
-        with app.uow() as unit:
-            return _page(unit.queries.findings(device_id=device_id, run_id=run_id, metric=metric, limit=limit,
-                                               offset=offset))
+        return _page(q.list_findings(app.uow, device_id=device_id, run_id=run_id, metric=metric, limit=limit,
+                                     offset=offset))
 
     @router.get("/tickets", response_model=m.Page[m.Ticket], tags=["tickets"])
-    def list_tickets(device_id: str | None = _id("Device id."), status: str | None = _text("Status."), limit: int = Limit,
+    def list_tickets(device_id: str | None = _id("Device id."),
+                     status: q.TicketStatus | None = Query(None, description="Ticket status."), limit: int = Limit,
                      offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Corrective-action tickets, oldest first."""
-        with app.uow() as unit:
-            return _page(unit.queries.tickets(device_id=device_id, status=status, limit=limit, offset=offset))
+        return _page(q.list_tickets(app.uow, device_id=device_id, status=status, limit=limit, offset=offset))
 
     @router.get("/tickets/{ticket_id}", response_model=m.TicketDetail, responses=not_found, tags=["tickets"])
-    def get_ticket(ticket_id: str = _path_id("Ticket id."), _: Principal = reader) -> dict[str, Any]:
+    def get_ticket(ticket_id: str = _path_id("Ticket id."), _: Principal = reader) -> Any:
         """One ticket with its evidence, transitions and comments."""
-        with app.uow() as unit:
-            return unit.queries.ticket(ticket_id)  # type: ignore[no-any-return]
+        return q.get_ticket(app.uow, ticket_id)
 
     @router.get("/report-files", response_model=m.Page[m.ReportFile], tags=["reports"])
-    def list_report_files(device_id: str | None = _id("Device id."), period: str | None = _text("Period label."),
-                          limit: int = Limit,
-                          offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+    def list_report_files(device_id: str | None = _id("Device id."), period: str | None = _period(),
+                          limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Written report files, newest first."""
-        with app.uow() as unit:
-            return _page(unit.queries.report_files(device_id=device_id, period=period, limit=limit, offset=offset))
+        return _page(q.list_report_files(app.uow, device_id=device_id, period=period, limit=limit, offset=offset))
 
     @router.get("/report-files/{file_id}/content", tags=["reports"], response_class=FileResponse,
                 responses={200: {"description": "The file, as recorded (its SHA-256 is checked first).",
@@ -157,58 +158,52 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
     def download_report_file(file_id: int = _path_int("Report file id."), _: Principal = reader) -> FileResponse:
         """Download a recorded report file. Only files recorded in the reports table are served, and only
         when their content still has the recorded SHA-256."""
-        with app.uow() as unit:
-            record = unit.queries.report_file(file_id)
-        path = Path(record["path"])
+        record = q.get_report_file(app.uow, file_id)
+        path = Path(record.path)
         if not path.is_file():
             raise NotFoundError(f"report file {file_id} is recorded but no longer on the server")
-        if _sha256(path) != record["sha256"]:
+        if _sha256(path) != record.sha256:
             raise IntegrityError(f"report file {file_id} no longer matches its recorded SHA-256")
-        suffix = record["format"] if record["format"] in _MEDIA else path.suffix.lstrip(".")
+        suffix = record.format if record.format in _MEDIA else path.suffix.lstrip(".")
         media = _MEDIA.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        language = f"-{record['language']}" if record["language"] else ""
-        return FileResponse(path, media_type=media, filename=f"{record['report_id']}{language}.{suffix}")
+        language = f"-{record.language}" if record.language else ""
+        return FileResponse(path, media_type=media, filename=f"{record.report_id}{language}.{suffix}")
 
     @router.get("/report-revisions", response_model=m.Page[m.ReportRevision], tags=["reports"])
-    def list_report_revisions(device_id: str | None = _id("Device id."), period: str | None = _text("Period label."),
-                              status: Literal["draft", "signed", "superseded"] | None = None,
+    def list_report_revisions(device_id: str | None = _id("Device id."), period: str | None = _period(),
+                              status: q.RevisionStatus | None = Query(None, description="Revision status."),
                               limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Report revisions and their state, newest first."""
-        with app.uow() as unit:
-            return _page(unit.queries.report_revisions(device_id=device_id, period=period, status=status,
-                                                       limit=limit, offset=offset))
+        return _page(q.list_report_revisions(app.uow, device_id=device_id, period=period, status=status,
+                                             limit=limit, offset=offset))
 
     @router.get("/batches", response_model=m.Page[m.Batch], tags=["ingest"])
-    def list_batches(kind: str | None = _text("Batch kind."), limit: int = Limit, offset: int = Offset,
-                     _: Principal = reader) -> dict[str, Any]:
+    def list_batches(kind: q.BatchKind | None = Query(None, description="Batch kind."), limit: int = Limit,
+                     offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Ingestion batches, newest first."""
-        with app.uow() as unit:
-            return _page(unit.queries.batches(kind=kind, limit=limit, offset=offset))
+        return _page(q.list_batches(app.uow, kind=kind, limit=limit, offset=offset))
 
     @router.get("/batches/{batch_id}", response_model=m.Batch, responses=not_found, tags=["ingest"])
-    def get_batch(batch_id: int = _path_int("Batch id."), _: Principal = reader) -> dict[str, Any]:
+    def get_batch(batch_id: int = _path_int("Batch id."), _: Principal = reader) -> Any:
         """One ingestion batch."""
-        with app.uow() as unit:
-            return unit.queries.batch(batch_id)  # type: ignore[no-any-return]
+        return q.get_batch(app.uow, batch_id)
 
     @router.get("/rejected-rows", response_model=m.Page[m.RejectedRow], tags=["ingest"])
     def list_rejected_rows(batch_id: int | None = Query(None, ge=1, le=MAX_INT, description="Batch id."),
                            reason_code: str | None = _text("Reason code."),
-                           status: Literal["open", "resubmitted", "dismissed"] | None = None,
+                           status: q.RejectionStatus | None = Query(None, description="Quarantine status."),
                            limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
         """Rejected rows with their reasons (patient ids only as keyed hashes)."""
-        with app.uow() as unit:
-            return _page(unit.queries.rejected_rows(batch_id=batch_id, reason_code=reason_code, status=status,
-                                                    limit=limit, offset=offset))
+        return _page(q.list_rejected_rows(app.uow, batch_id=batch_id, reason_code=reason_code, status=status,
+                                          limit=limit, offset=offset))
 
     @router.get("/audit", response_model=m.Page[m.AuditRecord], tags=["audit"])
     def list_audit(action: str | None = _text("Action."), entity: str | None = _text("Entity."),
-                   entity_id: str | None = _text("Entity id."), actor: str | None = _text("Actor."), since: AwareDatetime | None = None, limit: int = Limit,
-                   offset: int = Offset,
+                   entity_id: str | None = _text("Entity id."), actor: str | None = _text("Actor."),
+                   since: AwareDatetime | None = None, limit: int = Limit, offset: int = Offset,
                    _: Principal = audit_reader) -> dict[str, Any]:
         """The audit trail, newest first."""
-        with app.uow() as unit:
-            return _page(unit.queries.audit_records(action=action, entity=entity, entity_id=entity_id, actor=actor,
-                                                    since=since, limit=limit, offset=offset))
+        return _page(q.list_audit(app.uow, action=action, entity=entity, entity_id=entity_id, actor=actor,
+                                  since=since, limit=limit, offset=offset))
 
     return router

@@ -8,7 +8,7 @@ import pytest
 
 from dashboards.charts import cusum_chart, drift_chart, drift_ratio, drift_verdicts, heatmap, heatmap_frame
 from monitor.entrypoints.cli.dashboard import DASHBOARD_APP, streamlit_command
-from monitor.service.dashboard import GRID_COLUMNS
+from monitor.service.queries import GRID_COLUMNS
 
 
 def _grid() -> pd.DataFrame:

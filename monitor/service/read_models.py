@@ -1,0 +1,291 @@
+"""The typed rows of the one read side (:mod:`monitor.service.queries`).
+
+What the API, the dashboard and the report read of stored data: frozen dataclasses, one per kind of
+stored thing, filled by the read repository (:class:`monitor.service.ports.ReadRepo`). The HTTP API
+serialises them through its response models (which leave out what a client must not see, such as a
+report file's server path); the dashboard turns them into frames; the report into its JSON content.
+Analysis documents, evidence and configurations stay JSON documents (``dict``): their schemas are in
+``schemas/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+__all__ = [
+    "AuditRecord", "Batch", "Device", "DeviceSummary", "Finding", "Page", "PeriodSummary", "RejectedRow",
+    "RejectionCount", "ReportFile", "ReportRevision", "Run", "RunHeader", "StratumResult", "Ticket",
+    "TicketComment", "TicketDetail", "TicketEvidence", "TicketTransition",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of rows, and whether more follow (found by asking for one row more: no table is counted)."""
+
+    items: list[T]
+    limit: int
+    offset: int
+    has_more: bool
+
+    @property
+    def next_offset(self) -> int | None:
+        """Offset of the next page, or ``None`` on the last one."""
+        return self.offset + self.limit if self.has_more else None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSummary:
+    """A registered device with the number of its model versions and sites."""
+
+    device_id: str
+    name: str
+    config_version: int
+    config_hash: str
+    created_at: datetime
+    updated_at: datetime
+    model_versions: int
+    sites: int
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A registered device with its current configuration document."""
+
+    device_id: str
+    name: str
+    config_version: int
+    config_hash: str
+    created_at: datetime
+    updated_at: datetime
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodSummary:
+    """A period of a device that has analysis runs."""
+
+    period: str
+    period_start: datetime
+    period_end: datetime
+    runs: int
+    latest_run_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunHeader:
+    """A stored analysis run without its document."""
+
+    run_id: str
+    device_id: str
+    period: str
+    period_start: datetime
+    period_end: datetime
+    data_cutoff: datetime
+    created_at: datetime
+    software_version: str
+    config_hash: str
+    input_fingerprint: str
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class Run(RunHeader):
+    """A stored analysis run with its document (``schemas/analysis.schema.json``)."""
+
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StratumResult:
+    """One stored stratum-metric result of a run."""
+
+    run_id: str
+    model_version: str
+    stratum: str
+    level: int
+    metric: str
+    successes: int
+    trials: int
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    claim: float | None
+    margin: float | None
+    p_value: float | None
+    q_value: float | None
+    status: str
+    additional_needed: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A stored finding (a flagged result or a control-chart alarm) with its evidence."""
+
+    finding_id: str
+    run_id: str
+    device_id: str
+    model_version: str
+    stratum: str
+    metric: str
+    kind: str
+    evidence: dict[str, Any]
+    ticket_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A corrective-action ticket without its evidence, transitions and comments."""
+
+    ticket_id: str
+    device_id: str
+    model_version: str
+    stratum: str
+    metric: str
+    status: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    severity: str | None = None
+    containment: str | None = None
+    acceptance_criteria: Any = None
+    data_collection_target: int | None = None
+    closed_run_id: str | None = None
+    resolution: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvidence:
+    run_id: str
+    finding_id: str
+    evidence: dict[str, Any]
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketTransition:
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str
+    run_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketComment:
+    id: int
+    actor: str
+    body: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDetail(Ticket):
+    """A ticket with its evidence, transitions and comments, each oldest first."""
+
+    evidence: list[TicketEvidence] = field(default_factory=list)
+    transitions: list[TicketTransition] = field(default_factory=list)
+    comments: list[TicketComment] = field(default_factory=list)
+
+    def as_document(self) -> dict[str, Any]:
+        """The ticket as ``schemas/tickets.schema.json`` writes it (comments without their row ids)."""
+        document = asdict(self)
+        document["comments"] = [{k: v for k, v in c.items() if k != "id"} for c in document["comments"]]
+        return document
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFile:
+    """A recorded report file. ``path`` is the server's: the HTTP API never shows it."""
+
+    id: int
+    report_id: str
+    run_id: str
+    device_id: str
+    period: str
+    format: str
+    path: str
+    sha256: str
+    created_at: datetime
+    actor: str
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRevision:
+    report_id: str
+    device_id: str
+    period: str
+    run_id: str
+    revision: int
+    status: str
+    supersedes: str | None
+    languages: str
+    content_sha256: str
+    audit_head: str
+    created_at: datetime
+    created_by: str
+    frozen_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """An ingestion batch."""
+
+    batch_id: int
+    kind: str
+    source_name: str
+    source_format: str
+    source_sha256: str
+    rows_total: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    started_at: datetime
+    finished_at: datetime
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A rejected row with its reason (its content pseudonymised at ingestion)."""
+
+    batch_id: int
+    row_number: int
+    record_id: str | None
+    reason_code: str
+    reason: str
+    raw: dict[str, Any]
+    status: str
+    resolved_batch_id: int | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionCount:
+    """Rejected rows of a batch with one reason code."""
+
+    batch_id: int
+    reason_code: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
