@@ -1,17 +1,14 @@
-"""Generated reports: their revisions, files and signatures, and the reporting queries on provenance."""
+"""Generated reports: their revisions, files and signatures (what a report reads of its inputs is in the
+one read repository, :mod:`monitor.adapters.db.repositories.queries`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
 from monitor.adapters.db.tables import (
-    analysis_runs,
-    ingestion_batches,
-    rejected_rows,
     report_revisions,
     report_signatures,
     reports,
@@ -83,42 +80,8 @@ class ReportRepository:
         query = query.order_by(report_revisions.c.created_at.desc(), report_revisions.c.revision.desc())
         return [dict(r._mapping) for r in self._conn.execute(query)]
 
-    def latest_revision_of_run(self, run_id: str) -> dict[str, Any] | None:
-        """The highest revision generated from an analysis run, if any."""
-        row = self._conn.execute(select(report_revisions).where(report_revisions.c.run_id == run_id)
-                                 .order_by(report_revisions.c.revision.desc()).limit(1)).first()
-        return dict(row._mapping) if row else None
-
     def signatures(self, report_id: str) -> list[dict[str, Any]]:
         """Signatures of a revision, in signing order."""
         rows = self._conn.execute(select(report_signatures).where(report_signatures.c.report_id == report_id)
                                   .order_by(report_signatures.c.signed_at, report_signatures.c.id))
         return [dict(r._mapping) for r in rows]
-
-    # what a report states about its inputs ---------------------------------------------------
-    def previous_run(self, device_id: str, before: datetime) -> dict[str, Any] | None:
-        """The newest analysis run (with document) of a period ending at or before ``before``."""
-        row = self._conn.execute(
-            select(analysis_runs).where(analysis_runs.c.device_id == device_id, analysis_runs.c.period_end <= before)
-            .order_by(analysis_runs.c.period_end.desc(), analysis_runs.c.created_at.desc(),
-                      analysis_runs.c.run_id.desc()).limit(1)).first()
-        return dict(row._mapping) if row else None
-
-    def batches(self, batch_ids: Sequence[int]) -> list[dict[str, Any]]:
-        """Ingestion batches by id, in id order."""
-        if not batch_ids:
-            return []
-        rows = self._conn.execute(select(ingestion_batches).where(ingestion_batches.c.batch_id.in_(list(batch_ids)))
-                                  .order_by(ingestion_batches.c.batch_id))
-        return [dict(r._mapping) for r in rows]
-
-    def rejections_by_reason(self, batch_ids: Sequence[int]) -> list[dict[str, Any]]:
-        """Rejected rows of these batches counted by batch and reason code."""
-        if not batch_ids:
-            return []
-        rows = self._conn.execute(
-            select(rejected_rows.c.batch_id, rejected_rows.c.reason_code, func.count().label("count"))
-            .where(rejected_rows.c.batch_id.in_(list(batch_ids)))
-            .group_by(rejected_rows.c.batch_id, rejected_rows.c.reason_code)
-            .order_by(rejected_rows.c.batch_id, rejected_rows.c.reason_code))
-        return [{"batch_id": int(r.batch_id), "reason_code": r.reason_code, "count": int(r.count)} for r in rows]
