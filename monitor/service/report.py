@@ -32,13 +32,16 @@ from monitor.domain.periods import Period
 from monitor.domain.rollup import rollup_results
 from monitor.errors import InputError, NotFoundError, ReportError
 from monitor.service import queries
+from monitor.service.evidently_report import DriftSample, drift_sample
 from monitor.service.ports import Clock, UnitOfWorkFactory
-
 from monitor.service.read_models import Run
+
 __all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "REPORT_SCHEMA_VERSION", "ReportFiles", "ReportRenderer",
            "build_content", "content_json", "write_report"]
 
-REPORT_FORMATS = ("html", "pdf", "json", "csv", "xlsx")
+REPORT_FORMATS = ("html", "pdf", "json", "csv", "xlsx", "evidently")
+#: The ``reports.format`` recorded for a file key (other keys: the part before ``:``).
+RECORDED_FORMATS = {"evidently:html": "evidently-html", "evidently:json": "evidently-json"}
 REPORT_LANGUAGES = ("en", "zh-CN", "both")
 REPORT_SCHEMA_VERSION = 2
 ROLLUP_NAMESPACE = uuid.UUID("6f1c2a52-9a53-4c1e-8f7e-2f0d7c4b9a11")
@@ -55,6 +58,7 @@ class ReportRenderer(Protocol):
     def pdf(self, html: str) -> bytes: ...
     def csv(self, content: dict[str, Any]) -> dict[str, str]: ...
     def xlsx(self, content: dict[str, Any], created: datetime) -> bytes: ...
+    def evidently(self, sample: DriftSample, identity: dict[str, Any]) -> tuple[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,8 @@ class ReportFiles:
     """One generated revision: its id and number, and the files written with their SHA-256.
 
     ``files`` and ``sha256`` are keyed ``json``, ``xlsx``, ``html:<language>``, ``pdf:<language>`` and
-    ``csv:<table>``.
+    ``csv:<table>``, ``evidently:html`` and ``evidently:json`` (the Evidently drift report,
+    :mod:`monitor.service.evidently_report`; recorded with format ``evidently-html`` / ``evidently-json``).
     """
 
     report_id: str
@@ -283,7 +288,9 @@ def write_report(device_id: str, period_label: str, *, formats: Sequence[str], o
                  languages: Sequence[str] = ("en",), rollup: bool = False, run_id: str | None = None) -> ReportFiles:
     """Generate a new draft revision of the report of ``device_id`` for ``period_label`` into ``out_dir``.
 
-    ``formats`` among html, pdf, json, csv, xlsx; ``languages`` among en, zh-CN, both (for html and pdf).
+    ``formats`` among html, pdf, json, csv, xlsx, evidently; ``languages`` among en, zh-CN, both (for html
+    and pdf). ``evidently`` adds the Evidently data-drift report of the run (HTML and JSON, on a bounded
+    stratified sample; our histogram drift decides); a roll-up has no drift section and gets none.
     ``run_id`` names the analysis run to report (it must be of this device and period; the scheduler
     passes the run it has just made, so a concurrent ad-hoc analysis cannot take its place); without
     it, the period's newest run. ``rollup`` builds a year's report from its stored quarterly runs.
@@ -324,12 +331,18 @@ def write_report(device_id: str, period_label: str, *, formats: Sequence[str], o
                 outputs.append((f"html:{language}", language, out_dir / f"{stem}.{language}.html", html.encode("utf-8")))
             if "pdf" in formats:
                 outputs.append((f"pdf:{language}", language, out_dir / f"{stem}.{language}.pdf", renderer.pdf(html)))
+        sample = drift_sample(unit, content["analysis"]) if "evidently" in formats and not rollup else None
+        if sample is not None:
+            page, evidently_json = renderer.evidently(sample, identity)
+            outputs.append(("evidently:html", None, out_dir / f"{stem}_evidently.html", page.encode("utf-8")))
+            outputs.append(("evidently:json", None, out_dir / f"{stem}_evidently.json",
+                            evidently_json.encode("utf-8")))
         files, digests = {}, {}
         for key, language, path, data in outputs:
             files[key], digests[key] = path, _write(path, data)
             unit.reports.add(report_id=report_id, run_id=run.run_id, device_id=device_id, period=period,
-                             format=key.split(":")[0], path=str(path), sha256=digests[key], at=generated,
-                             actor=actor, language=language)
+                             format=RECORDED_FORMATS.get(key, key.split(":")[0]), path=str(path),
+                             sha256=digests[key], at=generated, actor=actor, language=language)
         unit.reports.add_revision(report_id=report_id, device_id=device_id, period=period, run_id=run.run_id,
                                   revision=revision, languages=",".join(languages), content_sha256=content_sha,
                                   audit_head=audit_head, at=generated, actor=actor)

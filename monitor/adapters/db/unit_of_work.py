@@ -21,6 +21,7 @@ from monitor.adapters.db.repositories.aggregates import AggregateRepository
 from monitor.adapters.db.repositories.audit import AuditRepository
 from monitor.adapters.db.repositories.clinical import ClinicalRepository
 from monitor.adapters.db.repositories.devices import DeviceRepository
+from monitor.adapters.db.repositories.drift_sample import DriftSampleRepository
 from monitor.adapters.db.repositories.jobs import JobRepository
 from monitor.adapters.db.repositories.label_arrival import LabelArrivalRepository
 from monitor.adapters.db.repositories.cells import CellRepository
@@ -46,6 +47,7 @@ class SqlUnitOfWork:
         self.cells = CellRepository(connection)
         self.results = ResultRepository(connection)
         self.aggregates = AggregateRepository(connection)
+        self.drift_samples = DriftSampleRepository(connection)
         self.clinical = ClinicalRepository(connection)
         self.tickets = TicketRepository(connection)
         self.reports = ReportRepository(connection)
