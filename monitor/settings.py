@@ -46,7 +46,7 @@ DATABASE_FILE = "monitor.sqlite"
 #: The environment read by :func:`load_settings` (``None``: ``os.environ``).
 _ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("monitor_settings_environment", default=None)
 
-ReportFormat = Literal["html", "pdf", "json", "csv", "xlsx"]
+ReportFormat = Literal["html", "pdf", "json", "csv", "xlsx", "evidently"]
 ReportLanguage = Literal["en", "zh-CN", "both"]
 
 
@@ -112,7 +112,8 @@ class ServiceSettings(BaseModel):
         "Label grace period (days) before a closed period's scheduled report, for every device; unset: each "
         "device's `monitoring.label_grace_days`."))
     report_formats: tuple[ReportFormat, ...] = Field(("html", "json"), min_length=1, **_doc(
-        "Formats of the scheduled reports, comma-separated (html, pdf, json, csv, xlsx)."))
+        "Formats of the scheduled reports, comma-separated (html, pdf, json, csv, xlsx, evidently: "
+        "docs/drift-evidently.md)."))
     report_languages: tuple[ReportLanguage, ...] = Field(("en", "zh-CN"), min_length=1, **_doc(
         "Languages of the scheduled HTML and PDF reports, comma-separated (en, zh-CN, both)."))
     webhook_interval_seconds: float = Field(60.0, ge=1, allow_inf_nan=False, **_doc(
