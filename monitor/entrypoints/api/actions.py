@@ -79,8 +79,8 @@ class ReportRequest(BaseModel):
 
     period: str = Field(..., pattern=PERIOD_TEXT, max_length=24, description=PERIOD_HELP + " A year with rollup.",
                         examples=["2025Q3"])
-    formats: list[Literal["html", "pdf", "json", "csv", "xlsx"]] | None = Field(
-        None, min_length=1, max_length=5, description="Default: the service's MONITOR_REPORT_FORMATS.")
+    formats: list[Literal["html", "pdf", "json", "csv", "xlsx", "evidently"]] | None = Field(
+        None, min_length=1, max_length=6, description="Default: the service's MONITOR_REPORT_FORMATS.")
     languages: list[Literal["en", "zh-CN", "both"]] | None = Field(
         None, min_length=1, max_length=3, description="For html and pdf. Default: MONITOR_REPORT_LANGUAGES.")
     run_id: str | None = Field(None, pattern=r"^[0-9a-fA-F-]{36}$",
