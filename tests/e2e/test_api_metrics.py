@@ -90,6 +90,7 @@ def test_requests_and_ingested_rows_are_counted(api) -> None:  # type: ignore[no
     assert again.json()["duplicates"] == 5 and again.json()["rejected"] == 2
     api.get("/v1/devices/lung-nodule-ct", headers=bearer(api.tokens["auditor"]))
     api.get(f"/no/such/{PATIENT_PREFIX}1")
+    api.get("/static/docs.js")
     samples = scrape(api)
     rows = "samd_monitor_ingested_rows_total"
     assert value(samples, rows, kind="predictions", outcome="accepted", source="api") == 5
@@ -101,6 +102,7 @@ def test_requests_and_ingested_rows_are_counted(api) -> None:  # type: ignore[no
     assert value(samples, requests, method="POST", route=route, status="200") == 2
     assert value(samples, requests, method="GET", route="/v1/devices/{device_id}", status="200") == 1
     assert value(samples, requests, method="GET", route="<unmatched>", status="404") == 1
+    assert value(samples, requests, method="GET", route="/static/{path}", status="200") == 1
     latency = "samd_monitor_http_request_duration_seconds"
     assert value(samples, latency + "_count", method="POST", route=route) == 2
     assert value(samples, latency + "_sum", method="POST", route=route) > 0

@@ -103,10 +103,15 @@ class ServiceMetrics:
 
 
 def _route(scope: Scope) -> str:
-    """The template of the route that answered (``/v1/runs/{run_id}``), or :data:`UNMATCHED`."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) and path else UNMATCHED
+    """The template of the route that answered (``/v1/runs/{run_id}``; ``/static/{path}`` for a file of a
+    mounted application), or :data:`UNMATCHED`."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str) and path:
+        return path
+    mounted, parent = str(scope.get("root_path", "")), str(scope.get("app_root_path", ""))
+    if "endpoint" in scope and mounted.startswith(parent) and len(mounted) > len(parent):  # a Mount matched
+        return mounted[len(parent):] + "/{path}"
+    return UNMATCHED
 
 
 class ObserveRequests:
