@@ -60,7 +60,7 @@ __all__ = [
     "device_tickets", "get_batch", "get_device", "get_report_file", "get_run", "get_ticket", "list_audit",
     "list_batches", "list_devices", "list_findings", "list_periods", "list_rejected_rows", "list_report_files",
     "list_report_revisions", "list_results", "list_runs", "list_ticket_details", "list_tickets", "newest_run_id", "overview",
-    "period_findings", "period_run", "report_files_frame", "strata", "stratum_grid", "stratum_trend",
+    "period_findings", "period_run", "report_files_frame", "require_device", "strata", "stratum_grid", "stratum_trend",
 ]
 
 E = TypeVar("E", bound=StrEnum)
@@ -118,6 +118,13 @@ def list_devices(uow: UnitOfWorkFactory, *, limit: int, offset: int) -> Page[Dev
     """Registered devices with their configuration version and numbers of model versions and sites."""
     with uow() as unit:
         return unit.queries.devices(limit=limit, offset=offset)
+
+
+def require_device(uow: UnitOfWorkFactory, device_id: str) -> None:
+    """:class:`NotFoundError` unless ``device_id`` is registered."""
+    with uow() as unit:
+        if not unit.queries.device_exists(device_id):
+            raise NotFoundError(f"device {device_id!r} is not registered")
 
 
 def get_device(uow: UnitOfWorkFactory, device_id: str) -> Device:

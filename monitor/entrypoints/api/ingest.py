@@ -14,9 +14,9 @@ from monitor.entrypoints.api.models import BatchSummary
 from monitor.entrypoints.api.problems import problem_responses
 from monitor.entrypoints.api.security import Authenticator
 from monitor.entrypoints.bootstrap import App
-from monitor.errors import NotFoundError
 from monitor.service.access import Principal
 from monitor.service.ingest import ingest_ground_truth, ingest_predictions
+from monitor.service.queries import require_device
 
 __all__ = ["ingest_router"]
 
@@ -47,9 +47,7 @@ def ingest_router(app: App, auth: Authenticator, max_body_bytes: int, metrics: S
     async def ingest(kind: str, device_id: str, request: Request, principal: Principal,
                      run: Callable[..., Any]) -> dict[str, Any]:
         principal.require(Permission.WRITE_LOGS, device_id)
-        with app.uow() as unit:
-            if not unit.queries.device_exists(device_id):
-                raise NotFoundError(f"device {device_id!r} is not registered")
+        require_device(app.uow, device_id)
         body = await read_body(request, max_body_bytes)
         source = f"api:{request.url.path}"
         log = await run_in_threadpool(parse_body, body, media_type(request), kind=kind, device_id=device_id,

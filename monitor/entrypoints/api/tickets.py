@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
@@ -13,6 +11,8 @@ from monitor.entrypoints.api.problems import problem_responses
 from monitor.entrypoints.api.security import Authenticator
 from monitor.entrypoints.bootstrap import App
 from monitor.service.access import Principal
+from monitor.service.queries import get_ticket
+from monitor.service.read_models import TicketDetail
 from monitor.service.tickets import comment_ticket, transition_ticket
 
 __all__ = ["tickets_router"]
@@ -35,18 +35,16 @@ def tickets_router(app: App, auth: Authenticator) -> APIRouter:
     writer = Depends(auth.require(Permission.WRITE_TICKETS))
 
     @router.post("/transitions", response_model=m.TicketDetail)
-    def post_transition(ticket_id: str, change: TransitionIn, principal: Principal = writer) -> dict[str, Any]:
+    def post_transition(ticket_id: str, change: TransitionIn, principal: Principal = writer) -> TicketDetail:
         """Move a ticket through its lifecycle (closing needs a qualifying analysis run)."""
         transition_ticket(ticket_id, change.to_status, reason=change.reason, actor=principal.name, uow=app.uow,
                           clock=app.clock, run_id=change.run_id)
-        with app.uow() as unit:
-            return unit.queries.ticket(ticket_id)  # type: ignore[no-any-return]
+        return get_ticket(app.uow, ticket_id)
 
     @router.post("/comments", response_model=m.TicketDetail, status_code=201)
-    def post_comment(ticket_id: str, comment: CommentIn, principal: Principal = writer) -> dict[str, Any]:
+    def post_comment(ticket_id: str, comment: CommentIn, principal: Principal = writer) -> TicketDetail:
         """Add a comment to a ticket."""
         comment_ticket(ticket_id, comment.body, actor=principal.name, uow=app.uow, clock=app.clock)
-        with app.uow() as unit:
-            return unit.queries.ticket(ticket_id)  # type: ignore[no-any-return]
+        return get_ticket(app.uow, ticket_id)
 
     return router
