@@ -106,9 +106,10 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
         opened += outcome.opened_tickets
         last = outcome
     assert last is not None
-    files = write_report(config.device.id, scenario.quarters[-1], formats=["html", "pdf", "json", "csv", "xlsx"],
-                         languages=["en", "zh-CN"], out_dir=reports_dir, uow=app.uow, clock=app.clock,
-                         actor=settings.actor, renderer=app.report_renderer)
+    files = write_report(config.device.id, scenario.quarters[-1],
+                         formats=["html", "pdf", "json", "csv", "xlsx", "evidently"], languages=["en", "zh-CN"],
+                         out_dir=reports_dir, uow=app.uow, clock=app.clock, actor=settings.actor,
+                         renderer=app.report_renderer)
     console.print(f"report {files.report_id} (revision {files.revision}, draft):")
     for key, path in files.files.items():
         console.print(f"  {key}: {path.resolve()}")

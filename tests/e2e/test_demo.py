@@ -65,4 +65,8 @@ def test_demo_command_flags_the_planted_drop(tmp_path: Path) -> None:
                  f"{finding['successes']:,}/{finding['trials']:,}"):
         assert text in html, text
     assert (tmp_path / "demo" / "submission_lung-nodule-ct_2025Q3.zip").stat().st_size > 0
+    evidently = json.loads(report_json.with_name("lung-nodule-ct_2025Q3_r1_evidently.json").read_text(encoding="utf-8"))
+    assert evidently["evidently"] is not None  # the Evidently drift report of the demo quarter (docs/drift-evidently.md)
+    assert {"age", "site_id", "score"} <= {c["feature"] for c in evidently["columns"] if c["evidently"]}
+    assert report_json.with_name("lung-nodule-ct_2025Q3_r1_evidently.html").stat().st_size > 0
     assert "files verified" in result.stdout and "dashboard users: qa.demo, auditor.demo" in result.stdout
