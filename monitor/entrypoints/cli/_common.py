@@ -41,10 +41,12 @@ if TYPE_CHECKING:  # pragma: no cover - typing only: the bootstrap imports the w
     from monitor.settings import Settings
 
 #: Report formats and languages (the same as monitor.service.report's; a test checks they agree).
-REPORT_FORMATS = ("html", "pdf", "json", "csv", "xlsx")
+REPORT_FORMATS = ("html", "pdf", "json", "csv", "xlsx", "evidently")
+#: What ``report --format`` writes when not given.
+DEFAULT_REPORT_FORMATS = "html,pdf,json,csv,xlsx"
 REPORT_LANGUAGES = ("en", "zh-CN", "both")
 
-__all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "complete_comma_list", "DataTable", "app", "build_app", "emit_json", "err", "jsonable", "moment", "out", "plain", "say",
+__all__ = ["DEFAULT_REPORT_FORMATS", "REPORT_FORMATS", "REPORT_LANGUAGES", "complete_comma_list", "DataTable", "app", "build_app", "emit_json", "err", "jsonable", "moment", "out", "plain", "say",
            "settings", "split_choices", "verification", "write_json_file", "state", "warn_deprecated"]
 
 app = typer.Typer(

@@ -8,6 +8,7 @@ from typing import Literal, Optional
 import typer
 
 from monitor.entrypoints.cli._common import (
+    DEFAULT_REPORT_FORMATS,
     REPORT_FORMATS,
     REPORT_LANGUAGES,
     app,
@@ -94,7 +95,7 @@ def analyze(
 def report(
     device: str = typer.Option(..., "--device", help="Device id."),
     period: str = typer.Option(..., "--period", help="Period of a stored analysis run (e.g. 2025Q3; a year with --rollup)."),
-    formats: str = typer.Option(",".join(REPORT_FORMATS), "--format", autocompletion=complete_comma_list(REPORT_FORMATS),
+    formats: str = typer.Option(DEFAULT_REPORT_FORMATS, "--format", autocompletion=complete_comma_list(REPORT_FORMATS),
                                 help=f"Comma-separated: {', '.join(REPORT_FORMATS)}."),
     languages: str = typer.Option("en,zh-CN", "--language", autocompletion=complete_comma_list(REPORT_LANGUAGES),
                                   help="Comma-separated: en, zh-CN, both (both languages in one document)."),

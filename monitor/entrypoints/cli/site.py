@@ -74,7 +74,7 @@ def site_summarize(
     min_cell_size: int = typer.Option(DEFAULT_MIN_CELL_SIZE, "--min-cell-size", min=1,
                                       envvar="MONITOR_SITE_MIN_CELL_SIZE",
                                       help="Cells with fewer cases are flagged small."),
-    out_file: Path = typer.Option(..., "--out", help="Where to write the signed bundle (JSON)."),
+    out_file: Path = typer.Option(..., "--out", help="File to write the signed bundle (JSON) to."),
     scratch_dir: Optional[Path] = typer.Option(
         None, "--scratch-dir", help="Folder for the working SQLite file (in a private temporary folder, deleted at "
                                     "the end); default: the system's temporary folder."),
