@@ -231,3 +231,12 @@ def test_check_command_reports_the_environment(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("MONITOR_JOB_LEASE_SECONDS", "1")
     assert settings_module._main(["--check"]) == 2
     assert capsys.readouterr().err.startswith("error: MONITOR_JOB_LEASE_SECONDS='1': expected a number >= 10")
+
+
+def test_report_choices_are_the_report_services() -> None:
+    from typing import get_args
+
+    from monitor.service.report import REPORT_FORMATS, REPORT_LANGUAGES
+
+    assert get_args(settings_module.ReportFormat) == REPORT_FORMATS
+    assert get_args(settings_module.ReportLanguage) == REPORT_LANGUAGES
