@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
 import tarfile
+import time
 import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
+import httpx
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -149,11 +154,17 @@ def test_the_fresh_virtualenv_imports_the_wheel_not_the_checkout(installed: Inst
     assert not Path(where["alembic"]).is_relative_to(installed.site_packages / "monitor")
 
 
-@pytest.mark.slow
-def test_a_demo_runs_from_the_wheel_in_an_empty_folder(installed: Installed) -> None:
-    database = f"sqlite:///{installed.work / 'monitor.sqlite'}"
-    upgraded = installed.run("samd-monitor", "--db", database, "db", "upgrade")
+@pytest.fixture(scope="module")
+def database(installed: Installed) -> str:
+    """``db upgrade`` from the wheel (Alembic's scripts and alembic.ini come from monitor/_data)."""
+    url = f"sqlite:///{installed.work / 'monitor.sqlite'}"
+    upgraded = installed.run("samd-monitor", "--db", url, "db", "upgrade")
     assert "head" in upgraded.stdout + upgraded.stderr
+    return url
+
+
+@pytest.mark.slow
+def test_a_demo_runs_from_the_wheel_in_an_empty_folder(installed: Installed, database: str) -> None:
     example = installed.site_packages / "monitor" / DATA_DIR / "examples" / "lung-nodule-ct.yaml"
     added = installed.run("samd-monitor", "--db", database, "device", "add", str(example))
     assert "lung-nodule-ct" in added.stdout + added.stderr
@@ -220,3 +231,47 @@ def test_test_only_packages_are_not_runtime_dependencies() -> None:
                  if f"import {module}" in (text := path.read_text(encoding="utf-8"))
                  or f"from {module} " in text or f"from {module}." in text]
     assert not offenders, offenders
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_the_service_runs_from_the_wheel_with_its_bundled_assets(installed: Installed, database: str) -> None:
+    """``serve`` from the wheel on loopback: alive, and every asset /docs links to is served (no CDN)."""
+    port = _free_port()
+    log = installed.work / "serve.log"
+    with log.open("w", encoding="utf-8") as sink:
+        server = subprocess.Popen([str(installed.venv / "bin" / "samd-monitor"), "--db", database, "serve", "--host",
+                                   "127.0.0.1", "--port", str(port), "--no-scheduler"],
+                                  cwd=installed.work, env=installed.env(), stdout=sink, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:  # bounded: until the server answers or the deadline (it exits early on a failure)
+            assert server.poll() is None, f"serve exited {server.returncode}: {log.read_text(encoding='utf-8')[-2000:]}"
+            try:
+                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "serve did not answer /health in time"
+            time.sleep(0.5)
+        docs = httpx.get(f"{base}/docs", timeout=30)
+        assert docs.status_code == 200
+        assets = [urljoin(f"{base}/docs", link) for link in re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+                  if not link.startswith(("http:", "https:", "//", "#", "data:"))]
+        assert assets, "the /docs page links no local assets"
+        for asset in assets:
+            assert urlsplit(asset).netloc == f"127.0.0.1:{port}"
+            assert httpx.get(asset, timeout=30).status_code == 200, asset
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
