@@ -5,8 +5,9 @@ rows a window. Each side (the period, its reference window) is therefore sampled
 :data:`SAMPLE_ROWS` rows, stratified by site with proportional allocation
 (:func:`proportional_allocation`: every site keeps its share of the window, rounded by the largest
 remainder, so the sample's site mix is the window's to within one row per site). Which rows of a site
-are taken is decided by a seeded hash of the row id (:data:`SAMPLE_SEED`), so the same stored data
-gives the same sample. The deciding drift statistics are computed on every row, never on this sample.
+are taken is a simple random sample without replacement drawn by NumPy's seeded generator
+(:func:`sample_ranks`, :data:`SAMPLE_SEED`) among the site's rows in row-id order, so the same stored
+data gives the same sample. The deciding drift statistics are computed on every row, never on this sample.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import math
 from collections.abc import Mapping
 from typing import Final, TypeVar
 
+import numpy as np
+
 from monitor.domain.strata import AttributeSpec
 
-__all__ = ["SAMPLE_ROWS", "SAMPLE_SEED", "feature_name", "proportional_allocation"]
+__all__ = ["SAMPLE_ROWS", "SAMPLE_SEED", "feature_name", "proportional_allocation", "sample_ranks"]
 
 #: The most rows drawn from each side (the period; its reference window).
 SAMPLE_ROWS: Final[int] = 5_000
-#: Seed of the row hash that orders each stratum's rows (a fixed seed: the same data, the same sample).
+#: Seed of the generator that draws each stratum's rows (a fixed seed: the same data, the same sample).
 SAMPLE_SEED: Final[int] = 20_250_101
 
 K = TypeVar("K")
@@ -62,4 +65,28 @@ def proportional_allocation(sizes: Mapping[K, int], total: int) -> dict[K, int]:
     by_remainder = sorted(order, key=lambda k: (-(quotas[k] - out[k]), -sizes[k], order.index(k)))
     for key in by_remainder[:left]:
         out[key] += 1
+    return out
+
+
+def sample_ranks(sizes: Mapping[K, int], quotas: Mapping[K, int], seed: int) -> dict[K, list[int]]:
+    """The rows to take from each stratum: 1-based ranks among its ``sizes[key]`` rows (in the order the
+    caller ranks them), ``quotas[key]`` of them drawn without replacement by ``numpy.random.default_rng(seed)``,
+    strata in the order of ``sizes``; a stratum whose quota is its size is taken whole. Sorted ranks.
+
+    Examples
+    --------
+    >>> ranks = sample_ranks({"a": 10, "b": 3}, {"a": 3, "b": 3}, seed=1)
+    >>> len(ranks["a"]), ranks["b"], all(1 <= r <= 10 for r in ranks["a"])
+    (3, [1, 2, 3], True)
+    >>> ranks == sample_ranks({"a": 10, "b": 3}, {"a": 3, "b": 3}, seed=1)  # seeded: reproducible
+    True
+    """
+    rng = np.random.default_rng(seed)
+    out: dict[K, list[int]] = {}
+    for key, size in sizes.items():
+        quota = int(quotas.get(key, 0))
+        if quota >= size:
+            out[key] = list(range(1, size + 1))
+        elif quota > 0:
+            out[key] = sorted(int(r) + 1 for r in rng.choice(size, size=quota, replace=False))
     return out

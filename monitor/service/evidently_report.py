@@ -4,8 +4,8 @@ The report's deciding drift is the analysis' own (``data_drift`` of the analysis
 every row, :mod:`monitor.domain.data_drift`). For readers who know Evidently, the same comparison - the
 period against its *preceding* reference window, as of the run's data cut-off - is also run by Evidently
 (``DataDriftPreset``) on a bounded sample of the rows: at most :data:`~monitor.domain.drift_sample.SAMPLE_ROWS`
-rows per side, stratified by site with proportional allocation, drawn by a seeded hash of the row id
-(:mod:`monitor.domain.drift_sample`). The columns are the analysis' drift features (the stratification
+rows per side, stratified by site with proportional allocation, each site's rows drawn at random by
+NumPy's seeded generator (:mod:`monitor.domain.drift_sample`). The columns are the analysis' drift features (the stratification
 inputs, the site and the score, with the same rounding), each with the method and threshold that decided
 it in the analysis. ``docs/drift-evidently.md`` explains what is sampled and why ours decides.
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from monitor.domain.drift_sample import SAMPLE_ROWS, SAMPLE_SEED, feature_name, proportional_allocation
+from monitor.domain.drift_sample import SAMPLE_ROWS, SAMPLE_SEED, feature_name, proportional_allocation, sample_ranks
 
 __all__ = ["DECIDING_METHOD", "DriftSample", "drift_sample"]
 
@@ -72,8 +72,9 @@ def _side(unit: Any, device_id: str, attributes: list[Any], start: datetime, end
     samples = unit.drift_samples
     sizes = samples.site_sizes(device_id, start=start, end=end, cutoff=cutoff) if start < end else {}
     quotas = proportional_allocation(sizes, rows)
-    frame = samples.sample(device_id, start=start, end=end, cutoff=cutoff, attributes=attributes, quotas=quotas,
-                           seed=seed) if sum(quotas.values()) else None
+    ranks = sample_ranks(sizes, quotas, seed)
+    frame = samples.sample(device_id, start=start, end=end, cutoff=cutoff, attributes=attributes,
+                           ranks=ranks) if sum(quotas.values()) else None
     info = {"start_utc": _iso(start), "end_utc": _iso(end), "population": sum(sizes.values()),
             "rows": sum(quotas.values()),
             "by_site": [{"site_id": s, "population": sizes[s], "rows": quotas[s]} for s in sizes]}
@@ -85,9 +86,10 @@ def drift_sample(unit: Any, document: dict[str, Any], *, rows: int = SAMPLE_ROWS
     """The Evidently sample of a stored analysis run's ``document``, or ``None`` when it has no preceding
     drift comparison (an annual roll-up's document, or one without a ``data_drift`` section).
 
-    ``rows`` bounds each side (the period, its preceding reference window); ``seed`` orders each site's
-    rows. The windows are the document's period and preceding reference window, counted as of the run's
-    data cut-off, so a later ingestion does not change the sample of a stored run.
+    ``rows`` bounds each side (the period, its preceding reference window); ``seed`` draws the period's
+    rows, ``seed + 1`` the reference window's. The windows are the document's period and preceding
+    reference window, counted as of the run's data cut-off, so a later ingestion does not change the
+    sample of a stored run.
     """
     preceding = next((c for c in document.get("data_drift") or [] if c.get("reference") == "preceding"), None)
     if preceding is None:
@@ -113,7 +115,8 @@ def drift_sample(unit: Any, document: dict[str, Any], *, rows: int = SAMPLE_ROWS
             sides[side] = (pd.DataFrame(columns=columns), {"start_utc": None, "end_utc": None, "population": 0,
                                                             "rows": 0, "by_site": []})
             continue
-        frame, info = _side(unit, device_id, attributes, _moment(start), _moment(end), cutoff, rows, seed)
+        frame, info = _side(unit, device_id, attributes, _moment(start), _moment(end), cutoff, rows,
+                            seed + (side == "reference"))
         sides[side] = (pd.DataFrame(columns=columns) if frame is None else frame[columns], info)
     sample = {"max_rows_per_side": rows, "seed": seed, "stratified_by": "site_id", "allocation": "proportional",
               "data_cutoff": _iso(cutoff), "reference_periods": list(preceding["periods"]),

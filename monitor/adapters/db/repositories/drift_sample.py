@@ -4,8 +4,8 @@ The values are those the analysis' drift histograms count (:meth:`AggregateRepos
 on :meth:`AggregateRepository.window_cases`): a categorical attribute's stratum label, a numeric
 attribute's raw value rounded to a whole number, the site and the score rounded to 0.01, of the window's
 active predictions ingested by the cut-off. The sample is stratified by site: each site's rows are ranked
-by a seeded hash of the row id (the same on SQLite and PostgreSQL: integer arithmetic) and the first
-``quota[site]`` kept, all in the database; only the sampled rows leave it.
+by row id in the database (``ROW_NUMBER``, the same on SQLite and PostgreSQL) and the ranks drawn by
+:func:`monitor.domain.drift_sample.sample_ranks` kept; only the sampled rows leave the database.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import BigInteger, Connection, case, cast, func, literal, select
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy import Connection, and_, false, func, or_, select
 
 from monitor.adapters.db.repositories.aggregates import AggregateRepository, _numeric_input
 from monitor.adapters.db.repositories.results import _period_filter, attribute_expression
@@ -24,9 +23,6 @@ from monitor.domain.drift_sample import feature_name
 from monitor.domain.strata import AttributeSpec
 
 __all__ = ["DriftSampleRepository"]
-
-_PRIME = 2_147_483_647  # 2**31 - 1: (id mod p) * a + seed stays far below 2**63 on both engines
-_MULTIPLIER = 1_103_515_245
 
 
 class DriftSampleRepository:
@@ -43,27 +39,22 @@ class DriftSampleRepository:
                  .group_by(predictions.c.site_id).order_by(predictions.c.site_id))
         return {str(r.site_id): int(r.n) for r in self._conn.execute(query)}
 
-    def _hash(self, seed: int) -> ColumnElement[int]:
-        row = cast(predictions.c.id, BigInteger) % _PRIME
-        return (row * literal(_MULTIPLIER, BigInteger) + literal(seed % _PRIME, BigInteger)) % _PRIME
-
     def sample(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-               attributes: Sequence[AttributeSpec], quotas: Mapping[str, int], seed: int) -> pd.DataFrame:
-        """The sampled rows: one column per attribute (:func:`feature_name`), ``site_id`` and ``score``,
-        ordered by site and hash (deterministic)."""
+               attributes: Sequence[AttributeSpec], ranks: Mapping[str, Sequence[int]]) -> pd.DataFrame:
+        """The rows of rank ``ranks[site]`` (1-based, by row id within the site) of each site: one column per
+        attribute (:func:`feature_name`), ``site_id`` and ``score``, ordered by site and rank."""
         numeric = [self._bin(_numeric_input(a), 1).label(feature_name(a)) if a.is_numeric
                    else attribute_expression(a).label(feature_name(a)) for a in attributes]
-        rank = func.row_number().over(partition_by=predictions.c.site_id,
-                                      order_by=(self._hash(seed), predictions.c.id)).label("rank")
+        rank = func.row_number().over(partition_by=predictions.c.site_id, order_by=predictions.c.id).label("rank")
         inner = (select(predictions.c.site_id.label("site_id"), *numeric,
                         self._bin(predictions.c.score, 100).label("score_pct"), rank)
                  .where(*_period_filter(device_id, start, end, cutoff))
                  .subquery("ranked"))
-        quota = case({site: int(n) for site, n in quotas.items()}, value=inner.c.site_id, else_=0) \
-            if quotas else literal(0)
+        chosen = [and_(inner.c.site_id == site, inner.c.rank.in_([int(r) for r in taken]))
+                  for site, taken in ranks.items() if taken]
         names = [feature_name(a) for a in attributes]
         query = (select(*[inner.c[n] for n in names], inner.c.site_id, inner.c.score_pct)
-                 .where(inner.c.rank <= quota).order_by(inner.c.site_id, inner.c.rank))
+                 .where(or_(false(), *chosen)).order_by(inner.c.site_id, inner.c.rank))
         frame = pd.DataFrame([tuple(r) for r in self._conn.execute(query)], columns=[*names, "site_id", "score"])
         for a in attributes:
             name = feature_name(a)
