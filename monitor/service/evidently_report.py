@@ -3,11 +3,11 @@
 The report's deciding drift is the analysis' own (``data_drift`` of the analysis document: histograms of
 every row, :mod:`monitor.domain.data_drift`). For readers who know Evidently, the same comparison - the
 period against its *preceding* reference window, as of the run's data cut-off - is also run by Evidently
-(``DataDriftPreset``) on a bounded sample of the rows: at most :data:`~monitor.domain.drift_sample.SAMPLE_ROWS`
-rows per side, stratified by site with proportional allocation, each site's rows drawn at random by
-NumPy's seeded generator (:mod:`monitor.domain.drift_sample`). The columns are the analysis' drift features (the stratification
-inputs, the site and the score, with the same rounding), each with the method and threshold that decided
-it in the analysis. ``docs/drift-evidently.md`` explains what is sampled and why ours decides.
+(``DataDriftPreset``) on a bounded sample of the rows: at most
+:data:`~monitor.domain.drift_sample.SAMPLE_ROWS` rows per side, stratified by site with proportional
+allocation, each site's rows drawn at random by NumPy's seeded generator (:mod:`monitor.domain.drift_sample`).
+The columns are the analysis' drift features (the stratification inputs, the site and the score, with the
+same rounding), each with the method and threshold that decided it in the analysis. ``docs/drift-evidently.md`` explains what is sampled and why ours decides.
 
 This module gathers that sample from the database (:func:`drift_sample`); the rendering adapter runs
 Evidently on it (imported only then: it takes seconds to import).
@@ -122,7 +122,8 @@ def drift_sample(unit: Any, document: dict[str, Any], *, rows: int = SAMPLE_ROWS
               "data_cutoff": _iso(cutoff), "reference_periods": list(preceding["periods"]),
               "current": sides["current"][1], "reference": sides["reference"][1]}
     return DriftSample(device_id=device_id, period=period["label"], run_id=document["run_id"], kinds=kinds,
-                       methods=methods, thresholds=thresholds, reference=sides["reference"][0], current=sides["current"][0],
+                       methods=methods, thresholds=thresholds, reference=sides["reference"][0],
+                       current=sides["current"][0],
                        ours={name: dict(stored[name]) for name in kinds}, sample=sample)
 
 
