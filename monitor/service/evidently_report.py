@@ -7,7 +7,8 @@ period against its *preceding* reference window, as of the run's data cut-off - 
 :data:`~monitor.domain.drift_sample.SAMPLE_ROWS` rows per side, stratified by site with proportional
 allocation, each site's rows drawn at random by NumPy's seeded generator (:mod:`monitor.domain.drift_sample`).
 The columns are the analysis' drift features (the stratification inputs, the site and the score, with the
-same rounding), each with the method and threshold that decided it in the analysis. ``docs/drift-evidently.md`` explains what is sampled and why ours decides.
+same rounding), each with the method and threshold that decided it in the analysis.
+``docs/drift-evidently.md`` explains what is sampled and why ours decides.
 
 This module gathers that sample from the database (:func:`drift_sample`); the rendering adapter runs
 Evidently on it (imported only then: it takes seconds to import).
