@@ -94,7 +94,8 @@ def dashboard(
         state["db"] = db
     url = settings().database_url
     if not DASHBOARD_APP.is_file():
-        raise ConfigError(f"the dashboard app is missing at {DASHBOARD_APP} (run from a source checkout)")
+        raise ConfigError(f"the dashboard app is missing at {DASHBOARD_APP} "
+                          "(an incomplete installation: reinstall samd-monitor)")
     engine = make_engine(url)
     try:
         check_schema(engine)  # an un-migrated database fails here with one line, not in the browser
