@@ -122,7 +122,7 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
         create_user(app.uow, user_id=user_id, display_name=name, role=role, password=DEMO_PASSWORD,
                     clock=app.clock, actor=settings.actor)
     console.print(f"dashboard users: {', '.join(u for u, _, _ in DEMO_USERS)} "
-                  f"(password {DEMO_PASSWORD!r}, demo database only): make dashboard")
+                  f"(password {DEMO_PASSWORD!r}, demo database only): samd-monitor --db {database_url} dashboard")
     console.print(f"tickets opened: {', '.join(opened) if opened else 'none'}")
     console.print(f"database: {database_url} ({time.perf_counter() - started:.1f} s in all)")
     return {"database_url": database_url, "report": files.files, "tickets": opened, "run_id": last.run_id}
