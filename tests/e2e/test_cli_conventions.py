@@ -255,3 +255,20 @@ def _exit_status_2_for_mistakes_and_1_for_failed_verifications(cli, seeded: dict
     broken = cli("audit", "verify", "--json", env=env)
     assert broken.returncode == 1 and json.loads(broken.stdout)["ok"] is False, (broken.stdout, broken.stderr)
     assert broken.stderr.startswith("error: ") and len(broken.stderr.strip().splitlines()) == 1
+
+
+def test_shell_completion_offers_the_choices(tmp_path: Path) -> None:
+    command = str(Path(sys.executable).parent / "samd-monitor")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+
+    def complete(words: str) -> list[str]:
+        done = subprocess.run([command], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                              env=env | {"_SAMD_MONITOR_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                                         "COMP_CWORD": str(len(words.split(" ")) - 1)})
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert complete("samd-monitor tickets list --status ") == ["open", "triaged", "in_progress", "validating",
+                                                               "closed", "rejected"]
+    assert complete("samd-monitor report --format html,p") == ["html,pdf"]
+    assert "--install-completion" in _options(typer.main.get_command(root_app))
