@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from itertools import combinations
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from monitor.domain.strata import AttributeSpec, StratumDefinition
 
@@ -37,8 +39,48 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 ClaimedMetric = Literal["sensitivity", "specificity", "ppv", "npv"]
 
 
+#: A problem found by a cross-field check: where (a pydantic location below the model) and what.
+Problem = tuple[tuple[str | int, ...], str]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _raise_all(title: str, problems: Sequence[Problem], earlier: ValidationError | None = None) -> NoReturn:
+    """One :class:`ValidationError` carrying ``earlier``'s errors and ``problems`` (each at its own location), so
+    that a configuration's every problem is reported in one pass."""
+    details: list[Any] = []
+    if earlier is not None:
+        details += [{"type": PydanticCustomError(e["type"], e["msg"]), "loc": e["loc"], "input": e.get("input")}
+                    for e in earlier.errors()]
+    details += [{"type": PydanticCustomError("value_error", "Value error, " + message), "loc": loc, "input": None}
+                for loc, message in problems]
+    raise ValidationError.from_exception_data(title, details)
+
+
+def _failed_fields(exc: ValidationError) -> set[object]:
+    """The first location item of every error (the field of the model that failed)."""
+    return {e["loc"][0] if e["loc"] else None for e in exc.errors()}
+
+
+def _validate_reporting_all(
+    cls: type[BaseModel], data: Any, handler: ValidatorFunctionWrapHandler,
+    problems: Callable[[Any], list[Problem]], masked: Callable[[Any, ValidationError], list[Problem]],
+) -> Any:
+    """Validate with ``handler``; then run the model's cross-field checks (``problems`` of the valid model), or, when a
+    field failed and pydantic would skip them, ``masked`` (the checks that can still run on the fields that passed)."""
+    try:
+        model = handler(data)
+    except ValidationError as exc:
+        extra = masked(data, exc)
+        if extra:
+            _raise_all(cls.__name__, extra, exc)
+        raise
+    found = problems(model)
+    if found:
+        _raise_all(cls.__name__, found)
+    return model
 
 
 class Registration(_Strict):
@@ -85,36 +127,82 @@ class StrataConfig(_Strict):
                      "monitored stratum is exploratory (Benjamini-Hochberg at monitoring.fdr)."),
     )
 
-    @model_validator(mode="after")
-    def _names_are_known(self) -> StrataConfig:
+    @model_validator(mode="wrap")
+    @classmethod
+    def _names_are_known(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> StrataConfig:
+        return _validate_reporting_all(cls, data, handler, StrataConfig._problems, StrataConfig._masked_problems)
+
+    @staticmethod
+    def _masked_problems(data: Any, exc: ValidationError) -> list[Problem]:
+        """The name checks when only attributes failed (see :meth:`lenient`)."""
+        lenient = StrataConfig.lenient(data)
+        return [] if lenient is None else [p for p in lenient._problems() if p[0] != ("attributes",)]
+
+    @staticmethod
+    def lenient(data: Any) -> StrataConfig | None:
+        """The strata section ``data`` that failed validation, for the cross-field checks pydantic skipped: when
+        the other fields have valid types, each failed attribute that has a name counts as a known attribute with open-ended
+        labels (so that no name or label is wrongly refused); None when even that cannot be built."""
+        if not isinstance(data, dict):
+            return None
+        raw_attributes = data.get("attributes")
+        if not isinstance(raw_attributes, list) or not raw_attributes:
+            return None
+        specs: list[AttributeSpec] = []
+        for raw in raw_attributes:
+            try:
+                specs.append(AttributeSpec.model_validate(raw))
+            except ValidationError:
+                name = raw.get("name") if isinstance(raw, dict) else None
+                if not isinstance(name, str):
+                    return None
+                specs.append(AttributeSpec.model_construct(name=name))
+        fields: dict[str, Any] = {}
+        for key, info in StrataConfig.model_fields.items():
+            if key != "attributes":
+                value = data[key] if key in data else info.get_default(call_default_factory=True)
+                try:  # the field's own type (its cross-field checks are what the caller runs)
+                    fields[key] = TypeAdapter(info.annotation).validate_python(value)
+                except ValidationError:
+                    return None
+        return StrataConfig.model_construct(attributes=specs, **fields)
+
+    def _problems(self) -> list[Problem]:
+        problems: list[Problem] = []
         names = [a.name for a in self.attributes]
         if len(set(names)) != len(names):
-            raise ValueError(f"attribute names must be unique, got {names}")
+            problems.append((("attributes",), f"attribute names must be unique, got {names}"))
         known = set(names)
         if isinstance(self.intersections, list):
-            for pair in self.intersections:
+            for i, pair in enumerate(self.intersections):
                 if len(pair) != 2 or pair[0] == pair[1]:
-                    raise ValueError(f"intersections: {pair} is not a pair of two different attributes")
+                    problems.append((("intersections", i), f"{pair} is not a pair of two different attributes"))
+                    continue
                 unknown = [n for n in pair if n not in known]
                 if unknown:
-                    raise ValueError(f"intersections: unknown attribute(s) {unknown}; known: {sorted(known)}")
+                    problems.append((("intersections", i), f"unknown attribute(s) {unknown} (known: {sorted(known)})"))
         unknown = [n for n in self.confirmatory if n not in known]
         if unknown:
-            raise ValueError(f"confirmatory: unknown attribute(s) {unknown}; known: {sorted(known)}")
-        monitored = {frozenset(p) for p in self.pairs()}
+            problems.append((("confirmatory",), f"unknown attribute(s) {unknown} (known: {sorted(known)})"))
+        try:
+            monitored = {frozenset(p) for p in self.pairs()}
+        except KeyError:  # an unknown attribute in the intersections, reported above
+            monitored = set()
         for i, where in enumerate(self.confirmatory_intersections):
-            names = set(where)
-            if names - known:
-                raise ValueError(f"confirmatory_intersections[{i}]: unknown attribute(s) {sorted(names - known)}; "
-                                 f"known: {sorted(known)}")
-            if len(names) != 2 or frozenset(names) not in monitored:
-                raise ValueError(f"confirmatory_intersections[{i}]: must name the two attributes of a monitored "
-                                 "intersection")
+            where_names = set(where)
+            if where_names - known:
+                problems.append((("confirmatory_intersections", i),
+                                 f"unknown attribute(s) {sorted(where_names - known)} (known: {sorted(known)})"))
+                continue
+            if len(where_names) != 2 or frozenset(where_names) not in monitored:
+                problems.append((("confirmatory_intersections", i),
+                                 "must name the two attributes of a monitored intersection"))
+                continue
             for name, label in where.items():
                 labels = self.attribute(name).labels()
                 if labels and label not in labels:
-                    raise ValueError(f"confirmatory_intersections[{i}].{name}: {label!r} is not one of {labels}")
-        return self
+                    problems.append((("confirmatory_intersections", i, name), f"{label!r} is not one of {labels}"))
+        return problems
 
     def pairs(self) -> list[tuple[str, str]]:
         """The monitored intersections as ordered attribute-name pairs."""
@@ -303,6 +391,28 @@ class MonitoringRules(_Strict):
         description=("Relative tolerance of the AI segmentation volume against the reviewed volume: a case is outside "
                      "it when |AI - reviewed| > tolerance x reviewed (volume agreement section)."))
 
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_known(cls, name: str) -> str:
+        from monitor.domain.periods import resolve_timezone
+
+        resolve_timezone(name)  # a ConfigError is a ValueError: reported with the other fields' errors
+        return name
+
+    @field_validator("drift_baseline")
+    @classmethod
+    def _baseline_readable(cls, text: str | None) -> str | None:
+        from monitor.domain.data_drift import MODEL_VERSION_START, baseline_period
+        from monitor.errors import ConfigError
+
+        if text is not None and text != MODEL_VERSION_START:
+            try:
+                baseline_period(text)
+            except ConfigError:
+                raise ValueError("is neither a period label (2025Q1, 2025-03, 2025, 2025-01-01..2025-03-31) nor "
+                                 f"{MODEL_VERSION_START!r}") from None
+        return text
+
 
 class DeviceConfig(_Strict):
     """The whole configuration of one monitored device (``schemas/device.schema.json``)."""
@@ -315,36 +425,43 @@ class DeviceConfig(_Strict):
     monitoring: MonitoringRules = Field(default_factory=MonitoringRules)
     labels: LabelPolicy = Field(default_factory=LabelPolicy, description="How ground truth arrives.")
 
-    @field_validator("monitoring")
+    @model_validator(mode="wrap")
     @classmethod
-    def _timezone_known(cls, rules: MonitoringRules) -> MonitoringRules:
-        from monitor.domain.data_drift import MODEL_VERSION_START, baseline_period
-        from monitor.domain.periods import resolve_timezone
-        from monitor.errors import ConfigError
+    def _claims_refer_to_known_strata(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> DeviceConfig:
+        return _validate_reporting_all(cls, data, handler, lambda c: _claim_strata_problems(c.strata, c.claims),
+                                       DeviceConfig._masked_problems)
 
-        resolve_timezone(rules.timezone)
-        if rules.drift_baseline is not None and rules.drift_baseline != MODEL_VERSION_START:
-            try:
-                baseline_period(rules.drift_baseline)
-            except ConfigError as exc:
-                raise ValueError(str(exc)) from None
-        return rules
-
-    @model_validator(mode="after")
-    def _claims_refer_to_known_strata(self) -> DeviceConfig:
-        for i, sc in enumerate(self.claims.strata):
-            for name, label in sc.where.items():
-                try:
-                    spec = self.strata.attribute(name)
-                except KeyError:
-                    raise ValueError(f"claims.strata[{i}].where: unknown attribute {name!r}") from None
-                if spec.labels() and label not in spec.labels():
-                    raise ValueError(
-                        f"claims.strata[{i}].where.{name}: {label!r} is not one of {spec.labels()}"
-                    )
-        return self
+    @staticmethod
+    def _masked_problems(data: Any, exc: ValidationError) -> list[Problem]:
+        """The claims-strata check when other sections (or some attributes) failed."""
+        if not isinstance(data, dict) or "claims" in _failed_fields(exc):
+            return []
+        try:
+            claims = Claims.model_validate(data.get("claims"))
+        except ValidationError:
+            return []
+        try:
+            strata: StrataConfig | None = StrataConfig.model_validate(data.get("strata"))
+        except ValidationError:
+            strata = StrataConfig.lenient(data.get("strata"))
+        return [] if strata is None else _claim_strata_problems(strata, claims)
 
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON form: identifies the exact configuration an analysis used."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _claim_strata_problems(strata: StrataConfig, claims: Claims) -> list[Problem]:
+    """Stratum claims that name an unknown attribute or label."""
+    problems: list[Problem] = []
+    for i, sc in enumerate(claims.strata):
+        for name, label in sc.where.items():
+            try:
+                spec = strata.attribute(name)
+            except KeyError:
+                problems.append((("claims", "strata", i, "where"), f"unknown attribute {name!r}"))
+                continue
+            if spec.labels() and label not in spec.labels():
+                problems.append((("claims", "strata", i, "where", name), f"{label!r} is not one of {spec.labels()}"))
+    return problems
