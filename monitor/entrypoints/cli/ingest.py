@@ -179,6 +179,9 @@ def ingest_rejected(
                                     batch_id=batch, code=reason, status=status, kind=kind, since=moment,
                                     destination=str(export))
         export.write_text(text, encoding="utf-8")
+        if as_json:
+            emit_json({"rows": n, "out": str(export)})
+            return
         say(f"wrote {n:,} rejected row(s) to {export}")
         return
     rows = list_rejections(application.uow, batch_id=batch, code=reason, status=status, kind=kind, since=moment,
