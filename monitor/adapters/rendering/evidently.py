@@ -85,14 +85,20 @@ def render_evidently(sample: DriftSample, identity: dict[str, Any]) -> tuple[str
     """The HTML page and the JSON text of the Evidently drift report of ``sample``.
 
     Without rows on both sides (no preceding window with cases) Evidently cannot compare: the page
-    says so and the JSON's ``evidently`` is null; Evidently is then not imported.
+    says so and the JSON's ``evidently`` is null; Evidently is then not imported. A column without any
+    value on a side is left out of Evidently's run (its ``evidently`` entry is null).
     """
     results: dict[str, Any] = {}
     snapshot, version, page = None, None, None
-    if sample.comparable:
+    # a column without any value on a side (e.g. an optional input nobody sent) cannot be compared: Evidently
+    # refuses an empty column, so it is left out (its row reads "—", like ours without a reference)
+    kinds = {name: kind for name, kind in sample.kinds.items()
+             if sample.reference[name].notna().any() and sample.current[name].notna().any()} \
+        if sample.comparable else {}
+    if kinds:
         from monitor.adapters.drift_evidently import evidently_drift_report  # imports Evidently (seconds)
 
-        report = evidently_drift_report(sample.reference, sample.current, sample.kinds, methods=sample.methods,
+        report = evidently_drift_report(sample.reference, sample.current, kinds, methods=sample.methods,
                                         thresholds=sample.thresholds,
                                         page_id=hashlib.sha256(sample.run_id.encode()).hexdigest()[:32])
         results = {r.feature: r for r in report.results}
