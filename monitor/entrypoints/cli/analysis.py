@@ -29,7 +29,11 @@ Engine = Literal["database", "arrow", "spark", "summaries"]
 def analyze(
     device: str = typer.Option(..., "--device", help="Device id."),
     period: str = typer.Option(..., "--period", help="2025Q3, 2025-07, 2025 or 2025-07-01..2025-09-30."),
-    cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off (default: now); re-running with the same cut-off reproduces a run."),
+    cutoff: Optional[str] = typer.Option(
+        None, "--cutoff",
+        help="Data cut-off, ISO-8601 with offset (default: now): counts the rows INGESTED (received) by then, not "
+             "rows predicted or confirmed by then; re-running with the same cut-off reproduces a run. A cut-off "
+             "that leaves no prediction of the period is an error (docs/cutoff.md)."),
     as_json: bool = typer.Option(False, "--json", help="Print the whole analysis document."),
     engine: Engine = typer.Option("database", "--engine",
                                help="database (ingested logs), arrow (Parquet logs counted in process), spark "
