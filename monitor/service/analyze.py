@@ -97,10 +97,14 @@ def analyze_period(
 ) -> AnalysisOutcome:
     """Analyse ``device_id`` over ``period`` with data received up to ``cutoff`` (default, and at most: now).
 
-    The analysis first waits for any open ingest transaction to end, so it never half-sees a batch: a
-    re-run with the recorded cut-off counts exactly the same rows.
+    The cut-off is a *receipt* time (docs/cutoff.md): the period selects predictions by ``predicted_at``; the
+    cut-off keeps the predictions, ground-truth versions and retractions *ingested* by then. The analysis first
+    waits for any open ingest transaction to end, so it never half-sees a batch: a re-run with the recorded
+    cut-off counts exactly the same rows. An analysis that would count no prediction (none in the period, or
+    the cut-off or retractions exclude them all) raises :class:`InputError` and stores nothing.
     """
     created = clock()
+    explicit_cutoff = cutoff is not None
     cutoff = cutoff or created
     if cutoff.tzinfo is None:
         raise InputError("the data cut-off needs a UTC offset (e.g. 2026-01-31T23:59:59+08:00)")
@@ -113,10 +117,12 @@ def analyze_period(
         tz = resolve_timezone(config.monitoring.timezone)
         start, end = period.bounds_utc(tz)
         window = dict(start=start, end=end, cutoff=cutoff)
-        read = stratified_cells(unit, config, **window, now=created)  # count cells when exact, else rows
-        cells = read.cells
         completeness = unit.results.completeness(device_id, **window)
         retracted = unit.results.retracted_count(device_id, **window)
+        if not sum(c["predictions"] for c in completeness):
+            raise _nothing_to_analyse(unit, device_id, period, window, retracted, explicit=explicit_cutoff)
+        read = stratified_cells(unit, config, **window, now=created)  # count cells when exact, else rows
+        cells = read.cells
         fingerprint, sources = unit.results.input_fingerprint(device_id, **window)
         site_counts = unit.results.sites_in_period(device_id, **window)
         run_window = Window(device_id, start, end, cutoff)
@@ -166,6 +172,24 @@ def analyze_period(
                                    "updated_tickets": outcome.updated_tickets})
         outcome.document = document
     return outcome
+
+
+def _nothing_to_analyse(unit: Any, device_id: str, period: Period, window: dict[str, datetime], retracted: int, *,
+                        explicit: bool) -> InputError:
+    """Why an analysis would count no prediction, and what to do (counts only: no data value)."""
+    cutoff = window["cutoff"]
+    where = f"device {device_id!r} has no predictions in {period.label}"
+    if retracted:
+        return InputError(f"{where} to analyse: all {retracted:,} were retracted by the data cut-off {_iso(cutoff)}")
+    if explicit:
+        later = sum(c["predictions"] for c in unit.results.completeness(
+            device_id, start=window["start"], end=window["end"], cutoff=datetime(9999, 12, 31, tzinfo=timezone.utc)))
+        if later:
+            return InputError(
+                f"{where} ingested by the data cut-off {_iso(cutoff)}: its {later:,} predictions were ingested "
+                "after it (the cut-off counts rows by when they were ingested, not by when they were predicted "
+                "or confirmed); use a later --cutoff, or none (now); see docs/cutoff.md")
+    return InputError(f"{where} (predicted_at within the period in the device's time zone): nothing to analyse")
 
 
 def _document(*, run_id: str, created: datetime, cutoff: datetime, actor: str, config: Any, period: Period,

@@ -62,8 +62,10 @@ def test_rerun_with_same_cutoff_reproduces_results_and_reuses_tickets(loaded) ->
 
 
 def test_cutoff_before_ingest_sees_nothing(loaded) -> None:  # type: ignore[no-untyped-def]
+    """It sees nothing, so it stops (issue 18: no empty run is stored; tests/integration/test_analysis_cutoff.py)."""
+    from monitor.errors import InputError
+
     app, _ = loaded
-    outcome = analyze_period("lung-nodule-ct", Period.parse("2025Q3"), uow=app.uow, clock=app.clock, actor="t",
-                             cutoff=datetime(2020, 1, 1, tzinfo=timezone.utc))
-    assert outcome.document["completeness"]["total"]["predictions"] == 0
-    assert outcome.document["results"] == []
+    with pytest.raises(InputError, match="ingested after it"):
+        analyze_period("lung-nodule-ct", Period.parse("2025Q3"), uow=app.uow, clock=app.clock, actor="t",
+                       cutoff=datetime(2020, 1, 1, tzinfo=timezone.utc))
