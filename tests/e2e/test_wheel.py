@@ -14,6 +14,7 @@ SQLite only: this is about packaging, not storage (the storage tests cover Postg
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import time
 import tomllib
 import zipfile
 from dataclasses import dataclass
+from importlib.metadata import packages_distributions
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -219,18 +221,40 @@ def test_the_lock_pins_every_declared_dependency_within_its_bounds() -> None:
     assert canonicalize_name("samd-monitor") not in pins
 
 
-def test_test_only_packages_are_not_runtime_dependencies() -> None:
-    """Nothing under monitor/ or dashboards/ imports a package of the test extra (highdicom moved there)."""
+def _third_party_imports() -> dict[str, set[str]]:
+    """Top-level third-party modules imported by the shipped code (monitor/, dashboards/, alembic/): file names."""
+    found: dict[str, set[str]] = {}
+    for folder in ("monitor", "dashboards", "alembic"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in ("monitor", "dashboards", "__future__"):
+                        found.setdefault(top, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_import_of_the_shipped_code_is_a_declared_runtime_dependency() -> None:
+    """Each third-party import of monitor/, dashboards/ and alembic/ is a runtime dependency of pyproject.toml
+    (PySpark: the spark extra, in monitor/adapters/spark only); test-only packages such as highdicom are not."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     runtime = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
-    assert "highdicom" not in runtime
-    modules = ("highdicom", "hypothesis", "pytest", "fairlearn", "lifelines", "playwright", "schemathesis", "duckdb",
-               "jsonschema")
-    offenders = [f"{path.relative_to(ROOT)}: {module}" for folder in ("monitor", "dashboards")
-                 for path in (ROOT / folder).rglob("*.py") for module in modules
-                 if f"import {module}" in (text := path.read_text(encoding="utf-8"))
-                 or f"from {module} " in text or f"from {module}." in text]
-    assert not offenders, offenders
+    spark = {canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["spark"]}
+    distributions = packages_distributions()
+    wrong = []
+    for module, files in sorted(_third_party_imports().items()):
+        names = {canonicalize_name(d) for d in distributions.get(module, [module])}
+        allowed = runtime | (spark if all(f.startswith("monitor/adapters/spark/") for f in files) else set())
+        if not names & allowed:
+            wrong.append(f"{module} ({', '.join(sorted(names))}) in {sorted(files)[0]}")
+    assert not wrong, f"imported but not declared as runtime dependencies: {wrong}"
+    assert "highdicom" not in runtime, "highdicom is used by tests only (the test extra)"
 
 
 def _free_port() -> int:
