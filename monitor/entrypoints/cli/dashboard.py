@@ -35,7 +35,7 @@ def streamlit_command(*, port: int, address: str) -> list[str]:
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
 
 
 def _die_with(parent: int) -> Callable[[], None] | None:
@@ -56,7 +56,8 @@ def _die_with(parent: int) -> Callable[[], None] | None:
 def run_child(command: Sequence[str], env: Mapping[str, str]) -> int:
     """Run ``command`` until it ends, passing this process's stop signals on to it; its exit status (0 when
     it ended because it was asked to stop)."""
-    child = subprocess.Popen(list(command), env=dict(env), process_group=0, preexec_fn=_die_with(os.getpid()))
+    group = {"process_group": 0} if os.name == "posix" else {}  # Ctrl-C reaches the child once: from here
+    child = subprocess.Popen(list(command), env=dict(env), preexec_fn=_die_with(os.getpid()), **group)
     asked: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
