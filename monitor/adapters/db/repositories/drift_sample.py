@@ -43,18 +43,18 @@ class DriftSampleRepository:
                attributes: Sequence[AttributeSpec], ranks: Mapping[str, Sequence[int]]) -> pd.DataFrame:
         """The rows of rank ``ranks[site]`` (1-based, by row id within the site) of each site: one column per
         attribute (:func:`feature_name`), ``site_id`` and ``score``, ordered by site and rank."""
-        numeric = [self._bin(_numeric_input(a), 1).label(feature_name(a)) if a.is_numeric
-                   else attribute_expression(a).label(feature_name(a)) for a in attributes]
+        values = [self._bin(_numeric_input(a), 1).label(feature_name(a)) if a.is_numeric
+                  else attribute_expression(a).label(feature_name(a)) for a in attributes]
         rank = func.row_number().over(partition_by=predictions.c.site_id, order_by=predictions.c.id).label("rank")
-        inner = (select(predictions.c.site_id.label("site_id"), *numeric,
-                        self._bin(predictions.c.score, 100).label("score_pct"), rank)
-                 .where(*_period_filter(device_id, start, end, cutoff))
-                 .subquery("ranked"))
-        chosen = [and_(inner.c.site_id == site, inner.c.rank.in_([int(r) for r in taken]))
+        ranked = (select(predictions.c.id, predictions.c.site_id, rank)
+                  .where(*_period_filter(device_id, start, end, cutoff)).subquery("ranked"))
+        chosen = [and_(ranked.c.site_id == site, ranked.c.rank.in_([int(r) for r in taken]))
                   for site, taken in ranks.items() if taken]
+        picked = select(ranked.c.id).where(or_(false(), *chosen))
         names = [feature_name(a) for a in attributes]
-        query = (select(*[inner.c[n] for n in names], inner.c.site_id, inner.c.score_pct)
-                 .where(or_(false(), *chosen)).order_by(inner.c.site_id, inner.c.rank))
+        # the attribute expressions are evaluated for the sampled rows only
+        query = (select(*values, predictions.c.site_id, self._bin(predictions.c.score, 100).label("score_pct"))
+                 .where(predictions.c.id.in_(picked)).order_by(predictions.c.site_id, predictions.c.id))
         frame = pd.DataFrame([tuple(r) for r in self._conn.execute(query)], columns=[*names, "site_id", "score"])
         for a in attributes:
             name = feature_name(a)
