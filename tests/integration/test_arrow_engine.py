@@ -195,7 +195,7 @@ def test_cli_runs_the_arrow_engine(lake: dict[str, Any], tmp_path: Path) -> None
     assert missing.exit_code != 0 and "--ground-truth" in missing.output + str(missing.exception)
     unknown = CliRunner().invoke(cli, ["analyze", "--engine", "polars", "--device", CONFIG.device.id,
                                        "--period", "2025Q3"])
-    assert unknown.exit_code != 0 and "arrow, spark" in unknown.output + str(unknown.exception)
+    assert unknown.exit_code == 2 and "'arrow', 'spark'" in unknown.output + str(unknown.exception)
 
 
 def test_small_batches_and_hash_collisions_change_nothing(lake: dict[str, Any], tmp_path: Path,

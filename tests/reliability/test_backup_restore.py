@@ -122,7 +122,7 @@ def test_restored_database_gives_the_same_analysis_and_an_intact_audit_trail(ana
     source, restored = _table_counts(source_url), _table_counts(fresh_url)
     assert restored == source | {"audit_log": source["audit_log"] + 1}
     status, out, err = cli("--db", fresh_url, "audit", "list", "--limit", "1", "--json")
-    newest = json.loads(out)
+    [newest] = json.loads(out)
     assert (newest["action"], newest["details"]["sha256"]) == ("database.restore", digest)
     assert newest["details"]["records_restored"] == source["audit_log"]
     status, out, err = cli("--db", fresh_url, "audit", "verify")
