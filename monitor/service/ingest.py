@@ -105,6 +105,10 @@ def _conflict(row: pd.Series, what: str) -> Rejection:
     )
 
 
+#: An input without a single data row (or record) is an error, not a batch of 0 rows (issue 18).
+NO_DATA_ROWS = "no data rows (an empty file, a header without rows, or an empty folder): nothing to ingest"
+
+
 def _check_header(log: LogSource, kind: str, source: str) -> None:
     """Refuse a log lacking a required column. The message names the missing columns and *counts* the
     columns found, never quoting them: a file without a header row has its first data row (patient id
@@ -113,6 +117,8 @@ def _check_header(log: LogSource, kind: str, source: str) -> None:
     its own reason (nothing is lost)."""
     if set(log.columns) <= {"device_id"} and hasattr(log, "rejections") and log.rejections():
         return  # (an API body's log has the URL's device_id as a column even when no record was read)
+    if set(log.columns) <= {"device_id"} and getattr(log, "count_rows", lambda: None)() == 0:
+        raise InputError(f"{source_text(source)}: {NO_DATA_ROWS}")
     missing = missing_columns(log.columns, kind=kind)
     if missing:
         cells = [c for c in log.columns if len(c) >= _MIN_MASKED_LENGTH and c not in _KNOWN_COLUMNS]
@@ -337,6 +343,8 @@ def masked_source(name: str, identifiers: set[str]) -> str:
 
 
 def _finish(unit, summary: BatchSummary, clock: Clock, actor: str) -> None:  # type: ignore[no-untyped-def]
+    if not summary.rows:  # raised inside the transaction: the batch record is rolled back, nothing is stored
+        raise InputError(f"{summary.source}: {NO_DATA_ROWS}")
     if summary.accepted:
         unit.logs.refresh_statistics()
     finished = clock()
