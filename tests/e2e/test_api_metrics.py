@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor import __version__
 from monitor.adapters.config_file import load_device_config
 from monitor.entrypoints.api import create_api
 from monitor.entrypoints.api.security import AuthFailureLimiter
@@ -107,6 +108,8 @@ def test_requests_and_ingested_rows_are_counted(api) -> None:  # type: ignore[no
     assert value(samples, latency + "_count", method="POST", route=route) == 2
     assert value(samples, latency + "_sum", method="POST", route=route) > 0
     assert value(samples, latency + "_bucket", method="POST", route=route, le="+Inf") == 2
+    assert value(samples, "samd_monitor_build_info", version=__version__) == 1
+    assert any(name == "python_info" for name, _ in samples)
     text = api.get("/metrics", headers=bearer(api.tokens["admin"])).text
     assert PATIENT_PREFIX not in text and "lung-nodule-ct" not in text  # route templates only, never values
 

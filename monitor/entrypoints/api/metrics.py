@@ -16,7 +16,10 @@ Series (counters carry the ``_total`` suffix on the wire):
 ``samd_monitor_ingested_rows_total``           kind, outcome, source        rows accepted / duplicate / rejected
 ``samd_monitor_job_runs_total``                job, outcome                 scheduler job runs (succeeded, failed,
                                                                             skipped)
+``samd_monitor_build_info``                    version                      always 1
 =============================================  ===========================  ========================================
+
+and prometheus_client's standard ``process_*`` (CPU, memory, open files; Linux) and ``python_info`` series.
 """
 
 from __future__ import annotations
@@ -29,10 +32,20 @@ from typing import Any, Callable
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor import __version__
 from monitor.domain.roles import Permission
 from monitor.entrypoints.api.problems import problem_responses
 from monitor.entrypoints.api.security import Authenticator
@@ -68,6 +81,10 @@ class ServiceMetrics:
                                      registry=self.registry)
         self.job_runs = Counter("samd_monitor_job_runs", "Runs of scheduled jobs in this process by job and outcome "
                                 "(succeeded, failed, skipped).", ["job", "outcome"], registry=self.registry)
+        Info("samd_monitor_build", "The running samd-monitor version.", registry=self.registry).info(
+            {"version": __version__})
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
         for kind in ("predictions", "ground_truth"):  # present (at 0) before the first batch, for rate()
             for source in ("api", "drop_folder"):
                 for _, outcome in ROW_OUTCOMES:
