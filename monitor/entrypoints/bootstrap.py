@@ -91,8 +91,9 @@ class App:
 
 def bootstrap(settings: Settings, *, require_schema: bool = True, demo: bool = False,
               clock: Clock = utc_now) -> App:
-    """Wire the application for ``settings``; by default refuse an un-migrated database."""
-    engine = make_engine(settings.database_url)
+    """Wire the application for ``settings``; by default refuse an un-migrated database (and a missing SQLite
+    file, which is then never created: docs/configuration.md)."""
+    engine = make_engine(settings.database_url, create=not require_schema)
     if require_schema:
         check_schema(engine)
     return App(settings=settings, engine=engine, uow=unit_of_work_factory(engine), clock=clock,

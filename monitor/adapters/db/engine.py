@@ -18,15 +18,15 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy import create_engine
 
 from monitor.errors import ConfigError, SchemaOutOfDateError, StorageError
 from monitor.resources import resource_path
 
-__all__ = ["alembic_config", "check_schema", "downgrade", "make_engine", "storage_condition", "storage_error",
-           "upgrade"]
+__all__ = ["alembic_config", "check_schema", "downgrade", "make_engine", "sqlite_file", "storage_condition",
+           "storage_error", "upgrade"]
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _SQLITE_FULL, _SQLITE_READONLY = 13, 8  # primary result codes (the low byte of an extended code)
@@ -68,15 +68,30 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for ``url``; SQLite files get WAL, a busy timeout and their folder."""
+def sqlite_file(engine_or_url: Engine | URL | str) -> Path | None:
+    """The database file of a SQLite engine or URL (``None``: another database, or SQLite in memory)."""
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" \
+            or url.database.startswith("file:") or url.query.get("mode") == "memory":
+        return None
+    return Path(url.database).expanduser()
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """Create an engine for ``url``; SQLite files get WAL, a busy timeout and, with ``create``, their folder.
+
+    Creating an engine opens no connection. A SQLite file comes into being at the first connection: commands
+    that only use an existing database pass ``create=False`` and call :func:`check_schema` first, which refuses
+    a missing file before any connection, so that they never leave a stray empty database behind.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(f"MONITOR_DATABASE_URL / --db: cannot parse database URL ({exc})") from exc
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(parsed)
+        if path is not None and create:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -117,16 +132,22 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise :class:`SchemaOutOfDateError` unless the database is at the latest migration."""
+    """Raise :class:`SchemaOutOfDateError` unless the database is at the latest migration; a SQLite file that
+    does not exist is refused before any connection (which would create it), naming the file."""
+    where = engine.url.render_as_string(hide_password=True)
+    path = sqlite_file(engine)
+    if path is not None and not path.is_file():
+        raise SchemaOutOfDateError(
+            f"no database at {path}: run `samd-monitor db upgrade` to create it, or point --db / "
+            "MONITOR_DATABASE_URL at an existing database")
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as exc:
-        raise StorageError(f"cannot reach the database {engine.url.render_as_string(hide_password=True)}: "
-                           f"{getattr(exc, 'orig', exc)}") from exc
+        raise StorageError(f"cannot reach the database {where}: {getattr(exc, 'orig', exc)}") from exc
     if current != head:
         raise SchemaOutOfDateError(
-            f"the database schema is at {current or 'nothing'}, this software needs {head}: "
-            "run `samd-monitor db upgrade`"
+            f"the schema of the database {path or where} is at {current or 'nothing (an empty database)'}, "
+            f"this software needs {head}: run `samd-monitor db upgrade`"
         )
