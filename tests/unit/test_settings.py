@@ -240,3 +240,10 @@ def test_report_choices_are_the_report_services() -> None:
 
     assert get_args(settings_module.ReportFormat) == REPORT_FORMATS
     assert get_args(settings_module.ReportLanguage) == REPORT_LANGUAGES
+
+
+def test_no_document_states_the_old_current_folder_default() -> None:
+    """The default database left ./var/monitor.sqlite (current folder) for the user data folder."""
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *ROOT.joinpath("monitor").rglob("*.py")]
+    stale = [str(p.relative_to(ROOT)) for p in files if "var/monitor.sqlite" in p.read_text(encoding="utf-8")]
+    assert not stale
