@@ -16,7 +16,7 @@ from typing import Any, Callable
 from sqlalchemy import Engine
 
 from monitor.adapters.db.backup import PostgresBackup, SqliteBackup, database_backup
-from monitor.adapters.db.engine import check_schema, make_engine
+from monitor.adapters.db.engine import check_schema, make_engine, require_existing
 from monitor.adapters.db.unit_of_work import unit_of_work_factory
 from monitor.adapters.files.readers import LogFile, open_log
 from monitor.adapters.rendering.html import render_html
@@ -89,12 +89,15 @@ class App:
         return database_backup(self.engine)
 
 
-def bootstrap(settings: Settings, *, require_schema: bool = True, demo: bool = False,
-              clock: Clock = utc_now) -> App:
+def bootstrap(settings: Settings, *, require_schema: bool = True, require_database: bool = False,
+              demo: bool = False, clock: Clock = utc_now) -> App:
     """Wire the application for ``settings``; by default refuse an un-migrated database (and a missing SQLite
-    file, which is then never created: docs/configuration.md)."""
-    engine = make_engine(settings.database_url, create=not require_schema)
+    file, which is then never created: docs/configuration.md). ``require_database`` (with
+    ``require_schema=False``): any schema will do, but a missing SQLite file is refused, not created."""
+    engine = make_engine(settings.database_url, create=not (require_schema or require_database))
     if require_schema:
         check_schema(engine)
+    elif require_database:
+        require_existing(engine)
     return App(settings=settings, engine=engine, uow=unit_of_work_factory(engine), clock=clock,
                open_log=partial(open_log), render_html=render_html, demo=demo)

@@ -13,12 +13,14 @@ from monitor.errors import SchemaOutOfDateError
 from monitor.settings import Settings
 
 READ_ONLY = [["device", "list"], ["tickets", "list"], ["audit", "verify"],
-             ["report", "--device", "lung-nodule-ct", "--period", "2025Q3"]]
+             ["report", "--device", "lung-nodule-ct", "--period", "2025Q3"],
+             ["backup", "{tmp}/backup.db"], ["db", "downgrade", "base"]]
 
 
 @pytest.mark.parametrize("args", READ_ONLY, ids=" ".join)
 def test_read_only_commands_do_not_create_a_database(cli, tmp_path: Path, args: list[str]) -> None:  # type: ignore[no-untyped-def]
     missing = tmp_path / "not-yet" / "monitor.sqlite"
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
     result = cli(*args, env={"MONITOR_DATABASE_URL": f"sqlite:///{missing}"})
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert f"no database at {missing}: run `samd-monitor db upgrade` to create it" in result.stderr

@@ -131,15 +131,22 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
         raise StorageError(f"cannot migrate the database: {exc.orig}") from exc
 
 
-def check_schema(engine: Engine) -> None:
-    """Raise :class:`SchemaOutOfDateError` unless the database is at the latest migration; a SQLite file that
-    does not exist is refused before any connection (which would create it), naming the file."""
-    where = engine.url.render_as_string(hide_password=True)
+def require_existing(engine: Engine) -> Path | None:
+    """Refuse a SQLite file that does not exist, before any connection (which would create it), naming the
+    file; the SQLite file's path (``None`` for a server database) otherwise."""
     path = sqlite_file(engine)
     if path is not None and not path.is_file():
         raise SchemaOutOfDateError(
             f"no database at {path}: run `samd-monitor db upgrade` to create it, or point --db / "
             "MONITOR_DATABASE_URL at an existing database")
+    return path
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise :class:`SchemaOutOfDateError` unless the database is at the latest migration; a SQLite file that
+    does not exist is refused before any connection (which would create it), naming the file."""
+    where = engine.url.render_as_string(hide_password=True)
+    path = require_existing(engine)
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     try:
         with engine.connect() as conn:

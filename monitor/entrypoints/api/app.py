@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,25 +23,16 @@ from monitor.entrypoints.api.security import Authenticator, AuthFailureLimiter
 from monitor.entrypoints.api.tickets import tickets_router
 from monitor.entrypoints.bootstrap import App
 from monitor.entrypoints.logs import stamp_request_ids
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import MonitorError
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_api", "max_body_bytes_from_env", "operation_id"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "create_api", "operation_id"]
 
+#: The default of ``MONITOR_API_MAX_BODY_BYTES`` (``Settings.api_max_body_bytes``).
 DEFAULT_MAX_BODY_BYTES = 50 * 2**20
 _DESCRIPTION = """Ingest prediction and ground-truth logs of AI medical devices and read what samd-monitor
 found. Every call except `/health` and `/ready` needs `Authorization: Bearer <token>` (a token from
 `samd-monitor token create`), and so does this document. Errors are `application/problem+json` documents
 (RFC 9457). See docs/api.md."""
-
-
-def max_body_bytes_from_env(env: dict[str, str] | None = None) -> int:
-    """``MONITOR_API_MAX_BODY_BYTES`` (default 50 MiB)."""
-    text = (env if env is not None else os.environ).get("MONITOR_API_MAX_BODY_BYTES")
-    if not text:
-        return DEFAULT_MAX_BODY_BYTES
-    if not text.isdigit() or int(text) < 1024:
-        raise ConfigError(f"MONITOR_API_MAX_BODY_BYTES={text!r}: expected a whole number of bytes >= 1024")
-    return int(text)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -71,7 +61,7 @@ def create_api(app: App, *, max_body_bytes: int | None = None, limiter: AuthFail
     api.add_middleware(ObserveRequests, metrics=metrics)  # outermost of ours: sees every answer, 415 included
     auth = Authenticator(app, limiter or AuthFailureLimiter())
     install_problem_handlers(api)  # failed authentications are counted by ``auth`` itself
-    api.include_router(ingest_router(app, auth, max_body_bytes or max_body_bytes_from_env(), metrics))
+    api.include_router(ingest_router(app, auth, max_body_bytes or app.settings.api_max_body_bytes, metrics))
     api.include_router(read_router(app, auth))
     api.include_router(tickets_router(app, auth))
     api.include_router(actions_router(app, auth))

@@ -20,7 +20,7 @@ def backup(
     """
     from monitor.service.backup import backup_database
 
-    application = build_app(require_schema=False)
+    application = build_app(require_schema=False, require_database=True)
     try:
         written = backup_database(file, store=application.database_backup(), force=force)
     finally:

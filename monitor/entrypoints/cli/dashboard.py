@@ -97,7 +97,7 @@ def dashboard(
     if not DASHBOARD_APP.is_file():
         raise ConfigError(f"the dashboard app is missing at {DASHBOARD_APP} "
                           "(an incomplete installation: reinstall samd-monitor)")
-    engine = make_engine(url)
+    engine = make_engine(url, create=False)
     try:
         check_schema(engine)  # an un-migrated database fails here with one line, not in the browser
     finally:

@@ -25,7 +25,9 @@ def db_upgrade_cmd(revision: str = typer.Argument("head", help="Target revision.
 def db_downgrade_cmd(revision: str = typer.Argument(..., help="Target revision ('base' removes everything).")) -> None:
     """Revert the schema to an older revision."""
     from monitor.adapters.db.engine import downgrade as db_downgrade
-    from monitor.adapters.db.engine import make_engine
+    from monitor.adapters.db.engine import make_engine, require_existing
 
-    db_downgrade(make_engine(settings().database_url), revision)
+    engine = make_engine(settings().database_url, create=False)
+    require_existing(engine)  # a missing SQLite file is refused, never created by a downgrade
+    db_downgrade(engine, revision)
     say(f"database at {revision}")
