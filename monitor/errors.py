@@ -39,6 +39,7 @@ __all__ = [
     "PeriodError",
     "ReportError",
     "SchemaOutOfDateError",
+    "TamperedError",
     "StorageError",
 ]
 
@@ -97,3 +98,8 @@ class PermissionDeniedError(MonitorError):
 
 class IntegrityError(MonitorError):
     """Stored evidence failed verification; the message names the first broken item."""
+
+
+class TamperedError(AuthenticationError, IntegrityError):
+    """Signed evidence from outside (a site bundle) whose signature does not verify: refused as an
+    authentication failure (HTTP 401) and reported as a failed verification (CLI exit status 1)."""

@@ -41,7 +41,8 @@ from monitor.domain.site_summary import (
     period_months,
     select_bundles,
 )
-from monitor.errors import AuthenticationError, ConflictError, InputError, NotFoundError, PermissionDeniedError
+from monitor.errors import (AuthenticationError, ConflictError, InputError, NotFoundError, PermissionDeniedError,
+                            TamperedError)
 from monitor.service.devices import register_device
 from monitor.service.ingest import BatchSummary, ingest_ground_truth, ingest_predictions, ingest_retractions
 from monitor.service.lake import analyze_lake
@@ -259,7 +260,7 @@ def _verified(unit: Any, bundle: SignedBundle, verify: Verify) -> dict[str, Any]
         why = "a replaced key" if old is not None and old["site_id"] == site else "a key that is not the site's"
         raise AuthenticationError(f"bundle of site {site!r} is signed with {why}: refused")
     if not verify(bytes.fromhex(key["public_key"]), bundle.message, bundle.signature):
-        raise AuthenticationError(f"bundle of site {site!r}: the signature does not verify (the bundle was "
+        raise TamperedError(f"bundle of site {site!r}: the signature does not verify (the bundle was "
                                   "altered after signing): refused")
     return key
 
