@@ -101,7 +101,7 @@ def open_log(path: Path, *, format: str | None = None, kind: str | None = None,
         raise InputError(f"{path}: no such file")
     if fmt not in LOG_FORMATS:
         raise InputError(f"{path}: unknown log format (use a .csv, .parquet, .ndjson, .fhir.json or .dcm file, "
-                         f"or --format {'|'.join(LOG_FORMATS)})")
+                         f"or --input-format {'|'.join(LOG_FORMATS)})")
     if fmt == "ndjson":
         return NdjsonLog(path)
     if fmt == "fhir":
