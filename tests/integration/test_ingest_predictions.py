@@ -401,14 +401,13 @@ def test_unusable_headers_store_nothing(app: Any, tmp_path: Path) -> None:
     assert counts(app) == before
 
 
-def test_header_only_file_is_an_empty_batch(app: Any, tmp_path: Path) -> None:
-    summary = ingest(app, write(tmp_path / "header.csv", ",".join(COLUMNS) + "\n"))
-    assert (summary.rows, summary.accepted, summary.duplicates, summary.rejected) == (0, 0, 0, 0)
-    stored = batch(app, summary.batch_id)
-    assert (stored["kind"], stored["rows_total"], stored["accepted"], stored["rejected"]) == ("predictions", 0, 0, 0)
-    truth = ingest_truth(app, write(tmp_path / "truth.csv", ",".join(TRUTH_COLUMNS[:5]) + "\n"))
-    assert (truth.rows, truth.accepted) == (0, 0) and batch(app, truth.batch_id)["kind"] == "ground_truth"
-    assert counts(app)["predictions"] == 0
+def test_header_only_file_is_an_error_and_stores_nothing(app: Any, tmp_path: Path) -> None:
+    """Empty input is a user error (issue 18): no batch is stored, for predictions and ground truth alike."""
+    with pytest.raises(InputError, match="no data rows"):
+        ingest(app, write(tmp_path / "header.csv", ",".join(COLUMNS) + "\n"))
+    with pytest.raises(InputError, match="no data rows"):
+        ingest_truth(app, write(tmp_path / "truth.csv", ",".join(TRUTH_COLUMNS[:5]) + "\n"))
+    assert counts(app)["predictions"] == 0 and counts(app)["ingestion_batches"] == 0
 
 
 def test_bom_quoted_newline_and_extra_columns(app: Any, tmp_path: Path) -> None:
