@@ -19,13 +19,13 @@ setup-test:
 	@scripts/setup.sh test
 
 demo: setup
-	.venv/bin/samd-monitor demo --out demo-output
+	.venv/bin/samd-monitor demo --out-dir demo-output
 
 test: setup-test
 	.venv/bin/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 dashboard: setup
-	@[ -f demo-output/demo.sqlite ] || .venv/bin/samd-monitor demo --out demo-output
+	@[ -f demo-output/demo.sqlite ] || .venv/bin/samd-monitor demo --out-dir demo-output
 	.venv/bin/samd-monitor --db sqlite:///$(CURDIR)/demo-output/demo.sqlite dashboard
 
 bench: setup-test

@@ -171,7 +171,7 @@ def test_a_demo_runs_from_the_wheel_in_an_empty_folder(installed: Installed, dat
     added = installed.run("samd-monitor", "--db", database, "device", "add", str(example))
     assert "lung-nodule-ct" in added.stdout + added.stderr
 
-    installed.run("samd-monitor", "demo", "--out", "demo", "--scale", "0.001")
+    installed.run("samd-monitor", "demo", "--out-dir", "demo", "--scale", "0.001")
     reports = installed.work / "demo" / "reports"
     for suffix in (".en.html", ".zh-CN.html", ".en.pdf", ".json"):
         written = list(reports.glob(f"*{suffix}"))
