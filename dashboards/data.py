@@ -8,7 +8,6 @@ have a short time-to-live and are cleared after each write from this session.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ def newest_run_id(database_url: str) -> str | None:
 def overview(database_url: str, run_key: str | None) -> list[dict[str, Any]]:
     rows = []
     for device in read_model.overview(application(database_url).uow):
-        row = asdict(device)
+        row = device.model_dump()
         current = row.pop("current")
         rows.append(row | (current or {}))  # the views test ``"period" in row``: absent until a run is stored
     return rows
@@ -80,12 +79,12 @@ def stratum_trend(database_url: str, run_key: str | None, device_id: str, stratu
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def findings(database_url: str, run_key: str | None, device_id: str, period: str) -> list[dict[str, Any]]:
-    return [asdict(f) for f in read_model.period_findings(application(database_url).uow, device_id, period)]
+    return [f.model_dump() for f in read_model.period_findings(application(database_url).uow, device_id, period)]
 
 
 @st.cache_data(ttl=TICKETS_TTL_SECONDS, show_spinner=False)
 def tickets(database_url: str, run_key: str | None, device_id: str) -> list[dict[str, Any]]:
-    return [asdict(t) for t in read_model.list_ticket_details(application(database_url).uow, device_id=device_id)]
+    return [t.model_dump() for t in read_model.list_ticket_details(application(database_url).uow, device_id=device_id)]
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)

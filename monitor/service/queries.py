@@ -23,7 +23,6 @@ Three groups of functions:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Callable, TypeVar
@@ -44,6 +43,7 @@ from monitor.service.read_models import (
     Finding,
     Page,
     PeriodSummary,
+    ReadModel,
     RejectedRow,
     ReportFile,
     ReportRevision,
@@ -281,8 +281,7 @@ _RESULT_FIELDS = ("successes", "trials", "estimate", "ci_low", "ci_high", "claim
                   "stratum")
 
 
-@dataclass(frozen=True)
-class CurrentPeriod:
+class CurrentPeriod(ReadModel):
     """A device's newest analysed period, from its newest run's document."""
 
     period: str
@@ -301,8 +300,7 @@ class CurrentPeriod:
     drifted_features: list[str]
 
 
-@dataclass(frozen=True)
-class DeviceOverview:
+class DeviceOverview(ReadModel):
     """One device on the overview: its periods, tickets by status and its current period (if analysed)."""
 
     device_id: str
@@ -310,7 +308,7 @@ class DeviceOverview:
     periods: int
     open_tickets: int
     tickets_by_status: dict[str, int]
-    current: CurrentPeriod | None = field(default=None)
+    current: CurrentPeriod | None = None
 
 
 def _decisions(document: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:

@@ -1,21 +1,23 @@
 """The typed rows of the one read side (:mod:`monitor.service.queries`).
 
-What the API, the dashboard and the report read of stored data: frozen dataclasses, one per kind of
-stored thing, filled by the read repository (:class:`monitor.service.ports.ReadRepo`). The HTTP API
-serialises them through its response models (which leave out what a client must not see, such as a
-report file's server path); the dashboard turns them into frames; the report into its JSON content.
+What the API, the dashboard and the report read of stored data: frozen pydantic models, one per kind of
+stored thing, filled by the read repository (:class:`monitor.service.ports.ReadRepo`). The HTTP API's
+response models are these models (``monitor/entrypoints/api/models.py`` names them for OpenAPI and leaves
+out what a client must not see, such as a report file's server path); the dashboard turns them into
+frames; the report into its JSON content.
 Analysis documents, evidence and configurations stay JSON documents (``dict``): their schemas are in
 ``schemas/``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field
+
 __all__ = [
-    "AuditRecord", "Batch", "Device", "DeviceSummary", "Finding", "Page", "PeriodSummary", "RejectedRow",
+    "AuditRecord", "Batch", "Device", "DeviceSummary", "Finding", "Page", "PeriodSummary", "ReadModel", "RejectedRow",
     "RejectionCount", "ReportFile", "ReportRevision", "Run", "RunHeader", "StratumResult", "Ticket",
     "TicketComment", "TicketDetail", "TicketEvidence", "TicketTransition",
 ]
@@ -23,8 +25,13 @@ __all__ = [
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
+class ReadModel(BaseModel):
+    """A stored thing as read: immutable, built from a row by keyword."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class Page(ReadModel, Generic[T]):
     """One page of rows, and whether more follow (found by asking for one row more: no table is counted)."""
 
     items: list[T]
@@ -38,8 +45,7 @@ class Page(Generic[T]):
         return self.offset + self.limit if self.has_more else None
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceSummary:
+class DeviceSummary(ReadModel):
     """A registered device with the number of its model versions and sites."""
 
     device_id: str
@@ -52,8 +58,7 @@ class DeviceSummary:
     sites: int
 
 
-@dataclass(frozen=True, slots=True)
-class Device:
+class Device(ReadModel):
     """A registered device with its current configuration document."""
 
     device_id: str
@@ -65,8 +70,7 @@ class Device:
     config: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class PeriodSummary:
+class PeriodSummary(ReadModel):
     """A period of a device that has analysis runs."""
 
     period: str
@@ -76,8 +80,7 @@ class PeriodSummary:
     latest_run_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class RunHeader:
+class RunHeader(ReadModel):
     """A stored analysis run without its document."""
 
     run_id: str
@@ -93,15 +96,13 @@ class RunHeader:
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
 class Run(RunHeader):
     """A stored analysis run with its document (``schemas/analysis.schema.json``)."""
 
-    document: dict[str, Any]
+    document: dict[str, Any] = Field(..., description="The analysis document (schemas/analysis.schema.json).")
 
 
-@dataclass(frozen=True, slots=True)
-class StratumResult:
+class StratumResult(ReadModel):
     """One stored stratum-metric result of a run."""
 
     run_id: str
@@ -122,8 +123,7 @@ class StratumResult:
     additional_needed: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(ReadModel):
     """A stored finding (a flagged result or a control-chart alarm) with its evidence."""
 
     finding_id: str
@@ -138,8 +138,7 @@ class Finding:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
+class Ticket(ReadModel):
     """A corrective-action ticket without its evidence, transitions and comments."""
 
     ticket_id: str
@@ -159,16 +158,14 @@ class Ticket:
     resolution: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TicketEvidence:
+class TicketEvidence(ReadModel):
     run_id: str
     finding_id: str
     evidence: dict[str, Any]
     added_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class TicketTransition:
+class TicketTransition(ReadModel):
     from_status: str | None
     to_status: str
     actor: str
@@ -177,31 +174,28 @@ class TicketTransition:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class TicketComment:
+class TicketComment(ReadModel):
     id: int
     actor: str
     body: str
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
 class TicketDetail(Ticket):
     """A ticket with its evidence, transitions and comments, each oldest first."""
 
-    evidence: list[TicketEvidence] = field(default_factory=list)
-    transitions: list[TicketTransition] = field(default_factory=list)
-    comments: list[TicketComment] = field(default_factory=list)
+    evidence: list[TicketEvidence] = Field(default_factory=list)
+    transitions: list[TicketTransition] = Field(default_factory=list)
+    comments: list[TicketComment] = Field(default_factory=list)
 
     def as_document(self) -> dict[str, Any]:
         """The ticket as ``schemas/tickets.schema.json`` writes it (comments without their row ids)."""
-        document = asdict(self)
+        document = self.model_dump()
         document["comments"] = [{k: v for k, v in c.items() if k != "id"} for c in document["comments"]]
         return document
 
 
-@dataclass(frozen=True, slots=True)
-class ReportFile:
+class ReportFile(ReadModel):
     """A recorded report file. ``path`` is the server's: the HTTP API never shows it."""
 
     id: int
@@ -217,8 +211,7 @@ class ReportFile:
     language: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ReportRevision:
+class ReportRevision(ReadModel):
     report_id: str
     device_id: str
     period: str
@@ -234,8 +227,7 @@ class ReportRevision:
     frozen_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(ReadModel):
     """An ingestion batch."""
 
     batch_id: int
@@ -252,8 +244,7 @@ class Batch:
     actor: str
 
 
-@dataclass(frozen=True, slots=True)
-class RejectedRow:
+class RejectedRow(ReadModel):
     """A rejected row with its reason (its content pseudonymised at ingestion)."""
 
     batch_id: int
@@ -261,7 +252,7 @@ class RejectedRow:
     record_id: str | None
     reason_code: str
     reason: str
-    raw: dict[str, Any]
+    raw: dict[str, Any] = Field(..., description="The row as stored: patient id as its keyed hash.")
     status: str
     resolved_batch_id: int | None
     resolved_at: datetime | None
@@ -269,8 +260,7 @@ class RejectedRow:
     resolution_note: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class RejectionCount:
+class RejectionCount(ReadModel):
     """Rejected rows of a batch with one reason code."""
 
     batch_id: int
@@ -278,8 +268,7 @@ class RejectionCount:
     count: int
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
+class AuditRecord(ReadModel):
     seq: int
     at: datetime
     actor: str

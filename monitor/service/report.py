@@ -21,7 +21,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -105,7 +105,7 @@ def _provenance(unit: Any, document: dict[str, Any]) -> dict[str, Any]:
                 "rows_used": used[b.batch_id]}
                for b in unit.queries.batches_by_id(sorted(used))]
     return {"batches": batches,
-            "rejected_by_reason": [asdict(r) for r in unit.queries.rejections_by_reason(sorted(used))]}
+            "rejected_by_reason": [r.model_dump() for r in unit.queries.rejections_by_reason(sorted(used))]}
 
 
 def _usage(document: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +180,7 @@ def _rollup_document(unit: Any, device_id: str, year: Period) -> tuple[dict[str,
         raise InputError(f"no quarterly analysis of device {device_id!r} in {year.label} to roll up: "
                          f"analyse its quarters first (samd-monitor analyze --period {year.label}Q1 ...)")
     config = unit.devices.get(device_id)
-    counts, results = rollup_results([[asdict(s) for s in unit.queries.results_of_runs([r.run_id])] for r in runs],
+    counts, results = rollup_results([[s.model_dump() for s in unit.queries.results_of_runs([r.run_id])] for r in runs],
                                      config)
     last = runs[-1].document
     docs = [r.document for r in runs]
@@ -245,8 +245,8 @@ def build_content(unit: Any, device_id: str, period_label: str, *, rollup: bool 
         if period.kind != "year":
             raise InputError(f"--rollup needs a year period (e.g. 2025), not {period.label}")
         document, rollup_info = _rollup_document(unit, device_id, period)
-        run = replace(unit.queries.run(document["run_id"]),
-                      period_start=unit.queries.latest_run(device_id, rollup_info["periods"][0]).period_start)
+        run = unit.queries.run(document["run_id"]).model_copy(
+            update={"period_start": unit.queries.latest_run(device_id, rollup_info["periods"][0]).period_start})
     else:
         run = queries.period_run(unit, device_id, period.label, run_id)
         document, rollup_info = run.document, None

@@ -74,26 +74,26 @@ class FakeReads:
 
     def runs(self, **kwargs: Any) -> Page[RunHeader]:
         self.calls.append(("runs", kwargs))
-        return Page([], kwargs["limit"], kwargs["offset"], False)
+        return Page(items=[], limit=kwargs["limit"], offset=kwargs["offset"], has_more=False)
 
     def tickets(self, **kwargs: Any) -> Page[Any]:
         self.calls.append(("tickets", kwargs))
-        return Page([], kwargs["limit"], kwargs["offset"], False)
+        return Page(items=[], limit=kwargs["limit"], offset=kwargs["offset"], has_more=False)
 
     def batches(self, **kwargs: Any) -> Page[Any]:
         self.calls.append(("batches", kwargs))
-        return Page([], kwargs["limit"], kwargs["offset"], False)
+        return Page(items=[], limit=kwargs["limit"], offset=kwargs["offset"], has_more=False)
 
     def run_exists(self, run_id: str) -> bool:
         return False
 
     def run(self, run_id: str) -> Run:
-        return Run(**{k: getattr(header(run_id, "2025Q2"), k) for k in RunHeader.__dataclass_fields__},
+        return Run(**header(run_id, "2025Q2").model_dump(),
                    document=DOCUMENT)
 
     def report_files(self, *, device_id: str | None, period: str | None, limit: int, offset: int) -> Page[ReportFile]:
         mine = [f for f in self.files if f.device_id == device_id]
-        return Page(mine[offset:offset + limit], limit, offset, len(mine) > offset + limit)
+        return Page(items=mine[offset:offset + limit], limit=limit, offset=offset, has_more=len(mine) > offset + limit)
 
 
 @dataclass

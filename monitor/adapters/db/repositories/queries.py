@@ -10,7 +10,6 @@ The same SQLAlchemy Core queries run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import fields
 from datetime import datetime
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -64,7 +63,7 @@ R = TypeVar("R")
 
 def _columns(table: Table, row_type: type[Any]) -> list[Any]:
     """The columns of ``table`` that ``row_type`` holds, in its field order."""
-    return [table.c[f.name] for f in fields(row_type)]
+    return [table.c[name] for name in row_type.model_fields]
 
 
 def _like_prefix(prefix: str) -> str:
@@ -95,7 +94,7 @@ class ReadRepository:
 
     def _page(self, query: Select[Any], make: Callable[..., R], limit: int, offset: int) -> Page[R]:
         rows = self._rows(query.limit(limit + 1).offset(offset), make)
-        return Page(rows[:limit], limit, offset, len(rows) > limit)
+        return Page(items=rows[:limit], limit=limit, offset=offset, has_more=len(rows) > limit)
 
     # devices -------------------------------------------------------------------------------------
     def devices(self, *, limit: int, offset: int) -> Page[DeviceSummary]:
@@ -254,7 +253,7 @@ class ReadRepository:
             for row in self._conn.execute(query):
                 values = dict(row._mapping)
                 children[values.pop("ticket_id")][name].append(row_type(**values))
-        return [TicketDetail(**{f.name: getattr(t, f.name) for f in fields(Ticket)}, **children[t.ticket_id])
+        return [TicketDetail(**t.model_dump(), **children[t.ticket_id])
                 for t in heads]
 
     def ticket(self, ticket_id: str) -> TicketDetail:
@@ -337,7 +336,7 @@ class ReadRepository:
             .where(rejected_rows.c.batch_id.in_(list(batch_ids)))
             .group_by(rejected_rows.c.batch_id, rejected_rows.c.reason_code)
             .order_by(rejected_rows.c.batch_id, rejected_rows.c.reason_code))
-        return [RejectionCount(int(r.batch_id), r.reason_code, int(r.count)) for r in rows]
+        return [RejectionCount(batch_id=int(r.batch_id), reason_code=r.reason_code, count=int(r.count)) for r in rows]
 
     # audit -----------------------------------------------------------------------------------------
     def audit_records(self, *, action: str | None, entity: str | None, entity_id: str | None, actor: str | None,
