@@ -17,9 +17,9 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "AuditRecord", "Batch", "Device", "DeviceSummary", "Finding", "Page", "PeriodSummary", "ReadModel", "RejectedRow",
-    "RejectionCount", "ReportFile", "ReportRevision", "Run", "RunHeader", "StratumResult", "Ticket",
-    "TicketComment", "TicketDetail", "TicketEvidence", "TicketTransition",
+    "AuditRecord", "Batch", "Device", "DeviceHeader", "DeviceSummary", "Finding", "Page", "PeriodSummary",
+    "ReadModel", "RejectedRow", "RejectionCount", "ReportFile", "ReportRevision", "Run", "RunHeader",
+    "StratumResult", "Ticket", "TicketComment", "TicketDetail", "TicketEvidence", "TicketTransition",
 ]
 
 T = TypeVar("T")
@@ -45,8 +45,8 @@ class Page(ReadModel, Generic[T]):
         return self.offset + self.limit if self.has_more else None
 
 
-class DeviceSummary(ReadModel):
-    """A registered device with the number of its model versions and sites."""
+class DeviceHeader(ReadModel):
+    """A registered device: its id, name and current configuration version."""
 
     device_id: str
     name: str
@@ -54,19 +54,18 @@ class DeviceSummary(ReadModel):
     config_hash: str
     created_at: datetime
     updated_at: datetime
+
+
+class DeviceSummary(DeviceHeader):
+    """A registered device with the number of its model versions and sites."""
+
     model_versions: int
     sites: int
 
 
-class Device(ReadModel):
+class Device(DeviceHeader):
     """A registered device with its current configuration document."""
 
-    device_id: str
-    name: str
-    config_version: int
-    config_hash: str
-    created_at: datetime
-    updated_at: datetime
     config: dict[str, Any]
 
 

@@ -68,7 +68,7 @@ from monitor.adapters.db.tables import ground_truth, predictions
 from monitor.domain.grouping import GROUPING_COLUMN, grouping_name
 from monitor.domain.strata import AttributeSpec
 
-__all__ = ["AggregateRepository", "SCORE_BINS", "WindowCases"]
+__all__ = ["AggregateRepository", "SCORE_BINS", "WindowCases", "half_up_bin"]
 
 #: Scores are binned to 0.001 (1,001 ordered bins): ties within a bin count 1/2 in the AUC.
 SCORE_BINS = 1000
@@ -108,6 +108,16 @@ class WindowCases:
                 *[self.table.c[f"s{i}"].label(name) for i, name in enumerate(self.names)]]
 
 
+def half_up_bin(conn: Connection, value: ColumnElement[float], width_inverse: int) -> ColumnElement[int]:
+    """``floor(value * width_inverse + 0.5)`` for non-negative values, identical on both engines
+    (PostgreSQL's ``round`` on doubles breaks ties to even, SQLite's away from zero): the one binning of
+    scores and numeric inputs for every repository that counts or samples them."""
+    shifted = value * width_inverse + 0.5
+    if conn.dialect.name == "sqlite":
+        return cast(shifted, Integer)  # truncation == floor for non-negative values
+    return cast(func.floor(shifted), Integer)
+
+
 class AggregateRepository:
     """Database-side aggregations over one device and window."""
 
@@ -125,12 +135,7 @@ class AggregateRepository:
         return (seconds + 86399) // 86400
 
     def _bin(self, value: ColumnElement[float], width_inverse: int) -> ColumnElement[int]:
-        """``floor(value * width_inverse + 0.5)`` for non-negative values, identical on both engines
-        (PostgreSQL's ``round`` on doubles breaks ties to even, SQLite's away from zero)."""
-        shifted = value * width_inverse + 0.5
-        if self._conn.dialect.name == "sqlite":
-            return cast(shifted, Integer)  # truncation == floor for non-negative values
-        return cast(func.floor(shifted), Integer)
+        return half_up_bin(self._conn, value, width_inverse)
 
     def _single_strata(self, counted: Select[Any], attributes: Sequence[AttributeSpec], measures: list[str]
                        ) -> tuple[Select[Any], list[str]]:

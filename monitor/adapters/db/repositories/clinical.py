@@ -20,7 +20,6 @@ import pandas as pd
 from sqlalchemy import (
     Connection,
     Float,
-    Integer,
     and_,
     case,
     cast,
@@ -29,9 +28,8 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.sql import ColumnElement
 
-from monitor.adapters.db.repositories.aggregates import SCORE_BINS
+from monitor.adapters.db.repositories.aggregates import SCORE_BINS, half_up_bin
 from monitor.adapters.db.repositories.results import (
     _label_join,
     _period_filter,
@@ -61,13 +59,6 @@ class ClinicalRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-
-    def _score_bin(self, score: ColumnElement[float]) -> ColumnElement[int]:
-        """``floor(score * 1000 + 0.5)``, identical on both engines (as the score histograms bin)."""
-        shifted = score * SCORE_BINS + 0.5
-        if self._conn.dialect.name == "sqlite":
-            return cast(shifted, Integer)
-        return cast(func.floor(shifted), Integer)
 
     def failure_counts(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                        attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
@@ -148,7 +139,7 @@ class ClinicalRepository:
                   .where(*_period_filter(device_id, start, end, cutoff), predictions.c.study_uid.is_not(None))
                   .group_by(predictions.c.study_uid, predictions.c.model_version).subquery("chosen"))
         cases = (select(predictions.c.study_uid, predictions.c.model_version,
-                        self._score_bin(predictions.c.score).label("score_bin"),
+                        half_up_bin(self._conn, predictions.c.score, SCORE_BINS).label("score_bin"),
                         predictions.c.predicted_label.label("call"),
                         func.coalesce(ground_truth.c.label, -1).label("label"))
                  .select_from(chosen.join(predictions, predictions.c.id == chosen.c.pid)
