@@ -7,8 +7,7 @@ charts, data drift and the label-free early warning; and the clinical sections
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
@@ -20,34 +19,14 @@ from monitor.domain.early_warning import estimated_performance_by_stratum
 from monitor.domain.labels import maturity_by_stratum, verification_by_stratum
 from monitor.domain.period_comparisons import compare_periods, compare_strata_with_rest
 from monitor.domain.periods import Period
-from monitor.domain.sequential_monitoring import (
-    PERIODS_PER_YEAR,
-    CusumMonitor,
-    chart_volumes,
-    prespecified_volumes,
-    ewma_by_stratum,
-    reference_periods,
-)
 from monitor.domain.timing import time_to_intervention_by_stratum
 from monitor.errors import PeriodError
 from monitor.service.clinical_sections import build_clinical_sections
+from monitor.service.cusum_charts import cusum_charts
+from monitor.service.ewma_charts import ewma_charts
+from monitor.service.window import Window
 
 __all__ = ["Window", "build_sections"]
-
-MAX_EWMA_PERIODS = 12
-
-
-@dataclass(frozen=True)
-class Window:
-    """A time window of one device, read as of a data cut-off."""
-
-    device_id: str
-    start: datetime
-    end: datetime
-    cutoff: datetime
-
-    def kwargs(self) -> dict[str, Any]:
-        return {"start": self.start, "end": self.end, "cutoff": self.cutoff}
 
 
 def _iso(moment: datetime) -> str:
@@ -127,114 +106,6 @@ def _baseline_drift(unit: Any, config: DeviceConfig, period: Period, window: Win
     return comparisons
 
 
-def _cusum(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame
-           ) -> list[dict[str, Any]]:
-    """CUSUM charts of each model version with cases in the period, fed from the rows in the order the
-    cases became known to the service (:meth:`AggregateRepository.known_case_stream`), from the model
-    version's first known case to the end of the period's known-at window ``[period start, min(period end,
-    cut-off))``; the cases known in that window are the period's segment, and its alarms are dated.
-    (The window's materialised cases are not used: the charts' order is not the window's.)"""
-    from monitor.domain.periods import resolve_timezone
-
-    tz = resolve_timezone(config.monitoring.timezone)
-    segment = (window.start, min(window.end, window.cutoff))
-    rows: list[dict[str, Any]] = []
-    year = timedelta(days=365.25)
-    period_length = max(window.end - window.start, timedelta(days=1))
-    # The design (each chart's ARL0 and h) is fixed before the period: from the cases known by its start
-    # and predicted in the year before it, annualised; none known (a model version's first period, a
-    # back-fill): the configured minimum ARL0. A later cut-off cannot change it.
-    basis = unit.results.confusion_cells(window.device_id, start=window.start - year, end=window.start,
-                                         cutoff=window.start, attributes=config.strata.attributes)
-    for model_version in sorted(cells["model_version"].astype(str).unique()) if not cells.empty else []:
-        first = unit.aggregates.first_prediction_at(window.device_id, model_version)
-        span = window.start - max(window.start - year, first) if first is not None else period_length
-        per_year = year / max(span, period_length)
-        volumes = chart_volumes(basis, config, model_version, periods_per_year=per_year) if not basis.empty else {}
-        design_basis = "cases_known_before_period"
-        if not volumes and config.monitoring.cusum_cases_per_year:  # a design period: the pre-specified volume
-            volumes, design_basis = prespecified_volumes(config), "cases_per_year_configured"
-        monitor = CusumMonitor(config, model_version, volumes, segment=segment, timezone=tz, design_basis=design_basis)
-        for label, mature_after in _chart_streams(config):
-            for chunk in unit.aggregates.known_case_stream(
-                    window.device_id, model_version, until=segment[1], cutoff=window.cutoff,
-                    attributes=config.strata.attributes, label=label, mature_after_days=mature_after):
-                monitor.update(chunk)
-        rows += monitor.results()
-    return rows
-
-
-def _chart_streams(config: DeviceConfig) -> list[tuple[int | None, int | None]]:
-    """The case streams that feed the charts, as (outcome kept, days after prediction a case is taken): one
-    stream in known-at order; or, when some metric is charted per matured cohort
-    (``labels.charted_when_mature``), one stream per outcome (positives feed sensitivity, negatives
-    specificity), each in its own order."""
-    cohort = set(config.labels.charted_when_mature)
-    if not cohort:
-        return [(None, None)]
-    window = config.monitoring.maturity_window_days
-    return [(1, window if "sensitivity" in cohort else None), (0, window if "specificity" in cohort else None)]
-
-
-def _established_levels(unit: Any, config: DeviceConfig, period: Period, window: Window, versions: list[str]
-                        ) -> dict[str, tuple[list[str], pd.DataFrame]]:
-    """Per model version whose first ``monitoring.ewma_reference_periods`` periods (from the period of its
-    first prediction) have ended by the analysed period's start: their labels and their cells pooled, as
-    of the cut-off (the model version's established level). A model version still in its reference
-    periods has none (its EWMA is centred on the claim)."""
-    from monitor.domain.periods import resolve_timezone
-
-    rules = config.monitoring
-    if rules.ewma_reference is not None:
-        return {}
-    tz = resolve_timezone(rules.timezone)
-    kind = period.kind if period.kind in PERIODS_PER_YEAR else rules.period
-    levels: dict[str, tuple[list[str], pd.DataFrame]] = {}
-    for version in versions:
-        first = unit.aggregates.first_prediction_at(window.device_id, version)
-        if first is None:
-            continue
-        periods = reference_periods(first.astimezone(tz).date(), kind, rules.ewma_reference_periods)
-        start, _ = periods[0].bounds_utc(tz)
-        _, end = periods[-1].bounds_utc(tz)
-        if end > window.start:
-            continue
-        pooled = unit.results.confusion_cells(window.device_id, start=start, end=end, cutoff=window.cutoff,
-                                              attributes=config.strata.attributes)
-        levels[version] = ([p.label for p in periods],
-                           pooled.loc[pooled["model_version"].astype(str) == version] if not pooled.empty else pooled)
-    return levels
-
-
-def _ewma(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame
-          ) -> list[dict[str, Any]]:
-    """EWMA charts of per-period rates, over the periods since the model version's first prediction
-    (at most :data:`MAX_EWMA_PERIODS`, back to the first empty one), centred on the reference level
-    (``monitoring.ewma_reference``, else each model version's established level, else the claim).
-
-    The current period's rates come from ``cells``, the analysis's own confusion cells (not counted
-    again); the earlier periods' are counted from the rows as of the same cut-off."""
-    from monitor.domain.periods import resolve_timezone
-
-    tz = resolve_timezone(config.monitoring.timezone)
-    history: list[tuple[str, pd.DataFrame]] = [(period.label, cells)]
-    current = period
-    for _ in range(MAX_EWMA_PERIODS - 1):
-        try:
-            current = current.previous()
-        except PeriodError:  # explicit windows have no predecessor
-            break
-        start, end = current.bounds_utc(tz)
-        earlier = unit.results.confusion_cells(window.device_id, start=start, end=end, cutoff=window.cutoff,
-                                               attributes=config.strata.attributes)
-        if earlier.empty:
-            break
-        history.append((current.label, earlier))
-    versions = sorted({str(v) for _, c in history if not c.empty for v in c["model_version"].unique()})
-    established = _established_levels(unit, config, period, window, versions)
-    return ewma_by_stratum(list(reversed(history)), config, established)
-
-
 def _rates(verification: pd.DataFrame, cells: pd.DataFrame) -> tuple[tuple[int, int], tuple[int, int]]:
     positive_calls = int(verification.loc[verification["predicted_label"] == 1, "n"].sum())
     calls = int(verification["n"].sum())
@@ -267,7 +138,7 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
                                 (current_rates, _rates(reference_verification, reference_cells))),
             periods=reference_labels, start_utc=_iso(reference.start), end_utc=_iso(reference.end))]
         drift += _baseline_drift(unit, config, period, window, current, current_rates, verification)
-        cusum = _cusum(unit, config, period, window, cells)
+        cusum = cusum_charts(unit, config, period, window, cells)
 
     return {
         "reference_window": {"periods": reference_labels, "start_utc": _iso(reference.start),
@@ -278,7 +149,7 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
         "maturity": maturity_by_stratum(delays, config, period_end=window.end, cutoff=window.cutoff),
         "verification": verification_by_stratum(verification, cells, config),
         "time_to_intervention": time_to_intervention_by_stratum(intervention, config),
-        "sequential": {"cusum": cusum, "ewma": _ewma(unit, config, period, window, cells)},
+        "sequential": {"cusum": cusum, "ewma": ewma_charts(unit, config, period, window, cells)},
         "data_drift": drift,
         "early_warning": estimated_performance_by_stratum(histogram, reference_histogram, config),
     } | build_clinical_sections(unit, config, window)

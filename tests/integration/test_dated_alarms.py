@@ -18,7 +18,8 @@ import pandas as pd
 
 from monitor.domain.periods import Period
 from monitor.service.ingest import ingest_ground_truth, ingest_predictions
-from monitor.service.sections import Window, _cusum
+from monitor.service.cusum_charts import cusum_charts as _cusum
+from monitor.service.sections import Window
 from monitor.stats.sequential import bernoulli_cusum_path, bernoulli_cusum_state
 from monitor.synthetic import write_csv
 

@@ -1,0 +1,65 @@
+"""The CUSUM charts of an analysis (docs/sequential.md): each model version's charts fed case by case
+in the order the cases became known to the service, designed from the cases known before the period."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from monitor.domain.device import DeviceConfig
+from monitor.domain.periods import Period
+from monitor.domain.sequential_monitoring import CusumMonitor, chart_volumes, prespecified_volumes
+from monitor.service.window import Window
+
+__all__ = ["cusum_charts"]
+
+
+def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame
+           ) -> list[dict[str, Any]]:
+    """CUSUM charts of each model version with cases in the period, fed from the rows in the order the
+    cases became known to the service (:meth:`AggregateRepository.known_case_stream`), from the model
+    version's first known case to the end of the period's known-at window ``[period start, min(period end,
+    cut-off))``; the cases known in that window are the period's segment, and its alarms are dated.
+    (The window's materialised cases are not used: the charts' order is not the window's.)"""
+    from monitor.domain.periods import resolve_timezone
+
+    tz = resolve_timezone(config.monitoring.timezone)
+    segment = (window.start, min(window.end, window.cutoff))
+    rows: list[dict[str, Any]] = []
+    year = timedelta(days=365.25)
+    period_length = max(window.end - window.start, timedelta(days=1))
+    # The design (each chart's ARL0 and h) is fixed before the period: from the cases known by its start
+    # and predicted in the year before it, annualised; none known (a model version's first period, a
+    # back-fill): the configured minimum ARL0. A later cut-off cannot change it.
+    basis = unit.results.confusion_cells(window.device_id, start=window.start - year, end=window.start,
+                                         cutoff=window.start, attributes=config.strata.attributes)
+    for model_version in sorted(cells["model_version"].astype(str).unique()) if not cells.empty else []:
+        first = unit.aggregates.first_prediction_at(window.device_id, model_version)
+        span = window.start - max(window.start - year, first) if first is not None else period_length
+        per_year = year / max(span, period_length)
+        volumes = chart_volumes(basis, config, model_version, periods_per_year=per_year) if not basis.empty else {}
+        design_basis = "cases_known_before_period"
+        if not volumes and config.monitoring.cusum_cases_per_year:  # a design period: the pre-specified volume
+            volumes, design_basis = prespecified_volumes(config), "cases_per_year_configured"
+        monitor = CusumMonitor(config, model_version, volumes, segment=segment, timezone=tz, design_basis=design_basis)
+        for label, mature_after in _chart_streams(config):
+            for chunk in unit.aggregates.known_case_stream(
+                    window.device_id, model_version, until=segment[1], cutoff=window.cutoff,
+                    attributes=config.strata.attributes, label=label, mature_after_days=mature_after):
+                monitor.update(chunk)
+        rows += monitor.results()
+    return rows
+
+
+def _chart_streams(config: DeviceConfig) -> list[tuple[int | None, int | None]]:
+    """The case streams that feed the charts, as (outcome kept, days after prediction a case is taken): one
+    stream in known-at order; or, when some metric is charted per matured cohort
+    (``labels.charted_when_mature``), one stream per outcome (positives feed sensitivity, negatives
+    specificity), each in its own order."""
+    cohort = set(config.labels.charted_when_mature)
+    if not cohort:
+        return [(None, None)]
+    window = config.monitoring.maturity_window_days
+    return [(1, window if "sensitivity" in cohort else None), (0, window if "specificity" in cohort else None)]
