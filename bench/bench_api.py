@@ -5,6 +5,8 @@ Usage::
     .venv/bin/python bench/bench_api.py [--engine sqlite|postgresql|both] [--postgres-url URL]
         [--posts 20] [--rows 1000] [--clients 4] [--readers 50] [--reads-per-reader 10] [--json out.json]
     .venv/bin/python bench/bench_api.py --db URL [--readers 50] [--reads-per-reader 10] [--json out.json]
+    .venv/bin/python bench/bench_api.py --push [--engine both] [--clients 20] [--posts-per-client 3] [--rows 1000]
+        [--phases] [--sample] [--json out.json]
 
 For each engine: a fresh database (a temporary SQLite file, or a new database on the PostgreSQL server
 of ``--postgres-url`` / ``MONITOR_TEST_POSTGRES_URL``, dropped afterwards), the example device and a
@@ -20,6 +22,15 @@ device token; the API (``create_api``) served by uvicorn on a free loopback port
 ``--db URL`` measures the read part only, on an existing database with stored analyses (e.g. one that
 ``bench/run_all.py`` filled with N predictions through the real ingest and analysis): the readers
 request the newest stored run's results; the database is kept (an auditor token is added to it).
+
+``--push`` measures the push endpoint alone, on every chosen engine in the same run (a fresh database
+each, one after the other): ``--clients`` concurrent clients each post ``--posts-per-client`` NDJSON
+bodies of ``--rows`` new predictions (after one untimed warm-up post that registers the model version
+and sites); it prints p50 / p95 / p99 of the post latency, rows/s, the stored count check and the load
+average before and after, then a side-by-side table. ``--phases`` also times each phase of a post
+(authentication, parse, the ingestion lock's wait and hold, lookups, insert, ANALYZE, audit append,
+commit, ...: every call, so nested phases overlap); ``--sample`` samples ``pg_stat_activity`` and the
+ungranted ``pg_locks`` of the bench database every 50 ms during the load (PostgreSQL).
 
 Traffic goes only to 127.0.0.1; every loop is bounded. Figures are printed, never asserted.
 """
@@ -247,40 +258,270 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+
+class _Phases:
+    """Wall time of each phase of a post, every call (``--phases``): the service's and repositories'
+    methods are wrapped for the run only, and restored after. ``lock_held`` is the time from the ingestion
+    lock's grant to the end of that transaction's commit: the serial part of a post."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def _add(self, phase: str, seconds: float) -> None:
+        with self._lock:
+            self.times.setdefault(phase, []).append(seconds)
+
+    def _wrap(self, owner: Any, name: str, phase: str, after: Any = None) -> None:
+        original = getattr(owner, name)
+        phases = self
+
+        def timed(*a: Any, **k: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                phases._add(phase, time.perf_counter() - started)
+                if after is not None:
+                    after()
+
+        self._undo.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def _granted(self) -> None:
+        self._local.granted = time.perf_counter()
+
+    def _committed(self) -> None:
+        granted = getattr(self._local, "granted", None)
+        if granted is not None:
+            self._add("lock_held (grant to commit end)", time.perf_counter() - granted)
+            self._local.granted = None
+
+    def install(self) -> None:
+        from sqlalchemy.engine import Connection, Engine
+
+        import monitor.entrypoints.api.ingest as api_ingest
+        import monitor.entrypoints.api.security as api_security
+        from monitor.adapters.db.repositories.audit import AuditRepository
+        from monitor.adapters.db.repositories.cells import CellRepository
+        from monitor.adapters.db.repositories.logs import LogRepository
+
+        self._wrap(api_security, "authenticate_token", "auth (token check)")
+        self._wrap(api_ingest, "require_device", "require_device")
+        self._wrap(api_ingest, "parse_body", "parse body")
+        self._wrap(api_ingest, "ingest_predictions", "service total (ingest_predictions)")
+        self._wrap(Engine, "connect", "pool checkout + connect")
+        self._wrap(LogRepository, "lock_ingestion", "lock_ingestion wait", after=self._granted)
+        for name, phase in (("start_batch", "start_batch"), ("prediction_hashes", "lookup stored ids"),
+                            ("insert_predictions", "insert (COPY / executemany)"),
+                            ("insert_rejections", "store rejections"), ("register_model_versions", "register"),
+                            ("register_sites", "register"), ("refresh_statistics", "ANALYZE (refresh_statistics)"),
+                            ("finish_batch", "finish_batch")):
+            self._wrap(LogRepository, name, phase)
+        self._wrap(CellRepository, "mark_dirty", "mark_dirty (cell_months)")
+        self._wrap(AuditRepository, "append", "audit append")
+        self._wrap(Connection, "_commit_impl", "commit", after=self._committed)
+
+    def uninstall(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+        self._undo.clear()
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {phase: {"calls": len(v), "mean_ms": round(1000 * sum(v) / len(v), 1),
+                        "p50_ms": round(1000 * _percentile(v, 0.5), 1), "p95_ms": round(1000 * _percentile(v, 0.95), 1)}
+                for phase, v in self.times.items()}
+
+
+class _Sampler:
+    """Every ``interval`` s, what the bench database's other sessions are doing (``pg_stat_activity``: state
+    and wait event) and which locks they wait for (ungranted ``pg_locks``, with the waiting statement)."""
+
+    def __init__(self, url: str, interval: float = 0.05) -> None:
+        self._engine = create_engine(url)
+        self._interval = interval
+        self._stop = threading.Event()
+        self.samples = 0
+        self.activity: dict[str, int] = {}
+        self.waits: dict[str, int] = {}
+        self.sessions_max = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        activity = text("SELECT state, coalesce(wait_event_type, '') || ':' || coalesce(wait_event, ''), "
+                        "left(regexp_replace(query, '\\s+', ' ', 'g'), 48) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        locks = text("SELECT l.locktype, l.mode, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 48) "
+                     "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                     "WHERE NOT l.granted AND a.datname = current_database()")
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            while not self._stop.wait(self._interval):
+                rows = conn.execute(activity).all()
+                self.samples += 1
+                self.sessions_max = max(self.sessions_max, len(rows))
+                for state, wait, query in rows:
+                    key = f"{state} | {wait} | {query if state == 'active' else ''}"
+                    self.activity[key] = self.activity.get(key, 0) + 1
+                for locktype, mode, query in conn.execute(locks):
+                    key = f"{locktype} {mode} | {query}"
+                    self.waits[key] = self.waits.get(key, 0) + 1
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._engine.dispose()
+
+    def summary(self) -> dict[str, Any]:
+        def top(counts: dict[str, int]) -> dict[str, float]:
+            # average number of sessions in each situation per sample
+            return {k: round(v / max(1, self.samples), 2) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:12]}
+        return {"samples": self.samples, "sessions_max": self.sessions_max,
+                "sessions_by_state_wait_query (mean per sample)": top(self.activity),
+                "ungranted_locks (mean per sample)": top(self.waits)}
+
+
+async def _push(base: str, token: str, clients: int, per_client: int, rows: int, first: int
+                ) -> tuple[float, int, list[float]]:
+    """``clients`` concurrent clients, each posting ``per_client`` bodies of ``rows`` new predictions."""
+    bodies = [[_body(first + c * per_client + i, rows) for i in range(per_client)] for c in range(clients)]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    latencies: list[float] = []
+    accepted = 0
+
+    async def client_posts(own: list[bytes]) -> None:
+        nonlocal accepted
+        async with httpx.AsyncClient(base_url=base, timeout=600) as client:
+            for body in own:
+                started = time.perf_counter()
+                response = await client.post(f"/v1/devices/{DEVICE}/predictions", content=body, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                response.raise_for_status()
+                accepted += response.json()["accepted"]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client_posts(own) for own in bodies))
+    return time.perf_counter() - started, accepted, latencies
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def bench_push(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The push endpoint under ``args.clients`` concurrent clients on a fresh database at ``url``."""
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    app = bootstrap(Settings(database_url=url, data_dir=Path(tempfile.gettempdir()),
+                             patient_id_key="bench-patient-key-0123456789abcdef", actor="bench"))
+    register_device(load_device_config(EXAMPLE), uow=app.uow, clock=app.clock, actor="bench", source=str(EXAMPLE))
+    token = create_token(app.uow, name="bench", role="device", device_id=DEVICE, clock=app.clock, actor="bench")[1]
+    server, thread, base = _serve(app)
+    phases = _Phases() if args.phases else None
+    sampling = args.sample and make_url(url).get_backend_name() == "postgresql"
+    try:
+        asyncio.run(_push(base, token, 1, 1, args.rows, 0))  # warm-up: first model version, sites, token cache
+        load_before = _load()
+        if phases is not None:
+            phases.install()
+        sampler = _Sampler(url) if sampling else None
+        try:
+            if sampler is not None:
+                sampler.start()
+            wall, accepted, latencies = asyncio.run(_push(base, token, args.clients, args.posts_per_client,
+                                                          args.rows, 1))
+        finally:
+            if sampler is not None:
+                sampler.stop()
+            if phases is not None:
+                phases.uninstall()
+        load_after = _load()
+        with app.engine.connect() as conn:
+            stored = int(conn.execute(select(func.count()).select_from(predictions)).scalar_one())
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        app.engine.dispose()
+    sent = args.clients * args.posts_per_client * args.rows
+    figures: dict[str, Any] = {
+        "engine": make_url(url).get_backend_name(), "clients": args.clients, "posts": len(latencies),
+        "rows_per_post": args.rows, "rows_sent": sent, "rows_accepted": accepted,
+        "count_matches": stored == sent + args.rows and accepted == sent, "seconds": round(wall, 2),
+        "rows_per_second": round(sent / wall), "post_p50_ms": round(1000 * _percentile(latencies, 0.5)),
+        "post_p95_ms": round(1000 * _percentile(latencies, 0.95)),
+        "post_p99_ms": round(1000 * _percentile(latencies, 0.99)),
+        "load_before": load_before, "load_after": load_after}
+    if phases is not None:
+        figures["phases"] = phases.summary()
+    if sampler is not None:
+        figures["pg_activity"] = sampler.summary()
+    return figures
+
+
+def _push_table(figures: list[dict[str, Any]]) -> str:
+    lines = ["| engine | clients x posts x rows | post p50 / p95 / p99 ms | rows/s | stored = sent | load before / after |",
+             "|---|---|---|---|---|---|"]
+    for f in figures:
+        lines.append(f"| {f['engine']} | {f['clients']} x {f['posts'] // f['clients']} x {f['rows_per_post']} | "
+                     f"{f['post_p50_ms']:,} / {f['post_p95_ms']:,} / {f['post_p99_ms']:,} | {f['rows_per_second']:,} | "
+                     f"{'yes' if f['count_matches'] else 'NO'} | {f['load_before']} / {f['load_after']} |")
+    if len(figures) == 2:
+        lines.append(f"\nPostgreSQL / SQLite p50: {figures[1]['post_p50_ms'] / max(1, figures[0]['post_p50_ms']):.2f}x")
+    return "\n".join(lines)
+
+
+def _postgres_database(args: argparse.Namespace, parser: argparse.ArgumentParser, run: Any) -> Any:
+    """``run(url)`` on a new database of the PostgreSQL server, dropped afterwards."""
+    if not args.postgres_url:
+        parser.error("PostgreSQL needs --postgres-url or MONITOR_TEST_POSTGRES_URL")
+    server = make_url(args.postgres_url).set(drivername="postgresql+psycopg")
+    name = f"samd_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        return run(server.set(database=name).render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--postgres-url", default=os.environ.get("MONITOR_TEST_POSTGRES_URL"))
     parser.add_argument("--posts", type=int, default=20)
     parser.add_argument("--rows", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, help="Concurrent posting clients (4; --push: 20).")
     parser.add_argument("--readers", type=int, default=50)
     parser.add_argument("--reads-per-reader", type=int, default=10)
     parser.add_argument("--json", type=Path, help="Also write the figures to this file.")
     parser.add_argument("--db", help="Read-only run on this existing database (its newest analysis run).")
+    parser.add_argument("--push", action="store_true", help="Measure the push endpoint alone (see above).")
+    parser.add_argument("--posts-per-client", type=int, default=3)
+    parser.add_argument("--phases", action="store_true", help="--push: time each phase of a post.")
+    parser.add_argument("--sample", action="store_true", help="--push: sample pg_stat_activity / pg_locks.")
     args = parser.parse_args()
+    args.clients = args.clients or (20 if args.push else 4)
+    measure = bench_push if args.push else bench
     figures = []
     if args.db:
         figures.append(bench_existing(args.db, args))
     elif args.engine in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            figures.append(bench(f"sqlite:///{tmp}/bench.sqlite", args))
+            figures.append(measure(f"sqlite:///{tmp}/bench.sqlite", args))
     if not args.db and args.engine in ("postgresql", "both"):
-        if not args.postgres_url:
-            parser.error("PostgreSQL needs --postgres-url or MONITOR_TEST_POSTGRES_URL")
-        server = make_url(args.postgres_url).set(drivername="postgresql+psycopg")
-        name = f"samd_bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            figures.append(bench(server.set(database=name).render_as_string(hide_password=False), args))
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        figures.append(_postgres_database(args, parser, lambda url: measure(url, args)))
     for f in figures:
-        print(json.dumps(f))
+        print(json.dumps(f, indent=2 if args.push else None))
+    if args.push:
+        print(_push_table(figures))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
