@@ -22,6 +22,8 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from monitor.adapters.formats.dicom_sr import DicomSrLog
@@ -158,6 +160,77 @@ def _csv_frame(rows: list[list[str]], columns: list[str]) -> pd.DataFrame:
 
 
 def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """Chunks of a CSV file: parsed by Arrow's C++ reader while the file is plain (every record as wide as
+    the header, UTF-8, no NUL byte, an unquoted header of distinct names); at the first thing it does not
+    read the way Python's ``csv`` module does, the rest of the file is read by :func:`_python_csv_chunks`,
+    which gives the same chunks and names the data row of a malformed record. Arrow's own messages are
+    never shown: they quote the row."""
+    done = 0
+    try:
+        for first_row, frame in _arrow_csv_chunks(path, chunk_rows):
+            yield first_row, frame
+            done += len(frame)
+        return
+    except (_NotPlain, pa.ArrowException):
+        pass
+    yield from _python_csv_chunks(path, chunk_rows, skip=done)
+
+
+#: Bytes of CSV text Arrow parses at a time (a chunk is cut from one or more such blocks).
+_ARROW_BLOCK_BYTES = 8 << 20
+
+
+class _NotPlain(Exception):
+    """The CSV file needs the reference reader (see :func:`_csv_chunks`)."""
+
+
+def _arrow_csv_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """Arrow's streaming CSV reader, re-cut into chunks of ``chunk_rows`` data rows of text (``None`` for an
+    empty value, as :func:`_csv_frame`)."""
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline()
+    except UnicodeDecodeError:
+        raise _NotPlain from None
+    if '"' in first or "\x00" in first:
+        raise _NotPlain
+    header = next(csv.reader([first]), [])
+    columns = [str(c).strip().lower() for c in header]
+    if len(columns) < 2 or len(set(columns)) != len(columns):  # (a one-column file's blank-looking rows)
+        raise _NotPlain
+    reader = pacsv.open_csv(
+        path, read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1, block_size=_ARROW_BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
+                                             strings_can_be_null=True, quoted_strings_can_be_null=True))
+    first_row = 1
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in reader:
+        for column in batch.columns:
+            if pc.any(pc.match_substring(column, "\x00")).as_py():
+                raise _NotPlain  # refused with its message by the reference reader
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= chunk_rows:
+            table = pa.Table.from_batches(pending)
+            yield first_row, _arrow_frame(table.slice(0, chunk_rows))
+            first_row += chunk_rows
+            rest = table.slice(chunk_rows)
+            pending, held = rest.to_batches(), rest.num_rows
+    if held:
+        yield first_row, _arrow_frame(pa.Table.from_batches(pending))
+
+
+def _arrow_frame(table: pa.Table) -> pd.DataFrame:
+    """A table of text columns as the object frame every reader yields (``None`` for missing)."""
+    return pd.DataFrame({name: column.to_numpy() for name, column in zip(table.column_names, table.columns, strict=True)},
+                        dtype=object)
+
+
+def _python_csv_chunks(path: Path, chunk_rows: int, skip: int = 0) -> Iterator[tuple[int, pd.DataFrame]]:
+    """The reference reader (Python's ``csv`` module), which names the data row of any malformed record;
+    the chunks of the first ``skip`` data rows (a multiple of ``chunk_rows``) are parsed but not built."""
     # Python's csv module rather than pandas.read_csv(chunksize=...): pandas' C parser does not check
     # the field count of the first row of each chunk (an extra field is silently dropped) and takes a
     # first data row with one extra field as an index (shifting every column of the file).
@@ -179,10 +252,11 @@ def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame
                         f"but the header has {len(columns)} (quote values that contain a comma)")
                 rows.append(record)
                 if len(rows) >= chunk_rows:
-                    yield first_row, _csv_frame(rows, columns)
+                    if first_row > skip:
+                        yield first_row, _csv_frame(rows, columns)
                     first_row += len(rows)
                     rows = []
-            if rows:
+            if rows and first_row > skip:
                 yield first_row, _csv_frame(rows, columns)
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: data row {_undecodable_row(path)} is not UTF-8 text "
