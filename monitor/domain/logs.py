@@ -345,7 +345,9 @@ def _pseudonymise(patient_ids: pd.Series, hash_patient: PatientHasher) -> pd.Ser
     if _is_text(distinct):  # the usual case: only identifiers looking like pseudonyms go through one()
         marked = pc.starts_with(pa.array(distinct, type=pa.string()), _PSEUDONYM_PREFIX).to_numpy(zero_copy_only=False)
         hashed = np.empty(len(distinct) + 1, dtype=object)
-        hashed[:-1][~marked] = [hash_patient(p) for p in distinct[~marked]]
+        plain = distinct[~marked].tolist()
+        many = getattr(hash_patient, "many", None)  # the bulk form of the keyed hash, when it has one
+        hashed[:-1][~marked] = many(plain) if many is not None else [hash_patient(p) for p in plain]
         hashed[:-1][marked] = [one(p) for p in distinct[marked]]
         hashed[-1] = None
         return pd.Series(hashed[codes], index=patient_ids.index, dtype=object)

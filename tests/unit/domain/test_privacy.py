@@ -33,3 +33,14 @@ def test_missing_or_short_key_is_a_clear_error() -> None:
         make_patient_hasher(None)
     with pytest.raises(MissingSecretError, match="too short"):
         make_patient_hasher("short")
+
+
+@pytest.mark.parametrize("key_length", [16, 63, 64, 65, 200])
+def test_bulk_hashes_equal_hmac_new(key_length: int) -> None:
+    """``many`` (the ingest's bulk path) and the single call are RFC 2104 HMAC-SHA-256, as ``hmac.new``."""
+    key = "".join(chr(0x41 + (i * 7) % 900) for i in range(key_length))
+    ids = ["", "P001", "患者-42", "x" * 300, "PAT 7", "P001"]
+    hasher = make_patient_hasher(key)
+    expected = [hmac.new(key.encode(), i.encode(), hashlib.sha256).hexdigest() for i in ids]
+    assert hasher.many(ids) == expected  # type: ignore[attr-defined]
+    assert [hasher(i) for i in ids] == expected
