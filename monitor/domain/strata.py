@@ -19,23 +19,18 @@ Examples
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from monitor.domain.binning import MISSING_LABEL, BinningRule, default_labels
+
 __all__ = ["MISSING_LABEL", "OVERALL_KEY", "AttributeSpec", "StratumDefinition", "assign_labels"]
 
-MISSING_LABEL = "unknown"
 OVERALL_KEY = "overall"
-
-
-def _fmt(edge: float) -> str:
-    return str(int(edge)) if float(edge).is_integer() else f"{edge:g}"
 
 
 class AttributeSpec(BaseModel):
@@ -91,22 +86,18 @@ class AttributeSpec(BaseModel):
             return list(self.values or [])
         if self.bin_labels is not None:
             return list(self.bin_labels)
-        edges = self.bins
-        inner = []
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-            if float(lo).is_integer() and float(hi).is_integer():
-                inner.append(f"{int(lo)}-{int(hi) - 1}")
-            else:
-                inner.append(f"[{_fmt(lo)}, {_fmt(hi)})")
-        return [f"<{_fmt(edges[0])}", *inner, f">={_fmt(edges[-1])}"]
+        return default_labels(self.bins)
+
+    @property
+    def rule(self) -> BinningRule:
+        """The engine-neutral binning rule of this attribute (:mod:`monitor.domain.binning`)."""
+        if self.bins is None:
+            return BinningRule.categorical(self.name, self.source_column)
+        return BinningRule.numeric(self.name, self.source_column, self.bins, self.labels())
 
     def bin_label(self, value: float | str | None) -> str:
-        """The stratum label of one raw value (``unknown`` when missing)."""
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
-            return MISSING_LABEL
-        if self.bins is None:
-            return str(value)
-        return self.labels()[bisect_right(self.bins, float(value))]
+        """The stratum label of one raw value (``unknown`` when missing; ages of 90 and above top-coded)."""
+        return self.rule.label(value)
 
 
 @dataclass(frozen=True, order=True)
@@ -150,9 +141,9 @@ class StratumDefinition:
 def assign_labels(frame: pd.DataFrame, attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
     """Stratum labels of each row of a per-case frame, one column per attribute name.
 
-    The vectorised twin of :meth:`AttributeSpec.bin_label` (and of the SQL ``CASE``
-    expressions the storage adapter builds): numeric attributes are cut into
-    left-closed bins, missing values become ``unknown``.
+    The vectorised form of :meth:`AttributeSpec.bin_label`: :meth:`BinningRule.evaluate` of each
+    attribute's rule (the rule the SQL, Arrow and Spark engines compile): numeric attributes are cut
+    into left-closed bins, missing values become ``unknown``.
 
     Examples
     --------
@@ -161,17 +152,5 @@ def assign_labels(frame: pd.DataFrame, attributes: Sequence[AttributeSpec]) -> p
     >>> assign_labels(pd.DataFrame({"age": [44.9, 75, None], "sex": ["F", None, "M"]}), specs).values.tolist()
     [['<45', 'F'], ['>=75', 'unknown'], ['unknown', 'M']]
     """
-    columns = {}
-    for spec in attributes:
-        values = frame[spec.source_column]
-        if spec.is_numeric:
-            assert spec.bins is not None
-            numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-            index = np.searchsorted(np.asarray(spec.bins, dtype=float), numbers, side="right")
-            labels = np.asarray(spec.labels(), dtype=object)[np.minimum(index, len(spec.bins))]
-            labels[np.isnan(numbers)] = MISSING_LABEL
-            columns[spec.name] = labels
-        else:
-            text = values.astype(object)
-            columns[spec.name] = text.where(text.notna() & (text != ""), MISSING_LABEL).astype(str).to_numpy()
+    columns = {spec.name: spec.rule.evaluate(frame[spec.source_column]) for spec in attributes}
     return pd.DataFrame(columns, index=frame.index)
