@@ -72,7 +72,7 @@ HASHED_COLUMNS = ("patient_id", "accession_number")
 RETRACTION_REQUIRED = ("device_id", "prediction_id", "retracted_at", "reason")
 #: Ages at or above this are stored as this value, meaning ">= 90" (HIPAA Safe Harbor,
 #: 45 CFR 164.514(b)(2)(i)(C): ages over 89 are aggregated into one category).
-from monitor.domain.binning import AGE_CAP  # noqa: E402  (one constant for ingestion and every binning engine)
+from monitor.domain.binning import AGE_CAP
 GROUND_TRUTH_SOURCES = (
     "histopathology",
     "follow_up",
