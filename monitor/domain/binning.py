@@ -106,11 +106,24 @@ class BinningRule:
         """Whether the values are binned numbers."""
         return self.edges is not None
 
-    def cases(self) -> list[tuple[float, str]]:
-        """``(edge, label)`` in order: the first ``value < edge`` gives ``label``, else ``labels[-1]``
-        (the form SQL ``CASE`` and Spark ``when`` chains compile)."""
+    def cases(self) -> tuple[list[tuple[float, str]], str]:
+        """The numeric rule as a ``CASE`` chain for compilers: ``([(edge, label), ...], otherwise)``.
+
+        For a non-missing value the first pair with ``value < edge`` gives its label, else ``otherwise``.
+        The top-code is compiled in: an edge above it is never reached (every capped value lies below it),
+        so the chain stops there and that bin's label is ``otherwise``. Missing values (null, NaN) are
+        tested first by the compiler and get :attr:`missing`.
+
+        >>> BinningRule.numeric("b", "age", [45, 90, 95]).cases()
+        ([(45.0, '<45'), (90.0, '45-89')], '90-94')
+        """
         assert self.edges is not None
-        return list(zip(self.edges, self.labels[:-1], strict=True))
+        pairs: list[tuple[float, str]] = []
+        for edge, label in zip(self.edges, self.labels[:-1], strict=True):
+            if self.top_code is not None and edge > self.top_code:
+                return pairs, label
+            pairs.append((edge, label))
+        return pairs, self.labels[-1]
 
     # ------------------------------------------------------------------ evaluation (pandas / numpy)
     def bin_index(self, numbers: np.ndarray) -> np.ndarray:

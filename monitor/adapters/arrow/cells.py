@@ -32,8 +32,9 @@ Rules, the Spark engine's (see its module docstring):
   excluded and reported (``conflicting_prediction_id``);
 * a ground-truth row counts when its label is 0/1 and ``confirmed_at <= cutoff``; the label confirmed
   last wins; ties with different labels are excluded and reported (``ambiguous_ground_truth``);
-* stratum labels follow :meth:`monitor.domain.strata.AttributeSpec.bin_label` (left-closed bins,
-  missing or empty values ``unknown``, ages above 89 coded 90).
+* stratum labels follow the domain's rule (:class:`monitor.domain.binning.BinningRule`: left-closed
+  bins, missing or empty values ``unknown``, ages of 90 and above top-coded to 90), its numeric part
+  evaluated by the rule's own numpy kernel (:meth:`~monitor.domain.binning.BinningRule.bin_index`).
 
 Reference: Apache Arrow columnar format and compute functions (https://arrow.apache.org/docs/,
 "Columnar Format" specification); the counting rules are samd-monitor's own (docs/spark.md).
@@ -54,13 +55,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from monitor.domain.strata import MISSING_LABEL, AttributeSpec
+from monitor.domain.strata import AttributeSpec
 from monitor.errors import InputError
 
 __all__ = ["ArrowCells", "arrow_confusion_cells", "describe"]
 
 COUNT_COLUMNS = ("tp", "fp", "fn", "tn")
-AGE_TOP_CODE = 90.0
 #: Rows per batch processed; row groups are read in runs of at least this many rows.
 BATCH_ROWS = 250_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -522,22 +522,18 @@ def _low_bits(values: np.ndarray) -> np.ndarray:
 
 
 def _stratum_codes(batch: pa.Table, spec: AttributeSpec, book: _Codebook) -> np.ndarray:
-    """Codes of the stratum labels of ``spec`` for the rows of ``batch``."""
-    name = spec.source_column
-    if name not in batch.column_names:
-        return np.full(batch.num_rows, book.code(MISSING_LABEL), dtype=np.int64)
-    raw = batch.column(name).combine_chunks()
-    if not spec.is_numeric:
-        return book.encode(raw, missing=MISSING_LABEL)
-    assert spec.bins is not None
-    value = _numbers(raw).to_numpy(zero_copy_only=False)
-    if name == "age":
-        value = np.where(value > 89, AGE_TOP_CODE, value)
-    labels = spec.labels()
-    lookup = np.asarray([book.code(label) for label in labels] + [book.code(MISSING_LABEL)], dtype=np.int64)
-    index = np.searchsorted(np.asarray(spec.bins, dtype=float), value, side="right")
-    index[np.isnan(value)] = len(labels)
-    return lookup[index]
+    """Codes of the stratum labels of ``spec`` for the rows of ``batch``: the domain's rule
+    (:class:`monitor.domain.binning.BinningRule`) on Arrow values, read as numbers by :func:`_numbers`
+    (Spark's ``cast('double')``) and binned by the rule's own numpy kernel, or dictionary-encoded as text
+    with nulls and empty text ``unknown``."""
+    rule = spec.rule
+    if rule.column not in batch.column_names:
+        return np.full(batch.num_rows, book.code(rule.missing), dtype=np.int64)
+    raw = batch.column(rule.column).combine_chunks()
+    if not rule.is_numeric:
+        return book.encode(raw, missing=rule.missing)
+    lookup = np.asarray([book.code(label) for label in (*rule.labels, rule.missing)], dtype=np.int64)
+    return lookup[rule.bin_index(_numbers(raw).to_numpy(zero_copy_only=False))]
 
 
 class _Cells:

@@ -19,9 +19,10 @@ Rules, mirroring ingestion and the SQL path:
   several rows for one prediction (corrections) resolve to the one confirmed last
   (ties: the larger label version order in the file set is not defined, so ties with
   different labels are excluded and reported);
-* stratum labels follow :meth:`monitor.domain.strata.AttributeSpec.bin_label`: numeric
-  attributes are binned with left-closed edges, missing or empty values become
-  ``unknown``; ages above 89 are coded 90 like ingestion does.
+* stratum labels follow the domain's rule (:class:`monitor.domain.binning.BinningRule`, compiled
+  to a Spark column by :func:`stratum_column`): numeric attributes are binned with left-closed
+  edges, missing or empty values become ``unknown``; ages of 90 and above are top-coded to 90 like
+  ingestion does (one constant, :data:`monitor.domain.binning.AGE_CAP`).
 
 Reference: Zaharia M. et al., "Apache Spark: a unified engine for big data processing",
 Commun. ACM 59(11), 2016 (the engine); the counting rules are samd-monitor's own
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 
-from monitor.domain.strata import MISSING_LABEL, AttributeSpec
+from monitor.domain.strata import AttributeSpec
 from monitor.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -45,7 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = ["SparkCells", "describe", "local_spark_session", "spark_confusion_cells"]
 
 COUNT_COLUMNS = ("tp", "fp", "fn", "tn")
-AGE_TOP_CODE = 90.0
 
 
 @dataclass
@@ -74,25 +74,24 @@ def local_spark_session(app_name: str = "samd-monitor", cores: int = 2) -> Spark
             .getOrCreate())
 
 
-def _stratum_column(frame: DataFrame, spec: AttributeSpec) -> Column:
+def stratum_column(frame: DataFrame, spec: AttributeSpec) -> Column:
+    """The Spark compiler of the domain's binning rule (:class:`monitor.domain.binning.BinningRule`):
+    the stratum label of ``spec`` for each row of ``frame`` (a missing column labels every row ``unknown``)."""
     from pyspark.sql import functions as F
 
-    name = spec.source_column
-    if name not in frame.columns:
-        return F.lit(MISSING_LABEL)
-    raw = F.col(name)
-    if not spec.is_numeric:
+    rule = spec.rule
+    if rule.column not in frame.columns:
+        return F.lit(rule.missing)
+    raw = F.col(rule.column)
+    if not rule.is_numeric:
         text = raw.cast("string")
-        return F.when(text.isNull() | (text == ""), F.lit(MISSING_LABEL)).otherwise(text)
-    assert spec.bins is not None
+        return F.when(text.isNull() | (text == ""), F.lit(rule.missing)).otherwise(text)
     value = raw.cast("double")
-    if name == "age":
-        value = F.when(value > 89, F.lit(AGE_TOP_CODE)).otherwise(value)
-    labels = spec.labels()
-    expression = F.when(value.isNull() | F.isnan(value), F.lit(MISSING_LABEL))
-    for edge, label in zip(spec.bins, labels[:-1], strict=True):
+    pairs, otherwise = rule.cases()
+    expression = F.when(value.isNull() | F.isnan(value), F.lit(rule.missing))
+    for edge, label in pairs:
         expression = expression.when(value < F.lit(float(edge)), F.lit(label))
-    return expression.otherwise(F.lit(labels[-1]))
+    return expression.otherwise(F.lit(otherwise))
 
 
 def _timestamp(frame: DataFrame, column: str) -> Column:
@@ -158,7 +157,7 @@ def spark_confusion_cells(
     read, invalid = int(tally["read"]), int(tally["invalid"] or 0)
     if invalid:
         excluded["invalid_prediction_row"] = invalid
-    labels = {spec.name: _stratum_column(pred, spec) for spec in attributes}
+    labels = {spec.name: stratum_column(pred, spec) for spec in attributes}
     rows = (pred.where(valid)
             .select(F.col("prediction_id").cast("string").alias("prediction_id"),
                     F.col("model_version").cast("string").alias("model_version"),

@@ -18,6 +18,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
 )
 from sqlalchemy.sql import ColumnElement
@@ -32,7 +33,7 @@ from monitor.adapters.db.tables import (
     predictions,
     stratum_results,
 )
-from monitor.domain.strata import MISSING_LABEL, AttributeSpec
+from monitor.domain.strata import AttributeSpec
 from monitor.errors import NotFoundError
 
 __all__ = ["ResultRepository", "attribute_expression", "confusion_counts", "sorted_cells"]
@@ -44,25 +45,26 @@ _CORE_COLUMNS = {"age": predictions.c.age, "sex": predictions.c.sex, "site_id": 
 def attribute_expression(spec: AttributeSpec, table: Table = predictions) -> ColumnElement[str]:
     """SQL expression giving the stratum label of ``spec`` for each prediction row.
 
-    Mirrors :meth:`AttributeSpec.bin_label`: numeric attributes are binned with
-    left-closed edges, missing values become ``unknown``. ``table`` is ``predictions`` or a
-    table with the same stratification columns (``prediction_failures``).
+    The SQL compiler of the domain's rule (:class:`monitor.domain.binning.BinningRule`, the one
+    :meth:`AttributeSpec.bin_label` evaluates): numeric attributes are binned with left-closed edges
+    (ages top-coded at 90), missing or empty values become ``unknown``. ``table`` is ``predictions``
+    or a table with the same stratification columns (``prediction_failures``).
     """
-    column = spec.source_column
+    rule = spec.rule
+    column = rule.column
     if column in _CORE_COLUMNS:
         raw: ColumnElement[Any] = table.c[column]
         numeric = raw if column == "age" else None
     else:
         raw = table.c.attributes[column].as_string()
-        numeric = cast(table.c.attributes[column].as_float(), Float) if spec.is_numeric else None
-    if not spec.is_numeric:
-        return func.coalesce(raw, literal(MISSING_LABEL))
-    assert spec.bins is not None
+        numeric = cast(table.c.attributes[column].as_float(), Float) if rule.is_numeric else None
+    if not rule.is_numeric:
+        return case((or_(raw.is_(None), raw == ""), literal(rule.missing)), else_=raw)
     value = numeric if numeric is not None else cast(raw, Float)
-    labels = spec.labels()
-    whens = [(value.is_(None), literal(MISSING_LABEL))]
-    whens += [(value < edge, literal(label)) for edge, label in zip(spec.bins, labels[:-1], strict=True)]
-    return case(*whens, else_=literal(labels[-1]))
+    pairs, otherwise = rule.cases()
+    whens = [(value.is_(None), literal(rule.missing))]
+    whens += [(value < edge, literal(label)) for edge, label in pairs]
+    return case(*whens, else_=literal(otherwise))
 
 
 def confusion_counts(truth: ColumnElement[Any], call: ColumnElement[Any]) -> list[ColumnElement[Any]]:
