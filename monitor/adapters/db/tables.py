@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -577,4 +578,18 @@ site_summary_cells = Table(
     Column("tn", BigInteger, nullable=False),
     Column("pending", BigInteger, nullable=False),
     Column("small", Boolean, nullable=False),  # fewer cases than the site's minimum cell size
+)
+
+# Per-month aggregates beside the count cells (issue 20): every window aggregate that is a sum of its months'
+# values (verification cells, score and feature histograms, label sources), one payload per device, local
+# month and kind, recounted in the same pass as the month's count cells and sharing its cell_months state.
+month_aggregates = Table(
+    "month_aggregates",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("month", String(7), primary_key=True),  # YYYY-MM in the device's monitoring time zone
+    Column("kind", String(32), primary_key=True),  # a WindowAggregates frame: verification, score_histogram, ...
+    Column("payload", LargeBinary, nullable=False),  # the month's frame as an Arrow IPC stream
+    Column("config_hash", String(64), nullable=False),
+    Column("refreshed_at", UtcDateTime, nullable=False),
 )
