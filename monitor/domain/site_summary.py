@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.domain.periods import Period
+from monitor.domain.strata import AttributeSpec
 from monitor.errors import InputError, PeriodError
 
 __all__ = [
@@ -154,17 +155,20 @@ def _summed(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return grouped[keys + counts].reset_index(drop=True)
 
 
-def count_cells(cases: pd.DataFrame, attributes: Sequence[str]) -> pd.DataFrame:
+def count_cells(cases: pd.DataFrame, attributes: Sequence[str | AttributeSpec]) -> pd.DataFrame:
     """Cells of a frame of cases (or of case counts).
 
     Parameters
     ----------
     cases
-        Columns ``month``, ``model_version``, one column per attribute name (stratum labels),
-        ``predicted_label`` (0/1), ``label`` (0/1, missing while ground truth is awaited) and
-        optionally ``n``, the number of cases the row stands for (default 1).
+        Columns ``month``, ``model_version``, one column per attribute name (stratum labels) or, for
+        an attribute given as a specification, its raw source column, ``predicted_label`` (0/1),
+        ``label`` (0/1, missing while ground truth is awaited) and optionally ``n``, the number of
+        cases the row stands for (default 1).
     attributes
-        The stratification attribute names, in configuration order.
+        The stratification attributes, in configuration order: names (the labels are in ``cases``),
+        or specifications, whose labels are computed from the raw values by the domain's binning rule
+        (:meth:`monitor.domain.binning.BinningRule.evaluate`, the rule every engine compiles).
 
     Returns
     -------
@@ -180,8 +184,16 @@ def count_cells(cases: pd.DataFrame, attributes: Sequence[str]) -> pd.DataFrame:
          month model_version sex  tp  fp  fn  tn  pending
     0  2025-07             1   F   1   0   0   0        1
     1  2025-07             1   M   0   1   0   0        0
+    >>> count_cells(cases.assign(age=[44, 95, None]), [AttributeSpec(name="age_band", column="age", bins=[45, 90])])
+         month model_version age_band  tp  fp  fn  tn  pending
+    0  2025-07             1      <45   1   0   0   0        0
+    1  2025-07             1     >=90   0   0   0   0        1
+    2  2025-07             1  unknown   0   1   0   0        0
     """
-    keys = [*_KEYS, *_check_names(attributes)]
+    specs = [a for a in attributes if not isinstance(a, str)]
+    if specs:
+        cases = cases.assign(**{a.name: a.rule.evaluate(cases[a.rule.column]) for a in specs})
+    keys = [*_KEYS, *_check_names([a if isinstance(a, str) else a.name for a in attributes])]
     weight = cases["n"].to_numpy(dtype=np.int64) if "n" in cases.columns else np.ones(len(cases), dtype=np.int64)
     call = pd.to_numeric(cases["predicted_label"]).to_numpy(dtype=float)
     truth = pd.to_numeric(cases["label"]).to_numpy(dtype=float)
