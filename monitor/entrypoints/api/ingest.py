@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -40,19 +41,29 @@ def _request_body(kind: str) -> dict[str, Any]:
 def ingest_router(app: App, auth: Authenticator, max_body_bytes: int, metrics: ServiceMetrics | None = None
                   ) -> APIRouter:
     """The ingest endpoints; each posted body is one batch, stored in one transaction (its rows counted in
-    ``metrics``)."""
+    ``metrics``).
+
+    The database serialises ingest transactions (``LogRepository.lock_ingestion``); the posts of this
+    process also queue for their turn *here*, first come first served, after reading and parsing their
+    body. A waiting post then holds neither a worker thread nor a pooled connection: with 20 concurrent
+    posts each transaction held a connection while waiting for the lock, which emptied the pool (5 + 10
+    overflow) so that token checks and reads waited for a connection (bench/bench_api.py --push --phases).
+    """
     router = APIRouter(prefix="/v1/devices/{device_id}", tags=["ingest"])
     errors = problem_responses(400, 401, 403, 404, 413, 415, 422, 429, 503)
+    turn = anyio.Lock()  # one ingest transaction of this process at a time (FIFO)
 
     async def ingest(kind: str, device_id: str, request: Request, principal: Principal,
                      run: Callable[..., Any]) -> dict[str, Any]:
         principal.require(Permission.WRITE_LOGS, device_id)
-        require_device(app.uow, device_id)
+        await run_in_threadpool(require_device, app.uow, device_id)  # a database read: not on the event loop
         body = await read_body(request, max_body_bytes)
         source = f"api:{request.url.path}"
         log = await run_in_threadpool(parse_body, body, media_type(request), kind=kind, device_id=device_id,
                                       name=source)
-        summary = await run_in_threadpool(run, log, source=source, uow=app.uow, clock=app.clock, actor=principal.name)
+        async with turn:
+            summary = await run_in_threadpool(run, log, source=source, uow=app.uow, clock=app.clock,
+                                              actor=principal.name)
         batch: dict[str, Any] = summary.as_dict()
         if metrics is not None:
             metrics.observe_batch(batch, kind=kind, source="api")
