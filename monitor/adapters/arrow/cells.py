@@ -57,8 +57,9 @@ import pyarrow.dataset as ds
 
 from monitor.domain.strata import AttributeSpec
 from monitor.errors import InputError
+from monitor.service.cell_engines import register_cell_engine
 
-__all__ = ["ArrowCells", "arrow_confusion_cells", "describe"]
+__all__ = ["ArrowCellEngine", "ArrowCells", "arrow_confusion_cells", "describe"]
 
 COUNT_COLUMNS = ("tp", "fp", "fn", "tn")
 #: Rows per batch processed; row groups are read in runs of at least this many rows.
@@ -762,6 +763,29 @@ def _first_contents(keys: np.ndarray, cell: np.ndarray, at: np.ndarray, score: n
     lead = starts[np.cumsum(first) - 1]
     differs = (cell != cell[lead]) | (at != at[lead]) | (score != score[lead])
     return starts, np.logical_or.reduceat(differs, starts)
+
+
+@dataclass
+class ArrowCellEngine:
+    """The Arrow engine behind the cell-engine port (:class:`monitor.service.cell_engines.CellEngine`).
+
+    ``last`` keeps the bookkeeping (rows read, counted, excluded) of the latest count.
+    """
+
+    predictions: Sequence[str]
+    ground_truth: Sequence[str]
+    last: ArrowCells | None = None
+
+    def confusion_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                        attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+        """The lake's cells (see :func:`arrow_confusion_cells`)."""
+        self.last = arrow_confusion_cells(predictions=self.predictions, ground_truth=self.ground_truth,
+                                          device_id=device_id, start=start, end=end, cutoff=cutoff,
+                                          attributes=attributes)
+        return self.last.cells
+
+
+register_cell_engine("arrow", lambda *, predictions, ground_truth, **_: ArrowCellEngine(predictions, ground_truth))
 
 
 def describe(result: ArrowCells) -> dict[str, Any]:

@@ -39,11 +39,12 @@ import pandas as pd
 
 from monitor.domain.strata import AttributeSpec
 from monitor.errors import InputError
+from monitor.service.cell_engines import register_cell_engine
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["SparkCells", "describe", "local_spark_session", "spark_confusion_cells"]
+__all__ = ["SparkCellEngine", "SparkCells", "describe", "local_spark_session", "spark_confusion_cells", "stratum_column"]
 
 COUNT_COLUMNS = ("tp", "fp", "fn", "tn")
 
@@ -203,6 +204,34 @@ def spark_confusion_cells(
         frame[column] = frame[column].astype("int64")
     frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
     return SparkCells(cells=frame, predictions_read=read, predictions_counted=counted, excluded=excluded)
+
+
+@dataclass
+class SparkCellEngine:
+    """The Spark engine behind the cell-engine port (:class:`monitor.service.cell_engines.CellEngine`).
+
+    Without a ``spark`` session a local one is started at the first count. ``last`` keeps the
+    bookkeeping (rows read, counted, excluded) of the latest count.
+    """
+
+    predictions: Sequence[str]
+    ground_truth: Sequence[str]
+    spark: SparkSession | None = None
+    last: SparkCells | None = None
+
+    def confusion_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                        attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
+        """The lake's cells (see :func:`spark_confusion_cells`)."""
+        if self.spark is None:
+            self.spark = local_spark_session()
+        self.last = spark_confusion_cells(self.spark, predictions=self.predictions, ground_truth=self.ground_truth,
+                                          device_id=device_id, start=start, end=end, cutoff=cutoff,
+                                          attributes=attributes)
+        return self.last.cells
+
+
+register_cell_engine("spark", lambda *, predictions, ground_truth, spark=None, **_: SparkCellEngine(
+    predictions, ground_truth, spark))
 
 
 def describe(result: SparkCells) -> dict[str, Any]:
