@@ -1,0 +1,122 @@
+"""The stream of a model version's labelled cases in the order they became known to the service (both the
+prediction and its current label ingested), in chunks, for the sequential charts (docs/sequential.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Connection,
+    Select,
+    case,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
+from sqlalchemy.sql import ColumnElement
+
+from monitor.adapters.db.repositories._active import active_prediction_clause
+from monitor.adapters.db.repositories.results import _label_join, attribute_expression
+from monitor.adapters.db.tables import ground_truth, predictions
+from monitor.domain.strata import AttributeSpec
+
+__all__ = ["CaseStreamRepository", "known_at"]
+
+
+def known_at() -> ColumnElement[datetime]:
+    """When a prediction and its current label (the latest version received by the cut-off, joined by
+    :func:`_label_join`) were both known to the service: the later of the two ingestion instants."""
+    return case((ground_truth.c.ingested_at > predictions.c.ingested_at, ground_truth.c.ingested_at),
+                else_=predictions.c.ingested_at)
+
+
+class CaseStreamRepository:
+    """The known-at ordered case stream of the CUSUM charts."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def known_case_stream(self, device_id: str, model_version: str, *, until: datetime, cutoff: datetime,
+                          attributes: Sequence[AttributeSpec], chunk_rows: int = 200_000,
+                          mature_after_days: int | None = None, label: int | None = None) -> Iterator[pd.DataFrame]:
+        """The labelled cases of one model version in the order they became known to the service, in chunks.
+
+        Every active prediction of the model version (whatever its prediction time) joined to its current
+        label as of ``cutoff``, known (:meth:`known_at`) before ``until``. Order: the known-at instant, then
+        the clinical instant (the later of prediction and confirmation: cases ingested together, e.g. a
+        back-fill, are charted in clinical order), then the prediction's row id, so that a later cut-off
+        only appends cases. Columns: stratum labels, ``label``, ``predicted_label``, ``known_at`` (int64,
+        nanoseconds since the epoch, UTC) and ``corrected`` (1 when the current label is a correction: the
+        case left its earlier position in the chart).
+
+        With ``mature_after_days``, a case is taken only once its prediction is that many days old (per
+        matured cohort: the later of that instant and its known-at); ``label`` keeps the cases of one outcome.
+        """
+        known = known_at()
+        if mature_after_days is not None:
+            if self._conn.dialect.name == "sqlite":  # stored as text: SQLite's own date arithmetic, whole seconds
+                mature: Any = type_coerce(func.datetime(predictions.c.predicted_at, f"+{int(mature_after_days)} days"),
+                                          predictions.c.predicted_at.type)
+            else:
+                mature = type_coerce(predictions.c.predicted_at + literal_column(f"INTERVAL '{int(mature_after_days)} days'"),
+                                     predictions.c.predicted_at.type)
+            known = case((mature > known, mature), else_=known)
+        clinical = case((ground_truth.c.confirmed_at > predictions.c.predicted_at, ground_truth.c.confirmed_at),
+                        else_=predictions.c.predicted_at)
+        labels = [attribute_expression(spec).label(spec.name) for spec in attributes]
+        query = (select(*labels, ground_truth.c.label, predictions.c.predicted_label, known.label("known_at"),
+                        case((ground_truth.c.version > 1, 1), else_=0).label("corrected"))
+                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
+                 .where(predictions.c.device_id == device_id, predictions.c.model_version == model_version,
+                        predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff), known < until,
+                        *([] if label is None else [ground_truth.c.label == label]))
+                 .order_by(known, clinical, predictions.c.id))
+        return self._stream(query, [a.name for a in attributes], chunk_rows)
+
+    def _stream(self, query: Select[Any], names: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+        """The rows of ``query`` (stratum labels, label, call, known-at instant, corrected) in chunks of
+        ``chunk_rows``.
+
+        Columns: stratum labels (categorical), ``label``, ``predicted_label`` and ``corrected`` (int8),
+        ``known_at`` (int64 ns, UTC). Used by the sequential charts, which carry their state from chunk to
+        chunk, so memory stays bounded: rows are fetched in slices of at most 25,000 and folded at once
+        into compact arrays (a code per label), never held as Python rows for a whole chunk.
+        """
+        slice_rows = max(1, min(chunk_rows, 25_000))
+        lookups: list[dict[Any, int]] = [{} for _ in names]  # label -> code, per attribute, across chunks
+        codes = np.empty((len(names), chunk_rows), dtype=np.int32)
+        outcome = np.empty((3, chunk_rows), dtype=np.int8)
+        known = np.empty(chunk_rows, dtype=np.int64)
+        filled = 0
+
+        def chunk(size: int) -> pd.DataFrame:
+            frame = {name: pd.Categorical.from_codes(codes[i, :size].copy(), categories=list(lookups[i]))
+                     for i, name in enumerate(names)}
+            return pd.DataFrame(frame | {"label": outcome[0, :size].copy(), "predicted_label": outcome[1, :size].copy(),
+                                         "known_at": known[:size].copy(), "corrected": outcome[2, :size].copy()})
+
+        result = self._conn.execute(query.execution_options(yield_per=slice_rows))
+        n = len(names)
+        for part in result.partitions(slice_rows):
+            taken = 0
+            while taken < len(part):
+                rows = part[taken:taken + chunk_rows - filled]
+                columns = list(zip(*rows, strict=True))
+                for i, lookup in enumerate(lookups):
+                    codes[i, filled:filled + len(rows)] = [lookup.setdefault(v, len(lookup)) for v in columns[i]]
+                outcome[0, filled:filled + len(rows)] = columns[n]
+                outcome[1, filled:filled + len(rows)] = columns[n + 1]
+                known[filled:filled + len(rows)] = pd.DatetimeIndex(pd.to_datetime(list(columns[n + 2]), utc=True)
+                                                                    ).as_unit("ns").asi8
+                outcome[2, filled:filled + len(rows)] = columns[n + 3]
+                filled += len(rows)
+                taken += len(rows)
+                if filled == chunk_rows:
+                    yield chunk(filled)
+                    filled = 0
+        if filled:
+            yield chunk(filled)
