@@ -593,3 +593,46 @@ month_aggregates = Table(
     Column("config_hash", String(64), nullable=False),
     Column("refreshed_at", UtcDateTime, nullable=False),
 )
+
+# CUSUM checkpoints (issue 20, docs/sequential.md section 1c): the state of a model version's charts over
+# the cases known before an instant (a period's end), as of the cut-off it was computed at, under each
+# chart's design; a later period's analysis resumes the charts there instead of replaying the history.
+cusum_checkpoints = Table(
+    "cusum_checkpoints",
+    metadata,
+    Column("checkpoint_id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("known_before", UtcDateTime, nullable=False),  # the state covers the cases known before this instant
+    Column("config_hash", String(64), nullable=False),
+    Column("cutoff", UtcDateTime, nullable=False),  # the data cut-off it was computed at
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "device_id", "model_version", "config_hash", "known_before"),
+)
+
+cusum_checkpoint_charts = Table(
+    "cusum_checkpoint_charts",
+    metadata,
+    Column("checkpoint_id", Integer, ForeignKey("cusum_checkpoints.checkpoint_id"), primary_key=True),
+    Column("stratum", Text, primary_key=True),  # JSON object: attribute name -> stratum label ({} overall)
+    Column("metric", String(16), primary_key=True),
+    Column("q0", Float, nullable=False),  # the design: charted in-control and designed event rates, threshold
+    Column("q1", Float, nullable=False),
+    Column("h", Float, nullable=False),
+    Column("statistic", Float, nullable=False),
+    Column("cases", BigInteger, nullable=False),  # cases since the chart's start
+    Column("corrected", BigInteger, nullable=False),  # of which entered by a label correction
+    Column("restarted_ns", BigInteger, nullable=True),  # known-at instant (ns, UTC) of the last alarm's case
+)
+
+# The CUSUM design basis of a period (issue 20): each chart's confirmed cases known by the period's start
+# and predicted in the year before it (immutable once the period has started), counted once.
+cusum_design_bases = Table(
+    "cusum_design_bases",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("period_start", UtcDateTime, primary_key=True),
+    Column("config_hash", String(64), primary_key=True),
+    Column("chart_cases", Text, nullable=False),  # JSON: model version -> [[stratum JSON, metric, cases], ...]
+    Column("counted_at", UtcDateTime, nullable=False),
+)
