@@ -607,7 +607,7 @@ cusum_checkpoints = Table(
     Column("config_hash", String(64), nullable=False),
     Column("cutoff", UtcDateTime, nullable=False),  # the data cut-off it was computed at
     Column("created_at", UtcDateTime, nullable=False),
-    Index(None, "device_id", "model_version", "config_hash", "known_before"),
+    Index("ix_cusum_checkpoints_lookup", "device_id", "model_version", "config_hash", "known_before"),
 )
 
 cusum_checkpoint_charts = Table(
