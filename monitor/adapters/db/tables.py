@@ -619,7 +619,11 @@ cusum_checkpoint_charts = Table(
     Column("q0", Float, nullable=False),  # the design: charted in-control and designed event rates, threshold
     Column("q1", Float, nullable=False),
     Column("h", Float, nullable=False),
-    Column("statistic", Float, nullable=False),
+    # The Lindley recursion's state, S = running_sum - running_min (the running sum of the weights since the
+    # chart's last restart, and its running minimum): kept as the pair so that a resumed chart adds the same
+    # floating-point terms in the same order as a replay (docs/sequential.md, section 1c).
+    Column("running_sum", Float, nullable=False),
+    Column("running_min", Float, nullable=False),
     Column("cases", BigInteger, nullable=False),  # cases since the chart's start
     Column("corrected", BigInteger, nullable=False),  # of which entered by a label correction
     Column("restarted_ns", BigInteger, nullable=True),  # known-at instant (ns, UTC) of the last alarm's case
