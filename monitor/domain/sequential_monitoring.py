@@ -37,6 +37,7 @@ Begg CB, Greenes RA. Biometrics 1983;39:207-215 (verification depending on the t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -59,8 +60,8 @@ from monitor.stats.sequential import (
     rate_from_verified,
 )
 
-__all__ = ["CusumMonitor", "advance_cusum", "chart_arl0", "chart_volumes", "charted_rate", "ewma_by_stratum",
-           "reference_periods", "verification_fractions"]
+__all__ = ["ChartState", "CusumMonitor", "advance_cusum", "advance_lindley", "chart_arl0", "chart_cases",
+           "chart_volumes", "charted_rate", "ewma_by_stratum", "reference_periods", "verification_fractions"]
 
 PERIODS_PER_YEAR = {"quarter": 4, "month": 12, "year": 1}
 
@@ -71,18 +72,33 @@ _WATCHED = {"sensitivity": (1, 0), "specificity": (0, 1)}
 def advance_cusum(weights: np.ndarray, *, start: float, h: float) -> tuple[float, list[tuple[int, float]]]:
     """Run a CUSUM over ``weights`` from statistic ``start``; return the final statistic and the alarms as
     ``(position, statistic reached)`` (the chart restarts at 0 after each)."""
+    (running, floor), alarms = advance_lindley(weights, running=0.0, floor=-float(start), h=h)
+    return running - floor, alarms
+
+
+def advance_lindley(weights: np.ndarray, *, running: float, floor: float, h: float
+                    ) -> tuple[tuple[float, float], list[tuple[int, float]]]:
+    """The closed form of the Lindley recursion, S_t = C_t - min(floor, min_{k<=t} C_k), carried across
+    calls: ``running`` is C (the sum of the weights since the last restart, added left to right) and
+    ``floor`` the minimum so far (``-S_0`` at a start from S_0; -0.0 at a restart). Return the new pair and
+    the alarms as ``(position, statistic reached)``; after an alarm the chart restarts at 0.
+
+    The pair, not S, is the state: feeding the weights in any number of calls adds the same floating-point
+    terms in the same order as one call (numpy's cumulative sum is sequential), so a chart resumed from a
+    stored pair (a CUSUM checkpoint) gives bit for bit what a replay from its start gives."""
     alarms: list[tuple[int, float]] = []
-    offset, state = 0, float(start)
+    offset = 0
     limit = h * (1.0 - 1e-9)  # the threshold rule of monitor.stats.sequential (S_t >= h, relative tolerance)
     while offset < len(weights):
-        running = np.cumsum(weights[offset:])
-        statistic = running - np.minimum(-state, np.minimum.accumulate(running))
+        sums = np.cumsum(np.concatenate(([running], weights[offset:])))[1:]
+        floors = np.minimum(floor, np.minimum.accumulate(sums))
+        statistic = sums - floors
         hits = np.flatnonzero(statistic >= limit)
         if hits.size == 0:
-            return float(statistic[-1]), alarms
+            return (float(sums[-1]), float(floors[-1])), alarms
         alarms.append((offset + int(hits[0]), float(statistic[hits[0]])))
-        offset, state = offset + int(hits[0]) + 1, 0.0
-    return state, alarms
+        offset, running, floor = offset + int(hits[0]) + 1, 0.0, -0.0
+    return (running, floor), alarms
 
 
 DESIGN_GRID = 4_000
@@ -146,6 +162,22 @@ def _utc_iso(ns: int) -> str:
     return pd.Timestamp(ns, unit="ns", tz="UTC").isoformat().replace("+00:00", "Z")
 
 
+@dataclass(frozen=True)
+class ChartState:
+    """A chart's state over the cases known before an instant, under its design (a CUSUM checkpoint,
+    docs/sequential.md section 1c): the Lindley pair (:func:`advance_lindley`), the cases since the chart's
+    start, those that entered by a label correction, and the known-at instant of the last restart."""
+
+    stratum: StratumDefinition
+    metric: str
+    design: tuple[float, float, float]  # charted in-control rate q0, designed rate q1, threshold h
+    running: float
+    floor: float
+    cases: int
+    corrected: int
+    restarted_ns: int | None
+
+
 class CusumMonitor:
     """The CUSUM charts of one model version, fed with chunks of labelled cases in the order they became
     known to the service (``known_at``, :meth:`AggregateRepository.known_case_stream`).
@@ -168,29 +200,60 @@ class CusumMonitor:
         self.charts: dict[tuple[str, str], dict[str, Any]] = {}
         #: where the volumes come from: cases known before the period, or the pre-specified yearly volume
         self.design_basis = design_basis
+        #: resumed from a checkpoint: the charts skip the cases known before this instant (ns), except those
+        #: in ``_replayed`` (their stored design differs: they are replayed from their start)
+        self._resumed_ns: int | None = None
+        self._replayed: set[tuple[str, str]] = set()
 
     def _chart(self, stratum: StratumDefinition, metric: str) -> dict[str, Any] | None:
         key = (stratum.key, metric)
         if key not in self.charts:
-            claim = self.config.claims.claim_for(metric, stratum)  # type: ignore[arg-type]
-            if claim is None:
-                self.charts[key] = {}
-                return None
-            drop = self.config.monitoring.cusum_drop or claim.margin
-            p0 = round(1.0 - claim.value, 6)
-            p1 = round(min(p0 + drop, 0.999), 6)
-            q0, q1 = round(charted_rate(metric, p0, self.config), 6), round(charted_rate(metric, p1, self.config), 6)
-            arl0 = chart_arl0(self.volumes.get(key, 0.0), max(len(self.volumes), 1), self.config)
-            design = _design(q0, q1, arl0)
-            w_event, w_other = bernoulli_cusum_weights(q0, q1)
-            self.charts[key] = {
-                "stratum": stratum, "metric": metric, "p0": p0, "p1": p1, "q0": q0, "q1": q1, "h": float(design.h),
-                "arl0": float(design.arl0), "arl1": float(design.arl1), "w": (w_event, w_other),
-                "statistic": 0.0, "cases": 0, "cases_in_period": 0, "events_in_period": 0, "alarms": [],
-                "restarted_ns": None, "corrected": 0,
-                "design_basis": self.design_basis if self.volumes.get(key) else "minimum_arl0",
-            }
+            self.charts[key] = self._new_chart(stratum, metric)
         return self.charts[key] or None
+
+    def _new_chart(self, stratum: StratumDefinition, metric: str) -> dict[str, Any]:
+        """A chart at its start (empty when the metric has no claim in the stratum)."""
+        key = (stratum.key, metric)
+        claim = self.config.claims.claim_for(metric, stratum)  # type: ignore[arg-type]
+        if claim is None:
+            return {}
+        drop = self.config.monitoring.cusum_drop or claim.margin
+        p0 = round(1.0 - claim.value, 6)
+        p1 = round(min(p0 + drop, 0.999), 6)
+        q0, q1 = round(charted_rate(metric, p0, self.config), 6), round(charted_rate(metric, p1, self.config), 6)
+        arl0 = chart_arl0(self.volumes.get(key, 0.0), max(len(self.volumes), 1), self.config)
+        design = _design(q0, q1, arl0)
+        w_event, w_other = bernoulli_cusum_weights(q0, q1)
+        return {
+            "stratum": stratum, "metric": metric, "p0": p0, "p1": p1, "q0": q0, "q1": q1, "h": float(design.h),
+            "arl0": float(design.arl0), "arl1": float(design.arl1), "w": (w_event, w_other),
+            "running": 0.0, "floor": -0.0, "cases": 0, "cases_in_period": 0, "events_in_period": 0, "alarms": [],
+            "restarted_ns": None, "corrected": 0,
+            "design_basis": self.design_basis if self.volumes.get(key) else "minimum_arl0",
+        }
+
+    def resume(self, known_before: datetime, states: list[ChartState]) -> bool:
+        """Start from a checkpoint: the charts' states over the cases known before ``known_before`` (at or
+        before the segment's start; a chart without a state had no case then). A chart whose stored design
+        differs from this period's is replayed from its start instead. Return True when no chart needs the
+        cases known before ``known_before`` (the caller then streams only the later ones)."""
+        self._resumed_ns = pd.Timestamp(known_before).value
+        for state in states:
+            key = (state.stratum.key, state.metric)
+            chart = self._new_chart(state.stratum, state.metric)
+            if not chart or (chart["q0"], chart["q1"], chart["h"]) != state.design:
+                self._replayed.add(key)
+                continue
+            chart.update(running=state.running, floor=state.floor, cases=state.cases, corrected=state.corrected,
+                         restarted_ns=state.restarted_ns)
+            self.charts[key] = chart
+        return not self._replayed
+
+    def states(self) -> list[ChartState]:
+        """Every chart's state over the cases fed so far (to store as a checkpoint)."""
+        return [ChartState(chart["stratum"], chart["metric"], (chart["q0"], chart["q1"], chart["h"]),
+                           chart["running"], chart["floor"], chart["cases"], chart["corrected"], chart["restarted_ns"])
+                for chart in self.charts.values() if chart]
 
     def update(self, chunk: pd.DataFrame) -> None:
         """Feed the next labelled cases (stratum labels, ``label``, ``predicted_label``, ``known_at`` in ns,
@@ -211,6 +274,8 @@ class CusumMonitor:
                 stratum = StratumDefinition.of(dict(zip(grouping, map(str, values), strict=True)))
                 for metric, (watched_label, event_call) in _WATCHED.items():
                     rows = positions[labels[positions] == watched_label]  # keeps the known-at order
+                    if self._resumed_ns is not None and (stratum.key, metric) not in self._replayed:
+                        rows = rows[known[rows] >= self._resumed_ns]  # in the checkpoint already
                     if rows.size == 0:
                         continue
                     chart = self._chart(stratum, metric)
@@ -221,7 +286,8 @@ class CusumMonitor:
     def _advance(self, chart: dict[str, Any], rows: np.ndarray, events: np.ndarray, known: np.ndarray,
                  corrected: np.ndarray) -> None:
         weights = np.where(events, chart["w"][0], chart["w"][1])
-        chart["statistic"], alarms = advance_cusum(weights, start=chart["statistic"], h=chart["h"])
+        (chart["running"], chart["floor"]), alarms = advance_lindley(weights, running=chart["running"],
+                                                                     floor=chart["floor"], h=chart["h"])
         in_period = known >= self.segment_ns[0]
         before = int(rows.size - in_period.sum())  # known-at order: the segment's cases are a suffix
         for position, value in alarms:
@@ -261,7 +327,7 @@ class CusumMonitor:
                 "segment_start_utc": start, "segment_end_utc": end, "cases_since_start": chart["cases"],
                 "cases_in_period": chart["cases_in_period"], "events_in_period": chart["events_in_period"],
                 "corrected_labels": chart["corrected"],
-                "statistic": chart["statistic"], "alarms_in_period": len(alarms), "alarms": alarms,
+                "statistic": chart["running"] - chart["floor"], "alarms_in_period": len(alarms), "alarms": alarms,
                 "first_alarm": alarms[0] if alarms else None,
                 "restarted_at_utc": _utc_iso(chart["restarted_ns"]) if chart["restarted_ns"] is not None else None,
             })
@@ -284,14 +350,23 @@ def prespecified_volumes(config: DeviceConfig) -> dict[tuple[str, str], float]:
 def chart_volumes(cells: pd.DataFrame, config: DeviceConfig, model_version: str, *, periods_per_year: float
                   ) -> dict[tuple[str, str], float]:
     """Expected confirmed cases per year of every chart, from the current period's counts."""
-    volumes: dict[tuple[str, str], float] = {}
+    return volumes_from_cases(chart_cases(cells, config, model_version), periods_per_year)
+
+
+def chart_cases(cells: pd.DataFrame, config: DeviceConfig, model_version: str) -> dict[tuple[str, str], int]:
+    """Confirmed cases of every chart (stratum key, metric) of ``model_version`` in the confusion ``cells``."""
+    counted: dict[tuple[str, str], int] = {}
     for c in stratum_counts(cells.loc[cells["model_version"].astype(str) == model_version], config):
         for metric in _WATCHED:
             if config.claims.claim_for(metric, c.stratum) is None:  # type: ignore[arg-type]
                 continue
-            cases = c.tp + c.fn if metric == "sensitivity" else c.tn + c.fp
-            volumes[(c.stratum.key, metric)] = float(cases) * periods_per_year
-    return volumes
+            counted[(c.stratum.key, metric)] = int(c.tp + c.fn if metric == "sensitivity" else c.tn + c.fp)
+    return counted
+
+
+def volumes_from_cases(cases: dict[tuple[str, str], int], periods_per_year: float) -> dict[tuple[str, str], float]:
+    """Each chart's yearly volume: its cases times the periods per year (:func:`chart_volumes`)."""
+    return {key: float(n) * periods_per_year for key, n in cases.items()}
 
 
 #: metric -> (AI call of its successes, AI call of its failures): PPV and NPV are sampled within one call
