@@ -1,4 +1,4 @@
-"""Count cells kept per month so that an analysis costs in cells, not rows.
+"""Count cells and window aggregates kept per month so that an analysis costs in cells, not rows.
 
 An ingest marks the local months it touched dirty (in its own transaction). An analysis whose
 period is whole months reads the months' cells when they are fresh for its cut-off, and first
@@ -6,6 +6,12 @@ recounts the months that are dirty when its cut-off is *now* (a refresh is then 
 count the analysis would make from the rows). A re-run with an older cut-off than a month's
 refresh reads rows, so old results stay reproducible. ``samd-monitor cells refresh`` (and the
 scheduler's nightly analysis) keep months fresh ahead of time.
+
+A month keeps, besides its cells, every other window aggregate that is a sum of its months' values
+(:class:`~monitor.domain.window_aggregates.WindowAggregates`): one recount materialises the month's
+cases once and counts both, and both share the month's fresh/dirty state.
+:func:`window_aggregates` reads a window's aggregates from the months under the same rule as
+:func:`stratified_cells`, else from the rows.
 """
 
 from __future__ import annotations
@@ -16,11 +22,17 @@ from typing import Any
 
 import pandas as pd
 
-from monitor.domain.cells import cells_to_strata, month_windows, months_between
+from monitor.domain.cells import MonthWindow, cells_to_strata, month_windows, months_between
 from monitor.domain.device import DeviceConfig
 from monitor.domain.periods import resolve_timezone
+from monitor.domain.window_aggregates import FRAMES, WindowAggregates, empty_aggregates, merge
+from monitor.service.window import Window
 
-__all__ = ["CellRead", "mark_dirty_for_ids", "mark_dirty_for_times", "refresh_months", "stratified_cells"]
+__all__ = ["AggregateRead", "CellRead", "drift_features", "mark_dirty_for_ids", "mark_dirty_for_times",
+           "refresh_months", "stratified_cells", "window_aggregates"]
+
+_NOT_WHOLE_MONTHS = "the window is not whole calendar months"
+_PAST_CUTOFF = "the cut-off is in the past and a month changed since, or was never counted"
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,29 @@ class CellRead:
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "refreshed_months": list(self.refreshed), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class AggregateRead:
+    """A window's aggregates and how they were read: from the months (``source="months"``, with the
+    months recounted first) or from the rows (``source="rows"``, with the reason)."""
+
+    aggregates: WindowAggregates
+    source: str
+    refreshed: tuple[str, ...] = ()
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "refreshed_months": list(self.refreshed), "reason": self.reason}
+
+
+def drift_features(config: DeviceConfig) -> list[tuple[str, Any, str]]:
+    """The data-drift inputs: ``(name, feature, kind)`` of each stratification input (numeric ones by
+    their source column), the site and the score."""
+    features: list[tuple[str, Any, str]] = [(a.source_column if a.is_numeric else a.name, a,
+                                             "numeric" if a.is_numeric else "categorical")
+                                            for a in config.strata.attributes]
+    return features + [("site_id", "site_id", "categorical"), ("score", "score", "numeric")]
 
 
 def mark_dirty_for_times(unit, config: DeviceConfig, times: pd.Series) -> None:  # type: ignore[no-untyped-def]
@@ -59,17 +94,52 @@ def mark_dirty_for_ids(unit, config: DeviceConfig, prediction_ids: list[str]) ->
 
 
 def refresh_months(unit, config: DeviceConfig, months: list, *, cutoff: datetime) -> list[str]:  # type: ignore[no-untyped-def, type-arg]
-    """Recount ``months`` (:class:`~monitor.domain.cells.MonthWindow`) from the rows as of ``cutoff``."""
+    """Recount ``months`` (:class:`~monitor.domain.cells.MonthWindow`) from the rows as of ``cutoff``: each
+    month's cases are materialised once (``window_cases``) and its count cells and window aggregates
+    counted from them, then stored and the month marked fresh."""
     if months:
         unit.cells.lock_device(config.device.id)  # one recount of a device at a time (concurrent analyses)
+    attributes = config.strata.attributes
+    features = [(name, feature) for name, feature, _ in drift_features(config)]
     done = []
     for month in months:
-        counted = unit.results.stratum_counts(config.device.id, start=month.start_utc, end=month.end_utc,
-                                              cutoff=cutoff, attributes=config.strata.attributes, pending=True)
-        unit.cells.replace_month(config.device.id, month.label, counted, attributes=config.strata.attributes,
+        with unit.aggregates.window_cases(config.device.id, start=month.start_utc, end=month.end_utc,
+                                          cutoff=cutoff, attributes=attributes) as cases:
+            counted = unit.aggregates.month_cells(cases)
+            parts = unit.aggregates.aggregates(cases, features)
+        unit.aggregates.months.replace_month(config.device.id, month.label, {k: getattr(parts, k) for k in FRAMES},
+                                             config_hash=config.config_hash(), refreshed_at=cutoff)
+        unit.cells.replace_month(config.device.id, month.label, counted, attributes=attributes,
                                  config_hash=config.config_hash(), refreshed_at=cutoff)
         done.append(month.label)
     return done
+
+
+def _month_plan(unit, config: DeviceConfig, *, start: datetime, end: datetime, cutoff: datetime,  # type: ignore[no-untyped-def]
+                now: datetime | None, aggregates: bool = False
+                ) -> tuple[list[MonthWindow], list[MonthWindow]] | str:
+    """The months of ``[start, end)`` and those to recount first, or why the window is counted from rows.
+
+    A month is usable when it is fresh, counted with the device's current configuration, refreshed at or
+    before the cut-off (and, for ``aggregates``, holds every aggregate). Unusable months are recounted
+    only when the cut-off is ``now`` (``None``: not known to be now)."""
+    months = month_windows(start, end, resolve_timezone(config.monitoring.timezone))
+    if months is None:
+        return _NOT_WHOLE_MONTHS
+    labels = [m.label for m in months]
+    states = unit.cells.month_states(config.device.id, labels)
+    held = unit.aggregates.months.months_held(config.device.id, labels) if aggregates else set(labels)
+    config_hash = config.config_hash()
+
+    def usable(label: str) -> bool:
+        state = states.get(label)
+        return (state is not None and state["state"] == "fresh" and state["config_hash"] == config_hash
+                and state["refreshed_at"] <= cutoff and label in held)
+
+    stale = [m for m in months if not usable(m.label)]
+    if stale and (now is None or cutoff < now):
+        return _PAST_CUTOFF
+    return months, stale
 
 
 def stratified_cells(unit, config: DeviceConfig, *, start: datetime, end: datetime,  # type: ignore[no-untyped-def]
@@ -84,28 +154,42 @@ def stratified_cells(unit, config: DeviceConfig, *, start: datetime, end: dateti
     """
     attributes = config.strata.attributes
     device_id = config.device.id
-
-    def rows(reason: str) -> CellRead:
+    plan = _month_plan(unit, config, start=start, end=end, cutoff=cutoff, now=now)
+    if isinstance(plan, str):
         return CellRead(unit.results.confusion_cells(device_id, start=start, end=end, cutoff=cutoff,
-                                                     attributes=attributes), "rows", reason=reason)
-
-    months = month_windows(start, end, resolve_timezone(config.monitoring.timezone))
-    if months is None:
-        return rows("the window is not whole calendar months")
-    states = unit.cells.month_states(device_id, [m.label for m in months])
-    config_hash = config.config_hash()
-
-    def usable(label: str) -> bool:
-        state = states.get(label)
-        return (state is not None and state["state"] == "fresh" and state["config_hash"] == config_hash
-                and state["refreshed_at"] <= cutoff)
-
-    stale = [m for m in months if not usable(m.label)]
-    if stale and cutoff < now:
-        return rows("the cut-off is in the past and a month changed since, or was never counted")
+                                                     attributes=attributes), "rows", reason=plan)
+    months, stale = plan
     refreshed = refresh_months(unit, config, stale, cutoff=cutoff) if stale else []
     cells = unit.cells.read(device_id, [m.label for m in months])
     return CellRead(cells_to_strata(cells, attributes), "cells", tuple(refreshed))
+
+
+def window_aggregates(unit, config: DeviceConfig, window: Window, now: datetime | None) -> AggregateRead:  # type: ignore[no-untyped-def]
+    """The :class:`~monitor.domain.window_aggregates.WindowAggregates` of ``window``: merged from its
+    months when :func:`stratified_cells` would read the months' cells (same rule, same recount first),
+    else counted from the window's rows (its cases materialised once). Either way the frames are those
+    of :func:`~monitor.domain.window_aggregates.merge`, so both reads give identical frames.
+
+    ``now``: the analysis's own time, when its cut-off may be now (``None``: months are used only when
+    already fresh for the cut-off)."""
+    attributes = config.strata.attributes
+    names = [a.name for a in attributes]
+    plan = _month_plan(unit, config, start=window.start, end=window.end, cutoff=window.cutoff, now=now,
+                       aggregates=True)
+    if isinstance(plan, str):
+        features = [(name, feature) for name, feature, _ in drift_features(config)]
+        with unit.aggregates.window_cases(window.device_id, attributes=attributes, **window.kwargs()) as cases:
+            counted = unit.aggregates.aggregates(cases, features)
+        return AggregateRead(merge([counted]), "rows", reason=plan)
+    months, stale = plan
+    refreshed = refresh_months(unit, config, stale, cutoff=window.cutoff) if stale else []
+    labels = [m.label for m in months]
+    stored = unit.aggregates.months.read(window.device_id, labels, names)
+    empty = empty_aggregates(names)
+    whole = WindowAggregates(
+        confusion=cells_to_strata(unit.cells.read(window.device_id, labels), attributes),
+        **{k: pd.concat(stored[k], ignore_index=True) if stored[k] else getattr(empty, k) for k in FRAMES})
+    return AggregateRead(merge([whole]), "months", tuple(refreshed))
 
 
 def refresh_cells(device_id: str, *, uow, clock, actor: str,  # type: ignore[no-untyped-def]

@@ -3,6 +3,12 @@ computed by the pure core: discrimination and calibration, comparisons with the 
 with the rest of the population, label maturity, verification bias, time to intervention, sequential
 charts, data drift and the label-free early warning; and the clinical sections
 (:mod:`monitor.service.clinical_sections`) when the logs carry their inputs.
+
+The current, reference and baseline windows are each read once as
+:class:`~monitor.domain.window_aggregates.WindowAggregates` (:func:`monitor.service.cells.window_aggregates`:
+from the months' stored aggregates when exact, else from the window's rows) and the sections compute from
+those; only the day counts censored at the cut-off (label delay, time to intervention) are counted from the
+current window's rows.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from monitor.domain.labels import maturity_by_stratum, verification_by_stratum
 from monitor.domain.period_comparisons import compare_periods, compare_strata_with_rest
 from monitor.domain.periods import Period
 from monitor.domain.timing import time_to_intervention_by_stratum
+from monitor.domain.window_aggregates import WindowAggregates
 from monitor.errors import PeriodError
+from monitor.service.cells import AggregateRead, drift_features, window_aggregates
 from monitor.service.clinical_sections import build_clinical_sections
 from monitor.service.cusum_charts import cusum_charts
 from monitor.service.ewma_charts import ewma_charts
@@ -50,20 +58,16 @@ def _reference_window(unit: Any, config: DeviceConfig, period: Period, window: W
     return Window(window.device_id, start, window.start, window.cutoff), list(reversed(labels))
 
 
-def _drift(unit: Any, config: DeviceConfig, current: Any, reference: Any,
+def _drift(config: DeviceConfig, current: WindowAggregates, reference: WindowAggregates,
            rates: tuple[tuple[tuple[int, int], tuple[int, int]], tuple[tuple[int, int], tuple[int, int]]]
            ) -> list[dict[str, Any]]:
-    """Data drift of each stratification input, the site and the score, from the two windows' cases, then
-    of the positive-call rate and the confirmed prevalence (``rates``: the current and reference windows'
-    ``(calls, prevalence)`` counts, see :func:`_rates`)."""
+    """Data drift of each stratification input, the site and the score, from the two windows' histograms,
+    then of the positive-call rate and the confirmed prevalence (``rates``: the current and reference
+    windows' ``(calls, prevalence)`` counts, see :func:`_rates`)."""
     rows = []
-    features: list[tuple[str, Any, str]] = [(a.source_column if a.is_numeric else a.name, a,
-                                             "numeric" if a.is_numeric else "categorical")
-                                            for a in config.strata.attributes]
-    features += [("site_id", "site_id", "categorical"), ("score", "score", "numeric")]
-    for name, feature, kind in features:
-        cur = unit.aggregates.feature_histogram(current, feature)
-        ref = unit.aggregates.feature_histogram(reference, feature)
+    for name, _, kind in drift_features(config):
+        cur = current.feature(name, numeric=kind == "numeric")
+        ref = reference.feature(name, numeric=kind == "numeric")
         if name == "score":
             cur, ref = cur.assign(value=cur["value"] / 100), ref.assign(value=ref["value"] / 100)
         rows.append(drift_of_feature(name, kind, ref, cur))
@@ -73,17 +77,18 @@ def _drift(unit: Any, config: DeviceConfig, current: Any, reference: Any,
     return rows
 
 
-def _baseline_drift(unit: Any, config: DeviceConfig, period: Period, window: Window, current: Any,
-                    current_rates: tuple[tuple[int, int], tuple[int, int]], verification: pd.DataFrame
+def _baseline_drift(unit: Any, config: DeviceConfig, period: Period, window: Window, current: WindowAggregates,
+                    current_rates: tuple[tuple[int, int], tuple[int, int]], now: datetime | None
                     ) -> list[dict[str, Any]]:
     """Data drift of the period against the fixed baseline(s) of ``monitoring.drift_baseline`` (none when
-    it is not set); each baseline window's cases are materialised in turn, as of the same cut-off."""
+    it is not set); each baseline window is read (:func:`window_aggregates`) as of the same cut-off."""
     from monitor.domain.periods import resolve_timezone
 
     baseline = config.monitoring.drift_baseline
     if baseline is None:
         return []
     tz = resolve_timezone(config.monitoring.timezone)
+    verification = current.verification
     first_days = {}
     for version in sorted(verification["model_version"].astype(str).unique()) if not verification.empty else []:
         first = unit.aggregates.first_prediction_at(window.device_id, version)
@@ -95,11 +100,9 @@ def _baseline_drift(unit: Any, config: DeviceConfig, period: Period, window: Win
             start = end = window.start
         else:
             start, end = fixed.period.bounds_utc(tz)
-        with unit.aggregates.window_cases(window.device_id, attributes=config.strata.attributes, start=start,
-                                          end=end, cutoff=window.cutoff) as cases:
-            rates = current_rates, _rates(unit.aggregates.verification_cells(cases),
-                                          unit.aggregates.confusion_cells(cases))
-            rows = _drift(unit, config, current, cases, rates)
+        fixed_window = window_aggregates(unit, config, Window(window.device_id, start, end, window.cutoff), now)
+        earlier = fixed_window.aggregates
+        rows = _drift(config, current, earlier, (current_rates, _rates(earlier.verification, earlier.confusion)))
         comparisons.append(drift_comparison(
             "baseline", rows, periods=[fixed.period.label] if fixed.period else [], start_utc=_iso(start),
             end_utc=_iso(end), baseline=fixed.baseline, model_versions=fixed.model_versions))
@@ -114,31 +117,32 @@ def _rates(verification: pd.DataFrame, cells: pd.DataFrame) -> tuple[tuple[int, 
     return (positive_calls, calls), (positives, labelled)
 
 
-def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Window,
-                   cells: pd.DataFrame) -> dict[str, Any]:
+def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame, *,
+                   now: datetime | None = None, current: AggregateRead | None = None) -> dict[str, Any]:
     """Every additional section of the analysis document for ``period``.
 
-    The cases of the window and of the reference window are each materialised once
-    (``unit.aggregates.window_cases``) and every section aggregates them."""
+    The window, the reference window and each drift baseline are read once each as window aggregates
+    (:func:`monitor.service.cells.window_aggregates`; ``current``: the window's, when the caller has read
+    them already); ``now`` is the analysis's own time, for recounting dirty months when the cut-off is now
+    (``None``: only months already fresh for the cut-off are used). The day counts censored at the cut-off
+    are counted from the window's rows, one query each."""
     attributes = config.strata.attributes
     reference, reference_labels = _reference_window(unit, config, period, window)
     aggregates = unit.aggregates
-    with aggregates.window_cases(window.device_id, attributes=attributes, **window.kwargs()) as current, \
-            aggregates.window_cases(window.device_id, attributes=attributes, **reference.kwargs()) as earlier:
-        reference_cells = aggregates.confusion_cells(earlier)
-        histogram = aggregates.score_histogram(current)
-        reference_histogram = aggregates.score_histogram(earlier)
-        verification = aggregates.verification_cells(current)
-        reference_verification = aggregates.verification_cells(earlier)
-        delays = aggregates.label_delay_days(current)
-        intervention = aggregates.intervention_days(current)
-        current_rates = _rates(verification, cells)
-        drift = [drift_comparison(
-            "preceding", _drift(unit, config, current, earlier,
-                                (current_rates, _rates(reference_verification, reference_cells))),
-            periods=reference_labels, start_utc=_iso(reference.start), end_utc=_iso(reference.end))]
-        drift += _baseline_drift(unit, config, period, window, current, current_rates, verification)
-        cusum = cusum_charts(unit, config, period, window, cells)
+    now_read = current or window_aggregates(unit, config, window, now)
+    mine, earlier = now_read.aggregates, window_aggregates(unit, config, reference, now).aggregates
+    reference_cells = earlier.confusion
+    histogram, reference_histogram = mine.score_histogram, earlier.score_histogram
+    verification = mine.verification
+    rows = aggregates.window_rows(window.device_id, attributes=attributes, **window.kwargs())
+    delays = aggregates.label_delay_days(rows)
+    intervention = aggregates.intervention_days(rows)
+    current_rates = _rates(verification, cells)
+    drift = [drift_comparison(
+        "preceding", _drift(config, mine, earlier, (current_rates, _rates(earlier.verification, reference_cells))),
+        periods=reference_labels, start_utc=_iso(reference.start), end_utc=_iso(reference.end))]
+    drift += _baseline_drift(unit, config, period, window, mine, current_rates, now)
+    cusum = cusum_charts(unit, config, period, window, cells)
 
     return {
         "reference_window": {"periods": reference_labels, "start_utc": _iso(reference.start),

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
@@ -51,8 +52,9 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.schema import CreateTable
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Subquery
 
+from monitor.adapters.db.repositories.month_aggregates import MonthAggregateRepository
 from monitor.adapters.db.repositories.results import (
     _label_join,
     _period_filter,
@@ -63,8 +65,12 @@ from monitor.adapters.db.repositories.results import (
 from monitor.adapters.db.tables import ground_truth, predictions
 from monitor.domain.grouping import GROUPING_COLUMN, grouping_name
 from monitor.domain.strata import AttributeSpec
+from monitor.domain.window_aggregates import WindowAggregates
 
-__all__ = ["AggregateRepository", "SCORE_BINS", "WindowCases", "half_up_bin"]
+__all__ = ["AggregateRepository", "DriftFeature", "SCORE_BINS", "WindowCases", "half_up_bin"]
+
+#: A drift input: its name in the document and what :meth:`AggregateRepository.feature_histogram` counts.
+DriftFeature = tuple[str, "AttributeSpec | str"]
 
 #: Scores are binned to 0.001 (1,001 ordered bins): ties within a bin count 1/2 in the AUC.
 SCORE_BINS = 1000
@@ -72,6 +78,16 @@ SCORE_BINS = 1000
 
 def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def _text(value: Any) -> str | None:
+    """A histogram value as text: whole numbers without a decimal point (a column holding a null comes
+    back as floats), labels as they are, null as ``None``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _numeric_input(spec: AttributeSpec) -> ColumnElement[float]:
@@ -86,7 +102,7 @@ class WindowCases:
     stratum labels in columns ``s0, s1, ...`` (in the order of ``attributes``), numeric inputs in
     ``f0, f1, ...`` (``numeric`` maps an attribute name to its column)."""
 
-    table: Table
+    table: Table | Subquery
     attributes: tuple[AttributeSpec, ...]
     numeric: dict[str, str]
 
@@ -152,18 +168,10 @@ class AggregateRepository:
                          .group_by(*keys))
         return union_all(*parts), [GROUPING_COLUMN, "model_version", *names, *measures, "n"]
 
-    @contextmanager
-    def window_cases(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                     attributes: Sequence[AttributeSpec]) -> Iterator[WindowCases]:
-        """The window's cases, materialised once in a temporary table, dropped when the block ends.
-
-        One row per prediction of the window counted as of ``cutoff`` (:func:`_period_filter`) with
-        what every section aggregates: stratum labels, score bins, call, the latest label received by
-        the cut-off (:func:`_label_join`; null while pending), the whole days to intervention and to
-        the first label (censored at the cut-off), the site and the numeric inputs. The predictions
-        are joined to their labels and their attribute expressions evaluated once, instead of once per
-        section (about ten scans of the window's rows before).
-        """
+    def _cases_query(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                     attributes: Sequence[AttributeSpec]) -> tuple[list[Column[Any]], Select[Any], list[AttributeSpec]]:
+        """The columns of a window's cases (:meth:`window_cases`), the query selecting them (labelled with
+        the column names) and the numeric attributes (``f0, f1, ...``)."""
         names = [a.name for a in attributes]
         numeric = [a for a in attributes if a.is_numeric]
         columns = [Column("case_id", BigInteger), Column("predicted_at", predictions.c.predicted_at.type),
@@ -171,10 +179,8 @@ class AggregateRepository:
                    Column("score_bin", Integer), Column("score_pct", Integer), Column("predicted_label", Integer),
                    Column("label", Integer), Column("intervention_days", Integer),
                    Column("intervention_observed", Integer), Column("delay_days", Integer),
-                   Column("delay_observed", Integer), Column("site_id", String),
+                   Column("delay_observed", Integer), Column("site_id", String), Column("label_source", String),
                    *[Column(f"f{i}", Integer) for i in range(len(numeric))]]
-        table = Table(f"window_cases_{uuid.uuid4().hex[:12]}", MetaData(), *columns, prefixes=["TEMPORARY"],
-                      postgresql_on_commit="DROP")
         first = (select(ground_truth.c.prediction_id, func.min(ground_truth.c.confirmed_at).label("labelled_at"))
                  .where(ground_truth.c.device_id == device_id, ground_truth.c.ingested_at <= cutoff)
                  .group_by(ground_truth.c.prediction_id).subquery("first_label"))
@@ -189,12 +195,30 @@ class AggregateRepository:
                   case((seen, 1), else_=0),
                   self._ceil_days(case((arrived, first.c.labelled_at), else_=at_cutoff)),
                   case((arrived, 1), else_=0),
-                  predictions.c.site_id,
+                  predictions.c.site_id, ground_truth.c.source,
                   *[self._bin(_numeric_input(spec), 1) for spec in numeric]]
-        query = (select(*values)
+        query = (select(*[v.label(c.name) for v, c in zip(values, columns, strict=True)])
                  .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff))
                               .outerjoin(first, first.c.prediction_id == predictions.c.prediction_id))
                  .where(*_period_filter(device_id, start, end, cutoff)))
+        return columns, query, numeric
+
+    @contextmanager
+    def window_cases(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                     attributes: Sequence[AttributeSpec]) -> Iterator[WindowCases]:
+        """The window's cases, materialised once in a temporary table, dropped when the block ends.
+
+        One row per prediction of the window counted as of ``cutoff`` (:func:`_period_filter`) with
+        what every section aggregates: stratum labels, score bins, call, the latest label received by
+        the cut-off (:func:`_label_join`; null while pending), the whole days to intervention and to
+        the first label (censored at the cut-off), the site and the numeric inputs. The predictions
+        are joined to their labels and their attribute expressions evaluated once, instead of once per
+        section (about ten scans of the window's rows before).
+        """
+        columns, query, numeric = self._cases_query(device_id, start=start, end=end, cutoff=cutoff,
+                                                    attributes=attributes)
+        table = Table(f"window_cases_{uuid.uuid4().hex[:12]}", MetaData(), *columns, prefixes=["TEMPORARY"],
+                      postgresql_on_commit="DROP")
         sqlite = self._conn.dialect.name == "sqlite"
         driver = self._conn.connection.driver_connection if sqlite else None
         # pysqlite would open a transaction before the INSERT and keep its read snapshot until the analysis
@@ -220,6 +244,51 @@ class AggregateRepository:
                 table.drop(self._conn)
             raise
         table.drop(self._conn)
+
+    def window_rows(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                    attributes: Sequence[AttributeSpec]) -> WindowCases:
+        """The window's cases of :meth:`window_cases` as a subquery, not materialised: for a window read
+        by one or two aggregations only (each then scans the rows)."""
+        _, query, numeric = self._cases_query(device_id, start=start, end=end, cutoff=cutoff, attributes=attributes)
+        return WindowCases(query.subquery("window_rows"), tuple(attributes),
+                           {spec.name: f"f{i}" for i, spec in enumerate(numeric)})
+
+    @property
+    def months(self) -> MonthAggregateRepository:
+        """The stored per-month aggregates (same connection)."""
+        return MonthAggregateRepository(self._conn)
+
+    def month_cells(self, cases: WindowCases) -> pd.DataFrame:
+        """``tp, fp, fn, tn, pending`` per model version and full combination of stratum labels of the
+        cases, labelled or not: the count cells of :meth:`ResultRepository.stratum_counts` (``pending=True``)."""
+        t = cases.table
+        keys = cases.keys()
+        pending = func.sum(case((t.c.label.is_(None), 1), else_=0)).label("pending")
+        query = select(*keys, *confusion_counts(t.c.label, t.c.predicted_label), pending).group_by(*keys)
+        counts = ["tp", "fp", "fn", "tn", "pending"]
+        frame = _frame(self._conn.execute(query).all(), ["model_version", *cases.names, *counts])
+        return frame.astype({c: "int64" for c in counts})
+
+    def aggregates(self, cases: WindowCases, features: Sequence[DriftFeature]) -> WindowAggregates:
+        """Every :class:`~monitor.domain.window_aggregates.WindowAggregates` frame of the cases, the
+        drift histograms of ``features`` (``(name, feature)``; a name counted once). Not merged: see
+        :func:`monitor.domain.window_aggregates.merge`."""
+        histograms, seen = [], set()
+        for name, feature in features:
+            if name not in seen:
+                seen.add(name)
+                counted = self.feature_histogram(cases, feature)
+                histograms.append(pd.DataFrame({
+                    "feature": name, "value": [_text(v) for v in counted["value"]],
+                    "n": counted["n"].astype("int64")}, columns=["feature", "value", "n"]))
+        t = cases.table
+        sources = (select(t.c.predicted_label, t.c.label_source, func.count().label("n"))
+                   .where(t.c.label.is_not(None)).group_by(t.c.predicted_label, t.c.label_source))
+        return WindowAggregates(
+            confusion=self.confusion_cells(cases), verification=self.verification_cells(cases),
+            score_histogram=self.score_histogram(cases),
+            features=pd.concat(histograms, ignore_index=True),
+            label_sources=_frame(self._conn.execute(sources).all(), ["predicted_label", "source", "n"]))
 
     def confusion_cells(self, cases: WindowCases) -> pd.DataFrame:
         """``tp, fp, fn, tn`` per model version and full combination of stratum labels of the window's
@@ -316,3 +385,11 @@ class AggregateRepository:
         from monitor.adapters.db.repositories.case_stream import CaseStreamRepository
 
         return CaseStreamRepository(self._conn).known_case_stream(device_id, model_version, **options)
+
+    @property
+    def cusum_checkpoints(self) -> Any:
+        """The CUSUM checkpoints on this connection (:class:`CusumCheckpointRepository`), until the unit of
+        work carries them itself."""
+        from monitor.adapters.db.repositories.cusum_checkpoints import CusumCheckpointRepository
+
+        return CusumCheckpointRepository(self._conn)
