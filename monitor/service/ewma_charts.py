@@ -3,6 +3,7 @@ prediction, centred on the reference level."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
@@ -11,11 +12,23 @@ from monitor.domain.device import DeviceConfig
 from monitor.domain.periods import Period
 from monitor.domain.sequential_monitoring import PERIODS_PER_YEAR, ewma_by_stratum, reference_periods
 from monitor.errors import PeriodError
+from monitor.service.cells import stratified_cells
 from monitor.service.window import Window
 
 __all__ = ["MAX_EWMA_PERIODS", "ewma_charts"]
 
 MAX_EWMA_PERIODS = 12
+
+#: ``now`` for :func:`stratified_cells` that never recounts: the charts read a period's count cells when they
+#: are fresh for the cut-off, else its rows (months are recounted by their own period's analysis, the
+#: scheduler or ``samd-monitor cells refresh``, never as a side effect of a later period's charts).
+_NO_RECOUNT = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def _period_cells(unit: Any, config: DeviceConfig, window: Window, start: datetime, end: datetime) -> pd.DataFrame:
+    """The confusion cells of ``[start, end)`` as of the analysis's cut-off: from the months' count cells when
+    they equal the rows (docs/count-cells.md), else counted from the rows; identical either way."""
+    return stratified_cells(unit, config, start=start, end=end, cutoff=window.cutoff, now=_NO_RECOUNT).cells
 
 
 def _established_levels(unit: Any, config: DeviceConfig, period: Period, window: Window, versions: list[str]
@@ -41,21 +54,21 @@ def _established_levels(unit: Any, config: DeviceConfig, period: Period, window:
         _, end = periods[-1].bounds_utc(tz)
         if end > window.start:
             continue
-        pooled = unit.results.confusion_cells(window.device_id, start=start, end=end, cutoff=window.cutoff,
-                                              attributes=config.strata.attributes)
+        pooled = _period_cells(unit, config, window, start, end)
         levels[version] = ([p.label for p in periods],
                            pooled.loc[pooled["model_version"].astype(str) == version] if not pooled.empty else pooled)
     return levels
 
 
 def ewma_charts(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame
-          ) -> list[dict[str, Any]]:
+                ) -> list[dict[str, Any]]:
     """EWMA charts of per-period rates, over the periods since the model version's first prediction
     (at most :data:`MAX_EWMA_PERIODS`, back to the first empty one), centred on the reference level
     (``monitoring.ewma_reference``, else each model version's established level, else the claim).
 
     The current period's rates come from ``cells``, the analysis's own confusion cells (not counted
-    again); the earlier periods' are counted from the rows as of the same cut-off."""
+    again); the earlier periods' are read as of the same cut-off from their count cells when fresh, else
+    counted from the rows (:func:`_period_cells`)."""
     from monitor.domain.periods import resolve_timezone
 
     tz = resolve_timezone(config.monitoring.timezone)
@@ -67,8 +80,7 @@ def ewma_charts(unit: Any, config: DeviceConfig, period: Period, window: Window,
         except PeriodError:  # explicit windows have no predecessor
             break
         start, end = current.bounds_utc(tz)
-        earlier = unit.results.confusion_cells(window.device_id, start=start, end=end, cutoff=window.cutoff,
-                                               attributes=config.strata.attributes)
+        earlier = _period_cells(unit, config, window, start, end)
         if earlier.empty:
             break
         history.append((current.label, earlier))
