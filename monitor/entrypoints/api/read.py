@@ -13,12 +13,13 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path as PathParam, Query
+from fastapi import APIRouter, Depends, Path as PathParam, Query, Response
 from fastapi.responses import FileResponse
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, TypeAdapter
 
 from monitor.domain.roles import Permission
 from monitor.entrypoints.api import models as m
+from monitor.entrypoints.api.pages import PageCache
 from monitor.entrypoints.api.problems import problem_responses
 from monitor.entrypoints.api.security import Authenticator
 from monitor.entrypoints.bootstrap import App
@@ -78,9 +79,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one route per resource)
-    """The read-only endpoints (role qa, auditor or admin)."""
+def read_router(app: App, auth: Authenticator, results_cache: PageCache | None = None
+                ) -> APIRouter:  # noqa: C901  (one route per resource)
+    """The read-only endpoints (role qa, auditor or admin).
+
+    Pages of a run's stratum results are served from ``results_cache`` (a new :class:`PageCache` by
+    default) once read: a stored run's results never change (:mod:`monitor.entrypoints.api.pages`).
+    """
     router = APIRouter(prefix="/v1", responses=problem_responses(401, 403, 422, 429, 503))
+    results_pages = results_cache if results_cache is not None else PageCache()
+    results_page = TypeAdapter(m.Page[m.StratumResult])
     reader = Depends(auth.require(Permission.READ_DATA))
     audit_reader = Depends(auth.require(Permission.READ_AUDIT))
     not_found = problem_responses(404)
@@ -120,10 +128,16 @@ def read_router(app: App, auth: Authenticator) -> APIRouter:  # noqa: C901  (one
                      status: q.ResultStatus | None = Query(None, description="Status of the result."),
                      stratum_prefix: str | None = Query(None, pattern=TEXT_PATTERN, max_length=MAX_TEXT,
                                                          description="Strata starting with this text."),
-                     limit: int = Limit, offset: int = Offset, _: Principal = reader) -> dict[str, Any]:
+                     limit: int = Limit, offset: int = Offset, _: Principal = reader) -> Response:
         """A run's stratum results, filtered."""
-        return _page(q.list_results(app.uow, run_id, model_version=model_version, metric=metric, status=status,
-                                    stratum_prefix=stratum_prefix, limit=limit, offset=offset))
+        key = (run_id, model_version, metric, status, stratum_prefix, limit, offset)
+        body = results_pages.get(key)
+        if body is None:  # the bytes FastAPI makes of the response model (its dump_json path)
+            page = _page(q.list_results(app.uow, run_id, model_version=model_version, metric=metric,
+                                        status=status, stratum_prefix=stratum_prefix, limit=limit, offset=offset))
+            body = results_page.dump_json(results_page.validate_python(page), by_alias=True)
+            results_pages.put(key, body)
+        return Response(body, media_type="application/json")
 
     @router.get("/findings", response_model=m.Page[m.Finding], tags=["analysis"])
     def list_findings(device_id: str | None = _id("Device id."), run_id: str | None = _id("Run id."),
