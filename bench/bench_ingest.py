@@ -95,6 +95,27 @@ def _child(*extra: str) -> dict[str, object]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _measured(command: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Run ``command``; its wall time and its own peak resident memory: its VmHWM, read every 20 ms while
+    it runs (``wait4``'s ru_maxrss would count the forking Python parent's pages; a peak reached in its
+    last 20 ms can be missed). The client's memory: the PostgreSQL backend's is not counted."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env)
+    peak = 0.0
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            peak = max(peak, *(int(line.split()[1]) / 1024.0 for line in status.read_text().splitlines()
+                               if line.startswith("VmHWM:")))
+        except (OSError, ValueError, TypeError):
+            pass
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return {"seconds": seconds, "peak_rss_mb": peak}
+
+
 def psql_copy(url: str, csv_path: Path) -> dict[str, float]:
     """Time ``psql \\copy`` of the CSV into a bare table with the file's columns."""
     from sqlalchemy.engine import make_url
@@ -109,10 +130,8 @@ def psql_copy(url: str, csv_path: Path) -> dict[str, float]:
     subprocess.run([*base, "-c", "SET client_min_messages TO warning; DROP TABLE IF EXISTS bare_predictions; "
                     f"CREATE TABLE bare_predictions ({ddl})"],
                    check=True, env=env)
-    started = time.perf_counter()
-    subprocess.run([*base, "-c", f"\\copy bare_predictions FROM '{csv_path}' WITH (FORMAT csv, HEADER true)"],
-                   check=True, env=env)
-    return {"seconds": time.perf_counter() - started}
+    return _measured([*base, "-c", f"\\copy bare_predictions FROM '{csv_path}' WITH (FORMAT csv, HEADER true)"],
+                     env)
 
 
 _STORED_COLUMNS = ("device_id, prediction_id, model_version, site_id, predicted_at, score, predicted_label, "
@@ -147,13 +166,72 @@ def psql_copy_stored(ingested_url: str, admin_url: str, folder: Path, config: Pa
                         "source_sha256, rows_total, accepted, duplicates, rejected, started_at, finished_at, actor) "
                         "VALUES (1, 'predictions', 'floor', 'csv', '', 0, 0, 0, 0, now(), now(), 'bench')"],
                        check=True, env=env)
-        started = time.perf_counter()
-        subprocess.run([*target, "-c", f"\\copy predictions ({_STORED_COLUMNS}) FROM '{stored}' WITH (FORMAT csv)"],
-                       check=True, env=env)
-        return {"seconds": time.perf_counter() - started}
+        return _measured([*target, "-c", f"\\copy predictions ({_STORED_COLUMNS}) FROM '{stored}' WITH (FORMAT csv)"],
+                         env)
     finally:
         _postgres_database(admin_url, False, name)
         stored.unlink(missing_ok=True)
+
+
+def sqlite_copy_stored(ingested: Path, folder: Path, config: Path) -> dict[str, float]:
+    """SQLite's counterpart of the stored-rows copy: one ``INSERT INTO predictions SELECT`` of the rows our
+    ingest stored (attached database) into the ``predictions`` table of a fresh database with the same
+    schema and connection settings (WAL, synchronous NORMAL, the ingest's page cache), in one
+    transaction, in a child process (its own peak memory)."""
+    target = folder / "floor.sqlite"
+    target.unlink(missing_ok=True)
+    try:
+        _child("--step", "setup", "--db", f"sqlite:///{target.as_posix()}", "--config", str(config))
+        return _child("--step", "sqlite-floor", "--db", str(target), "--file", str(ingested))
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+
+
+def _sqlite_floor(target: str, source: str) -> dict[str, float]:
+    import sqlite3
+
+    from monitor.adapters.db.repositories.logs import _SQLITE_CACHE_KIB
+
+    conn = sqlite3.connect(target, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", f"cache_size=-{_SQLITE_CACHE_KIB}"):
+        conn.execute(f"PRAGMA {pragma}")
+    conn.execute("ATTACH DATABASE ? AS src", (source,))
+    conn.execute("INSERT INTO ingestion_batches (batch_id, kind, source_name, source_format, source_sha256, rows_total, "
+                 "accepted, duplicates, rejected, started_at, finished_at, actor) VALUES (1, 'predictions', 'floor', "
+                 "'csv', '', 0, 0, 0, 0, '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', 'bench')")
+    export = _STORED_COLUMNS.replace("batch_id", "1")
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    rows = conn.execute(f"INSERT INTO predictions ({_STORED_COLUMNS}) SELECT {export} FROM src.predictions").rowcount
+    conn.execute("COMMIT")
+    return {"seconds": time.perf_counter() - started, "rows": rows, "peak_rss_mb": _peak_mb()}
+
+
+def _table(figures: dict[str, object], engines: list[str], formats: list[str]) -> str:
+    """The run's figures side by side, one line per engine (Markdown)."""
+    runs: dict[str, dict[str, float]] = figures["runs"]  # type: ignore[assignment]
+    bare: dict[str, float] = figures.get("psql_copy") or {}  # type: ignore[assignment]
+    lines = [f"N = {figures['rows']:,}; load average {figures.get('load_average', '?')}",
+             "| engine | ingest CSV rows/s (peak MB) | ingest Parquet rows/s (peak MB) | bare psql \\copy rows/s (peak MB) "
+             "| stored-rows copy rows/s (peak MB) | CSV / stored-rows copy | Parquet / stored-rows copy "
+             "| CSV / bare copy |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def cell(f: dict[str, float] | None) -> str:
+        return "–" if not f else f"{f['rows_per_second']:,.0f} ({f['peak_rss_mb']:.0f})"
+
+    for engine in engines:
+        csv_run, parquet_run = runs.get(f"{engine}/csv"), runs.get(f"{engine}/parquet")
+        stored: dict[str, float] = figures.get(f"stored_copy_{engine}") or {}  # type: ignore[assignment]
+
+        def ratio(run: dict[str, float] | None, floor: dict[str, float]) -> str:
+            return "–" if not run or not floor else f"{run['rows_per_second'] / floor['rows_per_second']:.3f}"
+
+        lines.append(f"| {engine} | {cell(csv_run)} | {cell(parquet_run)} | "
+                     f"{cell(bare) if engine == 'postgresql' else '–'} | {cell(stored)} | {ratio(csv_run, stored)} | "
+                     f"{ratio(parquet_run, stored)} | {ratio(csv_run, bare) if engine == 'postgresql' else '–'} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -172,6 +250,9 @@ def main() -> None:
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.step == "sqlite-floor":
+        print(json.dumps(_sqlite_floor(args.db, args.file)))
+        return
     if args.step:
         step(args)
         return
@@ -216,12 +297,19 @@ def main() -> None:
                 try:
                     _child("--step", "setup", "--db", url, "--config", str(args.config))
                     result = _child("--step", "ingest", "--db", url, "--file", str(files[fmt]))
-                    if engine == "postgresql" and not args.no_psql_copy and "stored_copy" not in figures:
+                    floor_key = f"stored_copy_{engine}"
+                    if engine == "postgresql" and not args.no_psql_copy and floor_key not in figures:
                         stored = psql_copy_stored(url, args.postgres_url, folder, args.config)
+                    elif engine == "sqlite" and floor_key not in figures:
+                        stored = sqlite_copy_stored(folder / f"bench-{fmt}.sqlite", folder, args.config)
+                    else:
+                        stored = None
+                    if stored is not None:
                         stored_rate = int(result["accepted"]) / stored["seconds"]  # type: ignore[call-overload]
-                        figures["stored_copy"] = stored | {"rows_per_second": stored_rate}
-                        print(f"psql \\copy of the stored rows into the predictions table (indexes, keys): "
-                              f"{stored_rate:,.0f} rows/s ({stored['seconds']:.1f} s)", flush=True)
+                        figures[floor_key] = stored | {"rows_per_second": stored_rate}
+                        print(f"{engine}: copy of the stored rows into the predictions table (indexes, keys): "
+                              f"{stored_rate:,.0f} rows/s ({stored['seconds']:.1f} s, peak {stored['peak_rss_mb']:.0f} MB)",
+                              flush=True)
                 finally:
                     if engine != "sqlite":
                         _postgres_database(args.postgres_url, False, name)
@@ -234,12 +322,14 @@ def main() -> None:
                 if engine == "postgresql" and copy_rate:
                     result["ratio_to_psql_copy"] = rate / copy_rate
                     line += f"; ratio to psql \\copy {rate / copy_rate:.3f}"
-                if engine == "postgresql" and "stored_copy" in figures:
-                    stored_rate = float(figures["stored_copy"]["rows_per_second"])  # type: ignore[index]
+                if f"stored_copy_{engine}" in figures:
+                    stored_rate = float(figures[f"stored_copy_{engine}"]["rows_per_second"])  # type: ignore[index]
                     result["ratio_to_stored_copy"] = rate / stored_rate
                     line += f", to the stored-rows copy {rate / stored_rate:.3f}"
                 runs[f"{engine}/{fmt}"] = result
                 print(line, flush=True)
+        figures["load_average"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
+        print(_table(figures, engines, formats), flush=True)
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
