@@ -51,6 +51,15 @@ class LabelArrivalRepository:
         seconds = self._seconds(later)
         return case((seconds < 0, 0), else_=seconds // _DAY_SECONDS)
 
+    def _whole_days(self, later: Any) -> ColumnElement[int]:
+        """:meth:`_days` with the seconds computed once per row (the largest of them and 0, floored)."""
+        return self._greatest(self._seconds(later), literal(0)) // _DAY_SECONDS
+
+    def _greatest(self, a: ColumnElement[int], b: ColumnElement[int]) -> ColumnElement[int]:
+        """The larger of two integers (SQLite's scalar ``max``, PostgreSQL's ``greatest``)."""
+        name = "max" if self._conn.dialect.name == "sqlite" else "greatest"
+        return getattr(func, name)(a, b, type_=Integer)
+
     @staticmethod
     def _at(moment: datetime) -> ColumnElement[Any]:
         return literal(moment, type_=predictions.c.predicted_at.type)
@@ -87,14 +96,20 @@ class LabelArrivalRepository:
         by ``cutoff``) whose delay until final is at most ``horizon_days``, per model version and ``label``:
         two histograms of the same cases, ``kind`` ``delay`` (``days`` = delay until final) and ``elapsed``
         (``days`` = elapsed days, capped at ``horizon_days``), with the count ``n``. The elapsed times are
-        the truncation of the delays (:func:`monitor.stats.maturity.arrival_cdf`)."""
+        the truncation of the delays (:func:`monitor.stats.maturity.arrival_cdf`).
+
+        One pass over the cases: the database groups them by (model version, label, call, delay, capped
+        elapsed) once (the joint histogram, a few thousand groups: every case predicted more than
+        ``horizon_days`` + 1 days before the cut-off has the capped elapsed time ``horizon_days``, read
+        without date arithmetic), and both histograms are sums over those groups."""
         at_cutoff = self._at(cutoff)
         confirmed = case((ground_truth.c.confirmed_at > cutoff, at_cutoff), else_=ground_truth.c.confirmed_at)
-        delay = self._days(confirmed)
+        delay = self._whole_days(confirmed)
         provisional = self._provisional(provisional_sources)
-        until_final = case((provisional & (delay < window_days), window_days), else_=delay)
-        elapsed = self._days(at_cutoff)
-        capped = case((elapsed > horizon_days, horizon_days), else_=elapsed)
+        until_final = case((provisional, self._greatest(delay, literal(window_days))), else_=delay)
+        old = predictions.c.predicted_at <= cutoff - timedelta(days=horizon_days + 1)  # elapsed > horizon
+        elapsed = self._whole_days(at_cutoff)
+        capped = case((old, horizon_days), (elapsed > horizon_days, horizon_days), else_=elapsed)
         young = predictions.c.predicted_at > cutoff - timedelta(days=window_days)
         cases = (select(predictions.c.model_version.label("model_version"), ground_truth.c.label.label("label"),
                         predictions.c.predicted_label.label("predicted_label"),
@@ -104,13 +119,17 @@ class LabelArrivalRepository:
                         predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff),
                         ~(provisional & young))
                  .subquery("final_labels"))
-        within = cases.c.delay_days <= horizon_days
-        keys = [cases.c.model_version, cases.c.label, cases.c.predicted_label]
-        parts = [select(*keys, literal(kind).label("kind"), cases.c[f"{kind}_days"].label("days"),
-                        func.count().label("n"))
-                 .where(within).group_by(*keys, cases.c[f"{kind}_days"])
+        keys = [cases.c.model_version, cases.c.label, cases.c.predicted_label, cases.c.delay_days,
+                cases.c.elapsed_days]
+        joint = (select(*keys, func.count().label("n")).group_by(*keys)
+                 .having(cases.c.delay_days <= horizon_days)
+                 .cte("joint"))  # referenced twice: materialised once (SQLite, PostgreSQL 12+)
+        group = [joint.c.model_version, joint.c.label, joint.c.predicted_label]
+        parts = [select(*group, literal(kind).label("kind"), joint.c[f"{kind}_days"].label("days"),
+                        cast(func.sum(joint.c.n), BigInteger).label("n"))
+                 .group_by(*group, joint.c[f"{kind}_days"])
                  for kind in ("delay", "elapsed")]
         names = ["model_version", "label", "predicted_label", "kind", "days", "n"]
-        frame = pd.DataFrame([tuple(r) for r in self._conn.execute(union_all(*parts))], columns=names)
+        frame = pd.DataFrame(self._conn.execute(union_all(*parts)).all(), columns=names)
         return (frame.astype({"label": "int64", "predicted_label": "int64", "days": "int64", "n": "int64"})
                 .sort_values(names[:-1], kind="stable").reset_index(drop=True))
