@@ -73,7 +73,12 @@ PERIOD, QUARTER = "2025Q3", ("2025Q3",)
 RESULTS = BENCH / "results"
 DOCS = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
-STEPS = ("pipeline", "ingest", "dashboard", "api", "browser", "peers")
+STEPS = ("pipeline", "ingest", "dashboard", "api", "browser", "peers", "demo_analysis", "push", "cli")
+#: Steps that do not depend on N: run once per invocation, stored in the results file of its first N.
+SESSION_STEPS = ("demo_analysis", "push", "cli")
+#: Fresh-process wall time of these command lines (median of :data:`CLI_RUNS`).
+CLI_COMMANDS = {"help": ["--help"], "version": ["--version"]}
+CLI_RUNS = 5
 SCHEMA = "samd-monitor/bench-results"
 #: The peers' site labels (bench_statistics.ATTRIBUTES) for the demo generator's site ids, in order.
 SITES = {"site-bj-01": "site_a", "site-sh-02": "site_b", "site-gz-03": "site_c", "site-cd-04": "site_d",
@@ -196,6 +201,82 @@ def run_peers(folder: Path, data: dict[str, Any], args: argparse.Namespace) -> d
     return run_script("bench_statistics.py", extra, folder / "peers.json", folder / "peers.log")
 
 
+def has_push_mode() -> bool:
+    """Whether ``bench/bench_api.py`` offers ``--push`` (the push endpoint alone, both engines in one run)."""
+    path = BENCH / "bench_api.py"
+    return path.exists() and '"--push"' in path.read_text(encoding="utf-8")
+
+
+def time_cli(runs: int = CLI_RUNS) -> dict[str, Any]:
+    """Wall time of ``samd-monitor --help`` and ``--version``, each in a fresh process, ``runs`` times."""
+    import statistics
+
+    program = Path(sys.executable).parent / "samd-monitor"
+    command = [str(program)] if program.exists() else [sys.executable, "-m", "monitor"]
+    figures: dict[str, Any] = {"command": Path(command[-1]).name, "runs": runs,
+                               "load_average": [round(x, 2) for x in os.getloadavg()]}
+    for key, extra in CLI_COMMANDS.items():
+        seconds = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run([*command, *extra], capture_output=True, check=True, cwd=ROOT)
+            seconds.append(time.perf_counter() - started)
+        figures[key] = {"median_seconds": round(statistics.median(seconds), 4),
+                        "seconds": [round(x, 4) for x in seconds]}
+    print(f"cli: --help {figures['help']['median_seconds']:.3f} s, --version {figures['version']['median_seconds']:.3f} s "
+          f"(median of {runs} fresh processes)", flush=True)
+    return figures
+
+
+def run_session(folder: Path, args: argparse.Namespace, skip: set[str], results: dict[str, Any]) -> None:
+    """The steps independent of N (:data:`SESSION_STEPS`), into ``results``: the demo quarter's analysis
+    beside its DuckDB floor and the HTTP push latency per engine (under ``engines``), the CLI's start-up
+    (``cli``). Failures are recorded, not raised."""
+    from sqlalchemy.engine import make_url
+
+    log = folder / "session.log"
+    engines = {engine: results["engines"].setdefault(engine, {"errors": {}}) for engine in args.engines}
+    if "demo_analysis" not in skip:
+        server = make_url(args.postgres_url)
+        extra = ["--scale", f"{args.analysis_scale:g}", "--engines", ",".join(args.engines),
+                 "--postgres-host", server.host or "127.0.0.1", "--postgres-port", str(server.port or 5432),
+                 "--postgres-user", server.username or "postgres", "--work-dir", str(folder)]
+        try:
+            figures = run_script("bench_analysis.py", extra, folder / "demo-analysis.json", log)
+            results["demo_analysis"] = {k: v for k, v in figures.items() if k not in ("engines", "errors")}
+            for engine, figure in engines.items():
+                if engine in figures["engines"]:
+                    figure["demo_analysis"] = figures["engines"][engine]
+                else:
+                    figure["errors"]["demo_analysis"] = figures["errors"].get(engine, "not run")
+        except (RuntimeError, OSError, ValueError) as exc:
+            for figure in engines.values():
+                figure["errors"]["demo_analysis"] = str(exc)
+            print(f"!! demo_analysis: {exc}", flush=True)
+    if "push" not in skip:
+        if not has_push_mode():
+            results.setdefault("notes", {})["push"] = "bench/bench_api.py has no --push mode: not measured"
+            print("!! push: bench/bench_api.py has no --push mode; the column stays '–'", flush=True)
+        else:
+            choice = "both" if set(args.engines) >= {"sqlite", "postgresql"} else args.engines[0]
+            extra = ["--push", "--engine", choice, "--postgres-url", args.postgres_url,
+                     "--clients", str(args.push_clients)]
+            try:
+                for figure in run_script("bench_api.py", extra, folder / "push.json", log):
+                    if figure.get("engine") in engines:
+                        engines[figure["engine"]]["push"] = figure
+            except (RuntimeError, OSError, ValueError) as exc:
+                for figure in engines.values():
+                    figure["errors"]["push"] = str(exc)
+                print(f"!! push: {exc}", flush=True)
+    if "cli" not in skip:
+        try:
+            results["cli"] = time_cli()
+        except (OSError, subprocess.CalledProcessError) as exc:
+            results["errors"]["cli"] = str(exc)
+            print(f"!! cli: {exc}", flush=True)
+
+
 def machine() -> dict[str, Any]:
     """Cores, CPU, memory, load, versions and the checked-out commit (read-only git)."""
     info: dict[str, Any] = {"cores": os.cpu_count(), "python": platform.python_version(),
@@ -224,8 +305,9 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def run_n(rows: int, args: argparse.Namespace, skip: set[str]) -> Path:
-    """Every step for ``rows`` predictions; returns the results file written."""
+def run_n(rows: int, args: argparse.Namespace, skip: set[str], *, session: bool = True) -> Path:
+    """Every step for ``rows`` predictions (and, with ``session``, the steps independent of N); returns the
+    results file written."""
     started = datetime.now(UTC)
     results: dict[str, Any] = {"schema": SCHEMA, "schema_version": 1, "rows": rows, "api_readers": args.api_readers,
                                "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -247,6 +329,9 @@ def run_n(rows: int, args: argparse.Namespace, skip: set[str]) -> Path:
             except (RuntimeError, OSError, ValueError) as exc:
                 results["errors"]["peers"] = str(exc)
                 print(f"!! peers: {exc}", flush=True)
+        if session:
+            print("\n== independent of N: the demo quarter's analysis and its floor, HTTP push, the CLI", flush=True)
+            run_session(folder, args, skip, results)
     finally:
         if args.keep_work:
             print(f"work folder kept: {folder}")
@@ -338,7 +423,9 @@ def engine_figures(results: dict[str, Any], engine: str) -> dict[str, Any]:
                                                                                   "peak_rss_mb"),
              "ingest Parquet": _get(parquet, "peak_rss_mb"), "analysis": _get(analysis, "peak_rss_mb"),
              "report": _get(report, "peak_rss_mb"), "dashboard queries": _get(e, "dashboard", "peak_rss_mb"),
-             "API": api.get("peak_rss_mb"), "dashboard server": browser.get("server_peak_mb")}
+             "API": api.get("peak_rss_mb"), "dashboard server": browser.get("server_peak_mb"),
+             "demo analysis": max((_get(e, "demo_analysis", k, "peak_rss_mb") or 0 for k in
+                                   ("analysis_first", "analysis_second")), default=0) or None}
     peaks = {k: v for k, v in peaks.items() if v is not None}
     top = max(peaks, key=lambda k: peaks[k]) if peaks else None
     return {
@@ -354,7 +441,18 @@ def engine_figures(results: dict[str, Any], engine: str) -> dict[str, Any]:
         "paint_overview_warm_s": warm.get("overview"), "paint_heatmap_warm_s": warm.get("heatmap"),
         "api_p50_ms": api.get("results_p50_ms"), "api_p99_ms": api.get("results_p99_ms"),
         "peak_mb": peaks[top] if top else None, "peak_step": top, "errors": sorted(e.get("errors", {})),
+        "demo_first_s": _get(e, "demo_analysis", "analysis_first", "seconds"),
+        "demo_second_s": _get(e, "demo_analysis", "analysis_second", "seconds"),
+        "demo_floor_s": _get(e, "demo_analysis", "floor", "seconds"),
+        "demo_second_ratio": _get(e, "demo_analysis", "ratios", "analysis_second_to_floor"),
+        "push_p50_ms": _get(e, "push", "post_p50_ms"), "push_p99_ms": _get(e, "push", "post_p99_ms"),
+        "cli_help_ms": _ms(_get(results, "cli", "help", "median_seconds")),
+        "cli_version_ms": _ms(_get(results, "cli", "version", "median_seconds")),
     }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000.0
 
 
 def _n(value: Any, digits: int = 0, suffix: str = "") -> str:
@@ -392,6 +490,14 @@ def _peer_cell(p: dict[str, Any], peer: str) -> str:
     return f"{p[f'{peer}_s']:,.1f}"
 
 
+def _scales(all_results: list[dict[str, Any]]) -> str:
+    """The demo scales of the files' demo-quarter analyses (``1``, or ``0.1 (100k), 1 (1M)``)."""
+    found = [(r["rows"], s) for r in all_results if (s := _get(r, "demo_analysis", "scale")) is not None]
+    if len({s for _, s in found}) == 1:
+        return f"{found[0][1]:g}"
+    return ", ".join(f"{s:g} ({label(n)})" for n, s in found)
+
+
 def render_table(all_results: list[dict[str, Any]]) -> str:
     """The Markdown between the markers: our steps, the peers, and the growth between the Ns."""
     if not all_results:
@@ -410,14 +516,25 @@ def render_table(all_results: list[dict[str, Any]]) -> str:
         + "paint is Chromium's time to the page's key element, the overview's counted from pressing *Sign in*, "
         + "first with the dashboard's cache cold, warm the median of the later runs; the API figures are "
         + f"`GET /v1/runs/{{id}}/results` under {all_results[-1].get('api_readers', 50)} concurrent clients; "
+        + "HTTP push is `bench_api.py --push` (concurrent clients each posting NDJSON bodies of 1,000 new "
+        + "predictions to a fresh database; p50 / p99 of a post); the demo quarter is `bench_analysis.py`: the "
+        + "demo's data (`samd-monitor demo`'s generator and monthly deliveries"
+        + (f", scale {scales}" if (scales := _scales(all_results)) else "")
+        + ") and its 2025Q3 analysis with every section, timed as the call alone, first (recounting what the "
+        + "ingest left dirty) and second (every lazily kept aggregate fresh), beside the floor in the same run: "
+        + "DuckDB computing the same aggregates (confusion cells of all attributes, verification cells, score "
+        + "histogram, per-feature histograms; checked equal to the database's) over the quarter's cases exported "
+        + "to Parquet; the CLI figures are the median wall time of 5 fresh processes; these last four do not "
+        + "depend on N and are measured once per invocation (in the file of its first N, '–' elsewhere); "
         + "peak memory is the largest of the steps' own peaks.",
         "",
         "| N | engine | ingest CSV rows/s | ingest Parquet rows/s | psql COPY rows/s (bare / stored rows) "
         "| CSV ingest / COPY (bare / stored rows) "
         "| analysis s | report s | dashboard queries ms (overview / heat map) "
         "| paint overview s (first / warm) | paint heat map s (first / warm) "
-        "| API results p50 / p99 ms | peak MB (step) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| API results p50 / p99 ms | HTTP push p50 / p99 ms | demo quarter analysis s (first / second) "
+        "| its DuckDB floor s (second / floor) | CLI --help / --version ms | peak MB (step) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     per: dict[tuple[int, str], dict[str, Any]] = {}
     for results in all_results:
@@ -431,10 +548,17 @@ def render_table(all_results: list[dict[str, Any]]) -> str:
                 f"| {_n(f['paint_overview_s'], 2)} / {_n(f['paint_overview_warm_s'], 2)} "
                 f"| {_n(f['paint_heatmap_s'], 2)} / {_n(f['paint_heatmap_warm_s'], 2)} "
                 f"| {_n(f['api_p50_ms'], 0)} / {_n(f['api_p99_ms'], 0)} "
+                f"| {_n(f['push_p50_ms'], 0)} / {_n(f['push_p99_ms'], 0)} "
+                f"| {_n(f['demo_first_s'], 2)} / {_n(f['demo_second_s'], 2)} "
+                f"| {_n(f['demo_floor_s'], 3)} ({_n(f['demo_second_ratio'], 1, 'x')}) "
+                f"| {_n(f['cli_help_ms'], 0)} / {_n(f['cli_version_ms'], 0)} "
                 f"| {_n(f['peak_mb'])} ({f['peak_step'] or '–'}) |")
     failed = [f"{label(n)} {_engine_name(e)}: {', '.join(f['errors'])}" for (n, e), f in per.items() if f["errors"]]
     if failed:
         lines += ["", "Steps that failed (see the results file): " + "; ".join(failed) + "."]
+    notes = [f"{label(r['rows'])}: {note}" for r in all_results for note in (r.get("notes") or {}).values()]
+    if notes:
+        lines += ["", "Not measured: " + "; ".join(notes) + "."]
 
     peers = [(r, p) for r in all_results if (p := peer_figures(r)) is not None]
     if peers:
@@ -519,6 +643,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-readers", type=int, default=50)
     parser.add_argument("--reads-per-reader", type=int, default=10)
     parser.add_argument("--browser-runs", type=int, default=3)
+    parser.add_argument("--analysis-scale", type=float, default=1.0,
+                        help="The demo's --scale for bench_analysis.py (1 = the demo's full volume).")
+    parser.add_argument("--push-clients", type=int, default=20, help="Concurrent clients of bench_api.py --push.")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--skip", default="", help=f"Comma-separated steps to skip: {', '.join(STEPS)}.")
     parser.add_argument("--results", type=Path, default=RESULTS, help="Folder of the results files.")
@@ -545,8 +672,8 @@ def main(argv: list[str] | None = None) -> None:
         path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {path}", flush=True)
     elif not args.table_only:
-        for rows in [parse_count(r) for r in args.rows.split(",") if r.strip()]:
-            run_n(rows, args, skip)
+        for i, rows in enumerate(parse_count(r) for r in args.rows.split(",") if r.strip()):
+            run_n(rows, args, skip, session=i == 0)
     if not args.no_docs:
         update_docs(args.docs, render_table(newest_results(args.results)))
 

@@ -112,3 +112,104 @@ def test_the_table_replaces_only_the_text_between_the_markers(tmp_path: Path) ->
     with pytest.raises(SystemExit, match="markers"):
         run_all.update_docs(page, "| new |")
     assert run_all.render_table([]).startswith("_No results yet")
+
+
+def _with_session(results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` with the figures of the steps independent of N, as bench_analysis.py, bench_api.py --push and
+    run_all.time_cli write them."""
+    for name, engine in results["engines"].items():
+        engine["demo_analysis"] = {"analysis_first": {"seconds": 12.0, "peak_rss_mb": 900.0},
+                                   "analysis_second": {"seconds": 3.0, "peak_rss_mb": 880.0},
+                                   "floor": {"seconds": 0.1, "peak_rss_mb": 200.0},
+                                   "ratios": {"analysis_first_to_floor": 120.0, "analysis_second_to_floor": 30.0}}
+        engine["push"] = {"engine": name, "post_p50_ms": 30, "post_p99_ms": 250}
+    results["demo_analysis"] = {"scale": 0.5}
+    results["cli"] = {"help": {"median_seconds": 0.35}, "version": {"median_seconds": 0.3}}
+    return results
+
+
+def test_the_table_shows_the_demo_quarter_push_and_cli_figures(tmp_path: Path) -> None:
+    (tmp_path / "2026-12-07-1000.json").write_text(json.dumps(_with_session(_results(1000, 1.0))), encoding="utf-8")
+    (tmp_path / "2026-12-07-10000.json").write_text(json.dumps(_results(10_000, 4.0)), encoding="utf-8")
+    table = run_all.render_table(run_all.newest_results(tmp_path))
+    lines = table.splitlines()
+    header = next(line for line in lines if line.startswith("| N | engine | ingest CSV"))
+    assert header.count("|") - 1 == 17 and lines[lines.index(header) + 1].count("---") == 17
+    assert "| HTTP push p50 / p99 ms | demo quarter analysis s (first / second) |" in header
+    assert "scale 0.5" in lines[0]
+    sqlite_1k = next(line for line in lines if line.startswith("| 1k | SQLite |"))
+    # API reads, then push p50 / p99, the demo quarter first / second, the floor (second / floor), the CLI
+    assert "| 50 / 400 | 30 / 250 | 12.00 / 3.00 | 0.100 (30.0x) | 350 / 300 |" in sqlite_1k
+    assert sqlite_1k.endswith("| 900 (demo analysis) |")  # the demo analysis's peak is the largest here
+    sqlite_10k = next(line for line in lines if line.startswith("| 10k | SQLite |"))
+    assert "| 50 / 400 | – / – | – / – | – (–) | – / – |" in sqlite_10k  # measured once, in the first N's file
+
+
+def test_push_without_a_push_mode_is_left_out_and_said_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_all, "BENCH", tmp_path)  # no bench_api.py with --push here
+    assert not run_all.has_push_mode()
+    (tmp_path / "bench_api.py").write_text('parser.add_argument("--push", action="store_true")\n', encoding="utf-8")
+    assert run_all.has_push_mode()
+    (tmp_path / "bench_api.py").unlink()
+    results = _results(1000, 1.0)
+    args = run_all.main.__globals__["argparse"].Namespace(engines=["sqlite", "postgresql"],
+                                                          postgres_url="postgresql+psycopg://postgres@127.0.0.1/x")
+    run_all.run_session(tmp_path, args, {"demo_analysis", "cli"}, results)
+    assert results["notes"] == {"push": "bench/bench_api.py has no --push mode: not measured"}
+    assert all("push" not in e and not e["errors"] for e in results["engines"].values())
+    table = run_all.render_table([results | {"file": "x.json"}])
+    assert "Not measured: 1k: bench/bench_api.py has no --push mode: not measured." in table
+    assert "| 50 / 400 | – / – |" in table
+
+
+def test_cli_start_up_is_the_median_of_fresh_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+    clock = iter(float(t) for t in range(100))
+    monkeypatch.setattr(run_all.subprocess, "run", lambda command, **_: calls.append(command))
+    monkeypatch.setattr(run_all.time, "perf_counter", lambda: next(clock))
+    figures = run_all.time_cli(runs=3)
+    assert [c[-1] for c in calls] == ["--help"] * 3 + ["--version"] * 3
+    assert figures["help"] == {"median_seconds": 1.0, "seconds": [1.0, 1.0, 1.0]} and figures["runs"] == 3
+
+
+def test_table_only_regenerates_the_committed_block(tmp_path: Path) -> None:
+    """docs/performance.md holds exactly what ``run_all.py --table-only`` makes of the committed results files."""
+    text = run_all.DOCS.read_text(encoding="utf-8")
+    committed = text[text.index(run_all.BEGIN) + len(run_all.BEGIN):text.index(run_all.END)].strip("\n")
+    assert run_all.render_table(run_all.newest_results(run_all.RESULTS)) == committed
+    copy = tmp_path / "performance.md"
+    copy.write_text(text, encoding="utf-8")
+    run_all.main(["--table-only", "--docs", str(copy)])
+    assert copy.read_text(encoding="utf-8") == text
+
+
+def test_the_floor_counts_what_the_analysis_counts(tmp_path: Path) -> None:
+    """bench_analysis.py's DuckDB aggregates on a handful of window cases, against pandas counts."""
+    import bench_analysis
+    import duckdb
+    import pandas as pd
+
+    cases = pd.DataFrame({
+        "model_version": ["2.1.0"] * 6, "s0": ["<65", "<65", ">=65", ">=65", ">=65", "unknown"],
+        "s1": ["F", "M", "F", "F", "M", "M"], "score_bin": [100, 900, 850, 850, 20, 500],
+        "score_pct": [10, 90, 85, 85, 2, 50], "predicted_label": [0, 1, 1, 1, 0, 1],
+        "label": [0, 1, 0, None, 1, 1], "site_id": ["a", "a", "b", "b", "b", "a"], "f0": pd.array([40, 50, 70, 70, 80, None], dtype="Int64")})
+    path = tmp_path / "cases.parquet"
+    cases.to_parquet(path, index=False)
+    queries = bench_analysis.floor_queries(str(path), ["age_band", "sex"], {"age_band": "f0"})
+    assert set(queries) == set(bench_analysis.AGGREGATES)
+    run = duckdb.connect()
+    confusion = run.execute(queries["confusion_cells"]).df().set_index(["age_band", "sex"]).sort_index()
+    assert confusion.loc[(">=65", "F")][["tp", "fp", "fn", "tn"]].tolist() == [0, 1, 0, 0]
+    assert confusion[["tp", "fp", "fn", "tn"]].to_numpy().sum() == 5  # the labelled cases
+    verification = run.execute(queries["verification_cells"]).df()
+    assert verification["n"].sum() == 6 and verification.loc[verification["verified"] == 0, "n"].sum() == 1
+    histogram = run.execute(queries["score_histogram"]).df()
+    assert sorted(histogram["grouping"].unique()) == ["", "age_band", "sex"]
+    assert (histogram.groupby("grouping")["n"].sum() == 6).all()
+    assert histogram.loc[(histogram["grouping"] == "") & (histogram["score_bin"] == 850), "n"].tolist() == [1, 1]
+    features = run.execute(queries["feature_histograms"]).df()
+    assert features.groupby("feature")["n"].sum().to_dict() == {"age_band": 6, "sex": 6, "site_id": 6, "score": 6}
+    assert dict(zip(*features[features["feature"] == "age_band"][["value", "n"]].T.values)).get("70") == 2
+    frame = pd.DataFrame({"value": [1.0, None, float("nan")], "n": [2, 3, 4]})
+    assert sorted(map(str, bench_analysis._canonical(frame)["value"])) == ["1", "None", "None"]
