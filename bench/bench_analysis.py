@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import shutil
@@ -137,6 +138,31 @@ def _month_states(app: Any) -> dict[str, int]:
     return states
 
 
+def _server_cpu(url: str) -> float | None:
+    """CPU seconds so far of the PostgreSQL backends connected to ``url``'s database (the server runs on this
+    machine: ``/proc/PID/stat``), other than the one asking; None on SQLite (its work is in the process's CPU).
+    A lower bound: backends (and parallel workers) that ended are not counted."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    if make_url(url).get_backend_name() != "postgresql":
+        return None
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND pid <> pg_backend_pid()")).scalars().all()
+    engine.dispose()
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def step_analyze(args: argparse.Namespace) -> dict[str, Any]:
     """One ``analyze_period`` at the demo's as-of date (the simulated now), timed as the call alone."""
     from monitor.domain.periods import Period
@@ -145,13 +171,17 @@ def step_analyze(args: argparse.Namespace) -> dict[str, Any]:
 
     app = _app(args, simulated_clock(_scenario(args).as_of.to_pydatetime()))
     before = _month_states(app)
+    server = _server_cpu(args.db)
     load, cpu, started = _load(), _cpu(), time.perf_counter()
     outcome = analyze_period(DEVICE, Period.parse(args.period), uow=app.uow, clock=app.clock, actor="bench")
     seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+    server_after = _server_cpu(args.db)
     doc = outcome.document
     results = Path(args.folder) / f"results-{args.run}.json"
     results.write_text(json.dumps(doc["results"], sort_keys=True, default=str), encoding="utf-8")
-    return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "peak_rss_mb": round(_peak_mb(), 1),
+    return {"seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+            "server_cpu_seconds": None if server is None or server_after is None else round(server_after - server, 2),
+            "peak_rss_mb": round(_peak_mb(), 1),
             "month_states_before": before, "load_average": load, "run_id": outcome.run_id,
             "predictions": doc["completeness"]["total"]["predictions"],
             "with_ground_truth": doc["completeness"]["total"]["with_ground_truth"],
@@ -236,15 +266,17 @@ def floor_queries(cases: str, attributes: list[str], numeric: dict[str, str]) ->
         features.append(f"SELECT '{name}' AS feature, CAST({column} AS VARCHAR) AS value, count(*) AS n "
                         f"FROM {src} GROUP BY {column}")
     features += [f"SELECT 'site_id' AS feature, site_id AS value, count(*) AS n FROM {src} GROUP BY site_id",
-                 f"SELECT 'score' AS feature, CAST(score_pct AS VARCHAR) AS value, count(*) AS n FROM {src} "
-                 "GROUP BY score_pct"]
+                 (f"SELECT 'score' AS feature, CAST(score_pct AS VARCHAR) AS value, count(*) AS n FROM {src} "
+                  "GROUP BY score_pct")]
     return {"confusion_cells": confusion, "verification_cells": verification,
             "score_histogram": full + " UNION ALL ".join(parts), "feature_histograms": " UNION ALL ".join(features)}
 
 
 def _text(value: Any) -> str | None:
     """A key as text (``None`` for null or NaN, whole floats without ``.0``), as both engines' keys compare."""
-    if value is None or value != value or value is getattr(__import__("pandas"), "NA"):
+    import pandas as pd
+
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -350,19 +382,24 @@ def run_engine(engine: str, args: argparse.Namespace, work: Path) -> dict[str, A
     return figures
 
 
+def _cpu_text(run: dict[str, Any]) -> str:
+    server = run.get("server_cpu_seconds")
+    return f"{run['cpu_seconds']:,.1f}" + ("" if server is None else f" + {server:,.1f} server")
+
+
 def summary_table(results: dict[str, Any]) -> str:
     """Markdown: one line per engine (analysis first / second, the database's aggregates, the floor)."""
-    lines = ["| engine | cases in quarter | analysis first s (CPU s, peak MB) | analysis second s (CPU s, peak MB) "
-             "| database aggregates s | DuckDB floor s (peak MB) | first / floor | second / floor "
-             "| database aggregates / floor | floor = database |",
+    lines = [("| engine | cases in quarter | analysis first s (CPU s, peak MB) | analysis second s (CPU s, peak MB) "
+              "| database aggregates s | DuckDB floor s (peak MB) | first / floor | second / floor "
+              "| database aggregates / floor | floor = database |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for engine, f in results["engines"].items():
         if "ratios" not in f:
             continue
         a, b, x, fl = f["analysis_first"], f["analysis_second"], f["export"], f["floor"]
         lines.append(
-            f"| {engine} | {x['cases']:,} | {a['seconds']:,.2f} ({a['cpu_seconds']:,.1f}, {a['peak_rss_mb']:,.0f}) "
-            f"| {b['seconds']:,.2f} ({b['cpu_seconds']:,.1f}, {b['peak_rss_mb']:,.0f}) "
+            f"| {engine} | {x['cases']:,} | {a['seconds']:,.2f} ({_cpu_text(a)}, {a['peak_rss_mb']:,.0f}) "
+            f"| {b['seconds']:,.2f} ({_cpu_text(b)}, {b['peak_rss_mb']:,.0f}) "
             f"| {x['database_aggregates_seconds']:,.2f} | {fl['seconds']:,.3f} ({fl['peak_rss_mb']:,.0f}) "
             f"| {f['ratios']['analysis_first_to_floor']:,}x | {f['ratios']['analysis_second_to_floor']:,}x "
             f"| {f['ratios']['database_aggregates_to_floor']:,}x "

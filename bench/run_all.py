@@ -443,12 +443,21 @@ def engine_figures(results: dict[str, Any], engine: str) -> dict[str, Any]:
         "peak_mb": peaks[top] if top else None, "peak_step": top, "errors": sorted(e.get("errors", {})),
         "demo_first_s": _get(e, "demo_analysis", "analysis_first", "seconds"),
         "demo_second_s": _get(e, "demo_analysis", "analysis_second", "seconds"),
+        "demo_first_cpu_s": _analysis_cpu(_get(e, "demo_analysis", "analysis_first")),
+        "demo_second_cpu_s": _analysis_cpu(_get(e, "demo_analysis", "analysis_second")),
         "demo_floor_s": _get(e, "demo_analysis", "floor", "seconds"),
         "demo_second_ratio": _get(e, "demo_analysis", "ratios", "analysis_second_to_floor"),
         "push_p50_ms": _get(e, "push", "post_p50_ms"), "push_p99_ms": _get(e, "push", "post_p99_ms"),
         "cli_help_ms": _ms(_get(results, "cli", "help", "median_seconds")),
         "cli_version_ms": _ms(_get(results, "cli", "version", "median_seconds")),
     }
+
+
+def _analysis_cpu(run: dict[str, Any] | None) -> float | None:
+    """CPU seconds of one demo-quarter analysis: its process's, plus the PostgreSQL backends' when measured."""
+    if not run or run.get("cpu_seconds") is None:
+        return None
+    return run["cpu_seconds"] + (run.get("server_cpu_seconds") or 0.0)
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -521,7 +530,8 @@ def render_table(all_results: list[dict[str, Any]]) -> str:
         + "demo's data (`samd-monitor demo`'s generator and monthly deliveries"
         + (f", scale {scales}" if (scales := _scales(all_results)) else "")
         + ") and its 2025Q3 analysis with every section, timed as the call alone, first (recounting what the "
-        + "ingest left dirty) and second (every lazily kept aggregate fresh), beside the floor in the same run: "
+        + "ingest left dirty) and second (every lazily kept aggregate fresh), with its CPU seconds (the "
+        + "process's, plus the PostgreSQL backends'), beside the floor in the same run: "
         + "DuckDB computing the same aggregates (confusion cells of all attributes, verification cells, score "
         + "histogram, per-feature histograms; checked equal to the database's) over the quarter's cases exported "
         + "to Parquet; the CLI figures are the median wall time of 5 fresh processes; these last four do not "
@@ -532,7 +542,7 @@ def render_table(all_results: list[dict[str, Any]]) -> str:
         "| CSV ingest / COPY (bare / stored rows) "
         "| analysis s | report s | dashboard queries ms (overview / heat map) "
         "| paint overview s (first / warm) | paint heat map s (first / warm) "
-        "| API results p50 / p99 ms | HTTP push p50 / p99 ms | demo quarter analysis s (first / second) "
+        "| API results p50 / p99 ms | HTTP push p50 / p99 ms | demo quarter analysis s, first / second (CPU s) "
         "| its DuckDB floor s (second / floor) | CLI --help / --version ms | peak MB (step) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -550,6 +560,7 @@ def render_table(all_results: list[dict[str, Any]]) -> str:
                 f"| {_n(f['api_p50_ms'], 0)} / {_n(f['api_p99_ms'], 0)} "
                 f"| {_n(f['push_p50_ms'], 0)} / {_n(f['push_p99_ms'], 0)} "
                 f"| {_n(f['demo_first_s'], 2)} / {_n(f['demo_second_s'], 2)} "
+                f"(CPU {_n(f['demo_first_cpu_s'], 1)} / {_n(f['demo_second_cpu_s'], 1)}) "
                 f"| {_n(f['demo_floor_s'], 3)} ({_n(f['demo_second_ratio'], 1, 'x')}) "
                 f"| {_n(f['cli_help_ms'], 0)} / {_n(f['cli_version_ms'], 0)} "
                 f"| {_n(f['peak_mb'])} ({f['peak_step'] or '–'}) |")

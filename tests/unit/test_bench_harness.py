@@ -3,6 +3,7 @@ extrapolated peers, growth between Ns) and its place between the markers of the 
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-import run_all  # noqa: E402
+import run_all
 
 
 def _engine(rows: int, scale: float, *, copy: bool) -> dict[str, Any]:
@@ -118,8 +119,11 @@ def _with_session(results: dict[str, Any]) -> dict[str, Any]:
     """``results`` with the figures of the steps independent of N, as bench_analysis.py, bench_api.py --push and
     run_all.time_cli write them."""
     for name, engine in results["engines"].items():
-        engine["demo_analysis"] = {"analysis_first": {"seconds": 12.0, "peak_rss_mb": 900.0},
-                                   "analysis_second": {"seconds": 3.0, "peak_rss_mb": 880.0},
+        server = 1.5 if name == "postgresql" else None
+        engine["demo_analysis"] = {"analysis_first": {"seconds": 12.0, "cpu_seconds": 6.0, "server_cpu_seconds": server,
+                                                      "peak_rss_mb": 900.0},
+                                   "analysis_second": {"seconds": 3.0, "cpu_seconds": 2.0, "server_cpu_seconds": server,
+                                                       "peak_rss_mb": 880.0},
                                    "floor": {"seconds": 0.1, "peak_rss_mb": 200.0},
                                    "ratios": {"analysis_first_to_floor": 120.0, "analysis_second_to_floor": 30.0}}
         engine["push"] = {"engine": name, "post_p50_ms": 30, "post_p99_ms": 250}
@@ -135,14 +139,16 @@ def test_the_table_shows_the_demo_quarter_push_and_cli_figures(tmp_path: Path) -
     lines = table.splitlines()
     header = next(line for line in lines if line.startswith("| N | engine | ingest CSV"))
     assert header.count("|") - 1 == 17 and lines[lines.index(header) + 1].count("---") == 17
-    assert "| HTTP push p50 / p99 ms | demo quarter analysis s (first / second) |" in header
+    assert "| HTTP push p50 / p99 ms | demo quarter analysis s, first / second (CPU s) |" in header
     assert "scale 0.5" in lines[0]
     sqlite_1k = next(line for line in lines if line.startswith("| 1k | SQLite |"))
     # API reads, then push p50 / p99, the demo quarter first / second, the floor (second / floor), the CLI
-    assert "| 50 / 400 | 30 / 250 | 12.00 / 3.00 | 0.100 (30.0x) | 350 / 300 |" in sqlite_1k
+    assert "| 50 / 400 | 30 / 250 | 12.00 / 3.00 (CPU 6.0 / 2.0) | 0.100 (30.0x) | 350 / 300 |" in sqlite_1k
+    pg_1k = next(line for line in lines if line.startswith("| 1k | PostgreSQL |"))
+    assert "| 12.00 / 3.00 (CPU 7.5 / 3.5) |" in pg_1k  # the process's CPU and the server backends'
     assert sqlite_1k.endswith("| 900 (demo analysis) |")  # the demo analysis's peak is the largest here
     sqlite_10k = next(line for line in lines if line.startswith("| 10k | SQLite |"))
-    assert "| 50 / 400 | – / – | – / – | – (–) | – / – |" in sqlite_10k  # measured once, in the first N's file
+    assert "| 50 / 400 | – / – | – / – (CPU – / –) | – (–) | – / – |" in sqlite_10k  # measured once, in the first N's file
 
 
 def test_push_without_a_push_mode_is_left_out_and_said_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -152,8 +158,7 @@ def test_push_without_a_push_mode_is_left_out_and_said_so(tmp_path: Path, monkey
     assert run_all.has_push_mode()
     (tmp_path / "bench_api.py").unlink()
     results = _results(1000, 1.0)
-    args = run_all.main.__globals__["argparse"].Namespace(engines=["sqlite", "postgresql"],
-                                                          postgres_url="postgresql+psycopg://postgres@127.0.0.1/x")
+    args = argparse.Namespace(engines=["sqlite", "postgresql"], postgres_url="postgresql+psycopg://postgres@127.0.0.1/x")
     run_all.run_session(tmp_path, args, {"demo_analysis", "cli"}, results)
     assert results["notes"] == {"push": "bench/bench_api.py has no --push mode: not measured"}
     assert all("push" not in e and not e["errors"] for e in results["engines"].values())
