@@ -87,7 +87,8 @@ def stratum_column(frame: DataFrame, spec: AttributeSpec) -> Column:
     if not rule.is_numeric:
         text = raw.cast("string")
         return F.when(text.isNull() | (text == ""), F.lit(rule.missing)).otherwise(text)
-    value = raw.cast("double")
+    # try_cast: text that is not a number is missing (a plain cast fails the job under ANSI mode, Spark 4's default).
+    value = raw.try_cast("double")
     pairs, otherwise = rule.cases()
     expression = F.when(value.isNull() | F.isnan(value), F.lit(rule.missing))
     for edge, label in pairs:
