@@ -56,6 +56,7 @@ class ReportRenderer(Protocol):
 
     def html(self, content: dict[str, Any], identity: dict[str, Any], language: str) -> str: ...
     def pdf(self, html: str) -> bytes: ...
+    def pdfs(self, htmls: Sequence[str]) -> list[bytes]: ...
     def csv(self, content: dict[str, Any]) -> dict[str, str]: ...
     def xlsx(self, content: dict[str, Any], created: datetime) -> bytes: ...
     def evidently(self, sample: DriftSample, identity: dict[str, Any]) -> tuple[str, str]: ...
@@ -325,12 +326,14 @@ def write_report(device_id: str, period_label: str, *, formats: Sequence[str], o
         if "xlsx" in formats:
             created = datetime.fromisoformat(content["generated_at"])
             outputs.append(("xlsx", None, out_dir / f"{stem}.xlsx", renderer.xlsx(content, created)))
-        for language in languages if {"html", "pdf"} & set(formats) else []:
-            html = renderer.html(content, identity, language)
+        pages = {language: renderer.html(content, identity, language)
+                 for language in (languages if {"html", "pdf"} & set(formats) else [])}
+        pdfs = dict(zip(pages, renderer.pdfs(list(pages.values())))) if "pdf" in formats else {}
+        for language, html in pages.items():
             if "html" in formats:
                 outputs.append((f"html:{language}", language, out_dir / f"{stem}.{language}.html", html.encode("utf-8")))
             if "pdf" in formats:
-                outputs.append((f"pdf:{language}", language, out_dir / f"{stem}.{language}.pdf", renderer.pdf(html)))
+                outputs.append((f"pdf:{language}", language, out_dir / f"{stem}.{language}.pdf", pdfs[language]))
         sample = drift_sample(unit, content["analysis"]) if "evidently" in formats and not rollup else None
         if sample is not None:
             page, evidently_json = renderer.evidently(sample, identity)
