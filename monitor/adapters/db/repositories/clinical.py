@@ -18,8 +18,12 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Connection,
     Float,
+    String,
+    Text,
     and_,
     case,
     cast,
@@ -27,10 +31,12 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    union_all,
 )
 
 from monitor.adapters.db.repositories.aggregates import SCORE_BINS, half_up_bin
 from monitor.adapters.db.repositories.results import (
+    _CORE_COLUMNS,
     _label_join,
     _period_filter,
     attribute_expression,
@@ -60,6 +66,21 @@ class ClinicalRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    def _stratum_inputs(self, table: Any, attributes: Sequence[AttributeSpec]) -> list[tuple[Any, Any]]:
+        """The raw columns of ``table`` the stratum labels are computed from, as (grouping expression,
+        selected column) pairs: the labels of a group of rows equal on them are the labels of each row.
+        PostgreSQL cannot group ``json`` values: the JSON attributes are grouped as text (the stored text,
+        so extraction from it gives what it gives on each row) and read back as JSON."""
+        columns = sorted({spec.rule.column for spec in attributes})
+        inputs = [(table.c[c], table.c[c]) for c in columns if c in _CORE_COLUMNS]
+        if any(c not in _CORE_COLUMNS for c in columns):
+            if self._conn.dialect.name == "postgresql":
+                text = cast(table.c.attributes, Text)
+                inputs.append((text, cast(text, JSON).label("attributes")))
+            else:
+                inputs.append((table.c.attributes, table.c.attributes))
+        return inputs
+
     def failure_counts(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                        attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
         """AI results and failures by model version and stratum labels.
@@ -67,25 +88,36 @@ class ClinicalRepository:
         Columns: ``model_version``, stratum labels, ``failure_code`` (None for delivered results)
         and ``n``. Failures are rows of ``prediction_failures`` predicted in the window, ingested by
         the cut-off and not retracted by it.
+
+        One statement: the results and the failures are each counted first by model version and the
+        raw inputs of the stratum labels (age, sex, the attributes' stored text: a few thousand groups),
+        and the labels (:func:`attribute_expression`) are evaluated once per group, not per row.
         """
-        keys = [predictions.c.model_version.label("model_version")]
-        keys += [attribute_expression(spec).label(spec.name) for spec in attributes]
-        results = (select(*keys, func.count().label("n"))
-                   .where(*_period_filter(device_id, start, end, cutoff)).group_by(*keys))
         failed = prediction_failures
-        fkeys = [failed.c.model_version.label("model_version")]
-        fkeys += [attribute_expression(spec, failed).label(spec.name) for spec in attributes]
         retracted = exists().where(prediction_retractions.c.device_id == failed.c.device_id,
                                    prediction_retractions.c.prediction_id == failed.c.prediction_id,
                                    prediction_retractions.c.ingested_at <= cutoff)
-        failures = (select(*fkeys, failed.c.failure_code, func.count().label("n"))
-                    .where(failed.c.device_id == device_id, failed.c.predicted_at >= start,
-                           failed.c.predicted_at < end, failed.c.ingested_at <= cutoff, ~retracted)
-                    .group_by(*fkeys, failed.c.failure_code))
-        names = _names(attributes)
-        ok = _frame(self._conn.execute(results).all(), [*names, "n"]).assign(failure_code=None)
-        bad = _frame(self._conn.execute(failures).all(), [*names, "failure_code", "n"])
-        return pd.concat([ok[[*names, "failure_code", "n"]], bad], ignore_index=True)
+        sources = [(predictions, literal(None, String), _period_filter(device_id, start, end, cutoff)),
+                   (failed, failed.c.failure_code,
+                    [failed.c.device_id == device_id, failed.c.predicted_at >= start, failed.c.predicted_at < end,
+                     failed.c.ingested_at <= cutoff, ~retracted])]
+        parts = []
+        for table, code, where in sources:
+            inputs = self._stratum_inputs(table, attributes)
+            grouped = [table.c.model_version, *[g for g, _ in inputs], code]
+            raw = (select(table.c.model_version.label("model_version"), *[c for _, c in inputs],
+                          code.label("failure_code"), func.count().label("n"))
+                   .where(*where).group_by(*grouped).subquery())
+            keys = [raw.c.model_version.label("model_version"),
+                    *[attribute_expression(spec, raw).label(spec.name) for spec in attributes],  # type: ignore[arg-type]
+                    raw.c.failure_code]
+            parts.append(select(*keys, cast(func.sum(raw.c.n), BigInteger).label("n")).group_by(*keys))
+        names = [*_names(attributes), "failure_code", "n"]
+        frame = _frame(self._conn.execute(union_all(*parts)).all(), names).astype({"n": "int64"})
+        frame["failure_code"] = frame["failure_code"].astype(object).where(frame["failure_code"].notna(), None)
+        delivered = frame["failure_code"].isna()
+        return (pd.concat([frame.loc[delivered], frame.loc[~delivered]])
+                .sort_values(names[:-1], kind="stable", na_position="first").reset_index(drop=True))
 
     def agreement_table(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
                         attributes: Sequence[AttributeSpec]) -> pd.DataFrame:
