@@ -3,14 +3,19 @@ in the order the cases became known to the service, designed from the cases know
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
 from monitor.domain.device import DeviceConfig
 from monitor.domain.periods import Period
-from monitor.domain.sequential_monitoring import CusumMonitor, chart_volumes, prespecified_volumes
+from monitor.domain.sequential_monitoring import (
+    CusumMonitor,
+    chart_cases,
+    prespecified_volumes,
+    volumes_from_cases,
+)
 from monitor.service.window import Window
 
 __all__ = ["cusum_charts"]
@@ -22,7 +27,12 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
     cases became known to the service (:meth:`AggregateRepository.known_case_stream`), from the model
     version's first known case to the end of the period's known-at window ``[period start, min(period end,
     cut-off))``; the cases known in that window are the period's segment, and its alarms are dated.
-    (The window's materialised cases are not used: the charts' order is not the window's.)"""
+    (The window's materialised cases are not used: the charts' order is not the window's.)
+
+    Checkpoints (docs/sequential.md, section 1c): the charts resume from the newest valid stored state at
+    or before the segment's start (only the cases known after it are streamed), and their state at the
+    period's end is stored when the period has ended by the cut-off. The design basis is counted once per
+    period and kept."""
     from monitor.domain.periods import resolve_timezone
 
     tz = resolve_timezone(config.monitoring.timezone)
@@ -33,24 +43,61 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
     # The design (each chart's ARL0 and h) is fixed before the period: from the cases known by its start
     # and predicted in the year before it, annualised; none known (a model version's first period, a
     # back-fill): the configured minimum ARL0. A later cut-off cannot change it.
-    basis = unit.results.confusion_cells(window.device_id, start=window.start - year, end=window.start,
-                                         cutoff=window.start, attributes=config.strata.attributes)
+    checkpoints = _checkpoints(unit)
+    config_hash = config.config_hash() if checkpoints is not None else ""
+    basis = _design_basis(unit, checkpoints, config, window, config_hash)
     for model_version in sorted(cells["model_version"].astype(str).unique()) if not cells.empty else []:
         first = unit.aggregates.first_prediction_at(window.device_id, model_version)
         span = window.start - max(window.start - year, first) if first is not None else period_length
         per_year = year / max(span, period_length)
-        volumes = chart_volumes(basis, config, model_version, periods_per_year=per_year) if not basis.empty else {}
+        volumes = volumes_from_cases(basis.get(model_version, {}), per_year)
         design_basis = "cases_known_before_period"
         if not volumes and config.monitoring.cusum_cases_per_year:  # a design period: the pre-specified volume
             volumes, design_basis = prespecified_volumes(config), "cases_per_year_configured"
         monitor = CusumMonitor(config, model_version, volumes, segment=segment, timezone=tz, design_basis=design_basis)
+        since = None  # stream every case from the model version's first, unless a checkpoint holds them
+        if checkpoints is not None:
+            found = checkpoints.latest(window.device_id, model_version, config_hash=config_hash,
+                                       at_or_before=segment[0], cutoff=window.cutoff)
+            if found is not None and monitor.resume(*found):
+                since = found[0]
         for label, mature_after in _chart_streams(config):
             for chunk in unit.aggregates.known_case_stream(
                     window.device_id, model_version, until=segment[1], cutoff=window.cutoff,
-                    attributes=config.strata.attributes, label=label, mature_after_days=mature_after):
+                    attributes=config.strata.attributes, label=label, mature_after_days=mature_after,
+                    **({} if since is None else {"since": since})):
                 monitor.update(chunk)
+        if checkpoints is not None and window.end <= window.cutoff:  # the period has ended: its end is final
+            checkpoints.store(window.device_id, model_version, config_hash=config_hash, known_before=window.end,
+                              cutoff=window.cutoff, states=monitor.states(), at=datetime.now(UTC))
         rows += monitor.results()
     return rows
+
+
+def _checkpoints(unit: Any) -> Any:
+    """The unit's CUSUM checkpoint repository, if it has one (a unit without: replay from the start)."""
+    found = getattr(unit, "cusum_checkpoints", None)
+    return found if found is not None else getattr(getattr(unit, "aggregates", None), "cusum_checkpoints", None)
+
+
+def _design_basis(unit: Any, checkpoints: Any, config: DeviceConfig, window: Window, config_hash: str
+                  ) -> dict[str, dict[tuple[str, str], int]]:
+    """Each chart's confirmed cases known by the period's start and predicted in the year before it, per
+    model version: the basis of the period's design. Nothing ingested after the period's start changes
+    it, so it is counted once and kept (once the cut-off has reached the period's start)."""
+    if checkpoints is not None:
+        kept = checkpoints.design_basis(window.device_id, period_start=window.start, config_hash=config_hash)
+        if kept is not None:
+            return kept  # type: ignore[no-any-return]
+    year = timedelta(days=365.25)
+    cells = unit.results.confusion_cells(window.device_id, start=window.start - year, end=window.start,
+                                         cutoff=window.start, attributes=config.strata.attributes)
+    basis = {} if cells.empty else {version: chart_cases(cells, config, version)
+                                    for version in sorted(cells["model_version"].astype(str).unique())}
+    if checkpoints is not None and window.start <= window.cutoff:
+        checkpoints.store_design_basis(window.device_id, period_start=window.start, config_hash=config_hash,
+                                       basis=basis, at=datetime.now(UTC))
+    return basis
 
 
 def _chart_streams(config: DeviceConfig) -> list[tuple[int | None, int | None]]:

@@ -3,8 +3,9 @@ prediction and its current label ingested), in chunks, for the sequential charts
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Select,
     case,
     func,
+    literal,
     literal_column,
     select,
     type_coerce,
@@ -42,7 +44,8 @@ class CaseStreamRepository:
 
     def known_case_stream(self, device_id: str, model_version: str, *, until: datetime, cutoff: datetime,
                           attributes: Sequence[AttributeSpec], chunk_rows: int = 200_000,
-                          mature_after_days: int | None = None, label: int | None = None) -> Iterator[pd.DataFrame]:
+                          mature_after_days: int | None = None, label: int | None = None,
+                          since: datetime | None = None) -> Iterator[pd.DataFrame]:
         """The labelled cases of one model version in the order they became known to the service, in chunks.
 
         Every active prediction of the model version (whatever its prediction time) joined to its current
@@ -54,13 +57,17 @@ class CaseStreamRepository:
         case left its earlier position in the chart).
 
         With ``mature_after_days``, a case is taken only once its prediction is that many days old (per
-        matured cohort: the later of that instant and its known-at); ``label`` keeps the cases of one outcome.
+        matured cohort: the later of that instant and its known-at); ``label`` keeps the cases of one outcome;
+        ``since`` keeps the cases known at or after it (a suffix of the order: a chart resumed from a
+        checkpoint holding the earlier ones).
         """
         known = known_at()
         if mature_after_days is not None:
             if self._conn.dialect.name == "sqlite":  # stored as text: SQLite's own date arithmetic, whole seconds
-                mature: Any = type_coerce(func.datetime(predictions.c.predicted_at, f"+{int(mature_after_days)} days"),
-                                          predictions.c.predicted_at.type)
+                # written in the stored form (".000000" appended), so that it compares as an instant with the
+                # stored and bound instants (a bare "HH:MM:SS" sorts before the same second's "HH:MM:SS.000000")
+                whole = func.datetime(predictions.c.predicted_at, f"+{int(mature_after_days)} days")
+                mature: Any = type_coerce(whole.op("||")(literal(".000000")), predictions.c.predicted_at.type)
             else:
                 mature = type_coerce(predictions.c.predicted_at + literal_column(f"INTERVAL '{int(mature_after_days)} days'"),
                                      predictions.c.predicted_at.type)
@@ -73,7 +80,8 @@ class CaseStreamRepository:
                  .select_from(predictions.join(ground_truth, _label_join(cutoff)))
                  .where(predictions.c.device_id == device_id, predictions.c.model_version == model_version,
                         predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff), known < until,
-                        *([] if label is None else [ground_truth.c.label == label]))
+                        *([] if label is None else [ground_truth.c.label == label]),
+                        *([] if since is None else [known >= since]))
                  .order_by(known, clinical, predictions.c.id))
         return self._stream(query, [a.name for a in attributes], chunk_rows)
 
