@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path as PathParam, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, TypeAdapter
 
@@ -123,7 +124,7 @@ def read_router(app: App, auth: Authenticator, results_cache: PageCache | None =
 
     @router.get("/runs/{run_id}/results", response_model=m.Page[m.StratumResult], responses=not_found,
                 tags=["analysis"])
-    def list_results(run_id: str = _path_id("Run id."), model_version: str | None = _text("Model version."),
+    async def list_results(run_id: str = _path_id("Run id."), model_version: str | None = _text("Model version."),
                      metric: q.Metric | None = Query(None, description="Metric."),
                      status: q.ResultStatus | None = Query(None, description="Status of the result."),
                      stratum_prefix: str | None = Query(None, pattern=TEXT_PATTERN, max_length=MAX_TEXT,
@@ -132,12 +133,18 @@ def read_router(app: App, auth: Authenticator, results_cache: PageCache | None =
         """A run's stratum results, filtered."""
         key = (run_id, model_version, metric, status, stratum_prefix, limit, offset)
         body = results_pages.get(key)
-        if body is None:  # the bytes FastAPI makes of the response model (its dump_json path)
-            page = _page(q.list_results(app.uow, run_id, model_version=model_version, metric=metric,
-                                        status=status, stratum_prefix=stratum_prefix, limit=limit, offset=offset))
-            body = results_page.dump_json(results_page.validate_python(page), by_alias=True)
+        if body is None:  # read in the thread pool; a cached page needs no thread
+            body = await run_in_threadpool(_results_body, run_id, model_version, metric, status, stratum_prefix,
+                                           limit, offset)
             results_pages.put(key, body)
         return Response(body, media_type="application/json")
+
+    def _results_body(run_id: str, model_version: str | None, metric: q.Metric | None,
+                      status: q.ResultStatus | None, stratum_prefix: str | None, limit: int, offset: int) -> bytes:
+        """A page of a run's results as the bytes FastAPI makes of the response model (its dump_json path)."""
+        page = _page(q.list_results(app.uow, run_id, model_version=model_version, metric=metric, status=status,
+                                    stratum_prefix=stratum_prefix, limit=limit, offset=offset))
+        return results_page.dump_json(results_page.validate_python(page), by_alias=True)
 
     @router.get("/findings", response_model=m.Page[m.Finding], tags=["analysis"])
     def list_findings(device_id: str | None = _id("Device id."), run_id: str | None = _id("Run id."),
