@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Integer,
     case,
@@ -93,6 +94,28 @@ def old_arrival_histograms(conn: Connection, device_id: str, *, before: datetime
     frame = pd.DataFrame([tuple(r) for r in conn.execute(union_all(*parts))], columns=names)
     return (frame.astype({"label": "int64", "predicted_label": "int64", "days": "int64", "n": "int64"})
             .sort_values(names[:-1], kind="stable").reset_index(drop=True))
+
+
+def old_final_cells(conn: Connection, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                    attributes: Sequence[AttributeSpec], provisional_sources: Sequence[str],
+                    window_days: int) -> pd.DataFrame:
+    """``final_cells`` as it was before issue 20 (elapsed days with the seconds evaluated twice)."""
+    elapsed = _days(conn, literal(cutoff, type_=predictions.c.predicted_at.type)).label("elapsed_days")
+    young = predictions.c.predicted_at > cutoff - timedelta(days=window_days)
+    provisional = ground_truth.c.source.in_(list(provisional_sources)) if provisional_sources else false()
+    final = case((provisional & young, 0), else_=1)
+    keys = [predictions.c.model_version.label("model_version"),
+            *[attribute_expression(spec).label(spec.name) for spec in attributes],
+            ground_truth.c.label.label("label"), predictions.c.predicted_label.label("predicted_label"), elapsed]
+    query = (select(*keys, func.count().label("received"), cast(func.sum(final), BigInteger).label("final"))
+             .select_from(predictions.join(ground_truth, _label_join(cutoff)))
+             .where(*_period_filter(device_id, start, end, cutoff))
+             .group_by(*keys))
+    names = ["model_version", *[a.name for a in attributes], "label", "predicted_label", "elapsed_days",
+             "received", "final"]
+    frame = pd.DataFrame([tuple(r) for r in conn.execute(query)], columns=names)
+    counts = ["label", "predicted_label", "elapsed_days", "received", "final"]
+    return frame.astype({c: "int64" for c in counts}).sort_values(names[:-2], kind="stable").reset_index(drop=True)
 
 
 def old_failure_counts(conn: Connection, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
@@ -204,6 +227,19 @@ def test_arrival_histograms_equal_the_two_scan_formulation(awkward) -> None:  # 
             pd.testing.assert_frame_equal(got, want)
             compared += int(not want.empty)
     assert compared >= 12
+
+
+def test_final_cells_equal_the_previous_formulation(awkward) -> None:  # type: ignore[no-untyped-def]
+    app, config = awkward
+    attributes = config.strata.attributes
+    with app.uow() as unit:
+        conn = unit.label_arrival._conn
+        for cutoff, (start, end), (sources, window_days) in itertools.product(
+                CUTOFFS, WINDOWS, [([], 365), (["follow_up", "adjudication"], 365), (["adjudication"], 60)]):
+            kw: dict[str, Any] = {"start": start, "end": end, "cutoff": cutoff, "attributes": attributes,
+                                  "provisional_sources": sources, "window_days": window_days}
+            pd.testing.assert_frame_equal(unit.label_arrival.final_cells(DEVICE, **kw),
+                                          old_final_cells(conn, DEVICE, **kw))
 
 
 def test_failure_counts_equal_the_per_row_formulation(awkward) -> None:  # type: ignore[no-untyped-def]

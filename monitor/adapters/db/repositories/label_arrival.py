@@ -47,12 +47,8 @@ class LabelArrivalRepository:
         return cast(func.round(func.extract("epoch", later - predictions.c.predicted_at)), Integer)
 
     def _days(self, later: Any) -> ColumnElement[int]:
-        """Whole days (floored, never negative) from the AI result to ``later``."""
-        seconds = self._seconds(later)
-        return case((seconds < 0, 0), else_=seconds // _DAY_SECONDS)
-
-    def _whole_days(self, later: Any) -> ColumnElement[int]:
-        """:meth:`_days` with the seconds computed once per row (the largest of them and 0, floored)."""
+        """Whole days (floored, never negative) from the AI result to ``later``: the larger of the seconds
+        and 0, divided by a day (the seconds computed once per row)."""
         return self._greatest(self._seconds(later), literal(0)) // _DAY_SECONDS
 
     def _greatest(self, a: ColumnElement[int], b: ColumnElement[int]) -> ColumnElement[int]:
@@ -104,11 +100,11 @@ class LabelArrivalRepository:
         without date arithmetic), and both histograms are sums over those groups."""
         at_cutoff = self._at(cutoff)
         confirmed = case((ground_truth.c.confirmed_at > cutoff, at_cutoff), else_=ground_truth.c.confirmed_at)
-        delay = self._whole_days(confirmed)
+        delay = self._days(confirmed)
         provisional = self._provisional(provisional_sources)
         until_final = case((provisional, self._greatest(delay, literal(window_days))), else_=delay)
         old = predictions.c.predicted_at <= cutoff - timedelta(days=horizon_days + 1)  # elapsed > horizon
-        elapsed = self._whole_days(at_cutoff)
+        elapsed = self._days(at_cutoff)
         capped = case((old, horizon_days), (elapsed > horizon_days, horizon_days), else_=elapsed)
         young = predictions.c.predicted_at > cutoff - timedelta(days=window_days)
         cases = (select(predictions.c.model_version.label("model_version"), ground_truth.c.label.label("label"),
