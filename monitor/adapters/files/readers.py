@@ -198,11 +198,16 @@ def _arrow_csv_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.Dat
     columns = [str(c).strip().lower() for c in header]
     if len(columns) < 2 or len(set(columns)) != len(columns):  # (a one-column file's blank-looking rows)
         raise _NotPlain
-    reader = pacsv.open_csv(
-        path, read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1, block_size=_ARROW_BLOCK_BYTES),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
-                                             strings_can_be_null=True, quoted_strings_can_be_null=True))
+    options = {"read_options": pacsv.ReadOptions(column_names=columns, skip_rows=1, block_size=_ARROW_BLOCK_BYTES),
+               "parse_options": pacsv.ParseOptions(newlines_in_values=True),
+               "convert_options": pacsv.ConvertOptions(column_types={c: pa.string() for c in columns}, null_values=[""],
+                                                       strings_can_be_null=True, quoted_strings_can_be_null=True)}
+    with path.open("rb") as handle:  # (a path Arrow cannot encode, PEP 383, is opened by Python)
+        yield from _arrow_batches_as_chunks(pacsv.open_csv(handle, **options), chunk_rows)
+
+
+def _arrow_batches_as_chunks(reader: pacsv.CSVStreamingReader, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """The reader's record batches re-cut into numbered chunks of ``chunk_rows`` rows."""
     first_row = 1
     pending: list[pa.RecordBatch] = []
     held = 0

@@ -7,6 +7,7 @@ with an ``executemany`` insert.
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
@@ -33,6 +34,9 @@ from monitor.domain.logs import Rejection
 __all__ = ["LogRepository"]
 
 _LOOKUP_CHUNK = 50_000
+#: SQLite page cache of a connection that bulk-inserts (KiB; the default 2 MiB cannot hold the indexes
+#: of a large table, so each chunk's inserts re-read and spill their pages).
+_SQLITE_CACHE_KIB = 262_144
 _INGEST_LOCK_KEY = 0x5A4D_0001  # advisory-lock key of ingestion ("SM", 1)
 _RECORD_ID_LENGTH = rejected_rows.c.record_id.type.length
 
@@ -125,8 +129,8 @@ def _extra_value(value: Any, *, sqlite: bool) -> Any:
 def _copy_array(series: pd.Series) -> pa.Array:
     """One column for the COPY text, without a Python loop where the type allows: numbers stay numbers
     (Arrow writes floats in their shortest exact form, NULL for NaN), text stays text."""
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
-        return pa.array(_plain_column(series, sqlite=False), type=pa.string())
+    if isinstance(series.dtype, pd.DatetimeTZDtype):  # written as 2025-08-01 01:15:00.000000Z (microseconds, UTC)
+        return pa.array(series.dt.tz_convert("UTC"), from_pandas=True).cast(pa.timestamp("us", tz="UTC"), safe=False)
     if pd.api.types.is_float_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
         return pa.array(series.to_numpy(), from_pandas=True)
     values = series.to_numpy(dtype=object)
@@ -170,8 +174,23 @@ class LogRepository:
         names = ", ".join([*columns, *extra])
         marks = ", ".join("?" * (len(columns) + len(extra)))
         driver = self._conn.connection.driver_connection
+        self._raise_sqlite_cache()
         driver.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks})",  # type: ignore[union-attr]
-                           [row + constants for row in zip(*values, strict=True)])
+                           zip(*values, *(itertools.repeat(c, len(frame)) for c in constants), strict=True))
+
+    def _raise_sqlite_cache(self) -> None:
+        """Give this SQLite connection a page cache of :data:`_SQLITE_CACHE_KIB` for the batch (its own
+        setting is kept in the connection's info and put back by :meth:`finish_batch`)."""
+        info = self._conn.connection.info
+        if "ingest_cache_size" not in info:
+            driver = self._conn.connection.driver_connection
+            info["ingest_cache_size"] = driver.execute("PRAGMA cache_size").fetchone()[0]  # type: ignore[union-attr]
+            driver.execute(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")  # type: ignore[union-attr]
+
+    def _restore_sqlite_cache(self) -> None:
+        previous = self._conn.connection.info.pop("ingest_cache_size", None)
+        if previous is not None:
+            self._conn.connection.driver_connection.execute(f"PRAGMA cache_size = {int(previous)}")  # type: ignore[union-attr]
 
     # batches -----------------------------------------------------------------------------
     def lock_ingestion(self) -> None:
@@ -214,6 +233,8 @@ class LogRepository:
                      at: datetime, source_name: str | None = None) -> None:
         """Record a batch's final counts (and its source name, when it had to be masked after reading)."""
         names = {} if source_name is None else {"source_name": source_name}
+        if self._conn.dialect.name == "sqlite":
+            self._restore_sqlite_cache()
         self._conn.execute(update(ingestion_batches).where(ingestion_batches.c.batch_id == batch_id).values(
             rows_total=rows_total, accepted=accepted, duplicates=duplicates, rejected=rejected, finished_at=at,
             **names,
