@@ -203,7 +203,7 @@ class CusumMonitor:
         #: resumed from a checkpoint: the charts skip the cases known before this instant (ns), except those
         #: in ``_replayed`` (their stored design differs: they are replayed from their start)
         self._resumed_ns: int | None = None
-        self._replayed: set[tuple[str, str]] = set()
+        self._replayed: dict[tuple[str, str], StratumDefinition] = {}
 
     def _chart(self, stratum: StratumDefinition, metric: str) -> dict[str, Any] | None:
         key = (stratum.key, metric)
@@ -242,12 +242,17 @@ class CusumMonitor:
             key = (state.stratum.key, state.metric)
             chart = self._new_chart(state.stratum, state.metric)
             if not chart or (chart["q0"], chart["q1"], chart["h"]) != state.design:
-                self._replayed.add(key)
+                self._replayed[key] = state.stratum
                 continue
             chart.update(running=state.running, floor=state.floor, cases=state.cases, corrected=state.corrected,
                          restarted_ns=state.restarted_ns)
             self.charts[key] = chart
         return not self._replayed
+
+    @property
+    def replayed(self) -> dict[tuple[str, str], StratumDefinition]:
+        """The charts resumed from their start instead of the checkpoint (their design changed)."""
+        return dict(self._replayed)
 
     def states(self) -> list[ChartState]:
         """Every chart's state over the cases fed so far (to store as a checkpoint)."""
@@ -255,9 +260,14 @@ class CusumMonitor:
                            chart["running"], chart["floor"], chart["cases"], chart["corrected"], chart["restarted_ns"])
                 for chart in self.charts.values() if chart]
 
-    def update(self, chunk: pd.DataFrame) -> None:
+    def update(self, chunk: pd.DataFrame, feed: str = "all") -> None:
         """Feed the next labelled cases (stratum labels, ``label``, ``predicted_label``, ``known_at`` in ns,
-        ``corrected``), in the order they became known; cases known before the segment are the history."""
+        ``corrected``), in the order they became known; cases known before the segment are the history.
+
+        After :meth:`resume`, ``feed`` says which charts the cases are for: ``all`` (the whole stream: the
+        resumed charts skip the cases their checkpoint holds), ``resumed`` (a stream from the checkpoint on:
+        every chart but the replayed ones) or ``replayed`` (a stream from the start restricted to the
+        replayed charts' cases: only those)."""
         if chunk.empty:
             return
         labels = chunk["label"].to_numpy()
@@ -274,7 +284,10 @@ class CusumMonitor:
                 stratum = StratumDefinition.of(dict(zip(grouping, map(str, values), strict=True)))
                 for metric, (watched_label, event_call) in _WATCHED.items():
                     rows = positions[labels[positions] == watched_label]  # keeps the known-at order
-                    if self._resumed_ns is not None and (stratum.key, metric) not in self._replayed:
+                    replayed = (stratum.key, metric) in self._replayed
+                    if (feed == "resumed" and replayed) or (feed == "replayed" and not replayed):
+                        continue
+                    if self._resumed_ns is not None and not replayed:
                         rows = rows[known[rows] >= self._resumed_ns]  # in the checkpoint already
                     if rows.size == 0:
                         continue

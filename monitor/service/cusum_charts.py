@@ -4,6 +4,7 @@ in the order the cases became known to the service, designed from the cases know
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -16,6 +17,7 @@ from monitor.domain.sequential_monitoring import (
     prespecified_volumes,
     volumes_from_cases,
 )
+from monitor.domain.strata import StratumDefinition
 from monitor.service.window import Window
 
 __all__ = ["cusum_charts"]
@@ -55,23 +57,46 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
         if not volumes and config.monitoring.cusum_cases_per_year:  # a design period: the pre-specified volume
             volumes, design_basis = prespecified_volumes(config), "cases_per_year_configured"
         monitor = CusumMonitor(config, model_version, volumes, segment=segment, timezone=tz, design_basis=design_basis)
-        since = None  # stream every case from the model version's first, unless a checkpoint holds them
+        found = None  # stream every case from the model version's first, unless a checkpoint holds them
         if checkpoints is not None:
             found = checkpoints.latest(window.device_id, model_version, config_hash=config_hash,
                                        at_or_before=segment[0], cutoff=window.cutoff)
-            if found is not None and monitor.resume(*found):
-                since = found[0]
+            if found is not None:
+                monitor.resume(*found)
         for label, mature_after in _chart_streams(config):
-            for chunk in unit.aggregates.known_case_stream(
-                    window.device_id, model_version, until=segment[1], cutoff=window.cutoff,
-                    attributes=config.strata.attributes, label=label, mature_after_days=mature_after,
-                    **({} if since is None else {"since": since})):
-                monitor.update(chunk)
+            stream = partial(unit.aggregates.known_case_stream, window.device_id, model_version, until=segment[1],
+                             cutoff=window.cutoff, attributes=config.strata.attributes,
+                             mature_after_days=mature_after)
+            if found is None:
+                for chunk in stream(label=label):
+                    monitor.update(chunk)
+                continue
+            for chunk in stream(label=label, since=found[0]):  # the cases after the checkpoint
+                monitor.update(chunk, feed="resumed")
+            replay = _replay(monitor.replayed, label)
+            if replay is not None:  # the charts whose design changed, from their start: their cases only
+                outcome, strata = replay
+                for chunk in stream(label=outcome, strata=strata):
+                    monitor.update(chunk, feed="replayed")
         if checkpoints is not None and window.end <= window.cutoff:  # the period has ended: its end is final
             checkpoints.store(window.device_id, model_version, config_hash=config_hash, known_before=window.end,
                               cutoff=window.cutoff, states=monitor.states(), at=datetime.now(UTC))
         rows += monitor.results()
     return rows
+
+
+def _replay(charts: dict[tuple[str, str], StratumDefinition], label: int | None
+            ) -> tuple[int | None, list[dict[str, str]] | None] | None:
+    """The cases to replay for ``charts`` from a stream of outcome ``label`` (None: both): (outcome, strata),
+    None for either meaning no restriction; None when none of the charts reads this stream."""
+    metrics = {1: {"sensitivity"}, 0: {"specificity"}, None: {"sensitivity", "specificity"}}[label]
+    chosen = {key: stratum for key, stratum in charts.items() if key[1] in metrics}
+    if not chosen:
+        return None
+    read = {metric for _, metric in chosen}
+    outcome = label if label is not None else (1 if read == {"sensitivity"} else 0 if read == {"specificity"} else None)
+    strata = [s.as_dict() for s in {s.key: s for s in chosen.values()}.values()]
+    return outcome, None if any(not s for s in strata) else strata
 
 
 def _checkpoints(unit: Any) -> Any:

@@ -3,20 +3,25 @@ prediction and its current label ingested), in chunks, for the sequential charts
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Select,
+    and_,
     case,
+    cast,
     func,
     literal,
     literal_column,
+    or_,
     select,
+    true,
     type_coerce,
 )
 from sqlalchemy.sql import ColumnElement
@@ -36,6 +41,13 @@ def known_at() -> ColumnElement[datetime]:
                 else_=predictions.c.ingested_at)
 
 
+def _in_any(strata: Sequence[Mapping[str, str]], attributes: Sequence[AttributeSpec]) -> ColumnElement[bool]:
+    """The cases in any of ``strata`` (each an attribute -> label mapping; an empty one holds every case)."""
+    specs = {spec.name: spec for spec in attributes}
+    return or_(*[and_(true(), *[attribute_expression(specs[name]) == value for name, value in stratum.items()])
+                 for stratum in strata])
+
+
 class CaseStreamRepository:
     """The known-at ordered case stream of the CUSUM charts."""
 
@@ -45,7 +57,8 @@ class CaseStreamRepository:
     def known_case_stream(self, device_id: str, model_version: str, *, until: datetime, cutoff: datetime,
                           attributes: Sequence[AttributeSpec], chunk_rows: int = 200_000,
                           mature_after_days: int | None = None, label: int | None = None,
-                          since: datetime | None = None) -> Iterator[pd.DataFrame]:
+                          since: datetime | None = None, strata: Sequence[Mapping[str, str]] | None = None
+                          ) -> Iterator[pd.DataFrame]:
         """The labelled cases of one model version in the order they became known to the service, in chunks.
 
         Every active prediction of the model version (whatever its prediction time) joined to its current
@@ -59,7 +72,8 @@ class CaseStreamRepository:
         With ``mature_after_days``, a case is taken only once its prediction is that many days old (per
         matured cohort: the later of that instant and its known-at); ``label`` keeps the cases of one outcome;
         ``since`` keeps the cases known at or after it (a suffix of the order: a chart resumed from a
-        checkpoint holding the earlier ones).
+        checkpoint holding the earlier ones); ``strata`` (attribute -> label mappings) keeps the cases in
+        any of them (a subsequence of the order: the charts of those strata replayed from their start).
         """
         known = known_at()
         if mature_after_days is not None:
@@ -75,15 +89,27 @@ class CaseStreamRepository:
         clinical = case((ground_truth.c.confirmed_at > predictions.c.predicted_at, ground_truth.c.confirmed_at),
                         else_=predictions.c.predicted_at)
         labels = [attribute_expression(spec).label(spec.name) for spec in attributes]
-        query = (select(*labels, ground_truth.c.label, predictions.c.predicted_label, known.label("known_at"),
+        query = (select(*labels, ground_truth.c.label, predictions.c.predicted_label,
+                        self._epoch_microseconds(known).label("known_at"),
                         case((ground_truth.c.version > 1, 1), else_=0).label("corrected"))
                  .select_from(predictions.join(ground_truth, _label_join(cutoff)))
                  .where(predictions.c.device_id == device_id, predictions.c.model_version == model_version,
                         predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff), known < until,
                         *([] if label is None else [ground_truth.c.label == label]),
-                        *([] if since is None else [known >= since]))
+                        *([] if since is None else [known >= since]),
+                        *([] if strata is None else [_in_any(strata, attributes)]))
                  .order_by(known, clinical, predictions.c.id))
         return self._stream(query, [a.name for a in attributes], chunk_rows)
+
+    def _epoch_microseconds(self, instant: ColumnElement[datetime]) -> ColumnElement[int]:
+        """An instant as whole microseconds since the epoch (UTC), computed by the database: an integer
+        column, converted by numpy at once instead of a datetime object per row. SQLite keeps instants as
+        ``YYYY-MM-DD HH:MM:SS.ffffff`` text (whole seconds from ``strftime('%s')``, microseconds from the
+        text); PostgreSQL's ``EXTRACT(EPOCH ...)`` is an exact numeric (version 14 and later)."""
+        if self._conn.dialect.name == "sqlite":
+            seconds = cast(func.strftime("%s", instant), BigInteger)
+            return seconds * 1_000_000 + cast(func.substr(instant, 21, 6), BigInteger)
+        return cast(func.extract("epoch", instant) * 1_000_000, BigInteger)
 
     def _stream(self, query: Select[Any], names: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
         """The rows of ``query`` (stratum labels, label, call, known-at instant, corrected) in chunks of
@@ -92,7 +118,9 @@ class CaseStreamRepository:
         Columns: stratum labels (categorical), ``label``, ``predicted_label`` and ``corrected`` (int8),
         ``known_at`` (int64 ns, UTC). Used by the sequential charts, which carry their state from chunk to
         chunk, so memory stays bounded: rows are fetched in slices of at most 25,000 and folded at once
-        into compact arrays (a code per label), never held as Python rows for a whole chunk.
+        into compact arrays (a code per label), never held as Python rows for a whole chunk. Each slice is
+        converted column by column in C (``zip``, ``numpy``, ``pandas.factorize``; the known-at instant
+        arrives as an integer): no Python code runs per value.
         """
         slice_rows = max(1, min(chunk_rows, 25_000))
         lookups: list[dict[Any, int]] = [{} for _ in names]  # label -> code, per attribute, across chunks
@@ -115,11 +143,12 @@ class CaseStreamRepository:
                 rows = part[taken:taken + chunk_rows - filled]
                 columns = list(zip(*rows, strict=True))
                 for i, lookup in enumerate(lookups):
-                    codes[i, filled:filled + len(rows)] = [lookup.setdefault(v, len(lookup)) for v in columns[i]]
+                    local, uniques = pd.factorize(np.asarray(columns[i], dtype=object), use_na_sentinel=False)
+                    to_code = np.array([lookup.setdefault(v, len(lookup)) for v in uniques], dtype=np.int32)
+                    codes[i, filled:filled + len(rows)] = to_code[local]
                 outcome[0, filled:filled + len(rows)] = columns[n]
                 outcome[1, filled:filled + len(rows)] = columns[n + 1]
-                known[filled:filled + len(rows)] = pd.DatetimeIndex(pd.to_datetime(list(columns[n + 2]), utc=True)
-                                                                    ).as_unit("ns").asi8
+                known[filled:filled + len(rows)] = np.asarray(columns[n + 2], dtype=np.int64) * 1000
                 outcome[2, filled:filled + len(rows)] = columns[n + 3]
                 filled += len(rows)
                 taken += len(rows)
