@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python bench/bench_api.py [--engine sqlite|postgresql|both] [--postgres-url URL]
         [--posts 20] [--rows 1000] [--clients 4] [--readers 50] [--reads-per-reader 10] [--json out.json]
     .venv/bin/python bench/bench_api.py --db URL [--readers 50] [--reads-per-reader 10] [--server-process]
-        [--json out.json]
+        [--raw-client] [--json out.json]
     .venv/bin/python bench/bench_api.py --push [--engine both] [--clients 20] [--posts-per-client 3] [--rows 1000]
         [--phases] [--sample] [--json out.json]
 
@@ -24,7 +24,8 @@ device token; the API (``create_api``) served by uvicorn on a free loopback port
 ``bench/run_all.py`` filled with N predictions through the real ingest and analysis): the readers
 request the newest stored run's results; the database is kept (an auditor token is added to it).
 
-``--server-process`` serves the read part from a child process (``--serve``), so that the 50 clients'
+``--raw-client`` makes the readers a minimal HTTP/1.1 client (kept-alive sockets, Content-Length framing)
+instead of httpx; ``--server-process`` serves the read part from a child process (``--serve``), so that the 50 clients'
 own work does not compete with the server for this process's interpreter lock; ``results_first_ms`` is
 the first request of the page (read from the database; later ones are served from the API's page cache).
 
@@ -167,6 +168,36 @@ async def _read(base: str, token: str, run_id: str, readers: int, per_reader: in
     return latencies
 
 
+async def _read_raw(base: str, token: str, run_id: str, readers: int, per_reader: int) -> list[float]:
+    """As :func:`_read`, with a minimal HTTP/1.1 client (one kept-alive connection per reader, the answer
+    framed by its Content-Length): a fraction of httpx's own work per request, so that on a loaded machine
+    the figure is the server's latency more than the clients' queueing."""
+    url = httpx.URL(base)
+    target = f"/v1/runs/{run_id}/results?metric=sensitivity&limit=100"
+    request = (f"GET {target} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\nAuthorization: Bearer {token}\r\n"
+               "\r\n").encode("ascii")
+    latencies: list[float] = []
+
+    async def reader() -> None:
+        stream_in, stream_out = await asyncio.open_connection(url.host, url.port)
+        try:
+            for _ in range(per_reader):
+                started = time.perf_counter()
+                stream_out.write(request)
+                head = await stream_in.readuntil(b"\r\n\r\n")
+                fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+                body = await stream_in.readexactly(int(fields[b"content-length"]))
+                latencies.append(time.perf_counter() - started)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    raise RuntimeError(f"answer {head[:32]!r}")
+                assert body.count(b'"stratum"') == 100
+        finally:
+            stream_out.close()
+
+    await asyncio.gather(*(reader() for _ in range(readers)))
+    return latencies
+
+
 async def _read_alone(base: str, token: str, run_id: str, requests: int) -> list[float]:
     """Latency of one client's sequential requests: the per-request cost without queueing."""
     latencies: list[float] = []
@@ -240,13 +271,15 @@ def _read_figures(base: str, token: str, run_id: str, args: argparse.Namespace, 
     try:
         first = asyncio.run(_read_alone(base, token, run_id, 1))  # the page read from the database
         alone = asyncio.run(_read_alone(base, token, run_id, 20))
-        reads = asyncio.run(_read(base, token, run_id, args.readers, args.reads_per_reader))
+        read = _read_raw if getattr(args, "raw_client", False) else _read
+        reads = asyncio.run(read(base, token, run_id, args.readers, args.reads_per_reader))
     finally:
         if child is not None:
             child.terminate()
             child.wait(timeout=30)
     return {"read_requests": len(reads), "read_clients": args.readers,
             "read_server": "child process" if child is not None else "thread of the clients' process",
+            "read_client": "raw HTTP/1.1" if getattr(args, "raw_client", False) else "httpx",
             "results_p50_ms": round(1000 * _percentile(reads, 0.5), 1),
             "results_p99_ms": round(1000 * _percentile(reads, 0.99), 1),
             "results_first_ms": round(1000 * first[0], 1),
@@ -561,6 +594,8 @@ def main() -> None:
     parser.add_argument("--sample", action="store_true", help="--push: sample pg_stat_activity / pg_locks.")
     parser.add_argument("--server-process", action="store_true",
                         help="Read figures against a server in a child process (not sharing the clients' GIL).")
+    parser.add_argument("--raw-client", action="store_true",
+                        help="Readers use a minimal HTTP/1.1 client instead of httpx (less client work per request).")
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)  # internal: the child server
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
