@@ -22,8 +22,9 @@ from monitor.adapters.files.readers import LogFile, open_log
 from monitor.adapters.rendering.html import render_html
 from monitor.adapters.rendering.report import ReportRenderer
 from monitor.domain.privacy import PatientHasher, make_patient_hasher
+from monitor.errors import InputError, MissingSecretError
+from monitor.service.cell_engines import CellEngine, DatabaseCellEngine, SummaryCellEngine
 from monitor.service.ports import Clock, UnitOfWorkFactory
-from monitor.errors import MissingSecretError
 from monitor.settings import DEMO_PATIENT_ID_KEY, Settings
 
 __all__ = ["App", "SimulatedClock", "bootstrap", "simulated_clock", "utc_now"]
@@ -84,9 +85,40 @@ class App:
         except MissingSecretError:
             return None
 
+    def cell_engine(self, name: str = "database", **inputs: Any) -> CellEngine:
+        """The cell engine ``name`` on this application's database (:func:`cell_engine`)."""
+        return cell_engine(name, uow=self.uow, **inputs)
+
     def database_backup(self) -> SqliteBackup | PostgresBackup:
         """The backup adapter of this application's database (SQLite backup API or pg_dump)."""
         return database_backup(self.engine)
+
+
+#: The engines that count confusion cells (docs/engines.md), chosen here, in the composition root.
+CELL_ENGINES = ("database", "summaries", "arrow", "spark")
+
+
+def cell_engine(name: str, *, uow: UnitOfWorkFactory | None = None, **inputs: Any) -> CellEngine:
+    """The cell engine called ``name`` (:class:`monitor.service.cell_engines.CellEngine`).
+
+    ``database`` (also ``sqlite``, ``postgresql``) and ``summaries`` count what ``uow``'s database holds;
+    ``arrow`` and ``spark`` count Parquet logs in a data lake: ``predictions=`` and ``ground_truth=`` (paths or
+    URLs), and for ``spark`` optionally ``spark=`` (a session; default a local one started at the first count).
+    """
+    key = "database" if name in ("sqlite", "postgresql") else name
+    if key in ("database", "summaries"):
+        if uow is None:
+            raise InputError(f"the {key} cell engine needs a database")
+        return DatabaseCellEngine(uow) if key == "database" else SummaryCellEngine(uow)
+    if key == "arrow":
+        from monitor.adapters.arrow.cells import ArrowCellEngine
+
+        return ArrowCellEngine(inputs["predictions"], inputs["ground_truth"])
+    if key == "spark":
+        from monitor.adapters.spark.cells import SparkCellEngine
+
+        return SparkCellEngine(inputs["predictions"], inputs["ground_truth"], inputs.get("spark"))
+    raise InputError(f"no cell engine {name!r}: use one of {', '.join(CELL_ENGINES)}")
 
 
 def bootstrap(settings: Settings, *, require_schema: bool = True, require_database: bool = False,

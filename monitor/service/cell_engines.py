@@ -16,11 +16,10 @@ Engines:
     :class:`SummaryCellEngine`: merged signed site bundles (whole calendar months; the cut-off applies
     to the time a bundle was received);
 ``arrow``, ``spark``
-    Parquet logs in a data lake (the cut-off applies to ``predicted_at`` and ``confirmed_at``); their
-    adapters (``monitor.adapters.arrow.cells``, ``monitor.adapters.spark.cells``) register themselves
-    here when imported, since this layer may not import adapters.
+    Parquet logs in a data lake (the cut-off applies to ``predicted_at`` and ``confirmed_at``):
+    :class:`monitor.adapters.arrow.cells.ArrowCellEngine`, :class:`monitor.adapters.spark.cells.SparkCellEngine`.
 
-:func:`cell_engine` builds one by name; the composition root chooses it. The conformance test
+The composition root chooses the engine by name (:func:`monitor.entrypoints.bootstrap.cell_engine`). The conformance test
 (``tests/conformance/test_cell_engines.py``) runs one deployment's logs through every engine and
 requires identical tables.
 """
@@ -28,7 +27,7 @@ requires identical tables.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Callable, Protocol, Sequence
+from typing import Protocol, Sequence
 
 import pandas as pd
 
@@ -39,8 +38,7 @@ from monitor.errors import InputError
 from monitor.service.federation import merged_cells
 from monitor.service.ports import UnitOfWorkFactory
 
-__all__ = ["CellEngine", "DatabaseCellEngine", "SummaryCellEngine", "cell_engine", "engine_names",
-           "register_cell_engine"]
+__all__ = ["CellEngine", "DatabaseCellEngine", "SummaryCellEngine"]
 
 
 class CellEngine(Protocol):
@@ -97,36 +95,3 @@ class SummaryCellEngine:
                                  f"not configured so: {', '.join(unknown)}")
             merged = merged_cells(unit, config, month_range(first, last), cutoff=cutoff)
         return evaluation_cells(merged.cells, [a.name for a in attributes])
-
-
-_FACTORIES: dict[str, Callable[..., CellEngine]] = {
-    "database": lambda *, uow, **_: DatabaseCellEngine(uow),
-    "summaries": lambda *, uow, **_: SummaryCellEngine(uow),
-}
-
-
-def register_cell_engine(name: str, factory: Callable[..., CellEngine]) -> None:
-    """Make ``cell_engine(name, **options)`` call ``factory(**options)`` (lake adapters register so)."""
-    _FACTORIES[name] = factory
-
-
-def engine_names() -> list[str]:
-    """The engines :func:`cell_engine` can build now (lake engines once their adapter is imported)."""
-    return sorted(_FACTORIES)
-
-
-def cell_engine(name: str, *, uow: UnitOfWorkFactory | None = None, **options: Any) -> CellEngine:
-    """The cell engine called ``name``.
-
-    ``database`` and ``summaries`` need ``uow``; ``arrow`` takes ``predictions`` and ``ground_truth``
-    (Parquet paths or URLs), ``spark`` the same and optionally ``spark`` (a session; default a local one).
-    ``sqlite`` and ``postgresql`` are the database engine (which one is the unit of work's URL).
-    """
-    key = "database" if name in ("sqlite", "postgresql") else name
-    factory = _FACTORIES.get(key)
-    if factory is None:
-        raise InputError(f"no cell engine {name!r}: use one of {', '.join(engine_names())} "
-                         "(a lake engine is available once monitor.adapters.<engine>.cells is imported)")
-    if key in ("database", "summaries") and uow is None:
-        raise InputError(f"the {key} cell engine needs a unit of work")
-    return factory(uow=uow, **options)

@@ -37,7 +37,8 @@ from monitor.domain.evaluation import evaluate_cells
 from monitor.domain.periods import Period, resolve_timezone
 from monitor.domain.privacy import make_patient_hasher
 from monitor.domain.strata import AttributeSpec
-from monitor.service.cell_engines import CellEngine, cell_engine
+from monitor.entrypoints.bootstrap import cell_engine
+from monitor.service.cell_engines import CellEngine
 from monitor.service.devices import register_device
 from monitor.service.federation import SiteLogs, ingest_summary, register_site, sign_summary, summarize_site
 from monitor.service.ingest import ingest_ground_truth, ingest_predictions

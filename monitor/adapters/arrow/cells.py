@@ -57,7 +57,6 @@ import pyarrow.dataset as ds
 
 from monitor.domain.strata import AttributeSpec
 from monitor.errors import InputError
-from monitor.service.cell_engines import register_cell_engine
 
 __all__ = ["ArrowCellEngine", "ArrowCells", "arrow_confusion_cells", "describe"]
 
@@ -783,9 +782,6 @@ class ArrowCellEngine:
                                           device_id=device_id, start=start, end=end, cutoff=cutoff,
                                           attributes=attributes)
         return self.last.cells
-
-
-register_cell_engine("arrow", lambda *, predictions, ground_truth, **_: ArrowCellEngine(predictions, ground_truth))
 
 
 def describe(result: ArrowCells) -> dict[str, Any]:

@@ -39,7 +39,6 @@ import pandas as pd
 
 from monitor.domain.strata import AttributeSpec
 from monitor.errors import InputError
-from monitor.service.cell_engines import register_cell_engine
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -229,10 +228,6 @@ class SparkCellEngine:
                                           device_id=device_id, start=start, end=end, cutoff=cutoff,
                                           attributes=attributes)
         return self.last.cells
-
-
-register_cell_engine("spark", lambda *, predictions, ground_truth, spark=None, **_: SparkCellEngine(
-    predictions, ground_truth, spark))
 
 
 def describe(result: SparkCells) -> dict[str, Any]:

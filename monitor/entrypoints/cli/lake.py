@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -21,6 +20,7 @@ def run_lake_analysis(*, engine: str, device: str, period: Period, cutoff: Optio
                       out_file: Optional[Path], as_json: bool) -> None:
     """Count the lake's logs with ``engine``, evaluate them with the core, print or write the document."""
     from monitor.adapters.config_file import load_device_config
+    from monitor.entrypoints.bootstrap import cell_engine
     from monitor.service.lake import analyze_lake
 
     if engine not in ("arrow", "spark"):
@@ -37,21 +37,21 @@ def run_lake_analysis(*, engine: str, device: str, period: Period, cutoff: Optio
             config = unit.devices.get(device)
     inputs = {"predictions": predictions, "ground_truth": ground_truth}
     when = cutoff or datetime.now(timezone.utc)
-    if engine == "arrow":
-        from monitor.adapters.arrow.cells import arrow_confusion_cells
-
-        document = analyze_lake(config, period, cutoff=when, engine="arrow", inputs=inputs,
-                                count_cells=partial(arrow_confusion_cells, predictions=predictions,
-                                                    ground_truth=ground_truth))
-    else:
-        from monitor.adapters.spark.cells import local_spark_session, spark_confusion_cells
+    spark = None
+    if engine == "spark":
+        from monitor.adapters.spark.cells import local_spark_session
 
         spark = local_spark_session()
-        try:
-            document = analyze_lake(
-                config, period, cutoff=when, engine="spark", inputs=inputs,
-                count_cells=partial(spark_confusion_cells, spark, predictions=predictions, ground_truth=ground_truth))
-        finally:
+    counter = cell_engine(engine, predictions=predictions, ground_truth=ground_truth, spark=spark)
+
+    def count_cells(**window: Any) -> Any:
+        counter.confusion_cells(**window)
+        return counter.last  # type: ignore[attr-defined]  # the lake engines keep their bookkeeping
+
+    try:
+        document = analyze_lake(config, period, cutoff=when, engine=engine, inputs=inputs, count_cells=count_cells)
+    finally:
+        if spark is not None:
             spark.stop()
     emit_lake_document(document, out_file=out_file, as_json=as_json,
                        heading=f"{device} {period.label} ({engine}): {document['predictions_read']:,} predictions "
