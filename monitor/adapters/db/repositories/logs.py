@@ -35,8 +35,9 @@ __all__ = ["LogRepository"]
 
 _LOOKUP_CHUNK = 50_000
 #: SQLite page cache of a connection that bulk-inserts (KiB; the default 2 MiB cannot hold the indexes
-#: of a large table, so each chunk's inserts re-read and spill their pages).
-_SQLITE_CACHE_KIB = 262_144
+#: of a large table, so each chunk's inserts re-read and spill their pages; 256 MiB took the 1M-row ingest
+#: over 1 GB peak).
+_SQLITE_CACHE_KIB = 131_072
 _INGEST_LOCK_KEY = 0x5A4D_0001  # advisory-lock key of ingestion ("SM", 1)
 _RECORD_ID_LENGTH = rejected_rows.c.record_id.type.length
 
