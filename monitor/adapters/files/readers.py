@@ -327,13 +327,21 @@ def _as_text(series: pd.Series) -> pd.Series:
                       else str(int(v)) if isinstance(v, (bool, np.bool_)) else str(v))
 
 
+def _parquet_text(column: pa.Array) -> np.ndarray:
+    """A Parquet column as text values: a text column as it is (no value-by-value rendering), any other
+    through :func:`_as_text`."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column.to_numpy(zero_copy_only=False)
+    return _as_text(column.to_pandas()).to_numpy(dtype=object)
+
+
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame]]:
     first_row = 1
     try:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-            frame = batch.to_pandas()
-            frame.columns = [str(c).strip().lower() for c in frame.columns]
-            yield first_row, frame.apply(_as_text).astype(object)
+            frame = pd.DataFrame({i: _parquet_text(column) for i, column in enumerate(batch.columns)}, dtype=object)
+            frame.columns = [str(c).strip().lower() for c in batch.schema.names]
+            yield first_row, frame
             first_row += len(frame)
     except _PARQUET_ERRORS as exc:
         raise InputError(f"{path}: cannot read Parquet data near row {first_row} ({_arrow_error_kind(exc)})") from exc

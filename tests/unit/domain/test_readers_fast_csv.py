@@ -77,3 +77,34 @@ def test_plain_files_take_the_arrow_path(tmp_path: Path) -> None:
     path = tmp_path / "log.csv"
     path.write_bytes(CASES["plain"])
     assert sum(len(f) for _, f in _arrow_csv_chunks(path, 5)) == 11
+
+
+def test_parquet_text_columns_are_taken_as_they_are(tmp_path: Path) -> None:
+    """Parquet chunks equal the former rendering (``batch.to_pandas().apply(_as_text)``) for every column type."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "Prediction_ID": pa.array(["P1", None, "", "Pé"]),
+        "big": pa.array(["a", "b", None, "d"], type=pa.large_string()),
+        "site": pa.array(["s1", "s2", "s1", None]).dictionary_encode(),
+        "n": pa.array([1, None, 3, 2**60]),
+        "x": pa.array([0.5, None, 2.0, 1e-7]),
+        "flag": pa.array([True, None, False, True]),
+        "at": pa.array([dt.datetime(2025, 8, 1, 1, 15, tzinfo=dt.timezone.utc), None, None, None],
+                       type=pa.timestamp("us", tz="UTC")),
+        "day": pa.array([dt.date(2025, 8, 1), None, dt.date(2025, 8, 2), None]),
+    })
+    path = tmp_path / "log.parquet"
+    pq.write_table(table, path, row_group_size=3)
+    new = list(readers._parquet_chunks(path, 3))
+    former = []
+    first = 1
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=3):
+        frame = batch.to_pandas()
+        frame.columns = [str(c).strip().lower() for c in frame.columns]
+        former.append((first, frame.apply(readers._as_text).astype(object)))
+        first += len(frame)
+    assert _frames(new) == _frames(former)
