@@ -28,12 +28,14 @@ label or to intervention, censored at the cut-off): they are not sums over month
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["FRAMES", "WindowAggregates", "empty_aggregates", "merge"]
+__all__ = ["FRAMES", "WindowAggregates", "empty_aggregates", "feature_rows", "merge"]
 
 #: The frames of :class:`WindowAggregates` other than ``confusion`` (whose month parts are the count cells).
 FRAMES = ("verification", "score_histogram", "features", "label_sources")
@@ -94,6 +96,23 @@ class WindowAggregates:
         if numeric:
             rows["value"] = pd.to_numeric(rows["value"]).astype("float64")
         return rows
+
+
+def _text(value: object) -> str | None:
+    """A histogram value as text: whole numbers without a decimal point (a column holding a null comes
+    back as floats), labels as they are, null as ``None``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+            and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def feature_rows(name: str, histogram: pd.DataFrame) -> pd.DataFrame:
+    """The ``features`` rows of drift input ``name`` from its histogram (``value``, ``n``)."""
+    return pd.DataFrame({"feature": [name] * len(histogram), "value": [_text(v) for v in histogram["value"]],
+                         "n": pd.Series(histogram["n"], dtype="int64").to_numpy()}, columns=["feature", "value", "n"])
 
 
 def empty_aggregates(names: Sequence[str]) -> WindowAggregates:

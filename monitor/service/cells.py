@@ -25,10 +25,10 @@ import pandas as pd
 from monitor.domain.cells import MonthWindow, cells_to_strata, month_windows, months_between
 from monitor.domain.device import DeviceConfig
 from monitor.domain.periods import resolve_timezone
-from monitor.domain.window_aggregates import FRAMES, WindowAggregates, empty_aggregates, merge
+from monitor.domain.window_aggregates import FRAMES, WindowAggregates, empty_aggregates, feature_rows, merge
 from monitor.service.window import Window
 
-__all__ = ["AggregateRead", "CellRead", "drift_features", "mark_dirty_for_ids", "mark_dirty_for_times",
+__all__ = ["AggregateRead", "CellRead", "count_aggregates", "drift_features", "mark_dirty_for_ids", "mark_dirty_for_times",
            "refresh_months", "stratified_cells", "window_aggregates"]
 
 _NOT_WHOLE_MONTHS = "the window is not whole calendar months"
@@ -72,6 +72,24 @@ def drift_features(config: DeviceConfig) -> list[tuple[str, Any, str]]:
     return features + [("site_id", "site_id", "categorical"), ("score", "score", "numeric")]
 
 
+def count_aggregates(unit, config: DeviceConfig, cases: Any) -> WindowAggregates:  # type: ignore[no-untyped-def]
+    """Every :class:`~monitor.domain.window_aggregates.WindowAggregates` frame of materialised cases
+    (``unit.aggregates.window_cases``), not yet merged. A unit of work whose aggregations cannot count label
+    sources from cases (an in-memory double) gives none."""
+    aggregates = unit.aggregates
+    histograms, seen = [], set()
+    for name, feature, _ in drift_features(config):
+        if name not in seen:  # two numeric attributes binned from one input share its histogram
+            seen.add(name)
+            histograms.append(feature_rows(name, aggregates.feature_histogram(cases, feature)))
+    sources = getattr(aggregates, "case_label_sources", None)
+    return WindowAggregates(confusion=aggregates.confusion_cells(cases),
+                            verification=aggregates.verification_cells(cases),
+                            score_histogram=aggregates.score_histogram(cases),
+                            features=pd.concat(histograms, ignore_index=True),
+                            label_sources=sources(cases) if sources else empty_aggregates([]).label_sources)
+
+
 def mark_dirty_for_times(unit, config: DeviceConfig, times: pd.Series) -> None:  # type: ignore[no-untyped-def]
     """Mark the local months of the given prediction times dirty."""
     if times.empty:
@@ -100,13 +118,12 @@ def refresh_months(unit, config: DeviceConfig, months: list, *, cutoff: datetime
     if months:
         unit.cells.lock_device(config.device.id)  # one recount of a device at a time (concurrent analyses)
     attributes = config.strata.attributes
-    features = [(name, feature) for name, feature, _ in drift_features(config)]
     done = []
     for month in months:
         with unit.aggregates.window_cases(config.device.id, start=month.start_utc, end=month.end_utc,
                                           cutoff=cutoff, attributes=attributes) as cases:
             counted = unit.aggregates.month_cells(cases)
-            parts = unit.aggregates.aggregates(cases, features)
+            parts = count_aggregates(unit, config, cases)
         unit.aggregates.months.replace_month(config.device.id, month.label, {k: getattr(parts, k) for k in FRAMES},
                                              config_hash=config.config_hash(), refreshed_at=cutoff)
         unit.cells.replace_month(config.device.id, month.label, counted, attributes=attributes,
@@ -123,6 +140,8 @@ def _month_plan(unit, config: DeviceConfig, *, start: datetime, end: datetime, c
     A month is usable when it is fresh, counted with the device's current configuration, refreshed at or
     before the cut-off (and, for ``aggregates``, holds every aggregate). Unusable months are recounted
     only when the cut-off is ``now`` (``None``: not known to be now)."""
+    if not hasattr(unit, "cells"):  # an in-memory unit of work (test double) keeps no count cells
+        return "the unit of work keeps no count cells"
     months = month_windows(start, end, resolve_timezone(config.monitoring.timezone))
     if months is None:
         return _NOT_WHOLE_MONTHS
@@ -164,22 +183,25 @@ def stratified_cells(unit, config: DeviceConfig, *, start: datetime, end: dateti
     return CellRead(cells_to_strata(cells, attributes), "cells", tuple(refreshed))
 
 
-def window_aggregates(unit, config: DeviceConfig, window: Window, now: datetime | None) -> AggregateRead:  # type: ignore[no-untyped-def]
+def window_aggregates(unit, config: DeviceConfig, window: Window, now: datetime | None, *,  # type: ignore[no-untyped-def]
+                      cases: Any = None) -> AggregateRead:
     """The :class:`~monitor.domain.window_aggregates.WindowAggregates` of ``window``: merged from its
     months when :func:`stratified_cells` would read the months' cells (same rule, same recount first),
     else counted from the window's rows (its cases materialised once). Either way the frames are those
     of :func:`~monitor.domain.window_aggregates.merge`, so both reads give identical frames.
 
     ``now``: the analysis's own time, when its cut-off may be now (``None``: months are used only when
-    already fresh for the cut-off)."""
+    already fresh for the cut-off). ``cases``: the window's cases, when the caller has materialised them
+    (counted from instead of materialising them again)."""
     attributes = config.strata.attributes
     names = [a.name for a in attributes]
     plan = _month_plan(unit, config, start=window.start, end=window.end, cutoff=window.cutoff, now=now,
                        aggregates=True)
     if isinstance(plan, str):
-        features = [(name, feature) for name, feature, _ in drift_features(config)]
+        if cases is not None:
+            return AggregateRead(merge([count_aggregates(unit, config, cases)]), "rows", reason=plan)
         with unit.aggregates.window_cases(window.device_id, attributes=attributes, **window.kwargs()) as cases:
-            counted = unit.aggregates.aggregates(cases, features)
+            counted = count_aggregates(unit, config, cases)
         return AggregateRead(merge([counted]), "rows", reason=plan)
     months, stale = plan
     refreshed = refresh_months(unit, config, stale, cutoff=window.cutoff) if stale else []

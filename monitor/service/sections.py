@@ -8,7 +8,7 @@ The current, reference and baseline windows are each read once as
 :class:`~monitor.domain.window_aggregates.WindowAggregates` (:func:`monitor.service.cells.window_aggregates`:
 from the months' stored aggregates when exact, else from the window's rows) and the sections compute from
 those; only the day counts censored at the cut-off (label delay, time to intervention) are counted from the
-current window's rows.
+current window's cases.
 """
 
 from __future__ import annotations
@@ -125,18 +125,19 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
     (:func:`monitor.service.cells.window_aggregates`; ``current``: the window's, when the caller has read
     them already); ``now`` is the analysis's own time, for recounting dirty months when the cut-off is now
     (``None``: only months already fresh for the cut-off are used). The day counts censored at the cut-off
-    are counted from the window's rows, one query each."""
+    are counted from the window's cases, materialised once (and counted from when the window's aggregates
+    are read from rows)."""
     attributes = config.strata.attributes
     reference, reference_labels = _reference_window(unit, config, period, window)
     aggregates = unit.aggregates
-    now_read = current or window_aggregates(unit, config, window, now)
+    with aggregates.window_cases(window.device_id, attributes=attributes, **window.kwargs()) as cases:
+        delays = aggregates.label_delay_days(cases)
+        intervention = aggregates.intervention_days(cases)
+        now_read = current or window_aggregates(unit, config, window, now, cases=cases)
     mine, earlier = now_read.aggregates, window_aggregates(unit, config, reference, now).aggregates
     reference_cells = earlier.confusion
     histogram, reference_histogram = mine.score_histogram, earlier.score_histogram
     verification = mine.verification
-    rows = aggregates.window_rows(window.device_id, attributes=attributes, **window.kwargs())
-    delays = aggregates.label_delay_days(rows)
-    intervention = aggregates.intervention_days(rows)
     current_rates = _rates(verification, cells)
     drift = [drift_comparison(
         "preceding", _drift(config, mine, earlier, (current_rates, _rates(earlier.verification, reference_cells))),

@@ -52,7 +52,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.schema import CreateTable
-from sqlalchemy.sql import ColumnElement, Subquery
+from sqlalchemy.sql import ColumnElement
 
 from monitor.adapters.db.repositories.month_aggregates import MonthAggregateRepository
 from monitor.adapters.db.repositories.results import (
@@ -65,12 +65,8 @@ from monitor.adapters.db.repositories.results import (
 from monitor.adapters.db.tables import ground_truth, predictions
 from monitor.domain.grouping import GROUPING_COLUMN, grouping_name
 from monitor.domain.strata import AttributeSpec
-from monitor.domain.window_aggregates import WindowAggregates
 
-__all__ = ["AggregateRepository", "DriftFeature", "SCORE_BINS", "WindowCases", "half_up_bin"]
-
-#: A drift input: its name in the document and what :meth:`AggregateRepository.feature_histogram` counts.
-DriftFeature = tuple[str, "AttributeSpec | str"]
+__all__ = ["AggregateRepository", "SCORE_BINS", "WindowCases", "half_up_bin"]
 
 #: Scores are binned to 0.001 (1,001 ordered bins): ties within a bin count 1/2 in the AUC.
 SCORE_BINS = 1000
@@ -78,16 +74,6 @@ SCORE_BINS = 1000
 
 def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in rows], columns=columns)
-
-
-def _text(value: Any) -> str | None:
-    """A histogram value as text: whole numbers without a decimal point (a column holding a null comes
-    back as floats), labels as they are, null as ``None``."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _numeric_input(spec: AttributeSpec) -> ColumnElement[float]:
@@ -102,7 +88,7 @@ class WindowCases:
     stratum labels in columns ``s0, s1, ...`` (in the order of ``attributes``), numeric inputs in
     ``f0, f1, ...`` (``numeric`` maps an attribute name to its column)."""
 
-    table: Table | Subquery
+    table: Table
     attributes: tuple[AttributeSpec, ...]
     numeric: dict[str, str]
 
@@ -245,14 +231,6 @@ class AggregateRepository:
             raise
         table.drop(self._conn)
 
-    def window_rows(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                    attributes: Sequence[AttributeSpec]) -> WindowCases:
-        """The window's cases of :meth:`window_cases` as a subquery, not materialised: for a window read
-        by one or two aggregations only (each then scans the rows)."""
-        _, query, numeric = self._cases_query(device_id, start=start, end=end, cutoff=cutoff, attributes=attributes)
-        return WindowCases(query.subquery("window_rows"), tuple(attributes),
-                           {spec.name: f"f{i}" for i, spec in enumerate(numeric)})
-
     @property
     def months(self) -> MonthAggregateRepository:
         """The stored per-month aggregates (same connection)."""
@@ -269,26 +247,13 @@ class AggregateRepository:
         frame = _frame(self._conn.execute(query).all(), ["model_version", *cases.names, *counts])
         return frame.astype({c: "int64" for c in counts})
 
-    def aggregates(self, cases: WindowCases, features: Sequence[DriftFeature]) -> WindowAggregates:
-        """Every :class:`~monitor.domain.window_aggregates.WindowAggregates` frame of the cases, the
-        drift histograms of ``features`` (``(name, feature)``; a name counted once). Not merged: see
-        :func:`monitor.domain.window_aggregates.merge`."""
-        histograms, seen = [], set()
-        for name, feature in features:
-            if name not in seen:
-                seen.add(name)
-                counted = self.feature_histogram(cases, feature)
-                histograms.append(pd.DataFrame({
-                    "feature": name, "value": [_text(v) for v in counted["value"]],
-                    "n": counted["n"].astype("int64")}, columns=["feature", "value", "n"]))
+    def case_label_sources(self, cases: WindowCases) -> pd.DataFrame:
+        """Labelled cases by call and ground-truth source (``predicted_label``, ``source``, ``n``): the table
+        :meth:`label_sources` counts from the rows."""
         t = cases.table
-        sources = (select(t.c.predicted_label, t.c.label_source, func.count().label("n"))
-                   .where(t.c.label.is_not(None)).group_by(t.c.predicted_label, t.c.label_source))
-        return WindowAggregates(
-            confusion=self.confusion_cells(cases), verification=self.verification_cells(cases),
-            score_histogram=self.score_histogram(cases),
-            features=pd.concat(histograms, ignore_index=True),
-            label_sources=_frame(self._conn.execute(sources).all(), ["predicted_label", "source", "n"]))
+        query = (select(t.c.predicted_label, t.c.label_source, func.count().label("n"))
+                 .where(t.c.label.is_not(None)).group_by(t.c.predicted_label, t.c.label_source))
+        return _frame(self._conn.execute(query).all(), ["predicted_label", "source", "n"])
 
     def confusion_cells(self, cases: WindowCases) -> pd.DataFrame:
         """``tp, fp, fn, tn`` per model version and full combination of stratum labels of the window's
