@@ -40,6 +40,9 @@ _LOOKUP_CHUNK = 50_000
 _SQLITE_CACHE_KIB = 131_072
 _INGEST_LOCK_KEY = 0x5A4D_0001  # advisory-lock key of ingestion ("SM", 1)
 _RECORD_ID_LENGTH = rejected_rows.c.record_id.type.length
+#: The log tables whose planner statistics an ingest keeps fresh (:meth:`LogRepository.refresh_statistics`).
+_ANALYSED_TABLES = ("ground_truth", "prediction_failures", "prediction_retractions", "predictions")
+_STALE_ROWS, _STALE_FRACTION = 1000, 1.0
 
 
 def _chunks(values: Sequence[str], size: int = _LOOKUP_CHUNK) -> Iterable[Sequence[str]]:
@@ -374,10 +377,25 @@ class LogRepository:
 
     def refresh_statistics(self) -> None:
         """Refresh the planner's statistics after a batch (PostgreSQL): without them, the first large load
-        of a table leaves plans that scan it once per joined row."""
-        if self._conn.dialect.name == "postgresql":
-            for table in ("predictions", "ground_truth", "prediction_failures", "prediction_retractions"):
-                self._conn.execute(text(f"ANALYZE {table}"))
+        of a table leaves plans that scan it once per joined row.
+
+        Only the tables whose statistics may be off by a factor of two are analysed: never analysed, or
+        changed since their last ANALYZE (committed changes and this transaction's own) by at least
+        :data:`_STALE_ROWS` rows plus :data:`_STALE_FRACTION` of the rows they had then. Smaller drifts are
+        autovacuum's (its analyze rule: 50 rows plus a tenth, in the background within a minute). An ANALYZE
+        of every table after every batch was most of a small batch's time, all of it spent holding the
+        ingestion lock (bench/bench_api.py --push --phases: 126 of 229 ms per 1,000-row post).
+        """
+        if self._conn.dialect.name != "postgresql":
+            return
+        stale = self._conn.execute(text(
+            "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+            "WHERE s.schemaname = current_schema() AND s.relname = ANY(:tables) AND (c.reltuples < 0 OR "
+            "s.n_mod_since_analyze + pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)"
+            " + pg_stat_get_xact_tuples_deleted(c.oid) >= :rows + :fraction * c.reltuples) ORDER BY s.relname"),
+            {"tables": list(_ANALYSED_TABLES), "rows": _STALE_ROWS, "fraction": _STALE_FRACTION}).scalars().all()
+        for table in stale:
+            self._conn.execute(text(f"ANALYZE {table}"))
 
     # rejections --------------------------------------------------------------------------
     def insert_rejections(self, batch_id: int, rejections: Sequence[Rejection],
