@@ -212,9 +212,10 @@ def _arrow_batches_as_chunks(reader: pacsv.CSVStreamingReader, chunk_rows: int) 
     pending: list[pa.RecordBatch] = []
     held = 0
     for batch in reader:
+        limit = csv.field_size_limit()
         for column in batch.columns:
-            if pc.any(pc.match_substring(column, "\x00")).as_py():
-                raise _NotPlain  # refused with its message by the reference reader
+            if pc.any(pc.match_substring(column, "\x00")).as_py() or (pc.max(pc.utf8_length(column)).as_py() or 0) > limit:
+                raise _NotPlain  # refused with its message by the reference reader (NUL byte, field over the limit)
         pending.append(batch)
         held += batch.num_rows
         while held >= chunk_rows:
