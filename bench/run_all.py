@@ -5,6 +5,7 @@ Usage::
     .venv/bin/python bench/run_all.py [--rows 1M,10M] [--engines sqlite,postgresql]
         [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
         [--fairlearn-rows 1M] [--evidently-rows 100k] [--browser-runs 3] [--skip STEP,...]
+        [--analysis-scale 1] [--push-clients 20]
         [--results bench/results] [--docs docs/performance.md] [--no-docs] [--work-dir DIR]
     .venv/bin/python bench/run_all.py --table-only      # regenerate the docs table from bench/results
     .venv/bin/python bench/run_all.py --merge A.json B.json   # one N run as one process per engine
@@ -36,6 +37,12 @@ allowed) the harness writes one data set and runs the existing scripts on it, ea
    Parquet (the floor), our in-memory path, fairlearn ``MetricFrame`` and Evidently ``GroupBy`` (these
    two at most ``--fairlearn-rows`` / ``--evidently-rows`` cases: beyond, their time is extrapolated
    linearly in the rows and labelled so in the table).
+
+4. once per invocation, in the results of its first N (they do not depend on N): ``demo_analysis``
+   (``bench_analysis.py --scale --analysis-scale``: the demo's 2025Q3 analysis on each engine, first and
+   second run, beside DuckDB computing the same aggregates over the quarter's cases in Parquet), ``push``
+   (``bench_api.py --push``, if it has that mode: post p50 / p99 per engine; else noted and left '–') and
+   ``cli`` (``samd-monitor --help`` and ``--version``, median of 5 fresh processes).
 
 The figures go to ``bench/results/<UTC date>-<N>.json`` (kept in git: docs/performance.md quotes
 them), and the table between ``<!-- bench-table:begin -->`` and ``<!-- bench-table:end -->`` in
