@@ -24,7 +24,7 @@ from monitor.domain.evaluation import (
 )
 from monitor.domain.periods import Period, resolve_timezone
 from monitor.errors import InputError
-from monitor.service.cells import stratified_cells
+from monitor.service.cells import stratified_cells, window_aggregates
 from monitor.service.clinical_sections import failure_rate_findings
 from monitor.service.evidence import gather_evidence
 from monitor.service.ports import Clock, UnitOfWorkFactory
@@ -126,9 +126,11 @@ def analyze_period(
         fingerprint, sources = unit.results.input_fingerprint(device_id, **window)
         site_counts = unit.results.sites_in_period(device_id, **window)
         run_window = Window(device_id, start, end, cutoff)
-        evidence = gather_evidence(unit, config, run_window, cells)
+        current = window_aggregates(unit, config, run_window, created)  # months when exact, else rows: once
+        evidence = gather_evidence(unit, config, run_window, cells, current=current.aggregates)
         results = evaluate_cells(cells, config, evidence.adjustments)
-        sections = build_sections(unit, config, period, run_window, cells) | evidence.sections
+        sections = build_sections(unit, config, period, run_window, cells, now=created,
+                                  current=current) | evidence.sections
         run_id = str(uuid.uuid4())
         # A shortfall shown on provisional evidence (too few of the expected labels have arrived) is reported with
         # its outcome but opens no ticket and adds no ticket evidence: it is decided again at the next cut-off.
@@ -167,7 +169,7 @@ def analyze_period(
         unit.audit.append(at=created, actor=actor, action="analysis.run", entity="analysis_run", entity_id=run_id,
                           details={"device_id": device_id, "period": period.label, "data_cutoff": _iso(cutoff),
                                    "input_fingerprint": fingerprint, "flagged": len(found),
-                                   "counted_from": read.as_dict(),
+                                   "counted_from": read.as_dict(), "aggregates_from": current.as_dict(),
                                    "opened_tickets": outcome.opened_tickets,
                                    "updated_tickets": outcome.updated_tickets})
         outcome.document = document

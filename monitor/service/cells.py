@@ -124,7 +124,7 @@ def refresh_months(unit, config: DeviceConfig, months: list, *, cutoff: datetime
                                           cutoff=cutoff, attributes=attributes) as cases:
             counted = unit.aggregates.month_cells(cases)
             parts = count_aggregates(unit, config, cases)
-        unit.aggregates.months.replace_month(config.device.id, month.label, {k: getattr(parts, k) for k in FRAMES},
+        unit.month_aggregates.replace_month(config.device.id, month.label, {k: getattr(parts, k) for k in FRAMES},
                                              config_hash=config.config_hash(), refreshed_at=cutoff)
         unit.cells.replace_month(config.device.id, month.label, counted, attributes=attributes,
                                  config_hash=config.config_hash(), refreshed_at=cutoff)
@@ -147,7 +147,7 @@ def _month_plan(unit, config: DeviceConfig, *, start: datetime, end: datetime, c
         return _NOT_WHOLE_MONTHS
     labels = [m.label for m in months]
     states = unit.cells.month_states(config.device.id, labels)
-    held = unit.aggregates.months.months_held(config.device.id, labels) if aggregates else set(labels)
+    held = unit.month_aggregates.months_held(config.device.id, labels) if aggregates else set(labels)
     config_hash = config.config_hash()
 
     def usable(label: str) -> bool:
@@ -206,7 +206,7 @@ def window_aggregates(unit, config: DeviceConfig, window: Window, now: datetime 
     months, stale = plan
     refreshed = refresh_months(unit, config, stale, cutoff=window.cutoff) if stale else []
     labels = [m.label for m in months]
-    stored = unit.aggregates.months.read(window.device_id, labels, names)
+    stored = unit.month_aggregates.read(window.device_id, labels, names)
     empty = empty_aggregates(names)
     whole = WindowAggregates(
         confusion=cells_to_strata(unit.cells.read(window.device_id, labels), attributes),

@@ -101,8 +101,7 @@ def _replay(charts: dict[tuple[str, str], StratumDefinition], label: int | None
 
 def _checkpoints(unit: Any) -> Any:
     """The unit's CUSUM checkpoint repository, if it has one (a unit without: replay from the start)."""
-    found = getattr(unit, "cusum_checkpoints", None)
-    return found if found is not None else getattr(getattr(unit, "aggregates", None), "cusum_checkpoints", None)
+    return getattr(unit, "cusum_checkpoints", None)
 
 
 def _design_basis(unit: Any, checkpoints: Any, config: DeviceConfig, window: Window, config_hash: str

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.domain.device import DeviceConfig
-from monitor.domain.evidence import EvidenceKey, FinalCounts
 from monitor.domain.labels import LabelMaturity, label_arrival
 
 __all__ = ["assess_label_maturity"]

@@ -147,6 +147,8 @@ class UnitOfWork(Protocol):
     summaries: Any
     patient_clusters: PatientClusterRepo
     label_arrival: LabelArrivalRepo
+    month_aggregates: Any
+    cusum_checkpoints: Any
 
 
 UnitOfWorkFactory = Callable[[], ContextManager[UnitOfWork]]

@@ -126,5 +126,5 @@ def test_sections_from_months_equal_sections_from_rows(
     assert from_months == from_rows
     with app.uow() as unit:
         states = {m["month"]: m["state"] for m in unit.cells.months(DEVICE)}
-        held = unit.aggregates.months.months_held(DEVICE, list(states))
+        held = unit.month_aggregates.months_held(DEVICE, list(states))
     assert {m for m, s in states.items() if s == "fresh"} <= held  # a fresh month holds its aggregates

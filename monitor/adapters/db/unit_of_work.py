@@ -20,12 +20,14 @@ from monitor.adapters.db.repositories.access import AccessRepository
 from monitor.adapters.db.repositories.aggregates import AggregateRepository
 from monitor.adapters.db.repositories.audit import AuditRepository
 from monitor.adapters.db.repositories.clinical import ClinicalRepository
+from monitor.adapters.db.repositories.cusum_checkpoints import CusumCheckpointRepository
 from monitor.adapters.db.repositories.devices import DeviceRepository
 from monitor.adapters.db.repositories.drift_sample import DriftSampleRepository
 from monitor.adapters.db.repositories.jobs import JobRepository
 from monitor.adapters.db.repositories.label_arrival import LabelArrivalRepository
 from monitor.adapters.db.repositories.cells import CellRepository
 from monitor.adapters.db.repositories.logs import LogRepository
+from monitor.adapters.db.repositories.month_aggregates import MonthAggregateRepository
 from monitor.adapters.db.repositories.patient_clusters import PatientClusterRepository
 from monitor.adapters.db.repositories.queries import ReadRepository
 from monitor.adapters.db.repositories.reports import ReportRepository
@@ -47,6 +49,8 @@ class SqlUnitOfWork:
         self.cells = CellRepository(connection)
         self.results = ResultRepository(connection)
         self.aggregates = AggregateRepository(connection)
+        self.month_aggregates = MonthAggregateRepository(connection)  # the months' window aggregates
+        self.cusum_checkpoints = CusumCheckpointRepository(connection)
         self.drift_samples = DriftSampleRepository(connection)
         self.clinical = ClinicalRepository(connection)
         self.tickets = TicketRepository(connection)

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
@@ -54,7 +53,6 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ColumnElement
 
-from monitor.adapters.db.repositories.month_aggregates import MonthAggregateRepository
 from monitor.adapters.db.repositories.results import (
     _label_join,
     _period_filter,
@@ -231,11 +229,6 @@ class AggregateRepository:
             raise
         table.drop(self._conn)
 
-    @property
-    def months(self) -> MonthAggregateRepository:
-        """The stored per-month aggregates (same connection)."""
-        return MonthAggregateRepository(self._conn)
-
     def month_cells(self, cases: WindowCases) -> pd.DataFrame:
         """``tp, fp, fn, tn, pending`` per model version and full combination of stratum labels of the
         cases, labelled or not: the count cells of :meth:`ResultRepository.stratum_counts` (``pending=True``)."""
@@ -350,11 +343,3 @@ class AggregateRepository:
         from monitor.adapters.db.repositories.case_stream import CaseStreamRepository
 
         return CaseStreamRepository(self._conn).known_case_stream(device_id, model_version, **options)
-
-    @property
-    def cusum_checkpoints(self) -> Any:
-        """The CUSUM checkpoints on this connection (:class:`CusumCheckpointRepository`), until the unit of
-        work carries them itself."""
-        from monitor.adapters.db.repositories.cusum_checkpoints import CusumCheckpointRepository
-
-        return CusumCheckpointRepository(self._conn)
