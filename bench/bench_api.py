@@ -308,13 +308,19 @@ def bench_existing(url: str, args: argparse.Namespace) -> dict[str, Any]:
             "stored_results": stored, **figures, "peak_rss_mb": round(_peak_mb())}
 
 
-def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
+def _fresh_app(url: str) -> Any:
+    """The application on the migrated database at ``url`` with the example device registered."""
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     app = bootstrap(Settings(database_url=url, data_dir=Path(tempfile.gettempdir()),
                              patient_id_key="bench-patient-key-0123456789abcdef", actor="bench"))
     register_device(load_device_config(EXAMPLE), uow=app.uow, clock=app.clock, actor="bench", source=str(EXAMPLE))
+    return app
+
+
+def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    app = _fresh_app(url)
     device_token = create_token(app.uow, name="bench", role="device", device_id=DEVICE, clock=app.clock,
                                 actor="bench")[1]
     reader_token = create_token(app.uow, name="bench-reader", role="auditor", clock=app.clock, actor="bench")[1]
@@ -497,12 +503,7 @@ def _load() -> str:
 
 def bench_push(url: str, args: argparse.Namespace) -> dict[str, Any]:
     """The push endpoint under ``args.clients`` concurrent clients on a fresh database at ``url``."""
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    app = bootstrap(Settings(database_url=url, data_dir=Path(tempfile.gettempdir()),
-                             patient_id_key="bench-patient-key-0123456789abcdef", actor="bench"))
-    register_device(load_device_config(EXAMPLE), uow=app.uow, clock=app.clock, actor="bench", source=str(EXAMPLE))
+    app = _fresh_app(url)
     token = create_token(app.uow, name="bench", role="device", device_id=DEVICE, clock=app.clock, actor="bench")[1]
     server, thread, base = _serve(app)
     phases = _Phases() if args.phases else None

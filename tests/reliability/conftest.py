@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -72,3 +76,42 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  #
         return status, captured.out, captured.err
 
     return run
+
+
+#: Seconds a load test may take: a hung server or client fails the test instead of blocking the suite.
+LOAD_TIME_LIMIT = 240.0
+
+
+@pytest.fixture(scope="module")
+def bench_api() -> ModuleType:
+    """``bench/bench_api.py`` as a module (the bench folder is not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_api", Path(__file__).resolve().parents[2] / "bench" / "bench_api.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_api", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def within_limit() -> Callable[[Callable[[], Any]], Any]:
+    """``within_limit(work)``: run ``work()`` in a thread and fail if it has not ended within LOAD_TIME_LIMIT."""
+
+    def run_bounded(work: Callable[[], Any]) -> Any:
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = work()
+            except BaseException as exc:  # noqa: BLE001  (re-raised in the test's thread)
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        thread.join(LOAD_TIME_LIMIT)
+        assert not thread.is_alive(), f"the load did not finish within {LOAD_TIME_LIMIT:.0f} s"
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return run_bounded
