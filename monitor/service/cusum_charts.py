@@ -3,7 +3,7 @@ in the order the cases became known to the service, designed from the cases know
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -23,8 +23,8 @@ from monitor.service.window import Window
 __all__ = ["cusum_charts"]
 
 
-def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame
-           ) -> list[dict[str, Any]]:
+def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame, *,
+                 now: datetime | None = None) -> list[dict[str, Any]]:
     """CUSUM charts of each model version with cases in the period, fed from the rows in the order the
     cases became known to the service (:meth:`AggregateRepository.known_case_stream`), from the model
     version's first known case to the end of the period's known-at window ``[period start, min(period end,
@@ -34,8 +34,10 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
     Checkpoints (docs/sequential.md, section 1c): the charts resume from the newest valid stored state at
     or before the segment's start (only the cases known after it are streamed), and their state at the
     period's end is stored when the period has ended by the cut-off. The design basis is counted once per
-    period and kept."""
+    period and kept. ``now``: the analysis's time, recorded with what is stored (default: the cut-off)."""
     from monitor.domain.periods import resolve_timezone
+
+    stamped = now or window.cutoff
 
     tz = resolve_timezone(config.monitoring.timezone)
     segment = (window.start, min(window.end, window.cutoff))
@@ -47,7 +49,7 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
     # back-fill): the configured minimum ARL0. A later cut-off cannot change it.
     checkpoints = _checkpoints(unit)
     config_hash = config.config_hash() if checkpoints is not None else ""
-    basis = _design_basis(unit, checkpoints, config, window, config_hash)
+    basis = _design_basis(unit, checkpoints, config, window, config_hash, stamped)
     for model_version in sorted(cells["model_version"].astype(str).unique()) if not cells.empty else []:
         first = unit.aggregates.first_prediction_at(window.device_id, model_version)
         span = window.start - max(window.start - year, first) if first is not None else period_length
@@ -80,7 +82,7 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
                     monitor.update(chunk, feed="replayed")
         if checkpoints is not None and window.end <= window.cutoff:  # the period has ended: its end is final
             checkpoints.store(window.device_id, model_version, config_hash=config_hash, known_before=window.end,
-                              cutoff=window.cutoff, states=monitor.states(), at=datetime.now(UTC))
+                              cutoff=window.cutoff, states=monitor.states(), at=stamped)
         rows += monitor.results()
     return rows
 
@@ -104,8 +106,8 @@ def _checkpoints(unit: Any) -> Any:
     return getattr(unit, "cusum_checkpoints", None)
 
 
-def _design_basis(unit: Any, checkpoints: Any, config: DeviceConfig, window: Window, config_hash: str
-                  ) -> dict[str, dict[tuple[str, str], int]]:
+def _design_basis(unit: Any, checkpoints: Any, config: DeviceConfig, window: Window, config_hash: str,
+                  at: datetime) -> dict[str, dict[tuple[str, str], int]]:
     """Each chart's confirmed cases known by the period's start and predicted in the year before it, per
     model version: the basis of the period's design. Nothing ingested after the period's start changes
     it, so it is counted once and kept (once the cut-off has reached the period's start)."""
@@ -120,7 +122,7 @@ def _design_basis(unit: Any, checkpoints: Any, config: DeviceConfig, window: Win
                                     for version in sorted(cells["model_version"].astype(str).unique())}
     if checkpoints is not None and window.start <= window.cutoff:
         checkpoints.store_design_basis(window.device_id, period_start=window.start, config_hash=config_hash,
-                                       basis=basis, at=datetime.now(UTC))
+                                       basis=basis, at=at)
     return basis
 
 

@@ -143,7 +143,7 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
         "preceding", _drift(config, mine, earlier, (current_rates, _rates(earlier.verification, reference_cells))),
         periods=reference_labels, start_utc=_iso(reference.start), end_utc=_iso(reference.end))]
     drift += _baseline_drift(unit, config, period, window, mine, current_rates, now)
-    cusum = cusum_charts(unit, config, period, window, cells)
+    cusum = cusum_charts(unit, config, period, window, cells, now=now)
 
     return {
         "reference_window": {"periods": reference_labels, "start_utc": _iso(reference.start),
