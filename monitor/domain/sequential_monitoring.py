@@ -180,7 +180,7 @@ class ChartState:
 
 class CusumMonitor:
     """The CUSUM charts of one model version, fed with chunks of labelled cases in the order they became
-    known to the service (``known_at``, :meth:`AggregateRepository.known_case_stream`).
+    known to the service (``known_at``, :meth:`CaseStreamRepository.known_case_stream`).
 
     ``volumes`` gives each chart's expected cases per year, keyed by ``(stratum key, metric)``; with
     the false-alarm budget it sets each chart's ARL0 (see :func:`chart_arl0`). ``segment`` is the period's

@@ -162,14 +162,15 @@ def _month_plan(unit, config: DeviceConfig, *, start: datetime, end: datetime, c
 
 
 def stratified_cells(unit, config: DeviceConfig, *, start: datetime, end: datetime,  # type: ignore[no-untyped-def]
-                     cutoff: datetime, now: datetime) -> CellRead:
+                     cutoff: datetime, now: datetime | None) -> CellRead:
     """The confusion cells of ``[start, end)`` as of ``cutoff``: from count cells when they can give
     exactly what the rows give, else from the rows.
 
     Cells are used when the window is whole local months and every month is fresh, counted with the
     device's current configuration, and refreshed at or before the cut-off (no batch has been
     ingested since: it would have marked the month dirty). When the cut-off is ``now`` (the caller has
-    waited for open ingests), dirty or missing months are recounted first.
+    waited for open ingests), dirty or missing months are recounted first; ``now=None``: never recounted
+    here (only months already fresh for the cut-off are read).
     """
     attributes = config.strata.attributes
     device_id = config.device.id

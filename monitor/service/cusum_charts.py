@@ -26,7 +26,7 @@ __all__ = ["cusum_charts"]
 def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame, *,
                  now: datetime | None = None) -> list[dict[str, Any]]:
     """CUSUM charts of each model version with cases in the period, fed from the rows in the order the
-    cases became known to the service (:meth:`AggregateRepository.known_case_stream`), from the model
+    cases became known to the service (:meth:`CaseStreamRepository.known_case_stream`), from the model
     version's first known case to the end of the period's known-at window ``[period start, min(period end,
     cut-off))``; the cases known in that window are the period's segment, and its alarms are dated.
     (The window's materialised cases are not used: the charts' order is not the window's.)
@@ -66,7 +66,7 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
             if found is not None:
                 monitor.resume(*found)
         for label, mature_after in _chart_streams(config):
-            stream = partial(unit.aggregates.known_case_stream, window.device_id, model_version, until=segment[1],
+            stream = partial(unit.case_stream.known_case_stream, window.device_id, model_version, until=segment[1],
                              cutoff=window.cutoff, attributes=config.strata.attributes,
                              mature_after_days=mature_after)
             if found is None:

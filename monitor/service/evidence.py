@@ -18,6 +18,7 @@ from monitor.domain.device import DeviceConfig
 from monitor.domain.evidence import Adjustments
 from monitor.domain.verification_design import audit_plan, corrected_estimates, design_check
 from monitor.domain.window_aggregates import WindowAggregates
+from monitor.service.cells import window_aggregates
 from monitor.service.label_maturity import assess_label_maturity
 from monitor.service.patient_clusters import patient_clustering
 from monitor.service.sections import Window
@@ -41,16 +42,12 @@ def gather_evidence(unit: Any, config: DeviceConfig, window: Window, cells: pd.D
     ``cells`` are the confusion cells the claims are evaluated on. ``current``: the window's aggregates
     when the caller has read them (:func:`monitor.service.cells.window_aggregates`, from the months or
     the rows): their verification cells and label sources are used instead of counting the window's rows
-    again; without it they are counted from the rows."""
+    again; without it they are read the same way (months already fresh for the cut-off, else rows)."""
     maturity = assess_label_maturity(unit, config, window)
     design_effects, clustering = patient_clustering(unit, config, window, cells)
-    if current is not None:
-        verification, sources = current.verification, current.label_sources
-    else:
-        with unit.aggregates.window_cases(window.device_id, attributes=config.strata.attributes,
-                                          **window.kwargs()) as cases:
-            verification = unit.aggregates.verification_cells(cases)
-        sources = unit.aggregates.label_sources(window.device_id, **window.kwargs())
+    if current is None:
+        current = window_aggregates(unit, config, window, None).aggregates
+    verification, sources = current.verification, current.label_sources
     adjustments = Adjustments(
         final_counts=maturity.final_counts,
         corrected=corrected_estimates(verification, cells, config),

@@ -3,7 +3,7 @@ prediction, centred on the reference level."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -19,16 +19,11 @@ __all__ = ["MAX_EWMA_PERIODS", "ewma_charts"]
 
 MAX_EWMA_PERIODS = 12
 
-#: ``now`` for :func:`stratified_cells` that never recounts: the charts read a period's count cells when they
-#: are fresh for the cut-off, else its rows (months are recounted by their own period's analysis, the
-#: scheduler or ``samd-monitor cells refresh``, never as a side effect of a later period's charts).
-_NO_RECOUNT = datetime.max.replace(tzinfo=timezone.utc)
-
-
 def _period_cells(unit: Any, config: DeviceConfig, window: Window, start: datetime, end: datetime) -> pd.DataFrame:
     """The confusion cells of ``[start, end)`` as of the analysis's cut-off: from the months' count cells when
-    they equal the rows (docs/count-cells.md), else counted from the rows; identical either way."""
-    return stratified_cells(unit, config, start=start, end=end, cutoff=window.cutoff, now=_NO_RECOUNT).cells
+    they are fresh for it (docs/count-cells.md), else counted from the rows; identical either way. Months are
+    never recounted here, only by their own period's analysis, the scheduler or ``samd-monitor cells refresh``."""
+    return stratified_cells(unit, config, start=start, end=end, cutoff=window.cutoff, now=None).cells
 
 
 def _established_levels(unit: Any, config: DeviceConfig, period: Period, window: Window, versions: list[str]

@@ -148,6 +148,7 @@ class UnitOfWork(Protocol):
     patient_clusters: PatientClusterRepo
     label_arrival: LabelArrivalRepo
     month_aggregates: Any
+    case_stream: Any
     cusum_checkpoints: Any
 
 

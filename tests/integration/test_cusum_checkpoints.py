@@ -46,7 +46,7 @@ _CLEARED = ("cusum_checkpoint_charts", "cusum_checkpoints", "cusum_design_bases"
 
 
 class _Replay:
-    """The aggregates, as they are (the replay unit has no checkpoints: every chart replayed from its start)."""
+    """A repository, as it is (the replay unit has no checkpoints: every chart replayed from its start)."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
@@ -57,11 +57,11 @@ class _Replay:
 
 class _ReplayUnit:
     def __init__(self, unit: Any) -> None:
-        self.results, self.aggregates = unit.results, _Replay(unit.aggregates)
+        self.results, self.aggregates, self.case_stream = unit.results, unit.aggregates, _Replay(unit.case_stream)
 
 
 class _Spy(_Replay):
-    """The aggregates with checkpoints, recording where each stream started."""
+    """The case stream, recording where each stream started."""
 
     def __init__(self, inner: Any, since: list[Any]) -> None:
         super().__init__(inner)
@@ -74,7 +74,7 @@ class _Spy(_Replay):
 
 class _SpyUnit:
     def __init__(self, unit: Any, since: list[Any]) -> None:
-        self.results, self.aggregates = unit.results, _Spy(unit.aggregates, since)
+        self.results, self.aggregates, self.case_stream = unit.results, unit.aggregates, _Spy(unit.case_stream, since)
         self.cusum_checkpoints = unit.cusum_checkpoints
 
 

@@ -32,7 +32,7 @@ def _charts(app: Any, period: Period, *, cutoff: Any, rows_only: bool, monkeypat
             sources.append("rows")
             return unit.results.confusion_cells(window.device_id, start=start, end=end, cutoff=window.cutoff,
                                                 attributes=config.strata.attributes)
-        got = stratified_cells(unit, config, start=start, end=end, cutoff=window.cutoff, now=charts._NO_RECOUNT)
+        got = stratified_cells(unit, config, start=start, end=end, cutoff=window.cutoff, now=None)
         sources.append(got.source)
         return got.cells
 

@@ -623,10 +623,11 @@ def _pure_document(config: Any) -> dict[str, Any]:
     tz = resolve_timezone(config.monitoring.timezone)
     bounds = period.bounds_utc(tz)
     (q2, _), (q1, _) = period.previous().bounds_utc(tz), period.previous().previous().bounds_utc(tz)
+    aggregates = _Aggregates({bounds[0]: _case_table(cells), q2: _case_table(reference_cells, shift=60)},
+                             first={"2.1.0": q2, "2.2.0": bounds[0]})
     unit = SimpleNamespace(
         results=_Results({bounds[0]: cells, q2: reference_cells, q1: cells}),
-        aggregates=_Aggregates({bounds[0]: _case_table(cells), q2: _case_table(reference_cells, shift=60)},
-                               first={"2.1.0": q2, "2.2.0": bounds[0]}),
+        aggregates=aggregates, case_stream=aggregates,  # the fake aggregations also stream the known cases
         clinical=_Clinical(_case_table(cells)),
     )
     sections = build_sections(unit, config, period, Window(config.device.id, *bounds, cutoff), cells)

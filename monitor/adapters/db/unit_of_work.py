@@ -25,6 +25,7 @@ from monitor.adapters.db.repositories.devices import DeviceRepository
 from monitor.adapters.db.repositories.drift_sample import DriftSampleRepository
 from monitor.adapters.db.repositories.jobs import JobRepository
 from monitor.adapters.db.repositories.label_arrival import LabelArrivalRepository
+from monitor.adapters.db.repositories.case_stream import CaseStreamRepository
 from monitor.adapters.db.repositories.cells import CellRepository
 from monitor.adapters.db.repositories.logs import LogRepository
 from monitor.adapters.db.repositories.month_aggregates import MonthAggregateRepository
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
         self.results = ResultRepository(connection)
         self.aggregates = AggregateRepository(connection)
         self.month_aggregates = MonthAggregateRepository(connection)  # the months' window aggregates
+        self.case_stream = CaseStreamRepository(connection)  # the CUSUM charts' cases in known-at order
         self.cusum_checkpoints = CusumCheckpointRepository(connection)
         self.drift_samples = DriftSampleRepository(connection)
         self.clinical = ClinicalRepository(connection)

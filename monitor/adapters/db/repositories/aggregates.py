@@ -268,16 +268,6 @@ class AggregateRepository:
         names = ["model_version", *cases.names, "predicted_label", "verified", "n"]
         return _frame(self._conn.execute(query).all(), names)
 
-    def label_sources(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> pd.DataFrame:
-        """Labelled predictions of the window by call and ground-truth source (the current label as of the
-        cut-off): ``predicted_label``, ``source``, ``n``. Checks a declared verification design
-        (:func:`monitor.domain.verification_design.design_check`)."""
-        query = (select(predictions.c.predicted_label, ground_truth.c.source, func.count().label("n"))
-                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
-                 .where(*_period_filter(device_id, start, end, cutoff))
-                 .group_by(predictions.c.predicted_label, ground_truth.c.source))
-        return _frame(self._conn.execute(query).all(), ["predicted_label", "source", "n"])
-
     def score_histogram(self, cases: WindowCases) -> pd.DataFrame:
         """Cases by score bin (0..1000), ``label`` (-1 when not yet known) and call (``predicted_label``),
         for the whole population and each single attribute (grouping sets, :meth:`_single_strata`)."""
@@ -336,10 +326,3 @@ class AggregateRepository:
         """When a model version's first prediction was made (its charts start there)."""
         return self._conn.execute(select(func.min(predictions.c.predicted_at)).where(
             predictions.c.device_id == device_id, predictions.c.model_version == model_version)).scalar_one_or_none()
-
-    def known_case_stream(self, device_id: str, model_version: str, **options: Any) -> Iterator[pd.DataFrame]:
-        """The labelled cases of one model version in the order they became known to the service
-        (:meth:`CaseStreamRepository.known_case_stream`, monitor/adapters/db/repositories/case_stream.py)."""
-        from monitor.adapters.db.repositories.case_stream import CaseStreamRepository
-
-        return CaseStreamRepository(self._conn).known_case_stream(device_id, model_version, **options)
