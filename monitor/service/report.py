@@ -13,6 +13,9 @@ device and period, status ``draft``, the SHA-256 of the JSON content and the aud
 files (HTML and PDF per language, JSON, CSV, XLSX) are rows of ``reports`` with their SHA-256, and
 the generation is audited. The revision's identity (id, revision, status) is printed in the HTML/PDF
 control block and footer.
+
+Besides its core parts, the content carries ``sections``: one entry per registered content section
+(:mod:`monitor.service.report_sections`), each a typed model built from stored data.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from monitor.service import queries
 from monitor.service.evidently_report import DriftSample, drift_sample
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.read_models import Run
+from monitor.service.report_sections import ReportSource, build_sections
 
 __all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "REPORT_SCHEMA_VERSION", "ReportFiles", "ReportRenderer",
            "build_content", "content_json", "write_report"]
@@ -43,7 +47,7 @@ REPORT_FORMATS = ("html", "pdf", "json", "csv", "xlsx", "evidently")
 #: The ``reports.format`` recorded for a file key (other keys: the part before ``:``).
 RECORDED_FORMATS = {"evidently:html": "evidently-html", "evidently:json": "evidently-json"}
 REPORT_LANGUAGES = ("en", "zh-CN", "both")
-REPORT_SCHEMA_VERSION = 2
+REPORT_SCHEMA_VERSION = 3
 ROLLUP_NAMESPACE = uuid.UUID("6f1c2a52-9a53-4c1e-8f7e-2f0d7c4b9a11")
 #: Decision fields a roll-up finding carries over from its recomputed result (analysis.schema.json, finding).
 ROLLUP_FINDING_FIELDS = ("log10_p_value", "p_shortfall", "log10_p_shortfall", "log10_q_value", "family", "family_size",
@@ -259,6 +263,9 @@ def build_content(unit: Any, device_id: str, period_label: str, *, rollup: bool 
         "provenance": _provenance(unit, document), "usage": _usage(document),
         "change_log": _change_log(unit, device_id, run, document), "rollup": rollup_info,
     }
+    source = ReportSource(unit=unit, config=unit.devices.get(device_id), document=document, run=run, period=period,
+                          core=_jsonable(content), rollup=rollup)
+    content["sections"] = build_sections(source)
     return _jsonable(content), run
 
 

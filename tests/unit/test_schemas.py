@@ -181,7 +181,8 @@ def test_every_declared_property_is_described(name: str) -> None:
 def test_output_documents_carry_their_kind_and_version(name: str) -> None:
     props = _schemas()[name]["properties"]
     assert props["schema"]["const"] == f"samd-monitor/{name}"
-    assert props["schema_version"]["const"] == {"report": 2}.get(name, 1)  # report 2: content without identity
+    # report 2: content without identity; report 3: with the registered content sections
+    assert props["schema_version"]["const"] == {"report": 3}.get(name, 1)
     assert {"schema", "schema_version"} <= set(_schemas()[name]["required"])
 
 
@@ -191,6 +192,13 @@ def test_device_schema_file_equals_the_generated_schema() -> None:
     expected = generator.render(generator.device_schema())
     actual = _path("device").read_text(encoding="utf-8")
     assert actual == expected, "schemas/device.schema.json is stale: run `.venv/bin/python schemas/generate.py`"
+
+
+def test_report_schema_file_equals_the_generated_schema() -> None:
+    generator = _load_generator()
+    expected = generator.render(generator.report_schema())
+    assert _path("report").read_text(encoding="utf-8") == expected, \
+        "schemas/report.schema.json is stale: run `.venv/bin/python schemas/generate.py`"
 
 
 def test_generated_device_schema_mirrors_the_model() -> None:

@@ -92,13 +92,34 @@ def _environment(template_dir: Path) -> Environment:
     return env
 
 
+def section_templates(template_dir: Path = TEMPLATE_DIR) -> list[str]:
+    """The report's section blocks, ``sections/NNN_<name>.html.j2``, in the order of their number.
+
+    This is the section registry of the page: a new section is one such file (plus its catalog entries,
+    ``sections/<name>.<language>.yaml``, and, for new content, one module of
+    :mod:`monitor.service.report_sections`); nothing else names it."""
+    return sorted(f"sections/{p.name}" for p in (template_dir / "sections").glob("[0-9][0-9][0-9]_*.html.j2"))
+
+
 def render_html(context: dict[str, Any], *, template: str = "report.html.j2",
                 template_dir: Path = TEMPLATE_DIR) -> str:
-    """Render ``template`` with ``context``; template problems become :class:`ReportError`."""
+    """Render ``template`` with ``context``; template problems become :class:`ReportError`.
+
+    Each section block is rendered on its own with ``no``, its number: the next number when the block
+    renders to something, and the blocks that render empty (a section without content) are left out, so
+    that the numbers stay consecutive. The frame gets the rendered blocks as ``sections``."""
+    environment = _environment(template_dir)
+    name = template
     try:
-        return _environment(template_dir).get_template(template).render(**context)
+        blocks: list[Markup] = []
+        for name in section_templates(template_dir) if template == "report.html.j2" else []:
+            html = environment.get_template(name).render(**context, no=len(blocks) + 1)
+            if html.strip():
+                blocks.append(Markup(html.strip()))
+        name = template
+        return environment.get_template(template).render(**context, sections=blocks)
     except (TemplateError, KeyError, ValueError) as exc:
-        raise ReportError(f"cannot render {template}: {exc}") from exc
+        raise ReportError(f"cannot render {name}: {exc}") from exc
 
 
 # --- the view ---------------------------------------------------------------------------------------
@@ -289,9 +310,6 @@ def report_context(content: dict[str, Any], identity: dict[str, Any], language: 
         if c["level"] == 1 and any("scanner" in name for name in c["attributes"]):
             scanners[c["stratum"]] = scanners.get(c["stratum"], 0) + c["tp"] + c["fp"] + c["fn"] + c["tn"]
     extras = [_extra(k, doc[k]) for k in sorted(doc) if k not in CORE_SECTIONS and doc[k] not in (None, [], {})]
-    first = 12 if extras else 11
-    section_no = {"additional": 11} | {name: first + i for i, name in
-                                        enumerate(("changes", "limitations", "methods", "signoff"))}
     identity_text = _label("en" if language == "both" else language, "footer.identity",
                            report_id=identity["report_id"], revision=identity["revision"],
                            status=_label(language, f"status.{identity['status']}"))
@@ -312,7 +330,7 @@ def report_context(content: dict[str, Any], identity: dict[str, Any], language: 
         "ewma": [ewma_chart(e) for e in doc["sequential"]["ewma"]],
         "drift": drift_comparisons(doc), "arrival": _arrival(doc), "clustering": _clustering(doc),
         "scanners": [{"label": k, "n": v} for k, v in scanners.items()],
-        "extras": extras, "section_no": section_no,
+        "extras": extras,
         "charts": {"forest": _forest(doc["results"], language), "cusum": _cusum(doc, language),
                    "trends": _trends(doc, language)},
         "footer_left": Markup(_css_string(identity_text)), "footer_right": Markup(_page_counter(language)),

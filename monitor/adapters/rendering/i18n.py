@@ -1,4 +1,6 @@
-"""Message catalogs of the report (``reports/i18n/<language>.yaml``) and the ``t`` function the template uses.
+"""Message catalogs of the report (``reports/i18n/<language>.yaml``, merged with each section's own
+``reports/sections/<name>.<language>.yaml`` and each other document's ``reports/i18n/<document>.<language>.yaml``)
+and the ``t`` function the template uses.
 
 A catalog is a nested YAML mapping; keys are addressed with dots (``control.report_id``). The report
 is written in ``en``, ``zh-CN`` or ``both``: in ``both`` every message shows the English text followed
@@ -21,6 +23,7 @@ from monitor.resources import resource_path
 __all__ = ["CATALOG_DIR", "LANGUAGES", "REPORT_LANGUAGES", "catalog", "flatten", "inline_translator", "translator"]
 
 CATALOG_DIR = resource_path("reports", "i18n")
+SECTION_DIR = resource_path("reports", "sections")
 LANGUAGES = ("en", "zh-CN")
 REPORT_LANGUAGES = ("en", "zh-CN", "both")
 
@@ -37,16 +40,28 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-@lru_cache(maxsize=8)
-def catalog(language: str, directory: Path = CATALOG_DIR) -> dict[str, str]:
-    """The flattened catalog of ``language``."""
-    if language not in LANGUAGES:
-        raise ReportError(f"unknown report language {language!r}: use {', '.join(REPORT_LANGUAGES)}")
-    path = directory / f"{language}.yaml"
+def _read(path: Path) -> dict[str, str]:
     try:
-        return flatten(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return flatten(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     except (OSError, yaml.YAMLError) as exc:
         raise ReportError(f"cannot read message catalog {path}: {exc}") from exc
+
+
+@lru_cache(maxsize=8)
+def catalog(language: str, directory: Path = CATALOG_DIR, sections: Path = SECTION_DIR) -> dict[str, str]:
+    """The flattened catalog of ``language``: the main catalog, the other documents' catalogs
+    (``<document>.<language>.yaml`` beside it) and the sections' catalogs; a key defined twice is an error."""
+    if language not in LANGUAGES:
+        raise ReportError(f"unknown report language {language!r}: use {', '.join(REPORT_LANGUAGES)}")
+    merged = _read(directory / f"{language}.yaml")
+    parts = sorted(directory.glob(f"*.{language}.yaml")) + sorted(sections.glob(f"*.{language}.yaml"))
+    for path in parts:
+        part = _read(path)
+        clash = sorted(set(part) & set(merged))
+        if clash:
+            raise ReportError(f"message catalog {path} defines {clash[0]!r} again ({len(clash)} key(s) defined twice)")
+        merged |= part
+    return merged
 
 
 def _message(language: str, key: str, values: dict[str, Any]) -> str:

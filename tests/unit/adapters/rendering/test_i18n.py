@@ -43,7 +43,10 @@ def _drift_reasons() -> set[str]:
 
 #: The reasons a data-drift row gives for its verdict (docs/drift-baseline.md), from the schema.
 DRIFT_REASONS = _drift_reasons()
-TEMPLATE = (TEMPLATE_DIR / "report.html.j2").read_text(encoding="utf-8")
+#: The page frame, the shared macros and every section block: the words of the whole report.
+TEMPLATE = "\n".join(path.read_text(encoding="utf-8") for path in
+                      [TEMPLATE_DIR / "report.html.j2", TEMPLATE_DIR / "macros.html.j2",
+                       *sorted((TEMPLATE_DIR / "sections").glob("*.html.j2"))])
 LITERAL_KEYS = re.compile(r"""\bti?\(\s*['"]([a-z0-9_]+(?:\.[a-z0-9_]+)*)['"]""")
 DYNAMIC_PREFIXES = re.compile(r"""\bti?\(\s*['"]((?:[a-z0-9_]+\.)+)['"]\s*~""")
 
