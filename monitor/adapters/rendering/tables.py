@@ -4,14 +4,19 @@ studies by site, the decision families, the dated control-chart alarms and the d
 Text cells that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab
 or a carriage return) are prefixed with an apostrophe (OWASP, "CSV Injection"); numbers stay numbers
 (numeric cells in XLSX, plain digits in CSV).
+
+Both are reproducible byte for byte (docs/reports.md, "Determinism"): the workbook's only times (its
+document properties ``dcterms:created``/``dcterms:modified`` and the date of every ZIP entry) are the
+content's ``generated_at``, never the wall clock that openpyxl and :mod:`zipfile` would otherwise write.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from monitor.adapters.rendering.normalise import (
@@ -131,10 +136,30 @@ def to_csv(columns: Sequence[str], rows: list[list[Any]]) -> str:
     return buffer.getvalue()
 
 
+def _pinned_zip(data: bytes, when: datetime) -> bytes:
+    """The ZIP archive ``data`` with every entry dated ``when`` (naive UTC) and the same permissions,
+    entries in their order: openpyxl writes each entry with the wall clock (and a sheet with its temporary
+    file's time)."""
+    stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)  # ZIP dates: >= 1980
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as target:
+        for info in source.infolist():
+            pinned = zipfile.ZipInfo(info.filename, date_time=stamp)
+            pinned.compress_type = zipfile.ZIP_DEFLATED
+            pinned.external_attr = 0o600 << 16
+            target.writestr(pinned, source.read(info))
+    return out.getvalue()
+
+
 def to_xlsx(tables: dict[str, tuple[Sequence[str], list[list[Any]]]], *, created: datetime) -> bytes:
-    """A workbook with one sheet per table; numbers numeric, text neutralised, dates fixed to ``created``."""
+    """A workbook with one sheet per table; numbers numeric, text neutralised, every time fixed to ``created``.
+
+    ``created`` (the content's ``generated_at``; an aware time, or naive UTC) is the document's creation and
+    modification time and the date of every entry of the archive, so the same tables give the same bytes."""
     from openpyxl import Workbook
     from openpyxl.cell.cell import TYPE_STRING
+    from openpyxl.writer.excel import ExcelWriter
 
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -148,10 +173,11 @@ def to_xlsx(tables: dict[str, tuple[Sequence[str], list[list[Any]]]], *, created
                 if isinstance(cell.value, str):
                     cell.data_type = TYPE_STRING  # never a formula, whatever the text
         sheet.freeze_panes = "A2"
-    naive = created.replace(tzinfo=None)
-    workbook.properties.created = naive
-    workbook.properties.modified = naive
+    utc = created.astimezone(UTC).replace(tzinfo=None) if created.tzinfo else created  # core.xml times are UTC
+    workbook.properties.created = utc
+    workbook.properties.modified = utc
     workbook.properties.creator = "samd-monitor"
     buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    # ExcelWriter, not Workbook.save: save_workbook stamps ``modified`` with the wall clock
+    ExcelWriter(workbook, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
+    return _pinned_zip(buffer.getvalue(), utc)

@@ -102,3 +102,20 @@ def test_site_ids_with_formula_payloads_are_neutralised_in_csv_and_xlsx(tmp_path
     assert [c.value for c in sheet["A"][1:]] == ["'" + p.replace("\r", "\n") for p in PAYLOADS]
     assert all(c.data_type == "s" for c in sheet["A"][1:])
     assert [c.value for c in sheet["B"][1:]] == [10 + i for i in range(len(PAYLOADS))]
+
+
+def test_xlsx_carries_no_wall_clock_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """docs/reports.md "Determinism": the document properties and every ZIP entry are dated ``generated_at``
+    (given with an offset here: stored as UTC), so the same tables give the same bytes."""
+    import zipfile
+    from datetime import timedelta, timezone
+
+    created = datetime(2026, 2, 1, 16, 0, tzinfo=timezone(timedelta(hours=8)))
+    data = to_xlsx(annex_rows(_content(["a", "b"])), created=created)
+    assert data == to_xlsx(annex_rows(_content(["a", "b"])), created=created)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert {info.date_time for info in archive.infolist()} == {(2026, 2, 1, 8, 0, 0)}
+    path = tmp_path / "annex.xlsx"
+    path.write_bytes(data)
+    properties = load_workbook(path).properties
+    assert properties.created == properties.modified == datetime(2026, 2, 1, 8, 0)
