@@ -1,8 +1,10 @@
-"""Corrective-action tickets: open (from an analysis), move through the lifecycle, comment, export.
+"""Corrective-action tickets: open (from an analysis), move through the lifecycle, comment, export; and their
+CAPA record (regulatory.md section 3): filled section by section, acceptance criteria frozen, e-signed.
 
-Every state change writes a ``ticket_transitions`` row, an audit record (old and new value) and a
-webhook event in the same transaction (the outbox; :mod:`monitor.service.webhook` delivers it).
-The lifecycle rules are in :mod:`monitor.domain.tickets`.
+Every state change and every change of the CAPA record writes an audit record (old and new value) and a
+webhook event carrying the record in the same transaction (the outbox; :mod:`monitor.service.webhook`
+delivers it); a state change also writes a ``ticket_transitions`` row. The lifecycle rules are in
+:mod:`monitor.domain.tickets`, the CAPA record and its workflow gates in :mod:`monitor.domain.capa`.
 """
 
 from __future__ import annotations
@@ -15,18 +17,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.domain import capa as capa_rules
+from monitor.domain.capa import CapaRecord, PccpModification
+from monitor.domain.capa.editing import Counts
 from monitor.domain.device import DeviceConfig
 from monitor.domain.evaluation import StratumMetricResult
 from monitor.domain.finding_groups import Shortfall, group_findings
 from monitor.domain.tickets import check_transition, plan_ticket, unmet_criteria
-from monitor.errors import ConflictError, InputError
+from monitor.errors import ConflictError, InputError, NotFoundError
 from monitor.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
-    "TICKET_CSV_COLUMNS", "TRANSITION_CSV_COLUMNS", "GroupTickets", "attach_group_evidence", "comment_ticket",
-    "get_ticket", "list_tickets", "open_ticket", "ticket_finding_groups", "tickets_as_csv", "tickets_as_json",
-    "transition_ticket", "transitions_as_csv",
+    "TICKET_CSV_COLUMNS", "TRANSITION_CSV_COLUMNS", "Authenticate", "GroupTickets", "attach_group_evidence",
+    "capa_record", "comment_ticket", "freeze_capa_acceptance", "get_ticket", "list_tickets", "open_ticket",
+    "sign_capa", "ticket_finding_groups", "tickets_as_csv", "tickets_as_json", "transition_ticket",
+    "transitions_as_csv", "update_capa", "verify_capa",
 ]
+
+#: ``authenticate(user_id, password)`` returns the principal or raises AuthenticationError (as for reports).
+Authenticate = Callable[[str, str], Any]
 
 TICKET_CSV_COLUMNS = (
     "ticket_id", "status", "severity", "device_id", "model_version", "stratum", "metric", "title", "created_at",
@@ -45,7 +54,7 @@ def _event(ticket: dict[str, Any], *, event: str, at: datetime, actor: str, from
         "event": event, "ticket_id": ticket["ticket_id"], "device_id": ticket["device_id"],
         "model_version": ticket["model_version"], "stratum": ticket["stratum"], "metric": ticket["metric"],
         "severity": ticket.get("severity"), "title": ticket["title"], "from_status": from_status,
-        "status": ticket["status"], "reason": reason, "actor": actor, "at": at,
+        "status": ticket["status"], "reason": reason, "actor": actor, "at": at, "capa": ticket.get("capa"),
     })
 
 
@@ -91,6 +100,7 @@ class GroupTickets:
     opened: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     evidence: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    actor: str = "system"  #: who ran the analysis (the CAPA records of the opened tickets are theirs)
 
 
 def _shortfall(finding: dict[str, Any], result: StratumMetricResult) -> Shortfall:
@@ -114,7 +124,7 @@ def ticket_finding_groups(unit: UnitOfWork, findings: Sequence[dict[str, Any]],
     """
     pairs = {f["finding_id"]: (f, r) for f, r in zip(findings, results, strict=True)}
     device_id = config.device.id
-    done = GroupTickets()
+    done = GroupTickets(actor=actor)
     for group in group_findings(_shortfall(f, r) for f, r in pairs.values()):
         finding, result = pairs[group.primary.finding_id]
         existing = unit.tickets.find_open(device_id, result.model_version, result.stratum, result.metric)
@@ -146,9 +156,162 @@ def attach_group_evidence(unit: UnitOfWork, tickets: GroupTickets, *, run_id: st
                           at: datetime) -> None:
     """Attach the evidence of :func:`ticket_finding_groups` (after the run and its findings are stored), with
     the run, period and cut-off it comes from."""
+    opened = set(tickets.opened)
     for ticket_id, finding_id, evidence in tickets.evidence:
-        unit.tickets.add_evidence(ticket_id, run_id=run_id, finding_id=finding_id, at=at, evidence=evidence | {
-            "run_id": run_id, "period": period, "data_cutoff": data_cutoff})
+        stored = evidence | {"run_id": run_id, "period": period, "data_cutoff": data_cutoff}
+        unit.tickets.add_evidence(ticket_id, run_id=run_id, finding_id=finding_id, at=at, evidence=stored)
+        if ticket_id in opened and "grouped_under" not in evidence:
+            opened.discard(ticket_id)
+            _open_capa(unit, ticket_id, finding_id=finding_id, evidence=stored, run_id=run_id, at=at,
+                       actor=tickets.actor)
+
+
+def _open_capa(unit: UnitOfWork, ticket_id: str, *, finding_id: str, evidence: dict[str, Any], run_id: str,
+               at: datetime, actor: str) -> None:
+    """The CAPA record of a ticket just opened (items 1 and 2 from the finding and its stored run)."""
+    ticket = unit.tickets.lock(ticket_id)
+    record = capa_rules.open_record(
+        ticket_id=ticket_id, config=unit.devices.get(ticket["device_id"]), model_version=ticket["model_version"],
+        finding_id=finding_id, evidence=evidence, run=unit.results.get_run(run_id), detected_at=at,
+        severity=ticket["severity"], containment=ticket["containment"], acceptance=ticket["acceptance_criteria"])
+    _store_capa(unit, ticket | {"capa": None}, record, action="ticket.capa.open", section=None, at=at, actor=actor)
+
+
+def _store_capa(unit: UnitOfWork, ticket: dict[str, Any], record: CapaRecord, *, action: str, section: str | None,
+                at: datetime, actor: str) -> None:
+    """Store ``record`` with an audit record of the old and new value (of ``section``, or the whole record) and a
+    ``ticket.capa_updated`` webhook event carrying the record."""
+    old, new = ticket.get("capa"), record.model_dump(mode="json")
+    unit.tickets.set_capa(ticket["ticket_id"], new, at=at)
+    details: dict[str, Any] = {"old": old, "new": new} if section is None else {
+        "section": section, "old": (old or {}).get(section), "new": new[section]}
+    unit.audit.append(at=at, actor=actor, action=action, entity="ticket", entity_id=ticket["ticket_id"],
+                      details=details)
+    unit.tickets.enqueue_event(ticket["ticket_id"], event="ticket.capa_updated", payload=_event(
+        ticket | {"capa": new}, event="ticket.capa_updated", at=at, actor=actor, from_status=None,
+        reason=action.removeprefix("ticket.capa.") + (f" {section}" if section else "")), at=at)
+
+
+def _record(ticket: dict[str, Any]) -> CapaRecord:
+    if ticket.get("capa") is None:
+        raise ConflictError(f"{ticket['ticket_id']} has no CAPA record (opened before CAPA records were kept); "
+                            "reject it with a reason, or open a new ticket from an analysis")
+    return CapaRecord.model_validate(ticket["capa"])
+
+
+def _editable(ticket: dict[str, Any]) -> CapaRecord:
+    if ticket["status"] in ("closed", "rejected"):
+        raise ConflictError(f"{ticket['ticket_id']} is {ticket['status']}: its CAPA record no longer changes")
+    return _record(ticket)
+
+
+def capa_record(ticket_id: str, *, uow: UnitOfWorkFactory) -> CapaRecord:
+    """The CAPA record of a ticket."""
+    with uow() as unit:
+        return _record(unit.tickets.get(ticket_id))
+
+
+def _jurisdictions(record: CapaRecord) -> tuple[str, ...]:
+    """The reportability jurisdictions of the product's registrations (EU* counts as EU-MDR)."""
+    names = []
+    for registration in record.identification.registrations:
+        name = registration.jurisdiction.upper()
+        name = "EU-MDR" if name.startswith("EU") else name
+        if name in capa_rules.EVENT_CLASSES and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _pccp(config: DeviceConfig) -> list[PccpModification]:
+    """The modifications the device's authorised PCCP covers, when its configuration declares one."""
+    declared = getattr(config, "pccp", None)
+    items = getattr(declared, "modifications", declared) or []
+    return [PccpModification.model_validate(m if isinstance(m, dict) else m.model_dump()) for m in items]
+
+
+def _validation_counts(unit: UnitOfWork, record: CapaRecord, run_id: str) -> Counts:
+    """The modified model's counts in the trigger's stratum and metric, from the analysis run ``run_id``."""
+    trigger = record.trigger
+    for row in unit.results.get_run(run_id)["document"].get("results") or []:
+        if (row["stratum"], row["metric"]) == (trigger.stratum, trigger.metric) \
+                and row["model_version"] != trigger.model_version and row["trials"]:
+            return ("validation_run", run_id, row["model_version"], int(row["successes"]), int(row["trials"]))
+    raise ConflictError(f"analysis run {run_id} has no other model version's {trigger.metric} in {trigger.stratum}")
+
+
+def update_capa(ticket_id: str, section: str, values: dict[str, Any], *, actor: str, uow: UnitOfWorkFactory,
+                clock: Clock) -> CapaRecord:
+    """Set fields of one section of a ticket's CAPA record (audited: old and new section)."""
+    with uow() as unit:
+        ticket = unit.tickets.lock(ticket_id)
+        record = _editable(ticket)
+        if section == "identification":
+            for report_id in values.get("report_ids") or []:
+                unit.revisions.get(str(report_id))  # NotFoundError names an unknown revision
+        config = unit.devices.get(ticket["device_id"])
+        counts = None
+        if section == "modification" and values.get("validation_run_id"):
+            counts = _validation_counts(unit, record, str(values["validation_run_id"]))
+        at = clock()
+        updated = capa_rules.update_section(record, section, values, actor=actor, at=at,
+                                            alpha=config.monitoring.alpha, pccp=_pccp(config), counts=counts)
+        _store_capa(unit, ticket, updated, action="ticket.capa.update", section=section, at=at, actor=actor)
+        return updated
+
+
+def freeze_capa_acceptance(ticket_id: str, *, actor: str, uow: UnitOfWorkFactory, clock: Clock) -> CapaRecord:
+    """Freeze the acceptance criteria (item 9) before a newer model is evaluated; later edits are refused."""
+    with uow() as unit:
+        ticket = unit.tickets.lock(ticket_id)
+        at = clock()
+        updated = capa_rules.freeze_acceptance(_editable(ticket), actor=actor, at=at)
+        _store_capa(unit, ticket, updated, action="ticket.capa.freeze", section="acceptance", at=at, actor=actor)
+        return updated
+
+
+def sign_capa(ticket_id: str, *, meaning: str, user_id: str, password: str, authenticate: Authenticate,
+              uow: UnitOfWorkFactory, clock: Clock) -> CapaRecord:
+    """Sign a ticket's CAPA record as ``meaning`` after re-authenticating the signer (21 CFR 11.200(a)(1)),
+    bound to the record's SHA-256 (11.70), with the printed name and time (11.50), as report sign-off does."""
+    authenticate(user_id, password)
+    with uow() as unit:
+        ticket = unit.tickets.lock(ticket_id)
+        record = _editable(ticket)
+        user = unit.access.user(user_id)
+        if user is None:
+            raise NotFoundError(f"user {user_id!r} does not exist")
+        at = clock()
+        updated = capa_rules.add_signature(record, user_id=user_id, printed_name=user["display_name"],
+                                           meaning=meaning, at=at)
+        _store_capa(unit, ticket, updated, action="ticket.capa.sign", section="approvals", at=at, actor=user_id)
+        return updated
+
+
+def verify_capa(ticket_id: str, run_id: str, *, actor: str, uow: UnitOfWorkFactory, clock: Clock) -> CapaRecord:
+    """Record the analysis run of a newer model version that meets the frozen acceptance criteria (item 11)."""
+    with uow() as unit:
+        ticket = unit.tickets.lock(ticket_id)
+        record = _editable(ticket)
+        version = _meets_criteria(unit, ticket, run_id)
+        at = clock()
+        updated = capa_rules.record_verification(record, run_id=run_id, model_version=version, at=at)
+        _store_capa(unit, ticket, updated, action="ticket.capa.verify", section="verification", at=at, actor=actor)
+        return updated
+
+
+def _meets_criteria(unit: UnitOfWork, ticket: dict[str, Any], run_id: str) -> str:
+    """The model version of ``run_id`` that meets the ticket's acceptance criteria; ConflictError naming the
+    first unmet criterion otherwise."""
+    ticket_id = ticket["ticket_id"]
+    if not ticket["acceptance_criteria"]:
+        raise ConflictError(f"{ticket_id} has no acceptance criteria (opened before they were fixed); "
+                            "reject it with a reason instead")
+    version, results = _qualifying_version(unit, ticket, unit.results.get_run(run_id))
+    unmet = unmet_criteria(ticket["acceptance_criteria"], results)
+    if unmet:
+        raise ConflictError(f"cannot close {ticket_id} with run {run_id} (model {version}): "
+                            f"unmet criterion: {unmet[0]}" + (f" (and {len(unmet) - 1} more)" if len(unmet) > 1 else ""))
+    return version
 
 
 def _qualifying_version(unit: UnitOfWork, ticket: dict[str, Any], run: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -172,24 +335,32 @@ def _qualifying_version(unit: UnitOfWork, ticket: dict[str, Any], run: dict[str,
 
 def transition_ticket(ticket_id: str, to_status: str, *, reason: str, actor: str, uow: UnitOfWorkFactory,
                       clock: Clock, run_id: str | None = None) -> dict[str, Any]:
-    """Move a ticket to ``to_status``; closing needs ``run_id`` of a qualifying analysis of a newer model version."""
+    """Move a ticket to ``to_status``.
+
+    A ticket with a CAPA record moves only when the record holds what the target needs
+    (:func:`monitor.domain.capa.missing_for`); closing checks the acceptance criteria on ``run_id`` (default: the
+    run recorded by :func:`verify_capa`). A ticket without a record (opened before records were kept) keeps the
+    earlier lifecycle but cannot close."""
     with uow() as unit:
         ticket = unit.tickets.lock(ticket_id)
         check_transition(ticket["status"], to_status, reason=reason)
+        record = None if ticket.get("capa") is None else CapaRecord.model_validate(ticket["capa"])
+        if record is not None and to_status != "rejected":
+            missing = capa_rules.missing_for(record, to_status, jurisdictions=_jurisdictions(record))
+            if missing:
+                raise ConflictError(f"cannot move {ticket_id} to {to_status!r}: the CAPA record lacks "
+                                    + "; ".join(missing))
         details: dict[str, Any] = {"old": {"status": ticket["status"]}, "new": {"status": to_status},
                                    "reason": reason}
         resolution = None
         if to_status == "closed":
+            if record is None:
+                _record(ticket)  # raises: closing needs a CAPA record
+            assert record is not None
+            run_id = run_id or (record.verification.result.run_id if record.verification.result else None)
             if not run_id:
                 raise InputError("closing a ticket needs --run: the analysis run of the newer model version")
-            if not ticket["acceptance_criteria"]:
-                raise ConflictError(f"{ticket_id} has no acceptance criteria (opened before they were fixed); "
-                                    "reject it with a reason instead")
-            version, results = _qualifying_version(unit, ticket, unit.results.get_run(run_id))
-            unmet = unmet_criteria(ticket["acceptance_criteria"], results)
-            if unmet:
-                raise ConflictError(f"cannot close {ticket_id} with run {run_id} (model {version}): "
-                                    f"unmet criterion: {unmet[0]}" + (f" (and {len(unmet) - 1} more)" if len(unmet) > 1 else ""))
+            version = _meets_criteria(unit, ticket, run_id)
             resolution = f"acceptance criteria met by model {version} in analysis run {run_id}: {reason}"
             details |= {"run_id": run_id, "model_version": version}
         elif run_id:

@@ -88,6 +88,10 @@ class TicketRepository:
             values["closed_run_id"] = run_id
         self._conn.execute(tickets.update().where(tickets.c.ticket_id == ticket_id).values(**values))
 
+    def set_capa(self, ticket_id: str, capa: dict[str, Any], *, at: datetime) -> None:
+        """Store the ticket's CAPA record (JSON of monitor.domain.capa.CapaRecord)."""
+        self._conn.execute(tickets.update().where(tickets.c.ticket_id == ticket_id).values(capa=capa, updated_at=at))
+
     def add_comment(self, ticket_id: str, *, actor: str, body: str, at: datetime) -> int:
         """Store a comment; return its id."""
         result = self._conn.execute(ticket_comments.insert().values(ticket_id=ticket_id, actor=actor, body=body, at=at))
