@@ -38,7 +38,7 @@ Begg CB, Greenes RA. Biometrics 1983;39:207-215 (verification depending on the t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,7 +61,8 @@ from monitor.stats.sequential import (
 )
 
 __all__ = ["ChartState", "CusumMonitor", "advance_cusum", "advance_lindley", "chart_arl0", "chart_cases",
-           "chart_volumes", "charted_rate", "ewma_by_stratum", "reference_periods", "verification_fractions"]
+           "chart_volumes", "charted_rate", "day_edges", "ewma_by_stratum", "path_by_day", "reference_periods",
+           "verification_fractions"]
 
 PERIODS_PER_YEAR = {"quarter": 4, "month": 12, "year": 1}
 
@@ -76,8 +77,8 @@ def advance_cusum(weights: np.ndarray, *, start: float, h: float) -> tuple[float
     return running - floor, alarms
 
 
-def advance_lindley(weights: np.ndarray, *, running: float, floor: float, h: float
-                    ) -> tuple[tuple[float, float], list[tuple[int, float]]]:
+def advance_lindley(weights: np.ndarray, *, running: float, floor: float, h: float,
+                    trace: list[np.ndarray] | None = None) -> tuple[tuple[float, float], list[tuple[int, float]]]:
     """The closed form of the Lindley recursion, S_t = C_t - min(floor, min_{k<=t} C_k), carried across
     calls: ``running`` is C (the sum of the weights since the last restart, added left to right) and
     ``floor`` the minimum so far (``-S_0`` at a start from S_0; -0.0 at a restart). Return the new pair and
@@ -85,7 +86,11 @@ def advance_lindley(weights: np.ndarray, *, running: float, floor: float, h: flo
 
     The pair, not S, is the state: feeding the weights in any number of calls adds the same floating-point
     terms in the same order as one call (numpy's cumulative sum is sequential), so a chart resumed from a
-    stored pair (a CUSUM checkpoint) gives bit for bit what a replay from its start gives."""
+    stored pair (a CUSUM checkpoint) gives bit for bit what a replay from its start gives.
+
+    ``trace``, when given, receives the statistic after each case (at an alarming case the value reached,
+    before the restart), in pieces that concatenate to one value per weight: arrays the recursion computes
+    anyway, so the state and the alarms are the same with or without it."""
     alarms: list[tuple[int, float]] = []
     offset = 0
     limit = h * (1.0 - 1e-9)  # the threshold rule of monitor.stats.sequential (S_t >= h, relative tolerance)
@@ -95,7 +100,11 @@ def advance_lindley(weights: np.ndarray, *, running: float, floor: float, h: flo
         statistic = sums - floors
         hits = np.flatnonzero(statistic >= limit)
         if hits.size == 0:
+            if trace is not None:
+                trace.append(statistic)
             return (float(sums[-1]), float(floors[-1])), alarms
+        if trace is not None:
+            trace.append(statistic[:hits[0] + 1])
         alarms.append((offset + int(hits[0]), float(statistic[hits[0]])))
         offset, running, floor = offset + int(hits[0]) + 1, 0.0, -0.0
     return (running, floor), alarms
@@ -158,6 +167,53 @@ def charted_rate(metric: str, event_rate: float, config: DeviceConfig) -> float:
     return float(rate_among_verified(event_rate, fractions[event_call], fractions[other_call]))
 
 
+def day_edges(segment: tuple[datetime, datetime], timezone: ZoneInfo) -> tuple[np.ndarray, list[str]]:
+    """The local days of a segment: the UTC instants (ns) of their midnights in ``timezone``, one more than
+    the days (the end of the last), and the days as ISO dates; naive instants are UTC.
+
+    Examples
+    --------
+    >>> edges, days = day_edges((datetime(2025, 6, 30, 16), datetime(2025, 7, 2, 1)), ZoneInfo("Asia/Shanghai"))
+    >>> days, [pd.Timestamp(e, tz="UTC").isoformat() for e in edges][:2]
+    (['2025-07-01', '2025-07-02'], ['2025-06-30T16:00:00+00:00', '2025-07-01T16:00:00+00:00'])
+    """
+    start, end = (pd.Timestamp(t).tz_localize("UTC") if pd.Timestamp(t).tzinfo is None else pd.Timestamp(t)
+                  for t in segment)
+    first, last = start.tz_convert(timezone).date(), end.tz_convert(timezone).date()
+    count = max((last - first).days + 1, 1)
+    days = [first + timedelta(days=i) for i in range(count + 1)]
+    edges = np.asarray([pd.Timestamp(datetime(d.year, d.month, d.day, tzinfo=timezone)).value for d in days],
+                       dtype=np.int64)
+    return edges, [d.isoformat() for d in days[:-1]]
+
+
+def path_by_day(statistic: np.ndarray, alarmed: np.ndarray, day: np.ndarray) -> dict[int, tuple[float, float, int]]:
+    """A chart's path over some of its cases, per day: ``{day: (highest statistic reached, statistic after the
+    day's last case, cases)}``. ``statistic`` is the value after each case (at an alarm, the value reached),
+    ``alarmed`` marks the alarming cases (the chart restarts at 0 after them, so a day ending on an alarm ends
+    at 0), ``day`` is each case's day index (cases in the order fed).
+
+    Examples
+    --------
+    >>> path_by_day(np.array([1.0, 5.2, 0.4, 0.9]), np.array([False, True, False, False]), np.array([0, 0, 1, 1]))
+    {0: (5.2, 0.0, 2), 1: (0.9, 0.9, 2)}
+    """
+    if statistic.size == 0:
+        return {}
+    after = np.where(alarmed, 0.0, statistic)
+    days, inverse = np.unique(day, return_inverse=True)
+    highest = np.full(days.size, -np.inf)
+    np.maximum.at(highest, inverse, statistic)
+    last = np.full(days.size, -1, dtype=np.int64)
+    np.maximum.at(last, inverse, np.arange(day.size))
+    cases = np.bincount(inverse, minlength=days.size)
+    return {int(d): (float(highest[i]), float(after[last[i]]), int(cases[i])) for i, d in enumerate(days)}
+
+
+#: Decimals of the statistic in a chart's recorded path (a drawing aid; the alarms keep the exact value).
+PATH_DECIMALS = 4
+
+
 def _utc_iso(ns: int) -> str:
     return pd.Timestamp(ns, unit="ns", tz="UTC").isoformat().replace("+00:00", "Z")
 
@@ -197,6 +253,8 @@ class CusumMonitor:
         self.segment = segment
         self.segment_ns = (pd.Timestamp(segment[0]).value, pd.Timestamp(segment[1]).value)
         self.timezone = timezone
+        #: the segment's local days (their midnights in UTC ns, and their dates): a chart's path is per day
+        self._day_edges, self._days = day_edges(segment, timezone)
         self.charts: dict[tuple[str, str], dict[str, Any]] = {}
         #: where the volumes come from: cases known before the period, or the pre-specified yearly volume
         self.design_basis = design_basis
@@ -228,7 +286,7 @@ class CusumMonitor:
             "stratum": stratum, "metric": metric, "p0": p0, "p1": p1, "q0": q0, "q1": q1, "h": float(design.h),
             "arl0": float(design.arl0), "arl1": float(design.arl1), "w": (w_event, w_other),
             "running": 0.0, "floor": -0.0, "cases": 0, "cases_in_period": 0, "events_in_period": 0, "alarms": [],
-            "restarted_ns": None, "corrected": 0,
+            "restarted_ns": None, "corrected": 0, "path_start": None, "path": {},
             "design_basis": self.design_basis if self.volumes.get(key) else "minimum_arl0",
         }
 
@@ -299,10 +357,14 @@ class CusumMonitor:
     def _advance(self, chart: dict[str, Any], rows: np.ndarray, events: np.ndarray, known: np.ndarray,
                  corrected: np.ndarray) -> None:
         weights = np.where(events, chart["w"][0], chart["w"][1])
-        (chart["running"], chart["floor"]), alarms = advance_lindley(weights, running=chart["running"],
-                                                                     floor=chart["floor"], h=chart["h"])
         in_period = known >= self.segment_ns[0]
         before = int(rows.size - in_period.sum())  # known-at order: the segment's cases are a suffix
+        trace: list[np.ndarray] | None = [] if before < rows.size else None
+        previous = chart["running"] - chart["floor"]
+        (chart["running"], chart["floor"]), alarms = advance_lindley(weights, running=chart["running"],
+                                                                     floor=chart["floor"], h=chart["h"], trace=trace)
+        if trace is not None:
+            self._record_path(chart, np.concatenate(trace), [p for p, _ in alarms], known, before, previous)
         for position, value in alarms:
             chart["restarted_ns"] = int(known[position])
             if position >= before:
@@ -313,6 +375,29 @@ class CusumMonitor:
         chart["events_in_period"] += int(events[before:].sum())
         chart["cases"] += int(rows.size)
         chart["corrected"] += int(corrected.sum())
+
+    def _record_path(self, chart: dict[str, Any], statistic: np.ndarray, alarm_positions: list[int],
+                     known: np.ndarray, before: int, previous: float) -> None:
+        """Add the segment's cases of a chunk (from position ``before``) to the chart's daily path; the
+        statistic at the segment's start is the one before its first case (``previous``: before the chunk)."""
+        alarmed = np.zeros(statistic.size, dtype=bool)
+        alarmed[alarm_positions] = True
+        if chart["path_start"] is None:
+            chart["path_start"] = previous if before == 0 else (0.0 if alarmed[before - 1] else
+                                                                float(statistic[before - 1]))
+        day = np.clip(np.searchsorted(self._day_edges, known[before:], side="right") - 1, 0, len(self._days) - 1)
+        for index, (highest, end, cases) in path_by_day(statistic[before:], alarmed[before:], day).items():
+            kept = chart["path"].get(index)
+            chart["path"][index] = (highest, end, cases) if kept is None else (max(kept[0], highest), end,
+                                                                                kept[2] + cases)
+
+    def _path(self, chart: dict[str, Any]) -> dict[str, list[Any]]:
+        """The chart's recorded path in the period's segment, one entry per local day with cases."""
+        days = sorted(chart["path"])
+        return {"days": [self._days[d] for d in days],
+                "max": [round(chart["path"][d][0], PATH_DECIMALS) for d in days],
+                "end": [round(chart["path"][d][1], PATH_DECIMALS) for d in days],
+                "cases": [chart["path"][d][2] for d in days]}
 
     def _alarm(self, alarm: dict[str, Any]) -> dict[str, Any]:
         moment = pd.Timestamp(alarm["known_ns"], unit="ns", tz="UTC")
@@ -343,6 +428,9 @@ class CusumMonitor:
                 "statistic": chart["running"] - chart["floor"], "alarms_in_period": len(alarms), "alarms": alarms,
                 "first_alarm": alarms[0] if alarms else None,
                 "restarted_at_utc": _utc_iso(chart["restarted_ns"]) if chart["restarted_ns"] is not None else None,
+                "statistic_at_segment_start": round(chart["path_start"] if chart["path_start"] is not None
+                                                    else chart["running"] - chart["floor"], PATH_DECIMALS),
+                "path": self._path(chart),
             })
         rows.sort(key=lambda r: (r["level"], r["stratum"], r["metric"]))
         return rows

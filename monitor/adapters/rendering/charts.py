@@ -17,10 +17,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.ticker
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-__all__ = ["cusum_ratio_chart", "forest_plot", "trend_chart"]
+__all__ = ["GRAMMAR", "cusum_path_chart", "cusum_path_input", "cusum_ratio_chart", "forest_plot", "stratum_trend_chart",
+           "stratum_trend_input", "trend_chart"]
 
 _STYLE = {
     "font.family": ["sans-serif"],
@@ -29,6 +31,26 @@ _STYLE = {
     "axes.unicode_minus": False,
 }
 _RED, _GREY, _BLUE, _ORANGE = "#c0392b", "#7f8c8d", "#2b5797", "#d68910"
+
+#: The figures' one visual grammar, shared with the dashboard (dashboards/charts.py ``GRAMMAR``, same values;
+#: tests/unit/adapters/rendering/test_charts_figures.py checks they agree): what a line or mark means is
+#: always drawn the same way. ``dash`` is the on/off pattern in points (empty: solid).
+GRAMMAR: dict[str, dict[str, Any]] = {
+    "claim": {"colour": "#000000", "dash": [], "width": 0.9},               # the registered claim
+    "goal": {"colour": _RED, "dash": [4, 2], "width": 0.9},                 # the performance goal (claim - margin)
+    "threshold": {"colour": "#555555", "dash": [1.5, 1.5], "width": 1.0},   # the line a rule decides on: h, floor, alpha
+    "alarm": {"colour": _RED, "marker": "v"},                               # a CUSUM alarm, an EWMA outside its limits
+    "estimate": {"colour": _BLUE},                                          # estimates, intervals, the statistic's path
+}
+
+
+def _line(ax: Any, kind: str, value: float, *, label: str | None = None, vertical: bool = False) -> None:
+    """A reference line in the grammar's style (claim, goal or threshold)."""
+    style = GRAMMAR[kind]
+    draw = ax.axvline if vertical else ax.axhline
+    line = draw(value, color=style["colour"], lw=style["width"], label=label)
+    if style["dash"]:
+        line.set_dashes(style["dash"])
 
 
 DPI = 200
@@ -153,4 +175,146 @@ def cusum_ratio_chart(rows: Sequence[dict[str, Any]], *, title: str, threshold_l
         ax.set_yticklabels([r["label"] for r in rows])
         ax.set_title(title, fontsize=9)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1 - 0.5 / height), fontsize=7, frameon=False, ncol=3)
+        return _png(fig)
+
+
+# --- issue 16: CUSUM charts as S_t against h over the period, trends of the flagged strata ---------------
+
+def cusum_path_input(chart: dict[str, Any]) -> dict[str, Any] | None:
+    """What the CUSUM figure draws of one chart (``sequential.cusum`` entry with its recorded ``path``): the
+    days, the statistic at each day's end (``end``; the step line) and the highest it reached that day
+    (``max``; a whisker where it is higher), the statistic before the segment (``start``), the threshold
+    ``h`` and the alarms as ``(day, statistic reached)``. None for a chart without a recorded path (a
+    document written before issue 16)."""
+    path = chart.get("path")
+    if not isinstance(path, dict) or not path.get("days"):
+        return None
+    alarms = [(a["known_on"], float(a["statistic"])) for a in chart.get("alarms") or []
+              if isinstance(a, dict) and _finite(a.get("statistic"))]
+    return {"days": list(path["days"]), "end": [float(v) for v in path["end"]],
+            "max": [float(v) for v in path["max"]], "start": float(chart.get("statistic_at_segment_start") or 0.0),
+            "h": float(chart["h"]), "alarms": alarms, "segment_start": str(chart.get("segment_start_utc") or "")[:10]}
+
+
+def _day(text: str) -> Any:
+    from datetime import date
+
+    return date.fromisoformat(text)
+
+
+def cusum_path_chart(panels: Sequence[dict[str, Any]], *, title: str, labels: dict[str, str]) -> bytes:
+    """One small multiple per chart: the CUSUM statistic S_t over the period's days (step line of each day's
+    end value, a whisker up to the day's highest value), the threshold h, and each alarm as a marker at the
+    value reached, dated; after an alarm the line restarts near 0, as the chart does.
+
+    ``panels`` carry ``title`` and the fields of :func:`cusum_path_input`; ``labels`` give ``statistic``,
+    ``h``, ``alarm`` and ``day_peak`` (legend texts)."""
+    from datetime import timedelta
+
+    import matplotlib.dates as mdates
+
+    columns = 1 if len(panels) <= 2 else 2
+    rows = math.ceil(len(panels) / columns)
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(rows, columns, figsize=(7.0, 0.5 + 1.75 * rows), squeeze=False)
+        blue, alarm = GRAMMAR["estimate"]["colour"], GRAMMAR["alarm"]
+        for ax, panel in zip(axes.flat, panels, strict=False):
+            days = [_day(d) for d in panel["days"]]
+            x = [days[0] - timedelta(days=1), *days]
+            ax.step(x, [panel["start"], *panel["end"]], where="post", color=blue, lw=1.1, label=labels["statistic"])
+            peaks = [(d, lo, hi) for d, lo, hi in zip(days, panel["end"], panel["max"], strict=True) if hi > lo + 1e-9]
+            if peaks:
+                ax.vlines([p[0] for p in peaks], [p[1] for p in peaks], [p[2] for p in peaks], color=blue, lw=0.6,
+                          alpha=0.7, label=labels["day_peak"])
+            _line(ax, "threshold", panel["h"], label=f"{labels['h']} = {panel['h']:.2f}")
+            if panel["alarms"]:
+                ax.plot([_day(d) for d, _ in panel["alarms"]], [v for _, v in panel["alarms"]], alarm["marker"],
+                        color=alarm["colour"], ms=5, label=labels["alarm"])
+                for d, v in panel["alarms"][:4]:
+                    ax.annotate(d[5:], (_day(d), v), textcoords="offset points", xytext=(0, 5), ha="center",
+                                fontsize=6, color=alarm["colour"])
+            top = max([panel["h"], *panel["max"], *(v for _, v in panel["alarms"])])
+            ax.set_ylim(0, top * 1.28)
+            ax.set_title(panel["title"], fontsize=7.5)
+            ax.xaxis.set_major_locator(mdates.MonthLocator())
+            ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+            ax.grid(axis="y", color="#dddddd", lw=0.5)
+            ax.tick_params(labelsize=6.5)
+        for ax in list(axes.flat)[len(panels):]:
+            ax.set_visible(False)
+        handles, names = axes.flat[0].get_legend_handles_labels()
+        seen = dict(zip(names, handles, strict=True))
+        for ax in list(axes.flat)[1:len(panels)]:
+            for handle, name in zip(*ax.get_legend_handles_labels()[::-1], strict=True):
+                key = name.split(" = ")[0]
+                if not any(n.split(" = ")[0] == key for n in seen):
+                    seen[name] = handle
+        fig.legend([seen[n] for n in seen], [n.split(" = ")[0] if " = " in n else n for n in seen],
+                   loc="lower center", ncol=4, fontsize=7, frameon=False, bbox_to_anchor=(0.5, -0.01))
+        fig.suptitle(title, fontsize=9)
+        fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+        return _png(fig)
+
+
+def stratum_trend_input(series: dict[str, Any]) -> dict[str, Any]:
+    """What the trend figure draws of one stratum-metric (a ``trends`` section series): the periods, the
+    estimate with its interval per period (None where not estimable), the claim and the performance goal
+    (each the latest stated; they are per period in the data), and which periods' outcome was a shortfall."""
+    points = series["points"]
+    claims = [p["claim"] for p in points if _finite(p.get("claim"))]
+    goals = [p["performance_goal"] for p in points if _finite(p.get("performance_goal"))]
+    return {"periods": [p["period"] for p in points],
+            "estimate": [p["estimate"] if _finite(p.get("estimate")) else None for p in points],
+            "ci_low": [p["ci_low"] if _finite(p.get("ci_low")) else None for p in points],
+            "ci_high": [p["ci_high"] if _finite(p.get("ci_high")) else None for p in points],
+            "claim": claims[-1] if claims else None, "goal": goals[-1] if goals else None,
+            "flagged": [p["status"] == "flagged" for p in points]}
+
+
+def stratum_trend_chart(panels: Sequence[dict[str, Any]], *, title: str, labels: dict[str, str]) -> bytes:
+    """One small multiple per flagged (or alarmed) stratum-metric: the estimate per period with its
+    confidence interval as a whisker, the claim (black) and the performance goal (red dashed); a period
+    whose outcome was a shortfall has a red marker. ``panels`` carry ``title`` and the fields of
+    :func:`stratum_trend_input`; ``labels``: ``estimate``, ``claim``, ``goal``, ``flagged``."""
+    columns = 1 if len(panels) <= 2 else 2
+    rows = math.ceil(len(panels) / columns)
+    with plt.rc_context(_STYLE):
+        fig, axes = plt.subplots(rows, columns, figsize=(7.0, 0.5 + 1.8 * rows), squeeze=False)
+        blue, red = GRAMMAR["estimate"]["colour"], GRAMMAR["alarm"]["colour"]
+        for ax, panel in zip(axes.flat, panels, strict=False):
+            x = list(range(len(panel["periods"])))
+            for i, (lo, hi) in enumerate(zip(panel["ci_low"], panel["ci_high"], strict=True)):
+                if lo is not None and hi is not None:
+                    ax.plot([i, i], [lo, hi], color=red if panel["flagged"][i] else blue, lw=1.3)
+            shown = [(i, e) for i, e in enumerate(panel["estimate"]) if e is not None]
+            ax.plot([i for i, _ in shown], [e for _, e in shown], "-", color=blue, lw=0.8)
+            ax.plot([i for i, _ in shown], [e for _, e in shown], "o", color=blue, ms=3.5, label=labels["estimate"])
+            bad = [(i, e) for i, e in shown if panel["flagged"][i]]
+            if bad:
+                ax.plot([i for i, _ in bad], [e for _, e in bad], "o", color=red, ms=4.5, label=labels["flagged"])
+            if _finite(panel["claim"]):
+                _line(ax, "claim", panel["claim"], label=labels["claim"])
+            if _finite(panel["goal"]):
+                _line(ax, "goal", panel["goal"], label=labels["goal"])
+            values = [v for v in (*panel["ci_low"], *panel["ci_high"], panel["claim"], panel["goal"]) if _finite(v)]
+            if values:
+                pad = max(0.01, 0.08 * (max(values) - min(values)))
+                ax.set_ylim(max(0.0, min(values) - pad), min(1.0, max(values) + pad))
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+            ax.set_xticks(x)
+            ax.set_xticklabels(panel["periods"])
+            ax.set_xlim(-0.5, len(x) - 0.5)
+            ax.set_title(panel["title"], fontsize=7.5)
+            ax.grid(axis="y", color="#dddddd", lw=0.5)
+            ax.tick_params(labelsize=6.5)
+        for ax in list(axes.flat)[len(panels):]:
+            ax.set_visible(False)
+        seen: dict[str, Any] = {}
+        for ax in list(axes.flat)[:len(panels)]:
+            for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+                seen.setdefault(name, handle)
+        fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=4, fontsize=7, frameon=False,
+                   bbox_to_anchor=(0.5, -0.01))
+        fig.suptitle(title, fontsize=9)
+        fig.tight_layout(rect=(0, 0.06, 1, 0.97))
         return _png(fig)

@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = [
     "DECIDING_STATUSES", "FAMILIES", "OUTCOMES", "RESULT_DEFAULTS", "alarm_chart", "decision_families",
-    "drift_comparisons", "drift_verdict", "ewma_chart", "result_row",
+    "P_VALUE_METHODS", "drift_comparisons", "drift_rule", "drift_verdict", "ewma_chart", "result_row",
 ]
 
 #: Outcomes of the rule on a claimed stratum-metric, in the order the report lists them.
@@ -123,12 +123,38 @@ def drift_verdict(row: dict[str, Any]) -> str:
     return "not_compared" if row.get("reason") == "no_current_cases" else "no_reference"
 
 
+#: Drift methods whose ``value`` is a p-value and ``threshold`` its level alpha (monitor.domain.data_drift).
+P_VALUE_METHODS = ("chisquare", "two-proportion-z")
+
+
+def drift_rule(row: dict[str, Any]) -> dict[str, Any]:
+    """The quantities the drift rule decided on (monitor.domain.data_drift ``REASONS``), in the columns the
+    report prints: ``effect`` (the effect size; a distance is its own), ``floor`` (the effect-size floor; a
+    distance's is its threshold), ``p`` and ``alpha`` (tests only: the p-value and its level; None for a
+    distance). A test's row stored before the floor existed has ``floor`` None.
+
+    Examples
+    --------
+    >>> drift_rule({"method": "two-proportion-z", "value": 0.0001, "threshold": 0.05, "effect_size": 0.03,
+    ...             "effect_floor": 0.1})
+    {'effect': 0.03, 'floor': 0.1, 'p': 0.0001, 'alpha': 0.05}
+    >>> drift_rule({"method": "wasserstein", "value": 0.04, "threshold": 0.1, "effect_size": 0.04, "effect_floor": 0.1})
+    {'effect': 0.04, 'floor': 0.1, 'p': None, 'alpha': None}
+    """
+    if row.get("method") in P_VALUE_METHODS:
+        return {"effect": row.get("effect_size"), "floor": row.get("effect_floor"), "p": row.get("value"),
+                "alpha": row.get("threshold")}
+    effect = row.get("effect_size") if row.get("effect_size") is not None else row.get("value")
+    floor = row.get("effect_floor") if row.get("effect_floor") is not None else row.get("threshold")
+    return {"effect": effect, "floor": floor, "p": None, "alpha": None}
+
+
 def _drift_row(row: dict[str, Any]) -> dict[str, Any]:
     row = {"method": None, "value": None, "threshold": None, "effect_size": None, "effect_floor": None,
            "reason": None, "reference_n": None, "current_n": None, "drifted": None} | row
     if row["reason"] is None and row["drifted"] is False and not row["reference_n"]:
         row = row | {"drifted": None, "reason": "no_reference"}  # an earlier document's empty reference
-    return row | {"verdict": drift_verdict(row)}
+    return row | drift_rule(row) | {"verdict": drift_verdict(row)}
 
 
 def drift_comparisons(document: dict[str, Any]) -> list[dict[str, Any]]:

@@ -124,3 +124,43 @@ def test_alarms_are_dated_by_the_known_at_instant_and_numbered_since_the_chart_s
 def test_the_reference_periods_start_with_the_period_of_the_first_prediction() -> None:
     assert [p.label for p in reference_periods(date(2025, 5, 17), "quarter", 3)] == ["2025Q2", "2025Q3", "2025Q4"]
     assert [p.label for p in reference_periods(date(2025, 12, 2), "month", 2)] == ["2025-12", "2026-01"]
+
+
+# --- issue 16: each chart's path over the period, per local day (drawn as S_t against h) ------------------
+
+def _path_monitor() -> tuple[CusumMonitor, pd.DataFrame]:
+    segment = (datetime(2025, 6, 30, 16, tzinfo=timezone.utc), datetime(2025, 9, 30, 16, tzinfo=timezone.utc))
+    monitor = CusumMonitor(_config(), "2.1.0", {}, segment=segment, timezone=ZoneInfo("Asia/Shanghai"))
+    # history (June), then hits on 2 July, then a run of misses on 1 Sept (Shanghai) that alarms, then hits
+    known = (["2025-06-01T00:00:00"] * 10 + ["2025-07-01T18:00:00"] * 20 + ["2025-08-31T17:30:00"] * 80
+             + ["2025-09-02T03:00:00"] * 5)
+    calls = [1] * 10 + [1] * 20 + [0] * 80 + [1] * 5
+    return monitor, _chunk([1] * len(calls), calls, known)
+
+
+def _sensitivity(monitor: CusumMonitor) -> dict:
+    return next(r for r in monitor.results() if r["stratum"] == "overall" and r["metric"] == "sensitivity")
+
+
+def test_a_chart_records_its_path_per_local_day_with_the_peak_at_each_alarm_and_the_restart() -> None:
+    monitor, chunk = _path_monitor()
+    monitor.update(chunk)
+    chart = _sensitivity(monitor)
+    path = chart["path"]
+    assert path["days"] == ["2025-07-02", "2025-09-01", "2025-09-02"]  # local days with cases, at most one each
+    assert sum(path["cases"]) == chart["cases_in_period"] == 105
+    alarm_day = path["days"].index(chart["first_alarm"]["known_on"])
+    assert path["max"][alarm_day] >= chart["h"] and chart["alarms_in_period"] >= 1
+    assert path["max"][alarm_day] == round(max(a["statistic"] for a in chart["alarms"]), 4)
+    assert path["end"][alarm_day] < chart["h"]  # restarted after the alarm: below h at the day's end
+    assert path["end"][-1] == round(chart["statistic"], 4)  # the last day ends at the period's end statistic
+    assert chart["statistic_at_segment_start"] == 0.0  # ten hits before the period: the chart sits at 0
+
+
+def test_the_path_does_not_depend_on_how_the_cases_are_chunked() -> None:
+    whole, chunk = _path_monitor()
+    whole.update(chunk)
+    parts, _ = _path_monitor()
+    for start in range(0, len(chunk), 7):
+        parts.update(chunk.iloc[start:start + 7])
+    assert _sensitivity(parts) == _sensitivity(whole)
