@@ -1,0 +1,109 @@
+"""Ingest a safety-event log (complaints, adverse events, incidents, user feedback, overrides) in one transaction.
+
+Like the other logs (:mod:`monitor.service.ingest`): every row is accepted, a duplicate, or rejected with its
+row number and reason (quarantined with the other rejected rows); the batch and its audit record
+(``ingest.safety_events``) are stored with the rows or not at all. An event sent again with identical content
+(or the content of one of its earlier versions) is a duplicate; with other content it adds a new version (a
+decision taken, a report filed: the history is kept, the latest version known by a cut-off counts), except
+that its awareness date ``received_at`` cannot change: the reporting clocks start there.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from monitor.domain.logs import Rejection
+from monitor.domain.privacy import PatientHasher
+from monitor.domain.safety_events import SAFETY_REQUIRED, safety_stored_columns, validate_safety_events
+from monitor.errors import InputError
+from monitor.service.ingest import NO_DATA_ROWS, BatchSummary, _finish, _store_rejections, source_text
+from monitor.service.ports import Clock, LogSource, Progress, UnitOfWorkFactory
+
+__all__ = ["KIND", "ingest_safety_events"]
+
+KIND = "safety_events"
+
+
+def _check_header(log: LogSource, source: str, device_id: str | None) -> None:
+    """Refuse a log without a required column (named; the header's other cells are only counted)."""
+    if not log.columns and hasattr(log, "rejections") and log.rejections():
+        return  # record-shaped (NDJSON) with no readable line: each line is rejected with its reason
+    if not log.columns:
+        raise InputError(f"{source_text(source)}: {NO_DATA_ROWS}")
+    required = [c for c in SAFETY_REQUIRED if not (c == "device_id" and device_id is not None)]
+    missing = [c for c in required if c not in log.columns]
+    if missing:
+        known = [c for c in log.columns if c in SAFETY_REQUIRED]
+        raise InputError(f"{source_text(source)}: missing required column(s): {', '.join(missing)} (found "
+                         f"{len(log.columns)} column(s), {len(known)} of them required ones)")
+
+
+def ingest_safety_events(
+    log: LogSource, *, source: str, uow: UnitOfWorkFactory, clock: Clock, actor: str,
+    hash_patient: PatientHasher | None = None, device_id: str | None = None, chunk_rows: int = 10_000,
+    progress: Progress | None = None,
+) -> BatchSummary:
+    """Ingest a safety-event log file in one transaction; return its :class:`BatchSummary` (kind
+    ``safety_events``). ``device_id`` (``--device``) fills rows without one; ``hash_patient`` is needed only
+    by rows with a patient or accession reference."""
+    _check_header(log, source, device_id)
+    with uow() as unit:
+        unit.logs.lock_ingestion()
+        devices = unit.devices.configs()
+        if device_id is not None and device_id not in devices:
+            raise InputError(f"--device {device_id!r} is not a registered device (run `samd-monitor device add CONFIG`)")
+        started = clock()
+        summary = BatchSummary(unit.logs.start_batch(kind=KIND, source_name=source_text(source),
+                                                     source_format=log.format, source_sha256=log.sha256, at=started,
+                                                     actor=actor),
+                               KIND, source_text(source), log.sha256)
+        ignored = [c for c in log.columns if c not in safety_stored_columns(devices) and c != "device_id"]
+        summary.ignored_column_count = len(ignored)
+        for first_row, raw in log.chunks(chunk_rows):
+            checked = validate_safety_events(raw, first_row=first_row, devices=devices, now=started,
+                                             hash_patient=hash_patient, device_id=device_id)
+            rejections = list(checked.rejections)
+            accepted = checked.accepted
+            fresh = []
+            for device, group in accepted.groupby("device_id", sort=False):
+                stored = unit.safety_events.versions(str(device), group["event_id"].tolist())
+                for _, row in group.iterrows():  # in file order: a later row may add to an earlier one's versions
+                    version, received_at, hashes = stored.get(row["event_id"], (0, None, set()))
+                    if row["row_hash"] in hashes:
+                        summary.duplicates += 1
+                        continue
+                    if received_at is not None and received_at != row["received_at"]:
+                        rejections.append(_moved_awareness(row, raw, first_row, safety_stored_columns(devices)))
+                        continue
+                    stored[row["event_id"]] = (version + 1, row["received_at"], hashes | {row["row_hash"]})
+                    fresh.append(row.to_dict() | {"version": version + 1})
+            unit.safety_events.insert(pd.DataFrame(fresh), batch_id=summary.batch_id, at=started)
+            summary.accepted += len(fresh)
+            _store_rejections(unit, summary, rejections)
+            summary.rows += len(raw)
+            summary.rejected += len(rejections)
+            summary.reasons.update(r.code for r in rejections)
+            if progress:
+                progress(len(raw))
+        source_rejections = log.rejections() if hasattr(log, "rejections") else []
+        _store_rejections(unit, summary, source_rejections)
+        summary.rows += len(source_rejections)
+        summary.rejected += len(source_rejections)
+        summary.reasons.update(r.code for r in source_rejections)
+        _finish(unit, summary, clock, actor)
+    return summary
+
+
+def _moved_awareness(row: pd.Series, raw: pd.DataFrame, first_row: int, allowed: frozenset[str]) -> Rejection:
+    """A new version of a stored event that moves its awareness date: rejected (the clocks start there). Its
+    stored content: the format's columns, identifiers as their keyed hash."""
+    number = int(row["row_number"])
+    content = {k: (None if v is None or v != v else str(v)) for k, v in raw.iloc[number - first_row].items()
+               if k in allowed}
+    for column, hashed in (("patient_id", row["patient_hash"]), ("accession_number", row["accession_hash"])):
+        if column in content:
+            content[column] = f"hmac-sha256:{hashed}" if hashed else None
+    return Rejection(row_number=number, record_id=str(row["event_id"]), code="received_at_changed",
+                     reason="received_at differs from the stored event's awareness date; the reporting clocks start "
+                            "there, so it cannot change (send the event with its first received_at)",
+                     raw=content)
