@@ -191,6 +191,12 @@ class Settings(_Readable, BaseSettings):
         "Secret key (at least 16 characters) of the keyed hash (HMAC-SHA-256) that replaces patient "
         "identifiers; required to ingest predictions; keep it stable (`samd-monitor demo` uses its own key).",
         "unset", secret=True))
+    audit_key_file: Path | None = Field(None, **_doc(
+        "File holding the key of the keyed audit chain (HMAC-SHA-256; 64 hex digits, mode 0600), kept outside the "
+        "database; created on first use when missing. Keep it (and a copy held apart): without it "
+        "`samd-monitor audit verify` checks the chain's links only (docs/audit.md).",
+        "beside an SQLite database file (`<file>.audit-key`), else one per database in the user data folder "
+        "(`audit-keys/<host>_<port>_<database>.key`)"))
     actor: str = Field(default_factory=_default_actor, **_doc(
         "Who is acting, recorded in the audit log.", "the OS user"))
     exact_ages: bool = Field(False, **_doc(
@@ -221,6 +227,11 @@ class Settings(_Readable, BaseSettings):
     @classmethod
     def _expand_user(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("audit_key_file", mode="after")
+    @classmethod
+    def _expand_key_file(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
