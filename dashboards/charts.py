@@ -5,8 +5,28 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-__all__ = ["MARKS", "TESTED", "VERDICTS", "cusum_chart", "drift_chart", "drift_ratio", "drift_verdicts", "heatmap", "heatmap_frame",
-           "trend_chart"]
+__all__ = ["GRAMMAR", "MARKS", "TESTED", "VERDICTS", "cusum_chart", "drift_chart", "drift_frame", "drift_ratio",
+           "drift_title", "drift_verdicts", "heatmap", "heatmap_frame", "trend_chart"]
+
+#: The one visual grammar of the figures, the report's (monitor/adapters/rendering/charts.py ``GRAMMAR``, same
+#: values; a test checks they agree): claim black solid, performance goal red dashed, the line a rule decides
+#: on (CUSUM h, effect-size floor, alpha) grey dotted, alarms red triangles, estimates blue.
+GRAMMAR: dict[str, dict[str, object]] = {
+    "claim": {"colour": "#000000", "dash": [], "width": 0.9},
+    "goal": {"colour": "#c0392b", "dash": [4, 2], "width": 0.9},
+    "threshold": {"colour": "#555555", "dash": [1.5, 1.5], "width": 1.0},
+    "alarm": {"colour": "#c0392b", "marker": "v"},
+    "estimate": {"colour": "#2b5797"},
+}
+
+
+def _rule(kind: str) -> dict[str, object]:
+    """Altair mark properties of a reference line in the grammar's style."""
+    style = GRAMMAR[kind]
+    props: dict[str, object] = {"color": style["colour"], "strokeWidth": float(style["width"]) * 1.5}  # type: ignore[arg-type]
+    if style["dash"]:
+        props["strokeDash"] = [float(d) * 2 for d in style["dash"]]  # type: ignore[union-attr]
+    return props
 
 #: Half-width of the diverging colour scale (difference from the claim, in proportion points).
 COLOUR_LIMIT = 0.10
@@ -82,16 +102,17 @@ def trend_chart(estimates: pd.DataFrame, ewma: pd.DataFrame) -> alt.LayerChart:
     order = list(dict.fromkeys([*ewma["period"], *estimates["period"]]))
     x = alt.X("period:N", sort=order, title="period", axis=alt.Axis(labelAngle=0))
     scale = alt.Scale(zero=False)
-    band = alt.Chart(estimates).mark_area(opacity=0.25, color="#4c78a8").encode(
+    blue = str(GRAMMAR["estimate"]["colour"])
+    band = alt.Chart(estimates).mark_area(opacity=0.25, color=blue).encode(
         x=x, y=alt.Y("ci_low:Q", scale=scale, title="proportion"), y2="ci_high:Q")
-    line = alt.Chart(estimates).mark_line(point=True, color="#4c78a8").encode(
+    line = alt.Chart(estimates).mark_line(point=True, color=blue).encode(
         x=x, y=alt.Y("estimate:Q", scale=scale),
         tooltip=["period", alt.Tooltip("estimate:Q", format=".3f"), alt.Tooltip("ci_low:Q", format=".3f"),
                  alt.Tooltip("ci_high:Q", format=".3f"), "successes", "trials", "status"])
-    claim = alt.Chart(estimates.dropna(subset=["claim"]).head(1)).mark_rule(color="black", strokeDash=[6, 3]
-                                                                            ).encode(y="claim:Q")
-    goal = alt.Chart(estimates.dropna(subset=["goal"]).head(1)).mark_rule(color="#d62728", strokeDash=[2, 2]
-                                                                          ).encode(y="goal:Q")
+    claim = alt.Chart(estimates.dropna(subset=["claim"]).head(1)).mark_rule(**_rule("claim")).encode(
+        y="claim:Q", tooltip=[alt.Tooltip("claim:Q", format=".3f", title="claim")])
+    goal = alt.Chart(estimates.dropna(subset=["goal"]).head(1)).mark_rule(**_rule("goal")).encode(
+        y="goal:Q", tooltip=[alt.Tooltip("goal:Q", format=".3f", title="performance goal (claim - margin)")])
     layers: list[alt.Chart] = [band, line, claim, goal]
     if not ewma.empty:
         if "reference" in ewma and ewma["reference"].notna().any():
@@ -121,11 +142,12 @@ def cusum_chart(cusum: pd.DataFrame) -> alt.LayerChart:
     bars = alt.Chart(frame).mark_bar().encode(
         x=x, y=alt.Y("shown:Q", title="CUSUM statistic (at alarm, else at period end)"),
         color=alt.Color("alarmed:N", title="alarm in period",
-                        scale=alt.Scale(domain=[False, True], range=["#9467bd", "#d62728"])),
+                        scale=alt.Scale(domain=[False, True], range=[str(GRAMMAR["estimate"]["colour"]),
+                                                                     str(GRAMMAR["alarm"]["colour"])])),
         tooltip=["period", alt.Tooltip("statistic:Q", format=".3f", title="statistic at period end"),
                  alt.Tooltip("shown:Q", format=".3f", title="statistic shown"), alt.Tooltip("h:Q", format=".3f"),
                  "alarms", alt.Tooltip("alarm_dates:N", title="alarm dates"), "cases"])
-    limit = alt.Chart(frame).mark_tick(color="black", thickness=3, size=60).encode(
+    limit = alt.Chart(frame).mark_tick(color=str(GRAMMAR["threshold"]["colour"]), thickness=3, size=60).encode(
         x=x, y="h:Q", tooltip=[alt.Tooltip("h:Q", format=".3f", title="decision limit h")])
     return alt.layer(bars, limit).properties(height=220)
 
@@ -164,25 +186,99 @@ def drift_ratio(row: dict[str, object]) -> float | None:
     return value / threshold if value is not None and threshold else None
 
 
-def drift_chart(drift: pd.DataFrame) -> alt.LayerChart:
-    """Each feature's drift statistic relative to the line that decides it (1 = at the threshold; for the
-    tests, |effect size| over its floor), one row per comparison (preceding window, fixed baseline) and
-    feature; a row without a reference has no bar and says "no reference"."""
+#: The short reason of each verdict, as the rule states it (monitor.domain.data_drift REASONS).
+WHY = {
+    "distance_reached_threshold": "distance {effect} ≥ threshold {floor}",
+    "distance_below_threshold": "distance {effect} below threshold {floor}",
+    "significant_effect_reached_floor": "p {p} < {alpha} and |effect| {effect} ≥ floor {floor}",
+    "significant_effect_below_floor": "p {p} < {alpha} but |effect| {effect} below floor {floor}",
+    "not_significant": "p {p} ≥ {alpha} (|effect| {effect}, floor {floor})",
+}
+
+
+def _p(value: float | None) -> str:
+    return "–" if value is None else "<0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def _why(row: dict[str, object], verdict: str) -> str:
+    reason = row.get("reason")
+    if not isinstance(reason, str) or reason not in WHY:
+        return verdict
+    effect, floor = _number(row.get("effect_size")), _number(row.get("effect_floor"))
+    tested = row.get("method") in P_VALUE_METHODS
+    effect = effect if effect is not None or tested else _number(row.get("value"))
+    floor = floor if floor is not None or tested else _number(row.get("threshold"))
+    text = WHY[reason].format(effect="–" if effect is None else f"{abs(effect):.4f}",
+                              floor="–" if floor is None else f"{floor:g}",
+                              p=_p(_number(row.get("value"))), alpha=f"{_number(row.get('threshold')) or 0:g}")
+    return f"{verdict}: {text}"
+
+
+def drift_frame(drift: pd.DataFrame) -> pd.DataFrame:
+    """The drift rows as the figure draws them: ``verdict``, ``effect_ratio`` (|effect size| over the floor
+    that decides it; a distance is its own effect and its threshold its floor), ``p_value`` and ``alpha``
+    (tests only; NaN for a distance), ``why`` (the verdict with the condition that decided it) and
+    ``label`` (feature · reference)."""
     reference = drift["reference"].fillna("preceding") if "reference" in drift else "preceding"
-    frame = drift.assign(ratio=[drift_ratio(r) for r in drift.to_dict("records")], verdict=drift_verdicts(drift),
-                         reference=reference)
+    frame = drift.assign(verdict=drift_verdicts(drift), reference=reference)
+    records = frame.to_dict("records")
+    frame["effect_ratio"] = [drift_ratio(r) for r in records]
+    tested = [r.get("method") in P_VALUE_METHODS for r in records]
+    frame["p_value"] = [_number(r.get("value")) if t else None for r, t in zip(records, tested, strict=True)]
+    frame["alpha"] = [_number(r.get("threshold")) if t else None for r, t in zip(records, tested, strict=True)]
+    frame["p_value"] = frame["p_value"].astype(float)
+    frame["alpha"] = frame["alpha"].astype(float)
+    frame["why"] = [_why(r, v) for r, v in zip(records, frame["verdict"], strict=True)]
     frame["label"] = frame["feature"] + " · " + frame["reference"]
     frame["text"] = [v if v in ("no reference", "not compared") else "" for v in frame["verdict"]]
-    tooltip = [c for c in ("feature", "reference", "reference_periods", "method") if c in frame]
-    tooltip += [alt.Tooltip("value:Q", format=".4f"), "threshold", "verdict"]
-    tooltip += [c for c in ("effect_size", "effect_floor", "reason", "reference_n", "current_n") if c in frame]
-    base = alt.Chart(frame).encode(y=alt.Y("label:N", sort=list(frame["label"]), title=None,
-                                           axis=alt.Axis(labelLimit=320)))
-    bars = base.mark_bar().encode(
-        x=alt.X("ratio:Q", title="statistic / threshold (tests: |effect size| / floor)"),
-        color=alt.Color("verdict:N", scale=alt.Scale(domain=VERDICTS,
-                                                     range=["#d62728", "#4c78a8", "#bbbbbb", "#dddddd"])),
-        tooltip=tooltip)
-    text = base.mark_text(align="left", dx=4, color="#555").encode(x=alt.value(0), text="text:N")
-    rule = alt.Chart(pd.DataFrame({"ratio": [1.0]})).mark_rule(color="black", strokeDash=[6, 3]).encode(x="ratio:Q")
-    return alt.layer(bars, text, rule).properties(height=max(34 * len(frame), 120))
+    return frame
+
+
+def drift_title(drift: pd.DataFrame) -> str:
+    """The headline the figure stands under, from the verdicts themselves."""
+    verdicts = drift_verdicts(drift)
+    drifted = list(dict.fromkeys(f for f, v in zip(drift["feature"], verdicts, strict=True) if v == "drifted"))
+    compared = sum(v in ("drifted", "not drifted") for v in verdicts)
+    if not drifted:
+        return f"No feature drifted ({compared} comparisons against a reference with cases)"
+    count = sum(v == "drifted" for v in verdicts)
+    return f"{count} of {compared} comparisons drifted: {', '.join(map(str, drifted))}"
+
+
+def drift_chart(drift: pd.DataFrame) -> alt.HConcatChart:
+    """Each comparison (feature · reference window) against the rule that decides it, one row each, coloured by
+    the verdict: left, |effect size| over its floor (a distance over its threshold) with the floor at 1;
+    right, for the tests only, the p-value on a log scale with its alpha. Drift needs the effect at or past
+    its floor and, for a test, p below alpha; so a bar past the floor of a row that did not drift shows its
+    p-value right of alpha. The verdict sentence says which condition decided; a row without a reference
+    has no mark and says so."""
+    frame = drift_frame(drift)
+    y = alt.Y("label:N", sort=list(frame["label"]), title=None, axis=alt.Axis(labelLimit=320))
+    colour = alt.Color("verdict:N", title="verdict", scale=alt.Scale(
+        domain=VERDICTS, range=[str(GRAMMAR["alarm"]["colour"]), str(GRAMMAR["estimate"]["colour"]), "#bbbbbb",
+                                "#dddddd"]))
+    tooltip: list[object] = [f"{c}:N" for c in ("feature", "reference", "reference_periods", "method") if c in frame]
+    tooltip += ["why:N"] + [alt.Tooltip(f"{c}:Q", format=".4g") for c in ("effect_size", "effect_floor") if c in frame]
+    tooltip += [alt.Tooltip("p_value:Q", format=".4g", title="p"), alt.Tooltip("alpha:Q", title="alpha")]
+    tooltip += [f"{c}:Q" for c in ("reference_n", "current_n") if c in frame]
+    base = alt.Chart(frame).encode(y=y)
+    height = max(34 * len(frame), 120)
+    effect = alt.layer(
+        base.mark_bar().encode(x=alt.X("effect_ratio:Q", title="|effect size| / its floor (distance / threshold)"),
+                               color=colour, tooltip=tooltip),
+        base.mark_text(align="left", dx=4, color="#555").encode(x=alt.value(0), text="text:N"),
+        alt.Chart(pd.DataFrame({"effect_ratio": [1.0]})).mark_rule(**_rule("threshold")).encode(x="effect_ratio:Q"),
+    ).properties(width=300, height=height, title="effect size against its floor")
+    tests = frame.dropna(subset=["p_value"])
+    p_base = alt.Chart(tests).encode(y=alt.Y("label:N", sort=list(frame["label"]), title=None,
+                                             axis=alt.Axis(labels=False, ticks=False)))
+    p_panel = alt.layer(
+        p_base.mark_point(filled=True, size=70).encode(
+            x=alt.X("p_value:Q", title="p-value (tests only; log scale)",
+                    scale=alt.Scale(type="log", domain=[1e-6, 1], clamp=True)), color=colour, tooltip=tooltip),
+        p_base.mark_tick(thickness=2, size=22, **{k: v for k, v in _rule("threshold").items() if k == "color"}
+                         ).encode(x="alpha:Q", tooltip=[alt.Tooltip("alpha:Q", title="alpha")]),
+    ).properties(width=220, height=height, title="p against alpha")
+    why = base.mark_text(align="left", color="#333").encode(text="why:N").properties(
+        width=330, height=height, title="verdict (the condition that decided)")
+    return alt.hconcat(effect, p_panel, why, spacing=6).resolve_scale(y="shared", color="shared")

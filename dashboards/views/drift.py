@@ -57,21 +57,23 @@ def render(ctx: PageContext) -> None:
     drifted = drift[[v == "drifted" for v in verdicts]]
     unreferenced = drift[[v == "no reference" for v in verdicts]]
     if drifted.empty:
-        st.success("No feature drifted beyond its threshold against a reference with cases.")
+        st.success(charts.drift_title(drift) + ".")
     else:
-        st.warning(labels.drifted(dict.fromkeys(drifted["feature"]), prefix="Drifted beyond threshold"))
+        st.warning(charts.drift_title(drift) + ".")
     if not unreferenced.empty:
         st.info(labels.drifted(dict.fromkeys(unreferenced["feature"]),
                                prefix="No reference (nothing to compare with, not 'not drifted')"))
     with st.container(key="drift-chart"):
         st.altair_chart(charts.drift_chart(drift), width="stretch")
-    st.caption("Each bar is the feature's statistic relative to the line that decides it (dashed line = 1), one "
-               "row per comparison: with the preceding window and with the fixed baseline. Numeric features: "
-               "normed Wasserstein distance over its threshold; categorical: Jensen-Shannon distance over its "
-               "threshold; rates: two-proportion z-test, drawn as |effect size| over its floor (drift when the "
-               "p-value is below its threshold and the effect reaches the floor; the p-value is in the table). "
-               "A row without a reference (e.g. the first period) has no bar and reads 'no reference'. These "
-               "statistics, on every row of both windows, decide drift.")
+    st.caption("One row per comparison (with the preceding window and with the fixed baseline), coloured by its "
+               "verdict. Left: the effect size over the floor that decides it (dotted line = 1): the normed "
+               "Wasserstein distance (numeric inputs) or Jensen-Shannon distance (categorical) over its threshold, "
+               "the |difference| of a rate over its floor. Middle, tests only: the p-value against its alpha "
+               "(tick). A distance drifts when it reaches its threshold; a test when p is below alpha *and* the "
+               "effect reaches its floor, so a bar past the line with p above alpha, or p below alpha with a short "
+               "bar, did not drift. Right: the verdict and the condition that decided it. A row without a reference "
+               "(e.g. the first period) has no mark and reads 'no reference'. These statistics, on every row of "
+               "both windows, decide drift.")
     shown = drift.assign(verdict=verdicts).drop(columns=["drifted"])  # a check box would show None as "no"
     first = [c for c in ("reference", "reference_periods", "feature", "verdict") if c in shown]
     st.dataframe(shown[first + [c for c in shown if c not in first]], hide_index=True,

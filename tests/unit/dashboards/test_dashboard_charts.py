@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dashboards.charts import cusum_chart, drift_chart, drift_ratio, drift_verdicts, heatmap, heatmap_frame
+from dashboards.charts import GRAMMAR, cusum_chart, drift_chart, drift_ratio, drift_verdicts, heatmap, heatmap_frame
 from monitor.entrypoints.cli.dashboard import DASHBOARD_APP, streamlit_command
 from monitor.service.queries import GRID_COLUMNS
 
@@ -85,7 +85,7 @@ def test_an_alarmed_cusum_period_is_drawn_at_its_alarm_not_at_its_restarted_end(
     shown = {v["period"]: (v["shown"], v["alarmed"]) for v in values}
     assert shown == {"2025Q2": (1.2, False), "2025Q3": (4.3, True)}
     bars = spec["layer"][0]["encoding"]
-    assert bars["y"]["field"] == "shown" and bars["color"]["scale"]["range"][1] == "#d62728"
+    assert bars["y"]["field"] == "shown" and bars["color"]["scale"]["range"][1] == GRAMMAR["alarm"]["colour"]
     assert any(t.get("field") == "alarm_dates" for t in bars["tooltip"])
     # a run stored before dated alarms (no peak column) still draws its end values
     old = cusum_chart(cusum.drop(columns=["peak", "alarm_dates"])).to_dict()
