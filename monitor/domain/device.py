@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from datetime import date
 from itertools import combinations
 from typing import Annotated, Any, Literal, NoReturn
 
@@ -26,11 +27,17 @@ __all__ = [
     "DeviceConfig",
     "DeviceIdentity",
     "LabelPolicy",
+    "ModelRelease",
     "MonitoringRules",
     "RateLimit",
+    "Recipient",
+    "ReferenceStandard",
     "Registration",
+    "ReportRecords",
     "SamplingFractions",
     "StrataConfig",
+    "ScannerModel",
+    "SiteDeployment",
     "StratumClaim",
 ]
 
@@ -102,6 +109,11 @@ class DeviceIdentity(_Strict):
     intended_use: str = Field(min_length=1, description="Intended use as registered (English).")
     intended_use_zh: str | None = Field(default=None, description="Intended use in Chinese (预期用途).")
     target_population: str | None = Field(default=None, description="Target population of the intended use.")
+    target_population_zh: str | None = Field(default=None, description="Target population in Chinese (适用人群).")
+    contraindications: list[str] = Field(
+        default_factory=list, description="Contraindications / populations the device is not intended for (English).")
+    contraindications_zh: list[str] = Field(
+        default_factory=list, description="Contraindications in Chinese (禁忌证), in the order of contraindications.")
     registrations: list[Registration] = Field(
         default_factory=list, description="Marketing authorisations, one per jurisdiction.")
 
@@ -414,6 +426,83 @@ class MonitoringRules(_Strict):
         return text
 
 
+#: Ground-truth label sources a reference standard may be declared for (the ground-truth log's ``source``).
+LabelSource = Literal["histopathology", "follow_up", "adjudication", "audit_sample", "clinical_diagnosis", "other"]
+
+
+class ReferenceStandard(_Strict):
+    """How one label source establishes the truth of an endpoint (regulatory.md section 2, item 6: the
+    reference standard per endpoint, who labelled with which qualification, the adjudication rule)."""
+
+    label_source: LabelSource = Field(description="Ground-truth label_source this definition applies to.")
+    endpoint: str = Field(default="actionable finding (patient level)", min_length=1,
+                          description="The endpoint the label decides, e.g. 'actionable nodule (patient level)'.")
+    definition: str = Field(min_length=1, description="What the reference standard is (English).")
+    definition_zh: str | None = Field(default=None, description="The definition in Chinese (参考标准).")
+    labelled_by: str = Field(min_length=1, description="Who labels: role, e.g. 'thoracic pathologist'.")
+    qualification: str = Field(min_length=1, description="Their qualification, e.g. 'board-certified, >= 5 years'.")
+    adjudication: str = Field(min_length=1, description="Adjudication rule, e.g. 'two readers, a third on disagreement'.")
+    follow_up_days: int | None = Field(default=None, ge=0, description="Follow-up length in days (None: not follow-up based).")
+
+
+class SiteDeployment(_Strict):
+    """When a model version ran at one site."""
+
+    site_id: str = Field(min_length=1, description="Site id (site_id of the prediction log).")
+    deployed_on: date = Field(description="First day the version ran at the site.")
+    retired_on: date | None = Field(default=None, description="Last day it ran there (None: still running).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SiteDeployment:
+        if self.retired_on is not None and self.retired_on < self.deployed_on:
+            raise ValueError("retired_on is before deployed_on")
+        return self
+
+
+class ModelRelease(_Strict):
+    """The lineage of one model version (regulatory.md section 2, item 3): what exactly runs and where."""
+
+    version: str = Field(min_length=1, description="Model version as in the prediction log (model_version).")
+    full_version: str | None = Field(default=None, description="Full release version, e.g. 2.1.0+build.4411.")
+    model_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
+                                   description="SHA-256 of the released model artefact (64 hex digits).")
+    operating_thresholds: dict[str, Probability] = Field(
+        default_factory=dict, description="Named operating points of this version (empty: operating_threshold).")
+    pccp_version: str | None = Field(default=None, description="Version of the PCCP the release was made under.")
+    release_date: date | None = Field(default=None, description="Release date of the version.")
+    deployments: list[SiteDeployment] = Field(default_factory=list, description="Deployment dates per site.")
+
+
+class ScannerModel(_Strict):
+    """A scanner model installed at the sites (regulatory.md section 2, item 4: manufacturer and model)."""
+
+    manufacturer: str = Field(min_length=1, description="Manufacturer as the logs name it (the scanner stratum label).")
+    model: str = Field(min_length=1, description="Manufacturer's model name, e.g. 'Revolution CT'.")
+    sites: list[str] = Field(default_factory=list, description="Sites where it is installed.")
+
+
+class Recipient(_Strict):
+    """Who receives each report revision."""
+
+    role: str = Field(min_length=1, description="Role, e.g. 'QA lead' or 'notified body'.")
+    name: str | None = Field(default=None, description="Person or organisation.")
+
+
+class ReportRecords(_Strict):
+    """Distribution and retention of the periodic reports (regulatory.md section 2, item 19)."""
+
+    distribution: list[Recipient] = Field(default_factory=list, description="Distribution list of the report.")
+    retention_years: int = Field(ge=1, description="Years each report and its evidence are kept.")
+    retention_basis: str | None = Field(default=None, description="Why that long, e.g. the regulation it follows.")
+
+
+#: Configuration fields added after schema version 1: they enter the configuration hash only when set, so that
+#: an unchanged configuration keeps the hash its stored analyses and count cells recorded.
+_LATER_FIELDS: dict[str, Any] = {"reference_standards": [], "model_versions": [], "scanners": [], "records": None}
+_LATER_IDENTITY_FIELDS: dict[str, Any] = {"target_population_zh": None, "contraindications": [],
+                                          "contraindications_zh": []}
+
+
 class DeviceConfig(_Strict):
     """The whole configuration of one monitored device (``schemas/device.schema.json``)."""
 
@@ -424,11 +513,18 @@ class DeviceConfig(_Strict):
     claims: Claims
     monitoring: MonitoringRules = Field(default_factory=MonitoringRules)
     labels: LabelPolicy = Field(default_factory=LabelPolicy, description="How ground truth arrives.")
+    reference_standards: list[ReferenceStandard] = Field(
+        default_factory=list, description="The reference standard of each ground-truth label source.")
+    model_versions: list[ModelRelease] = Field(
+        default_factory=list, description="Lineage of the model versions: hash, thresholds, PCCP, deployments.")
+    scanners: list[ScannerModel] = Field(default_factory=list, description="Scanner models installed at the sites.")
+    records: ReportRecords | None = Field(default=None, description="Distribution list and retention of the reports.")
 
     @model_validator(mode="wrap")
     @classmethod
     def _claims_refer_to_known_strata(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> DeviceConfig:
-        return _validate_reporting_all(cls, data, handler, lambda c: _claim_strata_problems(c.strata, c.claims),
+        return _validate_reporting_all(cls, data, handler,
+                                       lambda c: _claim_strata_problems(c.strata, c.claims) + _lineage_problems(c),
                                        DeviceConfig._masked_problems)
 
     @staticmethod
@@ -448,7 +544,12 @@ class DeviceConfig(_Strict):
 
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON form: identifies the exact configuration an analysis used."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        for fields, into in ((_LATER_FIELDS, data), (_LATER_IDENTITY_FIELDS, data["device"])):
+            for name, default in fields.items():
+                if into[name] == default:
+                    del into[name]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -464,4 +565,18 @@ def _claim_strata_problems(strata: StrataConfig, claims: Claims) -> list[Problem
                 continue
             if spec.labels() and label not in spec.labels():
                 problems.append((("claims", "strata", i, "where", name), f"{label!r} is not one of {spec.labels()}"))
+    return problems
+
+
+def _lineage_problems(config: DeviceConfig) -> list[Problem]:
+    """A model version or a label source declared twice."""
+    problems: list[Problem] = []
+    for field, items, key in (("model_versions", config.model_versions, "version"),
+                              ("reference_standards", config.reference_standards, "label_source")):
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            value = getattr(item, key)
+            if value in seen:
+                problems.append(((field, i, key), f"{value!r} is declared twice"))
+            seen.add(value)
     return problems
