@@ -96,8 +96,11 @@ def verify_audit(*, uow: UnitOfWorkFactory, keys: Sequence[AuditKey] | None = No
         else:
             problems += check_anchors(chain, anchors)
             problems += [p for c in checkpoints if (p := checkpoint_problem(c, chain, available)) is not None]
-            if chain.keyed:  # rows are digested from the first keyed record on (a baseline of every row)
-                current = unit.audit.regulated_digests()
+            current = unit.audit.regulated_digests()
+            if chain.keyed == 0 and available and (chain.records or current):
+                problems.append(f"no audit record is keyed with key {', '.join(sorted(available))}, which exists: the "
+                                "keyed records were deleted, or the chain recomputed without the key")
+            if chain.keyed or chain.records == 0:  # rows are digested from the first keyed record on (a baseline)
                 rows = len(current)
                 problems += check_rows(chain.rows, current)
     result = _verification(chain, available, problems, anchors=len(anchors), checkpoints=len(checkpoints),
