@@ -178,3 +178,173 @@ def tickets_deliver() -> None:
     say(f"{len(summary.delivered)} delivered, {len(summary.failed)} failed (will be retried)")
     for event_id, error in summary.failed.items():
         say(f"  event {event_id}: {error}")
+
+
+# --- CAPA record (regulatory.md section 3; docs/tickets.md) ----------------------------------------------------
+capa_app = typer.Typer(help="The CAPA record of a ticket: show, set a section, freeze, sign, verify, export.",
+                       no_args_is_help=True)
+tickets_app.add_typer(capa_app, name="capa")
+CapaSection = Literal["identification", "risk", "reportability", "containment", "root_cause", "modification",
+                      "data_management", "acceptance", "impact", "verification", "approvals"]
+CapaMeaning = Literal["reviewed", "approved"]
+CapaFormat = Literal["json", "pdf", "html"]
+
+
+def _values(pairs: list[str], json_text: Optional[str], file: Optional[Path]) -> dict[str, Any]:
+    """FIELD=VALUE pairs, a JSON object (--json) or a JSON/YAML file (--file), merged in that order."""
+    from monitor.errors import InputError
+
+    values: dict[str, Any] = {}
+    if file is not None:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"cannot read {file}: {type(exc).__name__}") from None
+        if not isinstance(loaded, dict):
+            raise InputError(f"{file} must hold one object of field: value")
+        values |= loaded
+    if json_text:
+        try:
+            loaded = json.loads(json_text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--json is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(loaded, dict):
+            raise InputError("--json must be one object of field: value")
+        values |= loaded
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field:
+            raise InputError(f"expected FIELD=VALUE, got an argument without '=' ({len(pair)} characters)")
+        values[field.strip()] = value
+    if not values:
+        raise InputError("nothing to set: give FIELD=VALUE pairs, --json or --file")
+    return values
+
+
+def _print_capa(record: Any, status: str) -> None:
+    from monitor.domain.capa import checklist
+
+    say(f"{record.ticket_id} ({status}): {record.trigger.metric} in {record.trigger.stratum}, model "
+        f"{record.trigger.model_version}: {record.trigger.observed:.3f} vs registered {record.trigger.registered_value:.3f}")
+    for row in checklist(record):
+        state = "filled" if not row["empty"] else "empty: " + ", ".join(row["empty"])
+        say(f"  {row['item']:>2}. {row['title']}: {state}")
+    say(f"  (everything: samd-monitor tickets capa show {record.ticket_id} --json)")
+
+
+@capa_app.command("show")
+def capa_show(
+    ticket_id: str = typer.Argument(..., help="e.g. RT-000001"),
+    as_json: bool = typer.Option(False, "--json", help="Print the CAPA record as one JSON object."),
+) -> None:
+    """Show a ticket's CAPA record: the 12 items and which fields are still empty."""
+    from monitor.service.tickets import capa_record, get_ticket
+
+    application = build_app()
+    record = capa_record(ticket_id, uow=application.uow)
+    if as_json:
+        emit_json(record.model_dump(mode="json"))
+        return
+    _print_capa(record, get_ticket(ticket_id, uow=application.uow)["status"])
+
+
+@capa_app.command("set")
+def capa_set(
+    ticket_id: str = typer.Argument(..., help="e.g. RT-000001"),
+    section: CapaSection = typer.Argument(..., help="The section (item) to change."),
+    pairs: list[str] = typer.Argument(None, help="FIELD=VALUE pairs (text fields)."),
+    json_text: Optional[str] = typer.Option(None, "--json", help="A JSON object of fields (lists, numbers)."),
+    file: Optional[Path] = typer.Option(None, "--file", help="A JSON or YAML file of fields."),
+) -> None:
+    """Set fields of one section of a ticket's CAPA record (audited with the old and new section)."""
+    from monitor.service.tickets import update_capa
+
+    application = build_app()
+    values = _values(pairs or [], json_text, file)
+    update_capa(ticket_id, section, values, actor=application.settings.actor, uow=application.uow,
+                clock=application.clock)
+    say(f"{ticket_id}: {section} updated ({', '.join(sorted(values))})")
+
+
+@capa_app.command("freeze")
+def capa_freeze(ticket_id: str = typer.Argument(..., help="e.g. RT-000001")) -> None:
+    """Freeze the acceptance criteria (item 9) before a newer model is evaluated; later edits are refused."""
+    from monitor.service.tickets import freeze_capa_acceptance
+
+    application = build_app()
+    record = freeze_capa_acceptance(ticket_id, actor=application.settings.actor, uow=application.uow,
+                                    clock=application.clock)
+    assert record.acceptance.frozen_at is not None
+    say(f"{ticket_id}: acceptance criteria frozen at {record.acceptance.frozen_at.isoformat()}")
+
+
+@capa_app.command("verify")
+def capa_verify(
+    ticket_id: str = typer.Argument(..., help="e.g. RT-000001"),
+    run: str = typer.Option(..., "--run", help="The analysis run of the newer model version."),
+) -> None:
+    """Record the analysis run of a newer model version that meets the frozen acceptance criteria (item 11)."""
+    from monitor.service.tickets import verify_capa
+
+    application = build_app()
+    record = verify_capa(ticket_id, run, actor=application.settings.actor, uow=application.uow,
+                         clock=application.clock)
+    assert record.verification.result is not None
+    say(f"{ticket_id}: model {record.verification.result.model_version} meets the acceptance criteria in run {run}")
+
+
+@capa_app.command("sign")
+def capa_sign(
+    ticket_id: str = typer.Argument(..., help="e.g. RT-000001"),
+    meaning: CapaMeaning = typer.Option(..., "--meaning", help="What the signature means."),
+    user: str = typer.Option(..., "--user", help="Your user id."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+) -> None:
+    """Sign the CAPA record (re-authentication; bound to the record's SHA-256; 21 CFR 11.50, 11.70)."""
+    from functools import partial
+
+    from monitor.entrypoints.cli.signoff import _password
+    from monitor.service.access import verify_password
+    from monitor.service.tickets import sign_capa
+
+    application = build_app()
+    password = _password(password_stdin)
+    record = sign_capa(ticket_id, meaning=meaning, user_id=user, password=password,
+                       authenticate=partial(verify_password, application.uow, clock=application.clock),
+                       uow=application.uow, clock=application.clock)
+    s = record.approvals.signatures[-1]
+    say(f"{ticket_id}: signed by {s.printed_name} as {s.meaning} at {s.signed_at.isoformat()} "
+        f"(record SHA-256 {s.record_sha256[:12]})")
+
+
+@capa_app.command("export")
+def capa_export(
+    ticket_id: str = typer.Argument(..., help="e.g. RT-000001"),
+    fmt: CapaFormat = typer.Option("json", "--format", help="json (schemas/tickets.schema.json#/$defs/capa_record), "
+                                   "pdf or html."),
+    language: Literal["en", "zh-CN"] = typer.Option("en", "--language", help="PDF/HTML language."),
+    output: Optional[Path] = typer.Option(None, "--out", help="File to write (JSON: default standard output)."),
+) -> None:
+    """Export a ticket's CAPA record as JSON, PDF or HTML."""
+    from monitor.errors import InputError
+    from monitor.service.tickets import capa_record, get_ticket
+
+    application = build_app()
+    record = capa_record(ticket_id, uow=application.uow)
+    if fmt == "json":
+        data = (json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
+    else:
+        from monitor.adapters.rendering.ticket_pdf import ticket_html, ticket_pdf
+
+        status = get_ticket(ticket_id, uow=application.uow)["status"]
+        data = (ticket_pdf(record, status=status, language=language) if fmt == "pdf"
+                else ticket_html(record, status=status, language=language).encode())
+    if output is None:
+        if fmt == "pdf":
+            raise InputError("--format pdf needs --out FILE")
+        sys.stdout.buffer.write(data)
+        return
+    output.write_bytes(data)
+    say(f"{ticket_id}: CAPA record written to {output}")
