@@ -137,3 +137,26 @@ def test_clock_status() -> None:
     assert clock_status(None, None, NOW) == "not_required"
     assert clock_status(deadline, None, datetime(2025, 8, 8, tzinfo=UTC)) == "due"
     assert clock_status(deadline, datetime(2025, 8, 9, tzinfo=UTC), NOW) == "late"
+
+
+@pytest.mark.parametrize(("change", "valid"), [
+    ({}, True),
+    ({"imdrf_codes": "A0901, e0123"}, True),
+    ({"imdrf_codes": "A09X1"}, False),
+    ({"kind": "complaint", "imdrf_codes": None}, True),
+    ({"imdrf_codes": None}, False),
+    ({"fda_rationale": None}, False),
+    ({"seriousness": "bad"}, False),
+    ({"received_at": "2025-09-03"}, False),
+    ({"nmpa_event_class": "overseas_serious"}, True),
+    ({"eu_mdr_event_class": "fatal", "eu_mdr_decision": "pending"}, False),
+])
+def test_the_log_schema_and_the_validator_agree(devices: dict[str, Any], change: dict[str, Any], valid: bool) -> None:
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((EXAMPLE_CONFIG.parents[1] / "schemas" / "safety_event_log.schema.json").read_text("utf-8"))
+    row = {k: v for k, v in {**ROW, **change}.items() if v is not None}
+    assert (not list(Draft202012Validator(schema).iter_errors(row))) is valid
+    assert (len(_check(devices, row).accepted) == 1) is valid
