@@ -33,6 +33,7 @@ from monitor import __version__
 from monitor.domain.evaluation import TESTED_STATUSES, family_summary
 from monitor.domain.periods import Period
 from monitor.domain.rollup import rollup_results
+from monitor.domain.signatures import check_reason
 from monitor.errors import InputError, NotFoundError, ReportError
 from monitor.service import queries
 from monitor.service.evidently_report import DriftSample, drift_sample
@@ -40,7 +41,7 @@ from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.read_models import Run
 from monitor.service.report_sections import ReportSource, build_sections
 
-__all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "REPORT_SCHEMA_VERSION", "ReportFiles", "ReportRenderer",
+__all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "REPORT_SCHEMA_VERSION", "ReportFiles", "ReportRenderer", "ReportStore",
            "build_content", "content_json", "write_report"]
 
 REPORT_FORMATS = ("html", "pdf", "json", "csv", "xlsx", "evidently")
@@ -291,10 +292,19 @@ def _check(formats: Sequence[str], languages: Sequence[str]) -> None:
                          f"use {', '.join(REPORT_LANGUAGES)}")
 
 
+#: How a caller names the reason of a new revision (the CLI option; the API's body field has the same name).
+REASON_OPTION = "--reason (HTTP API: the body field 'reason')"
+
+
 def write_report(device_id: str, period_label: str, *, formats: Sequence[str], out_dir: Path,
                  uow: UnitOfWorkFactory, clock: Clock, actor: str, renderer: ReportRenderer,
-                 languages: Sequence[str] = ("en",), rollup: bool = False, run_id: str | None = None) -> ReportFiles:
+                 languages: Sequence[str] = ("en",), rollup: bool = False, run_id: str | None = None,
+                 reason: str | None = None) -> ReportFiles:
     """Generate a new draft revision of the report of ``device_id`` for ``period_label`` into ``out_dir``.
+
+    A revision after the first supersedes the newest earlier one and needs ``reason`` (refused before
+    anything is rendered, :func:`monitor.domain.signatures.check_reason`); the ``report.supersede`` audit
+    record carries the reason and both report ids (21 CFR 11.10(e)).
 
     ``formats`` among html, pdf, json, csv, xlsx, evidently; ``languages`` among en, zh-CN, both (for html
     and pdf). ``evidently`` adds the Evidently data-drift report of the run (HTML and JSON, on a bounded
@@ -313,7 +323,8 @@ def write_report(device_id: str, period_label: str, *, formats: Sequence[str], o
         unit.reports.lock_period(device_id, period)  # a concurrent generation waits: no shared _rN files
         generated = clock()
         revision = unit.reports.next_revision(device_id, period)
-        previous = unit.revisions.latest(device_id, period)["report_id"] if revision > 1 else None
+        reason = check_reason(reason, revision=revision, option=REASON_OPTION)
+        previous = unit.revisions.latest(device_id, period) if revision > 1 else None
         report_id = str(uuid.uuid4())
         audit_head = unit.audit.head()
         identity = {"report_id": report_id, "revision": revision, "status": "draft", "languages": languages,
@@ -356,12 +367,25 @@ def write_report(device_id: str, period_label: str, *, formats: Sequence[str], o
         unit.reports.add_revision(report_id=report_id, device_id=device_id, period=period, run_id=run.run_id,
                                   revision=revision, languages=",".join(languages), content_sha256=content_sha,
                                   audit_head=audit_head, at=generated, actor=actor)
-        if previous is not None:  # a new revision always supersedes the newest earlier one
-            unit.revisions.supersede(previous, by=report_id)
         unit.audit.append(at=generated, actor=actor, action="report.generate", entity="report", entity_id=report_id,
                           details={"run_id": run.run_id, "device_id": device_id, "period": period,
                                    "revision": revision, "content_sha256": content_sha, "rollup": rollup,
-                                   "supersedes": previous,
+                                   "supersedes": previous["report_id"] if previous else None, "reason": reason or None,
                                    "files": {k: {"path": str(v), "sha256": digests[k]} for k, v in files.items()}})
+        if previous is not None:  # a new revision always supersedes the newest earlier one, with its reason
+            unit.revisions.supersede(previous["report_id"], by=report_id)
+            unit.audit.append(at=generated, actor=actor, action="report.supersede", entity="report",
+                              entity_id=previous["report_id"],
+                              details={"reason": reason, "old_report_id": previous["report_id"],
+                                       "new_report_id": report_id, "superseded_by": report_id,
+                                       "old": {"status": previous["status"], "revision": previous["revision"]},
+                                       "new": {"status": "superseded"}})
     return ReportFiles(report_id, run.run_id, revision, content_sha, files, digests)
 
+
+
+class ReportStore(Protocol):
+    """Reads and writes report files (``monitor.adapters.files.report_store.LocalReportStore``)."""
+
+    def read(self, path: Path) -> bytes: ...
+    def write(self, path: Path, data: bytes) -> str: ...  # atomic; returns the SHA-256 of ``data``

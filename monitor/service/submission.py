@@ -1,14 +1,17 @@
 """The regulatory submission archive of one device and period, and its verification.
 
-``export_submission`` writes one ZIP with the newest report revision (every file recorded for it in
-``reports``: HTML/PDF in both languages, JSON, CSV and XLSX annexes), the stored stratum results and
+``export_submission`` writes one ZIP with the newest report revision (the files recorded for it in
+``reports``: HTML/PDF in both languages, JSON, CSV and XLSX annexes; for an approved revision, its
+*signed edition* pages, which print the signatures, instead of the pages as generated; the manifest's
+``report.edition`` says which), the stored stratum results and
 the device's tickets with their transitions as CSV, a bilingual README for the reviewer, and
 ``manifest.json`` (``schemas/submission_manifest.schema.json``): every file with its SHA-256 and size,
 the report's id, revision, status and signatures, the analysis run's input fingerprint and
 configuration hash, the audit-chain head and the software version.
 
 The archive is deterministic: entries sorted by name, fixed timestamps (1980-01-01) and permissions,
-and no export time, so exporting unchanged data twice gives identical bytes.
+and no export time, so the same revision and audit head give identical bytes. Every export is audited
+(``report.export``), so a later export carries a newer audit head (in the manifest only).
 ``verify_submission`` re-checks every hash and rejects unsafe paths (zip-slip), extra, missing or
 duplicated entries, naming what is wrong (:class:`monitor.errors.IntegrityError`).
 """
@@ -25,11 +28,12 @@ from typing import Any
 
 from monitor import __version__
 from monitor.errors import ConflictError, IntegrityError, ReportError
-from monitor.service.ports import UnitOfWorkFactory
-from monitor.service.signoff import verify_revision_files
+from monitor.service.ports import Clock, UnitOfWorkFactory
+from monitor.service.signoff import SIGNED_PREFIX, verify_revision_files
 from monitor.service.tickets import tickets_as_csv, transitions_as_csv
 
-__all__ = ["MANIFEST_NAME", "SUBMISSION_SCHEMA_VERSION", "build_submission", "export_submission", "verify_submission"]
+__all__ = ["MANIFEST_NAME", "SUBMISSION_SCHEMA_VERSION", "build_submission", "export_submission", "record_export",
+           "verify_submission"]
 
 MANIFEST_NAME = "manifest.json"
 SUBMISSION_SCHEMA_VERSION = 1
@@ -83,6 +87,17 @@ def _report_name(f: dict[str, Any], taken: set[str]) -> str:
     return name
 
 
+def _edition(revision: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """The revision's files the archive carries and which edition they are: ``signed`` (an approved revision's
+    signed edition: its HTML/PDF with the signatures on the page, and the other files) or ``generated`` (the
+    files as generated: a draft, or a revision approved before signed editions were written)."""
+    signed = [f for f in revision["files"] if f["format"].startswith(SIGNED_PREFIX)]
+    if revision["status"] == "signed" and signed:
+        pages = {"html", "pdf"}
+        return [f for f in revision["files"] if f["format"] not in pages], "signed"
+    return [f for f in revision["files"] if not f["format"].startswith(SIGNED_PREFIX)], "generated"
+
+
 def build_submission(device_id: str, period: str, *, uow: UnitOfWorkFactory,
                      allow_draft: bool = False) -> dict[str, bytes]:
     """The archive's entries (name -> bytes), manifest included."""
@@ -92,7 +107,8 @@ def build_submission(device_id: str, period: str, *, uow: UnitOfWorkFactory,
             raise ConflictError(f"report {revision['report_id']} (revision {revision['revision']}) is "
                                 f"{revision['status']}, not approved: sign it (samd-monitor signoff sign ... "
                                 "--meaning approved) or pass --allow-draft")
-        languages = {f["language"] for f in revision["files"] if f["language"]}
+        files, edition = _edition(revision)
+        languages = {f["language"] for f in files if f["language"]}
         if not ({"en", "zh-CN"} <= languages or "both" in languages):
             raise ConflictError(f"report {revision['report_id']} has no rendered files in both languages "
                                 f"(has: {', '.join(sorted(languages)) or 'none'}): generate it with --language both")
@@ -101,9 +117,10 @@ def build_submission(device_id: str, period: str, *, uow: UnitOfWorkFactory,
         results = unit.results.stratum_results(revision["run_id"])
         tickets = unit.tickets.list(device_id=device_id)
         head = unit.audit.head()
+        checkpoint = unit.audit.checkpoint()  # the head, authenticated with the audit key (docs/audit.md)
     entries: dict[str, bytes] = {}
     taken: set[str] = set()
-    for f in revision["files"]:
+    for f in files:
         entries[_report_name(f, taken)] = Path(f["path"]).read_bytes()
     entries["tables/stratum_results.csv"] = _results_csv(results).encode("utf-8")
     entries["tables/tickets.csv"] = tickets_as_csv(tickets).encode("utf-8")
@@ -114,7 +131,7 @@ def build_submission(device_id: str, period: str, *, uow: UnitOfWorkFactory,
         "schema": "samd-monitor/submission-manifest", "schema_version": SUBMISSION_SCHEMA_VERSION,
         "device_id": device_id, "period": period, "software_version": __version__,
         "report": {"report_id": revision["report_id"], "revision": revision["revision"], "status": revision["status"],
-                   "supersedes": revision["supersedes"], "languages": revision["languages"],
+                   "supersedes": revision["supersedes"], "languages": revision["languages"], "edition": edition,
                    "content_sha256": revision["content_sha256"], "created_at": _iso(revision["created_at"]),
                    "frozen_at": _iso(revision["frozen_at"]),
                    "signatures": [{"user_id": s["user_id"], "printed_name": s["printed_name"], "meaning": s["meaning"],
@@ -124,6 +141,7 @@ def build_submission(device_id: str, period: str, *, uow: UnitOfWorkFactory,
                      "config_hash": run["config_hash"], "data_cutoff": _iso(run["data_cutoff"]),
                      "software_version": run["software_version"]},
         "audit_chain_head": head,
+        "audit_checkpoint": checkpoint.model_dump(mode="json"),
         "files": [{"path": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
                   for name, data in sorted(entries.items())],
     }
@@ -131,9 +149,12 @@ def build_submission(device_id: str, period: str, *, uow: UnitOfWorkFactory,
     return entries
 
 
-def export_submission(device_id: str, period: str, out: Path, *, uow: UnitOfWorkFactory,
+def export_submission(device_id: str, period: str, out: Path, *, uow: UnitOfWorkFactory, clock: Clock, actor: str,
                       allow_draft: bool = False) -> dict[str, Any]:
-    """Write the deterministic archive to ``out``; return its manifest."""
+    """Write the deterministic archive to ``out``; return its manifest. The export is audited
+    (``report.export``: the actor, the file and its SHA-256), after the archive is built: the next export's
+    manifest then carries a newer audit head, so the archive is reproducible for the same revision and
+    audit head (every other entry is byte-identical)."""
     entries = build_submission(device_id, period, uow=uow, allow_draft=allow_draft)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -150,7 +171,21 @@ def export_submission(device_id: str, period: str, out: Path, *, uow: UnitOfWork
         tmp.replace(out)
     except OSError as exc:
         raise ReportError(f"cannot write {out}: {exc.strerror}") from exc
-    return json.loads(entries[MANIFEST_NAME])
+    manifest = json.loads(entries[MANIFEST_NAME])
+    archive = buffer.getvalue()
+    record_export(uow=uow, clock=clock, actor=actor, kind="submission", report_id=manifest["report"]["report_id"],
+                  file=str(out), sha256=hashlib.sha256(archive).hexdigest(), size=len(archive),
+                  extra={"edition": manifest["report"]["edition"], "revision": manifest["report"]["revision"]})
+    return manifest  # type: ignore[no-any-return]
+
+
+def record_export(*, uow: UnitOfWorkFactory, clock: Clock, actor: str, kind: str, report_id: str, file: str,
+                  sha256: str, size: int, extra: dict[str, Any] | None = None) -> None:
+    """Audit one export or download of a report file or archive (``report.export``: who, which file, its
+    SHA-256 and size; 21 CFR 11.10(e)). Every entry point that hands report files out calls it."""
+    with uow() as unit:
+        unit.audit.append(at=clock(), actor=actor, action="report.export", entity="report", entity_id=report_id,
+                          details={"kind": kind, "file": file, "sha256": sha256, "bytes": size, **(extra or {})})
 
 
 def _check_name(name: str) -> None:

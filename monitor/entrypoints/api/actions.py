@@ -86,6 +86,9 @@ class ReportRequest(BaseModel):
     run_id: str | None = Field(None, pattern=r"^[0-9a-fA-F-]{36}$",
                                description="The analysis run to report (of this device and period).")
     rollup: bool = Field(False, description="Annual roll-up of the year's stored quarterly runs.")
+    reason: str | None = Field(None, max_length=2000,
+                               description="Why a new revision is made: required when the period already has a "
+                                           "revision (the new one supersedes it; audited as report.supersede).")
 
 
 class ReportFileOut(BaseModel):
@@ -138,13 +141,15 @@ def actions_router(app: App, auth: Authenticator) -> APIRouter:
                            principal: Principal = Depends(auth.require(Permission.WRITE_REPORTS))) -> dict[str, Any]:
         """Write a new draft revision of the device's report for the period into the service's report folder
         (``$MONITOR_DATA_DIR/reports``), recorded with each file's SHA-256 (audited as ``report.generate``).
+        A second revision of the period needs ``reason`` (422 without it) and supersedes the previous one.
         Signing stays with people: ``samd-monitor signoff sign`` re-authenticates the signer."""
         service = app.settings.service
         period = Period.parse(request.period).label
         files = write_report(device_id, period, formats=request.formats or list(service.report_formats),
                              languages=request.languages or list(service.report_languages), rollup=request.rollup,
                              run_id=request.run_id, out_dir=app.settings.data_dir / "reports", uow=app.uow,
-                             clock=app.clock, actor=principal.name, renderer=app.report_renderer)
+                             clock=app.clock, actor=principal.name, renderer=app.report_renderer,
+                             reason=request.reason)
         return {"report_id": files.report_id, "run_id": files.run_id, "device_id": device_id, "period": period,
                 "revision": files.revision, "content_sha256": files.content_sha256,
                 "files": [{"key": key, "name": path.name, "sha256": files.sha256[key]}

@@ -70,7 +70,7 @@ def analyze(
 
     application = build_app()
     outcome = analyze_period(device, Period.parse(period), uow=application.uow, clock=application.clock,
-                             actor=application.settings.actor, cutoff=moment(cutoff, "--cutoff"))
+                             actor=application.actor, cutoff=moment(cutoff, "--cutoff"))
     if out_file is not None:
         write_json_file(out_file, outcome.document)
     if as_json:
@@ -108,8 +108,13 @@ def report(
                                          help="Analysis run to report (of this device and period); default: the newest."),
     out_dir: Path = typer.Option(Path("reports-out"), "--out-dir", help="Folder to write the report files to."),
     legacy_out: Optional[Path] = typer.Option(None, "--out", hidden=True, help="Deprecated name of --out-dir."),
+    reason: Optional[str] = typer.Option(None, "--reason",
+                                         help="Why a new revision is made: required when the period already has "
+                                              "one (the new revision supersedes it; audited)."),
 ) -> None:
-    """Write a new draft revision of the report of a device and period (from the given or the newest analysis run)."""
+    """Write a new draft revision of the report of a device and period (from the given or the newest analysis run).
+
+    A second revision of the period supersedes the first and needs --reason."""
     from monitor.domain.periods import Period
     from monitor.service.report import write_report
 
@@ -122,7 +127,7 @@ def report(
     files = write_report(device, Period.parse(period).label, formats=chosen_formats,
                          languages=chosen_languages, rollup=rollup,
                          run_id=run_id, out_dir=out_dir, uow=application.uow, clock=application.clock,
-                         actor=application.settings.actor, renderer=application.report_renderer)
+                         actor=application.actor, renderer=application.report_renderer, reason=reason)
     say(f"report {files.report_id} revision {files.revision} (draft), content sha256 {files.content_sha256[:12]}")
     for key, path in files.files.items():
         say(f"  {key}: {path} (sha256 {files.sha256[key][:12]})")

@@ -23,6 +23,7 @@ from monitor.entrypoints.cli._common import (
     out,
     say,
     split_choices,
+    verification,
     warn_deprecated,
 )
 from monitor.errors import InputError
@@ -54,18 +55,48 @@ def signoff_sign(
     """Sign a report revision: re-authenticate, check the files, freeze the revision, record the signature.
 
     Exit status 1 when a report file no longer matches the hash recorded for it."""
+    from monitor.adapters.files.report_store import LocalReportStore
+    from monitor.domain.signatures import report_status
     from monitor.service.access import verify_password
-    from monitor.service.signoff import sign_report
+    from monitor.service.signoff import SIGNED_PREFIX, sign_report
 
     application = build_app()
     password = _password(password_stdin)
     revision = sign_report(report_id, meaning=meaning.value, user_id=user, password=password,
                            authenticate=partial(verify_password, application.uow, clock=application.clock),
-                           uow=application.uow, clock=application.clock)
+                           uow=application.uow, clock=application.clock, renderer=application.report_renderer,
+                           store=LocalReportStore())
     signature = revision["signatures"][-1]
     shown = manifestation(signature["printed_name"], signature["signed_at"].isoformat().replace("+00:00", "Z"),
                           signature["meaning"], signature["content_sha256"])
-    say(f"signed report {report_id} revision {revision['revision']}: {shown} (status {revision['status']})")
+    say(f"signed report {report_id} revision {revision['revision']}: {shown} "
+        f"(status {report_status(revision['status'])})")
+    for f in revision["files"]:
+        if f["format"].startswith(SIGNED_PREFIX):
+            say(f"  signed edition {f['format'].removeprefix(SIGNED_PREFIX)}/{f['language']}: {f['path']} "
+                f"(sha256 {f['sha256'][:12]})")
+
+
+@signoff_app.command("verify")
+def signoff_verify(
+    report_id: str = typer.Option(..., "--report-id", help="An approved report revision."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"ok": ..., "files": {path: sha256}}.'),
+) -> None:
+    """Re-render the signed edition of an approved revision from its stored content and signatures and compare
+    it byte for byte with the recorded files.
+
+    Exit status 1 when a file differs or a recorded file was changed."""
+    from monitor.adapters.files.report_store import LocalReportStore
+    from monitor.service.signoff import check_signed_edition
+
+    application = build_app()
+    with verification(as_json):
+        checked = check_signed_edition(report_id, uow=application.uow, renderer=application.report_renderer,
+                                       store=LocalReportStore())
+    if as_json:
+        emit_json({"ok": True, "report_id": report_id, "files": checked})
+        return
+    say(f"report {report_id}: signed edition intact ({len(checked)} files re-render to the recorded bytes)")
 
 
 @signoff_app.command("show")
@@ -111,7 +142,7 @@ def signoff_revise(
     """Generate the next revision of a report from the newest analysis run; it supersedes ``--report-id``."""
     from monitor.domain.periods import Period
     from monitor.service.report import write_report
-    from monitor.service.signoff import get_revision, supersede_report
+    from monitor.service.signoff import get_revision
 
     if legacy_out is not None:
         warn_deprecated("signoff revise --out DIR", "--out-dir DIR")
@@ -120,13 +151,14 @@ def signoff_revise(
     chosen_languages = split_choices(languages, REPORT_LANGUAGES, "--language")
     application = build_app()
     old = get_revision(report_id, uow=application.uow)
+    if old["status"] == "superseded":  # the new revision supersedes the period's newest one: this must be it
+        raise InputError(f"report {report_id} is already superseded: revise the newest revision instead "
+                         f"(samd-monitor signoff list --device {old['device_id']} --period {old['period']})")
     files = write_report(old["device_id"], Period.parse(old["period"]).label,
                          formats=chosen_formats, out_dir=out_dir,
-                         uow=application.uow, clock=application.clock, actor=application.settings.actor,
-                         renderer=application.report_renderer, languages=chosen_languages)
-    new = supersede_report(report_id, files.report_id, reason=reason, actor=application.settings.actor,
-                           uow=application.uow, clock=application.clock)
-    say(f"report {files.report_id} (revision {new['revision']}) supersedes {report_id}")
+                         uow=application.uow, clock=application.clock, actor=application.actor,
+                         renderer=application.report_renderer, languages=chosen_languages, reason=reason)
+    say(f"report {files.report_id} (revision {files.revision}) supersedes {report_id}")
 
 
 @signoff_app.command("list")

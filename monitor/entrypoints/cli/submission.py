@@ -20,16 +20,17 @@ def export_submission_command(
     output: Path = typer.Option(..., "--out", help="The ZIP file to write."),
     allow_draft: bool = typer.Option(False, "--allow-draft", help="Export a revision that is not approved yet."),
 ) -> None:
-    """Write one deterministic ZIP: the newest report revision (both languages), tables, README and manifest."""
+    """Write one deterministic ZIP: the newest report revision (both languages; an approved one's signed edition),
+    tables, README and manifest. The export is audited (report.export)."""
     from monitor.domain.periods import Period
     from monitor.service.submission import export_submission
 
     application = build_app()
     manifest = export_submission(device, Period.parse(period).label, output, uow=application.uow,
-                                 allow_draft=allow_draft)
+                                 clock=application.clock, actor=application.actor, allow_draft=allow_draft)
     report = manifest["report"]
-    say(f"{output}: report {report['report_id']} revision {report['revision']} ({report['status']}), "
-        f"{len(manifest['files'])} files + manifest.json")
+    say(f"{output}: report {report['report_id']} revision {report['revision']} ({report['status']}, "
+        f"{report['edition']} edition), {len(manifest['files'])} files + manifest.json")
 
 
 @export_app.command("verify")

@@ -44,6 +44,8 @@ def test_signing_freezes_and_only_a_new_revision_can_change_the_report(app, sign
 
     approved = _sign(app, signers, first, "bob", "approved")
     assert approved["status"] == "signed" and [s["meaning"] for s in approved["signatures"]] == ["authored", "approved"]
+    with pytest.raises(ConflictError, match="already approved: its signed edition is final"):
+        _sign(app, signers, first, "bob", "reviewed")  # the approval is the last signature of a revision
 
     # a change: the next revision supersedes the signed one, which can no longer be signed
     second = make_revision("corrected findings")

@@ -1,8 +1,10 @@
-"""The submission archive: complete, deterministic, valid against its schema; verification names a changed
-byte, an extra or missing file and a zip-slip entry (both engines)."""
+"""The submission archive: complete, deterministic, valid against its schema, audited; an approved revision's
+signed edition is what it carries; verification names a changed byte, an extra or missing file and a zip-slip
+entry (both engines)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -10,7 +12,9 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+from monitor.adapters.files.report_store import LocalReportStore
 from monitor.errors import ConflictError, IntegrityError
+from monitor.service.audit import list_audit
 from monitor.service.signoff import sign_report
 from monitor.service.submission import export_submission, verify_submission
 
@@ -27,16 +31,31 @@ def _rewrite(source: Path, target: Path, change) -> Path:  # type: ignore[no-unt
     return target
 
 
+class PageRenderer:
+    """Stands in for the report renderer: a page naming the identity's status and signatures."""
+
+    def html(self, content, identity, language):  # type: ignore[no-untyped-def]
+        lines = [f"{s['printed_name']} {s['role']} {s['meaning']} {s['signed_at']}" for s in identity["signatures"]]
+        return f"<p>{content['text']} {identity['status']} {language}: {'; '.join(lines)}</p>"
+
+    def pdfs(self, htmls):  # type: ignore[no-untyped-def]
+        return [html.encode("utf-8") for html in htmls]
+
+
+def _export(app, path: Path, **kwargs):  # type: ignore[no-untyped-def]
+    return export_submission("lung-nodule-ct", "2025Q3", path, uow=app.uow, clock=app.clock, actor="carol", **kwargs)
+
+
 @pytest.fixture
 def archive(app, signers, make_revision, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
     report_id = make_revision()
     with pytest.raises(ConflictError, match="not approved"):
-        export_submission("lung-nodule-ct", "2025Q3", tmp_path / "draft.zip", uow=app.uow)
+        _export(app, tmp_path / "draft.zip")
     for user, meaning in (("alice", "authored"), ("bob", "approved")):
         sign_report(report_id, meaning=meaning, user_id=user, password=PASSWORDS[user], authenticate=signers,
-                    uow=app.uow, clock=app.clock)
+                    uow=app.uow, clock=app.clock, renderer=PageRenderer(), store=LocalReportStore())
     path = tmp_path / "submission.zip"
-    export_submission("lung-nodule-ct", "2025Q3", path, uow=app.uow)
+    _export(app, path)
     return path
 
 
@@ -45,26 +64,38 @@ def test_archive_is_complete_deterministic_and_verifies(app, archive: Path, tmp_
     schema = json.loads((ROOT / "schemas" / "submission_manifest.schema.json").read_text(encoding="utf-8"))
     Draft202012Validator(schema, format_checker=FormatChecker()).validate(manifest)
     names = [f["path"] for f in manifest["files"]]
-    assert names == ["README.txt", "report/r.en.html", "report/r.json", "report/r.zh-CN.html",
+    assert names == ["README.txt", "report/r.en.signed.html", "report/r.json", "report/r.zh-CN.signed.html",
                      "tables/stratum_results.csv", "tables/ticket_transitions.csv", "tables/tickets.csv"]
     assert manifest["report"]["status"] == "signed" and len(manifest["report"]["signatures"]) == 2
+    assert manifest["report"]["edition"] == "signed"
+    with zipfile.ZipFile(archive) as z:
+        page = z.read("report/r.en.signed.html").decode("utf-8")
+    assert "approved en: Alice Zhang 张爱丽 qa authored 20" in page and "Bob Li 李博 qa approved" in page
     assert manifest["analysis"] == {"run_id": "run-q3", "input_fingerprint": "f" * 64, "config_hash": "c" * 64,
                                     "data_cutoff": "2026-02-01T00:00:00Z", "software_version": "0.test"}
+    [export] = list_audit(uow=app.uow, action="report.export")  # the export is audited, after the archive is built
+    assert export["actor"] == "carol" and export["details"]["file"] == str(archive)
+    assert export["details"]["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
     with app.uow() as unit:
-        assert manifest["audit_chain_head"] == unit.audit.head()
+        assert manifest["audit_chain_head"] == unit.audit.records(2)[1]["hash"]
     with zipfile.ZipFile(archive) as z:
         assert z.namelist() == sorted(z.namelist())
         assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         readme = z.read("README.txt").decode("utf-8")
     assert "export verify" in readme and "校验" in readme
-    again = export_submission("lung-nodule-ct", "2025Q3", tmp_path / "again.zip", uow=app.uow)
-    assert again == manifest and (tmp_path / "again.zip").read_bytes() == archive.read_bytes()
+    again = _export(app, tmp_path / "again.zip")  # the same revision: only the manifest's audit head moved on
+    moved = ("audit_chain_head", "audit_checkpoint", "files")
+    assert {k: v for k, v in again.items() if k not in moved} == {k: v for k, v in manifest.items() if k not in moved}
+    assert again["audit_chain_head"] == export["hash"]
+    with zipfile.ZipFile(archive) as one, zipfile.ZipFile(tmp_path / "again.zip") as two:
+        assert [(i.filename, i.CRC) for i in one.infolist() if i.filename != "manifest.json"] == \
+            [(i.filename, i.CRC) for i in two.infolist() if i.filename != "manifest.json"]
 
 
 def test_tampered_archives_are_named(archive: Path, tmp_path: Path) -> None:
     changed = _rewrite(archive, tmp_path / "changed.zip",
-                       lambda n, d: [(n, d.replace(b"draft", b"DRAFT") if n == "report/r.en.html" else d)])
-    with pytest.raises(IntegrityError, match="report/r.en.html: SHA-256 differs"):
+                       lambda n, d: [(n, d.replace(b"approved", b"APPROVED") if n == "report/r.en.signed.html" else d)])
+    with pytest.raises(IntegrityError, match="report/r.en.signed.html: SHA-256 differs"):
         verify_submission(changed)
     with zipfile.ZipFile(archive) as z:
         info = z.getinfo("report/r.json")
