@@ -1,5 +1,8 @@
 """Deliver queued ticket events (the transactional outbox ``webhook_outbox``) to the ticket webhook.
 
+Each event's payload carries the ticket's CAPA record (``capa``, as it was when the event was queued;
+:mod:`monitor.service.tickets`), so a receiver's ticketing system holds the 12 items of regulatory.md section 3.
+
 Events are queued in the same transaction as the ticket change they describe, so none is lost;
 delivery is at-least-once: an event is marked delivered only after the receiver's 2xx answer, so one
 whose answer was lost (timeout, crash, restart) is sent again with the same ``delivery_id``, and one
