@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from monitor.domain.periods import Period
 from monitor.synthetic import population as pop
 from monitor.synthetic.lung_nodule import DemoScenario
 
@@ -45,7 +44,7 @@ def generate_safety_events(scenario: DemoScenario, *, device_id: str = "lung-nod
     rng = np.random.default_rng(np.random.SeedSequence(entropy=scenario.seed, spawn_key=(0x5AFE,)))
     rows: list[dict[str, object]] = []
     for quarter in scenario.quarters:
-        start = pd.Timestamp(Period.parse(quarter).bounds_utc(_zone())[0])
+        start = _quarter_start(quarter)
         drift = quarter == scenario.drift_quarter
         for s, site in enumerate(pop.SITE_IDS):
             for kind, seriousness, codes, text in _ROUTINE:
@@ -87,7 +86,7 @@ def _drift_events(start: pd.Timestamp, quarter: str) -> list[dict[str, object]]:
     ]
 
 
-def _zone():  # type: ignore[no-untyped-def]
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("Asia/Shanghai")
+def _quarter_start(quarter: str) -> pd.Timestamp:
+    """The first instant of a calendar quarter (``YYYYQn``) in the scenario's time zone (Asia/Shanghai)."""
+    year, q = int(quarter[:4]), int(quarter[-1])
+    return pd.Timestamp(f"{year}-{3 * q - 2:02d}-01", tz="Asia/Shanghai")
