@@ -52,6 +52,7 @@ class AuditVerification(BaseModel):
     anchors: int
     checkpoints: int
     rows: int
+    broken: str | None  # the first broken link, when the chain itself is broken
     problems: tuple[str, ...]
 
     @property
@@ -71,7 +72,7 @@ def _verification(chain: ChainReport, keys: Mapping[str, AuditKey], problems: li
         ok=not problems, records=chain.records, head=chain.head, head_seq=chain.head_seq, head_at=chain.head_at,
         mode=chain.mode, key_ids=tuple(sorted(keys)), unverified=chain.unverified,
         unknown_key_ids=chain.unknown_key_ids, anchors=anchors, checkpoints=checkpoints, rows=rows,
-        problems=tuple(problems))
+        broken=None if chain.broken is None else chain.broken.describe(), problems=tuple(problems))
 
 
 def verify_audit(*, uow: UnitOfWorkFactory, keys: Sequence[AuditKey] | None = None, heads: Sequence[str] = (),
