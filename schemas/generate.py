@@ -21,6 +21,7 @@ from typing import Any
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 DEVICE_SCHEMA_PATH = SCHEMA_DIR / "device.schema.json"
+TICKETS_SCHEMA_PATH = SCHEMA_DIR / "tickets.schema.json"
 REPORT_SCHEMA_PATH = SCHEMA_DIR / "report.schema.json"
 BASE_ID = "https://samd-monitor.example/schemas/"
 
@@ -85,7 +86,129 @@ def report_schema() -> dict[str, Any]:
     return schema
 
 
-GENERATED = {DEVICE_SCHEMA_PATH: device_schema, REPORT_SCHEMA_PATH: report_schema}
+TICKETS_DESCRIPTION = (
+    "Corrective-action (CAPA / retraining) tickets with their evidence and CAPA records, oldest first "
+    "(monitor.service.tickets.tickets_as_json). Written by `samd-monitor tickets export --format json [--device ID] "
+    "[--status S] [--out FILE]`; one ticket's record by `samd-monitor tickets capa export ID --format json`. An "
+    "analysis opens one ticket per group of overlapping shortfall findings, fixing its severity, containment, "
+    "data-collection target and acceptance criteria, and its CAPA record with the 12 items of regulatory.md section "
+    "3 (docs/tickets.md). The report JSON (report.schema.json) embeds the tickets of its findings in the same form. "
+    "Timestamps are UTC. Generated from the pydantic model monitor.domain.capa.document.TicketsDocument by "
+    "schemas/generate.py; do not edit."
+)
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def _tidy(node: Any, renames: dict[str, str]) -> Any:
+    """Definitions in snake_case (``#/$defs/ticket``), no per-property titles, unknown properties allowed."""
+    if isinstance(node, list):
+        return [_tidy(v, renames) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "title" and isinstance(value, str) or (key == "additionalProperties" and value is False):
+            continue
+        if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
+            value = "#/$defs/" + renames[value.removeprefix("#/$defs/")]
+        if key in ("properties", "$defs") and isinstance(value, dict):
+            out[key] = {renames.get(k, k) if key == "$defs" else k: _tidy(v, renames) for k, v in value.items()}
+        else:
+            out[key] = _tidy(value, renames)
+    return out
+
+
+def tickets_schema() -> dict[str, Any]:
+    """The tickets-export JSON Schema (draft 2020-12), generated from the pydantic models."""
+    if str(SCHEMA_DIR.parent) not in sys.path:
+        sys.path.insert(0, str(SCHEMA_DIR.parent))
+    from monitor.domain.capa.document import TicketsDocument
+
+    generated = TicketsDocument.model_json_schema()
+    renames = {name: _snake(name) for name in generated.get("$defs", {})}
+    generated = _tidy(generated, renames)
+    generated.pop("description", None)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": BASE_ID + "tickets.schema.json",
+        "title": "samd-monitor corrective-action tickets export",
+        "description": TICKETS_DESCRIPTION,
+        **generated,
+    }
+
+
+ANALYSIS_SCHEMA_PATH = SCHEMA_DIR / "analysis.schema.json"
+
+
+def _analysis_node(node: Any, renames: dict[str, str], *, keywords: bool = True) -> Any:
+    """``node`` with definitions renamed (``renames``: a new name or a reference elsewhere), without pydantic's
+    titles and ``additionalProperties: true`` (the default: a :class:`Part` keeps undeclared properties)."""
+    if isinstance(node, list):
+        return [_analysis_node(v, renames) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if not keywords:  # the names of properties or definitions, each mapped to a schema
+        return {k: _analysis_node(v, renames) for k, v in node.items()}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title" or (key == "additionalProperties" and value is True):
+            continue
+        if key == "$ref":
+            target = renames[value.removeprefix("#/$defs/")]
+            out[key] = target if "#" in target else "#/$defs/" + target
+        else:
+            out[key] = _analysis_node(value, renames, keywords=key not in ("properties", "$defs"))
+    return out
+
+
+def analysis_schema() -> dict[str, Any]:
+    """The analysis-document JSON Schema, generated from :class:`AnalysisDocument`: definitions in snake_case
+    (``#/$defs/cusum_chart``), the device configuration's models referred to in ``device.schema.json``, and the
+    value types other schemas refer to (:data:`monitor.domain.analysis_document.values.SHARED`) under their names."""
+    if str(SCHEMA_DIR.parent) not in sys.path:
+        sys.path.insert(0, str(SCHEMA_DIR.parent))
+    from pydantic import TypeAdapter
+
+    from monitor.domain.analysis_document import AnalysisDocument
+    from monitor.domain.analysis_document.values import SHARED
+    from monitor.domain.device import DeviceConfig
+
+    generated = AnalysisDocument.model_json_schema(by_alias=True)
+    definitions = generated.pop("$defs", {})
+    device_definitions = DeviceConfig.model_json_schema().get("$defs", {})
+    renames = {}
+    for name, definition in definitions.items():
+        if name in device_definitions:
+            if definition != device_definitions[name]:
+                raise ValueError(f"{name}: an analysis model has the name of a different device-configuration model")
+            renames[name] = f"device.schema.json#/$defs/{name}"
+        else:
+            renames[name] = _snake(name)
+    clashes = set(renames.values()) & set(SHARED)
+    if clashes:
+        raise ValueError(f"model names clash with shared value types: {sorted(clashes)}")
+    own = {renames[n]: _analysis_node(d, renames) for n, d in definitions.items() if "#" not in renames[n]}
+    shared = {name: _analysis_node(TypeAdapter(kind).json_schema(), renames) for name, kind in SHARED.items()}
+    body = _analysis_node(generated, renames)
+    description = body.pop("description")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": BASE_ID + "analysis.schema.json",
+        "title": "samd-monitor analysis document",
+        "description": description + " Generated from the pydantic model "
+                                     "monitor.domain.analysis_document.AnalysisDocument by schemas/generate.py; do "
+                                     "not edit.",
+        **body,
+        "$defs": dict(sorted((shared | own).items())),
+    }
+
+
+#: Every generated schema file and its builder (the report's is built on the committed file: after the analysis).
+GENERATED = {DEVICE_SCHEMA_PATH: device_schema, TICKETS_SCHEMA_PATH: tickets_schema,
+             ANALYSIS_SCHEMA_PATH: analysis_schema, REPORT_SCHEMA_PATH: report_schema}
 
 
 def render(schema: dict[str, Any]) -> str:
@@ -94,19 +217,17 @@ def render(schema: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    stale = []
-    for path, build in GENERATED.items():
-        text = render(build())
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        if "--check" in argv:
-            if current != text:
-                stale.append(path)
-            continue
+    outputs = {path: render(build()) for path, build in GENERATED.items()}
+    if "--check" in argv:
+        stale = [path for path, text in outputs.items()
+                 if (path.read_text(encoding="utf-8") if path.exists() else "") != text]
+        for path in stale:
+            print(f"{path} is out of date: run `python schemas/generate.py`", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in outputs.items():
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path}")
-    for path in stale:
-        print(f"{path} is out of date: run `python schemas/generate.py`", file=sys.stderr)
-    return 1 if stale else 0
+    return 0
 
 
 if __name__ == "__main__":

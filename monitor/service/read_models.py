@@ -5,16 +5,20 @@ stored thing, filled by the read repository (:class:`monitor.service.ports.ReadR
 response models are these models (``monitor/entrypoints/api/models.py`` names them for OpenAPI and leaves
 out what a client must not see, such as a report file's server path); the dashboard turns them into
 frames; the report into its JSON content.
-Analysis documents, evidence and configurations stay JSON documents (``dict``): their schemas are in
-``schemas/``.
+Evidence and configurations stay JSON documents (``dict``): their schemas are in ``schemas/``. A run's
+analysis document is stored JSON too (``Run.document``, which the consumers read) and typed on demand
+(``Run.analysis``: :class:`monitor.domain.analysis_document.AnalysisDocument`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from monitor.domain.analysis_document import AnalysisDocument, validated
 
 __all__ = [
     "AuditRecord", "Batch", "Device", "DeviceHeader", "DeviceSummary", "Finding", "Page", "PeriodSummary",
@@ -96,9 +100,16 @@ class RunHeader(ReadModel):
 
 
 class Run(RunHeader):
-    """A stored analysis run with its document (``schemas/analysis.schema.json``)."""
+    """A stored analysis run with its document (``schemas/analysis.schema.json``): as stored JSON (``document``),
+    and typed (``analysis``, validated when first read)."""
 
     document: dict[str, Any] = Field(..., description="The analysis document (schemas/analysis.schema.json).")
+
+    @cached_property
+    def analysis(self) -> AnalysisDocument:
+        """The document as the typed model (:class:`pydantic.ValidationError` if the stored JSON breaks it, e.g. a
+        run stored by a development build older than one of its required sections)."""
+        return validated(self.document)
 
 
 class StratumResult(ReadModel):

@@ -46,6 +46,8 @@ SCHEMA_DIR = ROOT / "schemas"
 BASE_ID = "https://samd-monitor.example/schemas/"
 # Every schema in the folder is checked by the generic tests below (a new schema joins them by existing).
 SCHEMA_NAMES = tuple(sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json")))
+# Generated schemas are checked against their generator; "analysis" stays in the description check (its models
+# carry the descriptions).
 HAND_WRITTEN = tuple(n for n in SCHEMA_NAMES if n != "device")
 DEVICE_ID = "lung-nodule-ct"
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -199,6 +201,13 @@ def test_report_schema_file_equals_the_generated_schema() -> None:
     expected = generator.render(generator.report_schema())
     assert _path("report").read_text(encoding="utf-8") == expected, \
         "schemas/report.schema.json is stale: run `.venv/bin/python schemas/generate.py`"
+
+
+def test_analysis_schema_file_equals_the_generated_schema() -> None:
+    generator = _load_generator()
+    expected = generator.render(generator.analysis_schema())
+    assert _path("analysis").read_text(encoding="utf-8") == expected, \
+        "schemas/analysis.schema.json is stale: run `.venv/bin/python schemas/generate.py`"
 
 
 def test_generated_device_schema_mirrors_the_model() -> None:
@@ -699,6 +708,28 @@ def test_analysis_document_from_the_pure_core_validates(variant: str) -> None:
     assert_valid("analysis", document)
 
 
+@pytest.mark.parametrize("variant", ("example", "richer"))
+def test_analysis_document_round_trips_through_the_typed_model(variant: str) -> None:
+    """The document as the producers compose it is what the typed model gives back, as JSON text (stored
+    documents are hashed)."""
+    from monitor.domain.analysis_document import as_json, validated
+
+    text = _pure_json(variant)
+    assert json.dumps(as_json(validated(json.loads(text)))) == text
+
+
+def _model_accepts(document: dict[str, Any]) -> bool:
+    from pydantic import ValidationError
+
+    from monitor.domain.analysis_document import validated
+
+    try:
+        validated(document)
+    except ValidationError:
+        return False
+    return True
+
+
 @cache
 def _compact_json() -> str:
     """The example document with its rows cut to a few (the first three of each list, and the first
@@ -828,6 +859,8 @@ def test_broken_analysis_documents_fail(path: str, value: Any) -> None:
     document = json.loads(_compact_json())
     broken = _set(document, path, value)
     assert not validator("analysis", strict=True).is_valid(broken)
+    # the typed model decides as the schema does (it keeps additive fields, as the schema allows them)
+    assert _model_accepts(broken) is validator("analysis").is_valid(broken)
     if value is STRICT_ONLY:  # additive fields are allowed outside the tests' strict mode
         assert validator("analysis").is_valid(broken)
 
@@ -855,7 +888,9 @@ def test_broken_analysis_documents_fail(path: str, value: Any) -> None:
 )
 def test_values_the_code_can_write_validate(path: str, value: Any) -> None:
     """Nulls and edge cases that the sample does not happen to contain but the code can write."""
-    assert_valid("analysis", _set(json.loads(_compact_json()), path, value))
+    document = _set(json.loads(_compact_json()), path, value)
+    assert_valid("analysis", document)
+    assert _model_accepts(document)
 
 
 @pytest.mark.parametrize(
@@ -874,20 +909,29 @@ def test_values_the_code_can_write_validate(path: str, value: Any) -> None:
 def test_result_fields_must_agree_with_the_status(status: str, field: str, value: Any) -> None:
     document = json.loads(_compact_json())
     i = next(i for i, r in enumerate(document["results"]) if r["status"] == status and r["level"] > 0)
-    assert not validator("analysis").is_valid(_set(document, f"results.{i}.{field}", value))
+    broken = _set(document, f"results.{i}.{field}", value)
+    assert not validator("analysis").is_valid(broken)
+    assert not _model_accepts(broken)  # the same rule, declared once (monitor.domain.analysis_document.results)
 
 
 # --------------------------------------------------------------------------- (e) the demo's report
-def test_demo_report_validates_with_every_section_filled(tmp_path: Path) -> None:
+def test_demo_report_validates_with_every_section_filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo's report JSON: five synthetic quarters (a reference window, EWMA history, CUSUM charts
-    run from the first prediction), pending labels and interventions, so every section has rows."""
+    run from the first prediction), pending labels and interventions, so every section has rows. Each analysis
+    document, as the producers compose it, comes back from the typed model as the same JSON text."""
     import io
 
     from rich.console import Console
 
+    import monitor.service.analyze as analyze
+    from monitor.domain.analysis_document import as_json, validated
     from monitor.entrypoints.demo import run_demo
 
+    composed: list[str] = []
+    monkeypatch.setattr(analyze, "validated", lambda document: composed.append(json.dumps(document)) or
+                        validated(document))
     result = run_demo(out_dir=tmp_path, seed=20251, scale=0.02, database_url=None, console=Console(file=io.StringIO()))
+    assert composed and all(json.dumps(as_json(validated(json.loads(text)))) == text for text in composed)
     report = json.loads(Path(result["report"]["json"]).read_text(encoding="utf-8"))  # type: ignore[index]
     assert_valid("report", report)
     analysis = report["analysis"]
