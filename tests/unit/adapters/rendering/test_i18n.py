@@ -17,7 +17,9 @@ from monitor.adapters.rendering.i18n import (
     translator,
 )
 from monitor.adapters.rendering.normalise import FAMILIES
+from monitor.domain.tickets import STATUSES as TICKET_STATUSES
 from monitor.errors import ReportError
+from monitor.service.queries import BatchKind
 
 SCHEMA_DIR = Path(__file__).resolve().parents[4] / "schemas"
 
@@ -74,10 +76,17 @@ def test_the_template_uses_only_existing_keys() -> None:
 
 def test_dynamic_keys_of_the_template_cover_every_value_they_take() -> None:
     prefixes = set(DYNAMIC_PREFIXES.findall(TEMPLATE))
-    assert prefixes == {"status.", "metric.", "signoff.", "decision.family.", "decision.family_signal.",
-                        "decision.method_name.", "drift.reference_source.", "drift.verdict.", "drift.reason."}
+    assert prefixes >= {"status.", "metric.", "signoff.", "decision.family.", "decision.family_signal.",
+                        "decision.method_name.", "drift.reference_source.", "drift.verdict.",
+                        "findings.ticket_status.", "findings.ticket_title.", "provenance.kind.", "additional.label."}
     for language in LANGUAGES:
         messages = catalog(language)
+        for prefix in prefixes:  # a key built at render time names a family of messages that exists
+            assert any(key.startswith(prefix) for key in messages), (language, prefix)
+        # the report renders a ticket's title and status from its fields, and a batch's kind, in the language
+        assert {f"findings.ticket_status.{s}" for s in TICKET_STATUSES} <= set(messages)
+        assert {f"findings.ticket_title.{m}" for m in ("sensitivity", "specificity", "ppv", "npv")} <= set(messages)
+        assert {f"provenance.kind.{k.value}" for k in BatchKind} <= set(messages)
         # the decision rule's outcomes, and "ok" of documents stored before it (still rendered)
         for value in ("flagged", "conforming", "inconclusive", "insufficient", "not_tested", "ok", "draft", "signed",
                       "superseded", "provisional"):
