@@ -187,7 +187,6 @@ tickets_app.add_typer(capa_app, name="capa")
 CapaSection = Literal["identification", "risk", "reportability", "containment", "root_cause", "modification",
                       "data_management", "acceptance", "impact", "verification", "approvals"]
 CapaMeaning = Literal["reviewed", "approved"]
-CapaFormat = Literal["json", "pdf", "html"]
 
 
 def _values(pairs: list[str], json_text: Optional[str], file: Optional[Path]) -> dict[str, Any]:
@@ -280,8 +279,8 @@ def capa_freeze(ticket_id: str = typer.Argument(..., help="e.g. RT-000001")) -> 
     say(f"{ticket_id}: acceptance criteria frozen at {record.acceptance.frozen_at.isoformat()}")
 
 
-@capa_app.command("verify")
-def capa_verify(
+@capa_app.command("qualify")
+def capa_qualify(
     ticket_id: str = typer.Argument(..., help="e.g. RT-000001"),
     run: str = typer.Option(..., "--run", help="The analysis run of the newer model version."),
 ) -> None:
@@ -322,28 +321,28 @@ def capa_sign(
 @capa_app.command("export")
 def capa_export(
     ticket_id: str = typer.Argument(..., help="e.g. RT-000001"),
-    fmt: CapaFormat = typer.Option("json", "--format", help="json (schemas/tickets.schema.json#/$defs/capa_record), "
-                                   "pdf or html."),
+    output: Optional[Path] = typer.Option(None, "--out", help="File to write: .json, .pdf or .html by its suffix "
+                                          "(default: JSON on standard output)."),
     language: Literal["en", "zh-CN"] = typer.Option("en", "--language", help="PDF/HTML language."),
-    output: Optional[Path] = typer.Option(None, "--out", help="File to write (JSON: default standard output)."),
 ) -> None:
-    """Export a ticket's CAPA record as JSON, PDF or HTML."""
+    """Export a ticket's CAPA record as JSON (schemas/tickets.schema.json#/$defs/capa_record), PDF or HTML."""
     from monitor.errors import InputError
     from monitor.service.tickets import capa_record, get_ticket
 
     application = build_app()
     record = capa_record(ticket_id, uow=application.uow)
-    if fmt == "json":
+    kind = "json" if output is None else output.suffix.lower().lstrip(".")
+    if kind == "json":
         data = (json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode()
-    else:
+    elif kind in ("pdf", "html"):
         from monitor.adapters.rendering.ticket_pdf import ticket_html, ticket_pdf
 
         status = get_ticket(ticket_id, uow=application.uow)["status"]
-        data = (ticket_pdf(record, status=status, language=language) if fmt == "pdf"
+        data = (ticket_pdf(record, status=status, language=language) if kind == "pdf"
                 else ticket_html(record, status=status, language=language).encode())
+    else:
+        raise InputError("--out must end in .json, .pdf or .html")
     if output is None:
-        if fmt == "pdf":
-            raise InputError("--format pdf needs --out FILE")
         sys.stdout.buffer.write(data)
         return
     output.write_bytes(data)
