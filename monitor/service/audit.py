@@ -76,18 +76,20 @@ def _verification(chain: ChainReport, keys: Mapping[str, AuditKey], problems: li
 
 
 def verify_audit(*, uow: UnitOfWorkFactory, keys: Sequence[AuditKey] | None = None, heads: Sequence[str] = (),
-                 checkpoints: Sequence[Checkpoint] = (), raise_on_problem: bool = True) -> AuditVerification:
+                 checkpoints: Sequence[Checkpoint] = (), strict: bool | None = None,
+                 raise_on_problem: bool = True) -> AuditVerification:
     """Verify the chain and everything anchored to it; raise :class:`IntegrityError` naming every problem
     (unless ``raise_on_problem`` is false: then they are in the result).
 
-    ``keys``: the keys to recompute with, given explicitly (then every keyed record must verify with one of
-    them); default: the configured key when its file exists. ``heads``: chain heads (or prefixes of at least
+    ``keys``: the keys to recompute with, given explicitly (then, unless ``strict`` is false, every keyed record
+    must verify with one of them); default: the configured key when its file exists (records keyed with another
+    key are then checked for their links only, unless they follow records of the known key). ``heads``: chain heads (or prefixes of at least
     12 hex digits) recorded elsewhere, e.g. printed in a report; ``checkpoints``: checkpoints read from
     checkpoint files or submission archives. Heads recorded by report revisions are always checked.
     """
     with uow() as unit:
         available = {k.key_id: k for k in keys} if keys is not None else unit.audit.keys()
-        chain = verify_chain(list(unit.audit.chain()), available, strict=keys is not None)
+        chain = verify_chain(list(unit.audit.chain()), available, strict=keys is not None if strict is None else strict)
         problems: list[str] = []
         rows = 0
         anchors = [(f"report {report_id}", head) for report_id, head in unit.revisions.audit_heads()]
