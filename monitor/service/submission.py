@@ -174,7 +174,7 @@ def export_submission(device_id: str, period: str, out: Path, *, uow: UnitOfWork
     manifest = json.loads(entries[MANIFEST_NAME])
     archive = buffer.getvalue()
     record_export(uow=uow, clock=clock, actor=actor, kind="submission", report_id=manifest["report"]["report_id"],
-                  file=str(out), sha256=hashlib.sha256(archive).hexdigest(), size=len(archive),
+                  file=str(out.resolve()), sha256=hashlib.sha256(archive).hexdigest(), size=len(archive),
                   extra={"edition": manifest["report"]["edition"], "revision": manifest["report"]["revision"]})
     return manifest  # type: ignore[no-any-return]
 
