@@ -29,8 +29,8 @@ def export_submission_command(
     manifest = export_submission(device, Period.parse(period).label, output, uow=application.uow,
                                  clock=application.clock, actor=application.actor, allow_draft=allow_draft)
     report = manifest["report"]
-    say(f"{output}: report {report['report_id']} revision {report['revision']} ({report['status']}, "
-        f"{report['edition']} edition), {len(manifest['files'])} files + manifest.json")
+    say(f"{output}: report {report['report_id']} revision {report['revision']} ({report['status']}), "
+        f"{report['edition']} edition, {len(manifest['files'])} files + manifest.json")
 
 
 @export_app.command("verify")
