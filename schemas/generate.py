@@ -1,15 +1,16 @@
 """Regenerate the generated JSON Schemas: ``schemas/device.schema.json`` from the pydantic model
-:class:`DeviceConfig`, and the ``sections`` part of ``schemas/report.schema.json`` from the models of the
+:class:`DeviceConfig`, ``schemas/analysis.schema.json`` from :class:`AnalysisDocument`
+(``monitor/domain/analysis_document/``; docs/analysis-document.md), ``schemas/tickets.schema.json`` from
+:class:`TicketsDocument`, and the ``sections`` part of ``schemas/report.schema.json`` from the models of the
 report's content sections (:mod:`monitor.service.report_sections`).
 
 Usage (from the repository root, with the project's virtual environment)::
 
-    .venv/bin/python schemas/generate.py          # rewrite the file
-    .venv/bin/python schemas/generate.py --check  # exit 1 if the file is out of date
+    .venv/bin/python schemas/generate.py          # rewrite the files
+    .venv/bin/python schemas/generate.py --check  # exit 1 if a file is out of date
 
-The device schema is never edited by hand: change ``monitor/domain/device.py`` (or
-``monitor/domain/strata.py``) and run this script. ``tests/unit/test_schemas.py``
-fails when the committed file differs from what this script generates.
+The generated schemas are never edited by hand: change the models and run this script.
+``tests/unit/test_schemas.py`` fails when a committed file differs from what this script generates.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def report_schema() -> dict[str, Any]:
 TICKETS_DESCRIPTION = (
     "Corrective-action (CAPA / retraining) tickets with their evidence and CAPA records, oldest first "
     "(monitor.service.tickets.tickets_as_json). Written by `samd-monitor tickets export --format json [--device ID] "
-    "[--status S] [--out FILE]`; one ticket's record by `samd-monitor tickets capa export ID --format json`. An "
+    "[--status S] [--out FILE]`; one ticket's record by `samd-monitor tickets capa export ID`. An "
     "analysis opens one ticket per group of overlapping shortfall findings, fixing its severity, containment, "
     "data-collection target and acceptance criteria, and its CAPA record with the 12 items of regulatory.md section "
     "3 (docs/tickets.md). The report JSON (report.schema.json) embeds the tickets of its findings in the same form. "
@@ -144,8 +145,9 @@ ANALYSIS_SCHEMA_PATH = SCHEMA_DIR / "analysis.schema.json"
 
 
 def _analysis_node(node: Any, renames: dict[str, str], *, keywords: bool = True) -> Any:
-    """``node`` with definitions renamed (``renames``: a new name or a reference elsewhere), without pydantic's
-    titles and ``additionalProperties: true`` (the default: a :class:`Part` keeps undeclared properties)."""
+    """``node`` with definitions renamed (``renames``: a new name or a reference elsewhere), descriptions on one
+    line, without pydantic's titles and ``additionalProperties: true`` (the default: a part keeps undeclared
+    properties)."""
     if isinstance(node, list):
         return [_analysis_node(v, renames) for v in node]
     if not isinstance(node, dict):
@@ -159,6 +161,8 @@ def _analysis_node(node: Any, renames: dict[str, str], *, keywords: bool = True)
         if key == "$ref":
             target = renames[value.removeprefix("#/$defs/")]
             out[key] = target if "#" in target else "#/$defs/" + target
+        elif key == "description" and isinstance(value, str):
+            out[key] = " ".join(value.split())  # a model's docstring is wrapped
         else:
             out[key] = _analysis_node(value, renames, keywords=key not in ("properties", "$defs"))
     return out

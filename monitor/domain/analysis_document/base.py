@@ -110,15 +110,16 @@ class When:
     condition: Mapping[str, tuple[Any, ...]]
     then: Mapping[str, Check]
 
-    def applies(self, part: BaseModel) -> bool:
-        return all(getattr(part, name) in values for name, values in self.condition.items())
-
-    def violations(self, part: BaseModel) -> list[str]:
-        if not self.applies(part):
+    def violations(self, values: Mapping[str, Any]) -> list[str]:
+        """What ``values`` (a part's fields) break of the rule: one statement per failed check."""
+        for name, allowed in self.condition.items():
+            if values[name] not in allowed:
+                return []
+        failed = [name for name, check in self.then.items() if not check.holds(values[name])]
+        if not failed:
             return []
-        where = " and ".join(f"{name} is {' or '.join(map(repr, values))}" for name, values in self.condition.items())
-        return [f"{name} {check} when {where}" for name, check in self.then.items()
-                if not check.holds(getattr(part, name))]
+        where = " and ".join(f"{name} is {' or '.join(map(repr, allowed))}" for name, allowed in self.condition.items())
+        return [f"{name} {self.then[name]} when {where}" for name in failed]
 
     def schema(self) -> dict[str, Any]:
         """The rule as JSON Schema ``if``/``then``."""
@@ -141,7 +142,8 @@ STRATUM_MATCHES_LEVEL = (
 )
 
 
-def _with_conditions(schema: dict[str, Any], model: type[BaseModel]) -> None:
+def _schema_extra(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The part's cross-field rules, in its JSON Schema."""
     conditions: tuple[When, ...] = getattr(model, "__conditions__", ())
     if conditions:
         schema["allOf"] = [rule.schema() for rule in conditions]
@@ -151,14 +153,15 @@ class Part(BaseModel):
     """A part of the analysis document: strict, frozen, keeping properties it does not declare."""
 
     model_config = ConfigDict(strict=True, frozen=True, extra="allow", serialize_by_alias=True,
-                              json_schema_extra=_with_conditions)
+                              json_schema_extra=_schema_extra)
 
     #: Cross-field rules of the part (checked after the fields; written into its JSON Schema).
     __conditions__: ClassVar[tuple[When, ...]] = ()
 
     @model_validator(mode="after")
     def _check_conditions(self) -> Part:
-        problems = [problem for rule in self.__conditions__ for problem in rule.violations(self)]
+        values = self.__dict__
+        problems = [problem for rule in self.__conditions__ for problem in rule.violations(values)]
         if problems:
             raise ValueError("; ".join(problems))
         return self

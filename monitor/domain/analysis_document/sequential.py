@@ -1,4 +1,6 @@
-"""TODO"""
+"""Sequential monitoring: the Bernoulli CUSUM charts (Page 1954; Reynolds & Stoumbos 1999) with their dated
+alarms and daily path, the EWMA charts of the per-period rates (Lucas & Saccucci 1990), and the CUSUM charts
+that alarmed in the period (sequential_alarms); docs/sequential.md."""
 
 from __future__ import annotations
 
@@ -6,26 +8,29 @@ from typing import Annotated, Literal
 
 from pydantic import Field, MISSING
 
-from monitor.domain.analysis_document.base import ClosedPart, Part, STRATUM_MATCHES_LEVEL, When
+from monitor.domain.analysis_document.base import ClosedPart, Part, STRATUM_MATCHES_LEVEL
 from monitor.domain.analysis_document.values import (
     AboveOne, AtLeastOne, Count, Date, Metric, ModelVersion, NonNegative, Number, OpenUnit, PeriodLabel, Positive,
-    PositiveCount, PositiveUnit, Probability, StratumKey, TicketId, TimestampZ, Trials, Uuid,
+    PositiveCount, PositiveUnit, Probability, StratumKey, TicketId, TimestampZ, Uuid,
 )
 
 __all__ = ["CusumAlarm", "CusumChart", "CusumPath", "EwmaChart", "Sequential", "SequentialAlarm"]
+
+#: What fixed a CUSUM chart's ARL0 before the period.
+DesignBasis = Literal["cases_known_before_period", "cases_per_year_configured", "minimum_arl0"]
 
 
 class CusumAlarm(Part):
     """One CUSUM alarm, dated by when its case became known to the service."""
 
     known_on: Date = Field(description=(
-        'Calendar date, in the device time zone (rules timezone), on which the alarming case became known: '
+        "Calendar date, in the device time zone (rules timezone), on which the alarming case became known: "
         "the alarm's date."))
-    known_at_utc: TimestampZ = Field(description='The same instant in UTC.')
+    known_at_utc: TimestampZ = Field(description="The same instant in UTC.")
     case_index: PositiveCount = Field(description=(
         "1-based position of the alarming case in the chart since the model version's first known case."))
     case_in_period: PositiveCount = Field(description="1-based position of the alarming case in the period's segment.")
-    statistic: Positive = Field(description='CUSUM statistic reached (at least h).')
+    statistic: Positive = Field(description="CUSUM statistic reached (at least h).")
 
 
 class CusumPath(ClosedPart):
@@ -56,48 +61,48 @@ class CusumChart(Part):
 
     __conditions__ = STRATUM_MATCHES_LEVEL
 
-    model_version: ModelVersion = Field(description='Model version.')
-    stratum: StratumKey = Field(description='Stratum key.')
+    model_version: ModelVersion = Field(description="Model version.")
+    stratum: StratumKey = Field(description="Stratum key.")
     level: Literal[0, 1, 2] = Field(description=(
-        'Stratum level of the stratum (0 overall, 1 single attribute, 2 pairwise intersection).'))
-    metric: Literal['sensitivity', 'specificity'] = Field(description=(
-        'The watched metric: sensitivity (events are misses among confirmed positives) or specificity (events'
-        ' are false positives among confirmed negatives).'))
-    order: Literal['known_at'] = Field(description=(
-        'Order in which cases enter the chart: known_at (when both the prediction and its current label had '
-        'been ingested).'))
-    verification: Literal['complete', 'audit_sample'] = Field(description=(
+        "Stratum level of the stratum (0 overall, 1 single attribute, 2 pairwise intersection)."))
+    metric: Literal["sensitivity", "specificity"] = Field(description=(
+        "The watched metric: sensitivity (events are misses among confirmed positives) or specificity (events"
+        " are false positives among confirmed negatives)."))
+    order: Literal["known_at"] = Field(description=(
+        "Order in which cases enter the chart: known_at (when both the prediction and its current label had "
+        "been ingested)."))
+    verification: Literal["complete", "audit_sample"] = Field(description=(
         "The device's verification design (labels.verification)."))
     in_control_event_rate: OpenUnit = Field(description=(
-        'In-control event rate p0 = 1 - claim of the metric in this stratum (among all cases of the stratum).'))
+        "In-control event rate p0 = 1 - claim of the metric in this stratum (among all cases of the stratum)."))
     designed_event_rate: OpenUnit = Field(description=(
         "Event rate p1 the chart is designed to detect: p0 + rules.cusum_drop (default: the claim's margin), "
-        'at most 0.999.'))
+        "at most 0.999."))
     charted_in_control_event_rate: OpenUnit = Field(description=(
-        'In-control event rate among the cases the chart sees: in_control_event_rate under complete '
-        'verification; under audit_sample its image among the verified cases, p a / (p a + (1 - p) b) with a,'
+        "In-control event rate among the cases the chart sees: in_control_event_rate under complete "
+        "verification; under audit_sample its image among the verified cases, p a / (p a + (1 - p) b) with a,"
         " b the sampling fractions of the event's and the other AI call (Begg & Greenes 1983)."))
     charted_designed_event_rate: OpenUnit = Field(description=(
-        'Designed event rate among the cases the chart sees (designed_event_rate mapped as '
-        'charted_in_control_event_rate).'))
+        "Designed event rate among the cases the chart sees (designed_event_rate mapped as "
+        "charted_in_control_event_rate)."))
     h: Positive = Field(description=(
-        'Decision threshold on the log-likelihood-ratio CUSUM statistic: the smallest multiple of 0.001 whose'
-        ' in-control average run length (Markov chain of Brook & Evans 1972, on the charted rates) reaches '
+        "Decision threshold on the log-likelihood-ratio CUSUM statistic: the smallest multiple of 0.001 whose"
+        " in-control average run length (Markov chain of Brook & Evans 1972, on the charted rates) reaches "
         "the chart's target ARL0."))
     arl0: AboveOne = Field(description=(
-        'In-control average run length attained at h, in charted cases (at least its target). The target is '
+        "In-control average run length attained at h, in charted cases (at least its target). The target is "
         "fixed before the period (design_basis): the chart's cases known by the period's start and predicted "
-        'in the year before it, annualised, x the number of charts of the model version / '
-        'rules.cusum_false_alarms_per_year, at least rules.cusum_arl0, rounded up to the grid 1000 x 2^k (so '
-        'at least 1000).'))
+        "in the year before it, annualised, x the number of charts of the model version / "
+        "rules.cusum_false_alarms_per_year, at least rules.cusum_arl0, rounded up to the grid 1000 x 2^k (so "
+        "at least 1000)."))
     detection_delay: AtLeastOne = Field(description=(
-        'Expected detection delay: average run length (ARL1, in confirmed cases of the chart) when the event '
-        'rate is designed_event_rate.'))
-    design_basis: Literal['cases_known_before_period', 'cases_per_year_configured', 'minimum_arl0'] = Field(description=(
+        "Expected detection delay: average run length (ARL1, in confirmed cases of the chart) when the event "
+        "rate is designed_event_rate."))
+    design_basis: DesignBasis = Field(description=(
         "What fixed the chart's ARL0 before the period: cases_known_before_period (the chart's yearly volume "
         "from the cases known by the period's start), cases_per_year_configured (none known: "
-        'rules.cusum_cases_per_year for every chart) or minimum_arl0 (none known and no volume configured: '
-        'rules.cusum_arl0).'))
+        "rules.cusum_cases_per_year for every chart) or minimum_arl0 (none known and no volume configured: "
+        "rules.cusum_arl0)."))
     segment_start_utc: TimestampZ = Field(description="Start of the period's segment: the period's start (UTC).")
     segment_end_utc: TimestampZ = Field(description=(
         "End of the period's segment (exclusive): the earlier of the period's end and the data cut-off (UTC)."))
@@ -109,10 +114,10 @@ class CusumChart(Part):
         "Events (misses or false positives) among the cases of the period's segment."))
     corrected_labels: Count = Field(description=(
         "Charted cases whose current label is a correction (they entered at the correction's ingestion and "
-        'left their earlier position: the documented exception to fixed alarms).'))
+        "left their earlier position: the documented exception to fixed alarms)."))
     statistic: NonNegative = Field(description=(
-        'CUSUM statistic (sum of log-likelihood-ratio weights, Lindley recursion) after the last case of the '
-        'segment; below h.'))
+        "CUSUM statistic (sum of log-likelihood-ratio weights, Lindley recursion) after the last case of the "
+        "segment; below h."))
     alarms_in_period: Count = Field(description=(
         "Alarms raised in the period's segment (each restarts the chart at 0): the length of alarms."))
     alarms: list[CusumAlarm] = Field(description="Dated alarm records of the period's segment, oldest first.")
@@ -120,17 +125,17 @@ class CusumChart(Part):
         "The first alarm of the period's segment (alarms[0]); null when there was none."))
     restarted_at_utc: TimestampZ | None = Field(description=(
         "When the chart last restarted after an alarm (the alarming case's known-at instant, UTC), possibly "
-        'before the period; null when it never alarmed.'))
+        "before the period; null when it never alarmed."))
     statistic_at_segment_start: NonNegative | MISSING = Field(MISSING, description=(
         "CUSUM statistic before the first case of the period's segment (carried over from the chart's "
-        'history; 0 after a restart), rounded to 4 decimals. Absent in documents written before issue 16.'))
+        "history; 0 after a restart), rounded to 4 decimals. Absent in documents written before issue 16."))
     path: CusumPath | MISSING = Field(MISSING, description=(
         "The chart's path over the period's segment, one entry per local day (device time zone) with cases of"
-        ' the segment, oldest first: the day (days), the highest statistic reached that day (max; on an alarm'
+        " the segment, oldest first: the day (days), the highest statistic reached that day (max; on an alarm"
         " day the value at the alarm, >= h), the statistic after the day's last case (end; 0 when that case "
         "alarmed, the chart restarting) and the day's cases (cases). Statistics rounded to 4 decimals (a "
-        'drawing aid: the alarms keep the exact values). Parallel arrays of equal length, at most one entry '
-        'per day. Absent in documents written before issue 16.'))
+        "drawing aid: the alarms keep the exact values). Parallel arrays of equal length, at most one entry "
+        "per day. Absent in documents written before issue 16."))
 
 
 class EwmaChart(Part):
@@ -143,54 +148,54 @@ class EwmaChart(Part):
 
     __conditions__ = STRATUM_MATCHES_LEVEL
 
-    model_version: ModelVersion = Field(description='Model version.')
-    stratum: StratumKey = Field(description='Stratum key.')
-    level: Literal[0, 1] = Field(description='Stratum level of the stratum (0 overall, 1 single attribute).')
-    metric: Metric = Field(description='The metric.')
+    model_version: ModelVersion = Field(description="Model version.")
+    stratum: StratumKey = Field(description="Stratum key.")
+    level: Literal[0, 1] = Field(description="Stratum level of the stratum (0 overall, 1 single attribute).")
+    metric: Metric = Field(description="The metric.")
     claim: OpenUnit = Field(description=(
-        'Claimed value of the metric for this stratum (for comparison; the centre line is reference).'))
-    reference: OpenUnit = Field(description='Centre line and start value z_0 of the chart (metric scale).')
-    reference_source: Literal['configured', 'established', 'claim'] = Field(description=(
+        "Claimed value of the metric for this stratum (for comparison; the centre line is reference)."))
+    reference: OpenUnit = Field(description="Centre line and start value z_0 of the chart (metric scale).")
+    reference_source: Literal["configured", "established", "claim"] = Field(description=(
         "configured (rules.ewma_reference), established (the model version's first "
-        'rules.ewma_reference_periods periods pooled, as of the cut-off, once they have ended) or claim (no '
-        'established level yet, or an established level of 0 or 1).'))
+        "rules.ewma_reference_periods periods pooled, as of the cut-off, once they have ended) or claim (no "
+        "established level yet, or an established level of 0 or 1)."))
     reference_periods: list[PeriodLabel] = Field(description=(
-        'Periods pooled for an established level (empty otherwise).'))
-    reference_trials: Count | None = Field(description='Trials pooled for an established level; null otherwise.')
-    verification: Literal['complete', 'audit_sample'] = Field(description=(
+        "Periods pooled for an established level (empty otherwise)."))
+    reference_trials: Count | None = Field(description="Trials pooled for an established level; null otherwise.")
+    verification: Literal["complete", "audit_sample"] = Field(description=(
         "The device's verification design (labels.verification)."))
-    lambda_: PositiveUnit = Field(alias='lambda', description='Smoothing constant (rules.ewma_lambda).')
-    L: Positive = Field(description='Limit width in standard deviations of the EWMA statistic (rules.ewma_limit).')
+    lambda_: PositiveUnit = Field(alias="lambda", description="Smoothing constant (rules.ewma_lambda).")
+    L: Positive = Field(description="Limit width in standard deviations of the EWMA statistic (rules.ewma_limit).")
     periods: Annotated[list[PeriodLabel], Field(min_length=1)] = Field(description=(
-        'Labels of the periods with trials for this stratum-metric, oldest first; the last is normally the '
-        'analysed period.'))
+        "Labels of the periods with trials for this stratum-metric, oldest first; the last is normally the "
+        "analysed period."))
     rates: Annotated[list[Probability], Field(min_length=1)] = Field(description=(
         "The metric's observed rate successes/trials in each period (under audit_sample the Begg-Greenes "
-        'corrected rate), one number per entry of periods.'))
+        "corrected rate), one number per entry of periods."))
     ewma: Annotated[list[Probability], Field(min_length=1)] = Field(description=(
-        'EWMA statistic z_t = lambda x_t + (1 - lambda) z_(t-1), z_0 = reference (one number per entry of '
-        'periods).'))
+        "EWMA statistic z_t = lambda x_t + (1 - lambda) z_(t-1), z_0 = reference (one number per entry of "
+        "periods)."))
     lower: Annotated[list[Number], Field(min_length=1)] = Field(description=(
-        'Lower control limit reference - L sd(z_t) (one number per entry of periods; not clipped to [0, 1]; '
-        'under audit_sample computed on the verified scale, clipped to [0, 1] and mapped back).'))
+        "Lower control limit reference - L sd(z_t) (one number per entry of periods; not clipped to [0, 1]; "
+        "under audit_sample computed on the verified scale, clipped to [0, 1] and mapped back)."))
     upper: Annotated[list[Number], Field(min_length=1)] = Field(description=(
-        'Upper control limit reference + L sd(z_t) (as lower).'))
+        "Upper control limit reference + L sd(z_t) (as lower)."))
     periods_below_lower_limit: list[PeriodLabel] = Field(description=(
-        'Periods whose EWMA statistic is below the lower limit: the degradation signal.'))
+        "Periods whose EWMA statistic is below the lower limit: the degradation signal."))
     periods_above_upper_limit: list[PeriodLabel] = Field(description=(
-        'Periods whose EWMA statistic is above the upper limit (a shift up from the reference level).'))
+        "Periods whose EWMA statistic is above the upper limit (a shift up from the reference level)."))
 
 
 class Sequential(Part):
     """Sequential monitoring charts."""
 
     cusum: list[CusumChart] = Field(description=(
-        'Bernoulli CUSUM charts of every monitored stratum (overall, single, monitored intersections) with a '
-        'sensitivity or specificity claim and confirmed cases, per model version with cases in the period '
-        '(ordered by model version, then level, stratum and metric).'))
+        "Bernoulli CUSUM charts of every monitored stratum (overall, single, monitored intersections) with a "
+        "sensitivity or specificity claim and confirmed cases, per model version with cases in the period "
+        "(ordered by model version, then level, stratum and metric)."))
     ewma: list[EwmaChart] = Field(description=(
-        'EWMA charts of every claimed metric per model version, overall and single strata (ordered by model '
-        'version, level, stratum and metric).'))
+        "EWMA charts of every claimed metric per model version, overall and single strata (ordered by model "
+        "version, level, stratum and metric)."))
 
 
 class SequentialAlarm(Part):
@@ -198,52 +203,52 @@ class SequentialAlarm(Part):
     an open ticket of the same model version, stratum and metric when there is one, and never opens a ticket by itself).
     Its fields are those of the chart in sequential.cusum."""
 
-    finding_id: Uuid = Field(description='Id of the finding (a random UUID).')
+    finding_id: Uuid = Field(description="Id of the finding (a random UUID).")
     ticket_id: TicketId | None = Field(description=(
-        'The open retraining ticket of the same device, model version, stratum and metric to which the alarm '
-        'was added as evidence; null when there was none.'))
-    model_version: str = Field(description='Model version whose chart alarmed.')
-    stratum: StratumKey = Field(description='Stratum key.')
-    level: Literal[0, 1, 2] = Field(description='0 overall, 1 single attribute, 2 pairwise intersection.')
-    metric: Literal['sensitivity', 'specificity'] = Field(description=(
-        'The watched metric: sensitivity (events are misses among confirmed positives) or specificity (events'
-        ' are false positives among confirmed negatives).'))
+        "The open retraining ticket of the same device, model version, stratum and metric to which the alarm "
+        "was added as evidence; null when there was none."))
+    model_version: str = Field(description="Model version whose chart alarmed.")
+    stratum: StratumKey = Field(description="Stratum key.")
+    level: Literal[0, 1, 2] = Field(description="0 overall, 1 single attribute, 2 pairwise intersection.")
+    metric: Literal["sensitivity", "specificity"] = Field(description=(
+        "The watched metric: sensitivity (events are misses among confirmed positives) or specificity (events"
+        " are false positives among confirmed negatives)."))
     in_control_event_rate: OpenUnit = Field(description=(
-        'In-control event rate p0 = 1 - claim of the metric in this stratum (among all cases of the stratum).'))
+        "In-control event rate p0 = 1 - claim of the metric in this stratum (among all cases of the stratum)."))
     designed_event_rate: OpenUnit = Field(description=(
         "Event rate p1 the chart is designed to detect: p0 + rules.cusum_drop (default: the claim's margin), "
-        'at most 0.999.'))
+        "at most 0.999."))
     charted_in_control_event_rate: OpenUnit | MISSING = Field(MISSING, description=(
-        'In-control event rate among the cases the chart sees: in_control_event_rate under complete '
-        'verification; under audit_sample its image among the verified cases, p a / (p a + (1 - p) b) with a,'
+        "In-control event rate among the cases the chart sees: in_control_event_rate under complete "
+        "verification; under audit_sample its image among the verified cases, p a / (p a + (1 - p) b) with a,"
         " b the sampling fractions of the event's and the other AI call (Begg & Greenes 1983)."))
     charted_designed_event_rate: OpenUnit | MISSING = Field(MISSING, description=(
-        'Designed event rate among the cases the chart sees (designed_event_rate mapped as '
-        'charted_in_control_event_rate).'))
-    verification: Literal['complete', 'audit_sample'] | MISSING = Field(MISSING, description=(
+        "Designed event rate among the cases the chart sees (designed_event_rate mapped as "
+        "charted_in_control_event_rate)."))
+    verification: Literal["complete", "audit_sample"] | MISSING = Field(MISSING, description=(
         "The device's verification design (labels.verification)."))
     h: Positive = Field(description=(
-        'Decision threshold on the log-likelihood-ratio CUSUM statistic: the smallest multiple of 0.001 whose'
-        ' in-control average run length (Markov chain of Brook & Evans 1972, on the charted rates) reaches '
+        "Decision threshold on the log-likelihood-ratio CUSUM statistic: the smallest multiple of 0.001 whose"
+        " in-control average run length (Markov chain of Brook & Evans 1972, on the charted rates) reaches "
         "the chart's target ARL0."))
     arl0: AboveOne = Field(description=(
-        'In-control average run length attained at h, in charted cases (at least its target). The target is '
+        "In-control average run length attained at h, in charted cases (at least its target). The target is "
         "fixed before the period (design_basis): the chart's cases known by the period's start and predicted "
-        'in the year before it, annualised, x the number of charts of the model version / '
-        'rules.cusum_false_alarms_per_year, at least rules.cusum_arl0, rounded up to the grid 1000 x 2^k (so '
-        'at least 1000).'))
+        "in the year before it, annualised, x the number of charts of the model version / "
+        "rules.cusum_false_alarms_per_year, at least rules.cusum_arl0, rounded up to the grid 1000 x 2^k (so "
+        "at least 1000)."))
     detection_delay: AtLeastOne = Field(description=(
-        'Expected detection delay: average run length (ARL1, in confirmed cases of the chart) when the event '
-        'rate is designed_event_rate.'))
-    design_basis: Literal['cases_known_before_period', 'cases_per_year_configured', 'minimum_arl0'] | MISSING = Field(MISSING, description=(
+        "Expected detection delay: average run length (ARL1, in confirmed cases of the chart) when the event "
+        "rate is designed_event_rate."))
+    design_basis: DesignBasis | MISSING = Field(MISSING, description=(
         "What fixed the chart's ARL0 before the period: cases_known_before_period (the chart's yearly volume "
         "from the cases known by the period's start), cases_per_year_configured (none known: "
-        'rules.cusum_cases_per_year for every chart) or minimum_arl0 (none known and no volume configured: '
-        'rules.cusum_arl0).'))
+        "rules.cusum_cases_per_year for every chart) or minimum_arl0 (none known and no volume configured: "
+        "rules.cusum_arl0)."))
     statistic: NonNegative = Field(description=(
-        'CUSUM statistic (sum of log-likelihood-ratio weights, Lindley recursion) after the last case of the '
-        'segment; below h.'))
-    alarms_in_period: PositiveCount = Field(description='Times the statistic reached h during the period (at least 1).')
+        "CUSUM statistic (sum of log-likelihood-ratio weights, Lindley recursion) after the last case of the "
+        "segment; below h."))
+    alarms_in_period: PositiveCount = Field(description="Times the statistic reached h during the period (at least 1).")
     first_alarm: CusumAlarm = Field(description="The first alarm of the period's segment (dated).")
     alarms: list[CusumAlarm] = Field(description="Dated alarm records of the period's segment, oldest first.")
     segment_start_utc: TimestampZ = Field(description="Start of the period's segment: the period's start (UTC).")

@@ -22,18 +22,23 @@ __all__ = [
     "Date", "Estimate", "Level", "Margin", "Metric", "MinimalDetectableDrop", "ModelVersion", "NonNegative",
     "NonPositive", "Number", "OpenUnit", "PValue", "PerformanceGoal", "PeriodLabel", "Positive", "PositiveCount",
     "PositiveUnit", "Probability", "ProbabilityOrNull", "QValue", "Sha256", "SignedUnit", "StratumAttributes",
-    "StratumKey", "Successes", "Text", "TicketId", "TimestampUtc", "TimestampUtcOffset", "TimestampZ", "Trials", "Uuid", "number",
+    "StratumKey", "Successes", "Text", "TicketId", "TimestampUtc", "TimestampUtcOffset", "TimestampZ", "Trials", "Uuid",
+    "number",
 ]
 
 _BOUND_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
 
 
-class _IntOrFloat:
-    """Core schema of a JSON number: a strict int or a strict float, returned as given."""
+class _JsonNumber:
+    """A JSON number within bounds: a strict int or a strict float, returned as given. The bounds are checked by
+    pydantic-core itself (a ``Field`` bound on a union would be a Python call per value)."""
 
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.union_schema([core_schema.int_schema(strict=True), core_schema.float_schema(strict=True)])
+    def __init__(self, bounds: dict[str, float]) -> None:
+        self.bounds = bounds
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.union_schema([core_schema.int_schema(strict=True, **self.bounds),  # type: ignore[arg-type]
+                                         core_schema.float_schema(strict=True, **self.bounds)])
 
 
 def number(description: str | None = None, **bounds: float) -> Any:
@@ -41,7 +46,7 @@ def number(description: str | None = None, **bounds: float) -> Any:
     schema: dict[str, Any] = {"type": "number", **{_BOUND_KEYWORDS[k]: v for k, v in bounds.items()}}
     if description:
         schema["description"] = description
-    return Annotated[float, _IntOrFloat, Field(**bounds), WithJsonSchema(schema)]  # type: ignore[call-overload]
+    return Annotated[float, _JsonNumber(bounds), WithJsonSchema(schema)]
 
 
 def _string(description: str, *, pattern: str | None = None, min_length: int | None = None,
