@@ -193,7 +193,8 @@ def cusum_path_input(chart: dict[str, Any]) -> dict[str, Any] | None:
               if isinstance(a, dict) and _finite(a.get("statistic"))]
     return {"days": list(path["days"]), "end": [float(v) for v in path["end"]],
             "max": [float(v) for v in path["max"]], "start": float(chart.get("statistic_at_segment_start") or 0.0),
-            "h": float(chart["h"]), "alarms": alarms, "segment_start": str(chart.get("segment_start_utc") or "")[:10]}
+            "h": float(chart["h"]), "alarms": alarms, "segment_start": str(chart.get("segment_start_utc") or "")[:10],
+            "segment_end": str(chart.get("segment_end_utc") or "")[:10]}
 
 
 def _day(text: str) -> Any:
@@ -220,13 +221,19 @@ def cusum_path_chart(panels: Sequence[dict[str, Any]], *, title: str, labels: di
         blue, alarm = GRAMMAR["estimate"]["colour"], GRAMMAR["alarm"]
         for ax, panel in zip(axes.flat, panels, strict=False):
             days = [_day(d) for d in panel["days"]]
-            x = [days[0] - timedelta(days=1), *days]
-            ax.step(x, [panel["start"], *panel["end"]], where="post", color=blue, lw=1.1, label=labels["statistic"])
+            first = _day(panel["segment_start"]) if panel.get("segment_start") else days[0] - timedelta(days=1)
+            last = _day(panel["segment_end"]) if panel.get("segment_end") else days[-1] + timedelta(days=1)
+            x = [min(first, days[0]), *days, max(last, days[-1])]  # from the segment's start to its end
+            ax.step(x, [panel["start"], *panel["end"], panel["end"][-1]], where="post", color=blue, lw=1.1,
+                    label=labels["statistic"])
             peaks = [(d, lo, hi) for d, lo, hi in zip(days, panel["end"], panel["max"], strict=True) if hi > lo + 1e-9]
             if peaks:
                 ax.vlines([p[0] for p in peaks], [p[1] for p in peaks], [p[2] for p in peaks], color=blue, lw=0.6,
                           alpha=0.7, label=labels["day_peak"])
-            _line(ax, "threshold", panel["h"], label=f"{labels['h']} = {panel['h']:.2f}")
+            _line(ax, "threshold", panel["h"], label=labels["h"])
+            ax.annotate(f"h = {panel['h']:.2f}", (0.0, panel["h"]), xycoords=("axes fraction", "data"),
+                        textcoords="offset points", xytext=(3, 2), ha="left", va="bottom", fontsize=6,
+                        color=GRAMMAR["threshold"]["colour"])
             if panel["alarms"]:
                 ax.plot([_day(d) for d, _ in panel["alarms"]], [v for _, v in panel["alarms"]], alarm["marker"],
                         color=alarm["colour"], ms=5, label=labels["alarm"])
@@ -234,7 +241,8 @@ def cusum_path_chart(panels: Sequence[dict[str, Any]], *, title: str, labels: di
                     ax.annotate(d[5:], (_day(d), v), textcoords="offset points", xytext=(0, 5), ha="center",
                                 fontsize=6, color=alarm["colour"])
             top = max([panel["h"], *panel["max"], *(v for _, v in panel["alarms"])])
-            ax.set_ylim(0, top * 1.28)
+            ax.set_ylim(-0.04 * top, top * 1.28)  # a chart sitting at 0 stays visible above the axis
+            ax.set_xlim(x[0], x[-1] + timedelta(days=3))  # room for the last alarm's date
             ax.set_title(panel["title"], fontsize=7.5)
             ax.xaxis.set_major_locator(mdates.MonthLocator())
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
@@ -242,15 +250,12 @@ def cusum_path_chart(panels: Sequence[dict[str, Any]], *, title: str, labels: di
             ax.tick_params(labelsize=6.5)
         for ax in list(axes.flat)[len(panels):]:
             ax.set_visible(False)
-        handles, names = axes.flat[0].get_legend_handles_labels()
-        seen = dict(zip(names, handles, strict=True))
-        for ax in list(axes.flat)[1:len(panels)]:
-            for handle, name in zip(*ax.get_legend_handles_labels()[::-1], strict=True):
-                key = name.split(" = ")[0]
-                if not any(n.split(" = ")[0] == key for n in seen):
-                    seen[name] = handle
-        fig.legend([seen[n] for n in seen], [n.split(" = ")[0] if " = " in n else n for n in seen],
-                   loc="lower center", ncol=4, fontsize=7, frameon=False, bbox_to_anchor=(0.5, -0.01))
+        seen: dict[str, Any] = {}
+        for ax in list(axes.flat)[:len(panels)]:
+            for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+                seen.setdefault(name, handle)
+        fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=4, fontsize=7, frameon=False,
+                   bbox_to_anchor=(0.5, -0.01))
         fig.suptitle(title, fontsize=9)
         fig.tight_layout(rect=(0, 0.06, 1, 0.97))
         return _png(fig)
