@@ -439,9 +439,13 @@ class ReferenceStandard(_Strict):
                           description="The endpoint the label decides, e.g. 'actionable nodule (patient level)'.")
     definition: str = Field(min_length=1, description="What the reference standard is (English).")
     definition_zh: str | None = Field(default=None, description="The definition in Chinese (参考标准).")
+    endpoint_zh: str | None = Field(default=None, description="The endpoint in Chinese (终点).")
     labelled_by: str = Field(min_length=1, description="Who labels: role, e.g. 'thoracic pathologist'.")
+    labelled_by_zh: str | None = Field(default=None, description="Who labels, in Chinese (标注者).")
     qualification: str = Field(min_length=1, description="Their qualification, e.g. 'board-certified, >= 5 years'.")
+    qualification_zh: str | None = Field(default=None, description="Their qualification, in Chinese (资质).")
     adjudication: str = Field(min_length=1, description="Adjudication rule, e.g. 'two readers, a third on disagreement'.")
+    adjudication_zh: str | None = Field(default=None, description="Adjudication rule, in Chinese (仲裁规则).")
     follow_up_days: int | None = Field(default=None, ge=0, description="Follow-up length in days (None: not follow-up based).")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["DifferenceRow", "Limitation", "StratumVsRest", "limitations", "stratum_vs_rest"]
 
@@ -33,34 +33,36 @@ class _Model(BaseModel):
 class Limitation(_Model):
     """One limitation: its kind (the sentence) and the values the sentence prints."""
 
-    kind: LimitationKind
-    values: dict[str, str | int | float] = {}
+    kind: LimitationKind = Field(description="Which limitation (the template words each kind).")
+    values: dict[str, str | int | float] = Field(default_factory=dict, description="The values its sentence prints.")
 
 
 class DifferenceRow(_Model):
-    model_version: str
-    stratum: str
-    level: int
-    metric: str
-    successes: int
-    trials: int
-    estimate: float | None
-    reference_estimate: float | None
-    difference: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    q_value: float | None
-    signal: bool
+    """A stratum-metric against the rest of its model version's population (analysis.stratum_vs_rest)."""
+
+    model_version: str = Field(description="Model version.")
+    stratum: str = Field(description="Stratum key.")
+    level: int = Field(description="1 single attribute, 2 pairwise intersection.")
+    metric: str = Field(description="The metric.")
+    successes: int = Field(description="Numerator in the stratum.")
+    trials: int = Field(description="Denominator in the stratum.")
+    estimate: float | None = Field(description="Estimate in the stratum.")
+    reference_estimate: float | None = Field(description="Estimate in the rest of the population.")
+    difference: float | None = Field(description="estimate - reference_estimate.")
+    ci_low: float | None = Field(description="Lower limit of the Newcombe interval of the difference.")
+    ci_high: float | None = Field(description="Upper limit of the Newcombe interval of the difference.")
+    p_value: float | None = Field(description="One-sided Fisher exact p-value (stratum lower).")
+    q_value: float | None = Field(description="Benjamini-Hochberg q-value over the section.")
+    signal: bool = Field(description="q_value at or below monitoring.fdr.")
 
 
 class StratumVsRest(_Model):
     """The printed rows (single strata, then intersections that are a signal) and how many the JSON holds."""
 
-    fdr: float
-    total: int
-    signals: int
-    rows: list[DifferenceRow]
+    fdr: float = Field(description="The level a q-value is a signal at (monitoring.fdr).")
+    total: int = Field(description="Rows of analysis.stratum_vs_rest.")
+    signals: int = Field(description="Of these, signals.")
+    rows: list[DifferenceRow] = Field(description="Every single stratum and each intersection that is a signal.")
 
 
 def stratum_vs_rest(document: Mapping[str, Any]) -> StratumVsRest | None:
@@ -78,9 +80,10 @@ def stratum_vs_rest(document: Mapping[str, Any]) -> StratumVsRest | None:
 
 
 def _below_goal(results: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Stratum-metrics whose point estimate is below the performance goal without a decided shortfall."""
+    """Stratum-metrics whose point estimate is below the performance goal without a decided shortfall (the
+    provisional ones are counted among the provisional outcomes)."""
     return [f"{r['metric']} · {r['stratum']}" for r in results
-            if r.get("status") != "flagged" and r.get("estimate") is not None
+            if r.get("status") != "flagged" and not r.get("provisional") and r.get("estimate") is not None
             and r.get("performance_goal") is not None and r["estimate"] < r["performance_goal"]]
 
 

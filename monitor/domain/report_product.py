@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.domain.device import DeviceConfig
 
@@ -32,66 +32,80 @@ class _Model(BaseModel):
 
 
 class Deployment(_Model):
-    site_id: str
-    deployed_on: date
-    retired_on: date | None
-    predictions_in_period: int
+    """A model version's deployment at one site, with its predictions in the period."""
+
+    site_id: str = Field(description="Site id.")
+    deployed_on: date = Field(description="First day the version ran at the site.")
+    retired_on: date | None = Field(description="Last day it ran there (None: in service).")
+    predictions_in_period: int = Field(description="Predictions of the site in the period (all versions).")
 
 
 class Lineage(_Model):
     """One model version: declared lineage (``declared`` false: used in the period but not in the configuration)."""
 
-    version: str
-    declared: bool
-    full_version: str | None
-    model_hash: str | None
-    operating_thresholds: dict[str, float]
-    pccp_version: str | None
-    release_date: date | None
-    deployments: list[Deployment]
-    predictions_in_period: int
+    version: str = Field(description="Model version as logged.")
+    declared: bool = Field(description="Whether the device configuration declares its lineage.")
+    full_version: str | None = Field(description="Full release version.")
+    model_hash: str | None = Field(description="SHA-256 of the released model artefact.")
+    operating_thresholds: dict[str, float] = Field(description="Named operating points (else operating_threshold).")
+    pccp_version: str | None = Field(description="PCCP version the release was made under.")
+    release_date: date | None = Field(description="Release date.")
+    deployments: list[Deployment] = Field(description="Deployment dates per site.")
+    predictions_in_period: int = Field(description="Predictions of this version in the period.")
 
 
 class ScannerRow(_Model):
-    manufacturer: str
-    models: list[str]
-    studies: int
+    """Scanners of one manufacturer: the models and the studies of the period."""
+
+    manufacturer: str = Field(description="Manufacturer (the scanner stratum label).")
+    models: list[str] = Field(description="Models: logged, or the declared installed base (scanner_basis).")
+    studies: int = Field(description="Studies of the period with this manufacturer (0: not logged).")
 
 
 class ProductSection(_Model):
-    target_population: str | None
-    target_population_zh: str | None
-    contraindications: list[str]
-    contraindications_zh: list[str]
-    lineage: list[Lineage]
-    undeclared_versions: list[str]
-    scanners: list[ScannerRow]
-    scanner_basis: ScannerBasis
-    scanner_attribute: str | None
-    sites_in_period: list[str]
-    sites_not_covered: list[str]
+    """The product as declared, joined with the period (regulatory.md section 2, items 2-4)."""
+
+    target_population: str | None = Field(description="Target population (English).")
+    target_population_zh: str | None = Field(description="Target population (Chinese).")
+    contraindications: list[str] = Field(description="Contraindications (English).")
+    contraindications_zh: list[str] = Field(description="Contraindications (Chinese).")
+    lineage: list[Lineage] = Field(description="Declared model versions, then undeclared ones seen in the period.")
+    undeclared_versions: list[str] = Field(description="Model versions of the period without a declared lineage.")
+    scanners: list[ScannerRow] = Field(description="Scanners by manufacturer and model.")
+    scanner_basis: ScannerBasis = Field(description=(
+        "Where the scanner rows come from: logged_models (a model attribute is logged), configured_models "
+        "(manufacturer logged, models declared), manufacturer_only, none."))
+    scanner_attribute: str | None = Field(description="The stratum attribute the counts come from.")
+    sites_in_period: list[str] = Field(description="Sites with predictions in the period.")
+    sites_not_covered: list[str] = Field(description="Sites deployed or seen before without a prediction in the period.")
 
 
 class ReferenceRow(_Model):
-    label_source: str
-    seen: bool
-    labels: int | None
-    defined: bool
-    endpoint: str | None = None
-    definition: str | None = None
-    definition_zh: str | None = None
-    labelled_by: str | None = None
-    qualification: str | None = None
-    adjudication: str | None = None
-    follow_up_days: int | None = None
+    """One label source: its labels in the period and its declared reference standard (if any)."""
+
+    label_source: str = Field(description="Ground-truth label_source.")
+    seen: bool = Field(description="Whether the period's labels include this source.")
+    labels: int | None = Field(description="Labels of this source in the period (None: not read).")
+    defined: bool = Field(description="Whether the device configuration declares its reference standard.")
+    endpoint: str | None = Field(default=None, description="The endpoint the label decides.")
+    definition: str | None = Field(default=None, description="What the reference standard is.")
+    definition_zh: str | None = Field(default=None, description="The definition in Chinese.")
+    endpoint_zh: str | None = Field(default=None, description="The endpoint in Chinese.")
+    labelled_by: str | None = Field(default=None, description="Who labels (role).")
+    labelled_by_zh: str | None = Field(default=None, description="Who labels, in Chinese.")
+    qualification: str | None = Field(default=None, description="Their qualification.")
+    qualification_zh: str | None = Field(default=None, description="Their qualification, in Chinese.")
+    adjudication: str | None = Field(default=None, description="Adjudication rule.")
+    adjudication_zh: str | None = Field(default=None, description="Adjudication rule, in Chinese.")
+    follow_up_days: int | None = Field(default=None, description="Follow-up length in days.")
 
 
 class ReferenceStandardSection(_Model):
     """Every label source seen in the period (and every declared one), with its definition or ``defined`` false."""
 
-    rows: list[ReferenceRow]
-    undefined: list[str]
-    sources_known: bool
+    rows: list[ReferenceRow] = Field(description="Seen sources first, then declared ones not seen.")
+    undefined: list[str] = Field(description="Sources seen without a declared reference standard.")
+    sources_known: bool = Field(description="Whether the period's sources were read (false: a roll-up).")
 
 
 def scanner_attributes(config: DeviceConfig) -> tuple[str | None, str | None]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["BENEFIT_RISK_RULE", "CONCLUSION_RULE", "BenefitRisk", "ChangeSummary", "Conclusion", "OverallMetric",
            "Shortfall", "Summary", "benefit_risk", "conclude", "shortfalls", "summarise"]
@@ -42,78 +42,81 @@ class _Model(BaseModel):
 class Shortfall(_Model):
     """A flagged stratum-metric (``kind`` claim_test) or a CUSUM alarm of the period (``kind`` cusum_alarm)."""
 
-    kind: Literal["claim_test", "cusum_alarm"]
-    model_version: str
-    stratum: str
-    metric: str
-    family: str | None = None
-    provisional: bool = False
-    successes: int | None = None
-    trials: int | None = None
-    estimate: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    claim: float | None = None
-    performance_goal: float | None = None
-    q_value: float | None = None
-    alarms: int | None = None
-    first_alarm: str | None = None
-    ticket_id: str | None = None
-    ticket_status: str | None = None
+    kind: Literal["claim_test", "cusum_alarm"] = Field(
+        description="claim_test: a flagged result of the claims test; cusum_alarm: a CUSUM chart that alarmed.")
+    model_version: str = Field(description="Model version.")
+    stratum: str = Field(description="Stratum key.")
+    metric: str = Field(description="The metric.")
+    family: str | None = Field(default=None, description="Decision family of the result (confirmatory, exploratory).")
+    provisional: bool = Field(default=False, description="Whether the flag rests on too few final labels.")
+    successes: int | None = Field(default=None, description="Numerator of the metric (claim tests).")
+    trials: int | None = Field(default=None, description="Denominator of the metric (claim tests).")
+    estimate: float | None = Field(default=None, description="Estimate of the metric (claim tests).")
+    ci_low: float | None = Field(default=None, description="Lower limit of its two-sided interval.")
+    ci_high: float | None = Field(default=None, description="Upper limit of its two-sided interval.")
+    claim: float | None = Field(default=None, description="Registered claim.")
+    performance_goal: float | None = Field(default=None, description="Performance goal: claim minus margin.")
+    q_value: float | None = Field(default=None, description="Multiplicity-adjusted p-value of the shortfall.")
+    alarms: int | None = Field(default=None, description="Alarms in the period (CUSUM alarms).")
+    first_alarm: str | None = Field(default=None, description="Date the first alarm of the period was known on.")
+    ticket_id: str | None = Field(default=None, description="The ticket of the finding (None: provisional, no ticket).")
+    ticket_status: str | None = Field(default=None, description="The ticket's status at generation.")
 
 
 class ChangeSummary(_Model):
     """What changed since the previous report (from the report's change log)."""
 
-    baseline_period: str | None
-    baseline_report_id: str | None
-    new_model_versions: list[str]
-    retired_model_versions: list[str]
-    config_changed: bool
-    tickets_opened: list[str]
-    tickets_changed: list[str]
+    baseline_period: str | None = Field(description="Period of the previous analysis (None: first report).")
+    baseline_report_id: str | None = Field(description="Latest report of the previous analysis.")
+    new_model_versions: list[str] = Field(description="Model versions new in this period.")
+    retired_model_versions: list[str] = Field(description="Model versions no longer seen.")
+    config_changed: bool = Field(description="Whether the device configuration changed.")
+    tickets_opened: list[str] = Field(description="Tickets opened since the previous analysis.")
+    tickets_changed: list[str] = Field(description="Tickets whose status changed since, as 'id → status'.")
 
 
 class Summary(_Model):
     """Page 1: the conclusion, its basis, the shortfalls with their tickets, the volume and what changed."""
 
-    conclusion: Conclusion
-    basis: list[Basis]
-    rule: str
-    studies: int
-    with_ground_truth: int
-    sites: int
-    tests: int
-    flagged: int
-    shortfalls: list[Shortfall]
-    changes: ChangeSummary
+    conclusion: Conclusion = Field(description="The conclusion by the rule of monitor.domain.report_summary.")
+    basis: list[Basis] = Field(description="Every reason for the conclusion.")
+    rule: str = Field(description="Where the conclusion rule is documented.")
+    studies: int = Field(description="AI results in the period.")
+    with_ground_truth: int = Field(description="Of these, with ground truth by the cut-off.")
+    sites: int = Field(description="Sites with predictions in the period.")
+    tests: int = Field(description="Stratum-metrics tested against the claims.")
+    flagged: int = Field(description="Flagged stratum-metrics (provisional ones included).")
+    shortfalls: list[Shortfall] = Field(description="Flagged results, then CUSUM alarms of the period.")
+    changes: ChangeSummary = Field(description="What changed since the previous report.")
 
 
 class OverallMetric(_Model):
     """A claimed metric of the whole population of a model version (the benefit side)."""
 
-    model_version: str
-    metric: str
-    status: str
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    claim: float | None
-    performance_goal: float | None
+    model_version: str = Field(description="Model version.")
+    metric: str = Field(description="The metric.")
+    status: str = Field(description="Outcome of the claims test.")
+    estimate: float | None = Field(description="Estimate.")
+    ci_low: float | None = Field(description="Lower limit of the two-sided interval.")
+    ci_high: float | None = Field(description="Upper limit of the two-sided interval.")
+    claim: float | None = Field(description="Registered claim.")
+    performance_goal: float | None = Field(description="Performance goal: claim minus margin.")
+    provisional: bool = Field(description="Whether the outcome rests on too few final labels (not decided yet).")
+    expected_share: float | None = Field(description="Share of the expected labels that are final.")
 
 
 class BenefitRisk(_Model):
     """Benefit-risk from the period's data: the overall claimed metrics, the detected and missed cases,
     the false alarms, the strata where a residual risk is open, and the determination."""
 
-    determination: Determination
-    rule: str
-    overall: list[OverallMetric]
-    true_positives: int
-    false_negatives: int
-    false_positives: int
-    true_negatives: int
-    open_risks: list[Shortfall]
+    determination: Determination = Field(description="Benefit-risk determination (module docstring rule).")
+    rule: str = Field(description="Where the rule is documented.")
+    overall: list[OverallMetric] = Field(description="Claimed metrics of the whole population per model version.")
+    true_positives: int = Field(description="Confirmed positives the AI called positive (benefit).")
+    false_negatives: int = Field(description="Confirmed positives the AI missed (risk).")
+    false_positives: int = Field(description="Confirmed negatives the AI called positive (risk).")
+    true_negatives: int = Field(description="Confirmed negatives the AI called negative.")
+    open_risks: list[Shortfall] = Field(description="Shortfalls whose ticket is not closed: open residual risks.")
 
 
 def shortfalls(results: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[str, Any]],
@@ -190,12 +193,17 @@ def benefit_risk(document: Mapping[str, Any], found: Sequence[Shortfall], conclu
     """Benefit-risk of the period (module docstring): overall claimed metrics and confusion counts of level 0."""
     overall = [OverallMetric(model_version=r["model_version"], metric=r["metric"], status=r["status"],
                              estimate=r.get("estimate"), ci_low=r.get("ci_low"), ci_high=r.get("ci_high"),
-                             claim=r.get("claim"), performance_goal=r.get("performance_goal"))
+                             claim=r.get("claim"), performance_goal=r.get("performance_goal"),
+                             provisional=bool(r.get("provisional")), expected_share=r.get("expected_share"))
                for r in document["results"] if r.get("level") == 0 and r.get("claim") is not None]
     cells = {k: sum(int(c[k]) for c in document["counts"] if c.get("level") == 0) for k in ("tp", "fn", "fp", "tn")}
     determination: Determination = {"within_claims": "favourable",
                                      "signal_under_investigation": "favourable_with_open_signals",
                                      "confirmed_degradation": "to_be_reassessed"}[conclusion]
+    risks: dict[tuple[str, str, str], Shortfall] = {}  # a claim test and an alarm of one stratum-metric: one risk
+    for s in found:
+        if s.ticket_status not in closed:
+            risks.setdefault((s.model_version, s.stratum, s.metric), s)
     return BenefitRisk(determination=determination, rule=BENEFIT_RISK_RULE, overall=overall,
                        true_positives=cells["tp"], false_negatives=cells["fn"], false_positives=cells["fp"],
-                       true_negatives=cells["tn"], open_risks=[s for s in found if s.ticket_status not in closed])
+                       true_negatives=cells["tn"], open_risks=list(risks.values()))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.domain.report_limitations import Limitation, limitations
 from monitor.service.report_sections import ContentSection, ReportSource
@@ -11,9 +11,11 @@ from monitor.service.report_sections._shared import product, reference_standards
 
 
 class Limitations(BaseModel):
+    """The limitations of the report, in a fixed order (regulatory.md section 2, item 17)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    items: list[Limitation]
+    items: list[Limitation] = Field(description="Every limitation the period's data show.")
 
 
 def build(source: ReportSource) -> Limitations:
