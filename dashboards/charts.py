@@ -197,7 +197,7 @@ WHY = {
 
 
 def _p(value: float | None) -> str:
-    return "–" if value is None else "<0.0001" if value < 1e-4 else f"{value:.4f}"
+    return "–" if value is None else f"{value:.1e}" if value < 1e-4 else f"{value:.4f}"  # "p 1.9e-22 < 0.05"
 
 
 def _why(row: dict[str, object], verdict: str) -> str:
