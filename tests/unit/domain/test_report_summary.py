@@ -62,3 +62,11 @@ def test_summary_and_benefit_risk_of_a_document() -> None:
     assert b.determination == "favourable_with_open_signals"
     assert (b.true_positives, b.false_negatives, b.false_positives) == (90, 10, 30)  # level 0 only
     assert [m.status for m in b.overall] == ["conforming"] and len(b.open_risks) == 1
+
+
+def test_a_claim_test_and_an_alarm_of_one_stratum_metric_are_one_open_risk() -> None:
+    alarm = _alarm("RT-1") | {"stratum": "age_band=>=75", "metric": "sensitivity"}
+    finding = {"model_version": "2.1.0", "stratum": "age_band=>=75", "metric": "sensitivity", "ticket_id": "RT-1"}
+    found = shortfalls([_result()], [finding], [alarm], {"RT-1": "open"})
+    document = {"results": [], "counts": []}
+    assert len(found) == 2 and len(benefit_risk(document, found, "signal_under_investigation", CLOSED).open_risks) == 1
