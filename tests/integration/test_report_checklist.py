@@ -2,27 +2,27 @@
 and a check that it is filled for a demo-like report (two synthetic quarters with the demo's device
 configuration, the planted drop flagged; tests/integration/test_report_generation.py's fixture).
 
-| # | item | where (report content / page block) | example value (demo 2025Q3) |
+| # | item | where (report content / page block) | example value (full demo, 2025Q3) |
 |---|---|---|---|
-| 1 | report id, version, status, period, cut-offs, generation time | revision identity (control block 010); `period`, `analysis.period`, `analysis.data_cutoff`, `generated_at` | r1 draft, 2025Q3, cut-off 2026-01-31T16:00Z |
-| 2 | product identity, registrations, intended use, target population, contraindications | `analysis.device`; `sections.product.target_population`, `.contraindications` (block 010) | NMPA 国械注准20243210001 III 21-04-02; "Adults aged 18 and over undergoing chest CT" |
-| 3 | model lineage: full version, hash, thresholds, PCCP, deployments per site, changes | `sections.product.lineage[]` (block 015_product); `change_log` | 2.1.0+build.4411, 3f6a9c2e8b1d…, actionable_nodule = 0.5, PCCP-LN-1.0, site-bj-01 from 2024-06-03 |
-| 4 | sites, scanners (manufacturer and model), studies, uses with method | `usage`, `analysis.sites`, `sections.product.scanners[]` | 5 sites; GE (Revolution CT, Optima CT660) |
-| 5 | source systems, snapshot ids and checksums | `provenance.batches[]` (block 030) | batch 1 predictions.csv, SHA-256 |
-| 6 | reference standard per endpoint: who, qualification, adjudication, follow-up | `sections.reference_standard.rows[]` (block 015_reference_standard) | follow_up: radiologist at the site, 365 days |
-| 7 | label completeness, maturity, verification fraction | `analysis.maturity[]`, `analysis.verification[]`, `analysis.label_arrival` (block 070) | completeness 84 % |
-| 8 | data quality: missingness, duplicates, rejections, AI failures | `provenance.batches[].rejected/duplicates`, `provenance.rejected_by_reason`, `usage.ai_failures` | 0 rejected |
-| 9 | primary metrics with 95 % CIs | `analysis.results[]` level 0 (`ci_low`, `ci_high`), `analysis.discrimination` (block 050) | sensitivity 90.1 % (89.0-91.1) |
-| 10 | comparison with claims: goal, one-sided test, pass/fail | `analysis.results[].claim/performance_goal/status` (blocks 040, 050) | goal 88 %, conformity shown |
-| 11 | stratified results with the difference from the rest | `analysis.results[]` level >= 1; `sections.stratum_vs_rest.rows[]` (block 125_stratum_vs_rest) | age_band=>=75 & emphysema_grade=severe: -14 pp |
-| 12 | time to intervention | `analysis.time_to_intervention[]` (block 090) | median 21 days |
-| 13 | trend and drift: CUSUM/EWMA, input drift | `analysis.sequential`, `analysis.data_drift` (block 100) | CUSUM h, EWMA per quarter |
-| 14 | safety: adverse events, complaints, reportability | `sections.safety` (the "safety" helper's section) | - |
-| 15 | benefit-risk | `sections.benefit_risk` (block 126_benefit_risk) | favourable_with_open_signals |
-| 16 | conclusion and actions (tickets) | `sections.summary.conclusion`, `.shortfalls[].ticket_id`, `tickets` (block 005_summary, page 1) | signal_under_investigation, TKT-… |
-| 17 | limitations from the data | `sections.limitations.items[]` (block 130_limitations) | label_immaturity, exploratory_family, … |
-| 18 | signatures, audit-trail review attestation, report hash, distribution, retention | signatures (block 150_signoff, identity); `sections.integrity` (block 160_annexes) | audit record 812 …; QA lead: Li Na; 10 years |
-| 19 | annexes: analysis plan version, code and config version, change log | `sections.annexes` (block 160_annexes), `change_log` | config 4bf3…, samd-monitor 0.1.0, baseline 2025Q2 |
+| 1 | report id, version, status, period, cut-offs, generation time | revision identity (block 010_control); `period`, `analysis.data_cutoff`, `generated_at` | revision 1, draft; 2025Q3; cut-off 2026-01-31T15:59:59Z |
+| 2 | product identity, registrations, intended use, target population, contraindications | `analysis.device`; `sections.product.target_population`, `.contraindications` (block 010_control) | NMPA 国械注准20243210001, III, 21-04-02; "Adults aged 18 and over undergoing chest CT"; 3 contraindications |
+| 3 | model lineage: full version, hash, thresholds, PCCP, deployments per site, changes | `sections.product.lineage[]` (block 015_product); `change_log` | 2.1.0+build.4411, 3f6a9c2e8b1d…, actionable_nodule 0.5, PCCP-LN-1.0, site-bj-01 since 2024-06-03 |
+| 4 | sites, scanners (manufacturer and model), studies, uses with method | `usage`, `analysis.sites`, `sections.product.scanners[]` (blocks 010, 015, 020) | 300,000 studies at 5 sites; GE (Revolution CT, Optima CT660): 75,473 |
+| 5 | source systems, snapshot ids and checksums | `provenance.batches[]` (block 030) | batch 25 predictions_2025-07.csv, SHA-256 2322f3684f55… |
+| 6 | reference standard per endpoint: who, qualification, adjudication, follow-up | `sections.reference_standard.rows[]` (block 015_reference_standard) | adjudication 207,540 labels: reader panel of three radiologists, 365 days |
+| 7 | label completeness, maturity, verification fraction | `analysis.maturity[]`, `analysis.verification[]` (block 070) | 77.7 % labelled, median delay 36 days |
+| 8 | data quality: duplicates, rejections, AI failures | `provenance.batches[].rejected/duplicates`, `provenance.rejected_by_reason`, `usage.ai_failures` (blocks 020, 030) | 0 rejected, 0 AI failures |
+| 9 | primary metrics with 95 % CIs | `analysis.results[]` level 0 (`ci_low`, `ci_high`) (block 050) | sensitivity 90.0 % (89.6-90.4) |
+| 10 | comparison with claims: goal, one-sided test, outcome | `analysis.results[].claim/performance_goal/status` (blocks 040, 050) | goal 88 %, conformity shown |
+| 11 | stratified results with the difference from the rest | `analysis.results[]` level >= 1 (block 060); `sections.stratum_vs_rest.rows[]` (block 125_stratum_vs_rest) | age_band=>=75 & emphysema_grade=severe: -9.4 pp |
+| 12 | time to intervention | `analysis.time_to_intervention[]` (block 090) | median 27 days, 95.4 % within SLA |
+| 13 | trend and drift: CUSUM/EWMA, input drift | `analysis.sequential`, `analysis.data_drift` (block 100) | 174 CUSUM charts, 30 EWMA charts, 2 drift comparisons |
+| 14 | safety: adverse events, complaints, reportability | `sections.safety` (block 115_safety, the "safety" helper's) | 0 events in the period |
+| 15 | benefit-risk | `sections.benefit_risk` (block 126_benefit_risk) | favourable, with open signals |
+| 16 | conclusion and actions (tickets) | `sections.summary.conclusion`, `.shortfalls[].ticket_id`, `tickets` (block 005_summary, page 1) | signal under investigation; sensitivity 81.5 % (79.5-83.4), goal 88 %, RT-000001 |
+| 17 | limitations from the data | `sections.limitations.items[]` (block 130_limitations) | label immaturity, small strata, outcome-dependent delay, scanner models not logged, … |
+| 18 | signatures, audit-trail review attestation, report hash, distribution, retention | signatures (block 150_signoff, identity); `sections.integrity` (block 160_annexes) | analysis = audit record 44; QA lead: Li Na, …; 10 years, until 2035-09-30 |
+| 19 | annexes: analysis plan version, code and config version, change log | `sections.annexes`, `change_log` (blocks 120, 160_annexes) | config d7539ad0c2d9…, version 3; samd-monitor 0.1.0; since 2025Q2 |
 """
 
 from __future__ import annotations
