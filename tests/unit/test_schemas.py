@@ -1032,6 +1032,10 @@ def test_real_outputs_validate(app: Any, tmp_path: Path) -> None:
         assert statuses & {"flagged", "conforming", "inconclusive"} and "not_tested" in statuses
         assert document["findings"] and len(document["completeness"]["by_model_version"]) == 2
     assert second.updated_tickets == first.opened_tickets
+    from monitor.service.queries import get_run
+
+    stored = get_run(app.uow, second.run_id)  # read back typed: the stored JSON is the model's
+    assert stored.analysis.run_id == second.run_id and stored.analysis.model_dump(mode="json") == stored.document
 
     with pytest.raises(InputError, match="nothing to analyse"):  # an empty period stores no run (docs/cutoff.md)
         analyze_period(DEVICE_ID, Period.parse("2025Q1"), uow=app.uow, clock=app.clock, actor="t")
@@ -1054,8 +1058,12 @@ def test_cli_json_outputs_validate(app: Any, tmp_path: Path, monkeypatch: pytest
 
     from monitor.entrypoints.cli import app as cli
 
+    from monitor.service.access import create_user
+
     monkeypatch.setenv("MONITOR_PATIENT_ID_KEY", PATIENT_KEY)
-    monkeypatch.setenv("MONITOR_ACTOR", "pytest")
+    create_user(app.uow, user_id="schema-tester", display_name="Schema tester", role="qa", password=None,
+                clock=app.clock, actor="admin")
+    monkeypatch.setenv("MONITOR_USER", "schema-tester")  # the named user the commands act as
     logs = _logs(tmp_path)
     runner = CliRunner()
     db = ["--db", app.settings.database_url]
