@@ -197,6 +197,10 @@ class Settings(_Readable, BaseSettings):
         "`samd-monitor audit verify` checks the chain's links only (docs/audit.md).",
         "beside an SQLite database file (`<file>.audit-key`), else one per database in the user data folder "
         "(`audit-keys/<host>_<port>_<database>.key`)"))
+    user: str | None = Field(None, **_doc(
+        "The named user (an enabled user of the database, `samd-monitor user add`) that command-line actions act "
+        "as and are audited under; the global `--user` option overrides it; commands that change data refuse to "
+        "run without one (docs/signoff.md).", "unset"))
     actor: str = Field(default_factory=_default_actor, **_doc(
         "Who is acting, recorded in the audit log.", "the OS user"))
     exact_ages: bool = Field(False, **_doc(
@@ -238,6 +242,10 @@ class Settings(_Readable, BaseSettings):
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{(self.data_dir / DATABASE_FILE).as_posix()}")
         return self
+
+    def with_user(self, user: str | None) -> Settings:
+        """A copy acting as ``user`` when given (the global ``--user`` option)."""
+        return self.model_copy(update={"user": user}) if user else self
 
     def with_database(self, url: str | None) -> Settings:
         """A copy using ``url`` when given (the ``--db`` option)."""

@@ -1,19 +1,23 @@
-"""Report files recorded in the ``reports`` table, for download (every format and language written)."""
+"""Report files recorded in the ``reports`` table, for download (every format and language written; each
+download audited as ``report.export``)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import streamlit as st
 
 from dashboards import data, labels
 from dashboards.context import PageContext
+from monitor.service.submission import record_export
 
 __all__ = ["render"]
 
 MIME = {"html": "text/html", "json": "application/json", "pdf": "application/pdf", "csv": "text/csv",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "evidently-html": "text/html", "evidently-json": "application/json"}
+        "evidently-html": "text/html", "evidently-json": "application/json", "signed-html": "text/html",
+        "signed-pdf": "application/pdf"}
 
 
 def render(ctx: PageContext) -> None:
@@ -31,8 +35,14 @@ def render(ctx: PageContext) -> None:
             label = labels.report_button(row.format, row.language)
             key = f"dl-{row.report_id}-{row.Index}"
             if row.exists:
-                left.download_button(label, data=path.read_bytes(), file_name=path.name,
-                                     mime=MIME.get(row.format, "application/octet-stream"), key=key)
+                content = path.read_bytes()
+                left.download_button(label, data=content, file_name=path.name,
+                                     mime=MIME.get(row.format, "application/octet-stream"), key=key,
+                                     on_click=record_export, kwargs={  # each download audited (report.export)
+                                         "uow": ctx.app.uow, "clock": ctx.app.clock, "actor": ctx.principal.name,
+                                         "kind": "dashboard-download", "report_id": row.report_id,
+                                         "file": path.name, "sha256": hashlib.sha256(content).hexdigest(),
+                                         "size": len(content), "extra": {"format": row.format}})
             else:
                 left.button(label, disabled=True, key=key, help="The recorded file is no longer on disk.")
             right.caption(labels.report_caption(path.name, row.sha256, row.created_at))

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine
 
+from monitor.adapters.audit_key import key_source_for
 from monitor.adapters.db.backup import PostgresBackup, SqliteBackup, database_backup
 from monitor.adapters.db.engine import check_schema, make_engine, require_existing
 from monitor.adapters.db.unit_of_work import unit_of_work_factory
@@ -23,6 +24,7 @@ from monitor.adapters.rendering.html import render_html
 from monitor.adapters.rendering.report import ReportRenderer
 from monitor.domain.privacy import PatientHasher, make_patient_hasher
 from monitor.errors import InputError, MissingSecretError
+from monitor.service.actors import acting_user
 from monitor.service.cell_engines import CellEngine, DatabaseCellEngine, SummaryCellEngine
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.settings import DEMO_PATIENT_ID_KEY, Settings
@@ -89,6 +91,13 @@ class App:
         """The cell engine ``name`` on this application's database (:func:`cell_engine`)."""
         return cell_engine(name, uow=self.uow, **inputs)
 
+    @property
+    def actor(self) -> str:
+        """The named user acting through this application (``--user`` / ``MONITOR_USER``), checked against the
+        database's users; :class:`InputError` when none is named or it is unknown or disabled
+        (:func:`monitor.service.actors.acting_user`)."""
+        return acting_user(self.uow, self.settings.user)
+
     def database_backup(self) -> SqliteBackup | PostgresBackup:
         """The backup adapter of this application's database (SQLite backup API or pg_dump)."""
         return database_backup(self.engine)
@@ -131,5 +140,8 @@ def bootstrap(settings: Settings, *, require_schema: bool = True, require_databa
         check_schema(engine)
     elif require_database:
         require_existing(engine)
-    return App(settings=settings, engine=engine, uow=unit_of_work_factory(engine), clock=clock,
+    if settings.user and require_schema:  # a named user acts: checked now, and every audit record names it
+        settings = settings.model_copy(update={"actor": acting_user(unit_of_work_factory(engine), settings.user)})
+    audit_keys = key_source_for(settings.database_url, settings.audit_key_file)  # the audit key: outside the database
+    return App(settings=settings, engine=engine, uow=unit_of_work_factory(engine, audit_keys), clock=clock,
                open_log=partial(open_log), render_html=render_html, demo=demo)

@@ -27,16 +27,20 @@ from monitor.service.analyze import analyze_period
 from monitor.service.devices import register_device
 from monitor.service.ingest import ingest_ground_truth, ingest_predictions
 from monitor.service.report import write_report
+from monitor.service.safety_events import ingest_safety_events
 from monitor.service.submission import export_submission, verify_submission
 from monitor.settings import load_settings
 from monitor.synthetic import DemoScenario, generate, write_csv
 from monitor.synthetic.deliveries import monthly_deliveries
+from monitor.synthetic.safety_events import generate_safety_events
 
 __all__ = ["EXAMPLE_CONFIG", "run_demo"]
 
 EXAMPLE_CONFIG = resource_path("examples", "lung-nodule-ct.yaml")
 DEMO_PASSWORD = "demo-password"  # the synthetic demo database only; real users choose their own
 DEMO_USERS = (("qa.demo", "QA engineer (demo)", "qa"), ("auditor.demo", "Auditor (demo)", "auditor"))
+#: The named user the demo acts as (ingestion, analysis, report, export): never the OS account.
+DEMO_ANALYST = ("analyst.demo", "Data analyst (demo)", "qa")
 
 
 def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None, console: Console) -> dict[str, object]:
@@ -65,6 +69,10 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
     clock = simulated_clock(deliveries[0].at.to_pydatetime() if deliveries else scenario.as_of.to_pydatetime())
     app = bootstrap(settings, demo=True, clock=clock)
     config = load_device_config(EXAMPLE_CONFIG)
+    for user_id, name, role in (DEMO_ANALYST, *DEMO_USERS):  # the demo's named users, created by its set-up
+        create_user(app.uow, user_id=user_id, display_name=name, role=role, password=DEMO_PASSWORD,
+                    clock=app.clock, actor="demo-setup")
+    settings = settings.model_copy(update={"actor": DEMO_ANALYST[0], "user": DEMO_ANALYST[0]})
     register_device(config, uow=app.uow, clock=app.clock, actor=settings.actor, source=str(EXAMPLE_CONFIG))
     totals = {"predictions": [0, 0, 0], "ground truth": [0, 0, 0]}
     for delivery in deliveries:  # each month's logs taken in at the end of the month, as in a deployment
@@ -86,6 +94,10 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
     clock.advance_to(scenario.as_of.to_pydatetime())
     for kind, (accepted, duplicates, rejected) in totals.items():
         console.print(f"ingested {kind}: {accepted:,} accepted, {duplicates:,} duplicates, {rejected:,} rejected")
+    events = write_csv(generate_safety_events(scenario), logs_dir / "safety_events.csv")  # report item 14
+    safety = ingest_safety_events(app.open_log(events), source=str(events), uow=app.uow, clock=app.clock,
+                                  actor=settings.actor, hash_patient=app.patient_hasher(), device_id=config.device.id)
+    console.print(f"ingested safety events: {safety.accepted:,} accepted, {safety.rejected:,} rejected")
 
     cutoff = app.clock()
     opened: list[str] = []
@@ -114,13 +126,11 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
     for key, path in files.files.items():
         console.print(f"  {key}: {path.resolve()}")
     archive = out_dir / f"submission_{config.device.id}_{scenario.quarters[-1]}.zip"
-    export_submission(config.device.id, scenario.quarters[-1], archive, uow=app.uow, allow_draft=True)
+    export_submission(config.device.id, scenario.quarters[-1], archive, uow=app.uow, clock=app.clock,
+                      actor=settings.actor, allow_draft=True)
     checked = verify_submission(archive)
     console.print(f"submission archive (draft, unsigned): {archive.resolve()} "
                   f"({len(checked.get('files', []))} files verified)")
-    for user_id, name, role in DEMO_USERS:
-        create_user(app.uow, user_id=user_id, display_name=name, role=role, password=DEMO_PASSWORD,
-                    clock=app.clock, actor=settings.actor)
     console.print(f"dashboard users: {', '.join(u for u, _, _ in DEMO_USERS)} "
                   f"(password {DEMO_PASSWORD!r}, demo database only): samd-monitor --db {database_url} dashboard")
     console.print(f"tickets opened: {', '.join(opened) if opened else 'none'}")

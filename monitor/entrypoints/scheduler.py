@@ -54,6 +54,7 @@ from monitor.adapters.files.drop_folder import LocalDropFiles
 from monitor.adapters.notifications.webhook import webhook_poster
 from monitor.entrypoints.bootstrap import App
 from monitor.errors import ConfigError, StorageError
+from monitor.service.actors import service_account
 from monitor.service.drop_folder import DropWatcher
 from monitor.service.jobs import run_job
 from monitor.service.report import write_report
@@ -76,8 +77,10 @@ __all__ = [
     "webhook_job",
 ]
 
-#: The audit log's actor for everything the scheduler does.
-ACTOR = "system:scheduler"
+#: The audit log's actor for everything the scheduler does: a named service account (monitor.service.actors).
+ACTOR = "service:scheduler"
+#: The drop folder's service account.
+DROP_ACTOR = "service:drop-folder"
 #: APScheduler's own table in the monitor's database (ignored by ``alembic check``).
 JOBSTORE_TABLE = "apscheduler_jobs"
 JOB_IDS = ("drop-folder", "nightly-analysis", "periodic-reports", "ticket-webhooks", "housekeeping")
@@ -207,7 +210,7 @@ def _write_report(device_id: str, period: str, run_id: str) -> Any:
     service = app.settings.service
     return write_report(device_id, period, formats=service.report_formats, languages=service.report_languages,
                         out_dir=app.settings.data_dir / "reports", uow=app.uow, clock=app.clock, actor=ACTOR,
-                        renderer=app.report_renderer, run_id=run_id)
+                        renderer=app.report_renderer, run_id=run_id, reason=f"scheduled re-analysis of {period}")
 
 
 @_retried("periodic-reports")
@@ -278,9 +281,11 @@ def start_scheduler(app: App) -> BackgroundScheduler:
     service = app.settings.service
     if service.drop_dir is not None and not service.drop_dir.is_dir():
         raise ConfigError(f"MONITOR_DROP_DIR={service.drop_dir}: no such folder")
+    for account in (ACTOR, DROP_ACTOR):  # named service accounts, registered on first use (audited)
+        service_account(app.uow, account, clock=app.clock)
     watcher = None if service.drop_dir is None else DropWatcher(
         service.drop_dir, uow=app.uow, open_log=app.open_log, hasher=app.patient_hasher, clock=app.clock,
-        actor="system:drop-folder", files=LocalDropFiles())
+        actor=DROP_ACTOR, files=LocalDropFiles())
     _context = _Context(app=app, host=socket.gethostname(), watcher=watcher)
     scheduler = _SturdyScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=app.engine, tablename=JOBSTORE_TABLE),

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from monitor import __version__
+from monitor.domain.analysis_document import as_json, validated
 from monitor.domain.evaluation import (
     DECISION_RULE,
     TESTED_STATUSES,
@@ -153,6 +154,9 @@ def analyze_period(
         ) | sections | {"sequential_alarms": [
             {"finding_id": a["finding_id"], "ticket_id": a["ticket_id"], **a["evidence"]} for a in alarms]}
         document["completeness"]["retracted"] = retracted  # retracted by the cut-off: left out
+        # Validated by the typed model (the schema is generated from it) and stored as the model gives it back:
+        # the same JSON, byte for byte (numbers keep their int / float type, absent optional fields stay absent).
+        document = as_json(validated(document))
         unit.results.save_run(
             {"run_id": run_id, "device_id": device_id, "period": period.label, "period_start": start,
              "period_end": end, "data_cutoff": cutoff, "created_at": created, "software_version": __version__,

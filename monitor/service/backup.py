@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ try:
 except ImportError:  # pragma: no cover (Windows)
     fcntl = None  # type: ignore[assignment]
 
+from monitor.domain.audit_chain import AuditKey
 from monitor.errors import ConflictError, InputError, IntegrityError, StorageError
 from monitor.service.audit import verify_audit
 from monitor.service.ports import Clock, UnitOfWorkFactory
@@ -161,9 +162,14 @@ def backup_database(target: Path, *, store: DatabaseBackup, force: bool = False)
 
 
 def restore_database(source: Path, *, store: DatabaseBackup, file_engine: str, uow: UnitOfWorkFactory,
-                     clock: Clock, actor: str, force: bool = False) -> RestoreOutcome:
+                     clock: Clock, actor: str, force: bool = False,
+                     audit_keys: Sequence[AuditKey] = ()) -> RestoreOutcome:
     """Restore the backup ``source`` (made by ``file_engine``) into the database, then verify and extend
-    its audit chain with a ``database.restore`` record."""
+    its audit chain with a ``database.restore`` record.
+
+    ``audit_keys``: the target database's audit key (read from its key file, which is outside the database;
+    none when it has none yet): the staged copy's records keyed with it are recomputed before anything is
+    copied, the others checked for their links (docs/audit.md)."""
     if file_engine != store.engine_name:
         raise InputError(f"{source} is {_WITH_ARTICLE[file_engine]} backup but the database is "
                          f"{_NAMES[store.engine_name]}: restore it into {_WITH_ARTICLE[file_engine]} database "
@@ -176,7 +182,8 @@ def restore_database(source: Path, *, store: DatabaseBackup, file_engine: str, u
         raise ConflictError(f"the database is not empty (rows in {shown}): restore into a new, empty database, "
                             "or pass --force to replace everything in it")
     try:
-        store.restore(source, check=lambda staged: verify_audit(uow=staged))  # SQLite: before the copy
+        store.restore(source, check=lambda staged: verify_audit(  # SQLite: before the copy
+            uow=staged, keys=list(audit_keys) or None, strict=False))
     except IntegrityError as exc:
         raise IntegrityError(f"{source} has an audit trail that fails verification ({exc}); nothing was "
                              "restored: use another backup") from exc

@@ -150,6 +150,7 @@ class UnitOfWork(Protocol):
     month_aggregates: Any
     case_stream: Any
     cusum_checkpoints: Any
+    safety_events: Any  # monitor.adapters.db.repositories.safety_events.SafetyEventRepository
 
 
 UnitOfWorkFactory = Callable[[], ContextManager[UnitOfWork]]

@@ -79,13 +79,18 @@ def test_analysis_then_report_as_the_command_line_does(api, app, ingest_scenario
     for file in report["files"]:  # written into the service's report folder, as recorded
         assert hashlib.sha256((folder / file["name"]).read_bytes()).hexdigest() == file["sha256"]
     assert "/" not in "".join(f["name"] for f in report["files"])  # names only: no server paths in answers
-    second = api.post(REPORTS, json={"period": "2025Q3", "formats": ["json"], "run_id": run["run_id"]}, headers=qa)
+    unexplained = api.post(REPORTS, json={"period": "2025Q3", "formats": ["json"], "run_id": run["run_id"]},
+                           headers=qa)
+    assert unexplained.status_code == 422 and "reason" in unexplained.text  # a second revision needs a reason
+    second = api.post(REPORTS, json={"period": "2025Q3", "formats": ["json"], "run_id": run["run_id"],
+                                     "reason": "re-run on the same analysis"}, headers=qa)
     assert second.status_code == 201 and second.json()["revision"] == 2
 
     audit = api.get("/v1/audit", headers=bearer(api.tokens["auditor"])).json()["items"]
     done = {(a["action"], a["entity_id"]): a["actor"] for a in audit}
     assert done[("analysis.run", run["run_id"])] == "token:qa"  # audited with the caller as the actor
     assert done[("report.generate", report["report_id"])] == "token:qa"
+    assert done[("report.supersede", report["report_id"])] == "token:qa"
     revisions = api.get("/v1/report-revisions", params={"device_id": DEVICE}, headers=qa).json()["items"]
     assert {r["revision"] for r in revisions} == {1, 2}
 

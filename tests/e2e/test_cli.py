@@ -27,10 +27,18 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
 
 
 @pytest.fixture
-def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+def env(database_url: str, clock, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from monitor.adapters.db.engine import make_engine
+    from monitor.adapters.db.unit_of_work import unit_of_work_factory
+    from monitor.service.access import create_user
+
+    engine = make_engine(database_url)
+    create_user(unit_of_work_factory(engine), user_id="e2e-tester", display_name="E2E tester", role="qa",
+                password=None, clock=clock, actor="admin")  # the named user the commands act as (MONITOR_USER)
+    engine.dispose()
     return {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
         "MONITOR_DATABASE_URL": database_url, "MONITOR_PATIENT_ID_KEY": "e2e-key-0123456789abcdef",
-        "MONITOR_ACTOR": "e2e-tester"}
+        "MONITOR_USER": "e2e-tester"}
 
 
 def test_the_installed_command_starts() -> None:
@@ -115,7 +123,8 @@ def test_whole_flow_through_the_cli(cli, env: dict[str, str], tmp_path: Path) ->
     assert stored["analysis"] == document
     assert cli("analyze", "--device", "lung-nodule-ct", "--period", "2025Q3", env=env).returncode == 0
     named = cli("report", "--device", "lung-nodule-ct", "--period", "2025Q3", "--out-dir", str(out_dir),
-                "--format", "json", "--run-id", document["run_id"], env=env)  # the first run, not the newest
+                "--format", "json", "--run-id", document["run_id"], "--reason", "the first run, as filed",
+                env=env)  # the first run, not the newest
     assert named.returncode == 0, named.stderr
     assert json.loads((out_dir / "lung-nodule-ct_2025Q3_r2.json").read_text(encoding="utf-8"))["analysis"] == document
     exported = cli("tickets", "export", "--format", "csv", env=env)

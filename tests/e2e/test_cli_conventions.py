@@ -148,7 +148,7 @@ def seeded(app, labels_final_on_arrival, ingest_scenario, database_url: str,  # 
                              out_dir=tmp_path / "reports", uow=app.uow, clock=app.clock, actor="writer",
                              renderer=app.report_renderer).report_id
     archive = tmp_path / "submission.zip"
-    export_submission(DEVICE, "2025Q3", archive, uow=app.uow, allow_draft=True)
+    export_submission(DEVICE, "2025Q3", archive, uow=app.uow, clock=app.clock, actor="writer", allow_draft=True)
     env = {"MONITOR_DATABASE_URL": database_url, "MONITOR_PATIENT_ID_KEY": "e2e-key-0123456789abcdef",
            "MONITOR_ACTOR": "e2e-tester", "MONITOR_DATA_DIR": os.environ["MONITOR_DATA_DIR"]}
     return {"env": env, "ticket": outcome.opened_tickets[0], "report": report_id, "token": token_id,

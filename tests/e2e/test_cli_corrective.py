@@ -49,8 +49,10 @@ def fails(message: str, *args: str, env: dict[str, str], stdin: str | None = Non
 
 @pytest.fixture
 def env(app, database_url: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    create_user(app.uow, user_id="e2e-tester", display_name="E2E tester", role="qa", password=None,
+                clock=app.clock, actor="admin")  # the named user the commands act as (MONITOR_USER)
     return {"MONITOR_DATABASE_URL": database_url, "MONITOR_PATIENT_ID_KEY": "e2e-key-0123456789abcdef",
-            "MONITOR_ACTOR": "e2e-tester", "COLUMNS": "200"}
+            "MONITOR_USER": "e2e-tester", "COLUMNS": "200"}
 
 
 def test_ticket_signoff_submission_and_audit_from_the_command_line(app, labels_final_on_arrival,  # type: ignore[no-untyped-def]
@@ -90,8 +92,8 @@ def test_ticket_signoff_submission_and_audit_from_the_command_line(app, labels_f
     with zipfile.ZipFile(archive) as old, zipfile.ZipFile(tampered, "w") as new:
         for info in old.infolist():
             body = old.read(info.filename)
-            new.writestr(info.filename, body + b" " if info.filename.endswith(".en.html") else body)
-    fails(".en.html: SHA-256 differs", "export", "verify", str(tampered), env=env)
+            new.writestr(info.filename, body + b" " if info.filename.endswith(".en.signed.html") else body)
+    fails(".en.signed.html: SHA-256 differs", "export", "verify", str(tampered), env=env)
     if "sqlite" in env["MONITOR_DATABASE_URL"]:  # once: what the user sees from the console script
         shown = subprocess.run([CLI, "export", "verify", str(tampered)], capture_output=True, text=True, timeout=600,
                                env={k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | env)
@@ -100,6 +102,8 @@ def test_ticket_signoff_submission_and_audit_from_the_command_line(app, labels_f
 
     assert "audit chain intact" in ok("audit", "verify", env=env)
     listed = json.loads(ok("audit", "list", "--action", "report.", "--json", env=env))
-    assert [r["action"] for r in listed] == ["report.sign", "report.sign", "report.generate"]
+    assert [r["action"] for r in listed] == ["report.export", "report.sign", "report.sign", "report.generate"]
+    assert listed[0]["actor"] == "e2e-tester" and listed[0]["details"]["file"] == str(archive)  # exports audited
+    listed = listed[1:]
     assert re.fullmatch(r"[0-9a-f]{64}", listed[0]["hash"])
     assert listed[0]["actor"] == "bob" and listed[0]["details"]["meaning"] == "approved"

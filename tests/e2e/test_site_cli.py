@@ -40,6 +40,7 @@ def test_sites_summarise_and_the_centre_merges(tmp_path: Path, monkeypatch: pyte
     for db in (central, pooled):
         _ok(runner, *db, "db", "upgrade")
         _ok(runner, *db, "device", "add", CONFIG)
+        _ok(runner, *db, "user", "add", "cli-tester", "--name", "CLI tester", "--role", "qa", "--no-password")
 
     for site in sites:  # at each site
         rows = data.predictions.loc[data.predictions["site_id"] == site]
@@ -79,7 +80,7 @@ def test_sites_summarise_and_the_centre_merges(tmp_path: Path, monkeypatch: pyte
     federated = json.loads(_ok(runner, *central, "analyze", "--engine", "summaries", "--device", "lung-nodule-ct",
                                "--period", "2025Q3", "--json", *cutoff))
     assert_valid("lake_analysis", federated)
-    reference = json.loads(_ok(runner, *pooled, "analyze", "--device", "lung-nodule-ct", "--period", "2025Q3",
+    reference = json.loads(_ok(runner, *pooled, "--user", "cli-tester", "analyze", "--device", "lung-nodule-ct", "--period", "2025Q3",
                                "--json", *cutoff))
     assert federated["counts"] == reference["counts"]
     # same stratum-metrics and counts; identical outcomes where the pooled evidence is unadjusted (docs/federated.md)

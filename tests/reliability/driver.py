@@ -114,7 +114,8 @@ def main(argv: list[str]) -> None:
         _say("ready")
         _pause("start", pauses)
         files = write_report(argv[2], argv[3], formats=REPORT_FORMATS, out_dir=Path(argv[4]), uow=app.uow,
-                             clock=app.clock, actor="driver", renderer=app.report_renderer)
+                             clock=app.clock, actor="driver", renderer=app.report_renderer,
+                             reason="driver: a report generated again")
         _say("done")
         _say(files.report_id)
     else:

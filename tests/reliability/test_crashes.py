@@ -194,7 +194,7 @@ def test_killed_report_leaves_no_half_revision_and_the_rerun_makes_one(ingested_
     app = _services(ingested_url)
     try:
         second = write_report("lung-nodule-ct", "2025Q3", formats=REPORT_FORMATS, out_dir=out, uow=app.uow,
-                              clock=app.clock, actor="t", renderer=app.report_renderer)
+                              clock=app.clock, actor="t", renderer=app.report_renderer, reason="after the crashes")
     finally:
         app.engine.dispose()
     after = _report_state(ingested_url)

@@ -28,7 +28,7 @@ from monitor.entrypoints.api import create_api
 from monitor.entrypoints.api.security import AuthFailureLimiter
 from monitor.entrypoints.cli import app as cli
 from monitor.service import access
-from monitor.service.access import create_token
+from monitor.service.access import create_token, create_user
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "adapters" / "formats"))
 from sr_factory import ct_image, measurement_report  # noqa: E402
@@ -89,7 +89,9 @@ def test_planted_identifiers_come_out_nowhere(app: Any, database_url: str, clock
     out.mkdir()
     monkeypatch.setenv("MONITOR_DATABASE_URL", database_url)
     monkeypatch.setenv("MONITOR_PATIENT_ID_KEY", "planted-test-key-0123456789")
-    monkeypatch.setenv("MONITOR_ACTOR", "planted-tester")
+    create_user(app.uow, user_id="planted-tester", display_name="Planted tester", role="qa", password=None,
+                clock=app.clock, actor="admin")
+    monkeypatch.setenv("MONITOR_USER", "planted-tester")  # the named user the commands act as
     seen: list[str] = []  # everything a user or an operator could see
 
     def run(*args: str) -> int:

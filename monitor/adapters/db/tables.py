@@ -280,6 +280,8 @@ tickets = Table(
     Column("data_collection_target", Integer, nullable=True),
     Column("closed_run_id", String(36), nullable=True),
     Column("resolution", Text, nullable=True),
+    # The CAPA record of regulatory.md section 3 (monitor.domain.capa.CapaRecord as JSON; issue 16, migration 0011).
+    Column("capa", JSON, nullable=True),
 )
 
 ticket_evidence = Table(
@@ -323,6 +325,11 @@ audit_log = Table(
     Column("details", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The keyed chain (issue 16, migration 0010): the key's fingerprint (NULL: a legacy unkeyed record) and the
+    # digests of the regulated rows of the record's entity (monitor.domain.audit_chain).
+    Column("key_id", String(16), nullable=True),
+    Column("row_digests", JSON(none_as_null=True), nullable=True),
+    Index("ix_audit_log_entity", "entity", "entity_id", "seq"),
 )
 
 
@@ -639,4 +646,33 @@ cusum_design_bases = Table(
     Column("config_hash", String(64), primary_key=True),
     Column("chart_cases", Text, nullable=False),  # JSON: model version -> [[stratum JSON, metric, cases], ...]
     Column("counted_at", UtcDateTime, nullable=False),
+)
+
+# The complaints / adverse-event log (issue 16 item 2, migration 0012; monitor.domain.safety_events): one row per
+# version of an event (a re-sent event with other content adds a version; the latest known by a cut-off counts).
+# Identifiers only as their keyed hash; description is free text (stored, never logged).
+safety_events = Table(
+    "safety_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("site_id", String(64), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),  # the awareness date: the reporting clocks start here
+    Column("occurred_at", UtcDateTime, nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("seriousness", String(32), nullable=False),
+    Column("imdrf_codes", JSON, nullable=False),  # list of IMDRF AE codes
+    Column("model_version", String(64), nullable=True),
+    Column("patient_hash", String(64), nullable=True),
+    Column("accession_hash", String(64), nullable=True),
+    Column("attributes", JSON, nullable=False),  # attribute name -> stratum label
+    Column("description", Text, nullable=False),
+    Column("decisions", JSON, nullable=False),  # jurisdiction -> {decision, event_class, rationale, reported_at}
+    Column("row_hash", String(64), nullable=False),
+    Column("batch_id", Integer, ForeignKey("ingestion_batches.batch_id"), nullable=False),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    UniqueConstraint("device_id", "event_id", "version"),
+    Index(None, "device_id", "received_at"),
 )

@@ -18,7 +18,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from monitor.adapters.db.engine import storage_condition, storage_error
 from monitor.adapters.db.repositories.access import AccessRepository
 from monitor.adapters.db.repositories.aggregates import AggregateRepository
-from monitor.adapters.db.repositories.audit import AuditRepository
+from monitor.adapters.audit_key import key_source_for
+from monitor.adapters.db.repositories.audit import AuditKeySource, AuditRepository
 from monitor.adapters.db.repositories.clinical import ClinicalRepository
 from monitor.adapters.db.repositories.cusum_checkpoints import CusumCheckpointRepository
 from monitor.adapters.db.repositories.devices import DeviceRepository
@@ -34,6 +35,7 @@ from monitor.adapters.db.repositories.queries import ReadRepository
 from monitor.adapters.db.repositories.reports import ReportRepository
 from monitor.adapters.db.repositories.results import ResultRepository
 from monitor.adapters.db.repositories.revisions import RevisionRepository
+from monitor.adapters.db.repositories.safety_events import SafetyEventRepository
 from monitor.adapters.db.repositories.summaries import SummaryRepository
 from monitor.adapters.db.repositories.tickets import TicketRepository
 
@@ -43,7 +45,7 @@ __all__ = ["SqlUnitOfWork", "unit_of_work_factory"]
 class SqlUnitOfWork:
     """Repositories sharing one connection inside one transaction."""
 
-    def __init__(self, connection) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, connection, audit_keys: AuditKeySource | None = None) -> None:  # type: ignore[no-untyped-def]
         self.connection = connection
         self.devices = DeviceRepository(connection)
         self.logs = LogRepository(connection)
@@ -59,16 +61,21 @@ class SqlUnitOfWork:
         self.reports = ReportRepository(connection)
         self.revisions = RevisionRepository(connection)
         self.jobs = JobRepository(connection)
-        self.audit = AuditRepository(connection)
+        self.audit = AuditRepository(connection, audit_keys)  # keyed chain: the key is outside the database
         self.access = AccessRepository(connection)
         self.queries = ReadRepository(connection)  # the one read side (monitor.service.queries)
         self.summaries = SummaryRepository(connection)
         self.patient_clusters = PatientClusterRepository(connection)
         self.label_arrival = LabelArrivalRepository(connection)
+        self.safety_events = SafetyEventRepository(connection)  # the complaints / adverse-event log
 
 
-def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]
-    """Return a callable opening a :class:`SqlUnitOfWork` that commits on success, rolls back on error."""
+def unit_of_work_factory(engine: Engine, audit_keys: AuditKeySource | None = None):  # type: ignore[no-untyped-def]
+    """Return a callable opening a :class:`SqlUnitOfWork` that commits on success, rolls back on error.
+
+    ``audit_keys``: the audit chain's key (default: the database's default key file,
+    :func:`monitor.adapters.audit_key.key_source_for`)."""
+    audit_keys = audit_keys if audit_keys is not None else key_source_for(engine.url)
 
     where = engine.url.render_as_string(hide_password=True)
     driver_error: type[BaseException] = getattr(engine.dialect.dbapi, "Error", DBAPIError)
@@ -77,7 +84,7 @@ def unit_of_work_factory(engine: Engine):  # type: ignore[no-untyped-def]
     def open_unit() -> Iterator[SqlUnitOfWork]:
         try:
             with engine.begin() as connection:
-                yield SqlUnitOfWork(connection)
+                yield SqlUnitOfWork(connection, audit_keys)
         except (SQLAlchemyError, driver_error) as exc:
             raise storage_error(exc, where) from exc
         except OSError as exc:

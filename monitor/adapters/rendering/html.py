@@ -178,16 +178,64 @@ def _alarm_dates(chart: dict[str, Any], language: str) -> str:
     return ""
 
 
-def _cusum(document: dict[str, Any], language: str) -> str | None:
+#: At most this many CUSUM charts are drawn (the alarmed ones first, then the flagged strata's).
+MAX_CUSUM_PANELS = 6
+
+
+def _chart_title(language: str, chart: dict[str, Any]) -> str:
+    return f"{_label(language, 'metric.' + chart['metric'])} · {chart['stratum']} ({chart['model_version']})"
+
+
+def _cusum_legacy(document: dict[str, Any], language: str) -> str | None:
+    """The earlier figure (each alarmed chart's peak relative to h), for documents without recorded paths."""
     alarms = [alarm_chart(a) for a in document.get("sequential_alarms") or []]
     if not alarms:
         return None
-    rows = [a | {"label": f"{_label(language, 'metric.' + a['metric'])} · {a['stratum']} ({a['model_version']})",
-                 "dates": _alarm_dates(a, language)} for a in alarms]
+    rows = [a | {"label": _chart_title(language, a), "dates": _alarm_dates(a, language)} for a in alarms]
     return _data_uri(charts.cusum_ratio_chart(rows, title=_label(language, "drift.cusum_heading"),
                                               threshold_label=_label(language, "drift.h"),
                                               peak_label=_label(language, "drift.peak"),
                                               end_label=_label(language, "drift.end_statistic")))
+
+
+def _cusum(document: dict[str, Any], language: str) -> dict[str, Any] | None:
+    """The CUSUM figure: S_t against h over the period for each alarmed chart, then the charts of the flagged
+    strata (sensitivity, specificity), at most ``MAX_CUSUM_PANELS``; with how many charts are not drawn
+    (alarmed ones beyond the cap; the others did not alarm). A document without recorded paths (before
+    issue 16) gets the earlier peak/h figure."""
+    every = document["sequential"]["cusum"]
+    key = {(c["model_version"], c["stratum"], c["metric"]): c for c in every}
+    alarmed = [k for k in ((a["model_version"], a["stratum"], a["metric"])
+                           for a in document.get("sequential_alarms") or []) if k in key]
+    flagged = [k for k in ((f["model_version"], f["stratum"], f["metric"]) for f in document["findings"])
+               if k in key and k not in alarmed]
+    chosen = [k for k in dict.fromkeys([*alarmed, *flagged]) if charts.cusum_path_input(key[k])][:MAX_CUSUM_PANELS]
+    if not chosen:
+        legacy = _cusum_legacy(document, language)
+        return None if legacy is None else {"png": legacy, "legacy": True}
+    panels = [charts.cusum_path_input(key[k]) | {"title": _chart_title(language, key[k])} for k in chosen]
+    labels = {"statistic": _label(language, "drift.cusum_path_statistic"), "h": _label(language, "drift.h"),
+              "alarm": _label(language, "drift.cusum_path_alarm"),
+              "day_peak": _label(language, "drift.cusum_path_day_peak")}
+    png = charts.cusum_path_chart(panels, title=_label(language, "drift.cusum_heading"), labels=labels)
+    alarmed_left = sum(1 for k in alarmed if k not in chosen)
+    return {"png": _data_uri(png), "legacy": False, "drawn": len(chosen), "alarmed_drawn": len(chosen) - sum(
+        1 for k in chosen if k not in alarmed), "alarmed_not_drawn": alarmed_left,
+            "quiet_not_drawn": len(every) - len(chosen) - alarmed_left}
+
+
+def _stratum_trends(content: dict[str, Any], language: str) -> dict[str, Any] | None:
+    """The trend figure of the flagged and alarmed stratum-metrics over the stored periods (content section
+    ``trends``), with their claim and goal; None when the section is empty or absent."""
+    section = (content.get("sections") or {}).get("trends")
+    series = [s for s in (section or {}).get("series") or [] if s["points"]]
+    if not series:
+        return None
+    panels = [charts.stratum_trend_input(s) | {"title": _chart_title(language, s)} for s in series]
+    labels = {"estimate": _label(language, "performance.trend_estimate"), "claim": _label(language, "common.claim"),
+              "goal": _label(language, "common.goal"), "flagged": _label(language, "status.flagged")}
+    png = charts.stratum_trend_chart(panels, title=_label(language, "performance.trend_heading"), labels=labels)
+    return {"png": _data_uri(png), "drawn": len(series), "not_drawn": section.get("not_drawn", 0)}
 
 
 def _trends(document: dict[str, Any], language: str) -> list[dict[str, Any]]:
@@ -330,8 +378,8 @@ def report_context(content: dict[str, Any], identity: dict[str, Any], language: 
         "ewma": [ewma_chart(e) for e in doc["sequential"]["ewma"]],
         "drift": drift_comparisons(doc), "arrival": _arrival(doc), "clustering": _clustering(doc),
         "scanners": [{"label": k, "n": v} for k, v in scanners.items()],
-        "extras": extras,
+        "extras": extras, "has_message": lambda key: key in catalog("en"),  # a catalog label when there is one
         "charts": {"forest": _forest(doc["results"], language), "cusum": _cusum(doc, language),
-                   "trends": _trends(doc, language)},
+                   "trends": _trends(doc, language), "stratum_trends": _stratum_trends(content, language)},
         "footer_left": Markup(_css_string(identity_text)), "footer_right": Markup(_page_counter(language)),
     }

@@ -17,13 +17,17 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+from pydantic import ValidationError
+
 from monitor.domain.analysis_document.document import AnalysisDocument
+from monitor.errors import IntegrityError
 
 __all__ = ["AnalysisDocument", "as_json", "validated"]
 
 
 def validated(document: dict[str, Any]) -> AnalysisDocument:
-    """The typed analysis document; :class:`pydantic.ValidationError` when ``document`` breaks the schema.
+    """The typed analysis document; :class:`IntegrityError` naming where when ``document`` breaks the schema
+    (a defect of the producer, not of the user's input: nothing is stored; the message names fields, not values).
 
     The cyclic garbage collector is paused while the models are built: building hundreds of thousands of small
     objects otherwise triggers collections that scan them all again and again, more than half the time for a
@@ -32,6 +36,10 @@ def validated(document: dict[str, Any]) -> AnalysisDocument:
     gc.disable()
     try:
         return AnalysisDocument.model_validate(document)
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()[:5])
+        raise IntegrityError(f"the analysis document breaks its schema ({exc.error_count()} problem(s): {where}); "
+                             "nothing was stored: please report this defect") from None
     finally:
         if paused:
             gc.enable()

@@ -28,6 +28,7 @@ from monitor.errors import IntegrityError, NotFoundError
 from monitor.service import queries as q
 from monitor.service.access import Principal
 from monitor.service.read_models import Page
+from monitor.service.submission import record_export
 
 __all__ = ["read_router"]
 
@@ -176,9 +177,10 @@ def read_router(app: App, auth: Authenticator, results_cache: PageCache | None =
                 responses={200: {"description": "The file, as recorded (its SHA-256 is checked first).",
                                  "content": {media.split(";")[0]: {} for media in _MEDIA.values()}},
                            **problem_responses(404, 500)})
-    def download_report_file(file_id: int = _path_int("Report file id."), _: Principal = reader) -> FileResponse:
+    def download_report_file(file_id: int = _path_int("Report file id."), principal: Principal = reader
+                             ) -> FileResponse:
         """Download a recorded report file. Only files recorded in the reports table are served, and only
-        when their content still has the recorded SHA-256."""
+        when their content still has the recorded SHA-256. Each download is audited (``report.export``)."""
         record = q.get_report_file(app.uow, file_id)
         path = Path(record.path)
         if not path.is_file():
@@ -188,7 +190,11 @@ def read_router(app: App, auth: Authenticator, results_cache: PageCache | None =
         suffix = record.format if record.format in _MEDIA else path.suffix.lstrip(".")
         media = _MEDIA.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         language = f"-{record.language}" if record.language else ""
-        return FileResponse(path, media_type=media, filename=f"{record.report_id}{language}.{suffix}")
+        edition = ".signed" if record.format.startswith("signed-") else ""
+        record_export(uow=app.uow, clock=app.clock, actor=principal.name, kind="api-download",
+                      report_id=record.report_id, file=path.name, sha256=record.sha256, size=path.stat().st_size,
+                      extra={"file_id": file_id, "format": record.format})
+        return FileResponse(path, media_type=media, filename=f"{record.report_id}{language}{edition}.{suffix}")
 
     @router.get("/report-revisions", response_model=m.Page[m.ReportRevision], tags=["reports"])
     def list_report_revisions(device_id: str | None = _id("Device id."), period: str | None = _period(),

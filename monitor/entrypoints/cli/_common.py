@@ -211,7 +211,7 @@ def settings() -> Settings:
     """Settings from the environment, with the ``--db`` option applied."""
     from monitor.settings import load_settings
 
-    return load_settings().with_database(state.get("db"))
+    return load_settings().with_database(state.get("db")).with_user(state.get("user"))
 
 
 def build_app(**kwargs: Any) -> App:
@@ -231,7 +231,10 @@ def _print_version(value: bool) -> None:
 def _root(
     db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: MONITOR_DATABASE_URL, else the "
                                                         "SQLite file in the data directory; docs/configuration.md)."),
+    user: Optional[str] = typer.Option(None, "--user", help="The named user acting (default: MONITOR_USER); "
+                                                            "commands that change data need one."),
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
                                  callback=_print_version),
 ) -> None:
     state["db"] = db
+    state["user"] = user

@@ -44,12 +44,15 @@ def restore(
     from monitor.errors import SchemaOutOfDateError
     from monitor.service.backup import restore_database
 
+    from monitor.adapters.audit_key import key_source_for
+
     engine_of_file = backup_file_engine(file)
     application = build_app(require_schema=False)
+    key = key_source_for(application.settings.database_url, application.settings.audit_key_file).key_for_reading()
     try:
         outcome = restore_database(file, store=application.database_backup(), file_engine=engine_of_file,
                                    uow=application.uow, clock=application.clock, actor=application.settings.actor,
-                                   force=force)
+                                   force=force, audit_keys=[key] if key is not None else [])
         try:
             check_schema(application.engine)
             note = ""

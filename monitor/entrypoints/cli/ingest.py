@@ -136,6 +136,25 @@ def ingest_retractions_cmd(
     _run_ingest("retractions", file, _input_format(fmt, legacy_format), as_json)
 
 
+@ingest_app.command("safety-events")
+def ingest_safety_events_cmd(
+    file: Path = typer.Argument(..., help="Safety-event log (.csv or .ndjson/.jsonl): complaints, adverse events, "
+                                          "incidents, user feedback, overrides (docs/safety-events.md)."),
+    device: Optional[str] = typer.Option(None, "--device", help="Registered device the events are of (fills an "
+                                                               "empty device_id; a row naming another is rejected)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the batch summary as JSON."),
+) -> None:
+    """Ingest a complaints / adverse-event log (one transaction; an event re-sent with other content adds a version)."""
+    from monitor.service.safety_events import ingest_safety_events
+
+    application = build_app()
+    log = _open(application, file, None)
+    summary = ingest_safety_events(log, source=str(file), uow=application.uow, clock=application.clock,
+                                   actor=application.settings.actor, device_id=device,
+                                   hash_patient=application.patient_hasher_if_configured())
+    _print_summary(summary, as_json)
+
+
 def _since(text: Optional[str]) -> Optional[datetime]:
     if text is None:
         return None

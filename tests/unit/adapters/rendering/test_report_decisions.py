@@ -222,8 +222,9 @@ def test_drift_rows_show_their_reference_and_the_floor_that_decided() -> None:
     text = _text(_html(content))
     assert "Against the preceding window : 2025Q2" in text or "Against the preceding window: 2025Q2" in text
     assert "Against the fixed baseline (2025Q3)" in text
-    assert "no reference window with cases" in text and "distance < threshold" in text
-    assert "Effect-size floor" in text
+    # each verdict names the rule's quantities that decided it (issue 16 item 6)
+    assert "distance 0.0051 below threshold 0.100: not drifted" in text and "no reference" in text
+    assert "Effect-size floor" in text and "Verdict (the rule that decided)" in text
     tables = annex_rows(content)
     drift = list(csv.DictReader(io.StringIO(to_csv(*tables["data_drift"]), newline="")))
     assert {r["reference"] for r in drift} == {"preceding", "baseline"}
