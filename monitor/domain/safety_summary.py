@@ -38,32 +38,39 @@ class _Model(BaseModel):
 class JurisdictionDecision(_Model):
     """A stored reportability decision of one event in one jurisdiction."""
 
-    decision: Decision
-    event_class: str | None = None
-    rationale: str | None = None
-    reported_at: datetime | None = None
+    decision: Decision = Field(description="The manufacturer's reportability decision in the jurisdiction.")
+    event_class: str | None = Field(default=None, description="The event class of the clock as decided "
+                                                              "(monitor.domain.capa.reportability); null: derived "
+                                                              "from the seriousness.")
+    rationale: str | None = Field(default=None, description="Why the event was (not) judged reportable.")
+    reported_at: datetime | None = Field(default=None, description="When the report was filed (UTC); null: not "
+                                                                   "reported.")
 
 
 class SafetyEvent(_Model):
     """The latest version of one stored safety event known by the cut-off (what the summary reads)."""
 
-    event_id: str
-    site_id: str
-    received_at: datetime
-    occurred_at: datetime | None = None
-    kind: Literal["complaint", "adverse_event", "incident", "user_feedback", "override_discordance"]
-    seriousness: Literal["death", "serious_injury", "malfunction_could_lead", "non_serious"]
-    imdrf_codes: list[str] = Field(default_factory=list)
-    model_version: str | None = None
-    attributes: dict[str, str] = Field(default_factory=dict)
-    decisions: dict[str, JurisdictionDecision] = Field(default_factory=dict)
+    event_id: str = Field(description="The event's identifier in the safety event log.")
+    site_id: str = Field(description="The site the event concerns.")
+    received_at: datetime = Field(description="Awareness date (UTC): the reporting clocks start here.")
+    occurred_at: datetime | None = Field(default=None, description="When the event occurred (UTC); null: unknown.")
+    kind: Literal["complaint", "adverse_event", "incident", "user_feedback", "override_discordance"] = Field(
+        description="The kind of event.")
+    seriousness: Literal["death", "serious_injury", "malfunction_could_lead", "non_serious"] = Field(
+        description="The seriousness of the event (it derives the clock's event class when none is decided).")
+    imdrf_codes: list[str] = Field(default_factory=list, description="IMDRF adverse-event terminology codes.")
+    model_version: str | None = Field(default=None, description="The model version involved; null: not given.")
+    attributes: dict[str, str] = Field(default_factory=dict, description="Stratum label per attribute of the "
+                                                                         "device's strata the event carries.")
+    decisions: dict[str, JurisdictionDecision] = Field(default_factory=dict, description="The reportability "
+                                                                                         "decision per jurisdiction.")
 
 
 class Count(_Model):
     """How many of the period's events fall in one category."""
 
     value: str = Field(description="The category (kind, seriousness, IMDRF code, ...).")
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, description="Events of the period in the category.")
 
 
 class CodeCount(_Model):
@@ -71,53 +78,56 @@ class CodeCount(_Model):
 
     code: str = Field(description="IMDRF adverse-event terminology code, e.g. A0901.")
     annex: str = Field(description="The IMDRF annex the code's letter names (device_problem, health_effect_clinical, ...).")
-    count: int = Field(ge=0)
+    count: int = Field(ge=0, description="Events of the period carrying the code.")
 
 
 class StratumCount(_Model):
     """How many of the period's events carry one stratum label of the device's attributes."""
 
-    attribute: str
-    label: str
-    count: int = Field(ge=0)
+    attribute: str = Field(description="The stratification attribute (strata.attributes of the device).")
+    label: str = Field(description="The attribute's stratum label.")
+    count: int = Field(ge=0, description="Events of the period carrying the label.")
 
 
 class ClockRow(_Model):
     """One event's reportability in one jurisdiction and its clock, as of the cut-off."""
 
-    event_id: str
-    kind: str
-    seriousness: str
-    jurisdiction: str
-    decision: Decision
+    event_id: str = Field(description="The event's identifier in the safety event log.")
+    kind: str = Field(description="The kind of event (complaint, adverse_event, incident, ...).")
+    seriousness: str = Field(description="The seriousness of the event (death, serious_injury, ...).")
+    jurisdiction: str = Field(description="The jurisdiction of the clock (NMPA, EU-MDR, FDA).")
+    decision: Decision = Field(description="The reportability decision; pending when none is stored.")
     assessed: bool = Field(description="False: the event has no decision for a jurisdiction the device is "
                                        "registered in (treated as pending, its clock running).")
     event_class: str = Field(description="The event class of the clock (monitor.domain.capa.reportability).")
     rule: str = Field(description="The clock and its reference, e.g. 'Decree No. 1 (2018): death, 7 days'.")
     received_at: datetime = Field(description="Awareness date: the clock starts here.")
     deadline: datetime | None = Field(description="When the report is due; null without an individual report.")
-    reported_at: datetime | None
-    status: ClockStatus
+    reported_at: datetime | None = Field(description="When the report was filed (UTC); null: not reported.")
+    status: ClockStatus = Field(description="The clock's state as of the cut-off: met (reported by the deadline), "
+                                            "late (reported after it), overdue (not reported, deadline passed), "
+                                            "due (not reported, deadline ahead), not_required.")
     in_period: bool = Field(description="Received in the reporting period (else an open clock of an earlier one).")
-    rationale: str | None = None
+    rationale: str | None = Field(default=None, description="The stored rationale of the decision; null: none.")
 
 
 class JurisdictionCounts(_Model):
     """The clock states of one jurisdiction's rows."""
 
-    jurisdiction: str
-    overdue: int = 0
-    due: int = 0
-    late: int = 0
-    met: int = 0
-    not_required: int = 0
+    jurisdiction: str = Field(description="The jurisdiction (NMPA, EU-MDR, FDA).")
+    overdue: int = Field(default=0, description="Clocks not reported whose deadline has passed.")
+    due: int = Field(default=0, description="Clocks not reported whose deadline is ahead.")
+    late: int = Field(default=0, description="Clocks reported after their deadline.")
+    met: int = Field(default=0, description="Clocks reported by their deadline.")
+    not_required: int = Field(default=0, description="Clocks without an individual report (decided not "
+                                                     "reportable, or an event class without one).")
 
 
 class OverrideRate(_Model):
     """Radiologist overrides of / discordance with the AI reported in the period, per 1,000 studies."""
 
-    events: int = Field(ge=0)
-    studies: int = Field(ge=0)
+    events: int = Field(ge=0, description="Override / discordance events received in the period.")
+    studies: int = Field(ge=0, description="Studies with an AI result in the period (the denominator).")
     per_1000: float | None = Field(description="events / studies x 1000; null without studies.")
 
 
@@ -125,23 +135,25 @@ class SafetySummary(_Model):
     """Safety and feedback (report item 14): complaints, adverse events, incidents, user feedback and
     overrides received in the period, their IMDRF codes and strata, and every reportability clock."""
 
-    period_start: datetime
-    period_end: datetime
+    period_start: datetime = Field(description="Start of the reporting period (UTC, inclusive).")
+    period_end: datetime = Field(description="End of the reporting period (UTC, exclusive).")
     as_of: datetime = Field(description="The data cut-off: clocks are evaluated and events counted as of it.")
     jurisdictions: list[str] = Field(description="Jurisdictions the device is registered in (every event is "
                                                  "assessed for them) and any others the log decides for.")
     events: int = Field(ge=0, description="Events received (awareness date) in the period.")
-    by_kind: list[Count]
-    by_seriousness: list[Count]
-    by_code: list[CodeCount]
+    by_kind: list[Count] = Field(description="The period's events per kind (every kind, zeros included).")
+    by_seriousness: list[Count] = Field(description="The period's events per seriousness (every level, zeros "
+                                                    "included).")
+    by_code: list[CodeCount] = Field(description="The period's events per IMDRF code (an event may carry several).")
     uncoded: int = Field(ge=0, description="The period's events without an IMDRF code.")
-    by_stratum: list[StratumCount]
+    by_stratum: list[StratumCount] = Field(description="The period's events per stratum label of the device's "
+                                                       "attributes.")
     without_stratum: int = Field(ge=0, description="The period's events carrying no stratum attribute.")
     clocks: list[ClockRow] = Field(description="The reportability clocks of the period's events and the still "
                                                "open (due / overdue) clocks of earlier events.")
-    clock_counts: list[JurisdictionCounts]
-    overdue: int = Field(ge=0)
-    overrides: OverrideRate
+    clock_counts: list[JurisdictionCounts] = Field(description="The clock states per jurisdiction.")
+    overdue: int = Field(ge=0, description="Overdue reports as of the cut-off (all jurisdictions, any period).")
+    overrides: OverrideRate = Field(description="The rate of radiologist overrides / discordance in the period.")
 
 
 def clock_status(deadline: datetime | None, reported_at: datetime | None, as_of: datetime) -> ClockStatus:

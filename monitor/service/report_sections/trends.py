@@ -23,16 +23,16 @@ Reason = Literal["flagged", "cusum_alarm"]
 class TrendPoint(BaseModel):
     """One period of a stratum-metric, from that period's newest run (as of the report's run)."""
 
-    period: str
-    run_id: str
-    successes: int = Field(ge=0)
-    trials: int = Field(ge=0)
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-    claim: float | None
+    period: str = Field(description="The period's label, e.g. 2025Q3.")
+    run_id: str = Field(description="The analysis run the point is taken from.")
+    successes: int = Field(ge=0, description="Numerator of the metric in the stratum in the period.")
+    trials: int = Field(ge=0, description="Denominator of the metric in the stratum in the period.")
+    estimate: float | None = Field(description="Point estimate successes/trials; null when not estimable.")
+    ci_low: float | None = Field(description="Lower limit of the two-sided confidence interval of the estimate.")
+    ci_high: float | None = Field(description="Upper limit of the two-sided confidence interval of the estimate.")
+    claim: float | None = Field(description="Claimed value of the metric for the stratum; null without a claim.")
     performance_goal: float | None = Field(description="claim - margin")
-    status: Status
+    status: Status = Field(description="The decision rule's outcome for the stratum-metric in that period.")
 
     @field_validator("estimate", "ci_low", "ci_high", "claim", "performance_goal")
     @classmethod
@@ -43,17 +43,18 @@ class TrendPoint(BaseModel):
 class TrendSeries(BaseModel):
     """A stratum-metric the period flagged or whose CUSUM chart alarmed, over the stored periods."""
 
-    model_version: str
-    stratum: str
-    metric: str
-    reasons: list[Reason]
-    points: list[TrendPoint]
+    model_version: str = Field(description="Model version.")
+    stratum: str = Field(description="Stratum key, e.g. overall or age_band=>=75.")
+    metric: str = Field(description="The metric (sensitivity, specificity, ...).")
+    reasons: list[Reason] = Field(description="Why it is drawn: flagged by the claims test of the report's period "
+                                              "and / or cusum_alarm (its CUSUM chart alarmed).")
+    points: list[TrendPoint] = Field(description="One point per stored period with a result, oldest first.")
 
 
 class TrendsSection(BaseModel):
     """The stratum-metrics drawn (at most ``MAX_TREND_SERIES``) and how many more were watched."""
 
-    series: list[TrendSeries]
+    series: list[TrendSeries] = Field(description="The stratum-metrics drawn (flagged first, then alarmed).")
     not_drawn: int = Field(ge=0, description="Flagged or alarmed stratum-metrics beyond the cap (in the tables).")
 
 
