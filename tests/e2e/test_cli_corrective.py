@@ -28,6 +28,15 @@ from monitor.synthetic import DemoScenario
 
 CLI = str(Path(sys.executable).parent / "samd-monitor")
 SCENARIO = DemoScenario(seed=5, scale=0.012, quarters=("2025Q3",), drift_quarter="2025Q3", drift_drop=0.6)
+#: The CAPA items triage needs (docs/tickets.md): 3 risk, 4 reportability in every registered jurisdiction of the
+#: example device (NMPA, FDA), 5 containment; one `tickets capa set ... --json` per section.
+TRIAGE_RECORD = {
+    "risk": {"hazard": "missed actionable nodule", "harm": "delayed diagnosis", "risk_file_item": "RMF-H-012",
+             "iec62304_class": "B", "triage_decision": "contain_and_investigate"},
+    "reportability": {"assessments": [{"jurisdiction": j, "event_class": "not_reportable",
+                                       "rationale": "no harm reported"} for j in ("NMPA", "FDA")]},
+    "containment": {"measures": "double read of the stratum's studies", "effective_at": "2025-10-01T00:00:00Z"},
+}
 
 
 def run(*args: str, env: dict[str, str], stdin: str | None = None):  # type: ignore[no-untyped-def]
@@ -62,7 +71,14 @@ def test_ticket_signoff_submission_and_audit_from_the_command_line(app, labels_f
     analyze_period("lung-nodule-ct", Period.parse("2025Q3"), uow=app.uow, clock=app.clock, actor="analyst")
     ticket = json.loads(ok("tickets", "export", "--format", "json", env=env))["tickets"][0]
     assert ticket["severity"] in ("critical", "major", "minor") and ticket["acceptance_criteria"]["min_trials"] > 0
-    ok("tickets", "move", ticket["ticket_id"], "--to", "triaged", "--reason", "confirmed by the QA lead", env=env)
+    triage = ("tickets", "move", ticket["ticket_id"], "--to", "triaged", "--reason", "confirmed by the QA lead")
+    fails("the CAPA record lacks item 3 risk.hazard", *triage, env=env)  # the gate names what is missing
+    for section, values in TRIAGE_RECORD.items():
+        ok("tickets", "capa", "set", ticket["ticket_id"], section, "--json", json.dumps(values), env=env)
+    shown = ok("tickets", "capa", "show", ticket["ticket_id"], env=env)
+    assert all(f"{n}. {title}: filled" in shown for n, title in ((3, "Severity and risk linkage"),
+                                                                 (4, "Reportability assessment"), (5, "Containment")))
+    ok(*triage, env=env)
     fails("cannot move to 'closed'", "tickets", "move", ticket["ticket_id"], "--to", "closed", "--reason", "done",
           env=env)
     assert "ticket.triaged" in ok("tickets", "outbox", env=env)

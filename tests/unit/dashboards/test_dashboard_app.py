@@ -95,20 +95,42 @@ def test_auditor_reads_tickets_without_write_controls(dashboard: Start) -> None:
     assert not at.text_area and not [b for b in at.button if b.label in ("Apply transition", "Add comment")]
 
 
+#: CAPA items 3-5 (risk, reportability for each registered jurisdiction, containment): what triage needs.
+TRIAGE_RECORD = {
+    "risk": {"hazard": "missed actionable nodule", "harm": "delayed diagnosis", "risk_file_item": "RMF-H-012",
+             "iec62304_class": "B", "triage_decision": "contain_and_investigate"},
+    "reportability": {"assessments": [{"jurisdiction": j, "event_class": "not_reportable",
+                                       "rationale": "no harm reported"} for j in ("NMPA", "FDA")]},
+    "containment": {"measures": "double read of the stratum's studies", "effective_at": "2025-10-01T00:00:00Z"},
+}
+
+
 def test_qa_triages_and_comments_a_ticket(dashboard: Start, seeded: dict[str, Any]) -> None:
+    from monitor.service.tickets import get_ticket, update_capa
+
+    app = seeded["app"]
     at = _page(dashboard("qa1"), "Tickets")
     ticket = at.selectbox(key="ticket_selected").value
-    at.selectbox(key=f"target-{ticket}").set_value("triaged")
-    at.text_input(key=f"reason-{ticket}").input("confirmed with the site; collecting cases")
-    at.button(key=f"FormSubmitter:transition-{ticket}-Apply transition").click().run()
-    assert not at.exception, at.exception
+
+    def triage() -> None:
+        at.selectbox(key=f"target-{ticket}").set_value("triaged")
+        at.text_input(key=f"reason-{ticket}").input("confirmed with the site; collecting cases")
+        at.button(key=f"FormSubmitter:transition-{ticket}-Apply transition").click().run()
+        assert not at.exception, at.exception
+
+    triage()  # the CAPA record lacks items 3-5: refused with what is missing, not a stack trace
+    refusal = "\n".join(literal(e.value) for e in at.error)
+    assert f"cannot move {ticket} to 'triaged': the CAPA record lacks" in refusal, _texts(at)
+    assert all(f"item {n} " in refusal for n in (3, 4, 5)) and "risk.hazard" in refusal
+    assert get_ticket(ticket, uow=app.uow)["status"] == "open"
+    for section, values in TRIAGE_RECORD.items():  # as `samd-monitor tickets capa set` does
+        update_capa(ticket, section, values, actor="qa1", uow=app.uow, clock=app.clock)
+    triage()
     assert f"{ticket} moved to triaged." in _texts(at)
     at.text_area(key=f"comment-{ticket}").input("second reader rota in place")
     at.button(key=f"FormSubmitter:comment-{ticket}-Add comment").click().run()
     assert "Comment added." in _texts(at)
-    from monitor.service.tickets import get_ticket
-
-    stored = get_ticket(ticket, uow=seeded["app"].uow)
+    stored = get_ticket(ticket, uow=app.uow)
     assert stored["status"] == "triaged"
     assert [c["body"] for c in stored["comments"]] == ["second reader rota in place"]
     assert stored["transitions"][-1]["actor"] == "qa1"
