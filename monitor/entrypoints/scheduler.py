@@ -71,6 +71,7 @@ __all__ = [
     "housekeeping_job",
     "nightly_analysis_job",
     "periodic_reports_job",
+    "register_service_accounts",
     "scheduler_problem",
     "start_scheduler",
     "stop_scheduler",
@@ -275,14 +276,20 @@ def _triggers(app: App) -> dict[str, Any]:
     return triggers
 
 
+def register_service_accounts(app: App) -> None:
+    """Register the scheduler's and the drop folder's named service accounts (:data:`ACTOR`,
+    :data:`DROP_ACTOR`) when they are not users yet, audited (``samd-monitor serve`` does, before
+    :func:`start_scheduler`): their audit records then name users of the system."""
+    for account in (ACTOR, DROP_ACTOR):
+        service_account(app.uow, account, clock=app.clock)
+
+
 def start_scheduler(app: App) -> BackgroundScheduler:
     """Start the scheduler for ``app`` (job store: table ``apscheduler_jobs`` of the monitor's database)."""
     global _context
     service = app.settings.service
     if service.drop_dir is not None and not service.drop_dir.is_dir():
         raise ConfigError(f"MONITOR_DROP_DIR={service.drop_dir}: no such folder")
-    for account in (ACTOR, DROP_ACTOR):  # named service accounts, registered on first use (audited)
-        service_account(app.uow, account, clock=app.clock)
     watcher = None if service.drop_dir is None else DropWatcher(
         service.drop_dir, uow=app.uow, open_log=app.open_log, hasher=app.patient_hasher, clock=app.clock,
         actor=DROP_ACTOR, files=LocalDropFiles())

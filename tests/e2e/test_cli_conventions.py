@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from functools import partial
 from pathlib import Path
 from typing import Any, get_args
 
@@ -128,10 +129,13 @@ def test_help_and_version_import_nothing_heavy(args: list[str], tmp_path: Path) 
 @pytest.fixture
 def seeded(app, labels_final_on_arrival, ingest_scenario, database_url: str,  # type: ignore[no-untyped-def]
            tmp_path: Path) -> dict[str, Any]:
-    """A database with a device, its logs, an analysis that opened a ticket, a user, a token, a report and a
-    draft submission archive; the environment the CLI needs for it."""
+    """A database with a device, its logs, an analysis that opened a ticket, two users, a token, a report signed
+    by both (authored, approved: its signed edition written) and a submission archive; the environment the CLI
+    needs for it."""
     from monitor.domain.periods import Period
-    from monitor.service.access import create_token, create_user
+    from monitor.adapters.files.report_store import LocalReportStore
+    from monitor.service.access import create_token, create_user, verify_password
+    from monitor.service.signoff import sign_report
     from monitor.service.analyze import analyze_period
     from monitor.service.report import write_report
     from monitor.service.submission import export_submission
@@ -147,6 +151,13 @@ def seeded(app, labels_final_on_arrival, ingest_scenario, database_url: str,  # 
     report_id = write_report(DEVICE, "2025Q3", formats=["html", "json"], languages=["en", "zh-CN"],
                              out_dir=tmp_path / "reports", uow=app.uow, clock=app.clock, actor="writer",
                              renderer=app.report_renderer).report_id
+    create_user(app.uow, user_id="bob", display_name="Bob Li", role="qa", password="bob-password-1234",
+                clock=app.clock, actor="admin")
+    authenticate = partial(verify_password, app.uow, clock=app.clock)
+    for user_id, meaning, password in (("alice", "authored", "alice-password-123"),
+                                       ("bob", "approved", "bob-password-1234")):  # approved: a signed edition
+        sign_report(report_id, meaning=meaning, user_id=user_id, password=password, authenticate=authenticate,
+                    uow=app.uow, clock=app.clock, renderer=app.report_renderer, store=LocalReportStore())
     archive = tmp_path / "submission.zip"
     export_submission(DEVICE, "2025Q3", archive, uow=app.uow, clock=app.clock, actor="writer", allow_draft=True)
     env = {"MONITOR_DATABASE_URL": database_url, "MONITOR_PATIENT_ID_KEY": "e2e-key-0123456789abcdef",
@@ -164,8 +175,10 @@ def _json_runs(seeded: dict[str, Any]) -> dict[tuple[str, ...], tuple[list[str],
         ("export", "verify"): ([str(seeded["archive"])], dict),
         ("ingest", "batches"): ([], list), ("ingest", "rejected"): ([], list),
         ("signoff", "list"): (["--device", DEVICE], list), ("signoff", "show"): (["--report-id", seeded["report"]], dict),
+        ("signoff", "verify"): (["--report-id", seeded["report"]], dict),
         ("site", "bundles"): ([], list), ("site", "list"): ([], list),
         ("tickets", "list"): ([], list), ("tickets", "outbox"): ([], list), ("tickets", "show"): ([seeded["ticket"]], dict),
+        ("tickets", "capa", "show"): ([seeded["ticket"]], dict),
         ("token", "list"): ([], list), ("user", "list"): ([], list),
     }
 
@@ -201,7 +214,8 @@ def _every_read_command_prints_one_json_document(cli, seeded: dict[str, Any]) ->
     assert not any("hash" in key or "secret" in key or "password" in key
                    for rows in (printed["token", "list"], printed["user", "list"]) for row in rows for key in row)
     assert printed["audit", "list"][0]["at"].endswith("Z")
-    assert json.dumps(printed["signoff", "show"], ensure_ascii=False).count("Alice") == 0  # nothing signed yet
+    assert [s["printed_name"] for s in printed["signoff", "show"]["signatures"]] == ["Alice Zhang", "Bob Li"]
+    assert printed["signoff", "verify"]["ok"] is True  # the signed edition re-renders byte for byte
 
 
 def _identifiers_are_whole_in_tables_at_100_columns(cli, seeded: dict[str, Any],  # type: ignore[no-untyped-def]

@@ -29,7 +29,12 @@ def serve(
 
     from monitor.entrypoints.api import create_api
     from monitor.entrypoints.logs import configure_logging
-    from monitor.entrypoints.scheduler import scheduler_problem, start_scheduler, stop_scheduler
+    from monitor.entrypoints.scheduler import (
+        register_service_accounts,
+        scheduler_problem,
+        start_scheduler,
+        stop_scheduler,
+    )
 
     if log_level.lower() not in LOG_LEVELS:
         raise InputError(f"--log-level {log_level!r}: use one of {', '.join(LOG_LEVELS)}")
@@ -37,6 +42,8 @@ def serve(
     application = build_app()
     api = create_api(application)
     stop_counting_jobs = api.state.metrics.watch_jobs()  # /metrics: job runs by job and outcome
+    if scheduler:
+        register_service_accounts(application)
     jobs = start_scheduler(application) if scheduler else None
     if jobs is not None:  # /ready answers 503 with the reason while the scheduler is stopped, paused or dead
         api.state.scheduler_status = partial(scheduler_problem, jobs)
