@@ -500,9 +500,29 @@ class ReportRecords(_Strict):
     retention_basis: str | None = Field(default=None, description="Why that long, e.g. the regulation it follows.")
 
 
+class PccpModificationEntry(_Strict):
+    """One modification the device's authorised PCCP covers (FDA PCCP final guidance, Dec 2024, regulatory.md 1.2):
+    a CAPA ticket's proposed modification of this type is ``within_pccp`` with this id
+    (:mod:`monitor.domain.capa.pathway`)."""
+
+    id: str = Field(min_length=1, description="Modification id in the PCCP's modification protocol, e.g. 'M1'.")
+    modification_type: Literal["threshold_recalibration", "data_driven_retrain", "algorithm_change"] = Field(
+        description="The kind of change the modification covers.")
+    description: str | None = Field(default=None, description="What the modification protocol allows, in words.")
+
+
+class Pccp(_Strict):
+    """The device's authorised predetermined change control plan (PCCP)."""
+
+    version: str = Field(min_length=1, description="PCCP version, as the model releases name it (pccp_version).")
+    modifications: list[PccpModificationEntry] = Field(
+        default_factory=list, description="The modifications the PCCP covers.")
+
+
 #: Configuration fields added after schema version 1: they enter the configuration hash only when set, so that
 #: an unchanged configuration keeps the hash its stored analyses and count cells recorded.
-_LATER_FIELDS: dict[str, Any] = {"reference_standards": [], "model_versions": [], "scanners": [], "records": None}
+_LATER_FIELDS: dict[str, Any] = {"reference_standards": [], "model_versions": [], "scanners": [], "records": None,
+                                  "pccp": None}
 _LATER_IDENTITY_FIELDS: dict[str, Any] = {"target_population_zh": None, "contraindications": [],
                                           "contraindications_zh": []}
 
@@ -523,6 +543,7 @@ class DeviceConfig(_Strict):
         default_factory=list, description="Lineage of the model versions: hash, thresholds, PCCP, deployments.")
     scanners: list[ScannerModel] = Field(default_factory=list, description="Scanner models installed at the sites.")
     records: ReportRecords | None = Field(default=None, description="Distribution list and retention of the reports.")
+    pccp: Pccp | None = Field(default=None, description="The authorised PCCP and the modifications it covers.")
 
     @model_validator(mode="wrap")
     @classmethod

@@ -224,9 +224,9 @@ def _jurisdictions(record: CapaRecord) -> tuple[str, ...]:
 
 def _pccp(config: DeviceConfig) -> list[PccpModification]:
     """The modifications the device's authorised PCCP covers, when its configuration declares one."""
-    declared = getattr(config, "pccp", None)
-    items = getattr(declared, "modifications", declared) or []
-    return [PccpModification.model_validate(m if isinstance(m, dict) else m.model_dump()) for m in items]
+    if config.pccp is None:
+        return []
+    return [PccpModification(id=m.id, modification_type=m.modification_type) for m in config.pccp.modifications]
 
 
 def _validation_counts(unit: UnitOfWork, record: CapaRecord, run_id: str) -> Counts:

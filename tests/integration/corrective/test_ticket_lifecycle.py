@@ -164,6 +164,9 @@ def test_capa_workflow_closes_on_a_newer_model_with_all_twelve_items(wide_margin
     # the checklist: every one of the 12 items carried by a filled field
     record = capa_record("RT-000001", uow=app.uow)
     assert record.modification.pathway is not None and record.modification.pathway.comparison.model_version == "2.2.0"
+    # the example device's PCCP covers a data-driven retrain: the FDA pathway names its modification
+    assert (record.modification.pathway.fda, record.modification.pathway.pccp_modification_id) == (
+        "within_pccp", "PCCP-LN-1.0/M2")
     rows = checklist(record)
     print("\nitem | where | example value")
     for row in rows:
