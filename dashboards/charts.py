@@ -279,6 +279,8 @@ def drift_chart(drift: pd.DataFrame) -> alt.HConcatChart:
         p_base.mark_tick(thickness=2, size=22, **{k: v for k, v in _rule("threshold").items() if k == "color"}
                          ).encode(x="alpha:Q", tooltip=[alt.Tooltip("alpha:Q", title="alpha")]),
     ).properties(width=220, height=height, title="p against alpha")
-    why = base.mark_text(align="left", color="#333").encode(text="why:N").properties(
+    why = alt.Chart(frame).mark_text(align="left", baseline="middle", color="#333", limit=420).encode(
+        y=alt.Y("label:N", sort=list(frame["label"]), title=None, axis=alt.Axis(labels=False, ticks=False)),
+        x=alt.value(4), text="why:N", tooltip=tooltip).properties(
         width=330, height=height, title="verdict (the condition that decided)")
     return alt.hconcat(effect, p_panel, why, spacing=6).resolve_scale(y="shared", color="shared")
