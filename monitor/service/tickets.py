@@ -167,14 +167,31 @@ def attach_group_evidence(unit: UnitOfWork, tickets: GroupTickets, *, run_id: st
 
 
 def _open_capa(unit: UnitOfWork, ticket_id: str, *, finding_id: str, evidence: dict[str, Any], run_id: str,
-               at: datetime, actor: str) -> None:
-    """The CAPA record of a ticket just opened (items 1 and 2 from the finding and its stored run)."""
+               at: datetime, actor: str, detected_at: datetime | None = None) -> None:
+    """The CAPA record of a ticket just opened (items 1 and 2 from the finding and its stored run); ``detected_at``:
+    when the finding was detected (default ``at``, the time of this record)."""
     ticket = unit.tickets.lock(ticket_id)
     record = capa_rules.open_record(
         ticket_id=ticket_id, config=unit.devices.get(ticket["device_id"]), model_version=ticket["model_version"],
-        finding_id=finding_id, evidence=evidence, run=unit.results.get_run(run_id), detected_at=at,
+        finding_id=finding_id, evidence=evidence, run=unit.results.get_run(run_id), detected_at=detected_at or at,
         severity=ticket["severity"], containment=ticket["containment"], acceptance=ticket["acceptance_criteria"])
     _store_capa(unit, ticket | {"capa": None}, record, action="ticket.capa.open", section=None, at=at, actor=actor)
+
+
+def _locked_with_record(unit: UnitOfWork, ticket_id: str, *, at: datetime, actor: str) -> dict[str, Any]:
+    """The locked ticket, with its CAPA record. A ticket opened before records were kept (before migration 0011)
+    gets its record on its first CAPA edit: items 1 and 2 from its first evidence (the finding and stored run that
+    opened it, detected when that evidence was added), audited as ``ticket.capa.open`` like any other."""
+    ticket = unit.tickets.lock(ticket_id)
+    if ticket.get("capa") is not None or ticket["status"] in ("closed", "rejected"):
+        return ticket
+    first = next((e for e in unit.tickets.get(ticket_id)["evidence"]
+                  if "grouped_under" not in (e["evidence"] or {})), None)
+    if first is None:  # no evidence to build items 1 and 2 from: _record says so
+        return ticket
+    _open_capa(unit, ticket_id, finding_id=first["finding_id"], evidence=first["evidence"], run_id=first["run_id"],
+               at=at, actor=actor, detected_at=first["added_at"])
+    return unit.tickets.lock(ticket_id)
 
 
 def _store_capa(unit: UnitOfWork, ticket: dict[str, Any], record: CapaRecord, *, action: str, section: str | None,
@@ -194,8 +211,8 @@ def _store_capa(unit: UnitOfWork, ticket: dict[str, Any], record: CapaRecord, *,
 
 def _record(ticket: dict[str, Any]) -> CapaRecord:
     if ticket.get("capa") is None:
-        raise ConflictError(f"{ticket['ticket_id']} has no CAPA record (opened before CAPA records were kept); "
-                            "reject it with a reason, or open a new ticket from an analysis")
+        raise ConflictError(f"{ticket['ticket_id']} has no CAPA record and no evidence to build one from (opened "
+                            "outside an analysis): reject it with a reason, or open a new ticket from an analysis")
     return CapaRecord.model_validate(ticket["capa"])
 
 
@@ -243,7 +260,7 @@ def update_capa(ticket_id: str, section: str, values: dict[str, Any], *, actor: 
                 clock: Clock) -> CapaRecord:
     """Set fields of one section of a ticket's CAPA record (audited: old and new section)."""
     with uow() as unit:
-        ticket = unit.tickets.lock(ticket_id)
+        ticket = _locked_with_record(unit, ticket_id, at=clock(), actor=actor)
         record = _editable(ticket)
         if section == "identification":
             for report_id in values.get("report_ids") or []:
@@ -262,8 +279,8 @@ def update_capa(ticket_id: str, section: str, values: dict[str, Any], *, actor: 
 def freeze_capa_acceptance(ticket_id: str, *, actor: str, uow: UnitOfWorkFactory, clock: Clock) -> CapaRecord:
     """Freeze the acceptance criteria (item 9) before a newer model is evaluated; later edits are refused."""
     with uow() as unit:
-        ticket = unit.tickets.lock(ticket_id)
         at = clock()
+        ticket = _locked_with_record(unit, ticket_id, at=at, actor=actor)
         updated = capa_rules.freeze_acceptance(_editable(ticket), actor=actor, at=at)
         _store_capa(unit, ticket, updated, action="ticket.capa.freeze", section="acceptance", at=at, actor=actor)
         return updated
@@ -275,7 +292,7 @@ def sign_capa(ticket_id: str, *, meaning: str, user_id: str, password: str, auth
     bound to the record's SHA-256 (11.70), with the printed name and time (11.50), as report sign-off does."""
     authenticate(user_id, password)
     with uow() as unit:
-        ticket = unit.tickets.lock(ticket_id)
+        ticket = _locked_with_record(unit, ticket_id, at=clock(), actor=user_id)
         record = _editable(ticket)
         user = unit.access.user(user_id)
         if user is None:
@@ -290,7 +307,7 @@ def sign_capa(ticket_id: str, *, meaning: str, user_id: str, password: str, auth
 def verify_capa(ticket_id: str, run_id: str, *, actor: str, uow: UnitOfWorkFactory, clock: Clock) -> CapaRecord:
     """Record the analysis run of a newer model version that meets the frozen acceptance criteria (item 11)."""
     with uow() as unit:
-        ticket = unit.tickets.lock(ticket_id)
+        ticket = _locked_with_record(unit, ticket_id, at=clock(), actor=actor)
         record = _editable(ticket)
         version = _meets_criteria(unit, ticket, run_id)
         at = clock()

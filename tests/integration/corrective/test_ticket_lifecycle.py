@@ -13,7 +13,9 @@ import json
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from monitor.adapters.db import tables
 from monitor.domain.capa import CHECKLIST, checklist
 from monitor.errors import ConflictError, InputError
 from monitor.service.audit import verify_audit
@@ -105,6 +107,13 @@ def test_capa_workflow_closes_on_a_newer_model_with_all_twelve_items(wide_margin
         get_ticket("RT-000001", uow=app.uow)["capa"]["trigger"]["input_fingerprint"]
     assert record.identification.registrations and record.root_cause.evidence.error_review.errors > 0
     assert record.acceptance.rule is not None and record.acceptance.rule.min_trials == 78
+    # a ticket opened before records were kept (migration 0011: capa NULL) gets the same record on its first edit
+    with app.engine.begin() as conn:
+        conn.execute(sa.update(tables.tickets).where(tables.tickets.c.ticket_id == "RT-000001").values(capa=None))
+    _fill(app, "RT-000001", {"risk": {"harm": "delayed diagnosis of lung cancer"}})
+    rebuilt = capa_record("RT-000001", uow=app.uow)
+    assert rebuilt.trigger == record.trigger and rebuilt.identification == record.identification
+    assert rebuilt.risk.harm == "delayed diagnosis of lung cancer"
 
     with pytest.raises(ConflictError, match="cannot move to 'closed'"):
         transition_ticket("RT-000001", "closed", reason="too early", actor="qa", uow=app.uow, clock=app.clock,
