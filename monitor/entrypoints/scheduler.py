@@ -38,6 +38,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 from apscheduler.jobstores.base import JobLookupError
@@ -50,11 +51,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor.adapters.audit_key import write_checkpoint
 from monitor.adapters.files.drop_folder import LocalDropFiles
 from monitor.adapters.notifications.webhook import webhook_poster
 from monitor.entrypoints.bootstrap import App
 from monitor.errors import ConfigError, StorageError
 from monitor.service.actors import service_account
+from monitor.service.audit import take_checkpoint
 from monitor.service.drop_folder import DropWatcher
 from monitor.service.jobs import run_job
 from monitor.service.report import write_report
@@ -67,6 +70,7 @@ __all__ = [
     "JOB_IDS",
     "MAX_WAIT_SECONDS",
     "RETRY_SECONDS",
+    "audit_checkpoint_job",
     "drop_folder_job",
     "housekeeping_job",
     "nightly_analysis_job",
@@ -76,6 +80,7 @@ __all__ = [
     "start_scheduler",
     "stop_scheduler",
     "webhook_job",
+    "write_audit_checkpoint",
 ]
 
 #: The audit log's actor for everything the scheduler does: a named service account (monitor.service.actors).
@@ -84,7 +89,7 @@ ACTOR = "service:scheduler"
 DROP_ACTOR = "service:drop-folder"
 #: APScheduler's own table in the monitor's database (ignored by ``alembic check``).
 JOBSTORE_TABLE = "apscheduler_jobs"
-JOB_IDS = ("drop-folder", "nightly-analysis", "periodic-reports", "ticket-webhooks", "housekeeping")
+JOB_IDS = ("drop-folder", "nightly-analysis", "periodic-reports", "ticket-webhooks", "housekeeping", "audit-checkpoint")
 #: Seconds between the retries of a job that found the database down (within the misfire grace).
 RETRY_SECONDS = 60.0
 #: The scheduler's loop wakes at least this often, to notice a jump of the wall clock.
@@ -254,6 +259,26 @@ def housekeeping_job() -> dict[str, Any]:
                    lease=service.job_lease_seconds).details
 
 
+def write_audit_checkpoint(app: App) -> Path:
+    """Write the audit chain's authenticated head (:func:`monitor.service.audit.take_checkpoint`: the chain is
+    verified first) to ``<data dir>/audit-checkpoints/checkpoint-<seq>.json``, outside the database: the periodic
+    checkpoint of docs/audit.md (copy the folder to storage the database's administrators cannot write). The
+    same head again is not written twice; the file of an earlier head is never overwritten."""
+    checkpoint = take_checkpoint(uow=app.uow)
+    path = app.settings.data_dir / "audit-checkpoints" / f"checkpoint-{checkpoint.seq:012d}.json"
+    return path if path.exists() else write_checkpoint(checkpoint, path)
+
+
+def audit_checkpoint_job() -> dict[str, Any]:
+    """The daily audit checkpoint (:func:`write_audit_checkpoint`); a chain that fails verification fails the job
+    (``/ready`` and the job records show it) and gets no checkpoint."""
+    ctx = _current()
+    service = ctx.app.settings.service
+    return run_job("audit-checkpoint", "audit-checkpoint",
+                   lambda: {"checkpoint": str(write_audit_checkpoint(ctx.app))}, uow=ctx.app.uow,
+                   clock=ctx.app.clock, host=ctx.host, lease=service.job_lease_seconds).details
+
+
 # --- the scheduler ------------------------------------------------------------------------------------
 
 def _daily(at: str, *, minutes_later: int) -> CronTrigger:
@@ -268,6 +293,7 @@ def _triggers(app: App) -> dict[str, Any]:
         "nightly-analysis": _daily(service.nightly_at, minutes_later=0),
         "periodic-reports": _daily(service.nightly_at, minutes_later=30),
         "housekeeping": _daily(service.nightly_at, minutes_later=60),
+        "audit-checkpoint": _daily(service.nightly_at, minutes_later=90),
     }
     if service.drop_dir is not None:
         triggers["drop-folder"] = IntervalTrigger(seconds=service.drop_interval_seconds, timezone=timezone.utc)
@@ -305,7 +331,7 @@ def start_scheduler(app: App) -> BackgroundScheduler:
     triggers = _triggers(app)
     functions = {"drop-folder": drop_folder_job, "nightly-analysis": nightly_analysis_job,
                  "periodic-reports": periodic_reports_job, "ticket-webhooks": webhook_job,
-                 "housekeeping": housekeeping_job}
+                 "housekeeping": housekeeping_job, "audit-checkpoint": audit_checkpoint_job}
     for job_id in JOB_IDS:
         if job_id in triggers:
             scheduler.add_job(f"{__name__}:{functions[job_id].__name__}", triggers[job_id], id=job_id,

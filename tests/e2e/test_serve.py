@@ -63,7 +63,7 @@ def _count(app: Any) -> int:
 def _env(app: Any, **extra: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
         "MONITOR_DATABASE_URL": app.settings.database_url, "MONITOR_PATIENT_ID_KEY": "e2e-key-0123456789abcdef",
-        "MONITOR_ACTOR": "e2e", **extra}
+        **extra}
 
 
 def test_serve_answers_runs_jobs_and_stops_on_sigterm(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -116,7 +116,7 @@ def test_scheduler_keeps_its_jobs_in_the_database(app, tmp_path: Path) -> None: 
     scheduler = start_scheduler(configured)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert sorted(jobs) == ["drop-folder", "housekeeping", "nightly-analysis", "periodic-reports"]
+        assert sorted(jobs) == ["audit-checkpoint", "drop-folder", "housekeeping", "nightly-analysis", "periodic-reports"]
         for job in jobs.values():
             assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 900)
             assert job.func_ref.startswith("monitor.entrypoints.scheduler:")
@@ -132,6 +132,22 @@ def test_scheduler_keeps_its_jobs_in_the_database(app, tmp_path: Path) -> None: 
         stop_scheduler(scheduler)
 
 
+def test_the_daily_audit_checkpoint_is_written_outside_the_database_once_per_head(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16 item 4: the scheduler's audit-checkpoint job writes the verified chain head, authenticated, to the
+    data folder (outside the database); the same head is not written twice, and verify accepts the file."""
+    from monitor.adapters.audit_key import read_checkpoint
+    from monitor.entrypoints.scheduler import write_audit_checkpoint
+    from monitor.service.audit import verify_audit
+
+    configured = dataclasses.replace(app, settings=app.settings.model_copy(update={"data_dir": tmp_path / "data"}))
+    with app.uow() as unit:
+        unit.audit.append(at=app.clock(), actor="qa", action="test.note", entity="test", entity_id="1", details={})
+    path = write_audit_checkpoint(configured)
+    assert path.parent == tmp_path / "data" / "audit-checkpoints" and write_audit_checkpoint(configured) == path
+    assert len(list(path.parent.iterdir())) == 1
+    assert verify_audit(uow=app.uow, checkpoints=[read_checkpoint(path)]).ok
+
+
 def test_ingest_watch_once(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     rows = _drop_file(tmp_path / "drop")
     result = subprocess.run([CLI, "ingest", "watch", str(tmp_path / "drop"), "--once", "--settle", "0", "--json"],
@@ -141,6 +157,8 @@ def test_ingest_watch_once(app, tmp_path: Path) -> None:  # type: ignore[no-unty
     item = json.loads(line)
     assert (item["outcome"], item["accepted"], item["device_id"]) == ("done", rows, DEVICE)
     assert _count(app) == rows
+    with app.uow() as unit:  # no user named: the drop folder's service account acts, never the OS account
+        assert {r["actor"] for r in unit.audit.records(action="ingest.predictions")} == {"service:drop-folder"}
 
 
 
