@@ -14,8 +14,10 @@ files (HTML and PDF per language, JSON, CSV, XLSX) are rows of ``reports`` with 
 the generation is audited. The revision's identity (id, revision, status) is printed in the HTML/PDF
 control block and footer.
 
-Besides its core parts, the content carries ``sections``: one entry per registered content section
-(:mod:`monitor.service.report_sections`), each a typed model built from stored data.
+Besides its core parts (typed by :class:`monitor.domain.report_content.ReportContent`), the content carries
+``sections``: one entry per registered content section (:mod:`monitor.service.report_sections`), each a typed
+model built from stored data. :func:`content_model` composes the two; the content is checked with it before it is
+written, and ``schemas/report.schema.json`` is generated from it.
 """
 
 from __future__ import annotations
@@ -26,12 +28,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from monitor import __version__
 from monitor.domain.evaluation import TESTED_STATUSES, family_summary
 from monitor.domain.periods import Period
+from monitor.domain.report_content import REPORT_SCHEMA_VERSION, ReportContent, validated
 from monitor.domain.rollup import rollup_results
 from monitor.domain.signatures import check_reason
 from monitor.errors import InputError, NotFoundError, ReportError
@@ -39,16 +45,15 @@ from monitor.service import queries
 from monitor.service.evidently_report import DriftSample, drift_sample
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.read_models import Run
-from monitor.service.report_sections import ReportSource, build_sections
+from monitor.service.report_sections import ReportSource, build_sections, registry
 
 __all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "REPORT_SCHEMA_VERSION", "ReportFiles", "ReportRenderer", "ReportStore",
-           "build_content", "content_json", "write_report"]
+           "build_content", "content_json", "content_model", "write_report"]
 
 REPORT_FORMATS = ("html", "pdf", "json", "csv", "xlsx", "evidently")
 #: The ``reports.format`` recorded for a file key (other keys: the part before ``:``).
 RECORDED_FORMATS = {"evidently:html": "evidently-html", "evidently:json": "evidently-json"}
 REPORT_LANGUAGES = ("en", "zh-CN", "both")
-REPORT_SCHEMA_VERSION = 3
 ROLLUP_NAMESPACE = uuid.UUID("6f1c2a52-9a53-4c1e-8f7e-2f0d7c4b9a11")
 #: Decision fields a roll-up finding carries over from its recomputed result (analysis.schema.json, finding).
 ROLLUP_FINDING_FIELDS = ("log10_p_value", "p_shortfall", "log10_p_shortfall", "log10_q_value", "family", "family_size",
@@ -100,6 +105,21 @@ def content_json(content: dict[str, Any]) -> str:
 
 
 # --- content ---------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def content_model() -> type[ReportContent]:
+    """:class:`ReportContent` with ``sections``: one field per registered content section, its model or null."""
+    fields: dict[str, Any] = {s.key: (s.model | None, Field(description=(s.model.__doc__ or s.key).strip()))
+                              for s in registry()}
+    sections: type[BaseModel] = create_model(
+        "ReportSections", __config__=ConfigDict(frozen=True, extra="forbid"), __doc__=(
+            "One entry per registered content section (monitor.service.report_sections): its content, or null where "
+            "the section does not apply."), **fields)
+    return create_model("ReportContent", __base__=ReportContent, __doc__=ReportContent.__doc__,
+                        sections=(sections, Field(description=(
+                            "The report's content sections (monitor.service.report_sections), each built from stored "
+                            "data; null where a section does not apply."))))
+
 
 def _provenance(unit: Any, document: dict[str, Any]) -> dict[str, Any]:
     used: dict[int, int] = {}
@@ -266,8 +286,9 @@ def build_content(unit: Any, device_id: str, period_label: str, *, rollup: bool 
     }
     source = ReportSource(unit=unit, config=unit.devices.get(device_id), document=document, run=run, period=period,
                           core=_jsonable(content), rollup=rollup)
-    content["sections"] = build_sections(source)
-    return _jsonable(content), run
+    content = _jsonable(content | {"sections": build_sections(source)})
+    validated(content, content_model())  # a defect of the builders stops here (IntegrityError), before any file
+    return content, run
 
 
 # --- files ------------------------------------------------------------------------------------------
