@@ -17,7 +17,7 @@ configuration, the planted drop flagged; tests/integration/test_report_generatio
 | 11 | stratified results with the difference from the rest | `analysis.results[]` level >= 1 (block 060); `sections.stratum_vs_rest.rows[]` (block 125_stratum_vs_rest) | age_band=>=75 & emphysema_grade=severe: -9.4 pp |
 | 12 | time to intervention | `analysis.time_to_intervention[]` (block 090) | median 27 days, 95.4 % within SLA |
 | 13 | trend and drift: CUSUM/EWMA, input drift | `analysis.sequential`, `analysis.data_drift` (block 100) | 174 CUSUM charts, 30 EWMA charts, 2 drift comparisons |
-| 14 | safety: adverse events, complaints, reportability | `sections.safety` (block 115_safety, the "safety" helper's) | 0 events in the period |
+| 14 | safety: adverse events, complaints, reportability | `sections.safety` (block 115_safety) | 41 events: 10 complaints, 1 adverse event, 1 incident, 6 user feedback, 23 overrides; NMPA 1 late, 1 met |
 | 15 | benefit-risk | `sections.benefit_risk` (block 126_benefit_risk) | favourable, with open signals |
 | 16 | conclusion and actions (tickets) | `sections.summary.conclusion`, `.shortfalls[].ticket_id`, `tickets` (block 005_summary, page 1) | signal under investigation; sensitivity 81.5 % (79.5-83.4), goal 88 %, RT-000001 |
 | 17 | limitations from the data | `sections.limitations.items[]` (block 130_limitations) | label immaturity, small strata, outcome-dependent delay, scanner models not logged, … |
