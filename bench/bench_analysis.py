@@ -81,7 +81,7 @@ def _app(args: argparse.Namespace, clock=None):  # type: ignore[no-untyped-def]
     from monitor.entrypoints.bootstrap import bootstrap
     from monitor.settings import Settings
 
-    settings = Settings(database_url=args.db, data_dir=Path(args.folder), patient_id_key=PATIENT_KEY, actor="bench")
+    settings = Settings(database_url=args.db, data_dir=Path(args.folder), patient_id_key=PATIENT_KEY)
     return bootstrap(settings, clock=clock) if clock is not None else bootstrap(settings)
 
 

@@ -257,7 +257,7 @@ def _serve_process(url: str) -> tuple[subprocess.Popen[bytes], str]:
 def _serve_forever(url: str, port: int) -> None:
     """``--serve``: the API on ``url`` in this process until it is terminated."""
     app = bootstrap(Settings(database_url=url, data_dir=Path(tempfile.gettempdir()),
-                             patient_id_key="bench-patient-key-0123456789abcdef", actor="bench"))
+                             patient_id_key="bench-patient-key-0123456789abcdef"))
     uvicorn.Server(uvicorn.Config(create_api(app, limiter=AuthFailureLimiter(limit=10**6)), host="127.0.0.1",
                                   port=port, log_level="warning", access_log=False, timeout_keep_alive=75)).run()
 
@@ -289,7 +289,7 @@ def _read_figures(base: str, token: str, run_id: str, args: argparse.Namespace, 
 def bench_existing(url: str, args: argparse.Namespace) -> dict[str, Any]:
     """The stratum-results latency on an existing database, for its newest stored analysis run."""
     app = bootstrap(Settings(database_url=url, data_dir=Path(tempfile.gettempdir()),
-                             patient_id_key="bench-patient-key-0123456789abcdef", actor="bench"))
+                             patient_id_key="bench-patient-key-0123456789abcdef"))
     with app.uow() as unit:
         runs = unit.results.runs(limit=1)
         if not runs:
@@ -314,7 +314,7 @@ def _fresh_app(url: str) -> Any:
     upgrade(engine)
     engine.dispose()
     app = bootstrap(Settings(database_url=url, data_dir=Path(tempfile.gettempdir()),
-                             patient_id_key="bench-patient-key-0123456789abcdef", actor="bench"))
+                             patient_id_key="bench-patient-key-0123456789abcdef"))
     register_device(load_device_config(EXAMPLE), uow=app.uow, clock=app.clock, actor="bench", source=str(EXAMPLE))
     return app
 

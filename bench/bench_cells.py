@@ -116,8 +116,7 @@ def _load(url: str, rows: int, seed: int) -> dict[str, float]:
 
     engine = make_engine(url)
     upgrade(engine)
-    app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key="bench-key-0123456789abcdef",
-                             actor="bench"))
+    app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key="bench-key-0123456789abcdef"))
     register_device(DeviceConfig.model_validate(CONFIG), uow=app.uow, clock=app.clock, actor="bench", source="bench")
     at = datetime(2025, 12, 1, tzinfo=timezone.utc)
     started = time.perf_counter()
@@ -150,8 +149,7 @@ def step(args: argparse.Namespace) -> None:
     if args.step == "load":
         print(json.dumps(_load(args.db, args.rows, args.seed) | {"peak_rss_mb": _peak_mb()}))
         return
-    app = bootstrap(Settings(database_url=args.db, data_dir=Path("."), patient_id_key="bench-key-0123456789abcdef",
-                             actor="bench"))
+    app = bootstrap(Settings(database_url=args.db, data_dir=Path("."), patient_id_key="bench-key-0123456789abcdef"))
     result: dict[str, object] = {}
     started = time.perf_counter()
     if args.step == "refresh":

@@ -141,7 +141,7 @@ def database_cost(engine: str, postgres_url: str | None, scale: float) -> dict[s
         upgrade(migrated)
         migrated.dispose()
         folder = Path(tempfile.mkdtemp(prefix="bench-clusters-logs-"))
-        app = bootstrap(Settings(database_url=url, data_dir=folder, patient_id_key=KEY, actor="bench"))
+        app = bootstrap(Settings(database_url=url, data_dir=folder, patient_id_key=KEY))
         register_device(CONFIG, uow=app.uow, clock=app.clock, actor="bench", source="examples/lung-nodule-ct.yaml")
         scenario = DemoScenario(scale=scale)
         data = generate(scenario)

@@ -110,7 +110,7 @@ def step(args: argparse.Namespace) -> None:
     from monitor.service.report import REPORT_FORMATS, write_report
     from monitor.settings import Settings
 
-    settings = Settings(database_url=args.db, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="bench")
+    settings = Settings(database_url=args.db, data_dir=Path("."), patient_id_key=PATIENT_KEY)
     if args.step == "setup":
         upgrade(make_engine(args.db))
         app = bootstrap(settings)

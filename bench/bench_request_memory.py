@@ -134,7 +134,7 @@ class Server:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = os.environ | {"MONITOR_DATABASE_URL": url, "MONITOR_DATA_DIR": str(workdir),
-                            "MONITOR_PATIENT_ID_KEY": PATIENT_KEY, "MONITOR_ACTOR": "bench"}
+                            "MONITOR_PATIENT_ID_KEY": PATIENT_KEY}
         env.pop("MONITOR_API_MAX_BODY_BYTES", None)  # the default limit is what is measured
         script = Path(sys.executable).with_name("samd-monitor")
         command = [str(script)] if script.exists() else [sys.executable, "-c",
@@ -268,7 +268,7 @@ def _database(workdir: Path) -> tuple[str, str]:
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    app = bootstrap(Settings(database_url=url, data_dir=workdir, patient_id_key=PATIENT_KEY, actor="bench"))
+    app = bootstrap(Settings(database_url=url, data_dir=workdir, patient_id_key=PATIENT_KEY))
     register_device(load_device_config(EXAMPLE), uow=app.uow, clock=app.clock, actor="bench", source=str(EXAMPLE))
     token = create_token(app.uow, name="bench", role="device", device_id=DEVICE, clock=app.clock, actor="bench")[1]
     app.engine.dispose()

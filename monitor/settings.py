@@ -17,7 +17,6 @@ This module stays light to import (pydantic, platformdirs; no pandas or SQLAlche
 
 from __future__ import annotations
 
-import getpass
 import math
 import os
 import sys
@@ -55,13 +54,6 @@ def default_data_dir() -> Path:
     ``~/.local/share/samd-monitor`` (or ``$XDG_DATA_HOME/samd-monitor``), on macOS
     ``~/Library/Application Support/samd-monitor``, on Windows ``%LOCALAPPDATA%\\samd-monitor``."""
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-def _default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def env_name(field: str) -> str:
@@ -200,9 +192,8 @@ class Settings(_Readable, BaseSettings):
     user: str | None = Field(None, **_doc(
         "The named user (an enabled user of the database, `samd-monitor user add`) that command-line actions act "
         "as and are audited under; the global `--user` option overrides it; commands that change data refuse to "
-        "run without one (docs/signoff.md).", "unset"))
-    actor: str = Field(default_factory=_default_actor, **_doc(
-        "Who is acting, recorded in the audit log.", "the OS user"))
+        "run without one (docs/signoff.md). It replaces `MONITOR_ACTOR`, no longer read: audit records name a "
+        "user of the system, never the operating-system account.", "unset"))
     exact_ages: bool = Field(False, **_doc(
         "Keep ages of 90 and above as given (default: stored as 90, meaning >= 90)."))
     ticket_webhook_url: str | None = Field(None, **_doc(

@@ -175,6 +175,23 @@ def clock() -> StepClock:
 
 
 @pytest.fixture
+def named_user(database_url: str, clock: StepClock) -> str:
+    """``e2e-tester``, a named user of ``database_url`` (role qa, no password): what commands that change data
+    act as (``MONITOR_USER`` / ``--user``; docs/signoff.md, "Who acts"). Its creation is audited as ``pytest``."""
+    from monitor.adapters.db.engine import make_engine
+    from monitor.adapters.db.unit_of_work import unit_of_work_factory
+    from monitor.service.access import create_user
+
+    engine = make_engine(database_url)
+    try:
+        create_user(unit_of_work_factory(engine), user_id="e2e-tester", display_name="E2E tester", role="qa",
+                    password=None, clock=clock, actor="pytest")
+    finally:
+        engine.dispose()
+    return "e2e-tester"
+
+
+@pytest.fixture
 def app(database_url: str, clock: StepClock):  # type: ignore[no-untyped-def]
     """The wired application on a migrated database, with the example device registered."""
     from monitor.adapters.config_file import load_device_config
@@ -182,8 +199,7 @@ def app(database_url: str, clock: StepClock):  # type: ignore[no-untyped-def]
     from monitor.service.devices import register_device
     from monitor.settings import Settings
 
-    settings = Settings(database_url=database_url, data_dir=Path("."), patient_id_key=TEST_PATIENT_KEY,
-                        actor="pytest")
+    settings = Settings(database_url=database_url, data_dir=Path("."), patient_id_key=TEST_PATIENT_KEY)
     application = bootstrap(settings, clock=clock)
     register_device(load_device_config(EXAMPLE_CONFIG), uow=application.uow, clock=clock, actor="pytest",
                     source=str(EXAMPLE_CONFIG))

@@ -140,8 +140,8 @@ def bootstrap(settings: Settings, *, require_schema: bool = True, require_databa
         check_schema(engine)
     elif require_database:
         require_existing(engine)
-    if settings.user and require_schema:  # a named user acts: checked now, and every audit record names it
-        settings = settings.model_copy(update={"actor": acting_user(unit_of_work_factory(engine), settings.user)})
+    if settings.user and require_schema:  # a named user acts: checked now (App.actor checks it again when it acts)
+        acting_user(unit_of_work_factory(engine), settings.user)
     audit_keys = key_source_for(settings.database_url, settings.audit_key_file)  # the audit key: outside the database
     return App(settings=settings, engine=engine, uow=unit_of_work_factory(engine, audit_keys), clock=clock,
                open_log=partial(open_log), render_html=render_html, demo=demo)

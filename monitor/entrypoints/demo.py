@@ -65,15 +65,16 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
                   f"replayed as {len(deliveries)} monthly deliveries")
 
     upgrade(make_engine(database_url))
-    settings = load_settings().with_database(database_url)
+    # the demo acts as its own named users (below), never as MONITOR_USER (not a user of the demo's database)
+    settings = load_settings().with_database(database_url).model_copy(update={"user": None})
     clock = simulated_clock(deliveries[0].at.to_pydatetime() if deliveries else scenario.as_of.to_pydatetime())
     app = bootstrap(settings, demo=True, clock=clock)
     config = load_device_config(EXAMPLE_CONFIG)
     for user_id, name, role in (DEMO_ANALYST, *DEMO_USERS):  # the demo's named users, created by its set-up
         create_user(app.uow, user_id=user_id, display_name=name, role=role, password=DEMO_PASSWORD,
                     clock=app.clock, actor="demo-setup")
-    settings = settings.model_copy(update={"actor": DEMO_ANALYST[0], "user": DEMO_ANALYST[0]})
-    register_device(config, uow=app.uow, clock=app.clock, actor=settings.actor, source=str(EXAMPLE_CONFIG))
+    actor = DEMO_ANALYST[0]  # the demo's analyst acts for its ingestion, analysis, report and export
+    register_device(config, uow=app.uow, clock=app.clock, actor=actor, source=str(EXAMPLE_CONFIG))
     totals = {"predictions": [0, 0, 0], "ground truth": [0, 0, 0]}
     for delivery in deliveries:  # each month's logs taken in at the end of the month, as in a deployment
         clock.advance_to(delivery.at.to_pydatetime())
@@ -85,10 +86,10 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
             log = app.open_log(path)
             if kind == "predictions":
                 summary = ingest_predictions(log, source=str(path), uow=app.uow, hash_patient=app.patient_hasher(),
-                                             clock=app.clock, actor=settings.actor)
+                                             clock=app.clock, actor=actor)
             else:
                 summary = ingest_ground_truth(log, source=str(path), uow=app.uow, clock=app.clock,
-                                              actor=settings.actor, hash_patient=app.patient_hasher())
+                                              actor=actor, hash_patient=app.patient_hasher())
             for i, n in enumerate((summary.accepted, summary.duplicates, summary.rejected)):
                 totals[kind][i] += n
     clock.advance_to(scenario.as_of.to_pydatetime())
@@ -96,7 +97,7 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
         console.print(f"ingested {kind}: {accepted:,} accepted, {duplicates:,} duplicates, {rejected:,} rejected")
     events = write_csv(generate_safety_events(scenario), logs_dir / "safety_events.csv")  # report item 14
     safety = ingest_safety_events(app.open_log(events), source=str(events), uow=app.uow, clock=app.clock,
-                                  actor=settings.actor, hash_patient=app.patient_hasher(), device_id=config.device.id)
+                                  actor=actor, hash_patient=app.patient_hasher(), device_id=config.device.id)
     console.print(f"ingested safety events: {safety.accepted:,} accepted, {safety.rejected:,} rejected")
 
     cutoff = app.clock()
@@ -104,7 +105,7 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
     last = None
     for quarter in scenario.quarters:
         outcome = analyze_period(config.device.id, Period.parse(quarter), uow=app.uow, clock=app.clock,
-                                 actor=settings.actor, cutoff=cutoff)
+                                 actor=actor, cutoff=cutoff)
         flagged = outcome.document["findings"]
         console.print(f"analysed {quarter}: {outcome.document['summary']['tests']} tests, {len(flagged)} flagged")
         for f in flagged:
@@ -120,14 +121,14 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
     assert last is not None
     files = write_report(config.device.id, scenario.quarters[-1],
                          formats=["html", "pdf", "json", "csv", "xlsx", "evidently"], languages=["en", "zh-CN"],
-                         out_dir=reports_dir, uow=app.uow, clock=app.clock, actor=settings.actor,
+                         out_dir=reports_dir, uow=app.uow, clock=app.clock, actor=actor,
                          renderer=app.report_renderer)
     console.print(f"report {files.report_id} (revision {files.revision}, draft):")
     for key, path in files.files.items():
         console.print(f"  {key}: {path.resolve()}")
     archive = out_dir / f"submission_{config.device.id}_{scenario.quarters[-1]}.zip"
     export_submission(config.device.id, scenario.quarters[-1], archive, uow=app.uow, clock=app.clock,
-                      actor=settings.actor, allow_draft=True)
+                      actor=actor, allow_draft=True)
     checked = verify_submission(archive)
     console.print(f"submission archive (draft, unsigned): {archive.resolve()} "
                   f"({len(checked.get('files', []))} files verified)")

@@ -6,14 +6,21 @@ be an existing, enabled user (``samd-monitor user add``). The unattended parts o
 named **service accounts** (``service:scheduler``, ``service:drop-folder``): users of role ``qa`` without
 a password, so they can never sign a report or sign in to the dashboard; each is registered (and the
 registration audited) on first use.
+
+Three actions may run before any user exists, and name the operating-system account only inside a clearly
+marked actor: the first user of a database (``user add`` while the database holds no user but service
+accounts acts as ``bootstrap:<os account>``, :func:`bootstrap_actor`) and ``restore`` without a named user of
+the restored database (``restore:<os account>``). Nothing else falls back to the OS account.
 """
 
 from __future__ import annotations
 
+import getpass
+
 from monitor.errors import InputError
 from monitor.service.ports import Clock, UnitOfWorkFactory
 
-__all__ = ["SERVICE_ACCOUNTS", "acting_user", "service_account"]
+__all__ = ["SERVICE_ACCOUNTS", "acting_user", "bootstrap_actor", "os_account", "service_account"]
 
 #: Service accounts: user id -> printed name (role qa, no password).
 SERVICE_ACCOUNTS = {"service:scheduler": "Scheduler (service account)",
@@ -34,6 +41,26 @@ def acting_user(uow: UnitOfWorkFactory, user_id: str | None) -> str:
     if user["disabled_at"] is not None:
         raise InputError(f"--user / MONITOR_USER {user_id!r} is disabled: name an enabled user")
     return user_id
+
+
+def os_account() -> str:
+    """The operating-system account running this process (context only, never an audited actor by itself)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def bootstrap_actor(uow: UnitOfWorkFactory, user_id: str | None) -> str:
+    """Who creates a user: the named user (:func:`acting_user`) when one is named; else, only while the
+    database holds no user but service accounts (its first user is being created), ``bootstrap:<os account>``;
+    else :class:`InputError` as :func:`acting_user` says it."""
+    if not user_id:
+        with uow() as unit:
+            people = [u for u in unit.access.users() if u["user_id"] not in SERVICE_ACCOUNTS]
+        if not people:
+            return f"bootstrap:{os_account()}"
+    return acting_user(uow, user_id)
 
 
 def service_account(uow: UnitOfWorkFactory, user_id: str, *, clock: Clock) -> str:

@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 try:
     import fcntl
@@ -162,10 +162,13 @@ def backup_database(target: Path, *, store: DatabaseBackup, force: bool = False)
 
 
 def restore_database(source: Path, *, store: DatabaseBackup, file_engine: str, uow: UnitOfWorkFactory,
-                     clock: Clock, actor: str, force: bool = False,
-                     audit_keys: Sequence[AuditKey] = ()) -> RestoreOutcome:
+                     clock: Clock, actor: str | Callable[[], str], force: bool = False,
+                     audit_keys: Sequence[AuditKey] = (), context: Mapping[str, Any] | None = None) -> RestoreOutcome:
     """Restore the backup ``source`` (made by ``file_engine``) into the database, then verify and extend
     its audit chain with a ``database.restore`` record.
+
+    ``actor``: who the record names, or a function asked once the restored trail is verified (the users of
+    the restored database exist only then); ``context``: more details of the record (e.g. ``os_account``).
 
     ``audit_keys``: the target database's audit key (read from its key file, which is outside the database;
     none when it has none yet): the staged copy's records keyed with it are recomputed before anything is
@@ -192,10 +195,11 @@ def restore_database(source: Path, *, store: DatabaseBackup, file_engine: str, u
     except IntegrityError as exc:
         raise IntegrityError(f"{source} was restored, but its audit trail fails verification ({exc}); "
                              "the restore is not recorded: use another backup") from exc
+    who = actor if isinstance(actor, str) else actor()
     with uow() as unit:
         recorded = unit.audit.append(
-            at=clock(), actor=actor, action="database.restore", entity="database", entity_id=described.sha256[:16],
+            at=clock(), actor=who, action="database.restore", entity="database", entity_id=described.sha256[:16],
             details={"file": str(source.resolve()), "engine": file_engine, "bytes": described.bytes,
                      "sha256": described.sha256, "records_restored": chain.records, "restored_head": chain.head,
-                     "forced": force, "replaced_tables": replaced})
+                     "forced": force, "replaced_tables": replaced, **(context or {})})
     return RestoreOutcome(described, chain.records, chain.head, replaced, recorded)

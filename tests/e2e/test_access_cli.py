@@ -17,13 +17,36 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lung-nodule-ct.yam
 
 @pytest.fixture
 def run(database_url: str):  # type: ignore[no-untyped-def]
+    """``run(*args)`` acting as admin.tester (MONITOR_USER), the database's first user, added here by the
+    bootstrap rule (no user named while the database has no user: audited as bootstrap:<OS account>)."""
     runner = CliRunner()
-    env = {"MONITOR_DATABASE_URL": database_url, "MONITOR_ACTOR": "admin-tester"}
+    env = {"MONITOR_DATABASE_URL": database_url, "MONITOR_USER": None}
+    first = runner.invoke(cli, ["user", "add", "admin.tester", "--name", "Admin Tester", "--role", "admin",
+                                "--no-password"], env=env)
+    assert first.exit_code == 0, first.output
+    env["MONITOR_USER"] = "admin.tester"
 
-    def invoke(*args: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
-        return runner.invoke(cli, list(args), env=env, input=stdin)
+    def invoke(*args: str, stdin: str | None = None, user: str | None = "admin.tester"):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, list(args), env=env | {"MONITOR_USER": user}, input=stdin)
 
     return invoke
+
+
+def test_the_first_user_is_a_bootstrap_then_every_change_names_a_user(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    from monitor.adapters.db.engine import make_engine
+    from monitor.adapters.db.unit_of_work import unit_of_work_factory
+    from monitor.service.actors import os_account
+
+    refused = run("user", "add", "li.na", "--name", "Li Na", "--role", "qa", "--no-password", user=None)
+    assert isinstance(refused.exception, MonitorError) and "MONITOR_USER" in str(refused.exception)
+    assert run("user", "add", "li.na", "--name", "Li Na", "--role", "qa", "--no-password").exit_code == 0
+    engine = make_engine(database_url)
+    try:
+        with unit_of_work_factory(engine)() as unit:
+            created = {r["entity_id"]: r["actor"] for r in unit.audit.records(action="user.create")}
+    finally:
+        engine.dispose()
+    assert created == {"admin.tester": f"bootstrap:{os_account()}", "li.na": "admin.tester"}
 
 
 def test_users_and_tokens_from_the_command_line(run) -> None:  # type: ignore[no-untyped-def]

@@ -27,18 +27,10 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
 
 
 @pytest.fixture
-def env(database_url: str, clock, tmp_path: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from monitor.adapters.db.engine import make_engine
-    from monitor.adapters.db.unit_of_work import unit_of_work_factory
-    from monitor.service.access import create_user
-
-    engine = make_engine(database_url)
-    create_user(unit_of_work_factory(engine), user_id="e2e-tester", display_name="E2E tester", role="qa",
-                password=None, clock=clock, actor="admin")  # the named user the commands act as (MONITOR_USER)
-    engine.dispose()
+def env(database_url: str, named_user: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
         "MONITOR_DATABASE_URL": database_url, "MONITOR_PATIENT_ID_KEY": "e2e-key-0123456789abcdef",
-        "MONITOR_USER": "e2e-tester"}
+        "MONITOR_USER": named_user}  # the named user the commands act as
 
 
 def test_the_installed_command_starts() -> None:

@@ -127,7 +127,7 @@ def test_help_and_version_import_nothing_heavy(args: list[str], tmp_path: Path) 
 
 
 @pytest.fixture
-def seeded(app, labels_final_on_arrival, ingest_scenario, database_url: str,  # type: ignore[no-untyped-def]
+def seeded(app, labels_final_on_arrival, ingest_scenario, database_url: str, named_user: str,  # type: ignore[no-untyped-def]
            tmp_path: Path) -> dict[str, Any]:
     """A database with a device, its logs, an analysis that opened a ticket, two users, a token, a report signed
     by both (authored, approved: its signed edition written) and a submission archive; the environment the CLI
@@ -161,7 +161,7 @@ def seeded(app, labels_final_on_arrival, ingest_scenario, database_url: str,  # 
     archive = tmp_path / "submission.zip"
     export_submission(DEVICE, "2025Q3", archive, uow=app.uow, clock=app.clock, actor="writer", allow_draft=True)
     env = {"MONITOR_DATABASE_URL": database_url, "MONITOR_PATIENT_ID_KEY": "e2e-key-0123456789abcdef",
-           "MONITOR_ACTOR": "e2e-tester", "MONITOR_DATA_DIR": os.environ["MONITOR_DATA_DIR"]}
+           "MONITOR_USER": named_user, "MONITOR_DATA_DIR": os.environ["MONITOR_DATA_DIR"]}
     return {"env": env, "ticket": outcome.opened_tickets[0], "report": report_id, "token": token_id,
             "archive": archive, "url": database_url}
 

@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def invoke(database_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def invoke(database_url: str, named_user: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MONITOR_DATABASE_URL", database_url)
+    monkeypatch.setenv("MONITOR_USER", named_user)
     monkeypatch.setenv("MONITOR_PATIENT_ID_KEY", "e2e-key-0123456789abcdef")
     runner = CliRunner()
     return lambda *args: runner.invoke(cli, list(args))

@@ -16,10 +16,37 @@ HEADER = "prediction_id,device_id,model_version,site_id,predicted_at,score,predi
 
 
 @pytest.fixture
-def env(database_url: str) -> dict[str, str]:
+def env(database_url: str, named_user: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
         "MONITOR_DATABASE_URL": database_url, "MONITOR_PATIENT_ID_KEY": "e2e-key-0123456789abcdef",
-        "MONITOR_ACTOR": "e2e-tester"}
+        "MONITOR_USER": named_user}
+
+
+def test_a_change_without_a_named_user_is_refused_and_with_one_is_audited_under_it(  # type: ignore[no-untyped-def]
+        cli, env: dict[str, str], database_url: str, tmp_path: Path) -> None:
+    """Issue 16 item 3: the acting user is a named user of the system, never the OS account."""
+    from monitor.adapters.db.engine import make_engine
+    from monitor.adapters.db.unit_of_work import unit_of_work_factory
+
+    assert cli("device", "add", str(EXAMPLE), env=env).returncode == 0
+    log = tmp_path / "p.csv"
+    log.write_text(HEADER + "C1,lung-nodule-ct,2.1.0,SH-01,2025-08-01T09:15:00+08:00,0.8,1,PAT-1,67\n")
+    anonymous = {k: v for k, v in env.items() if k != "MONITOR_USER"}
+    refused = cli("ingest", "predictions", str(log), env=anonymous)
+    assert refused.returncode == 2 and refused.stdout == ""
+    [message] = refused.stderr.strip().splitlines()
+    assert message.startswith("error: no acting user") and "--user" in message and "MONITOR_USER" in message
+    unknown = cli("--user", "nobody", "ingest", "predictions", str(log), env=anonymous)
+    assert unknown.returncode == 2 and "'nobody' is not a user of this database" in unknown.stderr
+
+    assert cli("ingest", "predictions", str(log), env=env).returncode == 0
+    engine = make_engine(database_url)
+    try:
+        with unit_of_work_factory(engine)() as unit:
+            assert [r["actor"] for r in unit.audit.records(action="ingest.predictions")] == [env["MONITOR_USER"]]
+            assert unit.audit.records(action="ingest.predictions", actor="nobody") == []
+    finally:
+        engine.dispose()
 
 
 def test_quarantine_and_retractions_through_the_cli(cli, env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -42,6 +42,7 @@ def test_documented_example_flags_the_planted_drop(tmp_path: Path, monkeypatch: 
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MONITOR_PATIENT_ID_KEY", PATIENT_KEY)
+    _migrated(tmp_path / "notebook.sqlite")  # the documented shell commands: `db upgrade`, its first user li.na
     text = DOC.read_text(encoding="utf-8")
     blocks = _python_blocks(text)
     assert len(blocks) >= 5
@@ -173,10 +174,16 @@ def test_save_stores_the_run_in_the_service_tables(analysed, empty_database_url:
     with pytest.raises(monitor.ConfigError, match="MONITOR_PATIENT_ID_KEY"):
         result.save(empty_database_url, migrate=True)
     monkeypatch.setenv("MONITOR_PATIENT_ID_KEY", PATIENT_KEY)
+    with pytest.raises(monitor.InputError, match="MONITOR_USER"):  # no named user of that database: nothing stored
+        result.save(empty_database_url, migrate=True)
+    _add_user(empty_database_url)
+    with pytest.raises(monitor.InputError, match="'nobody' is not a user"):
+        result.save(empty_database_url, actor="nobody")
+    monkeypatch.setenv("MONITOR_USER", "li.na")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stored = result.save(empty_database_url, migrate=True)
-    assert stored.stored_in is not None and stored.run_id != result.run_id
+        stored = result.save(empty_database_url)
+    assert stored.stored_in is not None and stored.run_id != result.run_id and stored.document["actor"] == "li.na"
     assert [str(f) for f in stored.findings] == [str(f) for f in result.findings]
     assert stored.to_frame()[["stratum", "metric", "trials", "estimate", "status"]].equals(
         result.to_frame()[["stratum", "metric", "trials", "estimate", "status"]])
@@ -206,17 +213,35 @@ def test_save_refuses_an_unmigrated_database(analysed, tmp_path: Path,  # type: 
         result.save(f"sqlite:///{missing.as_posix()}")
     assert not missing.exists()
     with pytest.raises(monitor.NotFoundError):
-        monitor.analyze_stored("no-such-device", "2025Q4", database_url=_migrated(tmp_path / "m.sqlite"))
+        monitor.analyze_stored("no-such-device", "2025Q4", database_url=_migrated(tmp_path / "m.sqlite"),
+                               actor="li.na")
 
 
 def _migrated(path: Path) -> str:
+    """A migrated SQLite database whose first user is li.na."""
     from monitor.adapters.db.engine import make_engine, upgrade
 
     url = f"sqlite:///{path.as_posix()}"
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
+    _add_user(url)
     return url
+
+
+def _add_user(url: str, user_id: str = "li.na") -> None:
+    from datetime import datetime, timezone
+
+    from monitor.adapters.db.engine import make_engine
+    from monitor.adapters.db.unit_of_work import unit_of_work_factory
+    from monitor.service.access import create_user
+
+    engine = make_engine(url)
+    try:
+        create_user(unit_of_work_factory(engine), user_id=user_id, display_name="Li Na", role="qa", password=None,
+                    clock=lambda: datetime.now(timezone.utc), actor="pytest")
+    finally:
+        engine.dispose()
 
 
 # --- the import ----------------------------------------------------------------------------------------

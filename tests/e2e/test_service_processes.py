@@ -36,7 +36,7 @@ def sqlite_url(tmp_path: Path, _migrated_sqlite_file: Path) -> str:
 
 def _env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
-        "MONITOR_DATABASE_URL": url, "MONITOR_DATA_DIR": str(tmp_path / "data"), "MONITOR_ACTOR": "e2e",
+        "MONITOR_DATABASE_URL": url, "MONITOR_DATA_DIR": str(tmp_path / "data"),
         "MONITOR_PATIENT_ID_KEY": "e2e-key-0123456789abcdef", **extra}
 
 

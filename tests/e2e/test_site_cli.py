@@ -30,7 +30,6 @@ def _ok(runner: CliRunner, *args: str) -> str:
 def test_sites_summarise_and_the_centre_merges(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.unit.test_schemas import assert_valid
 
-    monkeypatch.setenv("MONITOR_ACTOR", "cli-tester")
     monkeypatch.setenv("MONITOR_PATIENT_ID_KEY", "cli-test-key-0123456789abcdef")
     data = generate(DemoScenario(seed=9, scale=0.004, quarters=("2025Q3",)))
     sites = sorted(data.predictions["site_id"].unique())[:2]
@@ -39,8 +38,9 @@ def test_sites_summarise_and_the_centre_merges(tmp_path: Path, monkeypatch: pyte
     pooled = ["--db", f"sqlite:///{tmp_path / 'pooled.sqlite'}"]
     for db in (central, pooled):
         _ok(runner, *db, "db", "upgrade")
-        _ok(runner, *db, "device", "add", CONFIG)
         _ok(runner, *db, "user", "add", "cli-tester", "--name", "CLI tester", "--role", "qa", "--no-password")
+        _ok(runner, *db, "--user", "cli-tester", "device", "add", CONFIG)
+    monkeypatch.setenv("MONITOR_USER", "cli-tester")  # the named user the later commands act as
 
     for site in sites:  # at each site
         rows = data.predictions.loc[data.predictions["site_id"] == site]
@@ -68,7 +68,7 @@ def test_sites_summarise_and_the_centre_merges(tmp_path: Path, monkeypatch: pyte
     tampered = json.loads((tmp_path / f"{sites[0]}.json").read_text(encoding="utf-8"))
     tampered["payload"]["cells"][0]["tn"] += 5
     (tmp_path / "tampered.json").write_text(json.dumps(tampered), encoding="utf-8")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {"MONITOR_USER": "cli-tester"}
     result = subprocess.run([CLI, *central, "ingest", "summary", str(tmp_path / "tampered.json")],
                             capture_output=True, text=True, env=environment, timeout=300)
     assert result.returncode == 1 and "Traceback" not in result.stderr

@@ -168,7 +168,9 @@ def database(installed: Installed) -> str:
 @pytest.mark.slow
 def test_a_demo_runs_from_the_wheel_in_an_empty_folder(installed: Installed, database: str) -> None:
     example = installed.site_packages / "monitor" / DATA_DIR / "examples" / "lung-nodule-ct.yaml"
-    added = installed.run("samd-monitor", "--db", database, "device", "add", str(example))
+    installed.run("samd-monitor", "--db", database, "user", "add", "wheel.tester", "--name", "Wheel Tester",
+                  "--role", "qa", "--no-password")  # the database's first user (no --user needed: bootstrap)
+    added = installed.run("samd-monitor", "--db", database, "--user", "wheel.tester", "device", "add", str(example))
     assert "lung-nodule-ct" in added.stdout + added.stderr
 
     installed.run("samd-monitor", "demo", "--out-dir", "demo", "--scale", "0.001")

@@ -65,8 +65,8 @@ def test_replaying_history_as_dated_deliveries_gives_as_of_analyses(database_url
     data = generate(SCENARIO)
     deliveries = monthly_deliveries(data, until=SCENARIO.as_of)
     clock = simulated_clock(deliveries[0].at.to_pydatetime())
-    app = bootstrap(Settings(database_url=database_url, data_dir=tmp_path, patient_id_key="replay-test-key-0123456789abcdef",
-                             actor="t"), clock=clock)
+    app = bootstrap(Settings(database_url=database_url, data_dir=tmp_path,
+                             patient_id_key="replay-test-key-0123456789abcdef"), clock=clock)
     try:
         register_device(load_device_config(example), uow=app.uow, clock=clock, actor="t", source="example")
         for i, delivery in enumerate(deliveries):

@@ -144,7 +144,7 @@ def test_cells_of_a_log_ingested_in_parts_equal_the_cells_of_the_whole(
          .between(*PERIOD.bounds_utc(ZoneInfo("Asia/Shanghai")), inclusive="left")).sum())
 
 
-def test_cli_refresh_and_status(app: Any, ingest_scenario: Any, database_url: str) -> None:
+def test_cli_refresh_and_status(app: Any, ingest_scenario: Any, database_url: str, named_user: str) -> None:
     """``cells refresh`` recounts the dirty months once; ``cells status`` shows them fresh with their counts."""
     from typer.testing import CliRunner
 
@@ -152,7 +152,8 @@ def test_cli_refresh_and_status(app: Any, ingest_scenario: Any, database_url: st
 
     ingest_scenario(SCENARIO)
     runner = CliRunner()
-    env = {"MONITOR_DATABASE_URL": database_url, "MONITOR_PATIENT_ID_KEY": "cells-test-key-0123456789abcdef"}
+    env = {"MONITOR_DATABASE_URL": database_url, "MONITOR_PATIENT_ID_KEY": "cells-test-key-0123456789abcdef",
+           "MONITOR_USER": named_user}
     first = runner.invoke(cli, ["cells", "refresh", DEVICE], env=env)
     assert first.exit_code == 0, first.output
     assert "recounted" in first.output and "2025-07" in first.output

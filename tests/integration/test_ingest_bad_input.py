@@ -81,8 +81,8 @@ def test_the_same_file_sent_concurrently_by_two_processes(app: Any, database_url
     """Two workers (own engines) ingest one file at once: one batch accepts it, the other finds duplicates."""
     path = tmp_path / "same.csv"
     path.write_text(HEADER + "".join(LINE.format(f"S{i:03d}", i) for i in range(300)))
-    workers = [bootstrap(Settings(database_url=database_url, data_dir=tmp_path, patient_id_key=KEY, actor=f"w{i}"),
-                         clock=app.clock) for i in range(2)]
+    workers = [bootstrap(Settings(database_url=database_url, data_dir=tmp_path, patient_id_key=KEY),
+                         clock=app.clock) for _ in range(2)]
     start = threading.Barrier(2)
     outcomes: list[Any] = []
     errors: list[BaseException] = []
@@ -93,7 +93,7 @@ def test_the_same_file_sent_concurrently_by_two_processes(app: Any, database_url
             start.wait()
             outcomes.append(ingest_predictions(log, source=path.name, uow=worker.uow,
                                                hash_patient=worker.patient_hasher(), clock=worker.clock,
-                                               actor=worker.settings.actor, chunk_rows=50))
+                                               actor=f"w{workers.index(worker)}", chunk_rows=50))
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 

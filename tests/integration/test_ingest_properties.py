@@ -99,7 +99,7 @@ def _fresh_app(directory: Path) -> tuple[Any, _Clock]:
     upgrade(engine)
     engine.dispose()
     clock = _Clock()
-    app = bootstrap(Settings(database_url=url, data_dir=directory, patient_id_key=KEY, actor="pytest"), clock=clock)
+    app = bootstrap(Settings(database_url=url, data_dir=directory, patient_id_key=KEY), clock=clock)
     register_device(load_device_config(EXAMPLE_CONFIG), uow=app.uow, clock=clock, actor="pytest",
                     source=str(EXAMPLE_CONFIG))
     return app, clock

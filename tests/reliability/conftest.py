@@ -36,7 +36,7 @@ def registered_url(database_url: str) -> str:
     from monitor.service.devices import register_device
     from monitor.settings import Settings
 
-    app = bootstrap(Settings(database_url=database_url, data_dir=Path("."), patient_id_key="k" * 32, actor="t"))
+    app = bootstrap(Settings(database_url=database_url, data_dir=Path("."), patient_id_key="k" * 32))
     register_device(load_device_config(EXAMPLE), uow=app.uow, clock=app.clock, actor="t", source=str(EXAMPLE))
     app.engine.dispose()
     return database_url

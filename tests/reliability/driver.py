@@ -46,7 +46,7 @@ def _app(url: str, pauses: set[str]):  # type: ignore[no-untyped-def]
     from monitor.entrypoints.bootstrap import bootstrap
     from monitor.settings import Settings
 
-    app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="driver"))
+    app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY))
     opened = app.uow
 
     @contextmanager

@@ -32,8 +32,7 @@ def test_concurrent_pushes_store_every_row_once_in_one_batch_per_post(within_lim
     assert figures["count_matches"] is True
     assert figures["rows_accepted"] == figures["rows_sent"] == 8 * 3 * 200
     assert figures["phases"]["service total (ingest_predictions)"]["calls"] == 24
-    app = bootstrap(Settings(database_url=empty_database_url, data_dir=Path("."), patient_id_key="k" * 32,
-                             actor="t"))
+    app = bootstrap(Settings(database_url=empty_database_url, data_dir=Path("."), patient_id_key="k" * 32))
     try:
         with app.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(predictions)).scalar_one() == 25 * 200

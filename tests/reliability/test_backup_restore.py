@@ -19,6 +19,8 @@ import pytest
 from reliability_support import CHUNK_ROWS, PATIENT_KEY, PREDICTION_ROWS  # type: ignore[import-not-found]
 from sqlalchemy import create_engine, func, inspect, select, text
 
+from monitor.service.actors import os_account
+
 VOLATILE = {"run_id", "created_at", "finding_id", "ticket_id", "generated_at"}  # ids and timestamps of a run
 
 
@@ -44,7 +46,7 @@ def _services(url: str):  # type: ignore[no-untyped-def]
     from monitor.entrypoints.bootstrap import bootstrap
     from monitor.settings import Settings
 
-    return bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="t"))
+    return bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY))
 
 
 def _table_counts(url: str) -> dict[str, int]:
@@ -125,6 +127,8 @@ def test_restored_database_gives_the_same_analysis_and_an_intact_audit_trail(ana
     [newest] = json.loads(out)
     assert (newest["action"], newest["details"]["sha256"]) == ("database.restore", digest)
     assert newest["details"]["records_restored"] == source["audit_log"]
+    # no user named: the restore's marked actor
+    assert (newest["actor"], newest["details"]["named_user"]) == (f"restore:{os_account()}", None)
     status, out, err = cli("--db", fresh_url, "audit", "verify")
     assert status == 0 and "audit chain intact" in out, err
 

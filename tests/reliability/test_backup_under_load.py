@@ -34,7 +34,7 @@ def _services(url: str, *, require_schema: bool = True):  # type: ignore[no-unty
     from monitor.entrypoints.bootstrap import bootstrap
     from monitor.settings import Settings
 
-    return bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="t"),
+    return bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY),
                      require_schema=require_schema)
 
 

@@ -20,7 +20,7 @@ def _services(url: str):  # type: ignore[no-untyped-def]
     from monitor.entrypoints.bootstrap import bootstrap
     from monitor.settings import Settings
 
-    return bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="t"))
+    return bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY))
 
 
 def test_same_file_from_two_processes_at_once(registered_url: str, scenario_logs: tuple[Path, Path], spawn) -> None:  # type: ignore[no-untyped-def]

@@ -50,7 +50,7 @@ def _services(url: str):  # type: ignore[no-untyped-def]
 
 
 
-    return bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="t"))
+    return bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY))
 
 
 def _ingest(app, path: Path, kind: str = "predictions"):  # type: ignore[no-untyped-def]
@@ -245,7 +245,8 @@ def test_two_report_generations_at_once_make_two_revisions(ingested_url: str, tm
 
 def _cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {
-        "MONITOR_DATABASE_URL": url, "MONITOR_PATIENT_ID_KEY": "reliability-patient-key-0123456789"}
+        "MONITOR_DATABASE_URL": url, "MONITOR_PATIENT_ID_KEY": "reliability-patient-key-0123456789",
+        "MONITOR_USER": "t"}  # the named user _registered_sqlite creates
     return subprocess.run([CLI, *args], check=False, capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -274,9 +275,11 @@ def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
 
 
 def _registered_sqlite(path: Path) -> str:
-    """A migrated SQLite database at ``path`` with the example device registered (made in this process)."""
+    """A migrated SQLite database at ``path`` with the example device registered and the named user ``t`` (made
+    in this process)."""
     from monitor.adapters.config_file import load_device_config
     from monitor.adapters.db.engine import make_engine, upgrade
+    from monitor.service.access import create_user
     from monitor.service.devices import register_device
 
     url = f"sqlite:///{path.as_posix()}"
@@ -285,6 +288,7 @@ def _registered_sqlite(path: Path) -> str:
     engine.dispose()
     app = _services(url)
     try:
+        create_user(app.uow, user_id="t", display_name="Tester", role="qa", password=None, clock=app.clock, actor="t")
         register_device(load_device_config(EXAMPLE), uow=app.uow, clock=app.clock, actor="t", source=str(EXAMPLE))
     finally:
         app.engine.dispose()

@@ -87,6 +87,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     def run(*args: str, url: str) -> Ran:
         monkeypatch.setenv("MONITOR_DATABASE_URL", url)
         monkeypatch.setenv("MONITOR_PATIENT_ID_KEY", PATIENT_KEY)
+        monkeypatch.setenv("MONITOR_USER", "t")  # the named user _register creates
         monkeypatch.setattr(sys, "argv", ["samd-monitor", *args])
         capsys.readouterr()
         try:
@@ -110,14 +111,16 @@ def _register(url: str) -> None:
     from monitor.adapters.config_file import load_device_config
     from monitor.adapters.db.engine import make_engine, upgrade
     from monitor.entrypoints.bootstrap import bootstrap
+    from monitor.service.access import create_user
     from monitor.service.devices import register_device
     from monitor.settings import Settings
 
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="t"))
+    app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY))
     try:
+        create_user(app.uow, user_id="t", display_name="Tester", role="qa", password=None, clock=app.clock, actor="t")
         register_device(load_device_config(EXAMPLE), uow=app.uow, clock=app.clock, actor="t", source=str(EXAMPLE))
     finally:
         app.engine.dispose()

@@ -74,7 +74,7 @@ class Cluster:
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
-        app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="t"))
+        app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=PATIENT_KEY))
         register_device(load_device_config(EXAMPLE), uow=app.uow, clock=app.clock, actor="t", source=str(EXAMPLE))
         app.engine.dispose()
         return url
@@ -134,7 +134,7 @@ def test_restart_under_a_running_ingest_is_one_error_and_the_retry_is_exact(
         assert counts(url) == before, f"restarted at {point}"
 
     for target in (url, clean_url):
-        app = bootstrap(Settings(database_url=target, data_dir=Path("."), patient_id_key=PATIENT_KEY, actor="t"))
+        app = bootstrap(Settings(database_url=target, data_dir=Path("."), patient_id_key=PATIENT_KEY))
         try:
             summary = ingest_predictions(app.open_log(predictions), source=predictions.name, uow=app.uow,
                                          hash_patient=app.patient_hasher(), clock=app.clock, actor="t",

@@ -195,7 +195,7 @@ KILLED_REPORT = textwrap.dedent("""
 
     url, out, moment = sys.argv[1], Path(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
     clock = lambda: moment
-    app = bootstrap(Settings(database_url=url, data_dir=out, patient_id_key=None, actor="doomed"), clock=clock)
+    app = bootstrap(Settings(database_url=url, data_dir=out, patient_id_key=None), clock=clock)
 
     def write(device, period, run_id):
         files = write_report(device, period, formats=["json"], out_dir=out, uow=app.uow, clock=clock,

@@ -123,7 +123,7 @@ def _restart(database_url: str, clock):  # type: ignore[no-untyped-def]
     from monitor.entrypoints.bootstrap import bootstrap
     from monitor.settings import Settings
 
-    return bootstrap(Settings(database_url=database_url, data_dir=Path("."), patient_id_key="k" * 32, actor="t"),
+    return bootstrap(Settings(database_url=database_url, data_dir=Path("."), patient_id_key="k" * 32),
                      clock=clock)
 
 

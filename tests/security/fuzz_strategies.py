@@ -220,8 +220,8 @@ class Workspace:
         upgrade(engine)
         engine.dispose()
         self.clock = _Clock()
-        self.app = bootstrap(Settings(database_url=url, data_dir=self.folder, patient_id_key="fuzz-key-" + "k" * 24,
-                                      actor="fuzz"), clock=self.clock)
+        self.app = bootstrap(Settings(database_url=url, data_dir=self.folder, patient_id_key="fuzz-key-" + "k" * 24),
+                             clock=self.clock)
         self.config = load_device_config(EXAMPLE)
         register_device(self.config, uow=self.app.uow, clock=self.clock, actor="fuzz", source="example")
         self.hasher = self.app.patient_hasher()

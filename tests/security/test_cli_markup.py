@@ -41,7 +41,6 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     url = f"sqlite:///{(tmp_path / 'm.sqlite').as_posix()}"
     monkeypatch.setenv("MONITOR_DATABASE_URL", url)
     monkeypatch.setenv("MONITOR_PATIENT_ID_KEY", KEY)
-    monkeypatch.setenv("MONITOR_ACTOR", LINK)
     monkeypatch.setattr(_common.out, "width", 400)  # no wrapping inside table cells
     monkeypatch.setattr(_common.err, "width", 400)
     runner = CliRunner()
@@ -54,6 +53,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
         return result.output
 
     run("db", "upgrade")
+    run("user", "add", "tester", "--name", "Tester", "--role", "admin", "--no-password")  # the first user
+    monkeypatch.setenv("MONITOR_USER", "tester")  # the named user every later command acts as
     run.url = url  # type: ignore[attr-defined]
     return run
 
@@ -65,7 +66,7 @@ def _literal(output: str, *values: str) -> None:
 
 def test_hostile_values_print_literally_in_every_list_and_show_command(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = load_device_config(ROOT / "examples" / "lung-nodule-ct.yaml")
-    app_ = bootstrap(Settings(database_url=cli.url, data_dir=tmp_path, patient_id_key=KEY, actor=LINK))
+    app_ = bootstrap(Settings(database_url=cli.url, data_dir=tmp_path, patient_id_key=KEY))
     from monitor.service.devices import register_device
 
     named = config.model_copy(update={"device": config.device.model_copy(update={"name": f"{LINK} {CLOSE}"})})

@@ -236,7 +236,7 @@ def test_injection_in_configuration_values(database_url: str, clock) -> None:  #
         document["strata"]["attributes"][2]["name"] = name
         with pytest.raises((ConfigError, ValidationError)):
             parse_device_config(yaml.safe_dump(document), source="inject.yaml")
-    app = bootstrap(Settings(database_url=database_url, data_dir=Path("."), patient_id_key="k" * 32, actor="t"),
+    app = bootstrap(Settings(database_url=database_url, data_dir=Path("."), patient_id_key="k" * 32),
                     clock=clock)
     try:
         register_device(config, uow=app.uow, clock=clock, actor="t", source="inject.yaml")

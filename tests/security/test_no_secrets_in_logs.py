@@ -40,7 +40,7 @@ def _tokens(url: str) -> dict[str, str]:
     from monitor.service.access import create_token, revoke_token
     from monitor.settings import Settings
 
-    app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=API_PATIENT_KEY, actor="t"))
+    app = bootstrap(Settings(database_url=url, data_dir=Path("."), patient_id_key=API_PATIENT_KEY))
     try:
         def make(name: str, role: str, **kw: object) -> tuple[str, str]:
             return create_token(app.uow, name=name, role=role, clock=utc_now, actor="t", **kw)  # type: ignore[arg-type]

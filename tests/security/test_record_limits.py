@@ -294,8 +294,8 @@ def test_api_json_bodies_that_are_not_one_array_are_refused(api) -> None:  # typ
 
 
 # CLI (NDJSON files) ---------------------------------------------------------------------------------------------
-def test_cli_ndjson_file_past_the_column_limit(database_url: str, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_ndjson_file_past_the_column_limit(database_url: str, named_user: str,  # type: ignore[no-untyped-def]
+                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`samd-monitor ingest predictions` of an NDJSON file: the lines within the limit are stored, the others
     rejected with their line numbers; exit 0 and no field name on the output."""
     from typer.testing import CliRunner
@@ -303,6 +303,7 @@ def test_cli_ndjson_file_past_the_column_limit(database_url: str, tmp_path: Path
     from monitor.entrypoints.cli import app as cli
 
     monkeypatch.setenv("MONITOR_DATABASE_URL", database_url)
+    monkeypatch.setenv("MONITOR_USER", named_user)
     monkeypatch.setenv("MONITOR_PATIENT_ID_KEY", "limits-key-0123456789abcdef")
     runner = CliRunner()
     assert runner.invoke(cli, ["device", "add", str(ROOT / "examples" / "lung-nodule-ct.yaml")]).exit_code == 0

@@ -25,6 +25,8 @@ from monitor.settings import (
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_ONLY = {"MONITOR_TEST_POSTGRES_URL", "MONITOR_PIP_AUDIT_REQUIRED"}
+#: Variables no longer read, which the documentation names as such.
+RETIRED = {"MONITOR_ACTOR"}
 
 
 def _variables() -> dict[str, object]:
@@ -63,14 +65,14 @@ def test_data_dir_database_url_and_db_option_in_that_order(tmp_path: Path) -> No
 def test_the_conftest_environment_is_read(tmp_path: Path) -> None:
     """``Settings()`` reads ``os.environ`` (the test fixture points MONITOR_DATA_DIR into tmp_path)."""
     assert Settings().data_dir == tmp_path / "data"
-    assert Settings(database_url="sqlite:///given.sqlite", actor="t").database_url == "sqlite:///given.sqlite"
+    assert Settings(database_url="sqlite:///given.sqlite").database_url == "sqlite:///given.sqlite"
 
 
 # ------------------------------------------------------------------------------------------- values
 
 def test_every_variable_is_read() -> None:
     env = {
-        "MONITOR_PATIENT_ID_KEY": "k" * 32, "MONITOR_ACTOR": "li.na", "MONITOR_EXACT_AGES": "yes",
+        "MONITOR_PATIENT_ID_KEY": "k" * 32, "MONITOR_USER": "li.na", "MONITOR_EXACT_AGES": "yes",
         "MONITOR_TICKET_WEBHOOK_URL": "https://tracker.example/hook", "MONITOR_TICKET_WEBHOOK_SECRET": "s3cret",
         "MONITOR_API_MAX_BODY_BYTES": "2048", "MONITOR_DASHBOARD_IDLE_MINUTES": "5",
         "MONITOR_DASHBOARD_SESSION_HOURS": "0.5", "MONITOR_SITE_MIN_CELL_SIZE": "5",
@@ -78,7 +80,7 @@ def test_every_variable_is_read() -> None:
         "MONITOR_DROP_DONE_RETENTION_DAYS": "7", "MONITOR_REPORT_FORMATS": "pdf,html,pdf",
     }
     s = load_settings(env)
-    assert (s.patient_id_key, s.actor, s.exact_ages) == ("k" * 32, "li.na", True)
+    assert (s.patient_id_key, s.user, s.exact_ages) == ("k" * 32, "li.na", True)
     assert (s.ticket_webhook_url, s.ticket_webhook_secret) == ("https://tracker.example/hook", "s3cret")
     assert (s.api_max_body_bytes, s.dashboard_idle_minutes, s.dashboard_session_hours) == (2048, 5, 0.5)
     assert s.site_min_cell_size == 5
@@ -88,8 +90,8 @@ def test_every_variable_is_read() -> None:
 
 
 def test_empty_variables_count_as_unset() -> None:
-    assert load_settings({name: "" for name in _variables()}).model_dump(exclude={"actor", "data_dir", "database_url"}) \
-        == load_settings({}).model_dump(exclude={"actor", "data_dir", "database_url"})
+    assert load_settings({name: "" for name in _variables()}).model_dump(exclude={"data_dir", "database_url"}) \
+        == load_settings({}).model_dump(exclude={"data_dir", "database_url"})
 
 
 def test_every_error_in_one_pass_naming_the_variables_without_secrets() -> None:
@@ -105,10 +107,16 @@ def test_every_error_in_one_pass_naming_the_variables_without_secrets() -> None:
     assert "expected HH:MM" in message and "expected a number >= 1024" in message and "'docx'" in message
 
 
+def test_no_actor_falls_back_to_the_os_account() -> None:
+    """Who acts is a named user (MONITOR_USER), never the OS account: MONITOR_ACTOR is no longer read."""
+    s = load_settings({"MONITOR_ACTOR": "someone"})
+    assert s.user is None and "actor" not in Settings.model_fields and "someone" not in repr(s)
+
+
 def test_settings_are_immutable() -> None:
     s = load_settings({})
     with pytest.raises(Exception):
-        s.actor = "someone else"  # type: ignore[misc]
+        s.user = "someone else"  # type: ignore[misc]
 
 
 def test_site_min_cell_size_default_is_the_cli_default() -> None:
@@ -165,7 +173,7 @@ def test_readme_table_is_generated_from_settings() -> None:
 
 
 def test_every_monitor_variable_named_in_the_docs_and_code_exists() -> None:
-    known = set(_variables()) | TEST_ONLY
+    known = set(_variables()) | TEST_ONLY | RETIRED
     files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *ROOT.joinpath("monitor").rglob("*.py"),
              *ROOT.joinpath("dashboards").rglob("*.py")]
     unknown = {f"{path.relative_to(ROOT)}: {name}" for path in files

@@ -53,8 +53,8 @@ class AnalysisDocument(Part):
     run_id: Uuid = Field(description="Id of the stored analysis run (a random UUID).")
     created_at: TimestampUtc = Field(description="When the analysis ran (UTC).")
     actor: Text = Field(description=(
-        "Who ran the analysis (MONITOR_ACTOR, default the operating-system user); also recorded in the audit "
-        "log."))
+        "Who ran the analysis: a named user of the system (--user / MONITOR_USER) or a service account "
+        "(service:scheduler), never the operating-system account; also recorded in the audit log."))
     software_version: Text = Field(description=(
         "Version of samd-monitor that produced the document."))
     config_hash: Sha256 = Field(description=(

@@ -51,13 +51,19 @@ def user_add(
     no_password: bool = typer.Option(False, "--no-password",
                                      help="No password (the user can neither sign nor log in)."),
 ) -> None:
-    """Add a user (the password is prompted for, or read with --password-stdin)."""
+    """Add a user (the password is prompted for, or read with --password-stdin).
+
+    Acts as the named user (--user / MONITOR_USER); the first user of a database (no user but service
+    accounts yet) may be added without one, audited as bootstrap:<OS account>.
+    """
     from monitor.service.access import create_user
+    from monitor.service.actors import bootstrap_actor
 
     application = build_app()
+    actor = bootstrap_actor(application.uow, application.settings.user)  # the first user: bootstrap:<os account>
     password = None if no_password else _read_password(password_stdin)
     create_user(application.uow, user_id=user_id, display_name=name, role=role.value, password=password,
-                clock=application.clock, actor=application.settings.actor)
+                clock=application.clock, actor=actor)
     say(f"user {user_id} ({role.value}) added")
 
 
@@ -83,7 +89,7 @@ def user_disable(user_id: str = typer.Argument(..., help="The user to disable.")
     from monitor.service.access import disable_user
 
     application = build_app()
-    revoked = disable_user(application.uow, user_id, clock=application.clock, actor=application.settings.actor)
+    revoked = disable_user(application.uow, user_id, clock=application.clock, actor=application.actor)
     say(f"user {user_id} disabled" + (f"; revoked tokens: {', '.join(revoked)}" if revoked else ""))
 
 
@@ -101,7 +107,7 @@ def token_create(
     application = build_app()
     lifetime = timedelta(days=expires_in_days) if expires_in_days else None
     token_id, secret = create_token(application.uow, name=name, role=role.value, device_id=device, user_id=user,
-                                    expires_in=lifetime, clock=application.clock, actor=application.settings.actor)
+                                    expires_in=lifetime, clock=application.clock, actor=application.actor)
     say(f"token {token_id} ({role.value}) created; its secret follows and is shown only this once:", console=err)
     sys.stdout.write(secret + "\n")
 
@@ -136,5 +142,5 @@ def token_revoke(
     from monitor.service.access import revoke_token
 
     application = build_app()
-    revoke_token(application.uow, token_id, clock=application.clock, actor=application.settings.actor, reason=reason)
+    revoke_token(application.uow, token_id, clock=application.clock, actor=application.actor, reason=reason)
     say(f"token {token_id} revoked")

@@ -37,11 +37,14 @@ def restore(
     """Restore a backup FILE into an empty database (stop the service first).
 
     A database holding any row is refused unless --force. The restored audit trail is verified and the
-    restore is recorded in it. PostgreSQL: pg_restore on PATH.
+    restore is recorded in it, acting as the named user (--user / MONITOR_USER) when it is an enabled user of
+    the restored database, else as restore:<OS account> (the name given kept in the record's details).
+    PostgreSQL: pg_restore on PATH.
     """
     from monitor.adapters.db.backup import backup_file_engine
     from monitor.adapters.db.engine import check_schema
-    from monitor.errors import SchemaOutOfDateError
+    from monitor.errors import InputError, SchemaOutOfDateError
+    from monitor.service.actors import acting_user, os_account
     from monitor.service.backup import restore_database
 
     from monitor.adapters.audit_key import key_source_for
@@ -49,10 +52,21 @@ def restore(
     engine_of_file = backup_file_engine(file)
     application = build_app(require_schema=False)
     key = key_source_for(application.settings.database_url, application.settings.audit_key_file).key_for_reading()
+    named = application.settings.user
+
+    def actor() -> str:  # asked after the restore: the named user must be a user of the restored database
+        if named:
+            try:
+                return acting_user(application.uow, named)
+            except InputError:
+                pass
+        return f"restore:{os_account()}"
+
     try:
         outcome = restore_database(file, store=application.database_backup(), file_engine=engine_of_file,
-                                   uow=application.uow, clock=application.clock, actor=application.settings.actor,
-                                   force=force, audit_keys=[key] if key is not None else [])
+                                   uow=application.uow, clock=application.clock, actor=actor,
+                                   force=force, audit_keys=[key] if key is not None else [],
+                                   context={"named_user": named, "os_account": os_account()})
         try:
             check_schema(application.engine)
             note = ""

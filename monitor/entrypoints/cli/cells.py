@@ -20,7 +20,7 @@ def cells_refresh(
     from monitor.service.cells import refresh_cells
 
     application = build_app()
-    result = refresh_cells(device_id, uow=application.uow, clock=application.clock, actor=application.settings.actor,
+    result = refresh_cells(device_id, uow=application.uow, clock=application.clock, actor=application.actor,
                            only_dirty=not all_months)
     months = ", ".join(result["refreshed"]) or "none (every month is fresh)"
     say(f"{device_id}: recounted {len(result['refreshed'])} month(s): {months}")

@@ -22,7 +22,7 @@ def device_add(config: Path = typer.Argument(..., help="Device configuration YAM
     application = build_app()
     parsed = load_device_config(config)
     result = register_device(parsed, uow=application.uow, clock=application.clock,
-                             actor=application.settings.actor, source=str(config))
+                             actor=application.actor, source=str(config))
     state = f"configuration version {result.config_version}" if result.changed else "unchanged"
     say(f"device {result.device_id}: {state} (config hash {result.config_hash[:12]})")
 

@@ -63,14 +63,14 @@ def _run_ingest(kind: str, file: Path, fmt: Optional[str], as_json: bool, device
         if kind == "predictions":
             summary = ingest_predictions(log, source=str(file), uow=application.uow,
                                          hash_patient=application.patient_hasher(), clock=application.clock,
-                                         actor=application.settings.actor, progress=advance,
+                                         actor=application.actor, progress=advance,
                                          exact_ages=_exact_ages(application))
         elif kind == "retractions":
             summary = ingest_retractions(log, source=str(file), uow=application.uow, clock=application.clock,
-                                         actor=application.settings.actor, progress=advance)
+                                         actor=application.actor, progress=advance)
         else:
             summary = ingest_ground_truth(log, source=str(file), uow=application.uow, clock=application.clock,
-                                          actor=application.settings.actor, progress=advance,
+                                          actor=application.actor, progress=advance,
                                           hash_patient=application.patient_hasher_if_configured())
     _print_summary(summary, as_json)
 
@@ -150,7 +150,7 @@ def ingest_safety_events_cmd(
     application = build_app()
     log = _open(application, file, None)
     summary = ingest_safety_events(log, source=str(file), uow=application.uow, clock=application.clock,
-                                   actor=application.settings.actor, device_id=device,
+                                   actor=application.actor, device_id=device,
                                    hash_patient=application.patient_hasher_if_configured())
     _print_summary(summary, as_json)
 
@@ -194,7 +194,7 @@ def ingest_rejected(
     application = build_app()
     moment = _since(since)
     if export is not None:
-        text, n = export_rejections(application.uow, clock=application.clock, actor=application.settings.actor,
+        text, n = export_rejections(application.uow, clock=application.clock, actor=application.actor,
                                     batch_id=batch, code=reason, status=status, kind=kind, since=moment,
                                     destination=str(export))
         export.write_text(text, encoding="utf-8")
@@ -233,7 +233,7 @@ def ingest_resubmit(
         original = unit.logs.batch(batch)
     hasher = application.patient_hasher() if original is not None and original["kind"] == "predictions" else None
     outcome = resubmit(log, batch_id=batch, source=str(file), uow=application.uow, clock=application.clock,
-                       actor=application.settings.actor, hash_patient=hasher, exact_ages=_exact_ages(application))
+                       actor=application.actor, hash_patient=hasher, exact_ages=_exact_ages(application))
     if as_json:
         emit_json(outcome.as_dict())
         return
@@ -252,7 +252,7 @@ def ingest_dismiss(
 
     application = build_app()
     rows = dismiss_rejections(application.uow, batch_id=batch, row_number=row, note=note, clock=application.clock,
-                              actor=application.settings.actor)
+                              actor=application.actor)
     say(f"batch {batch}: dismissed {len(rows):,} rejected row(s)")
 
 

@@ -104,7 +104,7 @@ def site_summarize(
     hasher = make_patient_hasher(secrets.token_hex(32))
     with scratch_database(None if in_memory else scratch_dir or Path(tempfile.gettempdir())) as scratch:
         summary = summarize_site(device, logs, site_id=site, period=Period.parse(period) if period else None,
-                                 scratch=scratch, clock=utc_now, actor=environment.actor, hash_patient=hasher,
+                                 scratch=scratch, clock=utc_now, actor=f"site:{site}", hash_patient=hasher,
                                  min_cell_size=min_cell_size, exact_ages=environment.exact_ages)
     bundle = sign_summary(summary, signer)
     out_file.write_text(json.dumps(bundle.document(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -138,7 +138,7 @@ def site_register(
     application = build_app()
     public_key = load_public_key(public_key_file)
     outcome = register_site(site_id, public_key, key_id=key_id(public_key), devices=device, replace=replace_key,
-                            uow=application.uow, clock=application.clock, actor=application.settings.actor)
+                            uow=application.uow, clock=application.clock, actor=application.actor)
     state = "registered" if outcome["changed"] else "unchanged"
     say(f"site {site_id}: key {outcome['key_id'][:16]}... {state} for {', '.join(outcome['devices'])}"
         + (f"; replaced key {outcome['replaced_key_id'][:16]}..." if outcome["replaced_key_id"] else ""))
@@ -199,7 +199,7 @@ def ingest_summary_cmd(
         data = file.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {file}: {exc.strerror}") from exc
-    receipt = ingest_summary(data, uow=application.uow, clock=application.clock, actor=application.settings.actor,
+    receipt = ingest_summary(data, uow=application.uow, clock=application.clock, actor=application.actor,
                              verify=verify)
     if as_json:
         emit_json(receipt.as_dict())

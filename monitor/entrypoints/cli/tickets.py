@@ -100,7 +100,7 @@ def tickets_move(
     from monitor.service.tickets import transition_ticket
 
     application = build_app()
-    ticket = transition_ticket(ticket_id, to, reason=reason, actor=application.settings.actor, uow=application.uow,
+    ticket = transition_ticket(ticket_id, to, reason=reason, actor=application.actor, uow=application.uow,
                                clock=application.clock, run_id=run)
     say(f"{ticket_id}: {ticket['transitions'][-1]['from_status']} -> {ticket['status']}")
 
@@ -114,7 +114,7 @@ def tickets_comment(
     from monitor.service.tickets import comment_ticket
 
     application = build_app()
-    comment_ticket(ticket_id, body, actor=application.settings.actor, uow=application.uow, clock=application.clock)
+    comment_ticket(ticket_id, body, actor=application.actor, uow=application.uow, clock=application.clock)
     say(f"comment added to {ticket_id}")
 
 
@@ -262,7 +262,7 @@ def capa_set(
 
     application = build_app()
     values = _values(pairs or [], json_text, file)
-    update_capa(ticket_id, section, values, actor=application.settings.actor, uow=application.uow,
+    update_capa(ticket_id, section, values, actor=application.actor, uow=application.uow,
                 clock=application.clock)
     say(f"{ticket_id}: {section} updated ({', '.join(sorted(values))})")
 
@@ -273,7 +273,7 @@ def capa_freeze(ticket_id: str = typer.Argument(..., help="e.g. RT-000001")) -> 
     from monitor.service.tickets import freeze_capa_acceptance
 
     application = build_app()
-    record = freeze_capa_acceptance(ticket_id, actor=application.settings.actor, uow=application.uow,
+    record = freeze_capa_acceptance(ticket_id, actor=application.actor, uow=application.uow,
                                     clock=application.clock)
     assert record.acceptance.frozen_at is not None
     say(f"{ticket_id}: acceptance criteria frozen at {record.acceptance.frozen_at.isoformat()}")
@@ -288,7 +288,7 @@ def capa_qualify(
     from monitor.service.tickets import verify_capa
 
     application = build_app()
-    record = verify_capa(ticket_id, run, actor=application.settings.actor, uow=application.uow,
+    record = verify_capa(ticket_id, run, actor=application.actor, uow=application.uow,
                          clock=application.clock)
     assert record.verification.result is not None
     say(f"{ticket_id}: model {record.verification.result.model_version} meets the acceptance criteria in run {run}")

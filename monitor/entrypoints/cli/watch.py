@@ -47,13 +47,21 @@ def ingest_watch(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per processed file, one per line "
                                                       "(a stream: JSON Lines)."),
 ) -> None:
-    """Ingest complete files dropped into FOLDER; move each to done/ or failed/ with a .result.json."""
+    """Ingest complete files dropped into FOLDER; move each to done/ or failed/ with a .result.json.
+
+    Acts as the named user (--user / MONITOR_USER) when one is given, else as the service account
+    service:drop-folder (registered on first use).
+    """
     from monitor.adapters.files.drop_folder import LocalDropFiles
     from monitor.service.drop_folder import DropWatcher
 
+    from monitor.service.actors import service_account
+
     application = build_app()
+    actor = (application.actor if application.settings.user  # a named user, else the drop folder's service account
+             else service_account(application.uow, "service:drop-folder", clock=application.clock))
     watcher = DropWatcher(folder, uow=application.uow, open_log=application.open_log,
-                          hasher=application.patient_hasher, clock=application.clock, actor=application.settings.actor,
+                          hasher=application.patient_hasher, clock=application.clock, actor=actor,
                           files=LocalDropFiles())
     host = socket.gethostname()
     lease = application.settings.service.job_lease_seconds

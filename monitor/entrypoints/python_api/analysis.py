@@ -34,6 +34,7 @@ from monitor.entrypoints.python_api.config import ConfigSource, load_config
 from monitor.entrypoints.python_api.frames import FrameLog
 from monitor.entrypoints.python_api.result import AnalysisResult, _no_rejections
 from monitor.errors import InputError, MonitorError, StorageError
+from monitor.service.actors import acting_user
 from monitor.service.analyze import analyze_period
 from monitor.service.devices import register_device
 from monitor.service.ingest import BatchSummary, ingest_ground_truth, ingest_predictions
@@ -72,11 +73,18 @@ def _settings() -> Any:
 
 
 def _actor() -> str:
-    """Who acts (``MONITOR_ACTOR``, else the OS user), as the CLI records it."""
+    """Who an in-memory analysis names (nothing is audited beyond the call): ``MONITOR_USER``, else
+    ``python-api``; never the OS account."""
     try:
-        return str(_settings().actor)
+        return str(_settings().user or "python-api")
     except (MonitorError, ValueError):  # a wrong unrelated MONITOR_* value need not stop an in-memory analysis
         return "python-api"
+
+
+def _acting_user(db: _Database, actor: str | None, settings: Any) -> str:
+    """Who acts on a database: ``actor`` given by the caller, else ``MONITOR_USER``; an enabled user of that
+    database (:func:`monitor.service.actors.acting_user`: :class:`InputError` otherwise)."""
+    return acting_user(db.uow, actor or settings.user)
 
 
 @contextmanager
@@ -213,29 +221,33 @@ def analyze(config: ConfigSource, predictions: Any, ground_truth: Any = None, *,
     return Monitor(config).run(predictions, ground_truth, period=period)
 
 
-def save_inputs(inputs: _Inputs, database_url: str | None, *, migrate: bool = False) -> AnalysisResult:
-    """Ingest an in-memory analysis's frames into a database and run its analysis there (``AnalysisResult.save``)."""
+def save_inputs(inputs: _Inputs, database_url: str | None, *, migrate: bool = False,
+                actor: str | None = None) -> AnalysisResult:
+    """Ingest an in-memory analysis's frames into a database and run its analysis there (``AnalysisResult.save``),
+    acting as ``actor`` (default ``MONITOR_USER``), a user of that database."""
     settings = _settings()
     url = database_url or settings.database_url
     hasher = make_patient_hasher(settings.patient_id_key)  # MissingSecretError when MONITOR_PATIENT_ID_KEY is unset
     with _database(url, migrate=migrate) as db:
-        summaries = _ingest(inputs, db.uow, hasher, utc_now, settings.actor)
+        who = _acting_user(db, actor, settings)
+        summaries = _ingest(inputs, db.uow, hasher, utc_now, who)
         _warn_rejections(summaries)
         assert inputs.period is not None  # chosen by the in-memory run
-        outcome = analyze_period(inputs.config.device.id, inputs.period, uow=db.uow, clock=utc_now,
-                                 actor=settings.actor)
+        outcome = analyze_period(inputs.config.device.id, inputs.period, uow=db.uow, clock=utc_now, actor=who)
         return _result(db, outcome.document, stored_in=db.url, summaries=summaries, inputs=None)
 
 
 def analyze_stored(device_id: str, period: str | Period, *, database_url: str | None = None,
-                   cutoff: datetime | None = None) -> AnalysisResult:
+                   cutoff: datetime | None = None, actor: str | None = None) -> AnalysisResult:
     """Analyse a registered device over a period from a database (default ``MONITOR_DATABASE_URL``), as
     ``samd-monitor analyze`` does: the run, its findings, tickets and audit entry are stored there.
-    ``cutoff`` (timezone-aware; default now) is the data cut-off; re-running with it reproduces the run."""
+    ``cutoff`` (timezone-aware; default now) is the data cut-off; re-running with it reproduces the run.
+    ``actor``: the named user acting (default ``MONITOR_USER``), an enabled user of that database."""
     settings = _settings()
     chosen = Period.parse(period) if isinstance(period, str) else period
     with _database(database_url or settings.database_url) as db:
-        outcome = analyze_period(device_id, chosen, uow=db.uow, clock=utc_now, actor=settings.actor, cutoff=cutoff)
+        outcome = analyze_period(device_id, chosen, uow=db.uow, clock=utc_now, actor=_acting_user(db, actor, settings),
+                                 cutoff=cutoff)
         return _result(db, outcome.document, stored_in=db.url, summaries=[], inputs=None)
 
 

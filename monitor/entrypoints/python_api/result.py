@@ -184,7 +184,8 @@ class AnalysisResult:
                 f"{'' if self.stored_in else ' (in memory)'}>")
 
     # --- storing -------------------------------------------------------------------------------------
-    def save(self, database_url: str | None = None, *, migrate: bool = False) -> AnalysisResult:
+    def save(self, database_url: str | None = None, *, migrate: bool = False,
+             actor: str | None = None) -> AnalysisResult:
         """Store this analysis in a database (default: ``MONITOR_DATABASE_URL``), in the service's tables.
 
         The frames go through the same ingest service (rows already stored are duplicates and change
@@ -193,7 +194,8 @@ class AnalysisResult:
         ``samd-monitor ingest`` and ``analyze`` would make. Returns the stored run, whose numbers equal this
         result's when the database held no other rows of the device for the period. Patient identifiers are
         hashed with ``MONITOR_PATIENT_ID_KEY`` (required). ``migrate=True`` first brings the database
-        schema to this version (``samd-monitor db upgrade``).
+        schema to this version (``samd-monitor db upgrade``). ``actor``: the named user acting (default
+        ``MONITOR_USER``), an enabled user of that database (else :class:`~monitor.errors.InputError`).
         """
         from monitor.entrypoints.python_api.analysis import save_inputs
         from monitor.errors import ConflictError
@@ -201,7 +203,7 @@ class AnalysisResult:
         if self._inputs is None:
             raise ConflictError(f"analysis run {self.run_id} is stored already ({self.stored_in}); "
                                 "save() stores analyses of frames")
-        return save_inputs(self._inputs, database_url, migrate=migrate)
+        return save_inputs(self._inputs, database_url, migrate=migrate, actor=actor)
 
 
 def _no_rejections() -> pd.DataFrame:

@@ -41,7 +41,7 @@ def app(database_url: str, clock, tmp_path: Path):  # type: ignore[no-untyped-de
     from monitor.service.devices import register_device
     from monitor.settings import Settings
 
-    settings = Settings(database_url=database_url, data_dir=tmp_path / "data", actor="pytest",
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data",
                         patient_id_key="tamper-test-key-0123456789abcdef", audit_key_file=tmp_path / "key" / "audit.key")
     application = bootstrap(settings, clock=clock)
     example = ROOT / "examples" / "lung-nodule-ct.yaml"

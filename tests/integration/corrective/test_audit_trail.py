@@ -111,7 +111,7 @@ def test_a_legacy_chain_continues_keyed_from_a_baseline_and_verify_never_creates
     from monitor.settings import Settings
 
     key_file = tmp_path / "keys" / "audit.key"
-    app = bootstrap(Settings(database_url=database_url, data_dir=tmp_path, actor="t", audit_key_file=key_file),
+    app = bootstrap(Settings(database_url=database_url, data_dir=tmp_path, audit_key_file=key_file),
                     clock=clock)
     try:
         with app.engine.begin() as conn:  # as the code before migration 0010 wrote them: no key

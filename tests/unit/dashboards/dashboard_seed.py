@@ -91,8 +91,7 @@ def seed_dashboard_database(database_url: str, work_dir: Path) -> dict[str, Any]
     engine = make_engine(database_url)
     upgrade(engine)
     engine.dispose()
-    settings = Settings(database_url=database_url, data_dir=work_dir, patient_id_key=SHARED.TEST_PATIENT_KEY,
-                        actor="seed")
+    settings = Settings(database_url=database_url, data_dir=work_dir, patient_id_key=SHARED.TEST_PATIENT_KEY)
     app = bootstrap(settings, clock=SHARED.StepClock())
     # The example device, with every label final on arrival: the two quarters are ingested at once, so no
     # earlier cohort tells how many follow-up labels to expect and they would all be provisional.
