@@ -14,7 +14,7 @@ from monitor.domain.report_product import product_section, reference_standard_se
 from monitor.resources import resource_path
 
 EXAMPLE = yaml.safe_load(resource_path("examples", "lung-nodule-ct.yaml").read_text(encoding="utf-8"))
-LATER = ("reference_standards", "model_versions", "scanners", "records")
+LATER = ("reference_standards", "model_versions", "scanners", "records", "pccp")
 
 
 def _document() -> dict[str, Any]:
