@@ -10,16 +10,15 @@ registry by the service (the domain knows no section), and :func:`validated` tak
 
 from __future__ import annotations
 
-import gc
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, StrictBool, StrictStr, ValidationError
+from pydantic import Field, StrictBool, StrictStr
 
 from monitor.domain.analysis_document import AnalysisDocument
 from monitor.domain.analysis_document.base import Part
 from monitor.domain.analysis_document.values import Count, Metric, Sha256, Text, TimestampUtc, Uuid
 from monitor.domain.capa.document import Ticket
-from monitor.errors import IntegrityError
+from monitor.domain.documents import validate_document
 
 __all__ = ["REPORT_SCHEMA_VERSION", "Baseline", "Batch", "ChangeLog", "OpenedTicket", "Provenance", "RejectedCount",
            "ReportContent", "Rollup", "TicketChange", "Usage", "as_json", "validated"]
@@ -170,20 +169,10 @@ C = TypeVar("C", bound=ReportContent)
 
 
 def validated(content: dict[str, Any], model: type[C]) -> C:
-    """The typed content (``model``: :class:`ReportContent` with the registered sections); :class:`IntegrityError`
-    naming where when ``content`` breaks the schema (a defect of the producer: the message names fields, not
-    values). The cyclic garbage collector is paused while the models are built, as for the analysis document."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return model.model_validate(content)
-    except ValidationError as exc:
-        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()[:5])
-        raise IntegrityError(f"the report content breaks its schema ({exc.error_count()} problem(s): {where}); "
-                             "nothing was written: please report this defect") from None
-    finally:
-        if paused:
-            gc.enable()
+    """The typed content (``model``: :class:`ReportContent` with the registered sections), checked by
+    :func:`monitor.domain.documents.validate_document` (an :class:`~monitor.errors.IntegrityError` naming fields,
+    not values)."""
+    return validate_document(model, content, what="the report content", unstored="nothing was written")
 
 
 def as_json(content: ReportContent) -> dict[str, Any]:

@@ -63,6 +63,22 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _small_multiples_png(fig: Figure, axes: Any, drawn: int, title: str) -> bytes:
+    """Finish a grid of small multiples: hide the unused axes, one legend for all panels (each label once) under
+    them, the title above; the PNG."""
+    for ax in list(axes.flat)[drawn:]:
+        ax.set_visible(False)
+    seen: dict[str, Any] = {}
+    for ax in list(axes.flat)[:drawn]:
+        for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(name, handle)
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=4, fontsize=7, frameon=False,
+               bbox_to_anchor=(0.5, -0.01))
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    return _png(fig)
+
+
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
@@ -248,17 +264,7 @@ def cusum_path_chart(panels: Sequence[dict[str, Any]], *, title: str, labels: di
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
             ax.grid(axis="y", color="#dddddd", lw=0.5)
             ax.tick_params(labelsize=6.5)
-        for ax in list(axes.flat)[len(panels):]:
-            ax.set_visible(False)
-        seen: dict[str, Any] = {}
-        for ax in list(axes.flat)[:len(panels)]:
-            for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
-                seen.setdefault(name, handle)
-        fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=4, fontsize=7, frameon=False,
-                   bbox_to_anchor=(0.5, -0.01))
-        fig.suptitle(title, fontsize=9)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.97))
-        return _png(fig)
+        return _small_multiples_png(fig, axes, len(panels), title)
 
 
 def stratum_trend_input(series: dict[str, Any]) -> dict[str, Any]:
@@ -312,14 +318,4 @@ def stratum_trend_chart(panels: Sequence[dict[str, Any]], *, title: str, labels:
             ax.set_title(panel["title"], fontsize=7.5)
             ax.grid(axis="y", color="#dddddd", lw=0.5)
             ax.tick_params(labelsize=6.5)
-        for ax in list(axes.flat)[len(panels):]:
-            ax.set_visible(False)
-        seen: dict[str, Any] = {}
-        for ax in list(axes.flat)[:len(panels)]:
-            for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
-                seen.setdefault(name, handle)
-        fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=4, fontsize=7, frameon=False,
-                   bbox_to_anchor=(0.5, -0.01))
-        fig.suptitle(title, fontsize=9)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.97))
-        return _png(fig)
+        return _small_multiples_png(fig, axes, len(panels), title)

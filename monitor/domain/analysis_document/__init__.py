@@ -14,35 +14,18 @@ and gives back the same JSON.
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
-from pydantic import ValidationError
-
 from monitor.domain.analysis_document.document import AnalysisDocument
-from monitor.errors import IntegrityError
+from monitor.domain.documents import validate_document
 
 __all__ = ["AnalysisDocument", "as_json", "validated"]
 
 
 def validated(document: dict[str, Any]) -> AnalysisDocument:
-    """The typed analysis document; :class:`IntegrityError` naming where when ``document`` breaks the schema
-    (a defect of the producer, not of the user's input: nothing is stored; the message names fields, not values).
-
-    The cyclic garbage collector is paused while the models are built: building hundreds of thousands of small
-    objects otherwise triggers collections that scan them all again and again, more than half the time for a
-    10,000-stratum document (docs/analysis-document.md, "Cost")."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return AnalysisDocument.model_validate(document)
-    except ValidationError as exc:
-        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()[:5])
-        raise IntegrityError(f"the analysis document breaks its schema ({exc.error_count()} problem(s): {where}); "
-                             "nothing was stored: please report this defect") from None
-    finally:
-        if paused:
-            gc.enable()
+    """The typed analysis document (:func:`monitor.domain.documents.validate_document`: an
+    :class:`~monitor.errors.IntegrityError` naming fields, not values, when ``document`` breaks the schema)."""
+    return validate_document(AnalysisDocument, document, what="the analysis document", unstored="nothing was stored")
 
 
 def as_json(document: AnalysisDocument) -> dict[str, Any]:

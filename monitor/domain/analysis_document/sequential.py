@@ -20,6 +20,22 @@ __all__ = ["CusumAlarm", "CusumChart", "CusumPath", "EwmaChart", "Sequential", "
 DesignBasis = Literal["cases_known_before_period", "cases_per_year_configured", "minimum_arl0"]
 
 
+#: Descriptions the charts and the alarms they raise share.
+_H_DESCRIPTION = (
+    "Decision threshold on the log-likelihood-ratio CUSUM statistic: the smallest multiple of 0.001 whose"
+    " in-control average run length (Markov chain of Brook & Evans 1972, on the charted rates) reaches "
+    "the chart's target ARL0.")
+_ARL0_DESCRIPTION = (
+    "In-control average run length attained at h, in charted cases (at least its target). The target is "
+    "fixed before the period (design_basis): the chart's cases known by the period's start and predicted "
+    "in the year before it, annualised, x the number of charts of the model version / "
+    "rules.cusum_false_alarms_per_year, at least rules.cusum_arl0, rounded up to the grid 1000 x 2^k (so "
+    "at least 1000).")
+_DELAY_DESCRIPTION = (
+    "Expected detection delay: average run length (ARL1, in confirmed cases of the chart) when the event "
+    "rate is designed_event_rate.")
+
+
 class CusumAlarm(Part):
     """One CUSUM alarm, dated by when its case became known to the service."""
 
@@ -85,19 +101,9 @@ class CusumChart(Part):
     charted_designed_event_rate: OpenUnit = Field(description=(
         "Designed event rate among the cases the chart sees (designed_event_rate mapped as "
         "charted_in_control_event_rate)."))
-    h: Positive = Field(description=(
-        "Decision threshold on the log-likelihood-ratio CUSUM statistic: the smallest multiple of 0.001 whose"
-        " in-control average run length (Markov chain of Brook & Evans 1972, on the charted rates) reaches "
-        "the chart's target ARL0."))
-    arl0: AboveOne = Field(description=(
-        "In-control average run length attained at h, in charted cases (at least its target). The target is "
-        "fixed before the period (design_basis): the chart's cases known by the period's start and predicted "
-        "in the year before it, annualised, x the number of charts of the model version / "
-        "rules.cusum_false_alarms_per_year, at least rules.cusum_arl0, rounded up to the grid 1000 x 2^k (so "
-        "at least 1000)."))
-    detection_delay: AtLeastOne = Field(description=(
-        "Expected detection delay: average run length (ARL1, in confirmed cases of the chart) when the event "
-        "rate is designed_event_rate."))
+    h: Positive = Field(description=_H_DESCRIPTION)
+    arl0: AboveOne = Field(description=_ARL0_DESCRIPTION)
+    detection_delay: AtLeastOne = Field(description=_DELAY_DESCRIPTION)
     design_basis: DesignBasis = Field(description=(
         "What fixed the chart's ARL0 before the period: cases_known_before_period (the chart's yearly volume "
         "from the cases known by the period's start), cases_per_year_configured (none known: "
@@ -227,19 +233,9 @@ class SequentialAlarm(Part):
         "charted_in_control_event_rate)."))
     verification: Literal["complete", "audit_sample"] | MISSING = Field(MISSING, description=(
         "The device's verification design (labels.verification)."))
-    h: Positive = Field(description=(
-        "Decision threshold on the log-likelihood-ratio CUSUM statistic: the smallest multiple of 0.001 whose"
-        " in-control average run length (Markov chain of Brook & Evans 1972, on the charted rates) reaches "
-        "the chart's target ARL0."))
-    arl0: AboveOne = Field(description=(
-        "In-control average run length attained at h, in charted cases (at least its target). The target is "
-        "fixed before the period (design_basis): the chart's cases known by the period's start and predicted "
-        "in the year before it, annualised, x the number of charts of the model version / "
-        "rules.cusum_false_alarms_per_year, at least rules.cusum_arl0, rounded up to the grid 1000 x 2^k (so "
-        "at least 1000)."))
-    detection_delay: AtLeastOne = Field(description=(
-        "Expected detection delay: average run length (ARL1, in confirmed cases of the chart) when the event "
-        "rate is designed_event_rate."))
+    h: Positive = Field(description=_H_DESCRIPTION)
+    arl0: AboveOne = Field(description=_ARL0_DESCRIPTION)
+    detection_delay: AtLeastOne = Field(description=_DELAY_DESCRIPTION)
     design_basis: DesignBasis | MISSING = Field(MISSING, description=(
         "What fixed the chart's ARL0 before the period: cases_known_before_period (the chart's yearly volume "
         "from the cases known by the period's start), cases_per_year_configured (none known: "
