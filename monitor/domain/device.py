@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, NoReturn
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidatorFunctionWrapHandler, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from monitor.domain.device_kinds import Comparator, LesionMatching, MetricClaim, Outputs, ReviewTriggers
 from monitor.domain.strata import AttributeSpec, StratumDefinition
 
 __all__ = [
@@ -270,12 +271,31 @@ class Claims(_Strict):
     failure_rate: RateLimit | None = Field(default=None, description=(
         "Maximum share of studies for which the AI returned no result (result_status failed or no_result), "
         "per model version and single stratum; flagged when significantly above maximum + margin."))
+    metrics: list[MetricClaim] = Field(default_factory=list, description=(
+        "Claims on any other metric (accuracy, AUC, agreement with the reader, false-negative rate of the lowest "
+        "level, low-confidence and review rates, lesion sensitivity, false positives per scan, share within "
+        "the SLA), overall or per stratum; decided per model version and stratum like the proportions "
+        "(monitor.domain.metric_claims)."))
 
     @model_validator(mode="after")
     def _at_least_one(self) -> Claims:
-        if not any((self.sensitivity, self.specificity, self.ppv, self.npv)):
-            raise ValueError("at least one overall claim (sensitivity, specificity, ppv or npv) is required")
+        if not any((self.sensitivity, self.specificity, self.ppv, self.npv, self.metrics)):
+            raise ValueError("at least one overall claim (sensitivity, specificity, ppv, npv or one of metrics) "
+                             "is required")
         return self
+
+    def metric_claim_for(self, metric: str, stratum: StratumDefinition) -> MetricClaim | None:
+        """The claim of ``metrics`` for ``metric`` in ``stratum``: the most specific one whose ``where``
+        contains the stratum (ties: the stricter goal), or None."""
+        best: tuple[int, float, MetricClaim] | None = None
+        for claim in self.metrics:
+            if claim.metric != metric or not stratum.is_within(claim.where):
+                continue
+            strict = -claim.goal if claim.direction == "minimum" else claim.goal
+            key = (len(claim.where), strict)
+            if best is None or key > best[:2]:
+                best = (key[0], key[1], claim)
+        return best[2] if best else None
 
     def claim_for(self, metric: ClaimedMetric, stratum: StratumDefinition) -> Claim | None:
         """The claim for ``metric`` in ``stratum``: the most specific stratum claim that
@@ -522,7 +542,8 @@ class Pccp(_Strict):
 #: Configuration fields added after schema version 1: they enter the configuration hash only when set, so that
 #: an unchanged configuration keeps the hash its stored analyses and count cells recorded.
 _LATER_FIELDS: dict[str, Any] = {"reference_standards": [], "model_versions": [], "scanners": [], "records": None,
-                                  "pccp": None}
+                                  "pccp": None, "outputs": None, "review": None, "comparator": None, "lesions": None}
+_LATER_CLAIM_FIELDS: dict[str, Any] = {"metrics": []}
 _LATER_IDENTITY_FIELDS: dict[str, Any] = {"target_population_zh": None, "contraindications": [],
                                           "contraindications_zh": []}
 
@@ -544,12 +565,21 @@ class DeviceConfig(_Strict):
     scanners: list[ScannerModel] = Field(default_factory=list, description="Scanner models installed at the sites.")
     records: ReportRecords | None = Field(default=None, description="Distribution list and retention of the reports.")
     pccp: Pccp | None = Field(default=None, description="The authorised PCCP and the modifications it covers.")
+    outputs: Outputs | None = Field(default=None, description=(
+        "What one AI result is: a binary call (default, also when unset) or one of several ordered levels."))
+    review: ReviewTriggers | None = Field(default=None, description=(
+        "Which results go to secondary review (the review worklist), and so what the review rate counts."))
+    comparator: Comparator | None = Field(default=None, description=(
+        "A reference reader or guideline score logged on the same studies (comparator_score / comparator_label)."))
+    lesions: LesionMatching | None = Field(default=None, description=(
+        "Lesion-level detection: the matching rule of AI findings to reference lesions and the FROC figures."))
 
     @model_validator(mode="wrap")
     @classmethod
     def _claims_refer_to_known_strata(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> DeviceConfig:
         return _validate_reporting_all(cls, data, handler,
-                                       lambda c: _claim_strata_problems(c.strata, c.claims) + _lineage_problems(c),
+                                       lambda c: (_claim_strata_problems(c.strata, c.claims) + _lineage_problems(c)
+                                                  + _metric_claim_problems(c)),
                                        DeviceConfig._masked_problems)
 
     @staticmethod
@@ -570,7 +600,8 @@ class DeviceConfig(_Strict):
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON form: identifies the exact configuration an analysis used."""
         data = self.model_dump(mode="json")
-        for fields, into in ((_LATER_FIELDS, data), (_LATER_IDENTITY_FIELDS, data["device"])):
+        for fields, into in ((_LATER_FIELDS, data), (_LATER_IDENTITY_FIELDS, data["device"]),
+                             (_LATER_CLAIM_FIELDS, data["claims"])):
             for name, default in fields.items():
                 if into[name] == default:
                     del into[name]
@@ -590,6 +621,15 @@ def _claim_strata_problems(strata: StrataConfig, claims: Claims) -> list[Problem
                 continue
             if spec.labels() and label not in spec.labels():
                 problems.append((("claims", "strata", i, "where", name), f"{label!r} is not one of {spec.labels()}"))
+    for i, mc in enumerate(claims.metrics):
+        for name, label in mc.where.items():
+            try:
+                spec = strata.attribute(name)
+            except KeyError:
+                problems.append((("claims", "metrics", i, "where"), f"unknown attribute {name!r}"))
+                continue
+            if spec.labels() and label not in spec.labels():
+                problems.append((("claims", "metrics", i, "where", name), f"{label!r} is not one of {spec.labels()}"))
     return problems
 
 
@@ -604,4 +644,31 @@ def _lineage_problems(config: DeviceConfig) -> list[Problem]:
             if value in seen:
                 problems.append(((field, i, key), f"{value!r} is declared twice"))
             seen.add(value)
+    return problems
+
+
+#: Claimable metrics that need a part of the configuration: (field, what it must be).
+_METRIC_NEEDS: dict[str, tuple[str, str]] = {
+    "lowest_level_fnr": ("outputs", "an ordinal output (outputs.type: ordinal)"),
+    "weighted_kappa": ("outputs", "an ordinal output (outputs.type: ordinal)"),
+    "review_rate": ("review", "review triggers (review)"),
+    "lesion_sensitivity": ("lesions", "lesion matching (lesions)"),
+    "fp_per_scan": ("lesions", "lesion matching (lesions)"),
+    "within_sla": ("monitoring", "monitoring.intervention_sla_days"),
+}
+
+
+def _metric_claim_problems(config: DeviceConfig) -> list[Problem]:
+    """A metric claimed where the configuration lacks what it is measured with."""
+    problems: list[Problem] = []
+    present = {
+        "outputs": config.outputs is not None and config.outputs.type == "ordinal",
+        "review": config.review is not None,
+        "lesions": config.lesions is not None,
+        "monitoring": config.monitoring.intervention_sla_days is not None,
+    }
+    for i, claim in enumerate(config.claims.metrics):
+        need = _METRIC_NEEDS.get(claim.metric)
+        if need is not None and not present[need[0]]:
+            problems.append((("claims", "metrics", i, "metric"), f"{claim.metric} needs {need[1]}"))
     return problems

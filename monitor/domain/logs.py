@@ -30,6 +30,7 @@ __all__ = [
     "GROUND_TRUTH_OPTIONAL",
     "GROUND_TRUTH_REQUIRED",
     "GROUND_TRUTH_SOURCES",
+    "KIND_FIELDS",
     "PREDICTION_OPTIONAL",
     "PREDICTION_REQUIRED",
     "RESULT_STATUSES",
@@ -59,7 +60,11 @@ PREDICTION_REQUIRED = (
     "patient_id",
 )
 PREDICTION_OPTIONAL = ("age", "sex", "study_uid", "accession_number", "human_label", "ai_volume_mm3", "reviewed_volume_mm3",
-                       "result_status", "failure_reason")
+                       "result_status", "failure_reason", "low_confidence", "comparator_score", "comparator_label",
+                       "overlap_volume_mm3")
+#: Optional prediction fields of the device kinds of issue 17 (ordinal level, low-confidence flag, comparator):
+#: a row that carries one hashes them after every other field, so rows without them keep their hashes.
+KIND_FIELDS = ("predicted_level", "low_confidence", "comparator_score", "comparator_label", "overlap_volume_mm3")
 #: ``ok``: the device produced a result (score and call); ``failed``: it tried and failed;
 #: ``no_result``: it declined (e.g. the study was outside its scope). Failures carry no score.
 RESULT_STATUSES = ("ok", "failed", "no_result")
@@ -302,6 +307,63 @@ def _binary(problems: _Problems, values: pd.Series, column: str, required: bool 
     bad = ~missing & mapped.isna().to_numpy()
     problems.add(bad, f"invalid_{column}", f"{column} is not 0 or 1")
     return mapped
+
+
+def _calls(problems: _Problems, values: pd.Series, device_ids: pd.Series, devices: Mapping[str, DeviceConfig],
+           column: str, *, required: bool) -> tuple[pd.Series, pd.Series]:
+    """The binary call of ``column`` (``predicted_label`` or ``label``) and, for rows of an ordinal device
+    (``outputs.type: ordinal``), its level index (None elsewhere).
+
+    An ordinal device's rows give the level by name or by index (0 = the lowest); the call is
+    ``level >= outputs.positive_index()``. Other rows give 0 or 1, as before.
+    """
+    n = len(values)
+    levels = pd.Series(np.full(n, None, dtype=object), index=values.index, dtype=object)
+    ordinal = {d: c.outputs for d, c in devices.items() if c.outputs is not None and c.outputs.type == "ordinal"}
+    on_ordinal = device_ids.isin(list(ordinal)).to_numpy() if ordinal else np.zeros(n, dtype=bool)
+    if required:
+        _require(problems, values, column)
+    calls = _binary(problems, values.where(~on_ordinal, None), column, required=False).astype(object)
+    for device, outputs in ordinal.items():
+        assert outputs is not None
+        rows = (device_ids == device).to_numpy() & values.notna().to_numpy()
+        if not rows.any():
+            continue
+        names = outputs.level_names()
+        lookup = {name: i for i, name in enumerate(names)} | {str(i): i for i in range(len(names))} | {
+            f"{i}.0": i for i in range(len(names))}
+        mapped = values[rows].map(lookup)
+        bad = rows.copy()
+        bad[rows] = mapped.isna().to_numpy()
+        problems.add(bad, f"invalid_{column}",
+                     f"{column} is not one of the device's levels ({', '.join(names)}) or their index "
+                     f"0..{len(names) - 1}")
+        good = rows & ~bad
+        found = mapped[mapped.notna()].astype(int)
+        levels[good] = found.to_numpy()
+        calls[good] = (found.to_numpy() >= outputs.positive_index()).astype(int)
+    return calls, levels
+
+
+_FLAGS = {"0": 0, "1": 1, "0.0": 0, "1.0": 1, "false": 0, "true": 1, "False": 0, "True": 1, "FALSE": 0, "TRUE": 1,
+          "no": 0, "yes": 1}
+
+
+def _flag(problems: _Problems, values: pd.Series, column: str) -> pd.Series:
+    """An optional yes/no field (0/1, true/false, yes/no) as 0, 1 or None."""
+    mapped = values.map(_FLAGS)
+    bad = values.notna().to_numpy() & mapped.isna().to_numpy()
+    problems.add(bad, f"invalid_{column}", f"{column} is not 0/1, true/false or yes/no")
+    return mapped.astype(object).where(mapped.notna(), None)
+
+
+def _optional_number(problems: _Problems, raw: pd.DataFrame, column: str) -> pd.Series:
+    """An optional finite number (NaN when missing)."""
+    text = _text(raw, column)
+    values = _numbers(text)
+    bad = text.notna().to_numpy() & ~(values.notna() & np.isfinite(values.astype(float))).to_numpy()
+    problems.add(bad, f"invalid_{column}", f"{column} is not a finite number")
+    return values.astype(float).where(~pd.Series(bad, index=values.index))
 
 
 def _numbers(values: pd.Series) -> pd.Series:
@@ -623,12 +685,24 @@ def validate_predictions(
     label_text = _text(raw, "predicted_label")
     label_missing = label_text.isna().to_numpy() & ~failed
     problems.add(label_missing, "missing_predicted_label", "predicted_label is missing")
-    call = _binary(problems, label_text, "predicted_label", required=False)
+    call, level = _calls(problems, label_text, device_ids, devices, "predicted_label", required=False)
     human = _binary(problems, _text(raw, "human_label"), "human_label", required=False)
     ai_volume = _optional_volume(problems, raw, "ai_volume_mm3")
     reviewed_volume = _optional_volume(problems, raw, "reviewed_volume_mm3")
+    low_confidence = _flag(problems, _text(raw, "low_confidence"), "low_confidence")
+    comparator_score = _optional_number(problems, raw, "comparator_score")
+    comparator_label = _binary(problems, _text(raw, "comparator_label"), "comparator_label", required=False)
+    overlap_volume = _optional_volume(problems, raw, "overlap_volume_mm3")
+    too_large = (overlap_volume.notna() & ((overlap_volume > ai_volume) | (overlap_volume > reviewed_volume)
+                                           | ai_volume.isna() | reviewed_volume.isna())).to_numpy()
+    problems.add(too_large, "invalid_overlap_volume_mm3",
+                 "overlap_volume_mm3 needs both volumes and cannot exceed either of them")
     for column, values in (("score", score_text), ("predicted_label", label_text),
-                           ("ai_volume_mm3", _text(raw, "ai_volume_mm3"))):
+                           ("ai_volume_mm3", _text(raw, "ai_volume_mm3")),
+                           ("low_confidence", _text(raw, "low_confidence")),
+                           ("comparator_score", _text(raw, "comparator_score")),
+                           ("comparator_label", _text(raw, "comparator_label")),
+                           ("overlap_volume_mm3", _text(raw, "overlap_volume_mm3"))):
         problems.add(failed & values.notna().to_numpy(), "result_on_failed_row",
                      lambda v, c=column: f"{c} must be empty when result_status is {v!r}", status)
     study_uid = _study_uids(problems, raw)
@@ -659,7 +733,7 @@ def validate_predictions(
             "site_id": _text(raw, "site_id")[keep].to_numpy(),
             "predicted_at": predicted_at[keep].array,
             "score": score[keep].astype(float).to_numpy(),
-            "predicted_label": call[keep].fillna(-1).astype(int).to_numpy(),
+            "predicted_label": np.array([-1 if v is None or v != v else int(v) for v in call[keep]], dtype=np.int64),
             "patient_hash": hashed[keep].to_numpy(),
             "age": age[keep].astype(float).to_numpy(),
             "sex": sex[keep].to_numpy(),
@@ -669,6 +743,12 @@ def validate_predictions(
             "human_label": np.array([None if v != v else int(v) for v in human[keep]], dtype=object),
             "ai_volume_mm3": ai_volume[keep].to_numpy(),
             "reviewed_volume_mm3": reviewed_volume[keep].to_numpy(),
+            "predicted_level": level[keep].to_numpy(),
+            "low_confidence": low_confidence[keep].to_numpy(),
+            "comparator_score": comparator_score[keep].to_numpy(),
+            "comparator_label": np.array([None if v is None or v != v else int(v) for v in comparator_label[keep]],
+                                         dtype=object),
+            "overlap_volume_mm3": overlap_volume[keep].to_numpy(),
             "result_status": status[keep].to_numpy(),
             "failure_code": failure_code[keep].where(failed[keep], None).to_numpy(),
         }
@@ -721,6 +801,18 @@ def _prediction_hashes(frame: pd.DataFrame) -> list[str]:
         hashes[accession] = _row_hashes(
             *[c.loc[accession] for c in common], _float_text(rows["score"]), rows["predicted_label"].astype(str),
             *[c.loc[accession] for c in person], *[c.loc[accession] for c in context], rows["accession_hash"])
+    kinds = [frame[c] if c in frame.columns else pd.Series(None, index=frame.index, dtype=object) for c in KIND_FIELDS]
+    kinds[2], kinds[4] = _number_text(kinds[2]), _number_text(kinds[4])
+    has_kind = np.column_stack([c.notna().to_numpy() & (c.astype(object) != "").to_numpy() for c in kinds]).any(1)
+    if has_kind.any():  # the device-kind fields extend every other field, only on the rows that carry one
+        rows = frame.loc[has_kind]
+        accession_text = (rows["accession_hash"] if "accession_hash" in frame.columns
+                          else pd.Series(None, index=rows.index, dtype=object))
+        hashes[has_kind] = _row_hashes(
+            pd.Series("kinds", index=rows.index), *[c.loc[has_kind] for c in common], _float_text(rows["score"]),
+            rows["predicted_label"].astype(str), *[c.loc[has_kind] for c in person],
+            *[c.loc[has_kind] for c in context], accession_text, *[c.loc[has_kind].astype(object) .map(
+                lambda v: None if v is None or v != v else str(v)) for c in kinds])
     failed = (frame["result_status"] != "ok").to_numpy()
     if failed.any():
         rows = frame.loc[failed]
@@ -733,10 +825,17 @@ def _prediction_hashes(frame: pd.DataFrame) -> list[str]:
 def ground_truth_row_hashes(frame: pd.DataFrame) -> list[str]:
     """Row hashes of ground-truth rows (each with its ``prediction_id``; a row given by study gets,
     once expanded to a prediction, the hash of the same row given by that prediction's id)."""
-    return _row_hashes(
+    hashes = np.array(_row_hashes(
         frame["device_id"], frame["prediction_id"], frame["label"].astype(str),
         _iso_text(frame["confirmed_at"]), frame["source"], _iso_text(frame["intervention_at"]),
-    )
+    ), dtype=object)
+    if "label_level" in frame.columns and frame["label_level"].notna().any():  # an ordinal reference grade
+        graded = frame["label_level"].notna().to_numpy()
+        rows = frame.loc[graded]
+        hashes[graded] = _row_hashes(
+            rows["device_id"], rows["prediction_id"], rows["label"].astype(str), _iso_text(rows["confirmed_at"]),
+            rows["source"], _iso_text(rows["intervention_at"]), rows["label_level"].map(lambda v: str(int(v))))
+    return list(hashes)
 
 
 def validate_ground_truth(
@@ -774,7 +873,7 @@ def validate_ground_truth(
     _require(problems, device_ids, "device_id")
     _check_length(problems, device_ids, "device_id", MAX_ID_LENGTH)
     _device_checks(problems, device_ids, devices)
-    label = _binary(problems, _text(raw, "label"), "label")
+    label, label_level = _calls(problems, _text(raw, "label"), device_ids, devices, "label", required=True)
     confirmed_at = _timestamps(problems, _text(raw, "confirmed_at"), "confirmed_at", now=now, required=True)
     intervention_at = _timestamps(problems, _text(raw, "intervention_at"), "intervention_at", now=now, required=False)
     source = _text(raw, "source")
@@ -798,6 +897,7 @@ def validate_ground_truth(
             "study_uid": study_uid[keep].to_numpy(),
             "accession_hash": accession_hash[keep].to_numpy(),
             "label": label[keep].astype(int).to_numpy(),
+            "label_level": label_level[keep].to_numpy(),
             "confirmed_at": confirmed_at[keep].array,
             "source": source[keep].to_numpy(),
             "intervention_at": intervention_at[keep].array,

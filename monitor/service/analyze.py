@@ -27,6 +27,7 @@ from monitor.domain.periods import Period, resolve_timezone
 from monitor.errors import InputError
 from monitor.service.cells import stratified_cells, window_aggregates
 from monitor.service.clinical_sections import failure_rate_findings
+from monitor.service.device_sections import build_device_sections
 from monitor.service.evidence import gather_evidence
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.sections import Window, build_sections
@@ -132,6 +133,8 @@ def analyze_period(
         results = evaluate_cells(cells, config, evidence.adjustments)
         sections = build_sections(unit, config, period, run_window, cells, now=created,
                                   current=current) | evidence.sections
+        kinds = build_device_sections(unit, config, run_window)  # ordinal, low confidence, review, lesions, ...
+        sections |= kinds.sections
         run_id = str(uuid.uuid4())
         # A shortfall shown on provisional evidence (too few of the expected labels have arrived) is reported with
         # its outcome but opens no ticket and adds no ticket evidence: it is decided again at the next cut-off.

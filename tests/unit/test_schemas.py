@@ -328,8 +328,6 @@ INVALID_PREDICTIONS = {
     "score above 1": _with(PREDICTION, score=1.5),
     "negative score": _with(PREDICTION, score=-0.1),
     "score not a number": _with(PREDICTION, score="high"),
-    "label 2": _with(PREDICTION, predicted_label=2),
-    "label yes": _with(PREDICTION, predicted_label="yes"),
     "age above 130": _with(PREDICTION, age=131),
     "negative age": _with(PREDICTION, age=-1),
     "age not a number": _with(PREDICTION, age="old"),
@@ -355,8 +353,6 @@ VALID_GROUND_TRUTH = {
 INVALID_GROUND_TRUTH = {
     **{f"missing {c}": _without(GROUND_TRUTH, c) for c in REQUIRED_GROUND_TRUTH},
     **{f"null {c}": _with(GROUND_TRUTH, **{c: None}) for c in REQUIRED_GROUND_TRUTH},
-    "label 2": _with(GROUND_TRUTH, label=2),
-    "label positive": _with(GROUND_TRUTH, label="positive"),
     "unknown source": _with(GROUND_TRUTH, source="biopsy"),
     "confirmed_at without offset": _with(GROUND_TRUTH, confirmed_at="2025-10-20T16:40:00"),
     "confirmed_at date only": _with(GROUND_TRUTH, confirmed_at="2025-10-20"),
@@ -366,6 +362,24 @@ INVALID_GROUND_TRUTH = {
     "prediction_id too long": _with(GROUND_TRUTH, prediction_id="x" * 129),
     "device_id not a device id": _with(GROUND_TRUTH, device_id="lung nodule ct"),
 }
+
+
+#: Rows the schema accepts (a level of an ordinal device: the schema cannot know the device's levels) that the
+#: ingestion validator refuses for a binary device.
+INVALID_FOR_A_BINARY_DEVICE = {
+    ("prediction_log", "label 2"): _with(PREDICTION, predicted_label=2),
+    ("prediction_log", "label yes"): _with(PREDICTION, predicted_label="yes"),
+    ("ground_truth_log", "label 2"): _with(GROUND_TRUTH, label=2),
+    ("ground_truth_log", "label positive"): _with(GROUND_TRUTH, label="positive"),
+}
+
+
+@pytest.mark.parametrize(("kind", "label"), list(INVALID_FOR_A_BINARY_DEVICE))
+def test_a_level_is_valid_in_the_schema_and_refused_for_a_binary_device(kind: str, label: str) -> None:
+    row = INVALID_FOR_A_BINARY_DEVICE[(kind, label)]
+    assert not [e.message for e in validator(kind).iter_errors(row)]
+    accepted, codes = _code_accepts(kind, row)
+    assert not accepted and codes[0] in ("invalid_predicted_label", "invalid_label")
 
 
 def _as_text(value: Any) -> str | None:

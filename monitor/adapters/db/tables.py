@@ -148,6 +148,13 @@ predictions = Table(
     Column("human_label", SmallInteger, nullable=True),
     Column("ai_volume_mm3", Float, nullable=True),
     Column("reviewed_volume_mm3", Float, nullable=True),
+    # Device kinds (issue 17, migration 0013): the level of an ordinal output (predicted_label holds the binary
+    # call at outputs.positive_from), the low-confidence flag, and a comparator's score and call.
+    Column("predicted_level", SmallInteger, nullable=True),
+    Column("low_confidence", SmallInteger, nullable=True),
+    Column("comparator_score", Float, nullable=True),
+    Column("comparator_label", SmallInteger, nullable=True),
+    Column("overlap_volume_mm3", Float, nullable=True),  # AI and reviewed masks' overlap (Dice / IoU)
     Column("row_hash", String(64), nullable=False),
     Column("batch_id", Integer, ForeignKey("ingestion_batches.batch_id"), nullable=False),
     Column("ingested_at", UtcDateTime, nullable=False),
@@ -172,6 +179,8 @@ ground_truth = Table(
     Column("source", String(32), nullable=False),
     Column("intervention_at", UtcDateTime, nullable=True),
     Column("correction_reason", Text, nullable=True),
+    # The reference grade of an ordinal device (label holds the binary truth at outputs.positive_from).
+    Column("label_level", SmallInteger, nullable=True),
     Column("row_hash", String(64), nullable=False),
     Column("batch_id", Integer, ForeignKey("ingestion_batches.batch_id"), nullable=False),
     Column("ingested_at", UtcDateTime, nullable=False),

@@ -12,6 +12,12 @@ from monitor.domain.analysis_document.clinical import (
     FailureRateRow, HumanAiAgreementRow, ModelVersionComparisonRow, VolumeAgreementRow,
 )
 from monitor.domain.analysis_document.clustering import Clustering
+from monitor.domain.analysis_document.comparator import ComparatorSection
+from monitor.domain.analysis_document.lesions import LesionSection
+from monitor.domain.analysis_document.low_confidence import LowConfidenceRow
+from monitor.domain.analysis_document.metric_claims import MetricClaimRow
+from monitor.domain.analysis_document.ordinal import OrdinalSection
+from monitor.domain.analysis_document.review import ReviewSection
 from monitor.domain.analysis_document.data_drift import DriftComparison
 from monitor.domain.analysis_document.discrimination import DiscriminationRow
 from monitor.domain.analysis_document.early_warning import EarlyWarningRow
@@ -170,6 +176,25 @@ class AnalysisDocument(Part):
         "within +/- labels.audit_relative_half_width of itself, and the drop of the corrected sensitivity "
         "below the goal the declared design detects with monitoring.power at the stratum's one-sided family "
         "level (Bonferroni)."))
+    ordinal: OrdinalSection | MISSING = Field(MISSING, description=(
+        "Ordered outputs (outputs.type ordinal): metrics at every cut between levels, the per-level confusion "
+        "matrix, weighted kappa against the reference grade and the false-negative rate of the lowest level, per"
+        " model version and stratum (monitor.service.device_sections.ordinal)."))
+    low_confidence: list[LowConfidenceRow] | MISSING = Field(MISSING, description=(
+        "Low-confidence flags: the flag rate per model version and stratum, and performance within flagged and "
+        "unflagged results; present when predictions carry low_confidence."))
+    review: ReviewSection | MISSING = Field(MISSING, description=(
+        "Review triggers (device review): the share of results sent to secondary review per trigger, model "
+        "version and stratum, the worklist's status, and segmentation overlap (Dice / IoU) where supplied."))
+    comparator: ComparatorSection | MISSING = Field(MISSING, description=(
+        "The AI against the device's comparator (a guideline score or a reference reader) on the same studies: "
+        "paired comparisons (DeLong for AUC, McNemar / Newcombe for paired proportions); no claims, no tickets."))
+    lesions: LesionSection | MISSING = Field(MISSING, description=(
+        "Lesion-level detection (device lesions): lesion sensitivity at the operating point, false positives per"
+        " scan and the FROC curve with patient-bootstrap intervals."))
+    metric_claims: list[MetricClaimRow] | MISSING = Field(MISSING, description=(
+        "Every claim of claims.metrics decided per model version and stratum (monitor.domain.metric_claims); a "
+        "shortfall or excess shown is a finding of kind metric_claim and opens or updates a ticket."))
     sequential_alarms: list[SequentialAlarm] = Field(description=(
         "The CUSUM charts of sequential.cusum that alarmed in the period (alarms_in_period >= 1), each stored"
         " as a finding of kind cusum_alarm, in the order of sequential.cusum."))

@@ -89,11 +89,12 @@ def _records(frame: pd.DataFrame, columns: Sequence[str], extra: dict[str, Any])
 _PREDICTION_COLUMNS = ["device_id", "prediction_id", "model_version", "site_id", "predicted_at", "score",
                        "predicted_label", "patient_hash", "age", "sex", "attributes", "study_uid", "accession_hash",
                        "human_label",
-                       "ai_volume_mm3", "reviewed_volume_mm3", "row_hash"]
+                       "ai_volume_mm3", "reviewed_volume_mm3", "predicted_level", "low_confidence", "comparator_score",
+                       "comparator_label", "overlap_volume_mm3", "row_hash"]
 _FAILURE_COLUMNS = ["device_id", "prediction_id", "model_version", "site_id", "predicted_at", "failure_code",
                     "patient_hash", "age", "sex", "attributes", "study_uid", "row_hash"]
 _TRUTH_COLUMNS = ["device_id", "prediction_id", "version", "label", "confirmed_at", "source", "intervention_at",
-                  "correction_reason", "row_hash"]
+                  "correction_reason", "label_level", "row_hash"]
 
 
 def _plain_column(series: pd.Series, *, sqlite: bool) -> list[Any]:
@@ -164,6 +165,9 @@ class LogRepository:
         """Insert ``frame``'s rows: ``COPY`` on PostgreSQL, ``executemany`` elsewhere (same transaction)."""
         if frame.empty:
             return
+        absent = [c for c in columns if c not in frame.columns]  # optional columns a caller's frame lacks
+        if absent:
+            frame = frame.assign(**{c: pd.Series(None, index=frame.index, dtype=object) for c in absent})
         if self._conn.dialect.name == "postgresql":
             names = ", ".join([*columns, *extra])
             driver = self._conn.connection.driver_connection

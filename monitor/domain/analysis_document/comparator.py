@@ -1,0 +1,11 @@
+"""The comparator section of the analysis document (issue 17; filled in by its section's work)."""
+
+from __future__ import annotations
+
+from monitor.domain.analysis_document.base import Part
+
+__all__ = ["ComparatorSection"]
+
+
+class ComparatorSection(Part):
+    """The comparator section."""
