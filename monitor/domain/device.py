@@ -125,7 +125,8 @@ class StrataConfig(_Strict):
     attributes: list[AttributeSpec] = Field(min_length=1, description="Stratification attributes, in report order.")
     intersections: Literal["all_pairs", "none"] | list[list[str]] = Field(
         default="all_pairs",
-        description="'all_pairs' (default), 'none', or an explicit list of attribute-name pairs.",
+        description=("'all_pairs' (default: every pair of attributes), 'none', or an explicit list of intersections, "
+                     "each a pair or a triple of different attribute names, e.g. [age_band, sex, emphysema_grade]."),
     )
     confirmatory: list[str] = Field(
         default_factory=list,
@@ -135,9 +136,10 @@ class StrataConfig(_Strict):
     )
     confirmatory_intersections: list[dict[str, str]] = Field(
         default_factory=list,
-        description=("Intersections pre-specified as confirmatory, each as attribute name -> stratum label for two "
-                     "attributes of a monitored pair, e.g. {age_band: '>=75', emphysema_grade: severe}. Every other "
-                     "monitored stratum is exploratory (Benjamini-Hochberg at monitoring.fdr)."),
+        description=("Intersections pre-specified as confirmatory, each as attribute name -> stratum label for the "
+                     "two or three attributes of a monitored intersection, e.g. {age_band: '>=75', emphysema_grade: "
+                     "severe}. Every other monitored stratum (a monitored triple too) is exploratory "
+                     "(Benjamini-Hochberg at monitoring.fdr)."),
     )
 
     @model_validator(mode="wrap")
@@ -187,29 +189,32 @@ class StrataConfig(_Strict):
             problems.append((("attributes",), f"attribute names must be unique, got {names}"))
         known = set(names)
         if isinstance(self.intersections, list):
-            for i, pair in enumerate(self.intersections):
-                if len(pair) != 2 or pair[0] == pair[1]:
-                    problems.append((("intersections", i), f"{pair} is not a pair of two different attributes"))
+            seen: set[frozenset[str]] = set()
+            for i, entry in enumerate(self.intersections):
+                if len(entry) not in (2, 3) or len(set(entry)) != len(entry):
+                    problems.append((("intersections", i), f"{entry} is not a pair of two different attributes "
+                                                           "or a triple of three"))
                     continue
-                unknown = [n for n in pair if n not in known]
+                unknown = [n for n in entry if n not in known]
                 if unknown:
                     problems.append((("intersections", i), f"unknown attribute(s) {unknown} (known: {sorted(known)})"))
+                elif frozenset(entry) in seen:
+                    problems.append((("intersections", i), "lists an intersection listed before"))
+                seen.add(frozenset(entry))
         unknown = [n for n in self.confirmatory if n not in known]
         if unknown:
             problems.append((("confirmatory",), f"unknown attribute(s) {unknown} (known: {sorted(known)})"))
-        try:
-            monitored = {frozenset(p) for p in self.pairs()}
-        except KeyError:  # an unknown attribute in the intersections, reported above
-            monitored = set()
+        monitored = {frozenset(g) for g in self._listed_intersections()
+                     if set(g) <= known and len(g) in (2, 3) and len(set(g)) == len(g)}
         for i, where in enumerate(self.confirmatory_intersections):
             where_names = set(where)
             if where_names - known:
                 problems.append((("confirmatory_intersections", i),
                                  f"unknown attribute(s) {sorted(where_names - known)} (known: {sorted(known)})"))
                 continue
-            if len(where_names) != 2 or frozenset(where_names) not in monitored:
+            if frozenset(where_names) not in monitored:
                 problems.append((("confirmatory_intersections", i),
-                                 "must name the two attributes of a monitored intersection"))
+                                 "must name the two or three attributes of a monitored intersection"))
                 continue
             for name, label in where.items():
                 labels = self.attribute(name).labels()
@@ -217,15 +222,23 @@ class StrataConfig(_Strict):
                     problems.append((("confirmatory_intersections", i, name), f"{label!r} is not one of {labels}"))
         return problems
 
-    def pairs(self) -> list[tuple[str, str]]:
-        """The monitored intersections as ordered attribute-name pairs."""
+    def _listed_intersections(self) -> list[list[str]]:
         names = [a.name for a in self.attributes]
         if self.intersections == "all_pairs":
-            return list(combinations(names, 2))
+            return [list(p) for p in combinations(names, 2)]
         if self.intersections == "none":
             return []
-        order = {n: i for i, n in enumerate(names)}
-        return [tuple(sorted(p, key=order.__getitem__)) for p in self.intersections]  # type: ignore[misc]
+        return [list(entry) for entry in self.intersections]
+
+    def monitored_intersections(self) -> list[tuple[str, ...]]:
+        """Every monitored intersection (pairs and triples), in listed order, each as attribute names in
+        configuration order: the groupings of levels 2 and 3 every stage enumerates."""
+        order = {a.name: i for i, a in enumerate(self.attributes)}
+        return [tuple(sorted(entry, key=order.__getitem__)) for entry in self._listed_intersections()]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The monitored pairwise intersections only (see :meth:`monitored_intersections` for every level)."""
+        return [g for g in self.monitored_intersections() if len(g) == 2]  # type: ignore[misc]
 
     def attribute(self, name: str) -> AttributeSpec:
         """The attribute called ``name``."""

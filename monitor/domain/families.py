@@ -4,10 +4,17 @@ Per model version, every stratum-metric the configuration pre-specifies with a c
 families:
 
 * **confirmatory** (Holm at ``monitoring.alpha``, family-wise error rate): the overall population, the
-  single strata of the ``strata.confirmatory`` attributes and the ``strata.confirmatory_intersections``,
-  each with every metric that has a claim there;
+  single strata of the ``strata.confirmatory`` attributes and the ``strata.confirmatory_intersections``
+  (pairs or triples), each with every metric that has a claim there;
 * **exploratory** (Benjamini-Hochberg at ``monitoring.fdr``, false discovery rate): every other monitored
-  stratum (single strata of the other attributes, every monitored intersection) with a claim.
+  stratum (single strata of the other attributes, every monitored intersection: pairs and triples) with a
+  claim.
+
+Three-way intersections (a triple listed in ``strata.intersections``) join the same two families as pairs: a
+triple stratum is confirmatory only when it is listed in ``strata.confirmatory_intersections``, otherwise it
+is exploratory (BH). Every triple enlarges its family by the product of its attributes' enumerated labels
+(times the claimed metrics), so the configuration, not the data, fixes the family sizes; a triple's strata are
+small, so their minimal detectable drop is larger than a pair's.
 
 The strata are the labels the configuration enumerates (:meth:`AttributeSpec.labels`): the bins of a
 numeric attribute and the declared ``values`` of a categorical one. A stratum whose label the
@@ -18,7 +25,10 @@ contain. A family member that cannot be tested in a period enters its family wit
 
 Example: the lung-nodule example (4 age bands and 2 sexes confirmatory, 4 emphysema grades and 4 vendors,
 all 6 pairs, one confirmatory intersection, claims on sensitivity and specificity) has 8 confirmatory
-strata (16 tests) and 4 + 4 + 71 = 79 exploratory strata (158 tests) per model version.
+strata (16 tests) and 4 + 4 + 71 = 79 exploratory strata (158 tests) per model version. Adding the triple
+``[age_band, sex, emphysema_grade]`` (4 x 2 x 4 = 32 strata) adds 32 exploratory strata (64 tests); listing
+``{age_band: '>=75', sex: F, emphysema_grade: severe}`` in ``confirmatory_intersections`` moves that one triple
+stratum to the confirmatory family (2 tests) instead.
 """
 
 from __future__ import annotations
@@ -65,12 +75,13 @@ class Family:
 
 def enumerated_strata(config: DeviceConfig) -> list[StratumDefinition]:
     """Every stratum the configuration pre-specifies: overall, each enumerated label of each attribute, and
-    each pair of enumerated labels of every monitored intersection, in report order."""
+    each combination of enumerated labels of every monitored intersection (pair or triple), in report order."""
     labels = {a.name: a.labels() for a in config.strata.attributes}
     strata = [StratumDefinition.of({})]
     strata += [StratumDefinition.of({name: label}) for name, values in labels.items() for label in values]
-    for first, second in config.strata.pairs():
-        strata += [StratumDefinition.of({first: a, second: b}) for a, b in product(labels[first], labels[second])]
+    for grouping in config.strata.monitored_intersections():
+        strata += [StratumDefinition.of(dict(zip(grouping, combination, strict=True)))
+                   for combination in product(*(labels[name] for name in grouping))]
     return strata
 
 

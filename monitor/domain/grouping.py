@@ -1,12 +1,14 @@
 """Iterate the monitored strata of any frame carrying stratum labels.
 
 The same strata as the claims evaluation: the whole population, each single attribute and each
-monitored pairwise intersection, per model version, in report order (configured label order).
+monitored intersection (the pairs and triples of ``strata.intersections``), per model version, in report
+order (configured label order).
 
 A frame is either grouped by every attribute (one row per full combination of labels), or already
 summed to the groupings it is read with (*grouping sets*, as SQL ``GROUPING SETS`` returns them):
 then its column :data:`GROUPING_COLUMN` names each row's grouping (``""`` for the whole population,
-``"age_band"`` for a single attribute, ``"age_band|sex"`` for a pair) and the attributes outside
+``"age_band"`` for a single attribute, ``"age_band|sex"`` for a pair, ``"age_band|sex|emphysema_grade"``
+for a triple) and the attributes outside
 that grouping are null. Summed tables stay small whatever the number of cases, so sections that
 only report the whole population and single strata read those instead of every combination.
 """
@@ -26,15 +28,12 @@ __all__ = ["GROUPING_COLUMN", "grouping_name", "monitored_groupings", "iter_stra
 GROUPING_COLUMN = "grouping"
 
 
-def monitored_groupings(config: DeviceConfig, *, max_level: int = 2) -> list[tuple[str, ...]]:
-    """Attribute groupings: ``()``, each single attribute, then the monitored pairs (up to ``max_level``)."""
-    singles = [(a.name,) for a in config.strata.attributes]
-    groupings: list[tuple[str, ...]] = [()]
-    if max_level >= 1:
-        groupings += singles
-    if max_level >= 2:
-        groupings += list(config.strata.pairs())
-    return groupings
+def monitored_groupings(config: DeviceConfig, *, max_level: int | None = None) -> list[tuple[str, ...]]:
+    """Attribute groupings: ``()``, each single attribute, then the monitored intersections (pairs and triples,
+    :meth:`~monitor.domain.device.StrataConfig.monitored_intersections`); ``max_level`` keeps the groupings of
+    at most that many attributes (``None``: every monitored grouping)."""
+    candidates = [(), *[(a.name,) for a in config.strata.attributes], *config.strata.monitored_intersections()]
+    return [g for g in candidates if max_level is None or len(g) <= max_level]
 
 
 def grouping_name(grouping: tuple[str, ...]) -> str:
@@ -54,10 +53,11 @@ def _rank(config: DeviceConfig, name: str) -> dict[str, int]:
     return {label: i for i, label in enumerate(config.strata.attribute(name).labels())}
 
 
-def iter_strata(frame: pd.DataFrame, config: DeviceConfig, *, max_level: int = 2
+def iter_strata(frame: pd.DataFrame, config: DeviceConfig, *, max_level: int | None = None
                 ) -> Iterator[tuple[str, StratumDefinition, pd.DataFrame]]:
-    """Yield ``(model_version, stratum, rows of the frame in that stratum)``; ``frame`` is grouped by
-    every attribute or a grouping-sets frame holding (at least) the groupings up to ``max_level``."""
+    """Yield ``(model_version, stratum, rows of the frame in that stratum)`` of every monitored grouping of at
+    most ``max_level`` attributes (``None``: all); ``frame`` is grouped by every attribute or a grouping-sets
+    frame holding (at least) those groupings."""
     if frame.empty:
         return
     sets = GROUPING_COLUMN in frame.columns

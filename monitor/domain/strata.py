@@ -1,8 +1,8 @@
 """Stratification attributes, binning, and stratum definitions.
 
 A stratum is a set of ``attribute = label`` assignments: the empty set is the
-whole population ("overall"), one assignment a single stratum, two an
-intersection. Numeric attributes are binned with left-closed edges: edges
+whole population ("overall"), one assignment a single stratum, two or three an
+intersection (a pair or a triple of attributes, ``strata.intersections``). Numeric attributes are binned with left-closed edges: edges
 ``[45, 65, 75]`` give ``<45``, ``45-64``, ``65-74``, ``>=75``.
 
 Examples
@@ -14,6 +14,9 @@ Examples
 ['<45', '45-64', '65-74', '>=75', 'unknown']
 >>> StratumDefinition.of({"age_band": ">=75", "emphysema_grade": "severe"}).key
 'age_band=>=75 & emphysema_grade=severe'
+>>> triple = StratumDefinition.of({"sex": "F", "age_band": ">=75", "emphysema_grade": "severe"})
+>>> triple.key, triple.level
+('age_band=>=75 & emphysema_grade=severe & sex=F', 3)
 """
 
 from __future__ import annotations
@@ -125,7 +128,7 @@ class StratumDefinition:
 
     @property
     def level(self) -> int:
-        """0 overall, 1 single attribute, 2 pairwise intersection."""
+        """0 overall, 1 single attribute, 2 pairwise intersection, 3 three-way intersection."""
         return len(self.assignments)
 
     def as_dict(self) -> dict[str, str]:

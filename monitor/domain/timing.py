@@ -1,7 +1,10 @@
 """Time from the AI result to intervention (biopsy, treatment) per stratum, by Kaplan-Meier.
 
 Confirmed positives only; a case without intervention by the data cut-off is right-censored there.
-Durations arrive from the database as whole days with counts.
+Durations arrive from the database as whole days with counts. The analysis reports every monitored
+stratum: the whole population, each single attribute and each monitored intersection (pairs and triples
+of ``strata.intersections``), per model version, in report order; a stratum with fewer than
+:data:`MIN_CASES` confirmed positives gets its counts and no estimate.
 
 References
 ----------
@@ -22,19 +25,22 @@ from monitor.stats.survival import time_to_event_summary
 
 __all__ = ["time_to_intervention_by_stratum"]
 
+#: Fewer confirmed positives than this: counts only, no Kaplan-Meier estimate.
 MIN_CASES = 5
 
 
-
-def time_to_intervention_by_stratum(days: pd.DataFrame, config: DeviceConfig) -> list[dict[str, Any]]:
+def time_to_intervention_by_stratum(days: pd.DataFrame, config: DeviceConfig, *, max_level: int | None = 1
+                                    ) -> list[dict[str, Any]]:
     """Median, 90th percentile and share within the SLA (with intervals), and censoring counts.
 
     ``days`` has ``model_version``, stratum labels, ``days``, ``observed`` (1 intervention seen,
-    0 censored at the cut-off) and ``n``.
+    0 censored at the cut-off) and ``n``: one row per full combination of labels, or grouping sets holding
+    the groupings read. ``max_level``: the strata of at most that many attributes (1: overall and single
+    strata; ``None``: every monitored stratum, intersections too; :func:`monitor.domain.grouping.iter_strata`).
     """
     sla = config.monitoring.intervention_sla_days
     rows: list[dict[str, Any]] = []
-    for model_version, stratum, part in iter_strata(days, config, max_level=1):
+    for model_version, stratum, part in iter_strata(days, config, max_level=max_level):
         n = int(part["n"].sum())
         base = {"model_version": model_version, "stratum": stratum.key, "level": stratum.level, "n": n,
                 "events": int(part.loc[part["observed"] == 1, "n"].sum()),
