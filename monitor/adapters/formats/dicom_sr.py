@@ -43,7 +43,7 @@ from monitor.adapters.formats.codes import binary_code
 from monitor.adapters.formats.records import DEFAULT_CHUNK_ROWS, frames
 from monitor.domain.logs import Rejection
 
-__all__ = ["MAX_CONTENT_DEPTH", "MAX_SEQUENCE_ITEMS", "DicomSrLog", "normalise_vendor"]
+__all__ = ["LESION_COLUMNS", "MAX_CONTENT_DEPTH", "MAX_SEQUENCE_ITEMS", "DicomSrLesions", "DicomSrLog", "normalise_vendor"]
 
 #: Sequence items (item tags, counted in the bytes before parsing) a file may hold. A TID 1500 report
 #: has about 45 per measurement group, so this admits some 400 groups; parsed, an item costs about
@@ -68,6 +68,13 @@ COLUMNS = ("prediction_id", "device_id", "model_version", "site_id", "predicted_
 _MEASUREMENT_REPORT = ("126000", "DCM")
 _MEASUREMENT_GROUP = ("125007", "DCM")
 _TRACKING_UID, _FINDING = ("112040", "DCM"), ("121071", "DCM")
+_TRACKING_ID = ("112039", "DCM")
+#: Lesion diameter concepts (SNOMED CT Diameter, Long axis); any other length in mm is taken when none is given.
+_DIAMETERS = {("81827009", "SCT"), ("103339001", "SCT"), ("G-D785", "SRT"), ("G-A185", "SRT")}
+_LENGTH_FACTORS = {"mm": Decimal(1), "cm": Decimal(10)}
+#: The columns of the lesion rows of an SR read in lesion mode (monitor.domain.lesion_logs).
+LESION_COLUMNS = ("device_id", "prediction_id", "lesion_id", "tracking_id", "finding_type", "centre_x_mm",
+                  "centre_y_mm", "centre_z_mm", "diameter_mm", "score")
 _ALGORITHM_NAME, _ALGORITHM_VERSION = ("111001", "DCM"), ("111003", "DCM")
 _UNITLESS = {"1", "{ratio}", "{probability}", "{score}"}
 _VOLUME_FACTORS = {"mm3": Decimal(1), "cm3": Decimal(1000), "ml": Decimal(1000), "mL": Decimal(1000)}
@@ -259,6 +266,11 @@ def _short_element(ds: Any) -> bool:
 @dataclass
 class _Group:
     tracking_uid: str | None = None
+    tracking_id: str | None = None
+    finding: str | None = None
+    centre: tuple[Decimal, Decimal, Decimal] | None = None
+    diameter: Decimal | None = None
+    length: Decimal | None = None
     algorithm: str | None = None
     version: str | None = None
     score: Decimal | None = None
@@ -272,6 +284,13 @@ def _group(container: Any) -> _Group:
         concept, kind = _code(item), getattr(item, "ValueType", None)
         if concept == _TRACKING_UID:
             group.tracking_uid = str(getattr(item, "UID", "") or "") or None
+        elif concept == _TRACKING_ID:
+            group.tracking_id = group.tracking_id or str(getattr(item, "TextValue", "") or "") or None
+        elif concept == _FINDING and kind == "CODE":
+            value = _code(item, "ConceptCodeSequence")
+            group.finding = group.finding or (f"{value[1]}:{value[0]}" if value else None)
+        elif kind == "SCOORD3D":
+            group.centre = group.centre or _centroid(getattr(item, "GraphicData", None))
         elif concept == _ALGORITHM_NAME:
             group.algorithm = group.algorithm or str(getattr(item, "TextValue", "") or "") or None
         elif concept == _ALGORITHM_VERSION:
@@ -298,6 +317,25 @@ def _measurement(item: Any, group: _Group) -> None:
         group.score = value / 100
     elif unit[0] in _VOLUME_FACTORS and group.volume is None:
         group.volume = value * _VOLUME_FACTORS[unit[0]]
+    elif unit[0] in _LENGTH_FACTORS:
+        if _code(item) in _DIAMETERS and group.diameter is None:
+            group.diameter = value * _LENGTH_FACTORS[unit[0]]
+        elif group.length is None:
+            group.length = value * _LENGTH_FACTORS[unit[0]]
+
+
+def _centroid(data: Any) -> tuple[Decimal, Decimal, Decimal] | None:
+    """The centre of a 3D spatial coordinate (patient coordinates, mm): the point of a POINT, the mean of the
+    points of a MULTIPOINT, POLYLINE, POLYGON or ELLIPSE/ELLIPSOID (an ellipse's axis end points average to its
+    centre); ``None`` when the data are not whole (x, y, z) triples of finite numbers."""
+    values = [_decimal(v) for v in (list(data) if data is not None else [])]
+    if not values or len(values) % 3 or any(v is None for v in values):
+        return None
+    points = [values[i:i + 3] for i in range(0, len(values), 3)]
+    if len(points) > 1 and points[0] == points[-1]:
+        points = points[:-1]  # a closed polygon repeats its first point
+    n = Decimal(len(points))
+    return tuple(sum((p[axis] for p in points), Decimal(0)) / n for axis in range(3))  # type: ignore[return-value]
 
 
 class DicomSrLog:
@@ -305,8 +343,10 @@ class DicomSrLog:
 
     format = "dicom-sr"
 
-    def __init__(self, source: Path, *, device_id: str | None = None) -> None:
+    def __init__(self, source: Path, *, device_id: str | None = None, lesions: bool = False) -> None:
         self.name = str(source)
+        self._lesions = lesions
+        self._lesion_rows: list[tuple[int, dict[str, str | None]]] = []
         files = sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else [source]
         digest = hashlib.sha256()
         self._device_id = device_id
@@ -430,6 +470,8 @@ class DicomSrLog:
             if uid in images:
                 referenced.append(uid)
                 scanner = scanner or images[uid][1]
+        if self._lesions:
+            return self._lesion_report(name, ds, [_group(c) for c in groups], scanner, referenced, used)
         rows = []
         for index, container in enumerate(groups, start=1):
             group = _group(container)
@@ -453,6 +495,42 @@ class DicomSrLog:
         used.update(referenced)
         return rows
 
+    def _lesion_report(self, name: str, ds: Any, groups: list[_Group], scanner: Any, referenced: list[str],
+                       used: set[str]) -> list[dict[str, str | None]]:
+        """Lesion mode: the study's one prediction row (score: the highest group score; call: positive when a
+        group's evaluation is) and one lesion row per measurement group, kept for :meth:`lesion_log`."""
+        study = str(getattr(ds, "StudyInstanceUID", "") or "") or str(getattr(ds, "SOPInstanceUID", name))
+        device = self._device_id or next((g.algorithm for g in groups if g.algorithm), None)
+        scores = [g.score for g in groups if g.score is not None]
+        labels = [g.label for g in groups if g.label is not None]
+        for index, group in enumerate(groups, start=1):
+            centre = group.centre or (None, None, None)
+            diameter = group.diameter if group.diameter is not None else group.length
+            self._lesion_rows.append((len(self._lesion_rows) + 1, {
+                "device_id": device, "prediction_id": study,
+                "lesion_id": group.tracking_uid or f"{getattr(ds, 'SOPInstanceUID', name)}/{index}",
+                "tracking_id": group.tracking_id, "finding_type": group.finding,
+                **{f"centre_{axis}_mm": None if value is None else _number(value)
+                   for axis, value in zip("xyz", centre, strict=True)},
+                "diameter_mm": None if diameter is None else _number(diameter),
+                "score": None if group.score is None else _number(group.score)}))
+        used.update(referenced)
+        return [{
+            "prediction_id": study, "device_id": device,
+            "model_version": next((g.version for g in groups if g.version), None),
+            "site_id": str(getattr(ds, "InstitutionName", "") or "") or None, "predicted_at": _timestamp(ds),
+            "score": _number(max(scores)) if scores else None,
+            "predicted_label": str(max(labels)) if labels else None,
+            "patient_id": str(getattr(ds, "PatientID", "") or "") or None, "age": _age(ds),
+            "sex": str(getattr(ds, "PatientSex", "") or "") or None, "study_uid": study if study != name else None,
+            "ai_volume_mm3": None,
+            "scanner_vendor": normalise_vendor(str(getattr(scanner, "Manufacturer", "") or "")),
+            "scanner_model": str(getattr(scanner, "ManufacturerModelName", "") or "") or None}]
+
+    def lesion_log(self) -> DicomSrLesions:
+        """Lesion mode: the lesion rows of every report read (a log source of its own, ``ingest lesions``)."""
+        return DicomSrLesions(self.name, self.sha256, list(self._lesion_rows))
+
     def chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[tuple[int, pd.DataFrame]]:
         """Yield ``(first_row, frame_of_text)`` chunks of the measurement groups."""
         yield from frames(iter(self._rows), self.columns, chunk_rows)
@@ -463,4 +541,27 @@ class DicomSrLog:
 
     def count_rows(self) -> int:
         """Number of measurement groups."""
+        return len(self._rows)
+
+
+class DicomSrLesions:
+    """The lesion rows of a :class:`DicomSrLog` read in lesion mode: one per measurement group (its Tracking Unique
+    Identifier, Tracking Identifier, Finding, centre, diameter and score), numbered from 1."""
+
+    format = "dicom-sr"
+    columns: tuple[str, ...] = LESION_COLUMNS
+
+    def __init__(self, name: str, sha256: str, rows: list[tuple[int, dict[str, str | None]]]) -> None:
+        self.name, self.sha256, self._rows = name, sha256, rows
+
+    def chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[tuple[int, pd.DataFrame]]:
+        """Yield ``(first_row, frame_of_text)`` chunks of the lesion rows."""
+        yield from frames(iter(self._rows), self.columns, chunk_rows)
+
+    def rejections(self) -> list[Rejection]:
+        """None: the files that gave no row are the study log's rejections."""
+        return []
+
+    def count_rows(self) -> int:
+        """Number of lesion rows."""
         return len(self._rows)
