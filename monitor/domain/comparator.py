@@ -133,7 +133,8 @@ def compare_with_comparator(counts: pd.DataFrame, config: DeviceConfig) -> Compa
         rows.append(_auc_row(base, part, confidence))
         rows.append(_proportion_row(base, part, 1, config))
         rows.append(_proportion_row(base, part, 0, config))
+    positive_from = None if comparator.positive_from is None else float(comparator.positive_from)
     return ComparatorSection(name=comparator.name, name_zh=comparator.name_zh, kind=comparator.kind,
-                             positive_from=None if comparator.positive_from is None else float(comparator.positive_from),
+                             positive_from=positive_from,
                              studies=int(np.asarray(overall_rows(counts)["n"]).sum()),
                              min_cases_per_class=MIN_CASES_PER_CLASS, confidence=float(confidence), rows=rows)

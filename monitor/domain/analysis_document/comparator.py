@@ -65,7 +65,8 @@ class ComparatorRow(Part):
         "discordant studies); per comparison, not adjusted, deciding nothing; null when not estimable."))
     test: Literal["delong_paired", "mcnemar_exact"] = Field(description="The test behind p_value.")
     both_right: Count | None = Field(description="Studies whose AI call and comparator call both match the truth.")
-    ai_only_right: Count | None = Field(description="Studies where the AI call matches the truth and the comparator's not.")
+    ai_only_right: Count | None = Field(description=(
+        "Studies where the AI call matches the truth and the comparator's not."))
     comparator_only_right: Count | None = Field(description=(
         "Studies where the comparator call matches the truth and the AI's not."))
     neither_right: Count | None = Field(description="Studies where neither call matches the truth.")

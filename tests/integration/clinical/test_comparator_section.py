@@ -117,8 +117,8 @@ def test_paired_counts_equal_a_recount_of_the_rows(app, config: DeviceConfig) ->
     assert frame.loc[frame["grouping"] == "", "n"].sum() == len(counted)
 
 
-def test_analysis_stores_the_section_and_no_comparator_finding(app, config: DeviceConfig,  # type: ignore[no-untyped-def]
-                                                                 analysis_validator) -> None:
+def test_analysis_stores_the_section_and_no_comparator_finding(  # type: ignore[no-untyped-def]
+        app, config: DeviceConfig, analysis_validator) -> None:
     counted = _insert(app.engine, _cases())
     outcome = analyze_period(DEVICE, Period.parse("2025Q1"), uow=app.uow, clock=app.clock, actor="t", cutoff=CUTOFF)
     document = json.loads(json.dumps(outcome.document))

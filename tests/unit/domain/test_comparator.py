@@ -72,7 +72,8 @@ def _delong(ai: np.ndarray, comparator: np.ndarray, label: np.ndarray) -> tuple[
     (v10_a, v01_a), (v10_b, v01_b) = placements(ai), placements(comparator)
     s10 = np.cov(np.vstack([v10_a, v10_b]))
     s01 = np.cov(np.vstack([v01_a, v01_b]))
-    variance = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / v10_a.size + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / v01_a.size
+    variance = ((s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / v10_a.size
+                + (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / v01_a.size)
     return float(v10_a.mean() - v10_b.mean()), math.sqrt(variance)
 
 

@@ -24,7 +24,9 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import BigInteger, Connection, Float, Integer, String, case, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    BigInteger, Connection, Float, Integer, String, case, cast, func, literal, null, or_, select, union_all,
+)
 
 from monitor.adapters.db.repositories.aggregates import SCORE_BINS, half_up_bin
 from monitor.adapters.db.repositories.results import _label_join, _period_filter, attribute_expression
