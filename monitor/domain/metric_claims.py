@@ -319,7 +319,7 @@ def decide_metric_claims(evidence: Sequence[MetricEvidence], config: DeviceConfi
             standard_error=finite_or_none(e.standard_error), ci_low=low, ci_high=high,
             interval_method=interval_method,
             claim=None if claim is None else float(claim.value), margin=None if claim is None else float(claim.margin),
-            goal=None if claim is None else float(claim.goal),
+            goal=None if claim is None else round(float(claim.goal), 12),  # 0.95 - 0.02 prints 0.93
             test=None if not tested else ("exact_binomial" if e.kind == "proportion" else "wald_z"),
             z=finite_or_none(z_values[i]),
             p_value=_power10(log_registered[i]), log10_p_value=finite_or_none(log_registered[i]),

@@ -23,12 +23,14 @@ from monitor.domain.evaluation import (
     family_summary,
     stratum_counts,
 )
+from monitor.domain.metric_claims import decide_metric_claims
 from monitor.domain.periods import Period, resolve_timezone
 from monitor.errors import InputError
 from monitor.service.cells import stratified_cells, window_aggregates
 from monitor.service.clinical_sections import failure_rate_findings
 from monitor.service.device_sections import build_device_sections
 from monitor.service.evidence import gather_evidence
+from monitor.service.metric_claim_tickets import metric_claim_findings
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.sections import Window, build_sections
 from monitor.service.tickets import attach_group_evidence, ticket_finding_groups
@@ -142,13 +144,20 @@ def analyze_period(
         found = [_finding(r, run_id, device_id) for r in shortfalls]
         grouped = ticket_finding_groups(unit, found, shortfalls, config, run_id=run_id, at=created, actor=actor,
                                         title=_ticket_title)
-        outcome = AnalysisOutcome(document={}, opened_tickets=grouped.opened, updated_tickets=grouped.updated)
+        # Claims of claims.metrics, decided on the sections' evidence: a flagged row (not provisional) is a finding of
+        # kind metric_claim that opens or updates its ticket (monitor.service.metric_claim_tickets).
+        claimed = metric_claim_findings(unit, decide_metric_claims(kinds.evidence, config), config, run_id=run_id,
+                                        at=created, actor=actor)
+        if config.claims.metrics or kinds.evidence:
+            sections["metric_claims"] = [row.model_dump(mode="json") for row in claimed.rows]
+        outcome = AnalysisOutcome(document={}, opened_tickets=grouped.opened + claimed.tickets.opened,
+                                  updated_tickets=grouped.updated + claimed.tickets.updated)
         alarms = _cusum_findings(sections["sequential"]["cusum"], run_id, device_id, created)
         for alarm in alarms:
             ticket = unit.tickets.find_open(device_id, alarm["model_version"], alarm["stratum"], alarm["metric"])
             alarm["ticket_id"] = ticket["ticket_id"] if ticket else None
         failure_found = failure_rate_findings(sections.get("failure_rate", []), run_id, device_id, created)
-        found_all = found + alarms + failure_found
+        found_all = found + alarms + failure_found + claimed.findings
         document = _document(
             run_id=run_id, created=created, cutoff=cutoff, actor=actor, config=config, period=period,
             bounds=(start, end), fingerprint=fingerprint, sources=sources, completeness=completeness,
@@ -167,7 +176,9 @@ def analyze_period(
              "actor": actor},
             [r.as_dict() for r in results], found_all,
         )
-        attach_group_evidence(unit, grouped, run_id=run_id, period=period.label, data_cutoff=_iso(cutoff), at=created)
+        for tickets in (grouped, claimed.tickets):
+            attach_group_evidence(unit, tickets, run_id=run_id, period=period.label, data_cutoff=_iso(cutoff),
+                                  at=created)
         for finding in [f for f in alarms + failure_found if f["ticket_id"]]:
             unit.tickets.add_evidence(finding["ticket_id"], run_id=run_id, finding_id=finding["finding_id"],
                                       evidence=finding["evidence"] | {"run_id": run_id, "period": period.label,
