@@ -9,13 +9,12 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from monitor.domain import metric_claims
 from monitor.synthetic.lesions import DEVICE_ID, LesionScenario, generate
 
+HAS_DECISIONS = hasattr(metric_claims, "decide_metric_claims")
 EXAMPLE = Path(__file__).parents[2] / "examples" / "lung-nodule-lesions.yaml"
 PLANTED = "site=site-c"
 
@@ -75,7 +74,7 @@ def _row(document: dict, stratum: str) -> dict:
     return next(r for r in document["lesions"]["rows"] if r["stratum"] == stratum)
 
 
-def test_lesion_example_section_equals_an_independent_recount(cli, env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_lesion_example_section_equals_an_independent_recount_and_flags_the_planted_drop(cli, env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     document, out_dir, logs = _run(cli, env, tmp_path, LesionScenario())
     section = document["lesions"]
     assert section["scans_pending"] == 0 and section["positive_scans_without_lesions"] == 0
@@ -95,28 +94,28 @@ def test_lesion_example_section_equals_an_independent_recount(cli, env: dict[str
     stored = json.loads(next(out_dir.glob("*.json")).read_text(encoding="utf-8"))
     assert stored["analysis"]["lesions"] == section
     assert "Lesion-level detection" in html and "FROC" in html
+    if HAS_DECISIONS:
+        _check_planted_flag(cli, env, document)
 
 
-@pytest.mark.skipif(not hasattr(metric_claims, "decide_metric_claims"), reason="placeholder; see the xfail below")
-def test_planted_drop_is_flagged_and_the_null_variant_is_not(cli, env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    document, _, _ = _run(cli, env, tmp_path, LesionScenario())
-    flagged = [r for r in document.get("metric_claims", []) if r.get("status") == "flagged"]
+def _check_planted_flag(cli, env: dict[str, str], document: dict) -> None:  # type: ignore[no-untyped-def]
+    """The planted drop: lesion_sensitivity in site=site-c flagged with a ticket, and nothing else flagged."""
+    flagged = [r for r in document["metric_claims"] if r["status"] == "flagged"]
     assert [(r["metric"], r["stratum"]) for r in flagged] == [("lesion_sensitivity", PLANTED)]
-    assert all(r.get("ticket_id") for r in flagged)
+    assert flagged[0]["ticket_id"] and document["findings"] == []
+    tickets = json.loads(cli("tickets", "list", "--json", env=env).stdout)
+    assert [(t["metric"], t["stratum"]) for t in tickets] == [("lesion_sensitivity", PLANTED)]
 
 
-@pytest.mark.skipif(hasattr(metric_claims, "decide_metric_claims"), reason="metric-claim decisions exist")
+@pytest.mark.skipif(HAS_DECISIONS, reason="metric-claim decisions exist: checked in the recount test")
 @pytest.mark.xfail(strict=True, reason="needs metric-claim decisions")
 def test_planted_drop_needs_metric_claim_decisions() -> None:
-    assert hasattr(metric_claims, "decide_metric_claims")
+    assert HAS_DECISIONS
 
 
 def test_null_variant_opens_no_ticket(cli, env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     document, _, _ = _run(cli, env, tmp_path, LesionScenario(drop_site=None))
-    assert document["findings"] == [] if "findings" in document else True
-    assert not [r for r in document.get("metric_claims", []) if r.get("status") == "flagged"]
-    listed = cli("tickets", "list", "--json", env=env)
-    assert listed.returncode == 0 and json.loads(listed.stdout) in ([], {"tickets": []}) or \
-        not json.loads(listed.stdout).get("items", json.loads(listed.stdout))
-    assert np.isfinite(_row(document, PLANTED)["lesion_sensitivity"]["estimate"])
-    assert isinstance(pd, object)
+    assert _row(document, PLANTED)["lesion_sensitivity"]["estimate"] > 0.85
+    assert document["findings"] == []
+    assert not [r for r in document.get("metric_claims", []) if r["status"] == "flagged"]
+    assert json.loads(cli("tickets", "list", "--json", env=env).stdout) == []
