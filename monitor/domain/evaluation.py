@@ -2,7 +2,7 @@
 
 Input is a *cell table*: one row per (model version, stratification labels) with the confusion counts
 ``tp, fp, fn, tn`` of the cases whose ground truth has arrived. Every monitored stratum (overall, each
-single attribute, each monitored pairwise intersection) is a marginal sum of the cells.
+single attribute, each monitored intersection: pairs and triples) is a marginal sum of the cells.
 
 For each stratum and metric: the estimate with its interval, and, where a claim exists, the decision.
 The rule decides on the stratum-metric's :class:`~monitor.domain.evidence.Evidence` (the counts of final
@@ -57,6 +57,7 @@ import pandas as pd
 from monitor.domain.device import DeviceConfig
 from monitor.domain.evidence import Adjustments, Evidence, combine
 from monitor.domain.families import Family, FamilyName, decision_families, family_of
+from monitor.domain.grouping import monitored_groupings
 from monitor.domain.numbers import finite_or_none
 from monitor.domain.strata import StratumDefinition
 from monitor.stats.binomial_tests import exact_interval, goal_tests
@@ -158,11 +159,6 @@ class StratumMetricResult:
         return asdict(self)
 
 
-def _monitored_groupings(config: DeviceConfig) -> list[tuple[str, ...]]:
-    singles = [(a.name,) for a in config.strata.attributes]
-    return [(), *singles, *config.strata.pairs()]
-
-
 def _label_order(config: DeviceConfig, name: str, labels: list[str]) -> list[str]:
     known = config.strata.attribute(name).labels()
     rank = {label: i for i, label in enumerate(known)}
@@ -176,7 +172,7 @@ def stratum_counts(cells: pd.DataFrame, config: DeviceConfig) -> list[StratumCou
         return result
     for model_version in sorted(cells["model_version"].unique()):
         version_cells = cells.loc[cells["model_version"] == model_version]
-        for grouping in _monitored_groupings(config):
+        for grouping in monitored_groupings(config):
             table = marginal_counts(version_cells, list(grouping))
             if grouping:
                 orders = [_label_order(config, g, table[g].astype(str).unique().tolist()) for g in grouping]
