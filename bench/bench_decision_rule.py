@@ -66,7 +66,7 @@ class Grid:
         self.combos = np.array(list(itertools.product(*[range(len(v)) for v in self.labels])))
         groupings: list[tuple[int, ...]] = [(), *[(i,) for i in range(len(self.names))]]
         index = {n: i for i, n in enumerate(self.names)}
-        groupings += [tuple(index[n] for n in pair) for pair in config.strata.pairs()]
+        groupings += [tuple(index[n] for n in g) for g in config.strata.monitored_intersections()]
         self.strata: list[tuple[StratumDefinition, np.ndarray]] = []
         for grouping in groupings:
             for values in itertools.product(*[range(len(self.labels[g])) for g in grouping]):

@@ -19,6 +19,7 @@ import streamlit as st  # noqa: E402
 from dashboards import auth, data, labels  # noqa: E402
 from dashboards.context import PageContext  # noqa: E402
 from dashboards.views import drift, findings, heatmap, overview, reports, tickets, trends  # noqa: E402
+from dashboards.views import worklist  # noqa: E402
 from monitor.errors import MonitorError  # noqa: E402
 from monitor.settings import load_settings  # noqa: E402
 
@@ -30,8 +31,9 @@ PAGES = {
     "Tickets": tickets.render,
     "Data drift": drift.render,
     "Reports": reports.render,
+    "Review worklist": worklist.render,
 }
-NEEDS_PERIOD = {"Heat map", "Trends", "Findings", "Data drift"}
+NEEDS_PERIOD = {"Heat map", "Trends", "Findings", "Data drift", "Review worklist"}
 
 
 def main() -> None:

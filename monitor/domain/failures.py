@@ -37,9 +37,8 @@ from monitor.domain.device import DeviceConfig
 from monitor.domain.grouping import iter_strata
 from monitor.domain.numbers import finite_or_none
 from monitor.domain.strata import StratumDefinition
-from monitor.stats.binomial_tests import goal_tests
+from monitor.domain.metric_claims import decide_family, proportion_goal_tests
 from monitor.stats.intervals import proportion_interval
-from monitor.stats.multiplicity import adjust_log10
 
 __all__ = ["failure_families", "failure_rates_by_stratum"]
 
@@ -109,22 +108,17 @@ def failure_rates_by_stratum(counts: pd.DataFrame, config: DeviceConfig) -> list
         method, level = methods[name]
         x = np.array([rows[i]["failures"] for i in members], dtype=np.float64)
         n = np.array([rows[i]["attempts"] for i in members], dtype=np.float64)
-        registered = goal_tests(x, n, limit.maximum)  # p_conformity: H0 rate <= maximum
-        decided = goal_tests(x, n, limit.maximum + limit.margin)
-        q_excess = adjust_log10(decided.log10_p_conformity, method, len(families[name]))
-        q_below = adjust_log10(decided.log10_p_shortfall, method, len(families[name]))
+        # a maximum: departure is the excess (H0: rate <= value), decided as every claimed maximum is
+        registered = proportion_goal_tests(x, n, limit.maximum, "maximum")
+        decided = proportion_goal_tests(x, n, limit.maximum + limit.margin, "maximum")
+        decision = decide_family(decided, method, len(families[name]), level)  # type: ignore[arg-type]
+        q_excess, q_below = decision.log10_q_departure, decision.log10_q_conformity
         for j, i in enumerate(members):
-            row = rows[i]
-            row.update(p_value=_power10(registered.log10_p_conformity[j]),
-                       log10_p_value=finite_or_none(registered.log10_p_conformity[j]),
-                       p_excess=_power10(decided.log10_p_conformity[j]),
-                       log10_p_excess=finite_or_none(decided.log10_p_conformity[j]),
-                       q_value=_power10(q_excess[j]), log10_q_value=finite_or_none(q_excess[j]),
-                       p_conformity=_power10(decided.log10_p_shortfall[j]), q_conformity=_power10(q_below[j]))
-            if row["q_value"] <= level:
-                row["status"] = "flagged"
-            elif row["q_conformity"] <= level:
-                row["status"] = "conforming"
-            else:
-                row["status"] = "inconclusive"
+            rows[i].update(p_value=_power10(registered.log10_p_departure[j]),
+                           log10_p_value=finite_or_none(registered.log10_p_departure[j]),
+                           p_excess=_power10(decided.log10_p_departure[j]),
+                           log10_p_excess=finite_or_none(decided.log10_p_departure[j]),
+                           q_value=_power10(q_excess[j]), log10_q_value=finite_or_none(q_excess[j]),
+                           p_conformity=_power10(decided.log10_p_conformity[j]), q_conformity=_power10(q_below[j]),
+                           status=decision.statuses[j])
     return rows

@@ -48,16 +48,17 @@ MOSTLY_PENDING = 0.5
 
 
 def maturity_by_stratum(delays: pd.DataFrame, config: DeviceConfig, *, period_end: datetime,
-                        cutoff: datetime) -> list[dict[str, Any]]:
-    """Label completeness, delay and maturity of each overall and single stratum.
+                        cutoff: datetime, max_level: int | None = 1) -> list[dict[str, Any]]:
+    """Label completeness, delay and maturity of each monitored stratum of at most ``max_level`` attributes
+    (1: overall and single strata; ``None``: the intersections too).
 
     ``delays`` has ``model_version``, stratum labels, ``days`` (to confirmation, or to the cut-off when
-    pending), ``observed`` (1 labelled) and ``n``.
+    pending), ``observed`` (1 labelled) and ``n`` (full combination, or grouping sets holding the groupings read).
     """
     window = timedelta(days=config.monitoring.maturity_window_days)
     aged = period_end + window <= cutoff
     rows: list[dict[str, Any]] = []
-    for model_version, stratum, part in iter_strata(delays, config, max_level=1):
+    for model_version, stratum, part in iter_strata(delays, config, max_level=max_level):
         n = int(part["n"].sum())
         labelled = int(part.loc[part["observed"] == 1, "n"].sum())
         completeness = labelled / n if n else float("nan")
@@ -81,18 +82,19 @@ def maturity_by_stratum(delays: pd.DataFrame, config: DeviceConfig, *, period_en
     return rows
 
 
-def verification_by_stratum(verification: pd.DataFrame, cells: pd.DataFrame, config: DeviceConfig
-                            ) -> list[dict[str, Any]]:
-    """Verification fractions, Begg-Greenes corrected sensitivity/specificity and the audit-sampling plan.
+def verification_by_stratum(verification: pd.DataFrame, cells: pd.DataFrame, config: DeviceConfig, *,
+                            max_level: int | None = 1) -> list[dict[str, Any]]:
+    """Verification fractions, Begg-Greenes corrected sensitivity/specificity and the audit-sampling plan, of
+    each monitored stratum of at most ``max_level`` attributes (1: overall and single; ``None``: intersections too).
 
     ``verification`` has ``model_version``, stratum labels, ``predicted_label``, ``verified`` and ``n``;
     ``cells`` is the confusion cell table of the verified cases.
     """
     rules = config.monitoring
     confusion = {(mv, s.key): part[["tp", "fp", "fn", "tn"]].sum() for mv, s, part in
-                 iter_strata(cells, config, max_level=1)} if not cells.empty else {}
+                 iter_strata(cells, config, max_level=max_level)} if not cells.empty else {}
     rows: list[dict[str, Any]] = []
-    for model_version, stratum, part in iter_strata(verification, config, max_level=1):
+    for model_version, stratum, part in iter_strata(verification, config, max_level=max_level):
         calls = part.groupby("predicted_label")["n"].sum().to_dict()
         verified = part.loc[part["verified"] == 1].groupby("predicted_label")["n"].sum().to_dict()
         pos_calls, neg_calls = int(calls.get(1, 0)), int(calls.get(0, 0))

@@ -354,7 +354,8 @@ def _flag(problems: _Problems, values: pd.Series, column: str) -> pd.Series:
     mapped = values.map(_FLAGS)
     bad = values.notna().to_numpy() & mapped.isna().to_numpy()
     problems.add(bad, f"invalid_{column}", f"{column} is not 0/1, true/false or yes/no")
-    return mapped.astype(object).where(mapped.notna(), None)
+    # Python ints (a bad value makes ``mapped`` float: 1.0 would reach PostgreSQL's smallint COPY as "1.0")
+    return mapped.astype("Int64").astype(object).where(mapped.notna(), None)
 
 
 def _optional_number(problems: _Problems, raw: pd.DataFrame, column: str) -> pd.Series:

@@ -59,14 +59,14 @@ def _row(base: dict[str, Any], sa: int, na: int, sb: int, nb: int, confidence: f
 
 
 def compare_periods(current: pd.DataFrame, reference: pd.DataFrame, config: DeviceConfig, *,
-                    max_level: int = 2) -> list[dict[str, Any]]:
+                    max_level: int = 3) -> list[dict[str, Any]]:
     """Each claimed stratum-metric of the current cells against the same stratum in the reference cells."""
     ref = {(c.model_version, c.stratum.key): c for c in stratum_counts(reference, config)}
     ref_any = {c.stratum.key: c for c in stratum_counts(reference.assign(model_version="*"), config)} \
         if not reference.empty else {}
     rows = []
     for c in stratum_counts(current, config):
-        if c.stratum.level > max_level:
+        if c.stratum.level > max_level:  # every monitored stratum by default (triples are level 3)
             continue
         r = ref.get((c.model_version, c.stratum.key)) or ref_any.get(c.stratum.key)
         for metric in _claimed_metrics(config):
@@ -78,7 +78,7 @@ def compare_periods(current: pd.DataFrame, reference: pd.DataFrame, config: Devi
     return _with_q(rows)
 
 
-def compare_strata_with_rest(current: pd.DataFrame, config: DeviceConfig, *, max_level: int = 2) -> list[dict[str, Any]]:
+def compare_strata_with_rest(current: pd.DataFrame, config: DeviceConfig, *, max_level: int = 3) -> list[dict[str, Any]]:
     """Each claimed stratum-metric against the rest of the population (same model version)."""
     counts = stratum_counts(current, config)
     totals = {c.model_version: c for c in counts if c.stratum.level == 0}

@@ -16,6 +16,7 @@ from pydantic import Field, StrictBool, StrictStr
 
 from monitor.domain.analysis_document import AnalysisDocument
 from monitor.domain.analysis_document.base import Part
+from monitor.domain.analysis_document.metric_claims import ClaimableMetricName
 from monitor.domain.analysis_document.values import Count, Metric, Sha256, Text, TimestampUtc, Uuid
 from monitor.domain.capa.document import Ticket
 from monitor.domain.documents import validate_document
@@ -93,7 +94,7 @@ class OpenedTicket(Part):
     ticket_id: StrictStr = Field(description="Ticket id.")
     model_version: StrictStr = Field(description="Model version.")
     stratum: StrictStr = Field(description="Stratum.")
-    metric: Metric = Field(description="Metric.")
+    metric: Metric | ClaimableMetricName = Field(description="Metric (a claims.metrics metric for a metric-claim ticket).")
     created_at: TimestampUtc = Field(description="Opened.")
 
 

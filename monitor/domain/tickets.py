@@ -25,7 +25,7 @@ References: regulatory.md section 3 (ticket content); ISO 14971 (risk = severity
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 from monitor.domain.evaluation import TESTED_STATUSES
 from monitor.errors import ConflictError, InputError
@@ -74,6 +74,12 @@ CONTAINMENT: Mapping[str, str] = {
 }
 
 
+#: Containment of a claim of claims.metrics (accuracy, agreement, a rate that must stay low, ...).
+_CLAIMED_METRIC_CONTAINMENT = ("Second-reader review of AI results in {stratum} until the ticket closes; notify users "
+                               "that the claimed performance is not met in this subgroup.")
+Direction = Literal["minimum", "maximum"]
+
+
 def check_transition(current: str, target: str, *, reason: str) -> None:
     """Raise :class:`ConflictError` unless ``current -> target`` is allowed (a reason is always required)."""
     if target not in STATUSES:
@@ -85,19 +91,33 @@ def check_transition(current: str, target: str, *, reason: str) -> None:
         raise ConflictError(f"a ticket in status {current!r} cannot move to {target!r} (allowed: {allowed})")
 
 
-def drop_size(claim: float, estimate: float, margin: float) -> str:
-    """``large`` when the estimate is at least two margins below the claim, else ``moderate``."""
-    return "large" if claim - estimate >= 2 * margin - 1e-12 else "moderate"
+def drop_size(claim: float, estimate: float, margin: float, direction: Direction = "minimum") -> str:
+    """``large`` when the estimate is at least two margins on the wrong side of the claim (below a minimum,
+    above a maximum), else ``moderate``."""
+    departure = claim - estimate if direction == "minimum" else estimate - claim
+    return "large" if departure >= 2 * margin - 1e-12 else "moderate"
 
 
-def severity(metric: str, claim: float, estimate: float, margin: float) -> str:
-    """Severity from :data:`SEVERITY_TABLE`."""
-    return SEVERITY_TABLE[(METRIC_RISK[metric], drop_size(claim, estimate, margin))]
+def severity(metric: str, claim: float, estimate: float, margin: float, direction: Direction = "minimum") -> str:
+    """Severity from :data:`SEVERITY_TABLE` (a metric of claims.metrics is of moderate clinical risk)."""
+    return SEVERITY_TABLE[(METRIC_RISK.get(metric, "moderate"), drop_size(claim, estimate, margin, direction))]
 
 
 def acceptance_criteria(*, metric: str, stratum: str, claim: float, margin: float, min_trials: int,
-                        confidence: float) -> dict[str, Any]:
-    """The criteria a newer model version must meet to close the ticket (fixed at creation)."""
+                        confidence: float, direction: Direction = "minimum") -> dict[str, Any]:
+    """The criteria a newer model version must meet to close the ticket (fixed at creation): for a claimed
+    minimum the stratum's lower confidence bound at least the goal (claim - margin), for a claimed maximum
+    (a rate that must stay low, claims.metrics) its upper bound at most the goal (claim + margin)."""
+    if direction == "maximum":
+        goal = round(claim + margin, 10)
+        return {
+            "metric": metric, "stratum": stratum, "confidence": confidence,
+            "stratum_upper_bound_at_most": goal, "min_trials": int(min_trials),
+            "other_strata_estimate_at_least": "each other claimed stratum-metric on the claimed side of its goal",
+            "text": (f"{metric} in {stratum}: upper {confidence:.0%} confidence bound at most {goal:.3f} (maximum "
+                     f"{claim:.3f} + margin {margin:.3f}) with at least {int(min_trials)} cases; no other tested "
+                     "stratum-metric with a claim estimated on the wrong side of its goal"),
+        }
     goal = round(claim - margin, 10)
     return {
         "metric": metric,
@@ -122,16 +142,29 @@ class TicketPlan:
     acceptance_criteria: dict[str, Any]
 
 
+def _target(claim: float, margin: float, *, alpha: float, power: float, direction: Direction) -> int:
+    """Cases for the exact one-sided test to detect a move of one margin from the claim (a proportion in
+    (0, 1)); 0 when there is no margin or the claim is not a proportion (e.g. false positives per scan)."""
+    if margin <= 0:
+        return 0
+    if direction == "maximum":  # an excess of the rate p is a shortfall of 1 - p
+        claim = 1.0 - claim
+    if not 0.0 < claim - margin < claim < 1.0:
+        return 0
+    return required_trials(claim, claim - margin, alpha=alpha, power=power)
+
+
 def plan_ticket(*, metric: str, stratum: str, claim: float, margin: float, estimate: float, alpha: float,
-                power: float, confidence: float) -> TicketPlan:
-    """Severity, containment, data-collection target and acceptance criteria of a flagged stratum-metric."""
-    target = required_trials(claim, claim - margin, alpha=alpha, power=power) if margin > 0 else 0
+                power: float, confidence: float, direction: Direction = "minimum") -> TicketPlan:
+    """Severity, containment, data-collection target and acceptance criteria of a flagged stratum-metric
+    (``direction`` 'maximum': a rate of claims.metrics that must stay low, flagged on an excess)."""
+    target = _target(claim, margin, alpha=alpha, power=power, direction=direction)
     return TicketPlan(
-        severity=severity(metric, claim, estimate, margin),
-        containment=CONTAINMENT[metric].format(stratum=stratum),
+        severity=severity(metric, claim, estimate, margin, direction),
+        containment=CONTAINMENT.get(metric, _CLAIMED_METRIC_CONTAINMENT).format(stratum=stratum),
         data_collection_target=target,
         acceptance_criteria=acceptance_criteria(metric=metric, stratum=stratum, claim=claim, margin=margin,
-                                                min_trials=target, confidence=confidence),
+                                                min_trials=target, confidence=confidence, direction=direction),
     )
 
 
@@ -150,16 +183,28 @@ def unmet_criteria(criteria: Mapping[str, Any], results: Iterable[Mapping[str, A
         if row["trials"] < criteria["min_trials"]:
             unmet.append(f"minimum sample: {row['trials']} cases in {criteria['stratum']}, "
                          f"{criteria['min_trials']} needed")
-        goal = criteria["stratum_lower_bound_at_least"]
-        if row["ci_low"] is None or row["ci_low"] < goal - 1e-12:
-            low = "none" if row["ci_low"] is None else f"{row['ci_low']:.4f}"
-            unmet.append(f"lower confidence bound of {criteria['metric']} in {criteria['stratum']} is {low}, "
-                         f"needs >= {goal:.4f}")
+        if "stratum_upper_bound_at_most" in criteria:
+            goal = criteria["stratum_upper_bound_at_most"]
+            if row.get("ci_high") is None or row["ci_high"] > goal + 1e-12:
+                high = "none" if row.get("ci_high") is None else f"{row['ci_high']:.4f}"
+                unmet.append(f"upper confidence bound of {criteria['metric']} in {criteria['stratum']} is {high}, "
+                             f"needs <= {goal:.4f}")
+        else:
+            goal = criteria["stratum_lower_bound_at_least"]
+            if row["ci_low"] is None or row["ci_low"] < goal - 1e-12:
+                low = "none" if row["ci_low"] is None else f"{row['ci_low']:.4f}"
+                unmet.append(f"lower confidence bound of {criteria['metric']} in {criteria['stratum']} is {low}, "
+                             f"needs >= {goal:.4f}")
     for r in rows:
         if (r["stratum"], r["metric"]) == (criteria["stratum"], criteria["metric"]):
             continue
-        if r["status"] in TESTED_STATUSES and not r.get("provisional") and r["claim"] is not None \
-                and r["estimate"] is not None and r["estimate"] < r["claim"] - r["margin"] - 1e-12:
+        if r["status"] not in TESTED_STATUSES or r.get("provisional") or r["claim"] is None or r["estimate"] is None:
+            continue
+        if r.get("direction") == "maximum":
+            if r["estimate"] > r["claim"] + r["margin"] + 1e-12:
+                unmet.append(f"other stratum above maximum + margin: {r['metric']} in {r['stratum']} is "
+                             f"{r['estimate']:.4f} > {r['claim'] + r['margin']:.4f}")
+        elif r["estimate"] < r["claim"] - r["margin"] - 1e-12:
             unmet.append(f"other stratum below claim - margin: {r['metric']} in {r['stratum']} is "
                          f"{r['estimate']:.4f} < {r['claim'] - r['margin']:.4f}")
     return unmet

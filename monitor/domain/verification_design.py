@@ -62,7 +62,7 @@ _COUNTS = ("tp", "fp", "fn", "tn", "calls_positive", "calls_negative", "verified
 
 
 def stratum_design_counts(verification: pd.DataFrame, cells: pd.DataFrame, config: DeviceConfig, *,
-                          max_level: int = 2) -> pd.DataFrame:
+                          max_level: int | None = None) -> pd.DataFrame:
     """Calls by kind and verified confusion counts of every monitored stratum.
 
     ``verification`` has ``model_version``, the attribute labels, ``predicted_label``, ``verified`` and

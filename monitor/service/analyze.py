@@ -246,7 +246,7 @@ def _document(*, run_id: str, created: datetime, cutoff: datetime, actor: str, c
         "rules": config.monitoring.model_dump(mode="json") | {
             "claims": config.claims.model_dump(mode="json"),
             "strata": [a.name for a in config.strata.attributes],
-            "intersections": [list(p) for p in config.strata.pairs()],
+            "intersections": [list(p) for p in config.strata.monitored_intersections()],
             "confirmatory": list(config.strata.confirmatory),
             "confirmatory_intersections": [dict(w) for w in config.strata.confirmatory_intersections],
             "decision_rule": DECISION_RULE,

@@ -17,8 +17,8 @@ from monitor.domain.device import DeviceConfig
 from monitor.domain.logs import Rejection
 from monitor.service import read_models as rm
 
-__all__ = ["Clock", "DropEntry", "DropFiles", "LabelArrivalRepo", "LogSource", "PatientClusterRepo", "Progress",
-           "ReadRepo", "UnitOfWork", "UnitOfWorkFactory"]
+__all__ = ["Clock", "ComparatorRepo", "DropEntry", "DropFiles", "LabelArrivalRepo", "LogSource", "LowConfidenceRepo", "OrdinalRepo", "PatientClusterRepo",
+           "Progress", "ReadRepo", "ReviewRepo", "UnitOfWork", "UnitOfWorkFactory"]
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int], None]
@@ -86,6 +86,40 @@ class LabelArrivalRepo(Protocol):
                            horizon_days: int) -> pd.DataFrame: ...
 
 
+class LowConfidenceRepo(Protocol):
+    """The low-confidence section's counts (:mod:`monitor.adapters.db.repositories.low_confidence`)."""
+
+    def any_logged(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime) -> bool: ...
+    def counts(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+               attributes: Sequence[Any]) -> pd.DataFrame: ...
+
+
+class ComparatorRepo(Protocol):
+    """The comparator section's paired counts (:mod:`monitor.adapters.db.repositories.comparator`)."""
+
+    def paired_counts(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                      attributes: Sequence[Any], positive_from: float | None) -> pd.DataFrame: ...
+
+
+class ReviewRepo(Protocol):
+    """The review log and the window's review cases (:class:`monitor.adapters.db.repositories.review.ReviewRepository`)."""
+
+    def known_cases(self, device_id: str, prediction_ids: Sequence[str]) -> set[str]: ...
+    def versions(self, device_id: str, prediction_ids: Sequence[str]) -> dict[str, Any]: ...
+    def insert(self, frame: pd.DataFrame, *, batch_id: int, at: datetime) -> None: ...
+    def latest(self, device_id: str, cutoff: datetime) -> dict[str, Any]: ...
+    def cases(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+              attributes: Sequence[Any]) -> pd.DataFrame: ...
+
+
+class OrdinalRepo(Protocol):
+    """Counts of an ordinal device's predictions by AI level and reference grade
+    (:class:`monitor.adapters.db.repositories.ordinal.OrdinalRepository`)."""
+
+    def level_counts(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
+                     attributes: Sequence[Any]) -> pd.DataFrame: ...
+
+
 class ReadRepo(Protocol):
     """The one read side's storage (:mod:`monitor.service.queries`): every read of stored runs, results,
     findings, tickets, reports, batches and audit records that the API, the dashboard and the report make.
@@ -147,10 +181,15 @@ class UnitOfWork(Protocol):
     summaries: Any
     patient_clusters: PatientClusterRepo
     label_arrival: LabelArrivalRepo
+    ordinal: OrdinalRepo  # the ordinal section's counts (issue 17)
     month_aggregates: Any
     case_stream: Any
     cusum_checkpoints: Any
     safety_events: Any  # monitor.adapters.db.repositories.safety_events.SafetyEventRepository
+    lesions: Any  # monitor.adapters.db.repositories.lesions.LesionRepository
+    review: ReviewRepo  # the review log (issue 17 item 3)
+    comparator: ComparatorRepo
+    low_confidence: LowConfidenceRepo
 
 
 UnitOfWorkFactory = Callable[[], ContextManager[UnitOfWork]]

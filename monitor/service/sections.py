@@ -8,7 +8,9 @@ The current, reference and baseline windows are each read once as
 :class:`~monitor.domain.window_aggregates.WindowAggregates` (:func:`monitor.service.cells.window_aggregates`:
 from the months' stored aggregates when exact, else from the window's rows) and the sections compute from
 those; only the day counts censored at the cut-off (label delay, time to intervention) are counted from the
-current window's cases.
+current window's cases. Maturity, verification and time to intervention cover every monitored stratum (the
+intersections too: pairs and triples); discrimination and the early warning read the score histograms,
+summed to the whole population and single attributes only.
 """
 
 from __future__ import annotations
@@ -130,7 +132,8 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
     attributes = config.strata.attributes
     reference, reference_labels = _reference_window(unit, config, period, window)
     aggregates = unit.aggregates
-    with aggregates.window_cases(window.device_id, attributes=attributes, **window.kwargs()) as cases:
+    with aggregates.window_cases(window.device_id, attributes=attributes,  # day counts summed to every grouping
+                                 intersections=config.strata.monitored_intersections(), **window.kwargs()) as cases:
         delays = aggregates.label_delay_days(cases)
         intervention = aggregates.intervention_days(cases)
         now_read = current or window_aggregates(unit, config, window, now, cases=cases)
@@ -151,9 +154,9 @@ def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Wind
         "discrimination": discrimination_by_stratum(histogram, config),
         "reference_comparison": compare_periods(cells, reference_cells, config),
         "stratum_vs_rest": compare_strata_with_rest(cells, config),
-        "maturity": maturity_by_stratum(delays, config, period_end=window.end, cutoff=window.cutoff),
-        "verification": verification_by_stratum(verification, cells, config),
-        "time_to_intervention": time_to_intervention_by_stratum(intervention, config),
+        "maturity": maturity_by_stratum(delays, config, period_end=window.end, cutoff=window.cutoff, max_level=None),
+        "verification": verification_by_stratum(verification, cells, config, max_level=None),
+        "time_to_intervention": time_to_intervention_by_stratum(intervention, config, max_level=None),
         "sequential": {"cusum": cusum, "ewma": ewma_charts(unit, config, period, window, cells)},
         "data_drift": drift,
         "early_warning": estimated_performance_by_stratum(histogram, reference_histogram, config),

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from monitor.domain import capa as capa_rules
 from monitor.domain.capa import CapaRecord, PccpModification
@@ -28,7 +28,7 @@ from monitor.errors import ConflictError, InputError, NotFoundError
 from monitor.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
-    "TICKET_CSV_COLUMNS", "TRANSITION_CSV_COLUMNS", "Authenticate", "GroupTickets", "attach_group_evidence",
+    "TICKET_CSV_COLUMNS", "TRANSITION_CSV_COLUMNS", "Authenticate", "FlaggedClaim", "GroupTickets", "attach_group_evidence",
     "capa_record", "comment_ticket", "freeze_capa_acceptance", "get_ticket", "list_tickets", "open_ticket",
     "sign_capa", "ticket_finding_groups", "tickets_as_csv", "tickets_as_json", "transition_ticket",
     "transitions_as_csv", "update_capa", "verify_capa",
@@ -58,13 +58,35 @@ def _event(ticket: dict[str, Any], *, event: str, at: datetime, actor: str, from
     })
 
 
-def open_ticket(unit: UnitOfWork, result: StratumMetricResult, config: DeviceConfig, *, title: str,
+class FlaggedClaim(Protocol):
+    """What a ticket is opened for: a flagged stratum-metric of a model version with its claim (a performance
+    result, :class:`~monitor.domain.evaluation.StratumMetricResult`, or a decided claim of claims.metrics,
+    :class:`~monitor.domain.analysis_document.metric_claims.MetricClaimRow`, which adds its ``direction``)."""
+
+    @property
+    def model_version(self) -> str: ...
+    @property
+    def stratum(self) -> str: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def claim(self) -> float | None: ...
+    @property
+    def margin(self) -> float | None: ...
+    @property
+    def estimate(self) -> float | None: ...
+
+
+def open_ticket(unit: UnitOfWork, result: FlaggedClaim, config: DeviceConfig, *, title: str,
                 at: datetime, actor: str, run_id: str) -> str:
-    """Open a ticket for a flagged result inside the caller's unit of work; return its id."""
+    """Open a ticket for a flagged result inside the caller's unit of work; return its id. A claimed maximum
+    (``result.direction == 'maximum'``, claims.metrics) gets acceptance criteria on its upper bound (at most the
+    goal)."""
     assert result.claim is not None and result.margin is not None and result.estimate is not None
     rules = config.monitoring
     plan = plan_ticket(metric=result.metric, stratum=result.stratum, claim=result.claim, margin=result.margin,
-                       estimate=result.estimate, alpha=rules.alpha, power=rules.power, confidence=rules.confidence)
+                       estimate=result.estimate, alpha=rules.alpha, power=rules.power, confidence=rules.confidence,
+                       direction=getattr(result, "direction", "minimum"))
     ticket_id = unit.tickets.create(
         device_id=config.device.id, model_version=result.model_version, stratum=result.stratum, metric=result.metric,
         title=title, at=at, severity=plan.severity, containment=plan.containment,
@@ -339,7 +361,9 @@ def _qualifying_version(unit: UnitOfWork, ticket: dict[str, Any], run: dict[str,
                             f"the ticket of {ticket['device_id']!r}")
     registered = unit.devices.model_versions(ticket["device_id"])
     rank = {v: i for i, v in enumerate(registered)}
-    results = run["document"]["results"]  # the run's document: the rule's outcomes with their provisional marks
+    # the run's document: the rule's outcomes with their provisional marks (and the claims of claims.metrics)
+    results = run["document"]["results"] + [
+        r | {"trials": int(r["trials"] or 0)} for r in run["document"].get("metric_claims") or []]
     newer = sorted({r["model_version"] for r in results
                     if rank.get(r["model_version"], -1) > rank.get(ticket["model_version"], len(rank))},
                    key=lambda v: rank[v])

@@ -73,7 +73,7 @@ def _config(folder: Path) -> Any:
         {"name": "nodule_mm", "bins": [6, 8]},  # a numeric attribute outside the core columns
     ]
     config["strata"]["confirmatory"] = ["age_band", "sex"]
-    config["strata"]["intersections"] = [["age_band", "sex"], ["sex", "nodule_mm"]]
+    config["strata"]["intersections"] = [["age_band", "sex"], ["sex", "nodule_mm"], ["age_band", "sex", "nodule_mm"]]
     path = folder / "device.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return load_device_config(path)
@@ -237,6 +237,7 @@ def test_every_engine_counts_the_same_cells(app: Any, clock: Any, deployment: di
     assert labels["nodule_mm"] == {"<6", "6-7", ">=8", "unknown"}
     assert 100 < int(reference[["tp", "fp", "fn", "tn"]].to_numpy().sum()) < 700
     expected = _results(reference, config)
+    assert any(r["level"] == 3 for r in expected)  # the triple's strata are evaluated on every engine too
     for name, engine in engines.items():
         cells = _count(engine, attributes)
         pd.testing.assert_frame_equal(cells, reference, obj=f"{name} cells")

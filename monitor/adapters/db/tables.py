@@ -685,3 +685,74 @@ safety_events = Table(
     UniqueConstraint("device_id", "event_id", "version"),
     Index(None, "device_id", "received_at"),
 )
+
+# The review log (issue 17 item 3, migration 0014; monitor.domain.review_events): one row per version of the review of
+# one AI result (a later event of the same case adds a version; the latest known by a cut-off gives its status; a case
+# without a row is pending). reviewer is a name, never a patient identifier; note is free text (stored, never logged).
+review_events = Table(
+    "review_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("prediction_id", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # in_review | confirmed | edited | rejected
+    Column("reviewer", String(64), nullable=False),
+    Column("reviewed_at", UtcDateTime, nullable=False),
+    Column("field", String(32), nullable=True),  # the field an edit changes (reviewed_volume_mm3, label, ...)
+    Column("old_value", Float, nullable=True),
+    Column("new_value", Float, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("row_hash", String(64), nullable=False),
+    Column("batch_id", Integer, ForeignKey("ingestion_batches.batch_id"), nullable=False),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    UniqueConstraint("device_id", "prediction_id", "version"),
+)
+
+# Lesion-level detection (issue 17 item 2, migration 0015; monitor.domain.lesion_logs). ``lesion_findings``: the
+# AI's findings of a study, each tied to the study's prediction row (patient, model version, site, strata); a device
+# output, never changed (a different re-send is a conflict). ``reference_lesions``: the reference standard's lesions,
+# one row per version (a correction or withdrawal adds a version; an analysis reads the latest received by its
+# cut-off).
+lesion_findings = Table(
+    "lesion_findings",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("prediction_id", String(128), nullable=False),
+    Column("lesion_id", String(128), nullable=False),  # e.g. the DICOM Tracking Unique Identifier
+    Column("tracking_id", String(64), nullable=True),  # the DICOM Tracking Identifier text
+    Column("finding_type", String(64), nullable=True),  # the Finding code, SCHEME:VALUE
+    Column("centre_x_mm", Float, nullable=False),
+    Column("centre_y_mm", Float, nullable=False),
+    Column("centre_z_mm", Float, nullable=False),
+    Column("diameter_mm", Float, nullable=True),
+    Column("score", Float, nullable=False),
+    Column("row_hash", String(64), nullable=False),
+    Column("batch_id", Integer, ForeignKey("ingestion_batches.batch_id"), nullable=False),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    UniqueConstraint("device_id", "prediction_id", "lesion_id"),
+)
+
+reference_lesions = Table(
+    "reference_lesions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("device_id", String(64), nullable=False),
+    Column("prediction_id", String(128), nullable=False),
+    Column("lesion_id", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("centre_x_mm", Float, nullable=False),
+    Column("centre_y_mm", Float, nullable=False),
+    Column("centre_z_mm", Float, nullable=False),
+    Column("diameter_mm", Float, nullable=True),
+    Column("lesion_type", String(64), nullable=True),
+    Column("confirmed_at", UtcDateTime, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("withdrawn", Boolean, nullable=False),
+    Column("correction_reason", Text, nullable=True),
+    Column("row_hash", String(64), nullable=False),
+    Column("batch_id", Integer, ForeignKey("ingestion_batches.batch_id"), nullable=False),
+    Column("ingested_at", UtcDateTime, nullable=False),
+    UniqueConstraint("device_id", "prediction_id", "lesion_id", "version"),
+)

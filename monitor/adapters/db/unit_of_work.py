@@ -21,6 +21,7 @@ from monitor.adapters.db.repositories.aggregates import AggregateRepository
 from monitor.adapters.audit_key import key_source_for
 from monitor.adapters.db.repositories.audit import AuditKeySource, AuditRepository
 from monitor.adapters.db.repositories.clinical import ClinicalRepository
+from monitor.adapters.db.repositories.comparator import ComparatorRepository
 from monitor.adapters.db.repositories.cusum_checkpoints import CusumCheckpointRepository
 from monitor.adapters.db.repositories.devices import DeviceRepository
 from monitor.adapters.db.repositories.drift_sample import DriftSampleRepository
@@ -28,12 +29,16 @@ from monitor.adapters.db.repositories.jobs import JobRepository
 from monitor.adapters.db.repositories.label_arrival import LabelArrivalRepository
 from monitor.adapters.db.repositories.case_stream import CaseStreamRepository
 from monitor.adapters.db.repositories.cells import CellRepository
+from monitor.adapters.db.repositories.lesions import LesionRepository
 from monitor.adapters.db.repositories.logs import LogRepository
+from monitor.adapters.db.repositories.low_confidence import LowConfidenceRepository
 from monitor.adapters.db.repositories.month_aggregates import MonthAggregateRepository
+from monitor.adapters.db.repositories.ordinal import OrdinalRepository
 from monitor.adapters.db.repositories.patient_clusters import PatientClusterRepository
 from monitor.adapters.db.repositories.queries import ReadRepository
 from monitor.adapters.db.repositories.reports import ReportRepository
 from monitor.adapters.db.repositories.results import ResultRepository
+from monitor.adapters.db.repositories.review import ReviewRepository
 from monitor.adapters.db.repositories.revisions import RevisionRepository
 from monitor.adapters.db.repositories.safety_events import SafetyEventRepository
 from monitor.adapters.db.repositories.summaries import SummaryRepository
@@ -57,6 +62,7 @@ class SqlUnitOfWork:
         self.cusum_checkpoints = CusumCheckpointRepository(connection)
         self.drift_samples = DriftSampleRepository(connection)
         self.clinical = ClinicalRepository(connection)
+        self.comparator = ComparatorRepository(connection)  # the AI beside its comparator, paired counts
         self.tickets = TicketRepository(connection)
         self.reports = ReportRepository(connection)
         self.revisions = RevisionRepository(connection)
@@ -67,7 +73,11 @@ class SqlUnitOfWork:
         self.summaries = SummaryRepository(connection)
         self.patient_clusters = PatientClusterRepository(connection)
         self.label_arrival = LabelArrivalRepository(connection)
+        self.ordinal = OrdinalRepository(connection)  # the ordinal section's counts (issue 17)
         self.safety_events = SafetyEventRepository(connection)  # the complaints / adverse-event log
+        self.lesions = LesionRepository(connection)  # lesion findings and reference lesions (issue 17)
+        self.review = ReviewRepository(connection)  # the review log and the review worklist's cases
+        self.low_confidence = LowConfidenceRepository(connection)  # the low-confidence section's counts
 
 
 def unit_of_work_factory(engine: Engine, audit_keys: AuditKeySource | None = None):  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from jinja2 import (
 from markupsafe import Markup
 
 from monitor.adapters.rendering import charts
+from monitor.adapters.rendering.lesion_charts import froc_figure
 from monitor.adapters.rendering.i18n import catalog, inline_translator, translator
 from monitor.adapters.rendering.normalise import (
     OUTCOMES,
@@ -42,6 +43,9 @@ CORE_SECTIONS = frozenset({
     "results", "findings", "summary", "reference_window", "discrimination", "reference_comparison",
     "stratum_vs_rest", "maturity", "verification", "time_to_intervention", "sequential", "data_drift",
     "early_warning", "sequential_alarms", "label_arrival", "clustering",
+    "lesions",  # its own block (058_lesions)
+    "comparator",  # its own block (085_comparator)
+    "review",  # its own block (056_review)
 })
 MAX_FOREST_ROWS = 24
 MAX_TREND_CHARTS = 4
@@ -380,6 +384,7 @@ def report_context(content: dict[str, Any], identity: dict[str, Any], language: 
         "scanners": [{"label": k, "n": v} for k, v in scanners.items()],
         "extras": extras, "has_message": lambda key: key in catalog("en"),  # a catalog label when there is one
         "charts": {"forest": _forest(doc["results"], language), "cusum": _cusum(doc, language),
-                   "trends": _trends(doc, language), "stratum_trends": _stratum_trends(content, language)},
+                   "trends": _trends(doc, language), "stratum_trends": _stratum_trends(content, language),
+                   "froc": froc_figure(content, language)},
         "footer_left": Markup(_css_string(identity_text)), "footer_right": Markup(_page_counter(language)),
     }

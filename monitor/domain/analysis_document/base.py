@@ -129,16 +129,17 @@ class When:
                 "then": {"properties": {name: check.schema() for name, check in self.then.items()}}}
 
 
-#: Level 0 is the overall stratum with no assignments; level 1 has one assignment, level 2 two.
+#: Level 0 is the overall stratum with no assignments; level 1 has one assignment, level 2 two, level 3 three.
 LEVEL_MATCHES_STRATUM = (
     When({"level": (0,)}, {"stratum": Equals("overall"), "attributes": Entries(0)}),
     When({"level": (1,)}, {"attributes": Entries(1)}),
     When({"level": (2,)}, {"attributes": Entries(2)}),
+    When({"level": (3,)}, {"attributes": Entries(3)}),
 )
-#: Level 0 is the overall stratum; levels 1 and 2 are any other stratum key.
+#: Level 0 is the overall stratum; levels 1, 2 and 3 are any other stratum key.
 STRATUM_MATCHES_LEVEL = (
     When({"level": (0,)}, {"stratum": Equals("overall")}),
-    When({"level": (1, 2)}, {"stratum": NotEquals("overall")}),
+    When({"level": (1, 2, 3)}, {"stratum": NotEquals("overall")}),
 )
 
 

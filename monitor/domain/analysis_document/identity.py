@@ -139,8 +139,8 @@ class Rules(Part):
     claims: Claims = Field(description=(
         "The registered claims (claims of the configuration, with every optional claim present as null)."))
     strata: list[AttributeName] = Field(description="Names of the stratification attributes, in configuration order.")
-    intersections: list[Annotated[list[AttributeName], Field(min_length=2, max_length=2)]] = Field(description=(
-        "The monitored pairwise intersections as attribute-name pairs (configuration order), empty when none "
+    intersections: list[Annotated[list[AttributeName], Field(min_length=2, max_length=3)]] = Field(description=(
+        "The monitored intersections as attribute-name pairs or triples (configuration order), empty when none "
         "are monitored."))
     confirmatory: list[AttributeName] = Field(description=(
         "Attributes whose single strata are pre-specified as confirmatory (with the overall population and "

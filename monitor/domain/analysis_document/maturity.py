@@ -14,14 +14,16 @@ __all__ = ["MaturityRow"]
 
 
 class MaturityRow(Part):
-    """Label completeness, label delay and maturity of one stratum (overall or single attribute) of one model version:
-    how far the period's ground truth can be trusted as final (monitor.domain.labels.maturity_by_stratum)."""
+    """Label completeness, label delay and maturity of one monitored stratum (overall, single attribute or
+    intersection) of one model version: how far the period's ground truth can be trusted as final
+    (monitor.domain.labels.maturity_by_stratum)."""
 
     __conditions__ = STRATUM_MATCHES_LEVEL
 
     model_version: ModelVersion = Field(description="Model version.")
     stratum: StratumKey = Field(description="Stratum key.")
-    level: Literal[0, 1] = Field(description="Stratum level of the stratum (0 overall, 1 single attribute).")
+    level: Literal[0, 1, 2, 3] = Field(description=(
+        "Stratum level of the stratum (0 overall, 1 single attribute, 2 pairwise, 3 three-way intersection)."))
     predictions: Count = Field(description="Predictions of the stratum in the period.")
     labelled: Count = Field(description="Of these, predictions with ground truth received by the data cut-off.")
     pending: Count = Field(description="Of these, predictions still without ground truth (predictions - labelled).")

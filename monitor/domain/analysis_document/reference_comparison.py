@@ -40,8 +40,8 @@ class ReferenceComparisonRow(Part):
 
     model_version: ModelVersion = Field(description="Model version.")
     stratum: StratumKey = Field(description="Stratum key.")
-    level: Literal[0, 1, 2] = Field(description=(
-        "Stratum level of the stratum (0 overall, 1 single attribute, 2 pairwise intersection)."))
+    level: Literal[0, 1, 2, 3] = Field(description=(
+        "Stratum level of the stratum (0 overall, 1 single attribute, 2 pairwise, 3 three-way intersection)."))
     metric: Metric = Field(description="The metric; only metrics with an overall claim (rules.claims) are compared.")
     successes: Successes = Field(description="Numerator of the metric in the stratum in the period (as in results).")
     trials: Trials = Field(description="Denominator of the metric in the stratum in the period (as in results).")

@@ -27,6 +27,8 @@ EvidenceBasis = Literal["final_labels", "verification_corrected", "cluster_robus
 class StratumCounts(Part):
     """Confusion counts of one stratum of one model version (predictions with ground truth only)."""
 
+    __conditions__ = LEVEL_MATCHES_STRATUM  # the level is the number of assignments (a triple has three)
+
     model_version: ModelVersion = Field(description="Model version.")
     stratum: StratumKey = Field(description="Stratum key.")
     level: Level = Field(description="Stratum level.")

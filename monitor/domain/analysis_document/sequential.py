@@ -79,8 +79,8 @@ class CusumChart(Part):
 
     model_version: ModelVersion = Field(description="Model version.")
     stratum: StratumKey = Field(description="Stratum key.")
-    level: Literal[0, 1, 2] = Field(description=(
-        "Stratum level of the stratum (0 overall, 1 single attribute, 2 pairwise intersection)."))
+    level: Literal[0, 1, 2, 3] = Field(description=(
+        "Stratum level of the stratum (0 overall, 1 single attribute, 2 pairwise, 3 three-way intersection)."))
     metric: Literal["sensitivity", "specificity"] = Field(description=(
         "The watched metric: sensitivity (events are misses among confirmed positives) or specificity (events"
         " are false positives among confirmed negatives)."))
@@ -215,7 +215,8 @@ class SequentialAlarm(Part):
         "was added as evidence; null when there was none."))
     model_version: str = Field(description="Model version whose chart alarmed.")
     stratum: StratumKey = Field(description="Stratum key.")
-    level: Literal[0, 1, 2] = Field(description="0 overall, 1 single attribute, 2 pairwise intersection.")
+    level: Literal[0, 1, 2, 3] = Field(description=(
+        "0 overall, 1 single attribute, 2 pairwise intersection, 3 three-way intersection."))
     metric: Literal["sensitivity", "specificity"] = Field(description=(
         "The watched metric: sensitivity (events are misses among confirmed positives) or specificity (events"
         " are false positives among confirmed negatives)."))

@@ -24,8 +24,8 @@ class StratumVsRestRow(Part):
 
     model_version: ModelVersion = Field(description="Model version.")
     stratum: StratumKey = Field(description="Stratum key.")
-    level: Literal[1, 2] = Field(description=(
-        "Stratum level of the stratum (1 single attribute, 2 pairwise intersection)."))
+    level: Literal[1, 2, 3] = Field(description=(
+        "Stratum level of the stratum (1 single attribute, 2 pairwise, 3 three-way intersection)."))
     metric: Metric = Field(description="The metric; only metrics with an overall claim (rules.claims) are compared.")
     successes: Successes = Field(description="Numerator of the metric in the stratum in the period (as in results).")
     trials: Trials = Field(description="Denominator of the metric in the stratum in the period (as in results).")

@@ -14,7 +14,7 @@ __all__ = ["TimeToInterventionRow"]
 
 class TimeToInterventionRow(Part):
     """Time from the AI result (predicted_at) to intervention (intervention_at: biopsy, treatment) of the confirmed
-    positives (latest label 1) of one stratum (overall or single attribute) of one model version in the period, by
+    positives (latest label 1) of one monitored stratum (overall, single attribute or intersection) of one model version in the period, by
     Kaplan-Meier (Kaplan & Meier 1958) on whole days (rounded up); a case without intervention by the data cut-off is
     right-censored there (monitor.domain.timing). All statistics are null when n < 5."""
 
@@ -22,7 +22,8 @@ class TimeToInterventionRow(Part):
 
     model_version: ModelVersion = Field(description="Model version.")
     stratum: StratumKey = Field(description="Stratum key.")
-    level: Literal[0, 1] = Field(description="Stratum level of the stratum (0 overall, 1 single attribute).")
+    level: Literal[0, 1, 2, 3] = Field(description=(
+        "Stratum level of the stratum (0 overall, 1 single attribute, 2 pairwise, 3 three-way intersection)."))
     n: Count = Field(description="Confirmed positives of the stratum in the period.")
     events: Count = Field(description="Of these, cases with an intervention by the data cut-off.")
     censored: Count = Field(description=(

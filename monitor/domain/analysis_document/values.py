@@ -111,15 +111,15 @@ StratumKey = _string(
     "Canonical stratum key: overall for the whole population, attribute=label for a single stratum, attribute=label "
     "& attribute=label (attributes sorted by name) for an intersection; e.g. age_band=>=75 & emphysema_grade=severe. "
     "Missing attribute values have the label unknown.", pattern=r"^(overall|[a-z][a-z0-9_]{0,39}=.*)$")
-Level = Annotated[Literal[0, 1, 2], Field(
-    description="Stratum level: 0 overall, 1 single attribute, 2 pairwise intersection.")]
+Level = Annotated[Literal[0, 1, 2, 3], Field(
+    description="Stratum level: 0 overall, 1 single attribute, 2 pairwise intersection, 3 three-way intersection.")]
 _ATTRIBUTES_DESCRIPTION = "The stratum's assignments as attribute name -> label; empty for overall."
 StratumAttributes = Annotated[
     dict[Annotated[StrictStr, Field(pattern=_ATTRIBUTE_PATTERN)], StrictStr],
-    Field(max_length=2),
+    Field(max_length=3),
     WithJsonSchema({"description": _ATTRIBUTES_DESCRIPTION, "type": "object",
                     "propertyNames": {"pattern": _ATTRIBUTE_PATTERN}, "additionalProperties": {"type": "string"},
-                    "maxProperties": 2}),
+                    "maxProperties": 3}),
 ]
 
 # --- the statistics of a stratum-metric (shared by results, findings and ticket evidence)

@@ -15,15 +15,16 @@ __all__ = ["AuditPlanRow", "DeclaredFractions", "VerificationDesign", "Verificat
 
 
 class VerificationRow(Part):
-    """Verification fraction by AI call and verification-bias-corrected accuracy of one stratum (overall or single
-    attribute) of one model version, with the audit-sampling plan (monitor.domain.labels.verification_by_stratum). The
+    """Verification fraction by AI call and verification-bias-corrected accuracy of one monitored stratum (overall,
+    single attribute or intersection) of one model version, with the audit-sampling plan (monitor.domain.labels.verification_by_stratum). The
     corrected figures and the plan are null unless both call groups have verified cases."""
 
     __conditions__ = STRATUM_MATCHES_LEVEL
 
     model_version: ModelVersion = Field(description="Model version.")
     stratum: StratumKey = Field(description="Stratum key.")
-    level: Literal[0, 1] = Field(description="Stratum level of the stratum (0 overall, 1 single attribute).")
+    level: Literal[0, 1, 2, 3] = Field(description=(
+        "Stratum level of the stratum (0 overall, 1 single attribute, 2 pairwise, 3 three-way intersection)."))
     positive_calls: Count = Field(description=(
         "Predictions of the stratum in the period called positive (predicted_label 1)."))
     negative_calls: Count = Field(description=(

@@ -18,7 +18,9 @@ from monitor.domain.capa.record import CapaRecord
 __all__ = ["Comment", "Evidence", "FindingEvidence", "GroupedUnder", "RelatedFinding", "Ticket",
            "TicketsDocument", "Transition"]
 
-Metric = Literal["sensitivity", "specificity", "ppv", "npv"]
+Metric = Literal["sensitivity", "specificity", "ppv", "npv",  # and the metrics of claims.metrics
+                 "accuracy", "auc", "kappa", "weighted_kappa", "ppa", "npa", "overall_agreement", "within_sla",
+                 "lowest_level_fnr", "low_confidence_rate", "review_rate", "lesion_sensitivity", "fp_per_scan"]
 Family = Literal["confirmatory", "exploratory"]
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 

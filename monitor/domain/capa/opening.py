@@ -99,8 +99,9 @@ def open_record(*, ticket_id: str, config: DeviceConfig, model_version: str, fin
         registered_value=float(evidence["claim"]), margin=float(evidence["margin"]),
         performance_goal=float(evidence["performance_goal"]), observed=float(evidence["estimate"]),
         ci_low=evidence.get("ci_low"), ci_high=evidence.get("ci_high"), confidence=config.monitoring.confidence,
-        test="exact one-sided binomial test of H0: metric >= performance goal, adjusted within its decision family",
-        p_value=evidence.get("p_shortfall", evidence.get("p_value")), q_value=evidence.get("q_value"),
+        test=str(evidence.get("test_description") or "exact one-sided binomial test of H0: metric >= performance "
+                 "goal, adjusted within its decision family"),
+        p_value=evidence.get("p_departure", evidence.get("p_shortfall", evidence.get("p_value"))), q_value=evidence.get("q_value"),
         family=evidence.get("family"), successes=int(evidence["successes"]), trials=int(evidence["trials"]),
         trials_are=TRIALS_ARE.get(metric, "cases"),
         label_maturity=LabelMaturity(completeness=maturity.get("completeness"), mature=maturity.get("mature"),

@@ -245,7 +245,11 @@ class AcceptanceRule(_Section):
     metric: str = Field(description="Metric.")
     stratum: str = Field(description="Stratum.")
     confidence: float = Field(description="Confidence level of the bound.")
-    stratum_lower_bound_at_least: float = Field(description="The stratum's lower bound must reach this.")
+    stratum_lower_bound_at_least: float | None = Field(default=None, description=(
+        "The stratum's lower bound must reach this (a claimed minimum); null for a claimed maximum."))
+    stratum_upper_bound_at_most: float | None = Field(default=None, description=(
+        "The stratum's upper bound must stay at or below this (a claimed maximum of claims.metrics, a rate that "
+        "must stay low); absent for a claimed minimum."))
     min_trials: int = Field(description="Minimum cases in the stratum.")
     other_strata_estimate_at_least: str = Field(description="The rule for the other strata.")
     text: str = Field(description="The criteria in words.")

@@ -21,6 +21,7 @@ from monitor.entrypoints.api.problems import install_problem_handlers
 from monitor.entrypoints.api.read import read_router
 from monitor.entrypoints.api.security import Authenticator, AuthFailureLimiter
 from monitor.entrypoints.api.tickets import tickets_router
+from monitor.entrypoints.api.worklist import worklist_router
 from monitor.entrypoints.bootstrap import App
 from monitor.entrypoints.logs import stamp_request_ids
 from monitor.errors import MonitorError
@@ -64,6 +65,7 @@ def create_api(app: App, *, max_body_bytes: int | None = None, limiter: AuthFail
     api.include_router(ingest_router(app, auth, max_body_bytes or app.settings.api_max_body_bytes, metrics))
     api.include_router(read_router(app, auth))
     api.include_router(tickets_router(app, auth))
+    api.include_router(worklist_router(app, auth))
     api.include_router(actions_router(app, auth))
     api.include_router(metrics_router(auth, metrics))
     install_docs(api, auth)

@@ -27,6 +27,8 @@ from monitor.entrypoints.cli import audit, signoff, submission  # noqa: F401  (r
 from monitor.entrypoints.cli import site  # noqa: F401  (registration)
 from monitor.entrypoints.cli import backup  # noqa: F401  (registration)
 from monitor.entrypoints.cli import cells  # noqa: F401  (registration)
+from monitor.entrypoints.cli import lesions  # noqa: F401  (registration)
+from monitor.entrypoints.cli import worklist  # noqa: F401  (registration)
 from monitor.entrypoints.cli._common import app, err, say
 from monitor.errors import IntegrityError, MonitorError
 

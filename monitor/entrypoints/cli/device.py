@@ -43,10 +43,10 @@ def device_validate(
         raise
     if as_json:
         emit_json({"ok": True, "file": str(config), "device_id": parsed.device.id,
-                   "attributes": len(parsed.strata.attributes), "intersections": len(parsed.strata.pairs())})
+                   "attributes": len(parsed.strata.attributes), "intersections": len(parsed.strata.monitored_intersections())})
         return
     say(f"{config}: valid configuration of device {parsed.device.id} "
-        f"({len(parsed.strata.attributes)} attributes, {len(parsed.strata.pairs())} intersections)")
+        f"({len(parsed.strata.attributes)} attributes, {len(parsed.strata.monitored_intersections())} intersections)")
 
 
 @device_app.command("list")

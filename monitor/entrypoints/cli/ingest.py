@@ -155,6 +155,24 @@ def ingest_safety_events_cmd(
     _print_summary(summary, as_json)
 
 
+@ingest_app.command("reviews")
+def ingest_reviews_cmd(
+    file: Path = typer.Argument(..., help="Review log (.csv or .ndjson/.jsonl): the events of the review worklist "
+                                          "(docs/review-worklists.md)."),
+    device: Optional[str] = typer.Option(None, "--device", help="Registered device the reviews are of (fills an "
+                                                               "empty device_id; a row naming another is rejected)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the batch summary as JSON."),
+) -> None:
+    """Ingest a review log (one transaction, audited review.ingest; a later review of a case adds a version)."""
+    from monitor.service.review_events import ingest_review_events
+
+    application = build_app()
+    log = _open(application, file, None)
+    summary = ingest_review_events(log, source=str(file), uow=application.uow, clock=application.clock,
+                                   actor=application.actor, device_id=device)
+    _print_summary(summary, as_json)
+
+
 def _since(text: Optional[str]) -> Optional[datetime]:
     if text is None:
         return None

@@ -34,11 +34,13 @@ __all__ = ["DeviceSection", "DeviceSections", "SectionResult", "build_device_sec
 class SectionResult:
     """A section's content and the evidence of the metrics it measured."""
 
-    content: BaseModel | Sequence[BaseModel]
+    content: BaseModel | Sequence[BaseModel] | None  #: None: the section gives evidence only (no document key)
     evidence: list[MetricEvidence] = field(default_factory=list)
 
     def as_json(self) -> Any:
         """The content as the analysis document stores it."""
+        if self.content is None:
+            return None
         if isinstance(self.content, BaseModel):
             return self.content.model_dump(mode="json", by_alias=True, exclude_unset=False)
         return [item.model_dump(mode="json", by_alias=True) for item in self.content]
@@ -79,6 +81,7 @@ def build_device_sections(unit: Any, config: DeviceConfig, window: Window) -> De
         result = section.build(unit, config, window)
         if result is None:
             continue
-        out.sections[section.key] = result.as_json()
+        if result.content is not None:
+            out.sections[section.key] = result.as_json()
         out.evidence.extend(result.evidence)
     return out

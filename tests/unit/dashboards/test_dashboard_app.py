@@ -196,3 +196,10 @@ def test_repeated_failures_are_throttled_with_one_message_for_known_and_unknown_
         assert at.error[0].value.startswith("Too many failed sign-ins: wait") and TOKEN_KEY not in at.session_state
     finally:
         sign_in_throttle.clear()
+
+
+def test_review_worklist_page_says_when_the_device_declares_no_triggers(dashboard: Start) -> None:
+    at = _page(dashboard("audit1"), "Review worklist")
+    assert "declares no review triggers" in _texts(at)
+    assert at.selectbox(key="worklist_status").options == ["all", "pending", "in_review", "confirmed", "edited",
+                                                            "rejected"]

@@ -6,7 +6,8 @@
 * feature histograms: the distribution of each stratification input and of the score in a window,
   for data drift;
 * day-count tables: time to intervention and time to label, in whole days, for Kaplan-Meier (summed
-  to the whole population and each single attribute);
+  to the whole population, each single attribute and each monitored intersection the window's cases
+  were opened with);
 * the stream of a model version's labelled cases in the order they became known to the service (both the
   prediction and its current label ingested), in chunks, for the sequential charts.
 
@@ -84,11 +85,13 @@ def _numeric_input(spec: AttributeSpec) -> ColumnElement[float]:
 class WindowCases:
     """A window's cases materialised in a temporary table (:meth:`AggregateRepository.window_cases`):
     stratum labels in columns ``s0, s1, ...`` (in the order of ``attributes``), numeric inputs in
-    ``f0, f1, ...`` (``numeric`` maps an attribute name to its column)."""
+    ``f0, f1, ...`` (``numeric`` maps an attribute name to its column); ``intersections``: the monitored
+    intersections (pairs and triples of attribute names) the day-count tables are also summed to."""
 
     table: Table
     attributes: tuple[AttributeSpec, ...]
     numeric: dict[str, str]
+    intersections: tuple[tuple[str, ...], ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -133,17 +136,17 @@ class AggregateRepository:
     def _bin(self, value: ColumnElement[float], width_inverse: int) -> ColumnElement[int]:
         return half_up_bin(self._conn, value, width_inverse)
 
-    def _single_strata(self, counted: Select[Any], attributes: Sequence[AttributeSpec], measures: list[str]
-                       ) -> tuple[Select[Any], list[str]]:
+    def _single_strata(self, counted: Select[Any], attributes: Sequence[AttributeSpec], measures: list[str],
+                       intersections: Sequence[tuple[str, ...]] = ()) -> tuple[Select[Any], list[str]]:
         """Sum ``n`` of ``counted`` (grouped by model version, every attribute and ``measures``) to the
-        whole population and to each single attribute, in the database: grouping sets with the
-        column :data:`GROUPING_COLUMN`, the attributes outside a row's grouping null. The full
-        combination is counted once (a CTE, materialised on both engines: it is read once per
-        grouping) and never leaves the database."""
+        whole population, to each single attribute and to each of ``intersections``, in the database:
+        grouping sets with the column :data:`GROUPING_COLUMN`, the attributes outside a row's grouping
+        null. The full combination is counted once (a CTE, materialised on both engines: it is read
+        once per grouping) and never leaves the database."""
         full = counted.cte("full_combination")
         names = [a.name for a in attributes]
         parts = []
-        for grouping in [(), *[(name,) for name in names]]:
+        for grouping in [(), *[(name,) for name in names], *intersections]:
             labels = [full.c[name] if name in grouping else cast(null(), String).label(name) for name in names]
             keys = [full.c.model_version, *[full.c[name] for name in grouping], *[full.c[m] for m in measures]]
             parts.append(select(literal(grouping_name(grouping), type_=String).label(GROUPING_COLUMN),
@@ -189,7 +192,8 @@ class AggregateRepository:
 
     @contextmanager
     def window_cases(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                     attributes: Sequence[AttributeSpec]) -> Iterator[WindowCases]:
+                     attributes: Sequence[AttributeSpec], intersections: Sequence[tuple[str, ...]] = ()
+                     ) -> Iterator[WindowCases]:
         """The window's cases, materialised once in a temporary table, dropped when the block ends.
 
         One row per prediction of the window counted as of ``cutoff`` (:func:`_period_filter`) with
@@ -197,7 +201,8 @@ class AggregateRepository:
         the cut-off (:func:`_label_join`; null while pending), the whole days to intervention and to
         the first label (censored at the cut-off), the site and the numeric inputs. The predictions
         are joined to their labels and their attribute expressions evaluated once, instead of once per
-        section (about ten scans of the window's rows before).
+        section (about ten scans of the window's rows before). ``intersections`` (attribute-name tuples):
+        the monitored intersections the day-count tables are summed to besides the single attributes.
         """
         columns, query, numeric = self._cases_query(device_id, start=start, end=end, cutoff=cutoff,
                                                     attributes=attributes)
@@ -219,7 +224,8 @@ class AggregateRepository:
             if autocommit:
                 driver.isolation_level = previous  # type: ignore[union-attr]
         try:
-            yield WindowCases(table, tuple(attributes), {spec.name: f"f{i}" for i, spec in enumerate(numeric)})
+            yield WindowCases(table, tuple(attributes), {spec.name: f"f{i}" for i, spec in enumerate(numeric)},
+                              tuple(tuple(g) for g in intersections))
         except BaseException:
             # PostgreSQL: the unit of work's rollback removes the table (a DROP in the aborted transaction
             # would fail and hide the error). SQLite has no aborted state: drop it, in the transaction it
@@ -297,8 +303,9 @@ class AggregateRepository:
         return _frame(self._conn.execute(query).all(), ["value", "n"])
 
     def intervention_days(self, cases: WindowCases) -> pd.DataFrame:
-        """Confirmed positives by whole days from the AI result to intervention, for the whole population
-        and each single attribute (grouping sets, :meth:`_single_strata`).
+        """Confirmed positives by whole days from the AI result to intervention, for the whole population,
+        each single attribute and each of the cases' monitored intersections (grouping sets,
+        :meth:`_single_strata`).
 
         ``observed`` is 1 when the intervention happened by the cut-off, else 0 and ``days`` is the
         time to the cut-off (right-censored).
@@ -308,8 +315,8 @@ class AggregateRepository:
     def label_delay_days(self, cases: WindowCases) -> pd.DataFrame:
         """Predictions by whole days from the AI result to the reference standard's confirmation
         (``confirmed_at`` of the first version received by the cut-off); ``observed`` 0 = still
-        pending, censored at the cut-off. For the whole population and each single attribute
-        (grouping sets, :meth:`_single_strata`)."""
+        pending, censored at the cut-off. For the whole population, each single attribute and each of the
+        cases' monitored intersections (grouping sets, :meth:`_single_strata`)."""
         return self._days(cases, "delay", None)
 
     def _days(self, cases: WindowCases, prefix: str, where: ColumnElement[bool] | None) -> pd.DataFrame:
@@ -319,7 +326,7 @@ class AggregateRepository:
         counted = select(*keys, days, observed, func.count().label("n")).group_by(*keys, days, observed)
         if where is not None:
             counted = counted.where(where)
-        query, names = self._single_strata(counted, cases.attributes, ["days", "observed"])
+        query, names = self._single_strata(counted, cases.attributes, ["days", "observed"], cases.intersections)
         return _frame(self._conn.execute(query).all(), names)
 
     def first_prediction_at(self, device_id: str, model_version: str) -> datetime | None:
