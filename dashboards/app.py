@@ -18,8 +18,9 @@ import streamlit as st  # noqa: E402
 
 from dashboards import auth, data, labels  # noqa: E402
 from dashboards.context import PageContext  # noqa: E402
-from dashboards.views import drift, findings, heatmap, overview, reports, tickets, trends  # noqa: E402
-from dashboards.views import worklist  # noqa: E402
+from dashboards.views import (  # noqa: E402
+    device_outputs, drift, findings, heatmap, overview, reports, tickets, trends, worklist,
+)
 from monitor.errors import MonitorError  # noqa: E402
 from monitor.settings import load_settings  # noqa: E402
 
@@ -31,9 +32,10 @@ PAGES = {
     "Tickets": tickets.render,
     "Data drift": drift.render,
     "Reports": reports.render,
+    "Device outputs": device_outputs.render,
     "Review worklist": worklist.render,
 }
-NEEDS_PERIOD = {"Heat map", "Trends", "Findings", "Data drift", "Review worklist"}
+NEEDS_PERIOD = {"Heat map", "Trends", "Findings", "Data drift", "Device outputs", "Review worklist"}
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from monitor.service import queries as read_model
 from monitor.settings import load_settings
 
 __all__ = [
-    "TTL_SECONDS", "TICKETS_TTL_SECONDS", "application", "attribute_levels", "data_drift", "device_periods",
+    "TTL_SECONDS", "TICKETS_TTL_SECONDS", "application", "attribute_levels", "data_drift", "device_outputs", "device_periods",
     "findings", "newest_run_id", "overview", "report_files", "strata", "stratum_grid", "stratum_trend", "tickets",
 ]
 
@@ -96,3 +96,8 @@ def data_drift(database_url: str, run_key: str | None, device_id: str, period: s
 def report_files(database_url: str, run_key: str | None, device_id: str) -> pd.DataFrame:
     return read_model.report_files_frame(application(database_url).uow, device_id,
                                          file_exists=lambda path: Path(path).is_file())
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def device_outputs(database_url: str, run_key: str | None, device_id: str, period: str) -> read_model.DeviceOutputs:
+    return read_model.device_outputs(application(database_url).uow, device_id, period)

@@ -671,8 +671,13 @@ _METRIC_NEEDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Prediction-log columns holding the AI's output: never a stratification input.
+_OUTPUT_COLUMNS = frozenset({"score", "predicted_label", "low_confidence", "comparator_score", "comparator_label"})
+
+
 def _metric_claim_problems(config: DeviceConfig) -> list[Problem]:
-    """A metric claimed where the configuration lacks what it is measured with."""
+    """A metric claimed where the configuration lacks what it is measured with, and a stratum defined by the AI's
+    own output (its strata would select on what is measured)."""
     problems: list[Problem] = []
     present = {
         "outputs": config.outputs is not None and config.outputs.type == "ordinal",
@@ -680,6 +685,11 @@ def _metric_claim_problems(config: DeviceConfig) -> list[Problem]:
         "lesions": config.lesions is not None,
         "monitoring": config.monitoring.intervention_sla_days is not None,
     }
+    for i, spec in enumerate(config.strata.attributes):
+        if spec.source_column in _OUTPUT_COLUMNS:
+            problems.append((("strata", "attributes", i, "column"),
+                             f"{spec.source_column!r} is the AI's output: strata defined by it select on the outcome "
+                             "being measured (declare ordered outputs with outputs.type: ordinal instead)"))
     for i, claim in enumerate(config.claims.metrics):
         need = _METRIC_NEEDS.get(claim.metric)
         if need is not None and not present[need[0]]:

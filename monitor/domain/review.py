@@ -158,7 +158,7 @@ def review_rates(cases: pd.DataFrame, config: DeviceConfig) -> list[ReviewRate]:
     frame = frame.loc[frame["counted"]]
     rules = config.monitoring
     rows = []
-    for model_version, stratum, part in iter_strata(frame, config, max_level=2):
+    for model_version, stratum, part in iter_strata(frame, config, max_level=None):
         trials, events = len(part), int(part["any"].sum())
         low, high = proportion_interval(events, trials, confidence=rules.confidence, method=rules.interval_method)
         rows.append(ReviewRate(model_version, stratum, trials, events, _finite(low), _finite(high),

@@ -20,13 +20,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from monitor.domain.signature_text import MEANINGS, Meaning, manifestation
 from monitor.errors import ConflictError, InputError
 
 __all__ = ["MEANINGS", "ReportStatus", "SignatureLine", "check_reason", "check_signature", "manifestation",
            "report_status", "signed_edition_name"]
 
-MEANINGS = ("authored", "reviewed", "approved")
-Meaning = Literal["authored", "reviewed", "approved"]
 #: The status a report prints (regulatory.md section 2, item 1).
 ReportStatus = Literal["draft", "approved", "superseded"]
 _STORED_TO_REPORT: dict[str, ReportStatus] = {"draft": "draft", "signed": "approved", "superseded": "superseded"}
@@ -88,8 +87,3 @@ def signed_edition_name(name: str) -> str:
     """The file name of the signed edition of a rendered file: ``x_r1.en.pdf`` -> ``x_r1.en.signed.pdf``."""
     stem, dot, suffix = name.rpartition(".")
     return f"{stem}.signed.{suffix}" if dot else f"{name}.signed"
-
-
-def manifestation(printed_name: str, signed_at: str, meaning: str, content_sha256: str) -> str:
-    """The human-readable form of a signature (§11.50)."""
-    return f"{printed_name} - {meaning} - {signed_at} - content SHA-256 {content_sha256}"

@@ -346,7 +346,7 @@ def _finish(unit, summary: BatchSummary, clock: Clock, actor: str) -> None:  # t
     if not summary.rows:  # raised inside the transaction: the batch record is rolled back, nothing is stored
         raise InputError(f"{summary.source}: {NO_DATA_ROWS}")
     if summary.accepted:
-        unit.logs.refresh_statistics()
+        unit.logs.refresh_statistics(new_values=bool(summary.new_model_versions or summary.new_sites))
     finished = clock()
     masked = masked_source(summary.source, summary.named_identifiers)
     renamed = masked != summary.source

@@ -14,8 +14,9 @@ from typing import Any
 
 from monitor.domain.analysis_document.metric_claims import MetricClaimRow
 from monitor.domain.device import DeviceConfig
+from monitor.domain.finding_groups import Shortfall, group_findings
 from monitor.service.ports import UnitOfWork
-from monitor.service.tickets import GroupTickets, open_ticket
+from monitor.service.tickets import RELATED_FIELDS, GroupTickets, open_ticket
 
 __all__ = ["ClaimFindings", "metric_claim_findings", "metric_claim_title"]
 
@@ -51,30 +52,66 @@ def _evidence(row: MetricClaimRow) -> dict[str, Any]:
     }
 
 
+def _shortfall(finding_id: str, row: MetricClaimRow) -> Shortfall:
+    """The row as the grouping sees it: a maximum claim mirrored (its lower bound above the goal is the excess
+    shown), so that the most specific and most clearly short or excessive stratum leads its group."""
+    if row.direction == "minimum":
+        bound, goal = row.ci_high, row.goal
+    else:
+        bound = -row.ci_low if row.ci_low is not None else None
+        goal = -row.goal if row.goal is not None else None
+    return Shortfall(finding_id=finding_id, model_version=row.model_version, metric=row.metric, stratum=row.stratum,
+                     attributes=dict(row.attributes), upper_bound=bound, goal=goal, trials=int(round(row.trials or 0)))
+
+
 def metric_claim_findings(unit: UnitOfWork, rows: Sequence[MetricClaimRow], config: DeviceConfig, *, run_id: str,
                           at: datetime, actor: str) -> ClaimFindings:
     """Findings and tickets of the flagged rows (inside the analysis' unit of work); the evidence is attached
-    after the run is stored (:func:`monitor.service.tickets.attach_group_evidence`)."""
+    after the run is stored (:func:`monitor.service.tickets.attach_group_evidence`).
+
+    Flagged rows of one model version and metric on overlapping strata are one cause
+    (:func:`monitor.domain.finding_groups.group_findings`, as for the performance findings): the group's most
+    specific finding opens or updates the ticket, and the others are its related evidence."""
     out = ClaimFindings(rows=[], tickets=GroupTickets(actor=actor))
     device_id = config.device.id
-    for row in rows:
-        if row.status != "flagged" or row.provisional:
-            out.rows.append(row)
-            continue
-        existing = unit.tickets.find_open(device_id, row.model_version, row.stratum, row.metric)
+    flagged = {str(uuid.uuid4()): row for row in rows if row.status == "flagged" and not row.provisional}
+    ticket_of: dict[str, str] = {}
+    for group in group_findings(_shortfall(fid, row) for fid, row in flagged.items()):
+        primary = flagged[group.primary.finding_id]
+        existing = unit.tickets.find_open(device_id, primary.model_version, primary.stratum, primary.metric)
         if existing is None:
-            ticket_id = open_ticket(unit, row, config, title=metric_claim_title(row), at=at, actor=actor,
+            ticket_id = open_ticket(unit, primary, config, title=metric_claim_title(primary), at=at, actor=actor,
                                     run_id=run_id)
             out.tickets.opened.append(ticket_id)
         else:
             ticket_id = existing["ticket_id"]
             out.tickets.updated.append(ticket_id)
-        finding_id = str(uuid.uuid4())
-        evidence = _evidence(row)
+        related = []
+        for member in group.related:
+            other = flagged[member.finding_id]
+            own = unit.tickets.find_open(device_id, other.model_version, other.stratum, other.metric)
+            own_id = own["ticket_id"] if own is not None and own["ticket_id"] != ticket_id else None
+            evidence = _evidence(other)
+            related.append({"finding_id": member.finding_id, "own_ticket_id": own_id,
+                            **{k: evidence.get(k) for k in RELATED_FIELDS}})
+            if own_id is not None:  # its own open ticket hears of it, naming the group's ticket
+                out.tickets.updated.append(own_id)
+                out.tickets.evidence.append((own_id, member.finding_id, evidence | {"grouped_under": {
+                    "ticket_id": ticket_id, "finding_id": group.primary.finding_id, "stratum": primary.stratum}}))
+        for member in group.members:
+            ticket_of[member.finding_id] = ticket_id
+        out.tickets.evidence.append((ticket_id, group.primary.finding_id,
+                                     _evidence(primary) | {"related_findings": related}))
+    ids = {id(row): fid for fid, row in flagged.items()}
+    for row in rows:
+        finding_id = ids.get(id(row))
+        if finding_id is None:
+            out.rows.append(row)
+            continue
+        ticket_id = ticket_of[finding_id]
         out.findings.append({
             "finding_id": finding_id, "run_id": run_id, "device_id": device_id, "model_version": row.model_version,
-            "stratum": row.stratum, "metric": row.metric, "kind": "metric_claim", "evidence": evidence,
+            "stratum": row.stratum, "metric": row.metric, "kind": "metric_claim", "evidence": _evidence(row),
             "ticket_id": ticket_id, "created_at": at})
-        out.tickets.evidence.append((ticket_id, finding_id, evidence))
         out.rows.append(row.model_copy(update={"finding_id": finding_id, "ticket_id": ticket_id}))
     return out

@@ -23,6 +23,7 @@ Three groups of functions:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Callable, TypeVar
@@ -56,7 +57,8 @@ from monitor.service.read_models import (
 
 __all__ = [
     "BatchKind", "CurrentPeriod", "DeviceOverview", "GRID_COLUMNS", "Metric", "PERIOD_PATTERN", "RejectionStatus", "ResultStatus",
-    "RevisionStatus", "TicketStatus", "attribute_levels", "check_period", "data_drift", "device_periods",
+    "RevisionStatus", "TicketStatus", "DEVICE_OUTPUT_TABLES", "DeviceOutputs", "attribute_levels", "check_period", "data_drift", "device_outputs",
+    "device_periods",
     "device_tickets", "get_batch", "get_device", "get_report_file", "get_run", "get_ticket", "list_audit",
     "list_batches", "list_devices", "list_findings", "list_periods", "list_rejected_rows", "list_report_files",
     "list_report_revisions", "list_results", "list_runs", "list_ticket_details", "list_tickets", "newest_run_id", "overview",
@@ -517,3 +519,81 @@ def report_files_frame(uow: UnitOfWorkFactory, device_id: str, *,
             offset = page.next_offset
     return pd.DataFrame([{k: getattr(r, k) for k in columns[:-1]} | {"exists": file_exists(r.path)} for r in rows],
                         columns=columns)
+
+
+# --------------------------------------------------------------------------- device kinds (issue 17)
+DEVICE_OUTPUT_TABLES = ("claims", "ordinal_cuts", "ordinal_matrix", "low_confidence", "review", "comparator",
+                        "lesions", "froc")
+
+
+@dataclass(frozen=True)
+class DeviceOutputs:
+    """The device-kind sections of a period's stored analysis as tables (each empty when the section is absent):
+    ``claims`` (every decided claim of claims.metrics), ``ordinal_cuts`` and ``ordinal_matrix`` (the overall
+    population of each model version), ``low_confidence``, ``review``, ``comparator`` and ``lesions`` (one row per
+    model version and stratum), and ``froc`` (the overall FROC curve of each model version)."""
+
+    claims: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ordinal_cuts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ordinal_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
+    low_confidence: pd.DataFrame = field(default_factory=pd.DataFrame)
+    review: pd.DataFrame = field(default_factory=pd.DataFrame)
+    comparator: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lesions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    froc: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def present(self) -> list[str]:
+        """The names of the tables that have rows."""
+        return [name for name in DEVICE_OUTPUT_TABLES if not getattr(self, name).empty]
+
+
+def _ordinal_tables(section: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    names = [level["name"] for level in section["levels"]]
+    cuts, matrices = [], []
+    for stratum in section["strata"]:
+        if stratum["level"] != 0:
+            continue
+        for cut in stratum["cuts"]:
+            for metric in ("sensitivity", "specificity"):
+                rate = cut[metric]
+                cuts.append({"model_version": stratum["model_version"], "positive_from": cut["positive_from"],
+                             "primary": cut["primary"], "metric": metric, "estimate": rate["estimate"],
+                             "ci_low": rate["ci_low"], "ci_high": rate["ci_high"], "successes": rate["successes"],
+                             "trials": rate["trials"]})
+        for grade, row in zip(names, stratum["matrix"], strict=True):
+            matrices.append({"model_version": stratum["model_version"], "reference": grade}
+                            | dict(zip(names, row, strict=True)))
+    return pd.DataFrame(cuts), pd.DataFrame(matrices)
+
+
+def device_outputs(uow: UnitOfWorkFactory, device_id: str, period: str) -> DeviceOutputs:
+    """The device-kind sections of the period's newest analysis (nothing recomputed)."""
+    with uow() as unit:
+        run = _run_of(unit.queries, device_id, period)
+        document = unit.queries.document(run.run_id) if run else {}
+    frames: dict[str, pd.DataFrame] = {}
+    keep = ["model_version", "stratum"]
+    if document.get("metric_claims"):
+        frames["claims"] = pd.DataFrame(document["metric_claims"])[
+            [*keep, "metric", "estimate", "ci_low", "ci_high", "direction", "claim", "goal", "status", "q_value",
+             "family", "ticket_id"]]
+    if document.get("ordinal"):
+        frames["ordinal_cuts"], frames["ordinal_matrix"] = _ordinal_tables(document["ordinal"])
+    if document.get("low_confidence"):
+        frames["low_confidence"] = pd.DataFrame(document["low_confidence"])[
+            [*keep, "assessed", "flagged", "rate", "ci_low", "ci_high", "goal"]]
+    if document.get("review"):
+        frames["review"] = pd.DataFrame(document["review"].get("rates") or [])
+    if document.get("comparator"):
+        frames["comparator"] = pd.DataFrame(document["comparator"]["rows"])[
+            [*keep, "metric", "cases", "ai", "comparator", "difference", "ci_low", "ci_high", "p_value", "test"]]
+    if document.get("lesions"):
+        rows = document["lesions"]["rows"]
+        frames["lesions"] = pd.DataFrame([{
+            "model_version": r["model_version"], "stratum": r["stratum"], "scans": r["scans"], "lesions": r["lesions"],
+            "lesion_sensitivity": r["lesion_sensitivity"]["estimate"], "ci_low": r["lesion_sensitivity"]["ci_low"],
+            "ci_high": r["lesion_sensitivity"]["ci_high"], "fp_per_scan": r["fp_per_scan"]["estimate"],
+            "cpm": r["cpm"]["estimate"]} for r in rows])
+        frames["froc"] = pd.DataFrame([p | {"model_version": r["model_version"]} for r in rows if r["level"] == 0
+                                       for p in r.get("froc") or []])
+    return DeviceOutputs(**frames)

@@ -109,7 +109,7 @@ def open_ticket(unit: UnitOfWork, result: FlaggedClaim, config: DeviceConfig, *,
 
 
 #: What a related finding contributes to its group's ticket evidence.
-_RELATED_FIELDS = ("stratum", "attributes", "metric", "successes", "trials", "estimate", "ci_low", "ci_high",
+RELATED_FIELDS = ("stratum", "attributes", "metric", "successes", "trials", "estimate", "ci_low", "ci_high",
                    "performance_goal", "p_value", "p_shortfall", "q_value", "family")
 
 
@@ -163,7 +163,7 @@ def ticket_finding_groups(unit: UnitOfWork, findings: Sequence[dict[str, Any]],
                                          other_result.metric)
             own_id = own["ticket_id"] if own is not None and own["ticket_id"] != ticket_id else None
             related.append({"finding_id": member.finding_id, "own_ticket_id": own_id,
-                            **{k: other["evidence"].get(k) for k in _RELATED_FIELDS}})
+                            **{k: other["evidence"].get(k) for k in RELATED_FIELDS}})
             if own_id is not None:
                 done.updated.append(own_id)
                 done.evidence.append((own_id, member.finding_id, other["evidence"] | {"grouped_under": {

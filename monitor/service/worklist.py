@@ -109,10 +109,10 @@ def get_worklist(uow: UnitOfWorkFactory, device_id: str, period: str, *, clock: 
     """The worklist of ``device_id`` over ``period`` as of ``cutoff`` (default now), optionally of one status."""
     if status is not None and status not in WORKLIST_STATUSES:
         raise InputError(f"status must be one of {', '.join(WORKLIST_STATUSES)}")
-    parsed = Period.parse(period)
     cutoff = min(cutoff or clock(), clock())
     with uow() as unit:
-        config = unit.devices.get(device_id)
+        config = unit.devices.get(device_id)  # an unknown device is not found before its period is read
+        parsed = Period.parse(period)
         start, end = parsed.bounds_utc(resolve_timezone(config.monitoring.timezone))
         window = Window(device_id, start, end, cutoff)
         return build_worklist(unit, config, window, period=parsed.label, status=status)

@@ -34,13 +34,14 @@ from monitor.entrypoints.cli import app as root_app
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "lung-nodule-ct.yaml"
+REVIEW_EXAMPLE = ROOT / "examples" / "hcc-segmentation-review.yaml"
 DEVICE = "lung-nodule-ct"
 
 #: Command names that list, show or verify: each must take --json.
 READ_NAMES = {"list", "show", "verify", "validate", "status", "bundles", "batches", "outbox", "rejected"}
 #: Modules that must not be imported for --help / --version.
 HEAVY = ("pandas", "numpy", "scipy", "statsmodels", "sqlalchemy", "pyarrow", "fastapi", "uvicorn", "streamlit",
-         "evidently", "yaml", "monitor.service", "monitor.adapters.db", "monitor.entrypoints.bootstrap",
+         "evidently", "yaml", "pydantic", "monitor.service", "monitor.adapters.db", "monitor.entrypoints.bootstrap",
          "monitor.entrypoints.api")
 
 
@@ -141,7 +142,12 @@ def seeded(app, labels_final_on_arrival, ingest_scenario, database_url: str, nam
     from monitor.service.submission import export_submission
     from monitor.synthetic import DemoScenario
 
+    from monitor.adapters.config_file import load_device_config
+    from monitor.service.devices import register_device
+
     ingest_scenario(DemoScenario(seed=5, scale=0.012, quarters=("2025Q3",), drift_quarter="2025Q3", drift_drop=0.6))
+    register_device(load_device_config(REVIEW_EXAMPLE), uow=app.uow, clock=app.clock, actor="pytest",
+                    source=str(REVIEW_EXAMPLE))  # a device with review triggers: its (empty) worklist
     outcome = analyze_period(DEVICE, Period.parse("2025Q3"), uow=app.uow, clock=app.clock, actor="analyst")
     assert outcome.opened_tickets, "the planted drop opens a ticket"
     create_user(app.uow, user_id="alice", display_name="Alice Zhang", role="qa", password="alice-password-123",
@@ -180,6 +186,7 @@ def _json_runs(seeded: dict[str, Any]) -> dict[tuple[str, ...], tuple[list[str],
         ("tickets", "list"): ([], list), ("tickets", "outbox"): ([], list), ("tickets", "show"): ([seeded["ticket"]], dict),
         ("tickets", "capa", "show"): ([seeded["ticket"]], dict),
         ("token", "list"): ([], list), ("user", "list"): ([], list),
+        ("worklist", "list"): (["--device", "hcc-segmentation", "--period", "2025Q3"], dict),
     }
 
 

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.domain import metric_claims
 from monitor.synthetic.lesions import DEVICE_ID, LesionScenario, generate
 
-HAS_DECISIONS = hasattr(metric_claims, "decide_metric_claims")
 EXAMPLE = Path(__file__).parents[2] / "examples" / "lung-nodule-lesions.yaml"
 PLANTED = "site=site-c"
 
@@ -94,8 +92,19 @@ def test_lesion_example_section_equals_an_independent_recount_and_flags_the_plan
     stored = json.loads(next(out_dir.glob("*.json")).read_text(encoding="utf-8"))
     assert stored["analysis"]["lesions"] == section
     assert "Lesion-level detection" in html and "FROC" in html
-    if HAS_DECISIONS:
-        _check_planted_flag(cli, env, document)
+    _check_planted_flag(cli, env, document)
+
+    # the one read side (API, dashboard) gives the stored section's figures and the FROC curve
+    from monitor.entrypoints.bootstrap import bootstrap
+    from monitor.service.queries import device_outputs
+    from monitor.settings import load_settings
+
+    outputs = device_outputs(bootstrap(load_settings().with_database(env["MONITOR_DATABASE_URL"])).uow,
+                             document["device"]["id"], document["period"]["label"])
+    assert set(outputs.present()) == {"claims", "lesions", "froc"}
+    read = outputs.lesions.set_index("stratum")
+    assert read.loc[PLANTED, "lesion_sensitivity"] == planted["lesion_sensitivity"]["estimate"]
+    assert len(outputs.froc) == len(overall["froc"])
 
 
 def _check_planted_flag(cli, env: dict[str, str], document: dict) -> None:  # type: ignore[no-untyped-def]
@@ -105,12 +114,6 @@ def _check_planted_flag(cli, env: dict[str, str], document: dict) -> None:  # ty
     assert flagged[0]["ticket_id"] and document["findings"] == []
     tickets = json.loads(cli("tickets", "list", "--json", env=env).stdout)
     assert [(t["metric"], t["stratum"]) for t in tickets] == [("lesion_sensitivity", PLANTED)]
-
-
-@pytest.mark.skipif(HAS_DECISIONS, reason="metric-claim decisions exist: checked in the recount test")
-@pytest.mark.xfail(strict=True, reason="needs metric-claim decisions")
-def test_planted_drop_needs_metric_claim_decisions() -> None:
-    assert HAS_DECISIONS
 
 
 def test_null_variant_opens_no_ticket(cli, env: dict[str, str], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -96,3 +96,16 @@ def test_the_planted_vendor_is_flagged_with_tickets_and_the_null_variant_opens_n
     chinese = (out_dir / f"cxr-ptx_{QUARTER}_r1.zh-CN.html").read_text(encoding="utf-8")
     assert "Claims on other metrics" in english and PLANTED in english and agreement["ticket_id"] in english
     assert "其他指标的声明" in chinese and agreement["ticket_id"] in chinese
+    assert "claim(s) on other metrics flagged" in english and "No sensitivity, specificity, PPV or NPV" in english
+
+    # the one read side (API, dashboard) gives the same decided claims as the stored document
+    from monitor.entrypoints.bootstrap import bootstrap
+    from monitor.service.queries import device_outputs
+    from monitor.settings import load_settings
+
+    outputs = device_outputs(bootstrap(load_settings().with_database(env["MONITOR_DATABASE_URL"])).uow, "cxr-ptx",
+                             QUARTER)
+    assert outputs.present() == ["claims"]
+    read = {(r.stratum, r.metric): (r.estimate, r.status, r.ticket_id) for r in outputs.claims.itertuples()}
+    assert read == {(r["stratum"], r["metric"]): (r["estimate"], r["status"], r["ticket_id"])
+                    for r in document["metric_claims"]}

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from monitor.domain.signatures import MEANINGS, manifestation
+from monitor.domain.signature_text import MEANINGS, manifestation
 from monitor.entrypoints.cli._common import (
     REPORT_FORMATS,
     REPORT_LANGUAGES,

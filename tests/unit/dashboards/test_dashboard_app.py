@@ -203,3 +203,8 @@ def test_review_worklist_page_says_when_the_device_declares_no_triggers(dashboar
     assert "declares no review triggers" in _texts(at)
     assert at.selectbox(key="worklist_status").options == ["all", "pending", "in_review", "confirmed", "edited",
                                                             "rejected"]
+
+
+def test_device_outputs_page_says_when_the_device_has_no_device_kind_sections(dashboard: Start) -> None:
+    at = _page(dashboard("audit1"), "Device outputs")
+    assert "has no ordered outputs" in _texts(at)

@@ -198,3 +198,13 @@ def test_kind_fields_extend_the_row_hash_only_where_given() -> None:
     compared = _check([_prediction(1, "lung-nodule-ct", comparator_score="4.5", comparator_label="1",
                                    ai_volume_mm3="100", reviewed_volume_mm3="120", overlap_volume_mm3="90")]).accepted
     assert compared[["comparator_score", "comparator_label", "overlap_volume_mm3"]].iloc[0].tolist() == [4.5, 1, 90.0]
+
+
+def test_a_stratum_of_the_ai_s_own_output_is_refused() -> None:
+    data = _base()
+    data["strata"]["attributes"].append({"name": "triage_level", "column": "predicted_label", "values": ["0", "1"]})
+    with pytest.raises(ValidationError) as caught:
+        DeviceConfig.model_validate(data)
+    [error] = caught.value.errors()
+    assert error["loc"][:3] == ("strata", "attributes", len(data["strata"]["attributes"]) - 1)
+    assert "outputs.type: ordinal" in error["msg"]

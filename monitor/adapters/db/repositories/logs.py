@@ -42,7 +42,7 @@ _INGEST_LOCK_KEY = 0x5A4D_0001  # advisory-lock key of ingestion ("SM", 1)
 _RECORD_ID_LENGTH = rejected_rows.c.record_id.type.length
 #: The log tables whose planner statistics an ingest keeps fresh (:meth:`LogRepository.refresh_statistics`).
 _ANALYSED_TABLES = ("ground_truth", "prediction_failures", "prediction_retractions", "predictions")
-_STALE_ROWS, _STALE_FRACTION = 1000, 1.0
+_STALE_ROWS, _STALE_FRACTION = 1000, 0.1
 
 
 def _chunks(values: Sequence[str], size: int = _LOOKUP_CHUNK) -> Iterable[Sequence[str]]:
@@ -379,25 +379,31 @@ class LogRepository:
         self._bulk_insert(ground_truth, frame, _TRUTH_COLUMNS, {"batch_id": batch_id, "ingested_at": at,
                                                                 "is_latest": True})
 
-    def refresh_statistics(self) -> None:
+    def refresh_statistics(self, *, new_values: bool = False) -> None:
         """Refresh the planner's statistics after a batch (PostgreSQL): without them, the first large load
         of a table leaves plans that scan it once per joined row.
 
-        Only the tables whose statistics may be off by a factor of two are analysed: never analysed, or
-        changed since their last ANALYZE (committed changes and this transaction's own) by at least
-        :data:`_STALE_ROWS` rows plus :data:`_STALE_FRACTION` of the rows they had then. Smaller drifts are
-        autovacuum's (its analyze rule: 50 rows plus a tenth, in the background within a minute). An ANALYZE
-        of every table after every batch was most of a small batch's time, all of it spent holding the
-        ingestion lock (bench/bench_api.py --push --phases: 126 of 229 ms per 1,000-row post).
+        The tables analysed are those never analysed, or changed since their last ANALYZE (committed changes and
+        this transaction's own) by at least :data:`_STALE_ROWS` rows plus :data:`_STALE_FRACTION` of the rows
+        they had then (autovacuum's analyze rule with a larger floor: this service does not rely on autovacuum,
+        which may be off), and, when ``new_values`` (the batch brought a device or model version the table did
+        not hold), every table this transaction wrote to: statistics that do not know a device estimate its rows
+        as one, and the nested loops planned on that scan the device's rows once per row (a query of a second
+        device's first 2,400 cases ran for over 20 minutes). An ANALYZE of every table after every batch was most
+        of a small batch's time, all of it spent holding the ingestion lock (bench/bench_api.py --push --phases:
+        126 of 229 ms per 1,000-row post).
         """
         if self._conn.dialect.name != "postgresql":
             return
+        written = ("pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)"
+                   " + pg_stat_get_xact_tuples_deleted(c.oid)")
         stale = self._conn.execute(text(
             "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
             "WHERE s.schemaname = current_schema() AND s.relname = ANY(:tables) AND (c.reltuples < 0 OR "
-            "s.n_mod_since_analyze + pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)"
-            " + pg_stat_get_xact_tuples_deleted(c.oid) >= :rows + :fraction * c.reltuples) ORDER BY s.relname"),
-            {"tables": list(_ANALYSED_TABLES), "rows": _STALE_ROWS, "fraction": _STALE_FRACTION}).scalars().all()
+            f"s.n_mod_since_analyze + {written} >= :rows + :fraction * c.reltuples OR (:new AND {written} > 0)) "
+            "ORDER BY s.relname"),
+            {"tables": list(_ANALYSED_TABLES), "rows": _STALE_ROWS, "fraction": _STALE_FRACTION,
+             "new": new_values}).scalars().all()
         for table in stale:
             self._conn.execute(text(f"ANALYZE {table}"))
 
