@@ -17,7 +17,8 @@ __all__ = ["render"]
 TABLES = {
     "claims": ("Claims on other metrics", "Each claim of claims.metrics decided per model version and stratum; "
                                           "flagged rows opened or updated the ticket named."),
-    "ordinal_matrix": ("Ordered outputs: AI level by reference grade", "Overall population (verified cases)."),
+    "ordinal_matrix": ("Ordered outputs: AI level by reference grade", "Overall population: verified cases by the AI's "
+                                                                       "level (rows) and the reference grade."),
     "ordinal_cuts": ("Ordered outputs: metrics at every cut", "Positive = AI level at or above the cut; the primary "
                                                                "cut is the binary call the other sections use."),
     "low_confidence": ("Low-confidence flag rate", "Flagged results stay in sensitivity and specificity."),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -47,7 +48,8 @@ from monitor.errors import InputError
 from monitor.service.cells import mark_dirty_for_ids, mark_dirty_for_times
 from monitor.service.ports import Clock, LogSource, Progress, UnitOfWorkFactory
 
-__all__ = ["BatchSummary", "ingest_ground_truth", "ingest_predictions", "ingest_retractions"]
+__all__ = ["BatchSummary", "check_header", "count_rejections", "ingest_ground_truth", "ingest_predictions",
+           "ingest_retractions", "store_source_rejections"]
 
 
 #: Columns whose values must not appear in the recorded name of their file, and what replaces them.
@@ -205,7 +207,7 @@ def ingest_predictions(
             unit.logs.insert_failures(inserted.loc[failure], batch_id=batch_id, at=started)
             summary.accepted += len(inserted)
             _close_chunk(unit, summary, raw, first_row, rejections, devices, progress, hash_patient, exact_ages)
-        _store_source_rejections(unit, log, summary)
+        store_source_rejections(unit, log, summary)
         for device_id, versions in seen_versions.items():
             summary.new_model_versions += unit.logs.register_model_versions(device_id, versions, batch_id=batch_id,
                                                                             at=started)
@@ -277,14 +279,36 @@ def _close_chunk(unit, summary: BatchSummary, raw: pd.DataFrame, first_row: int,
         progress(len(raw))
 
 
-def _store_source_rejections(unit, log: LogSource, summary: BatchSummary) -> None:  # type: ignore[no-untyped-def]
+def store_source_rejections(unit, log: LogSource, summary: BatchSummary) -> None:  # type: ignore[no-untyped-def]
     """Store the source units that could not even become a row (formats whose log offers ``rejections()``:
     a line that is not JSON, a FHIR resource that cannot be mapped, a file that is not a DICOM SR)."""
-    rejections = log.rejections() if hasattr(log, "rejections") else []
+    count_rejections(unit, summary, log.rejections() if hasattr(log, "rejections") else [], rows=None)
+
+
+def count_rejections(unit, summary: BatchSummary, rejections: list[Rejection], *,  # type: ignore[no-untyped-def]
+                     rows: int | None, progress: Progress | None = None) -> None:
+    """Store a chunk's ``rejections`` and count the chunk in ``summary``: its ``rows`` read (None: the rejections
+    are the rows, as for source units), the rejected rows and their reasons; report the rows to ``progress``."""
     _store_rejections(unit, summary, rejections)
-    summary.rows += len(rejections)
+    summary.rows += len(rejections) if rows is None else rows
     summary.rejected += len(rejections)
     summary.reasons.update(r.code for r in rejections)
+    if progress is not None and rows is not None:
+        progress(rows)
+
+
+def check_header(log: LogSource, source: str, required: Sequence[str]) -> None:
+    """Refuse a log without a ``required`` column (named; the header's other cells are only counted). A
+    record-shaped log (NDJSON, DICOM SR) with no readable unit passes: each unit is rejected with its reason."""
+    if not log.columns and hasattr(log, "rejections") and log.rejections():
+        return
+    if not log.columns:
+        raise InputError(f"{source_text(source)}: {NO_DATA_ROWS}")
+    missing = [c for c in required if c not in log.columns]
+    if missing:
+        known = [c for c in log.columns if c in required]
+        raise InputError(f"{source_text(source)}: missing required column(s): {', '.join(missing)} (found "
+                         f"{len(log.columns)} column(s), {len(known)} of them required ones)")
 
 
 def _store_rejections(unit, summary: BatchSummary, rejections: list[Rejection]) -> None:  # type: ignore[no-untyped-def]
@@ -385,7 +409,7 @@ def ingest_ground_truth(
                 _mark_months_of(unit, devices, inserted)
                 summary.accepted += len(inserted)
             _close_chunk(unit, summary, raw, first_row, rejections, devices, progress, hash_patient)
-        _store_source_rejections(unit, log, summary)
+        store_source_rejections(unit, log, summary)
         _finish(unit, summary, clock, actor)
     return summary
 
@@ -476,7 +500,7 @@ def ingest_retractions(
             _mark_months_of(unit, devices, inserted)
             summary.accepted += len(inserted)
             _close_chunk(unit, summary, raw, first_row, rejections, devices, progress)
-        _store_source_rejections(unit, log, summary)
+        store_source_rejections(unit, log, summary)
         _finish(unit, summary, clock, actor)
     return summary
 

@@ -27,27 +27,15 @@ from monitor.domain.lesion_logs import (
     validate_reference_lesions,
 )
 from monitor.domain.logs import Rejection, ValidatedChunk
-from monitor.errors import InputError
-from monitor.service.ingest import NO_DATA_ROWS, BatchSummary, _finish, _store_rejections, source_text
+from monitor.service.ingest import (
+    BatchSummary, _finish, check_header, count_rejections, source_text, store_source_rejections,
+)
 from monitor.service.ports import Clock, LogSource, Progress, UnitOfWorkFactory
 
 __all__ = ["FINDINGS_KIND", "REFERENCES_KIND", "ingest_lesion_findings", "ingest_reference_lesions"]
 
 FINDINGS_KIND = "lesions"
 REFERENCES_KIND = "ref_lesions"
-
-
-def _check_header(log: LogSource, source: str, required: tuple[str, ...]) -> None:
-    """Refuse a log without a required column (named; the header's other cells are only counted)."""
-    if not log.columns and hasattr(log, "rejections") and log.rejections():
-        return  # record-shaped (NDJSON, DICOM SR) with no readable unit: each is rejected with its reason
-    if not log.columns:
-        raise InputError(f"{source_text(source)}: {NO_DATA_ROWS}")
-    missing = [c for c in required if c not in log.columns]
-    if missing:
-        known = [c for c in log.columns if c in required]
-        raise InputError(f"{source_text(source)}: missing required column(s): {', '.join(missing)} (found "
-                         f"{len(log.columns)} column(s), {len(known)} of them required ones)")
 
 
 def _rejected(row: pd.Series, code: str, reason: str) -> Rejection:
@@ -126,17 +114,8 @@ def _ingest(log: LogSource, *, kind: str, source: str, uow: UnitOfWorkFactory, c
             fresh = store(unit, summary, checked, rejections)
             getattr(unit.lesions, insert)(fresh, batch_id=summary.batch_id, at=started)
             summary.accepted += len(fresh)
-            _store_rejections(unit, summary, rejections)
-            summary.rows += len(raw)
-            summary.rejected += len(rejections)
-            summary.reasons.update(r.code for r in rejections)
-            if progress:
-                progress(len(raw))
-        source_rejections = log.rejections() if hasattr(log, "rejections") else []
-        _store_rejections(unit, summary, source_rejections)
-        summary.rows += len(source_rejections)
-        summary.rejected += len(source_rejections)
-        summary.reasons.update(r.code for r in source_rejections)
+            count_rejections(unit, summary, rejections, rows=len(raw), progress=progress)
+        store_source_rejections(unit, log, summary)
         _finish(unit, summary, clock, actor)
     return summary
 
@@ -144,7 +123,7 @@ def _ingest(log: LogSource, *, kind: str, source: str, uow: UnitOfWorkFactory, c
 def ingest_lesion_findings(log: LogSource, *, source: str, uow: UnitOfWorkFactory, clock: Clock, actor: str,
                            chunk_rows: int = 20_000, progress: Progress | None = None) -> BatchSummary:
     """Ingest a lesion-finding log in one transaction; return its :class:`BatchSummary` (kind ``lesions``)."""
-    _check_header(log, source, FINDING_REQUIRED)
+    check_header(log, source, FINDING_REQUIRED)
     return _ingest(log, kind=FINDINGS_KIND, source=source, uow=uow, clock=clock, actor=actor,
                    validate=lambda raw, *, first_row, devices, now: validate_findings(raw, first_row=first_row,
                                                                                      devices=devices),
@@ -154,7 +133,7 @@ def ingest_lesion_findings(log: LogSource, *, source: str, uow: UnitOfWorkFactor
 def ingest_reference_lesions(log: LogSource, *, source: str, uow: UnitOfWorkFactory, clock: Clock, actor: str,
                              chunk_rows: int = 20_000, progress: Progress | None = None) -> BatchSummary:
     """Ingest a reference-lesion log in one transaction; corrections add versions (kind ``ref_lesions``)."""
-    _check_header(log, source, REFERENCE_REQUIRED)
+    check_header(log, source, REFERENCE_REQUIRED)
     return _ingest(log, kind=REFERENCES_KIND, source=source, uow=uow, clock=clock, actor=actor,
                    validate=validate_reference_lesions, store=_references, insert="insert_references",
                    chunk_rows=chunk_rows, progress=progress)

@@ -529,7 +529,7 @@ DEVICE_OUTPUT_TABLES = ("claims", "ordinal_cuts", "ordinal_matrix", "low_confide
 @dataclass(frozen=True)
 class DeviceOutputs:
     """The device-kind sections of a period's stored analysis as tables (each empty when the section is absent):
-    ``claims`` (every decided claim of claims.metrics), ``ordinal_cuts`` and ``ordinal_matrix`` (the overall
+    ``claims`` (every claimed stratum-metric of claims.metrics with its decision), ``ordinal_cuts`` and ``ordinal_matrix`` (the overall
     population of each model version), ``low_confidence``, ``review``, ``comparator`` and ``lesions`` (one row per
     model version and stratum), and ``froc`` (the overall FROC curve of each model version)."""
 
@@ -560,9 +560,9 @@ def _ordinal_tables(section: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame
                              "primary": cut["primary"], "metric": metric, "estimate": rate["estimate"],
                              "ci_low": rate["ci_low"], "ci_high": rate["ci_high"], "successes": rate["successes"],
                              "trials": rate["trials"]})
-        for grade, row in zip(names, stratum["matrix"], strict=True):
-            matrices.append({"model_version": stratum["model_version"], "reference": grade}
-                            | dict(zip(names, row, strict=True)))
+        for level, row in zip(names, stratum["matrix"], strict=True):  # rows: the AI's level; columns: the grade
+            matrices.append({"model_version": stratum["model_version"], "ai_level": level}
+                            | {f"grade {grade}": n for grade, n in zip(names, row, strict=True)})
     return pd.DataFrame(cuts), pd.DataFrame(matrices)
 
 
@@ -573,8 +573,9 @@ def device_outputs(uow: UnitOfWorkFactory, device_id: str, period: str) -> Devic
         document = unit.queries.document(run.run_id) if run else {}
     frames: dict[str, pd.DataFrame] = {}
     keep = ["model_version", "stratum"]
-    if document.get("metric_claims"):
-        frames["claims"] = pd.DataFrame(document["metric_claims"])[
+    claimed = [r for r in document.get("metric_claims") or [] if r["claim"] is not None]
+    if claimed:
+        frames["claims"] = pd.DataFrame(claimed)[
             [*keep, "metric", "estimate", "ci_low", "ci_high", "direction", "claim", "goal", "status", "q_value",
              "family", "ticket_id"]]
     if document.get("ordinal"):

@@ -18,27 +18,15 @@ from monitor.domain.logs import Rejection
 from monitor.domain.review_events import REVIEW_OPTIONAL, REVIEW_REQUIRED, StoredReviews, review_identity, \
     validate_review_events
 from monitor.errors import InputError
-from monitor.service.ingest import NO_DATA_ROWS, BatchSummary, _store_rejections, masked_source, source_text
+from monitor.service.ingest import (
+    NO_DATA_ROWS, BatchSummary, check_header, count_rejections, masked_source, source_text, store_source_rejections,
+)
 from monitor.service.ports import Clock, LogSource, UnitOfWorkFactory
 
 __all__ = ["AUDIT_ACTION", "KIND", "ingest_review_events"]
 
 KIND = "review_events"
 AUDIT_ACTION = "review.ingest"
-
-
-def _check_header(log: LogSource, source: str, device_id: str | None) -> None:
-    """Refuse a log without a required column (named; the header's other cells are only counted)."""
-    if not log.columns and hasattr(log, "rejections") and log.rejections():
-        return  # record-shaped (NDJSON) with no readable line: each line is rejected with its reason
-    if not log.columns:
-        raise InputError(f"{source_text(source)}: {NO_DATA_ROWS}")
-    required = [c for c in REVIEW_REQUIRED if not (c == "device_id" and device_id is not None)]
-    missing = [c for c in required if c not in log.columns]
-    if missing:
-        known = [c for c in log.columns if c in REVIEW_REQUIRED]
-        raise InputError(f"{source_text(source)}: missing required column(s): {', '.join(missing)} (found "
-                         f"{len(log.columns)} column(s), {len(known)} of them required ones)")
 
 
 def _rejection(row: pd.Series, code: str, reason: str) -> Rejection:
@@ -87,7 +75,7 @@ def ingest_review_events(log: LogSource, *, source: str, uow: UnitOfWorkFactory,
                          device_id: str | None = None, chunk_rows: int = 10_000) -> BatchSummary:
     """Ingest a review log file in one transaction; return its :class:`BatchSummary` (kind ``review_events``),
     audited as ``review.ingest``. ``device_id`` (``--device``) fills rows without one."""
-    _check_header(log, source, device_id)
+    check_header(log, source, [c for c in REVIEW_REQUIRED if not (c == "device_id" and device_id is not None)])
     with uow() as unit:
         unit.logs.lock_ingestion()
         devices = unit.devices.configs()
@@ -111,15 +99,8 @@ def ingest_review_events(log: LogSource, *, source: str, uow: UnitOfWorkFactory,
                                    unit.review.known_cases(str(device), ids), summary, rejections)
             unit.review.insert(pd.DataFrame(fresh), batch_id=summary.batch_id, at=started)
             summary.accepted += len(fresh)
-            _store_rejections(unit, summary, rejections)
-            summary.rows += len(raw)
-            summary.rejected += len(rejections)
-            summary.reasons.update(r.code for r in rejections)
-        source_rejections = log.rejections() if hasattr(log, "rejections") else []
-        _store_rejections(unit, summary, source_rejections)
-        summary.rows += len(source_rejections)
-        summary.rejected += len(source_rejections)
-        summary.reasons.update(r.code for r in source_rejections)
+            count_rejections(unit, summary, rejections, rows=len(raw))
+        store_source_rejections(unit, log, summary)
         _finish(unit, summary, clock, actor)
     return summary
 

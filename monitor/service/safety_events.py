@@ -16,26 +16,14 @@ from monitor.domain.logs import Rejection
 from monitor.domain.privacy import PatientHasher
 from monitor.domain.safety_events import SAFETY_REQUIRED, safety_stored_columns, validate_safety_events
 from monitor.errors import InputError
-from monitor.service.ingest import NO_DATA_ROWS, BatchSummary, _finish, _store_rejections, source_text
+from monitor.service.ingest import (
+    BatchSummary, _finish, check_header, count_rejections, source_text, store_source_rejections,
+)
 from monitor.service.ports import Clock, LogSource, Progress, UnitOfWorkFactory
 
 __all__ = ["KIND", "ingest_safety_events"]
 
 KIND = "safety_events"
-
-
-def _check_header(log: LogSource, source: str, device_id: str | None) -> None:
-    """Refuse a log without a required column (named; the header's other cells are only counted)."""
-    if not log.columns and hasattr(log, "rejections") and log.rejections():
-        return  # record-shaped (NDJSON) with no readable line: each line is rejected with its reason
-    if not log.columns:
-        raise InputError(f"{source_text(source)}: {NO_DATA_ROWS}")
-    required = [c for c in SAFETY_REQUIRED if not (c == "device_id" and device_id is not None)]
-    missing = [c for c in required if c not in log.columns]
-    if missing:
-        known = [c for c in log.columns if c in SAFETY_REQUIRED]
-        raise InputError(f"{source_text(source)}: missing required column(s): {', '.join(missing)} (found "
-                         f"{len(log.columns)} column(s), {len(known)} of them required ones)")
 
 
 def ingest_safety_events(
@@ -46,7 +34,7 @@ def ingest_safety_events(
     """Ingest a safety-event log file in one transaction; return its :class:`BatchSummary` (kind
     ``safety_events``). ``device_id`` (``--device``) fills rows without one; ``hash_patient`` is needed only
     by rows with a patient or accession reference."""
-    _check_header(log, source, device_id)
+    check_header(log, source, [c for c in SAFETY_REQUIRED if not (c == "device_id" and device_id is not None)])
     with uow() as unit:
         unit.logs.lock_ingestion()
         devices = unit.devices.configs()
@@ -79,17 +67,8 @@ def ingest_safety_events(
                     fresh.append(row.to_dict() | {"version": version + 1})
             unit.safety_events.insert(pd.DataFrame(fresh), batch_id=summary.batch_id, at=started)
             summary.accepted += len(fresh)
-            _store_rejections(unit, summary, rejections)
-            summary.rows += len(raw)
-            summary.rejected += len(rejections)
-            summary.reasons.update(r.code for r in rejections)
-            if progress:
-                progress(len(raw))
-        source_rejections = log.rejections() if hasattr(log, "rejections") else []
-        _store_rejections(unit, summary, source_rejections)
-        summary.rows += len(source_rejections)
-        summary.rejected += len(source_rejections)
-        summary.reasons.update(r.code for r in source_rejections)
+            count_rejections(unit, summary, rejections, rows=len(raw), progress=progress)
+        store_source_rejections(unit, log, summary)
         _finish(unit, summary, clock, actor)
     return summary
 

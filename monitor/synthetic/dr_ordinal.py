@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from monitor.synthetic.calendar import seeded_rng as _rng
+
 from .dr_triage import CAMERAS, SITE_IDS, TIMEZONE, quarter_bounds
 from .lung_nodule import GROUND_TRUTH_COLUMNS, DemoData
 
@@ -100,10 +102,6 @@ class DrOrdinalScenario:
                 raise ValueError(f"{name} must lie in (0, 1], got {getattr(self, name)!r}")
         as_of = pd.Timestamp(self.as_of)
         object.__setattr__(self, "as_of", as_of.tz_localize(TIMEZONE) if as_of.tzinfo is None else as_of)
-
-
-def _rng(seed: int, *key: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=tuple(key))))
 
 
 def _levels(u: np.ndarray, rows: np.ndarray) -> np.ndarray:

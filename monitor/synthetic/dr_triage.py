@@ -28,12 +28,14 @@ Examples
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from monitor.synthetic.calendar import parse_quarter as _parse_quarter
+from monitor.synthetic.calendar import quarter_bounds_in
+from monitor.synthetic.calendar import seeded_rng as _rng
 from .lung_nodule import GROUND_TRUTH_COLUMNS, DemoData
 
 __all__ = ["DEVICE_ID", "GROUND_TRUTH_COLUMNS", "OPERATING_THRESHOLD", "PREDICTION_COLUMNS", "TIMEZONE",
@@ -48,7 +50,6 @@ PREDICTION_COLUMNS: tuple[str, ...] = ("prediction_id", "device_id", "model_vers
 SITE_IDS: tuple[str, ...] = ("clinic-01", "clinic-02", "clinic-03", "clinic-04")
 CAMERAS: tuple[str, ...] = ("Topcon", "Canon")
 
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 _NS_PER_DAY = 86_400 * 1_000_000_000
 _AGE_MEAN, _AGE_SD, _AGE_MIN, _AGE_MAX = 58.0, 13.0, 22, 95
 _P_CANON = 0.4
@@ -117,23 +118,10 @@ class DrTriageScenario:
         object.__setattr__(self, "as_of", as_of.tz_localize(TIMEZONE) if as_of.tzinfo is None else as_of)
 
 
-def _parse_quarter(label: str) -> tuple[int, int]:
-    m = _QUARTER.match(str(label))
-    if m is None:
-        raise ValueError(f"cannot read quarter {label!r}: use the form 2025Q3")
-    return int(m.group(1)), int(m.group(2))
-
-
 def quarter_bounds(label: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Local midnight of the quarter's first day and of the next quarter's first day (:data:`TIMEZONE`)."""
-    year, q = _parse_quarter(label)
-    start = pd.Timestamp(year=year, month=3 * (q - 1) + 1, day=1)
-    end = pd.Timestamp(year=year + 1, month=1, day=1) if q == 4 else pd.Timestamp(year=year, month=3 * q + 1, day=1)
-    return start.tz_localize(TIMEZONE), end.tz_localize(TIMEZONE)
-
-
-def _rng(seed: int, *key: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=tuple(key))))
+    """Local midnight of the quarter's first day (e.g. ``"2025Q3"``) and of the next quarter's first day, in
+    :data:`TIMEZONE`."""
+    return quarter_bounds_in(label, TIMEZONE)
 
 
 def _quarter(scenario: DrTriageScenario, quarter: str) -> DemoData:

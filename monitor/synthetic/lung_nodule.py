@@ -45,13 +45,16 @@ True
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
+
+from monitor.synthetic.calendar import parse_quarter as _parse_quarter
+from monitor.synthetic.calendar import quarter_bounds_in
+from monitor.synthetic.calendar import seeded_rng as _rng
 
 from . import population as pop
 
@@ -104,7 +107,6 @@ GROUND_TRUTH_COLUMNS: tuple[str, ...] = (
     "intervention_at",
 )
 
-_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 _NS_PER_SECOND = 1_000_000_000
 _NS_PER_DAY = 86_400 * _NS_PER_SECOND
 _NS_PER_YEAR = 365.2425 * _NS_PER_DAY
@@ -228,35 +230,10 @@ class DemoData:
 # --------------------------------------------------------------------------- helpers
 
 
-def _parse_quarter(label: str) -> tuple[int, int]:
-    m = _QUARTER.match(str(label))
-    if m is None:
-        raise ValueError(f"cannot read quarter {label!r}: use the form 2025Q3")
-    return int(m.group(1)), int(m.group(2))
-
-
 def quarter_bounds(label: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Local start and end ``[start, end)`` of a calendar quarter.
-
-    Parameters
-    ----------
-    label : str
-        Quarter such as ``"2025Q3"``.
-
-    Returns
-    -------
-    tuple of pandas.Timestamp
-        Midnight of the quarter's first day and of the next quarter's first day,
-        both in Asia/Shanghai time.
-    """
-    year, q = _parse_quarter(label)
-    start = pd.Timestamp(year=year, month=3 * (q - 1) + 1, day=1).tz_localize(TIMEZONE)
-    end = (
-        pd.Timestamp(year=year + 1, month=1, day=1)
-        if q == 4
-        else pd.Timestamp(year=year, month=3 * q + 1, day=1)
-    ).tz_localize(TIMEZONE)
-    return start, end
+    """Local midnight of the quarter's first day (e.g. ``"2025Q3"``) and of the next quarter's first day, in
+    :data:`TIMEZONE`."""
+    return quarter_bounds_in(label, TIMEZONE)
 
 
 def _quarter_days(label: str) -> tuple[np.int64, int]:
@@ -270,10 +247,6 @@ def _quarter_days(label: str) -> tuple[np.int64, int]:
 def _quarter_code(label: str) -> int:
     year, q = _parse_quarter(label)
     return 4 * year + q - 1
-
-
-def _rng(seed: int, *key: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=tuple(key))))
 
 
 def _scenario_span_ns(scenario: DemoScenario) -> tuple[float, float]:

@@ -47,7 +47,7 @@ DEFAULT_REPORT_FORMATS = "html,pdf,json,csv,xlsx"
 REPORT_LANGUAGES = ("en", "zh-CN", "both")
 
 __all__ = ["DEFAULT_REPORT_FORMATS", "REPORT_FORMATS", "REPORT_LANGUAGES", "complete_comma_list", "DataTable", "app", "build_app", "emit_json", "err", "jsonable", "moment", "out", "plain", "say",
-           "settings", "split_choices", "verification", "write_json_file", "state", "warn_deprecated"]
+           "settings", "split_choices", "verification", "write_json_file", "write_out_file", "state", "warn_deprecated"]
 
 app = typer.Typer(
     name="samd-monitor",
@@ -163,9 +163,13 @@ def verification(as_json: bool) -> Iterator[None]:
 def write_json_file(path: Path, value: Any) -> None:
     """Write ``value`` as JSON to the file ``path`` (the same form as :func:`emit_json`); a path that cannot
     be written is a user error naming it."""
-    text = json.dumps(jsonable(value), indent=2, ensure_ascii=False, default=str) + "\n"
+    write_out_file(path, (json.dumps(jsonable(value), indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+
+
+def write_out_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to the ``--out`` file ``path``; a path that cannot be written is a user error naming it."""
     try:
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(data)
     except IsADirectoryError as exc:
         raise InputError(f"--out {path}: is a folder, not a file") from exc
     except FileNotFoundError as exc:

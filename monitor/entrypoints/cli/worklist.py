@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Literal, Optional
 
 import typer
 
-from monitor.entrypoints.cli._common import DataTable, app, build_app, emit_json, jsonable, out, say
-from monitor.errors import InputError
+from monitor.entrypoints.cli._common import DataTable, app, build_app, emit_json, jsonable, out, say, write_out_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from monitor.service.worklist import Worklist
@@ -84,14 +83,7 @@ def worklist_export(device: str = _DEVICE, period: str = _PERIOD, status: Option
     worklist, application = _read(device, period, status)
     actor = application.actor  # type: ignore[attr-defined]  # a named user: the export is audited
     data = worklist_csv(worklist).encode("utf-8")
-    try:
-        out_file.write_bytes(data)
-    except IsADirectoryError as exc:
-        raise InputError(f"--out {out_file}: is a folder, not a file") from exc
-    except FileNotFoundError as exc:
-        raise InputError(f"--out {out_file}: the folder does not exist") from exc
-    except PermissionError as exc:
-        raise InputError(f"--out {out_file}: permission denied") from exc
+    write_out_file(out_file, data)
     record_worklist_export(application.uow, worklist, clock=application.clock, actor=actor,  # type: ignore[attr-defined]
                            target=out_file.name, sha256=hashlib.sha256(data).hexdigest(), status=status)
     say(f"wrote {len(worklist.items)} worklist case(s) to {out_file}")
