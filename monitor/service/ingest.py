@@ -49,7 +49,7 @@ from monitor.service.cells import mark_dirty_for_ids, mark_dirty_for_times
 from monitor.service.ports import Clock, LogSource, Progress, UnitOfWorkFactory
 
 __all__ = ["BatchSummary", "check_header", "count_rejections", "ingest_ground_truth", "ingest_predictions",
-           "ingest_retractions", "store_source_rejections"]
+           "ingest_retractions", "open_log_batch", "store_source_rejections"]
 
 
 #: Columns whose values must not appear in the recorded name of their file, and what replaces them.
@@ -295,6 +295,22 @@ def count_rejections(unit, summary: BatchSummary, rejections: list[Rejection], *
     summary.reasons.update(r.code for r in rejections)
     if progress is not None and rows is not None:
         progress(rows)
+
+
+def open_log_batch(unit, log: LogSource, *, kind: str, source: str, clock: Clock, actor: str,  # type: ignore[no-untyped-def]
+                   device_id: str | None = None) -> tuple[dict, datetime, BatchSummary]:  # type: ignore[type-arg]
+    """Start the batch of a log intake inside ``unit``: take the ingestion lock, read the registered devices
+    (a ``--device`` that is not one of them is a user error), record the batch; return the devices, the batch's
+    start time and its :class:`BatchSummary`."""
+    unit.logs.lock_ingestion()
+    devices = unit.devices.configs()
+    if device_id is not None and device_id not in devices:
+        raise InputError(f"--device {device_id!r} is not a registered device (run `samd-monitor device add CONFIG`)")
+    started = clock()
+    summary = BatchSummary(unit.logs.start_batch(kind=kind, source_name=source_text(source), source_format=log.format,
+                                                 source_sha256=log.sha256, at=started, actor=actor),
+                           kind, source_text(source), log.sha256)
+    return devices, started, summary
 
 
 def check_header(log: LogSource, source: str, required: Sequence[str]) -> None:

@@ -28,7 +28,7 @@ from monitor.domain.lesion_logs import (
 )
 from monitor.domain.logs import Rejection, ValidatedChunk
 from monitor.service.ingest import (
-    BatchSummary, _finish, check_header, count_rejections, source_text, store_source_rejections,
+    BatchSummary, _finish, check_header, count_rejections, open_log_batch, store_source_rejections,
 )
 from monitor.service.ports import Clock, LogSource, Progress, UnitOfWorkFactory
 
@@ -100,13 +100,7 @@ def _ingest(log: LogSource, *, kind: str, source: str, uow: UnitOfWorkFactory, c
             validate: Callable[..., ValidatedChunk], store: Callable[..., pd.DataFrame],
             insert: str, chunk_rows: int, progress: Progress | None) -> BatchSummary:
     with uow() as unit:
-        unit.logs.lock_ingestion()
-        devices = unit.devices.configs()
-        started = clock()
-        summary = BatchSummary(unit.logs.start_batch(kind=kind, source_name=source_text(source),
-                                                     source_format=log.format, source_sha256=log.sha256, at=started,
-                                                     actor=actor),
-                               kind, source_text(source), log.sha256)
+        devices, started, summary = open_log_batch(unit, log, kind=kind, source=source, clock=clock, actor=actor)
         summary.ignored_column_count = len([c for c in log.columns if c not in lesion_stored_columns(kind)])
         for first_row, raw in log.chunks(chunk_rows):
             checked = validate(raw, first_row=first_row, devices=devices, now=started)

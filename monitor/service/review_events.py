@@ -19,7 +19,7 @@ from monitor.domain.review_events import REVIEW_OPTIONAL, REVIEW_REQUIRED, Store
     validate_review_events
 from monitor.errors import InputError
 from monitor.service.ingest import (
-    NO_DATA_ROWS, BatchSummary, check_header, count_rejections, masked_source, source_text, store_source_rejections,
+    NO_DATA_ROWS, BatchSummary, check_header, count_rejections, masked_source, open_log_batch, store_source_rejections,
 )
 from monitor.service.ports import Clock, LogSource, UnitOfWorkFactory
 
@@ -77,15 +77,8 @@ def ingest_review_events(log: LogSource, *, source: str, uow: UnitOfWorkFactory,
     audited as ``review.ingest``. ``device_id`` (``--device``) fills rows without one."""
     check_header(log, source, [c for c in REVIEW_REQUIRED if not (c == "device_id" and device_id is not None)])
     with uow() as unit:
-        unit.logs.lock_ingestion()
-        devices = unit.devices.configs()
-        if device_id is not None and device_id not in devices:
-            raise InputError(f"--device {device_id!r} is not a registered device (run `samd-monitor device add CONFIG`)")
-        started = clock()
-        summary = BatchSummary(unit.logs.start_batch(kind=KIND, source_name=source_text(source),
-                                                     source_format=log.format, source_sha256=log.sha256, at=started,
-                                                     actor=actor),
-                               KIND, source_text(source), log.sha256)
+        devices, started, summary = open_log_batch(unit, log, kind=KIND, source=source, clock=clock, actor=actor,
+                                                   device_id=device_id)
         allowed = set(REVIEW_REQUIRED) | set(REVIEW_OPTIONAL)
         summary.ignored_column_count = len([c for c in log.columns if c not in allowed])
         for first_row, raw in log.chunks(chunk_rows):

@@ -15,9 +15,8 @@ import pandas as pd
 from monitor.domain.logs import Rejection
 from monitor.domain.privacy import PatientHasher
 from monitor.domain.safety_events import SAFETY_REQUIRED, safety_stored_columns, validate_safety_events
-from monitor.errors import InputError
 from monitor.service.ingest import (
-    BatchSummary, _finish, check_header, count_rejections, source_text, store_source_rejections,
+    BatchSummary, _finish, check_header, count_rejections, open_log_batch, store_source_rejections,
 )
 from monitor.service.ports import Clock, LogSource, Progress, UnitOfWorkFactory
 
@@ -36,15 +35,8 @@ def ingest_safety_events(
     by rows with a patient or accession reference."""
     check_header(log, source, [c for c in SAFETY_REQUIRED if not (c == "device_id" and device_id is not None)])
     with uow() as unit:
-        unit.logs.lock_ingestion()
-        devices = unit.devices.configs()
-        if device_id is not None and device_id not in devices:
-            raise InputError(f"--device {device_id!r} is not a registered device (run `samd-monitor device add CONFIG`)")
-        started = clock()
-        summary = BatchSummary(unit.logs.start_batch(kind=KIND, source_name=source_text(source),
-                                                     source_format=log.format, source_sha256=log.sha256, at=started,
-                                                     actor=actor),
-                               KIND, source_text(source), log.sha256)
+        devices, started, summary = open_log_batch(unit, log, kind=KIND, source=source, clock=clock, actor=actor,
+                                                   device_id=device_id)
         ignored = [c for c in log.columns if c not in safety_stored_columns(devices) and c != "device_id"]
         summary.ignored_column_count = len(ignored)
         for first_row, raw in log.chunks(chunk_rows):
