@@ -32,8 +32,10 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
     (The window's materialised cases are not used: the charts' order is not the window's.)
 
     Checkpoints (docs/sequential.md, section 1c): the charts resume from the newest valid stored state at
-    or before the segment's start (only the cases known after it are streamed), and their state at the
-    period's end is stored when the period has ended by the cut-off. The design basis is counted once per
+    or before the segment's start (only the cases known after it are streamed); their state at the segment's
+    start is stored when it was not read from a checkpoint there with this period's design (a re-run of the
+    period then streams the period only), and their state at the period's end when the period has ended by
+    the cut-off. The design basis is counted once per
     period and kept. ``now``: the analysis's time, recorded with what is stored (default: the cut-off)."""
     from monitor.domain.periods import resolve_timezone
 
@@ -65,26 +67,46 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
                                        at_or_before=segment[0], cutoff=window.cutoff)
             if found is not None:
                 monitor.resume(*found)
-        for label, mature_after in _chart_streams(config):
-            stream = partial(unit.case_stream.known_case_stream, window.device_id, model_version, until=segment[1],
-                             cutoff=window.cutoff, attributes=config.strata.attributes,
-                             mature_after_days=mature_after)
-            if found is None:
-                for chunk in stream(label=label):
-                    monitor.update(chunk)
-                continue
-            for chunk in stream(label=label, since=found[0]):  # the cases after the checkpoint
-                monitor.update(chunk, feed="resumed")
-            replay = _replay(monitor.replayed, label)
-            if replay is not None:  # the charts whose design changed, from their start: their cases only
-                outcome, strata = replay
-                for chunk in stream(label=outcome, strata=strata):
-                    monitor.update(chunk, feed="replayed")
+        feed = partial(_feed, unit, config, window, monitor, found, model_version)
+        if checkpoints is not None and segment[0] <= window.cutoff and (
+                found is None or found[0] < segment[0] or monitor.replayed):
+            # Fed up to the segment's start first, that state is kept as a checkpoint (this period's design):
+            # a re-run of the period resumes there instead of replaying the history again.
+            feed(since=None, until=segment[0])
+            checkpoints.store(window.device_id, model_version, config_hash=config_hash, known_before=segment[0],
+                              cutoff=window.cutoff, states=monitor.states(), at=stamped)
+            feed(since=segment[0], until=segment[1])
+        else:
+            feed(since=None, until=segment[1])
         if checkpoints is not None and window.end <= window.cutoff:  # the period has ended: its end is final
             checkpoints.store(window.device_id, model_version, config_hash=config_hash, known_before=window.end,
                               cutoff=window.cutoff, states=monitor.states(), at=stamped)
         rows += monitor.results()
     return rows
+
+
+def _feed(unit: Any, config: DeviceConfig, window: Window, monitor: CusumMonitor,
+          found: tuple[datetime, Any] | None, model_version: str, *, since: datetime | None, until: datetime) -> None:
+    """Feed ``monitor`` the cases known in ``[since, until)`` (``since=None``: from the model version's first),
+    stream by stream (:func:`_chart_streams`): every chart from the rows without a checkpoint (``found``);
+    else the resumed charts from the checkpoint's instant on and the replayed ones (design changed) from
+    their start, each from its own stream restricted to its outcome and strata. Feeding ``[None, t)`` then
+    ``[t, u)`` gives every chart the cases of ``[None, u)`` in the same order: the same state."""
+    for label, mature_after in _chart_streams(config):
+        stream = partial(unit.case_stream.known_case_stream, window.device_id, model_version, until=until,
+                         cutoff=window.cutoff, attributes=config.strata.attributes, mature_after_days=mature_after)
+        later = {} if since is None else {"since": since}
+        if found is None:
+            for chunk in stream(label=label, **later):
+                monitor.update(chunk)
+            continue
+        for chunk in stream(label=label, since=max(found[0], since) if since is not None else found[0]):
+            monitor.update(chunk, feed="resumed")  # the cases after the checkpoint
+        replay = _replay(monitor.replayed, label)
+        if replay is not None:  # the charts whose design changed, from their start: their cases only
+            outcome, strata = replay
+            for chunk in stream(label=outcome, strata=strata, **later):
+                monitor.update(chunk, feed="replayed")
 
 
 def _replay(charts: dict[tuple[str, str], StratumDefinition], label: int | None

@@ -23,8 +23,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from monitor.adapters.config_file import load_device_config
+from monitor.adapters.db.tables import cusum_checkpoints
 from monitor.domain.periods import Period
 from monitor.service.cusum_charts import cusum_charts
 from monitor.service.devices import register_device
@@ -263,5 +265,16 @@ def test_a_checkpoint_is_used_stored_and_ignored_when_a_correction_follows(app: 
     _ingest(app, clock, tmp_path, when, "g", row, 999)
     later: list[Any] = []
     resumed, replayed = _sections(app, QUARTERS[2], when + timedelta(hours=1), later)
-    assert resumed == replayed and set(later) == {None}
+    # replayed from the start: every stream starts at the first case (None) or, fed in two steps, at the
+    # quarter's start, where this period's checkpoint is stored
+    q4_start = QUARTERS[2].bounds_utc(TZ)[0]
+    assert resumed == replayed and None in later and set(later) <= {None, q4_start}
+    with app.uow() as unit:
+        at_start = unit.connection.execute(select(func.count()).select_from(cusum_checkpoints).where(
+            cusum_checkpoints.c.known_before == q4_start)).scalar_one()
+    assert at_start >= 1
+    # a re-run at the same cut-off resumes at the quarter's start: the period's cases only, the same charts
+    again: list[Any] = []
+    rerun, _ = _sections(app, QUARTERS[2], when + timedelta(hours=1), again)
+    assert rerun == replayed and set(again) == {q4_start}
     assert sum(c["cases_since_start"] for c in resumed) < sum(c["cases_since_start"] for c in before)

@@ -168,10 +168,15 @@ class AggregateRepository:
                    Column("intervention_observed", Integer), Column("delay_days", Integer),
                    Column("delay_observed", Integer), Column("site_id", String), Column("label_source", String),
                    *[Column(f"f{i}", Integer) for i in range(len(numeric))]]
-        first = (select(ground_truth.c.prediction_id, func.min(ground_truth.c.confirmed_at).label("labelled_at"))
-                 .where(ground_truth.c.device_id == device_id, ground_truth.c.ingested_at <= cutoff)
-                 .group_by(ground_truth.c.prediction_id).subquery("first_label"))
-        arrived = first.c.labelled_at.is_not(None)
+        # The first label's confirmation, looked up per prediction of the window (the ground-truth index on
+        # device and prediction answers it): a subquery grouping every label of the device was aggregated in
+        # full for each window, whatever its size.
+        earlier = ground_truth.alias("first_label")
+        labelled_at = (select(func.min(earlier.c.confirmed_at))
+                       .where(earlier.c.device_id == predictions.c.device_id,
+                              earlier.c.prediction_id == predictions.c.prediction_id, earlier.c.ingested_at <= cutoff)
+                       .scalar_subquery())
+        arrived = ground_truth.c.id.is_not(None)  # a label received by the cut-off: the first one too
         seen = and_(ground_truth.c.intervention_at.is_not(None), ground_truth.c.intervention_at <= cutoff)
         at_cutoff = literal(cutoff, type_=predictions.c.predicted_at.type)
         values = [predictions.c.id, predictions.c.predicted_at, predictions.c.model_version,
@@ -180,13 +185,12 @@ class AggregateRepository:
                   predictions.c.predicted_label, ground_truth.c.label,
                   self._ceil_days(case((seen, ground_truth.c.intervention_at), else_=at_cutoff)),
                   case((seen, 1), else_=0),
-                  self._ceil_days(case((arrived, first.c.labelled_at), else_=at_cutoff)),
+                  self._ceil_days(case((arrived, labelled_at), else_=at_cutoff)),
                   case((arrived, 1), else_=0),
                   predictions.c.site_id, ground_truth.c.source,
                   *[self._bin(_numeric_input(spec), 1) for spec in numeric]]
         query = (select(*[v.label(c.name) for v, c in zip(values, columns, strict=True)])
-                 .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff))
-                              .outerjoin(first, first.c.prediction_id == predictions.c.prediction_id))
+                 .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
                  .where(*_period_filter(device_id, start, end, cutoff)))
         return columns, query, numeric
 
