@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -34,7 +36,7 @@ from monitor.synthetic import DemoScenario, generate, write_csv
 from monitor.synthetic.deliveries import monthly_deliveries
 from monitor.synthetic.safety_events import generate_safety_events
 
-__all__ = ["EXAMPLE_CONFIG", "run_demo"]
+__all__ = ["EXAMPLE_CONFIG", "DemoRun", "analyse_demo", "run_demo"]
 
 EXAMPLE_CONFIG = resource_path("examples", "lung-nodule-ct.yaml")
 DEMO_PASSWORD = "demo-password"  # the synthetic demo database only; real users choose their own
@@ -43,9 +45,49 @@ DEMO_USERS = (("qa.demo", "QA engineer (demo)", "qa"), ("auditor.demo", "Auditor
 DEMO_ANALYST = ("analyst.demo", "Data analyst (demo)", "qa")
 
 
+@dataclass
+class DemoRun:
+    """The demo's database after its ingest and quarterly analyses: the application, the device, the actor,
+    the last quarter's analysis document and the tickets the analyses opened."""
+
+    app: Any
+    device_id: str
+    quarter: str
+    database_url: str
+    actor: str
+    run_id: str
+    document: dict[str, Any]
+    opened: list[str] = field(default_factory=list)
+
+
 def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None, console: Console) -> dict[str, object]:
     """Run the demo; return the paths and ids it produced."""
     started = time.perf_counter()
+    run = analyse_demo(out_dir=out_dir, seed=seed, scale=scale, database_url=database_url, console=console)
+    app, actor, reports_dir = run.app, run.actor, out_dir / "reports"
+    files = write_report(run.device_id, run.quarter,
+                         formats=["html", "pdf", "json", "csv", "xlsx", "evidently"], languages=["en", "zh-CN"],
+                         out_dir=reports_dir, uow=app.uow, clock=app.clock, actor=actor,
+                         renderer=app.report_renderer)
+    console.print(f"report {files.report_id} (revision {files.revision}, draft):")
+    for key, path in files.files.items():
+        console.print(f"  {key}: {path.resolve()}")
+    archive = out_dir / f"submission_{run.device_id}_{run.quarter}.zip"
+    export_submission(run.device_id, run.quarter, archive, uow=app.uow, clock=app.clock, actor=actor,
+                      allow_draft=True)
+    checked = verify_submission(archive)
+    console.print(f"submission archive (draft, unsigned): {archive.resolve()} "
+                  f"({len(checked.get('files', []))} files verified)")
+    console.print(f"dashboard users: {', '.join(u for u, _, _ in DEMO_USERS)} "
+                  f"(password {DEMO_PASSWORD!r}, demo database only): samd-monitor --db {run.database_url} dashboard")
+    console.print(f"tickets opened: {', '.join(run.opened) if run.opened else 'none'}")
+    console.print(f"database: {run.database_url} ({time.perf_counter() - started:.1f} s in all)")
+    return {"database_url": run.database_url, "report": files.files, "tickets": run.opened, "run_id": run.run_id}
+
+
+def analyse_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None, console: Console) -> DemoRun:
+    """The demo up to its analyses: generate, ingest the monthly deliveries and analyse every quarter at the
+    as-of date (what :func:`run_demo` reports on)."""
     scenario = DemoScenario(seed=seed, scale=scale)
     logs_dir, reports_dir = out_dir / "logs", out_dir / "reports"
     if database_url is None:
@@ -119,21 +161,5 @@ def run_demo(*, out_dir: Path, seed: int, scale: float, database_url: str | None
         opened += outcome.opened_tickets
         last = outcome
     assert last is not None
-    files = write_report(config.device.id, scenario.quarters[-1],
-                         formats=["html", "pdf", "json", "csv", "xlsx", "evidently"], languages=["en", "zh-CN"],
-                         out_dir=reports_dir, uow=app.uow, clock=app.clock, actor=actor,
-                         renderer=app.report_renderer)
-    console.print(f"report {files.report_id} (revision {files.revision}, draft):")
-    for key, path in files.files.items():
-        console.print(f"  {key}: {path.resolve()}")
-    archive = out_dir / f"submission_{config.device.id}_{scenario.quarters[-1]}.zip"
-    export_submission(config.device.id, scenario.quarters[-1], archive, uow=app.uow, clock=app.clock,
-                      actor=actor, allow_draft=True)
-    checked = verify_submission(archive)
-    console.print(f"submission archive (draft, unsigned): {archive.resolve()} "
-                  f"({len(checked.get('files', []))} files verified)")
-    console.print(f"dashboard users: {', '.join(u for u, _, _ in DEMO_USERS)} "
-                  f"(password {DEMO_PASSWORD!r}, demo database only): samd-monitor --db {database_url} dashboard")
-    console.print(f"tickets opened: {', '.join(opened) if opened else 'none'}")
-    console.print(f"database: {database_url} ({time.perf_counter() - started:.1f} s in all)")
-    return {"database_url": database_url, "report": files.files, "tickets": opened, "run_id": last.run_id}
+    return DemoRun(app, config.device.id, scenario.quarters[-1], database_url, actor, last.run_id,
+                   last.document, opened)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from monitor.entrypoints.demo import run_demo
+from monitor.entrypoints.demo import analyse_demo
 
 CLI = str(Path(sys.executable).parent / "samd-monitor")
 TARGET = "age_band=>=75 & emphysema_grade=severe"
@@ -30,10 +30,14 @@ def _stable(value: Any) -> Any:
 
 
 def _demo_document(tmp_path: Path, database_url: str | None) -> dict[str, Any]:
-    result = run_demo(out_dir=tmp_path / "demo", seed=20251, scale=0.05, database_url=database_url,
-                      console=Console(file=io.StringIO()))
-    report = json.loads(Path(result["report"]["json"]).read_text(encoding="utf-8"))  # type: ignore[index]
-    return report["analysis"]
+    """The demo's last analysis document, as stored (the report embeds this document; the report itself is
+    checked in test_demo_command_flags_the_planted_drop)."""
+    run = analyse_demo(out_dir=tmp_path / "demo", seed=20251, scale=0.02, database_url=database_url,
+                       console=Console(file=io.StringIO()))
+    with run.app.uow() as unit:
+        stored = unit.results.get_run(run.run_id)
+    assert stored["document"] == run.document
+    return run.document
 
 
 @pytest.mark.postgres

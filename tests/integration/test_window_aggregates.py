@@ -71,7 +71,7 @@ def _ingest(app: Any, kind: str, frame: pd.DataFrame, folder: Path, name: str) -
         ingest_retractions(app.open_log(path), source=path.name, uow=app.uow, clock=app.clock, actor="t")
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
           phases=[Phase.explicit, Phase.reuse, Phase.generate])  # no shrinking: each example builds 8 analyses
 @given(p_cuts=st.lists(st.integers(0, 400), max_size=3), early=st.floats(0.3, 0.9),
        corrections=st.integers(0, 25), retractions=st.integers(0, 10), seed=st.integers(0, 2**16))

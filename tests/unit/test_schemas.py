@@ -938,14 +938,18 @@ def test_demo_report_validates_with_every_section_filled(tmp_path: Path, monkeyp
 
     import monitor.service.analyze as analyze
     from monitor.domain.analysis_document import as_json, validated
-    from monitor.entrypoints.demo import run_demo
+    from monitor.entrypoints.demo import analyse_demo
+    from monitor.service.report import write_report
 
     composed: list[str] = []
     monkeypatch.setattr(analyze, "validated", lambda document: composed.append(json.dumps(document)) or
                         validated(document))
-    result = run_demo(out_dir=tmp_path, seed=20251, scale=0.02, database_url=None, console=Console(file=io.StringIO()))
+    run = analyse_demo(out_dir=tmp_path, seed=20251, scale=0.02, database_url=None, console=Console(file=io.StringIO()))
     assert composed and all(json.dumps(as_json(validated(json.loads(text)))) == text for text in composed)
-    report = json.loads(Path(result["report"]["json"]).read_text(encoding="utf-8"))  # type: ignore[index]
+    # the demo's report in its machine-readable format (the rendered editions: tests/e2e/test_demo.py)
+    files = write_report(run.device_id, run.quarter, formats=["json"], languages=["en"], out_dir=tmp_path / "reports",
+                         uow=run.app.uow, clock=run.app.clock, actor=run.actor, renderer=run.app.report_renderer)
+    report = json.loads(files.files["json"].read_text(encoding="utf-8"))
     assert_valid("report", report)
     analysis = report["analysis"]
     for section in ("discrimination", "maturity", "verification", "time_to_intervention", "data_drift",

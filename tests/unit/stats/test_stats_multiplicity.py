@@ -99,7 +99,7 @@ def test_adjust_log10_equals_statsmodels_on_the_padded_family() -> None:
     from monitor.stats.multiplicity import adjust_log10
 
     rng = np.random.default_rng(19)
-    for _ in range(40):
+    for _ in range(15):
         k = int(rng.integers(1, 40))
         m = k + int(rng.integers(0, 40))
         p = rng.uniform(size=k) ** rng.uniform(0.3, 6.0)
