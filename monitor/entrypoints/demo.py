@@ -22,7 +22,7 @@ from rich.console import Console
 from monitor.adapters.config_file import load_device_config
 from monitor.adapters.db.engine import make_engine, upgrade
 from monitor.domain.periods import Period
-from monitor.entrypoints.bootstrap import bootstrap, simulated_clock
+from monitor.entrypoints.bootstrap import App, bootstrap, simulated_clock
 from monitor.resources import resource_path
 from monitor.service.access import create_user
 from monitor.service.analyze import analyze_period
@@ -50,7 +50,7 @@ class DemoRun:
     """The demo's database after its ingest and quarterly analyses: the application, the device, the actor,
     the last quarter's analysis document and the tickets the analyses opened."""
 
-    app: Any
+    app: App
     device_id: str
     quarter: str
     database_url: str
