@@ -35,7 +35,8 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
     or before the segment's start (only the cases known after it are streamed); their state at the segment's
     start is stored when it was not read from a checkpoint there with this period's design (a re-run of the
     period then streams the period only), and their state at the period's end when the period has ended by
-    the cut-off. The design basis is counted once per period and kept. ``now``: the analysis's time, recorded with what is stored (default: the cut-off)."""
+    the cut-off. The design basis is counted once per period and kept. ``now``: the analysis's time, recorded
+    with what is stored (default: the cut-off)."""
     from monitor.domain.periods import resolve_timezone
 
     stamped = now or window.cutoff

@@ -57,8 +57,8 @@ from monitor.service.read_models import (
 
 __all__ = [
     "BatchKind", "CurrentPeriod", "DeviceOverview", "GRID_COLUMNS", "Metric", "PERIOD_PATTERN", "RejectionStatus", "ResultStatus",
-    "RevisionStatus", "TicketStatus", "DEVICE_OUTPUT_TABLES", "DeviceOutputs", "attribute_levels", "check_period", "data_drift", "device_outputs",
-    "device_periods",
+    "RevisionStatus", "TicketStatus", "DEVICE_OUTPUT_TABLES", "DeviceOutputs", "attribute_levels", "check_period",
+    "data_drift", "device_outputs", "device_periods",
     "device_tickets", "get_batch", "get_device", "get_report_file", "get_run", "get_ticket", "list_audit",
     "list_batches", "list_devices", "list_findings", "list_periods", "list_rejected_rows", "list_report_files",
     "list_report_revisions", "list_results", "list_runs", "list_ticket_details", "list_tickets", "newest_run_id", "overview",
@@ -529,9 +529,10 @@ DEVICE_OUTPUT_TABLES = ("claims", "ordinal_cuts", "ordinal_matrix", "low_confide
 @dataclass(frozen=True)
 class DeviceOutputs:
     """The device-kind sections of a period's stored analysis as tables (each empty when the section is absent):
-    ``claims`` (every claimed stratum-metric of claims.metrics with its decision), ``ordinal_cuts`` and ``ordinal_matrix`` (the overall
-    population of each model version), ``low_confidence``, ``review``, ``comparator`` and ``lesions`` (one row per
-    model version and stratum), and ``froc`` (the overall FROC curve of each model version)."""
+    ``claims`` (every claimed stratum-metric of claims.metrics with its decision), ``ordinal_cuts`` and
+    ``ordinal_matrix`` (the overall population of each model version), ``low_confidence``, ``review``,
+    ``comparator`` and ``lesions`` (one row per model version and stratum), and ``froc`` (the overall FROC curve
+    of each model version)."""
 
     claims: pd.DataFrame = field(default_factory=pd.DataFrame)
     ordinal_cuts: pd.DataFrame = field(default_factory=pd.DataFrame)
