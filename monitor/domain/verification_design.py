@@ -130,7 +130,8 @@ def design_check(verification: pd.DataFrame, config: DeviceConfig, *,
     the window by call and ground-truth label source. Returns the declared design and fractions, per
     model version the realised verified fractions by call with an exact binomial p-value against the
     declared fraction, ``looks_like_audit_sample`` (labels with source ``audit_sample`` exist) and the
-    ``warnings`` to print in the report's limitations:
+    ``warnings`` to print in the report's limitations, and ``labels_by_source`` (the labelled cases by
+    source, for the report's reference-standard section):
 
     * the configuration says ``complete`` but ground truth comes from an audit sample: the naive
       estimates are then biased (the rule does **not** switch estimator on its own: the design is part
@@ -166,8 +167,11 @@ def design_check(verification: pd.DataFrame, config: DeviceConfig, *,
                                     "audit not carried out as designed)")
             realised.append(row)
     audit_labels = outside_audit = 0
+    by_source: dict[str, int] = {}
     if label_sources is not None and not label_sources.empty:
         source = label_sources["source"].astype(str)
+        for name, n in zip(source, label_sources["n"].astype(int), strict=True):
+            by_source[name] = by_source.get(name, 0) + int(n)
         audit_labels = int(label_sources.loc[source == AUDIT_SOURCE, "n"].sum())
         outside_audit = int(label_sources.loc[(source != AUDIT_SOURCE)
                                               & (label_sources["predicted_label"].astype(int) == 0), "n"].sum())
@@ -181,7 +185,8 @@ def design_check(verification: pd.DataFrame, config: DeviceConfig, *,
                         "on the outcome bias the corrected sensitivity downward")
     return {"verification": labels.verification, "declared_fractions": fractions, "realised": realised,
             "audit_sample_labels": audit_labels, "negative_calls_verified_outside_audit": outside_audit,
-            "looks_like_audit_sample": looks_like_audit, "warnings": warnings}
+            "looks_like_audit_sample": looks_like_audit, "warnings": warnings,
+            "labels_by_source": {k: v for k, v in sorted(by_source.items()) if v > 0}}
 
 
 def _family_sizes(config: DeviceConfig, strata: list[StratumDefinition]) -> tuple[int, int]:

@@ -88,6 +88,10 @@ class VerificationDesign(Part):
         "Negative calls verified by another source than the audit."))
     looks_like_audit_sample: bool = Field(description="Labels from an audit sample exist.")
     warnings: list[str] = Field(description="Statements for the report's limitations.")
+    labels_by_source: dict[str, Count] | MISSING = Field(MISSING, description=(
+        "The window's labelled cases by ground-truth source (label_source; sources with none left out), as of "
+        "the cut-off: what the report's reference-standard section prints (absent in documents made before "
+        "it was recorded: the report then counts them from the stored rows)."))
 
 
 class AuditPlanRow(Part):

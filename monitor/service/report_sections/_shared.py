@@ -36,13 +36,20 @@ def ticket_status(source: ReportSource) -> dict[str, str]:
 
 
 def label_sources(source: ReportSource) -> dict[str, int] | None:
-    """Labels per ground-truth source of the period's window as of the analysis cut-off (the window aggregates
-    the analysis read: month aggregates when fresh, else rows); None for a roll-up or a unit without them."""
+    """Labels per ground-truth source of the period's window as of the analysis cut-off: as the analysis
+    recorded them (``verification_design.labels_by_source``), else (a document made before they were
+    recorded) counted again from the window aggregates (month aggregates when fresh, else rows); None for
+    a roll-up or a unit without them."""
     from monitor.service.cells import window_aggregates
     from monitor.service.window import Window
 
     def read() -> dict[str, int] | None:
-        if source.rollup or not hasattr(source.unit, "aggregates"):
+        if source.rollup:
+            return None
+        recorded = (source.document.get("verification_design") or {}).get("labels_by_source")
+        if recorded is not None:
+            return {str(k): int(v) for k, v in recorded.items()}
+        if not hasattr(source.unit, "aggregates"):
             return None
         period = source.document["period"]
         window = Window(source.config.device.id, datetime.fromisoformat(period["start_utc"]),

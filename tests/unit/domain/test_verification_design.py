@@ -139,6 +139,10 @@ def test_design_check(config, scenarios) -> None:  # type: ignore[no-untyped-def
     assert any("declared 10.0%" in w for w in design_check(halved, config)["warnings"])
     outside = pd.concat([sources, pd.DataFrame({"predicted_label": [0], "source": ["clinical_diagnosis"], "n": [4]})])
     assert any("outside the audit" in w for w in design_check(verification, config, label_sources=outside)["warnings"])
+    # the labels by source the report prints: summed over calls, sources without labels left out
+    with_empty = pd.concat([outside, pd.DataFrame({"predicted_label": [1], "source": ["biopsy"], "n": [0]})])
+    assert design_check(verification, config, label_sources=with_empty)["labels_by_source"] == {
+        "audit_sample": 650, "clinical_diagnosis": 1304}
 
 
 def test_audit_plan_detects_the_planted_drop(config, scenarios) -> None:  # type: ignore[no-untyped-def]
