@@ -47,7 +47,7 @@ from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.read_models import Run
 from monitor.service.report_sections import ReportSource, build_sections, registry
 
-__all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "REPORT_SCHEMA_VERSION", "ReportFiles", "ReportRenderer", "ReportStore",
+__all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "REPORT_SCHEMA_VERSION", "PdfJob", "ReportFiles", "ReportRenderer", "ReportStore",
            "build_content", "content_json", "content_model", "write_report"]
 
 REPORT_FORMATS = ("html", "pdf", "json", "csv", "xlsx", "evidently")
@@ -61,12 +61,21 @@ ROLLUP_FINDING_FIELDS = ("log10_p_value", "p_shortfall", "log10_p_shortfall", "l
                          "expected_share", "provisional")
 
 
+class PdfJob(Protocol):
+    """PDFs being laid out in the background (``monitor.adapters.rendering.pdf.PdfLayout``): ``result()``
+    waits for them, in the order of their pages; leaving the ``with`` block stops what was not collected."""
+
+    def result(self) -> list[bytes]: ...
+    def __enter__(self) -> PdfJob: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
 class ReportRenderer(Protocol):
     """Turns report content into documents (``monitor.adapters.rendering.report.ReportRenderer``)."""
 
     def html(self, content: dict[str, Any], identity: dict[str, Any], language: str) -> str: ...
     def pdf(self, html: str) -> bytes: ...
-    def pdfs(self, htmls: Sequence[str]) -> list[bytes]: ...
+    def pdfs(self, htmls: Sequence[str]) -> PdfJob: ...
     def csv(self, content: dict[str, Any]) -> dict[str, str]: ...
     def xlsx(self, content: dict[str, Any], created: datetime) -> bytes: ...
     def evidently(self, sample: DriftSample, identity: dict[str, Any]) -> tuple[str, str]: ...
@@ -367,15 +376,18 @@ def write_report(device_id: str, period_label: str, *, formats: Sequence[str], o
             outputs.append(("xlsx", None, out_dir / f"{stem}.xlsx", renderer.xlsx(content, created)))
         pages = {language: renderer.html(content, identity, language)
                  for language in (languages if {"html", "pdf"} & set(formats) else [])}
-        pdfs = dict(zip(pages, renderer.pdfs(list(pages.values())))) if "pdf" in formats else {}
+        # The PDFs are laid out in the background while the Evidently page is made (both take seconds).
+        with renderer.pdfs(list(pages.values()) if "pdf" in formats else []) as layout:
+            sample = drift_sample(unit, content["analysis"]) if "evidently" in formats and not rollup else None
+            evidently = renderer.evidently(sample, identity) if sample is not None else None
+            pdfs = dict(zip(pages, layout.result())) if "pdf" in formats else {}
         for language, html in pages.items():
             if "html" in formats:
                 outputs.append((f"html:{language}", language, out_dir / f"{stem}.{language}.html", html.encode("utf-8")))
             if "pdf" in formats:
                 outputs.append((f"pdf:{language}", language, out_dir / f"{stem}.{language}.pdf", pdfs[language]))
-        sample = drift_sample(unit, content["analysis"]) if "evidently" in formats and not rollup else None
-        if sample is not None:
-            page, evidently_json = renderer.evidently(sample, identity)
+        if evidently is not None:
+            page, evidently_json = evidently
             outputs.append(("evidently:html", None, out_dir / f"{stem}_evidently.html", page.encode("utf-8")))
             outputs.append(("evidently:json", None, out_dir / f"{stem}_evidently.json",
                             evidently_json.encode("utf-8")))

@@ -125,7 +125,8 @@ def render_signed_edition(unit: Any, revision: dict[str, Any], *, renderer: Repo
     pages = {language: renderer.html(content, identity, language) for language in languages}
     wanted_pdf = [language for language in languages
                   if any(f["format"] == "pdf" and f["language"] == language for f in originals)]
-    pdfs = dict(zip(wanted_pdf, renderer.pdfs([pages[language] for language in wanted_pdf]))) if wanted_pdf else {}
+    with renderer.pdfs([pages[language] for language in wanted_pdf]) as layout:
+        pdfs = dict(zip(wanted_pdf, layout.result()))
     edition = []
     for f in originals:
         path = Path(f["path"])

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Sequence
 
 from monitor.errors import ReportError
 
-__all__ = ["html_to_pdf", "htmls_to_pdfs"]
+__all__ = ["PdfLayout", "html_to_pdf", "htmls_to_pdfs"]
 
 
 def html_to_pdf(html: str) -> bytes:
@@ -34,16 +34,41 @@ def html_to_pdf(html: str) -> bytes:
     return pdf
 
 
-def htmls_to_pdfs(htmls: Sequence[str]) -> list[bytes]:
-    """The PDF of each of ``htmls``, in order; several are laid out side by side, one process per core.
+class PdfLayout:
+    """PDFs being laid out, one process per core, while the caller goes on; :meth:`result` waits for them.
 
-    WeasyPrint lays out one document on one core (about 5 s for a 30-page report); the editions of a
-    report (English, Chinese) are independent, so they are rendered in parallel. Child processes are
-    *spawned* (a fork of a multi-threaded server could inherit a held lock) and only render: each PDF is
-    the very bytes :func:`html_to_pdf` gives in process.
+    WeasyPrint lays out one document on one core (5-10 s for a 30-page report); the editions of a report
+    (English, Chinese) are independent, so they are laid out side by side, and the caller does its other
+    work (the Evidently page, the annexes) meanwhile. Child processes are *spawned* (a fork of a
+    multi-threaded server could inherit a held lock) and only render: each PDF is the very bytes
+    :func:`html_to_pdf` gives in process. With one page or one core the pages are laid out in process,
+    when :meth:`result` is called. Use as a context manager: leaving it stops what was not collected.
     """
-    workers = min(len(htmls), os.cpu_count() or 1)
-    if workers < 2:
-        return [html_to_pdf(html) for html in htmls]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(html_to_pdf, htmls))
+
+    def __init__(self, htmls: Sequence[str]) -> None:
+        self._htmls = list(htmls)
+        workers = min(len(self._htmls), os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future[bytes]] = []
+        if workers >= 2:
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            self._futures = [self._pool.submit(html_to_pdf, html) for html in self._htmls]
+
+    def result(self) -> list[bytes]:
+        """The PDF of each page, in order (waits for the layout)."""
+        if self._pool is None:
+            return [html_to_pdf(html) for html in self._htmls]
+        return [future.result() for future in self._futures]
+
+    def __enter__(self) -> PdfLayout:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def htmls_to_pdfs(htmls: Sequence[str]) -> list[bytes]:
+    """The PDF of each of ``htmls``, in order, laid out in parallel (:class:`PdfLayout`)."""
+    with PdfLayout(htmls) as layout:
+        return layout.result()

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from monitor.adapters.rendering.evidently import render_evidently
 from monitor.adapters.rendering.html import render_html, report_context
-from monitor.adapters.rendering.pdf import html_to_pdf, htmls_to_pdfs
+from monitor.adapters.rendering.pdf import PdfLayout, html_to_pdf
 from monitor.adapters.rendering.tables import annex_rows, to_csv, to_xlsx
 from monitor.service.evidently_report import DriftSample
 
@@ -26,9 +26,9 @@ class ReportRenderer:
         """The A4 PDF of a rendered report page."""
         return html_to_pdf(html)
 
-    def pdfs(self, htmls: Sequence[str]) -> list[bytes]:
-        """The PDF of each rendered page, laid out in parallel (:func:`htmls_to_pdfs`)."""
-        return htmls_to_pdfs(htmls)
+    def pdfs(self, htmls: Sequence[str]) -> PdfLayout:
+        """The PDF of each rendered page, laid out in parallel in the background (:class:`PdfLayout`)."""
+        return PdfLayout(htmls)
 
     def csv(self, content: dict[str, Any]) -> dict[str, str]:
         """One CSV text per annex table (stratified results, findings)."""

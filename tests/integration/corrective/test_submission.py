@@ -39,7 +39,23 @@ class PageRenderer:
         return f"<p>{content['text']} {identity['status']} {language}: {'; '.join(lines)}</p>"
 
     def pdfs(self, htmls):  # type: ignore[no-untyped-def]
-        return [html.encode("utf-8") for html in htmls]
+        return _Laid([html.encode("utf-8") for html in htmls])
+
+
+class _Laid:
+    """Stands in for the PDF layout job: the pages' bytes, at once."""
+
+    def __init__(self, pdfs):  # type: ignore[no-untyped-def]
+        self._pdfs = pdfs
+
+    def result(self):  # type: ignore[no-untyped-def]
+        return self._pdfs
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc):  # type: ignore[no-untyped-def]
+        return None
 
 
 def _export(app, path: Path, **kwargs):  # type: ignore[no-untyped-def]
