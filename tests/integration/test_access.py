@@ -172,3 +172,18 @@ def test_hash_strings_are_self_describing_and_bounded() -> None:
     assert access.secret_matches("s3cret", stored) and not access.secret_matches("s3creT", stored)
     for foreign in ("bcrypt$2b$12$abc", "scrypt$n=x$AA==$AA==", "scrypt$n=1073741824,r=8,p=1$AAAA$AAAA", ""):
         assert access.secret_matches("s3cret", foreign) is False
+
+
+def test_authentication_reads_without_holding_a_transaction(app) -> None:  # type: ignore[no-untyped-def]
+    """``uow(autocommit=True)`` (what authentication uses): on PostgreSQL each statement commits on its own,
+    so a write inside the block is visible to another connection before the block ends (no BEGIN / COMMIT
+    round trips per request); on SQLite the unit stays one transaction (its BEGIN costs no round trip)."""
+    _, token = create_token(app.uow, name="ct-auto", role="auditor", clock=app.clock, actor="admin")
+    token_id = token.split("_", 2)[1]
+    postgresql = app.engine.dialect.name == "postgresql"
+    with app.uow(autocommit=True) as unit:
+        unit.access.touch_token(token_id, at=app.clock())
+        with app.engine.connect() as other:
+            seen = other.execute(select(api_tokens.c.last_used_at).where(api_tokens.c.token_id == token_id)).scalar()
+        assert (seen is not None) == postgresql
+    assert authenticate_token(app.uow, token, clock=app.clock).token_id == token_id

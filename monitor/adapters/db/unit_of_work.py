@@ -81,7 +81,8 @@ class SqlUnitOfWork:
 
 
 def unit_of_work_factory(engine: Engine, audit_keys: AuditKeySource | None = None):  # type: ignore[no-untyped-def]
-    """Return a callable opening a :class:`SqlUnitOfWork` that commits on success, rolls back on error.
+    """Return a callable opening a :class:`SqlUnitOfWork` that commits on success, rolls back on error
+    (``autocommit=True`` on PostgreSQL: each statement commits on its own, :class:`UnitOfWorkFactory`).
 
     ``audit_keys``: the audit chain's key (default: the database's default key file,
     :func:`monitor.adapters.audit_key.key_source_for`)."""
@@ -90,9 +91,15 @@ def unit_of_work_factory(engine: Engine, audit_keys: AuditKeySource | None = Non
     where = engine.url.render_as_string(hide_password=True)
     driver_error: type[BaseException] = getattr(engine.dialect.dbapi, "Error", DBAPIError)
 
+    postgresql = engine.dialect.name == "postgresql"
+
     @contextmanager
-    def open_unit() -> Iterator[SqlUnitOfWork]:
+    def open_unit(*, autocommit: bool = False) -> Iterator[SqlUnitOfWork]:
         try:
+            if autocommit and postgresql:  # SQLite's BEGIN and COMMIT cost no round trip: a transaction there
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                    yield SqlUnitOfWork(connection, audit_keys)
+                return
             with engine.begin() as connection:
                 yield SqlUnitOfWork(connection, audit_keys)
         except (SQLAlchemyError, driver_error) as exc:
