@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator, Sequence
 
@@ -58,7 +58,6 @@ from monitor.adapters.db.repositories.results import (
     _label_join,
     _period_filter,
     attribute_expression,
-    confusion_counts,
     sorted_cells,
 )
 from monitor.adapters.db.tables import ground_truth, predictions
@@ -75,6 +74,25 @@ def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in rows], columns=columns)
 
 
+def _with_confusion(groups: pd.DataFrame) -> pd.DataFrame:
+    """``groups`` (:meth:`AggregateRepository.outcome_groups`) with ``tp, fp, fn, tn``: its ``n`` in the
+    column of its label and call, as ``results.confusion_counts`` counts (a pending case, or another value,
+    counts in none)."""
+    label, call, n = groups["label"], groups["predicted_label"], groups["n"]
+    return groups.assign(**{name: n.where((label == truth) & (call == called), 0).astype("int64")
+                            for name, truth, called in (("tp", 1, 1), ("fp", 0, 1), ("fn", 1, 0), ("tn", 0, 0))})
+
+
+def _summed(frame: pd.DataFrame, keys: list[str], counts: list[str]) -> pd.DataFrame:
+    """``counts`` summed per ``keys`` (null keys kept as their own group, returned as ``None``), as the
+    database's GROUP BY gives them: a row per key present in ``frame``."""
+    summed = frame.groupby(keys, dropna=False, sort=True, as_index=False)[counts].sum()
+    for key in keys:
+        if summed[key].dtype == object or summed[key].isna().any():
+            summed[key] = summed[key].astype(object).where(summed[key].notna(), None)
+    return summed.astype({c: "int64" for c in counts})[[*keys, *counts]]
+
+
 def _numeric_input(spec: AttributeSpec) -> ColumnElement[float]:
     """The raw value of a numeric attribute (``age``, or a number in the ``attributes`` JSON)."""
     column = spec.source_column
@@ -86,12 +104,14 @@ class WindowCases:
     """A window's cases materialised in a temporary table (:meth:`AggregateRepository.window_cases`):
     stratum labels in columns ``s0, s1, ...`` (in the order of ``attributes``), numeric inputs in
     ``f0, f1, ...`` (``numeric`` maps an attribute name to its column); ``intersections``: the monitored
-    intersections (pairs and triples of attribute names) the day-count tables are also summed to."""
+    intersections (pairs and triples of attribute names) the day-count tables are also summed to.
+    ``counted`` keeps what was counted once from the table for several aggregates (the outcome groups)."""
 
     table: Table
     attributes: tuple[AttributeSpec, ...]
     numeric: dict[str, str]
     intersections: tuple[tuple[str, ...], ...] = ()
+    counted: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def names(self) -> list[str]:
@@ -239,44 +259,53 @@ class AggregateRepository:
             raise
         table.drop(self._conn)
 
+    def outcome_groups(self, cases: WindowCases) -> pd.DataFrame:
+        """The cases by model version, stratum labels, call (``predicted_label``), ``label`` (-1 while
+        pending) and ``label_source`` (null while pending), with their number ``n``: one GROUP BY of the
+        table, counted once per materialisation (kept in ``cases.counted``), from which the count cells,
+        confusion cells, verification cells and label sources are summed. Its rows are the stratum
+        combinations times a few outcomes, not the cases."""
+        held = cases.counted.get("outcome_groups")
+        if held is not None:
+            return held
+        t = cases.table
+        keys = cases.keys()
+        label = func.coalesce(t.c.label, -1).label("label")
+        query = (select(*keys, t.c.predicted_label, label, t.c.label_source, func.count().label("n"))
+                 .group_by(*keys, t.c.predicted_label, label, t.c.label_source))
+        frame = _frame(self._conn.execute(query).all(),
+                       ["model_version", *cases.names, "predicted_label", "label", "label_source", "n"])
+        frame = frame.astype({"label": "int64", "n": "int64"})
+        cases.counted["outcome_groups"] = frame
+        return frame
+
     def month_cells(self, cases: WindowCases) -> pd.DataFrame:
         """``tp, fp, fn, tn, pending`` per model version and full combination of stratum labels of the
         cases, labelled or not: the count cells of :meth:`ResultRepository.stratum_counts` (``pending=True``)."""
-        t = cases.table
-        keys = cases.keys()
-        pending = func.sum(case((t.c.label.is_(None), 1), else_=0)).label("pending")
-        query = select(*keys, *confusion_counts(t.c.label, t.c.predicted_label), pending).group_by(*keys)
+        groups = self.outcome_groups(cases)
         counts = ["tp", "fp", "fn", "tn", "pending"]
-        frame = _frame(self._conn.execute(query).all(), ["model_version", *cases.names, *counts])
-        return frame.astype({c: "int64" for c in counts})
+        return _summed(_with_confusion(groups).assign(pending=groups["n"].where(groups["label"] == -1, 0)),
+                       ["model_version", *cases.names], counts)
 
     def case_label_sources(self, cases: WindowCases) -> pd.DataFrame:
         """Labelled cases by call and ground-truth source (``predicted_label``, ``source``, ``n``): the table
         :meth:`label_sources` counts from the rows."""
-        t = cases.table
-        query = (select(t.c.predicted_label, t.c.label_source, func.count().label("n"))
-                 .where(t.c.label.is_not(None)).group_by(t.c.predicted_label, t.c.label_source))
-        return _frame(self._conn.execute(query).all(), ["predicted_label", "source", "n"])
+        groups = self.outcome_groups(cases)
+        labelled = groups.loc[groups["label"] != -1].rename(columns={"label_source": "source"})
+        return _summed(labelled, ["predicted_label", "source"], ["n"])
 
     def confusion_cells(self, cases: WindowCases) -> pd.DataFrame:
         """``tp, fp, fn, tn`` per model version and full combination of stratum labels of the window's
         labelled cases: the table :meth:`ResultRepository.confusion_cells` counts from the rows."""
-        t = cases.table
-        keys = cases.keys()
-        query = (select(*keys, *confusion_counts(t.c.label, t.c.predicted_label))
-                 .where(t.c.label.is_not(None)).group_by(*keys))
-        frame = _frame(self._conn.execute(query).all(), ["model_version", *cases.names, "tp", "fp", "fn", "tn"])
-        return sorted_cells(frame.astype({name: "int64" for name in ("tp", "fp", "fn", "tn")}))
+        groups = self.outcome_groups(cases)
+        labelled = _with_confusion(groups.loc[groups["label"] != -1])
+        return sorted_cells(_summed(labelled, ["model_version", *cases.names], ["tp", "fp", "fn", "tn"]))
 
     def verification_cells(self, cases: WindowCases) -> pd.DataFrame:
         """Predictions by stratum labels, call (``predicted_label``) and ``verified`` (ground truth arrived)."""
-        t = cases.table
-        verified = case((t.c.label.is_(None), 0), else_=1).label("verified")
-        keys = cases.keys()
-        query = (select(*keys, t.c.predicted_label, verified, func.count().label("n"))
-                 .group_by(*keys, t.c.predicted_label, verified))
-        names = ["model_version", *cases.names, "predicted_label", "verified", "n"]
-        return _frame(self._conn.execute(query).all(), names)
+        groups = self.outcome_groups(cases)
+        verified = groups.assign(verified=(groups["label"] != -1).astype("int64"))
+        return _summed(verified, ["model_version", *cases.names, "predicted_label", "verified"], ["n"])
 
     def score_histogram(self, cases: WindowCases) -> pd.DataFrame:
         """Cases by score bin (0..1000), ``label`` (-1 when not yet known) and call (``predicted_label``),
