@@ -14,8 +14,10 @@
 An analysis materialises each window's cases once (:meth:`AggregateRepository.window_cases`: a
 temporary table of the window's predictions joined to their labels, attribute expressions evaluated)
 and runs these aggregations on it, so the window's rows are scanned and joined once, not once per
-section. The charts' cases are streamed from the rows (they are ordered by when they became known, not
-by the window's prediction time).
+section; the count cells, confusion and verification cells and the label sources are sums of one of its
+GROUP BYs (:meth:`AggregateRepository.outcome_groups`, a few rows per stratum combination). The charts'
+cases are streamed from the rows (they are ordered by when they became known, not by the window's
+prediction time).
 
 The tables read by sections that report the whole population and single strata only are summed in
 the database to those *grouping sets* (:mod:`monitor.domain.grouping`): a count per full
