@@ -88,8 +88,9 @@ def _read(unit: Any, config: Any, until: datetime, **kwargs: Any) -> pd.DataFram
     return frame.astype({c: str for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)})
 
 
-@pytest.mark.parametrize("seed", [3, 11])
-def test_the_stream_from_an_instant_is_the_suffix_of_the_whole_stream(app, clock, tmp_path, seed) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("seed", [3])
+def test_the_stream_from_an_instant_is_the_suffix_of_the_whole_stream(  # type: ignore[no-untyped-def]
+        app, clock, tmp_path, seed) -> None:
     _ingest(app, clock, tmp_path, _log(seed))
     cuts = sorted({*DELIVERIES, *(d + timedelta(hours=1) for d in DELIVERIES),
                    *(d - timedelta(days=9) for d in DELIVERIES), DELIVERIES[-1] + timedelta(days=30)})
