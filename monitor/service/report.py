@@ -47,8 +47,8 @@ from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.read_models import Run
 from monitor.service.report_sections import ReportSource, build_sections, registry
 
-__all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "REPORT_SCHEMA_VERSION", "PdfJob", "ReportFiles", "ReportRenderer", "ReportStore",
-           "build_content", "content_json", "content_model", "write_report"]
+__all__ = ["REPORT_FORMATS", "REPORT_LANGUAGES", "REPORT_SCHEMA_VERSION", "PdfJob", "ReportFiles", "ReportRenderer",
+           "ReportStore", "build_content", "content_json", "content_model", "write_report"]
 
 REPORT_FORMATS = ("html", "pdf", "json", "csv", "xlsx", "evidently")
 #: The ``reports.format`` recorded for a file key (other keys: the part before ``:``).

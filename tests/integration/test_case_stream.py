@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.service.ingest import ingest_ground_truth, ingest_predictions, ingest_retractions
-from monitor.synthetic import write_csv
+from tests.integration.test_cusum_checkpoints import _ingest  # one delivery, stamped at its instant
 
 DEVICE = "lung-nodule-ct"
 CUTOFF = datetime.fromisoformat("2026-01-31T00:00:00+00:00")
@@ -68,19 +66,6 @@ def _log(seed: int) -> list[tuple[datetime, str, pd.DataFrame]]:
     return sorted(((w, k, r) for w, k, r in events if not r.empty), key=lambda e: (e[0], order[e[1]]))
 
 
-def _ingest(app: Any, clock: Any, folder: Path, events: list[tuple[datetime, str, pd.DataFrame]]) -> None:
-    for i, (when, kind, rows) in enumerate(events):
-        clock.now = when - timedelta(seconds=1)  # the stepping clock stamps the batch at `when`
-        path = write_csv(rows, folder / f"{kind}-{i}.csv")
-        common = {"source": path.name, "uow": app.uow, "clock": app.clock, "actor": "t"}
-        if kind == "p":
-            ingest_predictions(app.open_log(path), hash_patient=app.patient_hasher(), **common)
-        elif kind == "g":
-            ingest_ground_truth(app.open_log(path), **common)
-        else:
-            ingest_retractions(app.open_log(path), **common)
-
-
 def _read(unit: Any, config: Any, until: datetime, **kwargs: Any) -> pd.DataFrame:
     chunks = list(unit.case_stream.known_case_stream(DEVICE, "2.1.0", until=until, cutoff=CUTOFF,
                                                      attributes=config.strata.attributes, chunk_rows=7, **kwargs))
@@ -91,7 +76,8 @@ def _read(unit: Any, config: Any, until: datetime, **kwargs: Any) -> pd.DataFram
 @pytest.mark.parametrize("seed", [3])
 def test_the_stream_from_an_instant_is_the_suffix_of_the_whole_stream(  # type: ignore[no-untyped-def]
         app, clock, tmp_path, seed) -> None:
-    _ingest(app, clock, tmp_path, _log(seed))
+    for i, (when, kind, rows) in enumerate(_log(seed)):
+        _ingest(app, clock, tmp_path, when, kind, rows, i)
     cuts = sorted({*DELIVERIES, *(d + timedelta(hours=1) for d in DELIVERIES),
                    *(d - timedelta(days=9) for d in DELIVERIES), DELIVERIES[-1] + timedelta(days=30)})
     parts_seen = {"label ingested since": 0, "prediction ingested since": 0, "matured since": 0}
