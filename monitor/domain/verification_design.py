@@ -50,7 +50,7 @@ from monitor.stats.verification import (
 )
 
 __all__ = ["AUDIT_SOURCE", "DEFAULT_RELATIVE_HALF_WIDTH", "audit_plan", "corrected_estimates", "design_check",
-           "stratum_design_counts"]
+           "labels_by_source", "stratum_design_counts"]
 
 #: The ground-truth label source of an audit over-read (``monitor.domain.logs``).
 AUDIT_SOURCE = "audit_sample"
@@ -167,11 +167,8 @@ def design_check(verification: pd.DataFrame, config: DeviceConfig, *,
                                     "audit not carried out as designed)")
             realised.append(row)
     audit_labels = outside_audit = 0
-    by_source: dict[str, int] = {}
     if label_sources is not None and not label_sources.empty:
         source = label_sources["source"].astype(str)
-        for name, n in zip(source, label_sources["n"].astype(int), strict=True):
-            by_source[name] = by_source.get(name, 0) + int(n)
         audit_labels = int(label_sources.loc[source == AUDIT_SOURCE, "n"].sum())
         outside_audit = int(label_sources.loc[(source != AUDIT_SOURCE)
                                               & (label_sources["predicted_label"].astype(int) == 0), "n"].sum())
@@ -186,7 +183,16 @@ def design_check(verification: pd.DataFrame, config: DeviceConfig, *,
     return {"verification": labels.verification, "declared_fractions": fractions, "realised": realised,
             "audit_sample_labels": audit_labels, "negative_calls_verified_outside_audit": outside_audit,
             "looks_like_audit_sample": looks_like_audit, "warnings": warnings,
-            "labels_by_source": {k: v for k, v in sorted(by_source.items()) if v > 0}}
+            "labels_by_source": labels_by_source(label_sources)}
+
+
+def labels_by_source(label_sources: pd.DataFrame | None) -> dict[str, int]:
+    """Labelled cases per ground-truth source (``label_sources``: ``predicted_label``, ``source``, ``n``),
+    summed over calls, sources without labels left out, in source order."""
+    if label_sources is None or label_sources.empty:
+        return {}
+    summed = label_sources.groupby(label_sources["source"].astype(str))["n"].sum()
+    return {str(name): int(n) for name, n in summed.items() if n > 0}
 
 
 def _family_sizes(config: DeviceConfig, strata: list[StratumDefinition]) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from monitor.domain.report_product import (
     product_section,
     reference_standard_section,
 )
+from monitor.domain.verification_design import labels_by_source
 from monitor.service.report_sections import ReportSource
 
 __all__ = ["label_sources", "product", "reference_standards", "ticket_status"]
@@ -54,11 +55,8 @@ def label_sources(source: ReportSource) -> dict[str, int] | None:
         period = source.document["period"]
         window = Window(source.config.device.id, datetime.fromisoformat(period["start_utc"]),
                         datetime.fromisoformat(period["end_utc"]), datetime.fromisoformat(source.document["data_cutoff"]))
-        frame = window_aggregates(source.unit, source.config, window, None).aggregates.label_sources
-        counts: dict[str, int] = {}
-        for name, n in zip(frame["source"].astype(str), frame["n"].astype(int), strict=True):
-            counts[name] = counts.get(name, 0) + int(n)
-        return {k: v for k, v in counts.items() if v > 0}
+        aggregates = window_aggregates(source.unit, source.config, window, None).aggregates
+        return labels_by_source(aggregates.label_sources)
 
     return _memo("label_sources", source, read)  # type: ignore[no-any-return]
 
