@@ -202,6 +202,10 @@ class Settings(_Readable, BaseSettings):
         "Key of the HMAC-SHA-256 signature of ticket webhook requests.", "unset", secret=True))
     api_max_body_bytes: int = Field(50 * 2**20, ge=1024, **_doc(
         "Largest HTTP request body (bytes) the API accepts; 413 beyond it.", "52428800 (50 MiB)"))
+    api_auth_cache_seconds: float = Field(1.0, ge=0, le=60, allow_inf_nan=False, **_doc(
+        "How long the API answers a token it has just authenticated from memory: a revoked token, a disabled "
+        "user or a changed role reaches a running API at most this many seconds later (expiry is exact); "
+        "0 reads the database on every request."))
     dashboard_idle_minutes: float = Field(15.0, ge=1, allow_inf_nan=False, **_doc(
         "A dashboard sign-in ends after this many minutes without activity."))
     dashboard_session_hours: float = Field(8.0, ge=1 / 60, allow_inf_nan=False, **_doc(

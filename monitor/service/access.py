@@ -37,6 +37,7 @@ from monitor.service.ports import Clock, UnitOfWorkFactory
 __all__ = [
     "TOKEN_PREFIX",
     "Principal",
+    "RecentPrincipals",
     "VerifiedTokens",
     "authenticate_token",
     "create_token",
@@ -69,6 +70,7 @@ class Principal:
     device_id: str | None = None
     user_id: str | None = None
     token_id: str | None = None
+    expires_at: datetime | None = None  # the token's expiry (None: it never expires)
 
     def can(self, permission: Permission | str, device_id: str | None = None) -> bool:
         """Whether this principal may do ``permission`` (on ``device_id``)."""
@@ -145,6 +147,45 @@ class VerifiedTokens:
         if len(self._seen) >= self._max:
             self._seen.clear()
         self._seen[token_id] = (self._digest(secret), now)
+
+
+class RecentPrincipals:
+    """The principals of tokens authenticated within the last ``ttl``, so that a client's requests read
+    its token from the database at most once per ``ttl`` (the API's ``MONITOR_API_AUTH_CACHE_SECONDS``).
+
+    The price, stated in docs/api.md: a revocation, a disabled user or a changed role reaches a running API
+    at most ``ttl`` later. Expiry is exact: an entry never outlives its token's ``expires_at``. Entries are
+    keyed by the token id and hold a keyed HMAC of the secret, never the secret; a clock that moves back
+    forgets the entry; the memory is bounded (cleared at ``max_entries``). ``ttl`` zero remembers nothing.
+    """
+
+    def __init__(self, ttl: timedelta, max_entries: int = 10_000) -> None:
+        self._key = secrets.token_bytes(32)
+        self._ttl = ttl
+        self._max = max_entries
+        self._seen: dict[str, tuple[bytes, datetime, datetime, Principal]] = {}
+
+    def _digest(self, secret: str) -> bytes:
+        return hmac.new(self._key, secret.encode("utf-8"), hashlib.sha256).digest()
+
+    def get(self, token_id: str, secret: str, now: datetime) -> Principal | None:
+        """The principal remembered for this exact token, if authenticated within ``ttl`` and not expired."""
+        entry = self._seen.get(token_id)
+        if entry is None:
+            return None
+        digest, since, until, principal = entry
+        if not since <= now < until or not hmac.compare_digest(digest, self._digest(secret)):
+            return None
+        return principal
+
+    def remember(self, token_id: str, secret: str, principal: Principal, now: datetime) -> None:
+        """Remember a successful authentication at ``now``."""
+        if self._ttl <= timedelta(0):
+            return
+        if len(self._seen) >= self._max:
+            self._seen.clear()
+        until = now + self._ttl if principal.expires_at is None else min(now + self._ttl, principal.expires_at)
+        self._seen[token_id] = (self._digest(secret), now, until, principal)
 
 
 # users ---------------------------------------------------------------------------------------------
@@ -296,4 +337,4 @@ def authenticate_token(uow: UnitOfWorkFactory, token: str, *, clock: Clock,
             unit.access.touch_token(token_id, at=now)
     name = record["user_id"] or f"token:{record['name']}"
     return Principal(name=name, role=record["role"], device_id=record["device_id"], user_id=record["user_id"],
-                     token_id=token_id)
+                     token_id=token_id, expires_at=record["expires_at"])

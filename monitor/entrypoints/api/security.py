@@ -13,10 +13,12 @@ import math
 import threading
 import time
 from collections import OrderedDict, deque
+from datetime import timedelta
 from typing import Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from monitor.domain.roles import Permission
 from monitor.entrypoints.api.problems import RateLimitedError
@@ -24,6 +26,7 @@ from monitor.entrypoints.bootstrap import App
 from monitor.errors import AuthenticationError
 from monitor.service.access import (
     Principal,
+    RecentPrincipals,
     VerifiedTokens,
     authenticate_token,
     parse_token,
@@ -115,18 +118,30 @@ class Authenticator:
         self._app = app
         self.limiter = limiter
         self._verified = VerifiedTokens()
+        self._recent = RecentPrincipals(timedelta(seconds=app.settings.api_auth_cache_seconds))
 
-    def principal(self, request: Request,
-                  credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    async def principal(self, request: Request,
+                        credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
         """The authenticated caller. A valid token is always served; a failed attempt is 401, or 429 with
-        ``Retry-After`` when its address or its token id is throttled (:class:`AuthFailureLimiter`)."""
+        ``Retry-After`` when its address or its token id is throttled (:class:`AuthFailureLimiter`).
+
+        A token authenticated within ``MONITOR_API_AUTH_CACHE_SECONDS`` is answered from memory, on the
+        event loop (:class:`RecentPrincipals`); otherwise the database is read in the thread pool. At 50
+        clients on PostgreSQL that took the read API's p99 from 350-460 ms to 60-70 ms (docs/api.md)."""
         request.state.token_id = None
         try:
             if credentials is None or credentials.scheme.lower() != "bearer":
                 raise AuthenticationError("missing bearer token (Authorization: Bearer smt_...)")
-            request.state.token_id = parse_token(credentials.credentials)[0]
-            return authenticate_token(self._app.uow, credentials.credentials, clock=self._app.clock,
-                                      verified=self._verified)
+            token_id, secret = parse_token(credentials.credentials)
+            request.state.token_id = token_id
+            now = self._app.clock()  # the entry's age counts from before the database read
+            recent = self._recent.get(token_id, secret, now)
+            if recent is not None:
+                return recent
+            principal = await run_in_threadpool(authenticate_token, self._app.uow, credentials.credentials,
+                                                clock=self._app.clock, verified=self._verified)
+            self._recent.remember(token_id, secret, principal, now)
+            return principal
         except AuthenticationError as exc:
             keys = [f"addr:{client_address(request)}"]
             if request.state.token_id is not None:
