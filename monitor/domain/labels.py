@@ -39,8 +39,12 @@ from monitor.stats.maturity import ArrivalCDF, arrival_cdf
 from monitor.stats.survival import time_to_event_summary
 from monitor.stats.verification import audit_size_for_false_omission, begg_greenes
 
-__all__ = ["COMPLETENESS_FOR_MATURITY", "METRIC_CELLS", "MIN_MATURE_LABELS", "OUTCOME_DEPENDENCE", "Arrival",
-           "LabelMaturity", "arrival_distributions", "label_arrival", "maturity_by_stratum", "verification_by_stratum"]
+__all__ = ["COMPLETENESS_FOR_MATURITY", "HISTOGRAM_COLUMNS", "METRIC_CELLS", "MIN_MATURE_LABELS", "OUTCOME_DEPENDENCE",
+           "Arrival", "LabelMaturity", "add_histograms", "arrival_distributions", "arrival_from_delays", "label_arrival",
+           "maturity_by_stratum", "verification_by_stratum"]
+
+#: The columns of the label-arrival histograms (:meth:`LabelArrivalRepository.arrival_histograms`).
+HISTOGRAM_COLUMNS = ["model_version", "label", "predicted_label", "kind", "days", "n"]
 
 COMPLETENESS_FOR_MATURITY = 0.95
 MOSTLY_PENDING = 0.5
@@ -209,6 +213,37 @@ def _first_fit(candidates: list[tuple[str, pd.DataFrame]], horizon: int) -> tupl
         if fitted is not None:
             return source, fitted
     return None
+
+
+def arrival_from_delays(delays: pd.DataFrame, *, provisional_sources: list[str], window_days: int,
+                        horizon_days: int) -> pd.DataFrame:
+    """The label-arrival histograms (:data:`HISTOGRAM_COLUMNS`) of cohorts that are old at the cut-off (every
+    prediction more than ``horizon_days`` + 1 and ``window_days`` days before it), from their
+    ``label_delays`` aggregate (:mod:`monitor.domain.window_aggregates`, no ``late`` row): what the rows give
+    for them. A label of a provisional source is final at the larger of its delay and the maturity window;
+    a label final after the horizon is left out; every case's elapsed time is the horizon (capped)."""
+    if (delays["late"] != 0).any():
+        raise ValueError("label delays capped at an earlier cut-off hold for that cut-off only")
+    provisional = delays["source"].isin(list(provisional_sources)).to_numpy()
+    final_after = np.where(provisional, np.maximum(delays["days"].to_numpy(), window_days), delays["days"].to_numpy())
+    final = delays.assign(until_final=final_after).loc[final_after <= horizon_days]
+    keys = ["model_version", "label", "predicted_label"]
+    delay = final.groupby([*keys, "until_final"], as_index=False)["n"].sum().rename(columns={"until_final": "days"})
+    elapsed = final.groupby(keys, as_index=False)["n"].sum().assign(days=horizon_days)
+    return add_histograms(delay.assign(kind="delay"), elapsed.assign(kind="elapsed"))
+
+
+def add_histograms(*parts: pd.DataFrame) -> pd.DataFrame:
+    """Label-arrival histograms of disjoint cohorts summed by key, in the repository's row order."""
+    filled = [p[HISTOGRAM_COLUMNS] for p in parts if not p.empty]
+    if not filled:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("model_version", "kind") else "int64")
+                             for c in HISTOGRAM_COLUMNS})
+    whole = pd.concat(filled, ignore_index=True)
+    summed = whole.groupby(HISTOGRAM_COLUMNS[:-1], as_index=False, sort=False)["n"].sum()
+    summed = summed.loc[summed["n"] > 0]
+    summed = summed.astype({"label": "int64", "predicted_label": "int64", "days": "int64", "n": "int64"})
+    return summed.sort_values(HISTOGRAM_COLUMNS[:-1], kind="stable").reset_index(drop=True)
 
 
 def arrival_distributions(histograms: pd.DataFrame, model_versions: list[str], *, horizon: int

@@ -20,10 +20,14 @@ stratum label; object dtype, counts int64):
 * ``features``: ``feature, value, n``: the distribution of each drift input (an attribute's raw input:
   whole numbers for numeric inputs, labels for categorical ones; ``site_id``; ``score`` in hundredths),
   ``value`` as text (null when missing), read back by :meth:`WindowAggregates.feature`;
-* ``label_sources``: ``predicted_label, source, n``: labelled cases by call and ground-truth source.
+* ``label_sources``: ``predicted_label, source, n``: labelled cases by call and ground-truth source;
+* ``label_delays``: ``model_version, label, predicted_label, source, days, late, n``: labelled cases by
+  the whole days from the AI result to the current label's confirmation (``late`` 1: confirmed after the
+  cut-off, counted as at the cut-off, so ``days`` holds for that cut-off only): the parts of the
+  label-arrival histograms of later analyses (:func:`monitor.domain.labels.arrival_from_delays`).
 
 Not here: counts that depend on the cut-off other than through which rows are visible (days to the
-label or to intervention, censored at the cut-off): they are not sums over months.
+first label or to intervention, censored at the cut-off): they are not sums over months.
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ import pandas as pd
 __all__ = ["FRAMES", "WindowAggregates", "empty_aggregates", "feature_rows", "merge"]
 
 #: The frames of :class:`WindowAggregates` other than ``confusion`` (whose month parts are the count cells).
-FRAMES = ("verification", "score_histogram", "features", "label_sources")
+FRAMES = ("verification", "score_histogram", "features", "label_sources", "label_delays")
 _CONFUSION_COUNTS = ("tp", "fp", "fn", "tn")
-_INTEGER_KEYS = ("score_bin", "label", "predicted_label", "verified")
+_INTEGER_KEYS = ("score_bin", "label", "predicted_label", "verified", "days", "late")
 
 
 def _counts(frame: pd.DataFrame) -> list[str]:
@@ -56,6 +60,7 @@ def columns_of(kind: str, names: Sequence[str]) -> list[str]:
         "score_histogram": ["grouping", "model_version", *names, "score_bin", "label", "predicted_label", "n"],
         "features": ["feature", "value", "n"],
         "label_sources": ["predicted_label", "source", "n"],
+        "label_delays": ["model_version", "label", "predicted_label", "source", "days", "late", "n"],
     }[kind]
 
 
@@ -89,6 +94,7 @@ class WindowAggregates:
     score_histogram: pd.DataFrame
     features: pd.DataFrame
     label_sources: pd.DataFrame
+    label_delays: pd.DataFrame
 
     def feature(self, name: str, *, numeric: bool) -> pd.DataFrame:
         """The histogram of drift input ``name``: ``value`` (float for numeric inputs, text otherwise) and ``n``."""

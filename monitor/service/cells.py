@@ -28,8 +28,8 @@ from monitor.domain.periods import resolve_timezone
 from monitor.domain.window_aggregates import FRAMES, WindowAggregates, empty_aggregates, feature_rows, merge
 from monitor.service.window import Window
 
-__all__ = ["AggregateRead", "CellRead", "count_aggregates", "drift_features", "mark_dirty_for_ids", "mark_dirty_for_times",
-           "refresh_months", "stratified_cells", "window_aggregates"]
+__all__ = ["AggregateRead", "CellRead", "count_aggregates", "drift_features", "fresh_months", "mark_dirty_for_ids",
+           "mark_dirty_for_times", "refresh_months", "stratified_cells", "window_aggregates"]
 
 _NOT_WHOLE_MONTHS = "the window is not whole calendar months"
 _PAST_CUTOFF = "the cut-off is in the past and a month changed since, or was never counted"
@@ -83,11 +83,14 @@ def count_aggregates(unit, config: DeviceConfig, cases: Any) -> WindowAggregates
             seen.add(name)
             histograms.append(feature_rows(name, aggregates.feature_histogram(cases, feature)))
     sources = getattr(aggregates, "case_label_sources", None)
+    delays = getattr(aggregates, "label_delays", None)
+    empty = empty_aggregates([])
     return WindowAggregates(confusion=aggregates.confusion_cells(cases),
                             verification=aggregates.verification_cells(cases),
                             score_histogram=aggregates.score_histogram(cases),
                             features=pd.concat(histograms, ignore_index=True),
-                            label_sources=sources(cases) if sources else empty_aggregates([]).label_sources)
+                            label_sources=sources(cases) if sources else empty.label_sources,
+                            label_delays=delays(cases) if delays else empty.label_delays)
 
 
 def mark_dirty_for_times(unit, config: DeviceConfig, times: pd.Series) -> None:  # type: ignore[no-untyped-def]
@@ -132,6 +135,24 @@ def refresh_months(unit, config: DeviceConfig, months: list, *, cutoff: datetime
     return done
 
 
+def fresh_months(unit, config: DeviceConfig, labels: list[str], *, cutoff: datetime,  # type: ignore[no-untyped-def]
+                 aggregates: bool = True) -> set[str]:
+    """The months among ``labels`` whose stored counts are exactly what their rows give as of ``cutoff``:
+    fresh, counted with the device's current configuration, refreshed at or before the cut-off (no batch
+    ingested since: it would have marked the month dirty) and, with ``aggregates``, holding every window
+    aggregate."""
+    states = unit.cells.month_states(config.device.id, labels)
+    held = unit.month_aggregates.months_held(config.device.id, labels) if aggregates else set(labels)
+    config_hash = config.config_hash()
+
+    def usable(label: str) -> bool:
+        state = states.get(label)
+        return (state is not None and state["state"] == "fresh" and state["config_hash"] == config_hash
+                and state["refreshed_at"] <= cutoff and label in held)
+
+    return {label for label in labels if usable(label)}
+
+
 def _month_plan(unit, config: DeviceConfig, *, start: datetime, end: datetime, cutoff: datetime,  # type: ignore[no-untyped-def]
                 now: datetime | None, aggregates: bool = False
                 ) -> tuple[list[MonthWindow], list[MonthWindow]] | str:
@@ -145,17 +166,8 @@ def _month_plan(unit, config: DeviceConfig, *, start: datetime, end: datetime, c
     months = month_windows(start, end, resolve_timezone(config.monitoring.timezone))
     if months is None:
         return _NOT_WHOLE_MONTHS
-    labels = [m.label for m in months]
-    states = unit.cells.month_states(config.device.id, labels)
-    held = unit.month_aggregates.months_held(config.device.id, labels) if aggregates else set(labels)
-    config_hash = config.config_hash()
-
-    def usable(label: str) -> bool:
-        state = states.get(label)
-        return (state is not None and state["state"] == "fresh" and state["config_hash"] == config_hash
-                and state["refreshed_at"] <= cutoff and label in held)
-
-    stale = [m for m in months if not usable(m.label)]
+    usable = fresh_months(unit, config, [m.label for m in months], cutoff=cutoff, aggregates=aggregates)
+    stale = [m for m in months if m.label not in usable]
     if stale and (now is None or cutoff < now):
         return _PAST_CUTOFF
     return months, stale
@@ -217,7 +229,8 @@ def window_aggregates(unit, config: DeviceConfig, window: Window, now: datetime 
 
 def refresh_cells(device_id: str, *, uow, clock, actor: str,  # type: ignore[no-untyped-def]
                   only_dirty: bool = True) -> dict[str, Any]:
-    """Recount the device's dirty months (or every month holding predictions) as of now, in one transaction
+    """Recount the device's dirty months and those missing a window aggregate (one this version added), or
+    every month holding predictions, as of now, in one transaction
     (after waiting for open ingests, so the counts are exactly those of an analysis with cut-off now)."""
     with uow() as unit:
         unit.logs.wait_for_ingestion()
@@ -231,9 +244,10 @@ def refresh_cells(device_id: str, *, uow, clock, actor: str,  # type: ignore[no-
             year, month = (int(x) for x in label.split("-"))
             known.setdefault(label, months_between(datetime(year, month, 15, tzinfo=tz),
                                                    datetime(year, month, 15, tzinfo=tz), tz)[0])
+        held = unit.month_aggregates.months_held(device_id, list(known))
         targets = [w for label, w in sorted(known.items())
                    if not only_dirty or records.get(label, {}).get("state") != "fresh"
-                   or records[label]["config_hash"] != config.config_hash()]
+                   or records[label]["config_hash"] != config.config_hash() or label not in held]
         done = refresh_months(unit, config, targets, cutoff=now)
         unit.audit.append(at=now, actor=actor, action="cells.refresh", entity="device", entity_id=device_id,
                           details={"months": done, "cutoff": now.isoformat()})

@@ -133,3 +133,62 @@ def test_planted_drop_decided_in_its_quarter_while_its_specificity_is_provisiona
     assert shares["2024Q3"][("overall", "specificity")] == 1.0
     assert shares["2025Q3"][("overall", "sensitivity")] >= config.labels.min_expected_share
     assert shares["2025Q3"][("overall", "specificity")] < 0.1
+
+
+def _both_ways(app, config, before: datetime, cutoff: datetime):  # type: ignore[no-untyped-def]
+    """The arrival histograms as the analysis reads them (old months from their aggregates) and from the
+    rows alone, and the months' part (or None)."""
+    from monitor.service.label_maturity import _months_read, arrival_histograms
+
+    window_days = config.monitoring.maturity_window_days
+    with app.uow() as unit:
+        rows = unit.label_arrival.arrival_histograms("lung-nodule-ct", before=before, cutoff=cutoff,
+                                                     provisional_sources=list(config.labels.provisional_sources),
+                                                     window_days=window_days, horizon_days=window_days)
+        read = _months_read(unit, config, before=before, cutoff=cutoff)
+        mixed = arrival_histograms(unit, config, before=before, cutoff=cutoff)
+    return mixed, rows, read
+
+
+def test_arrival_histograms_from_old_months_equal_the_rows(app, ingest_scenario, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20: the earlier cohorts' label-arrival histograms are read from the old months' ``label_delays``
+    aggregates (the rest from the rows) and equal the rows' histograms: with every month fresh, with a
+    month changed since its count (the months before it still read), and with a label confirmed after its
+    month's count (every month from the rows, the delay being capped at that count's cut-off)."""
+    from monitor.service.cells import refresh_cells
+    from monitor.service.ingest import ingest_ground_truth
+    from monitor.synthetic import write_csv
+
+    data = ingest_scenario(SCENARIO)
+    refresh_cells("lung-nodule-ct", uow=app.uow, clock=app.clock, actor="t")
+    with app.uow() as unit:
+        config = unit.devices.get("lung-nodule-ct")
+    assert config.labels.provisional_sources  # the provisional rule is exercised
+    before = Period.parse("2025Q3").bounds_utc(ZONE)[0]
+
+    mixed, rows, read = _both_ways(app, config, before, app.clock())
+    assert read is not None and read[1] == datetime(2025, 1, 1, tzinfo=ZONE)  # 2024-07 .. 2024-12: old
+    assert len(read[0]) and not rows.empty
+    pd.testing.assert_frame_equal(mixed, rows)
+
+    def correct(prediction_id: str, confirmed_at: datetime, name: str) -> None:
+        row = data.ground_truth.loc[data.ground_truth["prediction_id"] == prediction_id].iloc[[0]].copy()
+        row["label"] = 1 - row["label"]
+        row["confirmed_at"] = confirmed_at
+        row["correction_reason"] = "second read"
+        path = write_csv(row, tmp_path / f"{name}.csv")
+        ingest_ground_truth(app.open_log(path), source=path.name, uow=app.uow, clock=app.clock, actor="t")
+
+    october = data.predictions.loc[data.predictions["predicted_at"].astype(str).str.startswith("2024-10")]
+    labelled = october.loc[october["prediction_id"].isin(data.ground_truth["prediction_id"])]
+    correct(labelled["prediction_id"].iloc[0], datetime(2025, 3, 1, tzinfo=ZONE), "fix")  # 2024-10 is dirty now
+    mixed, rows, read = _both_ways(app, config, before, app.clock())
+    assert read is not None and read[1] == datetime(2024, 10, 1, tzinfo=ZONE)
+    pd.testing.assert_frame_equal(mixed, rows)
+
+    correct(labelled["prediction_id"].iloc[1], app.clock() + timedelta(hours=12), "late")  # within the day allowed
+    refresh_cells("lung-nodule-ct", uow=app.uow, clock=app.clock, actor="t")
+    for cutoff in (app.clock(), app.clock() + timedelta(days=1)):  # before and after that confirmation
+        mixed, rows, read = _both_ways(app, config, before, cutoff)
+        assert read is None
+        pd.testing.assert_frame_equal(mixed, rows)

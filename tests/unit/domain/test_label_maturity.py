@@ -13,7 +13,7 @@ import pytest
 from monitor.adapters.config_file import load_device_config
 from monitor.domain.device import LabelPolicy
 from monitor.domain.evaluation import stratum_counts
-from monitor.domain.labels import MIN_MATURE_LABELS, arrival_distributions, label_arrival
+from monitor.domain.labels import MIN_MATURE_LABELS, add_histograms, arrival_distributions, arrival_from_delays, label_arrival
 
 CONFIG = load_device_config(Path(__file__).resolve().parents[3] / "examples" / "lung-nodule-ct.yaml")
 W = CONFIG.monitoring.maturity_window_days
@@ -150,3 +150,22 @@ def test_provisional_sources_of_the_policy_are_reported() -> None:
     section = label_arrival(_cells([("v1", 1, 1, W, 60, 60)]), empty, config).section
     assert section["provisional_sources"] == ["follow_up"] and section["min_expected_share"] == 0.9
     assert section["horizon_days"] == W
+
+
+def test_arrival_from_delays_applies_the_provisional_rule_and_the_horizon() -> None:
+    """Old cohorts' histograms from their label delays: a provisional source is final at the larger of its
+    delay and the window, labels final after the horizon are left out, the elapsed time is the horizon;
+    delays capped at an earlier cut-off are refused; adding disjoint parts sums by key."""
+    delays = pd.DataFrame([("1.0", 1, 1, "histopathology", 3, 0, 5), ("1.0", 1, 1, "follow_up", 3, 0, 2),
+                           ("1.0", 0, 0, "follow_up", 40, 0, 4), ("1.0", 0, 1, "histopathology", 400, 0, 9)],
+                          columns=["model_version", "label", "predicted_label", "source", "days", "late", "n"])
+    got = arrival_from_delays(delays, provisional_sources=["follow_up"], window_days=30, horizon_days=365)
+    assert got.to_dict("records") == [
+        {"model_version": "1.0", "label": 0, "predicted_label": 0, "kind": "delay", "days": 40, "n": 4},
+        {"model_version": "1.0", "label": 0, "predicted_label": 0, "kind": "elapsed", "days": 365, "n": 4},
+        {"model_version": "1.0", "label": 1, "predicted_label": 1, "kind": "delay", "days": 3, "n": 5},
+        {"model_version": "1.0", "label": 1, "predicted_label": 1, "kind": "delay", "days": 30, "n": 2},
+        {"model_version": "1.0", "label": 1, "predicted_label": 1, "kind": "elapsed", "days": 365, "n": 7}]
+    assert add_histograms(got, got)["n"].tolist() == [8, 8, 10, 4, 14]
+    with pytest.raises(ValueError, match="earlier cut-off"):
+        arrival_from_delays(delays.assign(late=[0, 0, 1, 0]), provisional_sources=[], window_days=30, horizon_days=365)

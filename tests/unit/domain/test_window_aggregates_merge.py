@@ -24,8 +24,10 @@ def _part(rows: list[tuple[str, str | None, int, int, int]]) -> WindowAggregates
                              columns=["model_version", "sex", "tp", "fp", "fn", "tn"])
     sources = pd.DataFrame([(c, "pathology", 1) for _, _, c, lab, _ in rows if lab >= 0],
                            columns=["predicted_label", "source", "n"])
+    delays = pd.DataFrame([(v, lab, c, "pathology", b * 7, 0, 1) for v, _, c, lab, b in rows if lab >= 0],
+                          columns=["model_version", "label", "predicted_label", "source", "days", "late", "n"])
     parts = {"verification": verification, "score_histogram": histogram, "features": features,
-             "confusion": confusion, "label_sources": sources}
+             "confusion": confusion, "label_sources": sources, "label_delays": delays}
     return WindowAggregates(**{k: v if not v.empty else getattr(empty, k) for k, v in parts.items()})
 
 
@@ -40,7 +42,7 @@ def test_merge_of_any_partition_equals_the_whole(cases: list, cuts: list[int], d
     parts = [_part(cases[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
     shuffled = data.draw(st.permutations(parts))
     whole, merged = merge([_part(cases)]), merge(shuffled)
-    for name in ("confusion", "verification", "score_histogram", "features", "label_sources"):
+    for name in ("confusion", "verification", "score_histogram", "features", "label_sources", "label_delays"):
         pd.testing.assert_frame_equal(getattr(merged, name), getattr(whole, name))
     assert int(whole.verification["n"].sum()) == len(cases)
     assert int(whole.features["n"].sum()) == len(cases)  # a missing value (None) is a key of its own

@@ -56,6 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ColumnElement
 
+from monitor.adapters.db.repositories.label_arrival import whole_days
 from monitor.adapters.db.repositories.results import (
     _label_join,
     _period_filter,
@@ -189,6 +190,7 @@ class AggregateRepository:
                    Column("label", Integer), Column("intervention_days", Integer),
                    Column("intervention_observed", Integer), Column("delay_days", Integer),
                    Column("delay_observed", Integer), Column("site_id", String), Column("label_source", String),
+                   Column("arrival_days", Integer), Column("arrival_late", Integer),
                    *[Column(f"f{i}", Integer) for i in range(len(numeric))]]
         # The first label's confirmation, looked up per prediction of the window (the ground-truth index on
         # device and prediction answers it): a subquery grouping every label of the device was aggregated in
@@ -201,6 +203,7 @@ class AggregateRepository:
         arrived = ground_truth.c.id.is_not(None)  # a label received by the cut-off: the first one too
         seen = and_(ground_truth.c.intervention_at.is_not(None), ground_truth.c.intervention_at <= cutoff)
         at_cutoff = literal(cutoff, type_=predictions.c.predicted_at.type)
+        late = ground_truth.c.confirmed_at > cutoff
         values = [predictions.c.id, predictions.c.predicted_at, predictions.c.model_version,
                   *[attribute_expression(spec) for spec in attributes],
                   self._bin(predictions.c.score, SCORE_BINS), self._bin(predictions.c.score, 100),
@@ -210,6 +213,10 @@ class AggregateRepository:
                   self._ceil_days(case((arrived, labelled_at), else_=at_cutoff)),
                   case((arrived, 1), else_=0),
                   predictions.c.site_id, ground_truth.c.source,
+                  # the current label's arrival delay as the label-arrival histograms count it (confirmation
+                  # capped at the cut-off) and whether it was capped (``label_delays``)
+                  whole_days(self._conn.dialect.name, case((late, at_cutoff), else_=ground_truth.c.confirmed_at)),
+                  case((late, 1), else_=0),
                   *[self._bin(_numeric_input(spec), 1) for spec in numeric]]
         query = (select(*[v.label(c.name) for v, c in zip(values, columns, strict=True)])
                  .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
@@ -280,6 +287,21 @@ class AggregateRepository:
         frame = frame.astype({"label": "int64", "n": "int64"})
         cases.counted["outcome_groups"] = frame
         return frame
+
+    def label_delays(self, cases: WindowCases) -> pd.DataFrame:
+        """Labelled cases by model version, ``label``, call, ground-truth ``source`` of the current label,
+        whole ``days`` from the AI result to its confirmation (floored; a confirmation after the cut-off
+        counts as at the cut-off) and ``late`` (1: it was, so ``days`` holds only for this cut-off): the
+        month parts of the label-arrival histograms (:func:`monitor.service.label_maturity.assess_label_maturity`)."""
+        t = cases.table
+        query = (select(t.c.model_version, t.c.label, t.c.predicted_label, t.c.label_source, t.c.arrival_days,
+                        t.c.arrival_late, func.count().label("n"))
+                 .where(t.c.label.is_not(None))
+                 .group_by(t.c.model_version, t.c.label, t.c.predicted_label, t.c.label_source, t.c.arrival_days,
+                           t.c.arrival_late))
+        frame = _frame(self._conn.execute(query).all(),
+                       ["model_version", "label", "predicted_label", "source", "days", "late", "n"])
+        return frame.astype({c: "int64" for c in ("label", "predicted_label", "days", "late", "n")})
 
     def month_cells(self, cases: WindowCases) -> pd.DataFrame:
         """``tp, fp, fn, tn, pending`` per model version and full combination of stratum labels of the

@@ -4,7 +4,7 @@ prediction and its current label ingested), in chunks, for the sequential charts
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -75,7 +75,15 @@ class CaseStreamRepository:
         checkpoint holding the earlier ones); ``strata`` (attribute -> label mappings) keeps the cases in
         any of them (a subsequence of the order: the charts of those strata replayed from their start).
         """
+        if since is not None and since >= until:
+            return iter(())  # no instant is both at or after ``since`` and before ``until``
         known = known_at()
+        # A case taken once matured is known no earlier than its prediction + ``mature_after_days`` (SQLite's
+        # arithmetic drops the fraction of a second; a day's slack covers any offset change on PostgreSQL), so
+        # only predictions before ``until`` less that many days can be known before ``until``: a range of the
+        # (device, predicted_at) index instead of every prediction of the model version (redundant, exact).
+        matured_by = [] if mature_after_days is None else [
+            predictions.c.predicted_at < until - timedelta(days=int(mature_after_days) - 1)]
         if mature_after_days is not None:
             if self._conn.dialect.name == "sqlite":  # stored as text: SQLite's own date arithmetic, whole seconds
                 # written in the stored form (".000000" appended), so that it compares as an instant with the
@@ -94,7 +102,7 @@ class CaseStreamRepository:
                         case((ground_truth.c.version > 1, 1), else_=0).label("corrected"))
                  .select_from(predictions.join(ground_truth, _label_join(cutoff)))
                  .where(predictions.c.device_id == device_id, predictions.c.model_version == model_version,
-                        predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff), known < until,
+                        predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff), *matured_by, known < until,
                         *([] if label is None else [ground_truth.c.label == label]),
                         *([] if since is None else [known >= since]),
                         *([] if strata is None else [_in_any(strata, attributes)]))

@@ -28,9 +28,29 @@ from monitor.adapters.db.repositories.results import _label_join, _period_filter
 from monitor.adapters.db.tables import ground_truth, predictions
 from monitor.domain.strata import AttributeSpec
 
-__all__ = ["LabelArrivalRepository"]
+__all__ = ["LabelArrivalRepository", "greatest", "whole_days"]
 
 _DAY_SECONDS = 86_400
+
+
+def _seconds(dialect: str, later: Any) -> ColumnElement[int]:
+    """Whole seconds from the AI result to ``later`` (rounded), identical on both engines."""
+    if dialect == "sqlite":
+        return cast(func.round((func.julianday(later) - func.julianday(predictions.c.predicted_at)) * 86400.0),
+                    Integer)
+    return cast(func.round(func.extract("epoch", later - predictions.c.predicted_at)), Integer)
+
+
+def greatest(dialect: str, a: ColumnElement[int], b: ColumnElement[int]) -> ColumnElement[int]:
+    """The larger of two integers (SQLite's scalar ``max``, PostgreSQL's ``greatest``)."""
+    return getattr(func, "max" if dialect == "sqlite" else "greatest")(a, b, type_=Integer)
+
+
+def whole_days(dialect: str, later: Any) -> ColumnElement[int]:
+    """Whole days (floored, never negative) from the AI result to ``later``: the larger of the seconds
+    and 0, divided by a day (the seconds computed once per row). The arrival delay of the histograms here
+    and of the months' ``label_delays`` aggregate (:mod:`monitor.adapters.db.repositories.aggregates`)."""
+    return greatest(dialect, _seconds(dialect, later), literal(0)) // _DAY_SECONDS
 
 
 class LabelArrivalRepository:
@@ -39,22 +59,11 @@ class LabelArrivalRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def _seconds(self, later: Any) -> ColumnElement[int]:
-        """Whole seconds from the AI result to ``later`` (rounded), identical on both engines."""
-        if self._conn.dialect.name == "sqlite":
-            return cast(func.round((func.julianday(later) - func.julianday(predictions.c.predicted_at)) * 86400.0),
-                        Integer)
-        return cast(func.round(func.extract("epoch", later - predictions.c.predicted_at)), Integer)
-
     def _days(self, later: Any) -> ColumnElement[int]:
-        """Whole days (floored, never negative) from the AI result to ``later``: the larger of the seconds
-        and 0, divided by a day (the seconds computed once per row)."""
-        return self._greatest(self._seconds(later), literal(0)) // _DAY_SECONDS
+        return whole_days(self._conn.dialect.name, later)
 
     def _greatest(self, a: ColumnElement[int], b: ColumnElement[int]) -> ColumnElement[int]:
-        """The larger of two integers (SQLite's scalar ``max``, PostgreSQL's ``greatest``)."""
-        name = "max" if self._conn.dialect.name == "sqlite" else "greatest"
-        return getattr(func, name)(a, b, type_=Integer)
+        return greatest(self._conn.dialect.name, a, b)
 
     @staticmethod
     def _at(moment: datetime) -> ColumnElement[Any]:
@@ -87,8 +96,10 @@ class LabelArrivalRepository:
         return frame.astype({c: "int64" for c in counts}).sort_values(names[:-2], kind="stable").reset_index(drop=True)
 
     def arrival_histograms(self, device_id: str, *, before: datetime, cutoff: datetime,
-                           provisional_sources: Sequence[str], window_days: int, horizon_days: int) -> pd.DataFrame:
-        """The earlier cohorts' final labels (predicted before ``before``, ingested, not retracted and final
+                           provisional_sources: Sequence[str], window_days: int, horizon_days: int,
+                           after: datetime | None = None) -> pd.DataFrame:
+        """The earlier cohorts' final labels (predicted before ``before`` and, with ``after``, at or after it;
+        ingested, not retracted and final
         by ``cutoff``) whose delay until final is at most ``horizon_days``, per model version and ``label``:
         two histograms of the same cases, ``kind`` ``delay`` (``days`` = delay until final) and ``elapsed``
         (``days`` = elapsed days, capped at ``horizon_days``), with the count ``n``. The elapsed times are
@@ -112,6 +123,7 @@ class LabelArrivalRepository:
                         until_final.label("delay_days"), capped.label("elapsed_days"))
                  .select_from(predictions.join(ground_truth, _label_join(cutoff)))
                  .where(predictions.c.device_id == device_id, predictions.c.predicted_at < before,
+                        *([] if after is None else [predictions.c.predicted_at >= after]),
                         predictions.c.ingested_at <= cutoff, active_prediction_clause(cutoff),
                         ~(provisional & young))
                  .subquery("final_labels"))

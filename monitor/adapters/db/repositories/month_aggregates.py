@@ -54,13 +54,16 @@ class MonthAggregateRepository:
             {"device_id": device_id, "month": month, "kind": kind, "payload": to_ipc(frames[kind]),
              "config_hash": config_hash, "refreshed_at": refreshed_at} for kind in FRAMES])
 
-    def read(self, device_id: str, months: Sequence[str], names: Sequence[str]) -> dict[str, list[pd.DataFrame]]:
-        """``{frame: [the frame of each month that has one]}`` (attributes ``names``, for the columns)."""
+    def read(self, device_id: str, months: Sequence[str], names: Sequence[str],
+             kinds: Sequence[str] = FRAMES) -> dict[str, list[pd.DataFrame]]:
+        """``{frame: [the frame of each month that has one]}`` of the frames ``kinds`` (attributes ``names``,
+        for the columns)."""
         rows = self._conn.execute(select(month_aggregates.c.month, month_aggregates.c.kind, month_aggregates.c.payload)
                                   .where(month_aggregates.c.device_id == device_id,
-                                         month_aggregates.c.month.in_(list(months)))
+                                         month_aggregates.c.month.in_(list(months)),
+                                         month_aggregates.c.kind.in_(list(kinds)))
                                   .order_by(month_aggregates.c.month, month_aggregates.c.kind))
-        read: dict[str, list[pd.DataFrame]] = {kind: [] for kind in FRAMES}
+        read: dict[str, list[pd.DataFrame]] = {kind: [] for kind in kinds}
         for row in rows:
             if row.kind in read:
                 read[row.kind].append(from_ipc(bytes(row.payload))[columns_of(row.kind, names)])

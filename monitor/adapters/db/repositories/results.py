@@ -18,7 +18,6 @@ from sqlalchemy import (
     exists,
     func,
     literal,
-    or_,
     select,
 )
 from sqlalchemy.sql import ColumnElement
@@ -58,8 +57,8 @@ def attribute_expression(spec: AttributeSpec, table: Table = predictions) -> Col
     else:
         raw = table.c.attributes[column].as_string()
         numeric = cast(table.c.attributes[column].as_float(), Float) if rule.is_numeric else None
-    if not rule.is_numeric:
-        return case((or_(raw.is_(None), raw == ""), literal(rule.missing)), else_=raw)
+    if not rule.is_numeric:  # missing or empty -> the missing label; the value read once (a JSON path is costly)
+        return func.coalesce(func.nullif(raw, ""), literal(rule.missing))
     value = numeric if numeric is not None else cast(raw, Float)
     pairs, otherwise = rule.cases()
     whens = [(value.is_(None), literal(rule.missing))]
