@@ -299,13 +299,21 @@ class CusumMonitor:
         for state in states:
             key = (state.stratum.key, state.metric)
             chart = self._new_chart(state.stratum, state.metric)
-            if not chart or (chart["q0"], chart["q1"], chart["h"]) != state.design:
+            if not self._same_design(chart, state):
                 self._replayed[key] = state.stratum
                 continue
             chart.update(running=state.running, floor=state.floor, cases=state.cases, corrected=state.corrected,
                          restarted_ns=state.restarted_ns)
             self.charts[key] = chart
         return not self._replayed
+
+    @staticmethod
+    def _same_design(chart: dict[str, Any], state: ChartState) -> bool:
+        return bool(chart) and (chart["q0"], chart["q1"], chart["h"]) == state.design
+
+    def designed_as(self, states: list[ChartState]) -> bool:
+        """Whether every chart of a checkpoint has this period's design (resuming from it replays none)."""
+        return all(self._same_design(self._new_chart(s.stratum, s.metric), s) for s in states)
 
     @property
     def replayed(self) -> dict[tuple[str, str], StratumDefinition]:

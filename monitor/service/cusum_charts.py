@@ -64,7 +64,7 @@ def cusum_charts(unit: Any, config: DeviceConfig, period: Period, window: Window
         found = None  # stream every case from the model version's first, unless a checkpoint holds them
         if checkpoints is not None:
             found = checkpoints.latest(window.device_id, model_version, config_hash=config_hash,
-                                       at_or_before=segment[0], cutoff=window.cutoff)
+                                       at_or_before=segment[0], cutoff=window.cutoff, prefer=monitor.designed_as)
             if found is not None:
                 monitor.resume(*found)
         feed = partial(_feed, unit, config, window, monitor, found, model_version)

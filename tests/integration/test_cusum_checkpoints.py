@@ -278,3 +278,32 @@ def test_a_checkpoint_is_used_stored_and_ignored_when_a_correction_follows(app: 
     rerun, _ = _sections(app, QUARTERS[2], when + timedelta(hours=1), again)
     assert rerun == replayed and set(again) == {q4_start}
     assert sum(c["cases_since_start"] for c in resumed) < sum(c["cases_since_start"] for c in before)
+
+
+def test_a_rerun_resumes_from_its_own_design_where_the_previous_period_ended(app: Any, clock: Any,
+                                                                            tmp_path: Path) -> None:
+    """Issue 20: the previous period's end and this period's start are one instant. When their designs
+    differ, both checkpoints are kept there, and a re-run of the period resumes from its own design: no chart
+    replayed from its start, every stream from the period's start, the same charts as the replay."""
+    _configure(app, tmp_path, cohort=["specificity"], audit=False, steady=False)
+    events = _events(31, 400, 0, 0)
+    for i, (when, kind, rows) in enumerate(events):
+        _ingest(app, clock, tmp_path, when, kind, rows, i)
+    cutoff = events[-1][0] + timedelta(hours=1)
+    q3_start = QUARTERS[1].bounds_utc(TZ)[0]
+    _sections(app, QUARTERS[0], cutoff)  # 2025Q2 stores its end, under its design, at 2025Q3's start
+    first: list[Any] = []
+    resumed, replayed = _sections(app, QUARTERS[1], cutoff, first)
+    assert resumed == replayed and None in first  # 2025Q3's design differs: its changed charts replayed
+    again: list[Any] = []
+    rerun, _ = _sections(app, QUARTERS[1], cutoff, again)
+    assert rerun == replayed and set(again) == {q3_start}
+    with app.uow() as unit:
+        kept = unit.connection.execute(select(func.count()).select_from(cusum_checkpoints).where(
+            cusum_checkpoints.c.known_before == q3_start, cusum_checkpoints.c.model_version == "2.1.0")).scalar_one()
+    assert kept == 2
+    rerun_again, _ = _sections(app, QUARTERS[1], cutoff)
+    assert rerun_again == replayed
+    with app.uow() as unit:  # nothing more stored: the period's own checkpoint is there already
+        assert unit.connection.execute(select(func.count()).select_from(cusum_checkpoints).where(
+            cusum_checkpoints.c.known_before == q3_start, cusum_checkpoints.c.model_version == "2.1.0")).scalar_one() == 2

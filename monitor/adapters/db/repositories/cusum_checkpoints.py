@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import Connection, exists, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -32,6 +33,11 @@ __all__ = ["CusumCheckpointRepository"]
 
 #: the ingestion batches whose rows can rewrite a chart's past (a new label version, a retraction)
 _REWRITING_KINDS = ("ground_truth", "retractions")
+
+
+def _designs(states: list[ChartState]) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """Each chart's design: two checkpoints of the same instant and cut-off differ only by it."""
+    return {(s.stratum.key, s.metric): s.design for s in states}
 
 
 class CusumCheckpointRepository:
@@ -58,22 +64,33 @@ class CusumCheckpointRepository:
         return not self._conn.execute(select(corrected | retracted)).scalar_one()
 
     def latest(self, device_id: str, model_version: str, *, config_hash: str, at_or_before: datetime,
-               cutoff: datetime, candidates: int = 8) -> tuple[datetime, list[ChartState]] | None:
+               cutoff: datetime, prefer: Callable[[list[ChartState]], bool] | None = None, candidates: int = 8
+               ) -> tuple[datetime, list[ChartState]] | None:
         """The newest checkpoint valid for an analysis at ``cutoff`` whose instant is at or before
-        ``at_or_before``: ``(instant, chart states)``, or None (replay from the start)."""
+        ``at_or_before``: ``(instant, chart states)``, or None (replay from the start). Of several valid at
+        that instant (stored under different designs: the end of one period and the start of the next), the
+        first whose states ``prefer`` accepts (the analysis's own design: no chart replayed), else the first."""
         c = cusum_checkpoints
         rows = self._conn.execute(
             select(c.c.checkpoint_id, c.c.known_before, c.c.cutoff)
             .where(c.c.device_id == device_id, c.c.model_version == model_version, c.c.config_hash == config_hash,
                    c.c.known_before <= at_or_before, c.c.cutoff <= cutoff)
-            .order_by(c.c.known_before.desc(), c.c.cutoff.desc()).limit(candidates)).all()
+            .order_by(c.c.known_before.desc(), c.c.cutoff.desc(), c.c.checkpoint_id.desc())
+            .limit(candidates)).all()
         checked: dict[datetime, bool] = {}
+        chosen: tuple[datetime, list[ChartState]] | None = None
         for checkpoint_id, known_before, computed_at in rows:
+            if chosen is not None and known_before != chosen[0]:
+                break
             if computed_at not in checked:
                 checked[computed_at] = self.unchanged_between(device_id, computed_at, cutoff)
-            if checked[computed_at]:
-                return known_before, self._states(checkpoint_id)
-        return None
+            if not checked[computed_at]:
+                continue
+            states = self._states(checkpoint_id)
+            if prefer is None or prefer(states):
+                return known_before, states
+            chosen = chosen or (known_before, states)
+        return chosen
 
     def _states(self, checkpoint_id: int) -> list[ChartState]:
         t = cusum_checkpoint_charts
@@ -87,9 +104,10 @@ class CusumCheckpointRepository:
         """Store the charts' states over the cases known before ``known_before`` as of ``cutoff`` (an
         instant at or before the cut-off), unless that checkpoint is stored already (it is the same)."""
         c = cusum_checkpoints
-        stored = exists().where(c.c.device_id == device_id, c.c.model_version == model_version,
-                                c.c.config_hash == config_hash, c.c.known_before == known_before, c.c.cutoff == cutoff)
-        if self._conn.execute(select(stored)).scalar_one():
+        stored = self._conn.execute(select(c.c.checkpoint_id).where(
+            c.c.device_id == device_id, c.c.model_version == model_version, c.c.config_hash == config_hash,
+            c.c.known_before == known_before, c.c.cutoff == cutoff)).scalars().all()
+        if any(_designs(self._states(checkpoint_id)) == _designs(states) for checkpoint_id in stored):
             return
         checkpoint_id = self._conn.execute(insert(c).values(
             device_id=device_id, model_version=model_version, known_before=known_before, config_hash=config_hash,
