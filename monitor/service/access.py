@@ -123,19 +123,27 @@ def _dummy_hash(kind: str) -> str:
     return hash_secret(f"not-a-real-{kind}", params=PASSWORD_PARAMS if kind == "password" else TOKEN_PARAMS)
 
 
-class VerifiedTokens:
+class _SecretDigests:
+    """An in-process memory keyed by token id that holds a keyed HMAC of each secret (a key of its own,
+    drawn per process), never the secret itself; bounded to ``max_entries`` (cleared when full)."""
+
+    def __init__(self, ttl: timedelta, max_entries: int) -> None:
+        self._key = secrets.token_bytes(32)
+        self._ttl = ttl
+        self._max = max_entries
+
+    def _digest(self, secret: str) -> bytes:
+        return hmac.new(self._key, secret.encode("utf-8"), hashlib.sha256).digest()
+
+
+class VerifiedTokens(_SecretDigests):
     """An in-process memory of token secrets already verified (keyed HMAC of the secret, never the
     secret itself), so that a client repeating its token does not pay scrypt on every request.
     Expiry, revocation and the user's state are still read from the database on every call."""
 
     def __init__(self, ttl: timedelta = timedelta(minutes=5), max_entries: int = 10_000) -> None:
-        self._key = secrets.token_bytes(32)
-        self._ttl = ttl
-        self._max = max_entries
+        super().__init__(ttl, max_entries)
         self._seen: dict[str, tuple[bytes, datetime]] = {}
-
-    def _digest(self, secret: str) -> bytes:
-        return hmac.new(self._key, secret.encode("utf-8"), hashlib.sha256).digest()
 
     def known(self, token_id: str, secret: str, now: datetime) -> bool:
         """Whether this exact secret of ``token_id`` was verified within the time-to-live."""
@@ -149,7 +157,7 @@ class VerifiedTokens:
         self._seen[token_id] = (self._digest(secret), now)
 
 
-class RecentPrincipals:
+class RecentPrincipals(_SecretDigests):
     """The principals of tokens authenticated within the last ``ttl``, so that a client's requests read
     its token from the database at most once per ``ttl`` (the API's ``MONITOR_API_AUTH_CACHE_SECONDS``).
 
@@ -160,13 +168,8 @@ class RecentPrincipals:
     """
 
     def __init__(self, ttl: timedelta, max_entries: int = 10_000) -> None:
-        self._key = secrets.token_bytes(32)
-        self._ttl = ttl
-        self._max = max_entries
+        super().__init__(ttl, max_entries)
         self._seen: dict[str, tuple[bytes, datetime, datetime, Principal]] = {}
-
-    def _digest(self, secret: str) -> bytes:
-        return hmac.new(self._key, secret.encode("utf-8"), hashlib.sha256).digest()
 
     def get(self, token_id: str, secret: str, now: datetime) -> Principal | None:
         """The principal remembered for this exact token, if authenticated within ``ttl`` and not expired."""

@@ -24,12 +24,16 @@ from monitor.service.cells import fresh_months
 __all__ = ["arrival_histograms", "assess_label_maturity"]
 
 
+def _policy(config: DeviceConfig) -> dict[str, Any]:
+    """When a label is final: its source provisional or not, and the maturity window (days)."""
+    return {"provisional_sources": list(config.labels.provisional_sources),
+            "window_days": config.monitoring.maturity_window_days}
+
+
 def assess_label_maturity(unit: Any, config: DeviceConfig, window: Any) -> LabelMaturity:
     """Final counts and the ``label_arrival`` section of ``window`` (device_id, start, end, cutoff)."""
-    policy = {"provisional_sources": list(config.labels.provisional_sources),
-              "window_days": config.monitoring.maturity_window_days}
     cells = unit.label_arrival.final_cells(window.device_id, start=window.start, end=window.end,
-                                           cutoff=window.cutoff, attributes=config.strata.attributes, **policy)
+                                           cutoff=window.cutoff, attributes=config.strata.attributes, **_policy(config))
     return label_arrival(cells, arrival_histograms(unit, config, before=window.start, cutoff=window.cutoff), config)
 
 
@@ -37,9 +41,7 @@ def arrival_histograms(unit: Any, config: DeviceConfig, *, before: datetime, cut
     """The label-arrival histograms of the cohorts predicted before ``before``, as of ``cutoff``
     (:meth:`LabelArrivalRepository.arrival_histograms`): the leading months read from their aggregates,
     the later cases from the rows."""
-    policy = {"provisional_sources": list(config.labels.provisional_sources),
-              "window_days": config.monitoring.maturity_window_days,
-              "horizon_days": config.monitoring.maturity_window_days}
+    policy = {**_policy(config), "horizon_days": config.monitoring.maturity_window_days}
     covered = _months_read(unit, config, before=before, cutoff=cutoff)
     if covered is None:
         return unit.label_arrival.arrival_histograms(config.device.id, before=before, cutoff=cutoff, **policy)
