@@ -24,7 +24,9 @@ stratum label; object dtype, counts int64):
 * ``label_delays``: ``model_version, label, predicted_label, source, days, late, n``: labelled cases by
   the whole days from the AI result to the current label's confirmation (``late`` 1: confirmed after the
   cut-off, counted as at the cut-off, so ``days`` holds for that cut-off only): the parts of the
-  label-arrival histograms of later analyses (:func:`monitor.domain.labels.arrival_from_delays`).
+  label-arrival histograms of later analyses (:func:`monitor.domain.labels.arrival_from_delays`). Counted
+  for months only (:data:`MONTH_ONLY`): its ``late`` marks depend on the instant of the month's count, and
+  a window's analysis never reads it, so a window's aggregates, from its rows or its months, leave it empty.
 
 Not here: counts that depend on the cut-off other than through which rows are visible (days to the
 first label or to intervention, censored at the cut-off): they are not sums over months.
@@ -39,10 +41,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["FRAMES", "WindowAggregates", "empty_aggregates", "feature_rows", "merge"]
+__all__ = ["FRAMES", "MONTH_ONLY", "WindowAggregates", "empty_aggregates", "feature_rows", "merge"]
 
 #: The frames of :class:`WindowAggregates` other than ``confusion`` (whose month parts are the count cells).
 FRAMES = ("verification", "score_histogram", "features", "label_sources", "label_delays")
+#: The frames a month's recount stores that a window's aggregates leave empty.
+MONTH_ONLY = ("label_delays",)
 _CONFUSION_COUNTS = ("tp", "fp", "fn", "tn")
 _INTEGER_KEYS = ("score_bin", "label", "predicted_label", "verified", "days", "late")
 

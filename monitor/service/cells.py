@@ -25,7 +25,7 @@ import pandas as pd
 from monitor.domain.cells import MonthWindow, cells_to_strata, month_windows, months_between
 from monitor.domain.device import DeviceConfig
 from monitor.domain.periods import resolve_timezone
-from monitor.domain.window_aggregates import FRAMES, WindowAggregates, empty_aggregates, feature_rows, merge
+from monitor.domain.window_aggregates import FRAMES, MONTH_ONLY, WindowAggregates, empty_aggregates, feature_rows, merge
 from monitor.service.window import Window
 
 __all__ = ["AggregateRead", "CellRead", "count_aggregates", "drift_features", "fresh_months", "mark_dirty_for_ids",
@@ -72,10 +72,12 @@ def drift_features(config: DeviceConfig) -> list[tuple[str, Any, str]]:
     return features + [("site_id", "site_id", "categorical"), ("score", "score", "numeric")]
 
 
-def count_aggregates(unit, config: DeviceConfig, cases: Any) -> WindowAggregates:  # type: ignore[no-untyped-def]
-    """Every :class:`~monitor.domain.window_aggregates.WindowAggregates` frame of materialised cases
-    (``unit.aggregates.window_cases``), not yet merged. A unit of work whose aggregations cannot count label
-    sources from cases (an in-memory double) gives none."""
+def count_aggregates(unit, config: DeviceConfig, cases: Any, *,  # type: ignore[no-untyped-def]
+                     month: bool = False) -> WindowAggregates:
+    """The :class:`~monitor.domain.window_aggregates.WindowAggregates` frames of materialised cases
+    (``unit.aggregates.window_cases``), not yet merged. ``label_delays`` only for a ``month``'s recount
+    (:data:`~monitor.domain.window_aggregates.MONTH_ONLY`): a window's analysis never reads it. A unit of work
+    whose aggregations cannot count label sources from cases (an in-memory double) gives none."""
     aggregates = unit.aggregates
     histograms, seen = [], set()
     for name, feature, _ in drift_features(config):
@@ -90,7 +92,7 @@ def count_aggregates(unit, config: DeviceConfig, cases: Any) -> WindowAggregates
                             score_histogram=aggregates.score_histogram(cases),
                             features=pd.concat(histograms, ignore_index=True),
                             label_sources=sources(cases) if sources else empty.label_sources,
-                            label_delays=delays(cases) if delays else empty.label_delays)
+                            label_delays=delays(cases) if delays and month else empty.label_delays)
 
 
 def mark_dirty_for_times(unit, config: DeviceConfig, times: pd.Series) -> None:  # type: ignore[no-untyped-def]
@@ -126,7 +128,7 @@ def refresh_months(unit, config: DeviceConfig, months: list, *, cutoff: datetime
         with unit.aggregates.window_cases(config.device.id, start=month.start_utc, end=month.end_utc,
                                           cutoff=cutoff, attributes=attributes) as cases:
             counted = unit.aggregates.month_cells(cases)
-            parts = count_aggregates(unit, config, cases)
+            parts = count_aggregates(unit, config, cases, month=True)
         unit.month_aggregates.replace_month(config.device.id, month.label, {k: getattr(parts, k) for k in FRAMES},
                                              config_hash=config.config_hash(), refreshed_at=cutoff)
         unit.cells.replace_month(config.device.id, month.label, counted, attributes=attributes,
@@ -219,11 +221,12 @@ def window_aggregates(unit, config: DeviceConfig, window: Window, now: datetime 
     months, stale = plan
     refreshed = refresh_months(unit, config, stale, cutoff=window.cutoff) if stale else []
     labels = [m.label for m in months]
-    stored = unit.month_aggregates.read(window.device_id, labels, names)
+    stored = unit.month_aggregates.read(window.device_id, labels, names,
+                                        kinds=[k for k in FRAMES if k not in MONTH_ONLY])
     empty = empty_aggregates(names)
     whole = WindowAggregates(
         confusion=cells_to_strata(unit.cells.read(window.device_id, labels), attributes),
-        **{k: pd.concat(stored[k], ignore_index=True) if stored[k] else getattr(empty, k) for k in FRAMES})
+        **{k: pd.concat(stored[k], ignore_index=True) if stored.get(k) else getattr(empty, k) for k in FRAMES})
     return AggregateRead(merge([whole]), "months", tuple(refreshed))
 
 

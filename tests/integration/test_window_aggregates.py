@@ -48,6 +48,7 @@ def _sections(app: Any, cutoff: datetime | None, *, rows: bool) -> tuple[str, li
 
         def recorded(*args: Any, **kwargs: Any) -> Any:
             read = window_aggregates(*args, **kwargs)
+            assert read.aggregates.label_delays.empty  # a month-only frame (MONTH_ONLY): a window never counts it
             reads.append(read.source)
             return read
 
@@ -127,4 +128,6 @@ def test_sections_from_months_equal_sections_from_rows(
     with app.uow() as unit:
         states = {m["month"]: m["state"] for m in unit.cells.months(DEVICE)}
         held = unit.month_aggregates.months_held(DEVICE, list(states))
+        delays = unit.month_aggregates.read(DEVICE, sorted(held), [], kinds=["label_delays"])["label_delays"]
     assert {m for m, s in states.items() if s == "fresh"} <= held  # a fresh month holds its aggregates
+    assert sum(int(frame["n"].sum()) for frame in delays) > 0  # ... the month-only label delays included
