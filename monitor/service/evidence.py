@@ -34,17 +34,19 @@ class GatheredEvidence:
     sections: dict[str, Any] = field(default_factory=dict)
 
 
-def gather_evidence(unit: Any, config: DeviceConfig, window: Window, cells: pd.DataFrame, *,
+def gather_evidence(unit: Any, config: DeviceConfig, window: Window, cells: pd.DataFrame, *, cases: Any,
                     current: WindowAggregates | None = None) -> GatheredEvidence:
     """Every adjustment of the run's stratum-metrics (keyed by model version, stratum key and metric) and
     the sections ``label_arrival``, ``clustering``, ``verification_design`` and ``audit_plan``.
 
-    ``cells`` are the confusion cells the claims are evaluated on. ``current``: the window's aggregates
+    ``cells`` are the confusion cells the claims are evaluated on; ``cases`` the window's cases,
+    materialised once for the analysis (:func:`monitor.service.window.materialised_cases`: the final labels
+    and the repeated patients are counted from them). ``current``: the window's aggregates
     when the caller has read them (:func:`monitor.service.cells.window_aggregates`, from the months or
     the rows): their verification cells and label sources are used instead of counting the window's rows
     again; without it they are read the same way (months already fresh for the cut-off, else rows)."""
-    maturity = assess_label_maturity(unit, config, window)
-    design_effects, clustering = patient_clustering(unit, config, window, cells)
+    maturity = assess_label_maturity(unit, config, window, cases)
+    design_effects, clustering = patient_clustering(unit, config, cells, cases)
     if current is None:
         current = window_aggregates(unit, config, window, None).aggregates
     verification, sources = current.verification, current.label_sources

@@ -30,10 +30,10 @@ def _policy(config: DeviceConfig) -> dict[str, Any]:
             "window_days": config.monitoring.maturity_window_days}
 
 
-def assess_label_maturity(unit: Any, config: DeviceConfig, window: Any) -> LabelMaturity:
-    """Final counts and the ``label_arrival`` section of ``window`` (device_id, start, end, cutoff)."""
-    cells = unit.label_arrival.final_cells(window.device_id, start=window.start, end=window.end,
-                                           cutoff=window.cutoff, attributes=config.strata.attributes, **_policy(config))
+def assess_label_maturity(unit: Any, config: DeviceConfig, window: Any, cases: Any) -> LabelMaturity:
+    """Final counts and the ``label_arrival`` section of ``window`` (device_id, start, end, cutoff), whose
+    cases are materialised in ``cases`` (:func:`monitor.service.window.materialised_cases`)."""
+    cells = unit.label_arrival.final_cells(cases, cutoff=window.cutoff, **_policy(config))
     return label_arrival(cells, arrival_histograms(unit, config, before=window.start, cutoff=window.cutoff), config)
 
 

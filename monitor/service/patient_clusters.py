@@ -11,7 +11,6 @@ from monitor.domain.clustering import design_effects, stratum_clustering
 from monitor.domain.device import DeviceConfig
 from monitor.domain.evidence import EvidenceKey
 from monitor.service.ports import UnitOfWork
-from monitor.service.sections import Window
 
 __all__ = ["CLUSTERING_METHOD", "patient_clustering"]
 
@@ -24,17 +23,17 @@ CLUSTERING_METHOD = (
 )
 
 
-def patient_clustering(unit: UnitOfWork, config: DeviceConfig, window: Window, cells: pd.DataFrame
+def patient_clustering(unit: UnitOfWork, config: DeviceConfig, cells: pd.DataFrame, cases: Any
                        ) -> tuple[dict[EvidenceKey, float], dict[str, Any]]:
     """``(design effects, section)`` of the window: the design effects keyed by (model version, stratum
     key, metric) for :attr:`monitor.domain.evidence.Adjustments.design_effects`, and the ``clustering``
     section of the analysis document (``schemas/analysis.schema.json``).
 
     ``cells`` are the confusion cells the claims are evaluated on (per model version and full combination
-    of labels); only the confirmed cases of patients seen two or more times in the window are read besides.
+    of labels); only the confirmed cases of patients seen two or more times in the window are read besides,
+    from the window's materialised ``cases`` (:func:`monitor.service.window.materialised_cases`).
     """
-    repeated = unit.patient_clusters.repeated_patient_cells(window.device_id, attributes=config.strata.attributes,
-                                                            **window.kwargs())
+    repeated = unit.patient_clusters.repeated_patient_cells(cases)
     rows = stratum_clustering(cells, repeated, config)
     section = {"method": CLUSTERING_METHOD,
                "repeated_patients": int(repeated["patient"].nunique()) if not repeated.empty else 0,

@@ -73,13 +73,15 @@ class AuditRepo(Protocol):
 
 
 class PatientClusterRepo(Protocol):
-    def repeated_patient_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                               attributes: Sequence[Any]) -> pd.DataFrame: ...
+    """The repeated patients' cells, counted from a window's materialised cases (``cases``)."""
+
+    def repeated_patient_cells(self, cases: Any) -> pd.DataFrame: ...
 
 
 class LabelArrivalRepo(Protocol):
-    def final_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                    attributes: Sequence[Any], provisional_sources: Sequence[str],
+    """Final labels of a window's materialised cases (``cases``) and the earlier cohorts' arrival."""
+
+    def final_cells(self, cases: Any, *, cutoff: datetime, provisional_sources: Sequence[str],
                     window_days: int) -> pd.DataFrame: ...
     def arrival_histograms(self, device_id: str, *, before: datetime, cutoff: datetime,
                            provisional_sources: Sequence[str], window_days: int,

@@ -120,23 +120,21 @@ def _rates(verification: pd.DataFrame, cells: pd.DataFrame) -> tuple[tuple[int, 
 
 
 def build_sections(unit: Any, config: DeviceConfig, period: Period, window: Window, cells: pd.DataFrame, *,
-                   now: datetime | None = None, current: AggregateRead | None = None) -> dict[str, Any]:
+                   cases: Any, now: datetime | None = None, current: AggregateRead | None = None) -> dict[str, Any]:
     """Every additional section of the analysis document for ``period``.
 
     The window, the reference window and each drift baseline are read once each as window aggregates
     (:func:`monitor.service.cells.window_aggregates`; ``current``: the window's, when the caller has read
     them already); ``now`` is the analysis's own time, for recounting dirty months when the cut-off is now
     (``None``: only months already fresh for the cut-off are used). The day counts censored at the cut-off
-    are counted from the window's cases, materialised once (and counted from when the window's aggregates
-    are read from rows)."""
-    attributes = config.strata.attributes
+    are counted from the window's ``cases``, materialised once for the analysis
+    (:func:`monitor.service.window.materialised_cases`; counted from too when the window's aggregates are
+    read from rows)."""
     reference, reference_labels = _reference_window(unit, config, period, window)
     aggregates = unit.aggregates
-    with aggregates.window_cases(window.device_id, attributes=attributes,  # day counts summed to every grouping
-                                 intersections=config.strata.monitored_intersections(), **window.kwargs()) as cases:
-        delays = aggregates.label_delay_days(cases)
-        intervention = aggregates.intervention_days(cases)
-        now_read = current or window_aggregates(unit, config, window, now, cases=cases)
+    delays = aggregates.label_delay_days(cases)  # day counts summed to every grouping
+    intervention = aggregates.intervention_days(cases)
+    now_read = current or window_aggregates(unit, config, window, now, cases=cases)
     mine, earlier = now_read.aggregates, window_aggregates(unit, config, reference, now).aggregates
     reference_cells = earlier.confusion
     histogram, reference_histogram = mine.score_histogram, earlier.score_histogram

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Window"]
+from monitor.domain.device import DeviceConfig
+
+__all__ = ["Window", "materialised_cases"]
 
 
 @dataclass(frozen=True)
@@ -20,3 +24,14 @@ class Window:
 
     def kwargs(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "cutoff": self.cutoff}
+
+
+@contextmanager
+def materialised_cases(unit: Any, config: DeviceConfig, window: Window) -> Iterator[Any]:
+    """The window's cases materialised once for one analysis (``unit.aggregates.window_cases``, with the
+    device's attributes and monitored intersections): what its evidence and sections count from, instead of
+    joining the window's labels again for each. Dropped when the block ends."""
+    strata = config.strata
+    with unit.aggregates.window_cases(window.device_id, attributes=strata.attributes,
+                                      intersections=strata.monitored_intersections(), **window.kwargs()) as cases:
+        yield cases

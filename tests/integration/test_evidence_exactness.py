@@ -46,6 +46,7 @@ from monitor.adapters.db.tables import (
     predictions,
 )
 from monitor.domain.strata import AttributeSpec
+from monitor.service.window import Window, materialised_cases
 from monitor.synthetic import DemoScenario
 
 DEVICE = "lung-nodule-ct"
@@ -238,8 +239,10 @@ def test_final_cells_equal_the_previous_formulation(awkward) -> None:  # type: i
                 CUTOFFS, WINDOWS, [([], 365), (["follow_up", "adjudication"], 365), (["adjudication"], 60)]):
             kw: dict[str, Any] = {"start": start, "end": end, "cutoff": cutoff, "attributes": attributes,
                                   "provisional_sources": sources, "window_days": window_days}
-            pd.testing.assert_frame_equal(unit.label_arrival.final_cells(DEVICE, **kw),
-                                          old_final_cells(conn, DEVICE, **kw))
+            with materialised_cases(unit, config, Window(DEVICE, start, end, cutoff)) as cases:
+                got = unit.label_arrival.final_cells(cases, cutoff=cutoff, provisional_sources=sources,
+                                                     window_days=window_days)
+            pd.testing.assert_frame_equal(got, old_final_cells(conn, DEVICE, **kw))
 
 
 def test_failure_counts_equal_the_per_row_formulation(awkward) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from monitor.domain.device import LabelPolicy
 from monitor.domain.periods import Period
 from monitor.service.cells import refresh_cells, window_aggregates
 from monitor.service.evidence import gather_evidence
-from monitor.service.window import Window
+from monitor.service.window import Window, materialised_cases
 from monitor.synthetic import DemoScenario
 
 DEVICE = "lung-nodule-ct"
@@ -25,12 +25,13 @@ def test_evidence_from_the_window_aggregates_equals_the_evidence_from_the_rows(a
         config = unit.devices.get(DEVICE)
         config = config.model_copy(update={"labels": LabelPolicy(provisional_sources=["follow_up", "adjudication"])})
         cells = unit.results.confusion_cells(DEVICE, attributes=config.strata.attributes, **window.kwargs())
-        own = gather_evidence(unit, config, window, cells)
-        for now in (None, window.cutoff):
-            read = window_aggregates(unit, config, window, now)
-            sources.add(read.source)
-            given = gather_evidence(unit, config, window, cells, current=read.aggregates)
-            assert given.adjustments == own.adjustments
-            assert given.sections == own.sections
+        with materialised_cases(unit, config, window) as cases:
+            own = gather_evidence(unit, config, window, cells, cases=cases)
+            for now in (None, window.cutoff):
+                read = window_aggregates(unit, config, window, now)
+                sources.add(read.source)
+                given = gather_evidence(unit, config, window, cells, cases=cases, current=read.aggregates)
+                assert given.adjustments == own.adjustments
+                assert given.sections == own.sections
     assert own.sections["verification_design"] and own.sections["audit_plan"]
     assert sources == {"months", "rows"}  # both reads compared (months fresh for the cut-off: now=cutoff)

@@ -17,6 +17,7 @@ from monitor.domain.periods import Period
 from monitor.domain.strata import assign_labels
 from monitor.service.label_maturity import assess_label_maturity
 from monitor.service.sections import Window
+from monitor.service.window import materialised_cases
 from monitor.synthetic import DemoScenario
 
 SCENARIO = DemoScenario(seed=21, scale=0.02)
@@ -62,9 +63,8 @@ def test_final_cells_and_arrival_histograms_equal_pandas_on_the_logs(loaded) -> 
     app, config, cases, cutoff = loaded
     start, end = Period.parse("2025Q3").bounds_utc(ZONE)
     window_days = config.monitoring.maturity_window_days
-    with app.uow() as unit:
-        cells = unit.label_arrival.final_cells("lung-nodule-ct", start=start, end=end, cutoff=cutoff,
-                                               attributes=config.strata.attributes, provisional_sources=PROVISIONAL,
+    with app.uow() as unit, materialised_cases(unit, config, Window("lung-nodule-ct", start, end, cutoff)) as window:
+        cells = unit.label_arrival.final_cells(window, cutoff=cutoff, provisional_sources=PROVISIONAL,
                                                window_days=window_days)
         histograms = unit.label_arrival.arrival_histograms("lung-nodule-ct", before=start, cutoff=cutoff,
                                                            provisional_sources=PROVISIONAL, window_days=window_days,
@@ -104,8 +104,8 @@ def test_planted_drop_decided_in_its_quarter_while_its_specificity_is_provisiona
     for label in ("2024Q3", "2025Q3"):
         start, end = Period.parse(label).bounds_utc(ZONE)
         window = Window("lung-nodule-ct", start, end, cutoff)
-        with app.uow() as unit:
-            maturity = assess_label_maturity(unit, config, window)
+        with app.uow() as unit, materialised_cases(unit, config, window) as materialised:
+            maturity = assess_label_maturity(unit, config, window, materialised)
         counts = maturity.final_counts
         adjustments = Adjustments(final_counts=counts, min_expected_share=config.labels.min_expected_share)
         version = SCENARIO.model_version

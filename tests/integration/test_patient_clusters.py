@@ -16,6 +16,7 @@ from monitor.domain.periods import Period
 from monitor.domain.strata import assign_labels
 from monitor.service.patient_clusters import patient_clustering
 from monitor.service.sections import Window
+from monitor.service.window import materialised_cases
 from monitor.synthetic import DemoScenario
 
 SCENARIO = DemoScenario(seed=5, scale=0.005)
@@ -50,9 +51,10 @@ def test_repeated_patient_cells_are_the_repeated_patients_confirmed_cases(app, i
     data = ingest_scenario(SCENARIO)
     window = _window(app)
     with app.uow() as unit:
-        attributes = unit.devices.get("lung-nodule-ct").strata.attributes
-        read = unit.patient_clusters.repeated_patient_cells("lung-nodule-ct", attributes=attributes,
-                                                            **window.kwargs())
+        config = unit.devices.get("lung-nodule-ct")
+        attributes = config.strata.attributes
+        with materialised_cases(unit, config, window) as cases:
+            read = unit.patient_clusters.repeated_patient_cells(cases)
         cells = unit.results.confusion_cells("lung-nodule-ct", attributes=attributes, **window.kwargs())
     expected = _expected(data, window, attributes, app.patient_hasher())
     assert read["patient"].nunique() > 50
@@ -72,7 +74,8 @@ def test_service_gives_the_rules_design_effects_and_a_valid_section(app, ingest_
         config = unit.devices.get("lung-nodule-ct")
         cells = unit.results.confusion_cells("lung-nodule-ct", attributes=config.strata.attributes,
                                              **window.kwargs())
-        effects, section = patient_clustering(unit, config, window, cells)
+        with materialised_cases(unit, config, window) as cases:
+            effects, section = patient_clustering(unit, config, cells, cases)
     schema = json.loads((ROOT / "schemas" / "analysis.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(section, {"$defs": schema["$defs"], **schema["properties"]["clustering"]})
     overall = section["strata"][0]

@@ -20,6 +20,7 @@ from monitor.domain.periods import Period
 from monitor.service.cells import stratified_cells, window_aggregates
 from monitor.service.ingest import ingest_ground_truth, ingest_predictions, ingest_retractions
 from monitor.service.sections import Window, build_sections
+from monitor.service.window import materialised_cases
 from monitor.synthetic import DemoScenario, generate, write_csv
 
 DEVICE = "lung-nodule-ct"
@@ -54,7 +55,9 @@ def _sections(app: Any, cutoff: datetime | None, *, rows: bool) -> tuple[str, li
 
         patch.setattr(cells_module, "_month_plan", plan)
         patch.setattr("monitor.service.sections.window_aggregates", recorded)
-        sections = build_sections(unit, config, PERIOD, Window(DEVICE, start, end, cutoff), cells, now=now)
+        window = Window(DEVICE, start, end, cutoff)
+        with materialised_cases(unit, config, window) as cases:
+            sections = build_sections(unit, config, PERIOD, window, cells, cases=cases, now=now)
     sections.pop("sequential")
     return json.dumps(sections, sort_keys=True, default=str), reads, cutoff
 

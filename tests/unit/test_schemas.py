@@ -638,6 +638,7 @@ def _pure_document(config: Any) -> dict[str, Any]:
     from monitor.domain.periods import Period, resolve_timezone
     from monitor.service.analyze import _cusum_findings, _document, _finding
     from monitor.service.sections import Window, build_sections
+    from monitor.service.window import materialised_cases
 
     cells = _cell_table()
     reference_cells = cells.assign(tp=cells["tp"] + 2, fn=cells["fn"] - cells["fn"] // 2)
@@ -661,7 +662,9 @@ def _pure_document(config: Any) -> dict[str, Any]:
         aggregates=aggregates, case_stream=aggregates,  # the fake aggregations also stream the known cases
         clinical=_Clinical(_case_table(cells)),
     )
-    sections = build_sections(unit, config, period, Window(config.device.id, *bounds, cutoff), cells)
+    window = Window(config.device.id, *bounds, cutoff)
+    with materialised_cases(unit, config, window) as cases:
+        sections = build_sections(unit, config, period, window, cells, cases=cases)
     tickets = {(f["model_version"], f["stratum"], f["metric"]): f["ticket_id"] for f in found}
     alarms = [{"finding_id": a["finding_id"], "ticket_id": tickets.get((a["model_version"], a["stratum"], a["metric"])),
                **a["evidence"]} for a in _cusum_findings(sections["sequential"]["cusum"], run_id, config.device.id,

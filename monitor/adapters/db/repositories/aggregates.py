@@ -191,6 +191,7 @@ class AggregateRepository:
                    Column("intervention_observed", Integer), Column("delay_days", Integer),
                    Column("delay_observed", Integer), Column("site_id", String), Column("label_source", String),
                    Column("arrival_days", Integer), Column("arrival_late", Integer),
+                   Column("patient_key", String),
                    *[Column(f"f{i}", Integer) for i in range(len(numeric))]]
         # The first label's confirmation, looked up per prediction of the window (the ground-truth index on
         # device and prediction answers it): a subquery grouping every label of the device was aggregated in
@@ -217,6 +218,7 @@ class AggregateRepository:
                   # capped at the cut-off) and whether it was capped (``label_delays``)
                   whole_days(self._conn.dialect.name, case((late, at_cutoff), else_=ground_truth.c.confirmed_at)),
                   case((late, 1), else_=0),
+                  predictions.c.patient_hash,
                   *[self._bin(_numeric_input(spec), 1) for spec in numeric]]
         query = (select(*[v.label(c.name) for v, c in zip(values, columns, strict=True)])
                  .select_from(predictions.outerjoin(ground_truth, _label_join(cutoff)))
@@ -232,7 +234,8 @@ class AggregateRepository:
         One row per prediction of the window counted as of ``cutoff`` (:func:`_period_filter`) with
         what every section aggregates: stratum labels, score bins, call, the latest label received by
         the cut-off (:func:`_label_join`; null while pending), the whole days to intervention and to
-        the first label (censored at the cut-off), the site and the numeric inputs. The predictions
+        the first label (censored at the cut-off), the site, the numeric inputs and the patient's keyed
+        hash (``patient_key``: it stays in the database, like the table). The predictions
         are joined to their labels and their attribute expressions evaluated once, instead of once per
         section (about ten scans of the window's rows before). ``intersections`` (attribute-name tuples):
         the monitored intersections the day-count tables are summed to besides the single attributes.

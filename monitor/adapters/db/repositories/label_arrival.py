@@ -17,28 +17,30 @@ Days are whole days, floored, computed in whole seconds identically on both engi
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 from sqlalchemy import BigInteger, Connection, Integer, case, cast, false, func, literal, select, union_all
 from sqlalchemy.sql import ColumnElement
 
 from monitor.adapters.db.repositories._active import active_prediction_clause
-from monitor.adapters.db.repositories.results import _label_join, _period_filter, attribute_expression
+from monitor.adapters.db.repositories.results import _label_join
 from monitor.adapters.db.tables import ground_truth, predictions
-from monitor.domain.strata import AttributeSpec
+
+if TYPE_CHECKING:  # aggregates.py imports whole_days from here
+    from monitor.adapters.db.repositories.aggregates import WindowCases
 
 __all__ = ["LabelArrivalRepository", "greatest", "whole_days"]
 
 _DAY_SECONDS = 86_400
 
 
-def _seconds(dialect: str, later: Any) -> ColumnElement[int]:
-    """Whole seconds from the AI result to ``later`` (rounded), identical on both engines."""
+def _seconds(dialect: str, later: Any, predicted_at: Any = predictions.c.predicted_at) -> ColumnElement[int]:
+    """Whole seconds from the AI result (``predicted_at``: the predictions' column, or a copy of it) to
+    ``later`` (rounded), identical on both engines."""
     if dialect == "sqlite":
-        return cast(func.round((func.julianday(later) - func.julianday(predictions.c.predicted_at)) * 86400.0),
-                    Integer)
-    return cast(func.round(func.extract("epoch", later - predictions.c.predicted_at)), Integer)
+        return cast(func.round((func.julianday(later) - func.julianday(predicted_at)) * 86400.0), Integer)
+    return cast(func.round(func.extract("epoch", later - predicted_at)), Integer)
 
 
 def greatest(dialect: str, a: ColumnElement[int], b: ColumnElement[int]) -> ColumnElement[int]:
@@ -46,11 +48,11 @@ def greatest(dialect: str, a: ColumnElement[int], b: ColumnElement[int]) -> Colu
     return getattr(func, "max" if dialect == "sqlite" else "greatest")(a, b, type_=Integer)
 
 
-def whole_days(dialect: str, later: Any) -> ColumnElement[int]:
+def whole_days(dialect: str, later: Any, predicted_at: Any = predictions.c.predicted_at) -> ColumnElement[int]:
     """Whole days (floored, never negative) from the AI result to ``later``: the larger of the seconds
     and 0, divided by a day (the seconds computed once per row). The arrival delay of the histograms here
     and of the months' ``label_delays`` aggregate (:mod:`monitor.adapters.db.repositories.aggregates`)."""
-    return greatest(dialect, _seconds(dialect, later), literal(0)) // _DAY_SECONDS
+    return greatest(dialect, _seconds(dialect, later, predicted_at), literal(0)) // _DAY_SECONDS
 
 
 class LabelArrivalRepository:
@@ -72,25 +74,25 @@ class LabelArrivalRepository:
     def _provisional(self, sources: Sequence[str]) -> ColumnElement[bool]:
         return ground_truth.c.source.in_(list(sources)) if sources else false()
 
-    def final_cells(self, device_id: str, *, start: datetime, end: datetime, cutoff: datetime,
-                    attributes: Sequence[AttributeSpec], provisional_sources: Sequence[str],
+    def final_cells(self, cases: WindowCases, *, cutoff: datetime, provisional_sources: Sequence[str],
                     window_days: int) -> pd.DataFrame:
         """The window's labelled cases per model version, full combination of stratum labels, ``label``,
         call (``predicted_label``) and ``elapsed_days``: ``received`` (labels received by the cut-off, the
         cases the confusion cells count) and ``final`` (of these, final at the cut-off; see the module
-        docstring). Same cases and stratum labels as :meth:`ResultRepository.confusion_cells`."""
-        elapsed = self._days(self._at(cutoff)).label("elapsed_days")
-        young = predictions.c.predicted_at > cutoff - timedelta(days=window_days)
-        final = case((self._provisional(provisional_sources) & young, 0), else_=1)
-        keys = [predictions.c.model_version.label("model_version"),
-                *[attribute_expression(spec).label(spec.name) for spec in attributes],
-                ground_truth.c.label.label("label"), predictions.c.predicted_label.label("predicted_label"), elapsed]
+        docstring). ``cases``: the window's cases materialised as of ``cutoff``
+        (:meth:`~monitor.adapters.db.repositories.aggregates.AggregateRepository.window_cases`: the latest
+        label received by the cut-off, its source, the stratum labels of the confusion cells)."""
+        t = cases.table
+        dialect = self._conn.dialect.name
+        elapsed = whole_days(dialect, self._at(cutoff), t.c.predicted_at).label("elapsed_days")
+        young = t.c.predicted_at > cutoff - timedelta(days=window_days)
+        provisional = t.c.label_source.in_(list(provisional_sources)) if provisional_sources else false()
+        final = case((provisional & young, 0), else_=1)
+        keys = [*cases.keys(), t.c.label.label("label"), t.c.predicted_label.label("predicted_label"), elapsed]
         query = (select(*keys, func.count().label("received"), cast(func.sum(final), BigInteger).label("final"))
-                 .select_from(predictions.join(ground_truth, _label_join(cutoff)))
-                 .where(*_period_filter(device_id, start, end, cutoff))
+                 .where(t.c.label.is_not(None))
                  .group_by(*keys))
-        names = ["model_version", *[a.name for a in attributes], "label", "predicted_label", "elapsed_days",
-                 "received", "final"]
+        names = ["model_version", *cases.names, "label", "predicted_label", "elapsed_days", "received", "final"]
         frame = pd.DataFrame([tuple(r) for r in self._conn.execute(query)], columns=names)
         counts = ["label", "predicted_label", "elapsed_days", "received", "final"]
         return frame.astype({c: "int64" for c in counts}).sort_values(names[:-2], kind="stable").reset_index(drop=True)
