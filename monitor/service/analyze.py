@@ -33,7 +33,7 @@ from monitor.service.evidence import gather_evidence
 from monitor.service.metric_claim_tickets import metric_claim_findings
 from monitor.service.ports import Clock, UnitOfWorkFactory
 from monitor.service.sections import Window, build_sections
-from monitor.service.window import materialised_cases
+from monitor.service.window import WindowReads, materialised_cases
 from monitor.service.tickets import attach_group_evidence, ticket_finding_groups
 
 __all__ = ["ANALYSIS_SCHEMA_VERSION", "AnalysisOutcome", "analyze_period"]
@@ -136,8 +136,9 @@ def analyze_period(
             evidence = gather_evidence(unit, config, run_window, cells, cases=cases, current=current.aggregates)
             sections = build_sections(unit, config, period, run_window, cells, cases=cases, now=created,
                                       current=current) | evidence.sections
+            # ordinal, low confidence, review, lesions, comparator, claimed metrics
+            kinds = build_device_sections(unit, config, WindowReads(run_window, cases, current.aggregates))
         results = evaluate_cells(cells, config, evidence.adjustments)
-        kinds = build_device_sections(unit, config, run_window)  # ordinal, low confidence, review, lesions, ...
         sections |= kinds.sections
         run_id = str(uuid.uuid4())
         # A shortfall shown on provisional evidence (too few of the expected labels have arrived) is reported with

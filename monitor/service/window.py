@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from monitor.domain.device import DeviceConfig
+from monitor.domain.window_aggregates import WindowAggregates
 
-__all__ = ["Window", "materialised_cases"]
+__all__ = ["Window", "WindowReads", "materialised_cases"]
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,14 @@ def materialised_cases(unit: Any, config: DeviceConfig, window: Window) -> Itera
     with unit.aggregates.window_cases(window.device_id, attributes=strata.attributes,
                                       intersections=strata.monitored_intersections(), **window.kwargs()) as cases:
         yield cases
+
+
+@dataclass(frozen=True)
+class WindowReads:
+    """What one analysis reads of its window once, for every section that needs it: the window, its cases
+    materialised for the analysis (:func:`materialised_cases`) and its window aggregates
+    (:func:`monitor.service.cells.window_aggregates`, from the months or the rows)."""
+
+    window: Window
+    cases: Any
+    aggregates: WindowAggregates

@@ -5,7 +5,8 @@ A module of this package defines ``SECTION = DeviceSection(key, build)``:
 
 - ``key``: the section's field in the analysis document (:class:`monitor.domain.analysis_document.document.
   AnalysisDocument`), whose typed model lives in ``monitor/domain/analysis_document/``;
-- ``build(unit, config, window)``: reads the window's data through the unit of work's repositories and computes
+- ``build(unit, config, reads)``: reads the window's data (``reads``: a :class:`~monitor.service.window.WindowReads`,
+  the window with what the analysis has read of it once) through the unit of work's repositories and computes
   the section with the pure core, or returns ``None`` when the section does not apply (the device does not
   declare it, or the logs carry none of its inputs). It returns a :class:`SectionResult`: the section's content
   (a pydantic model, or a list of them) and the :class:`~monitor.domain.metric_claims.MetricEvidence` of the
@@ -25,7 +26,7 @@ from pydantic import BaseModel
 
 from monitor.domain.device import DeviceConfig
 from monitor.domain.metric_claims import MetricEvidence
-from monitor.service.window import Window
+from monitor.service.window import WindowReads
 
 __all__ = ["DeviceSection", "DeviceSections", "SectionResult", "build_device_sections", "registry"]
 
@@ -51,7 +52,7 @@ class DeviceSection:
     """One analysis section of a device kind: its document key and how it is built."""
 
     key: str
-    build: Callable[[Any, DeviceConfig, Window], SectionResult | None]
+    build: Callable[[Any, DeviceConfig, WindowReads], SectionResult | None]
 
 
 @dataclass
@@ -74,11 +75,11 @@ def registry() -> tuple[DeviceSection, ...]:
     return tuple(sorted(found, key=lambda s: s.key))
 
 
-def build_device_sections(unit: Any, config: DeviceConfig, window: Window) -> DeviceSections:
-    """Every registered section that applies to ``config`` over ``window``."""
+def build_device_sections(unit: Any, config: DeviceConfig, reads: WindowReads) -> DeviceSections:
+    """Every registered section that applies to ``config`` over the window of ``reads``."""
     out = DeviceSections()
     for section in registry():
-        result = section.build(unit, config, window)
+        result = section.build(unit, config, reads)
         if result is None:
             continue
         if result.content is not None:

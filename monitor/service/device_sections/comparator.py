@@ -12,12 +12,13 @@ from typing import Any
 from monitor.domain.comparator import compare_with_comparator
 from monitor.domain.device import DeviceConfig
 from monitor.service.device_sections import DeviceSection, SectionResult
-from monitor.service.window import Window
+from monitor.service.window import WindowReads
 
 
-def build(unit: Any, config: DeviceConfig, window: Window) -> SectionResult | None:
+def build(unit: Any, config: DeviceConfig, reads: WindowReads) -> SectionResult | None:
     """The comparator section over ``window``, or None when the device declares no comparator or no labelled
     result of the window carries one."""
+    window = reads.window
     if config.comparator is None:
         return None
     counts = unit.comparator.paired_counts(window.device_id, attributes=config.strata.attributes,

@@ -13,13 +13,14 @@ from typing import Any
 from monitor.domain.device import DeviceConfig
 from monitor.domain.lesion_evaluation import evaluate_lesions
 from monitor.service.device_sections import DeviceSection, SectionResult
-from monitor.service.window import Window
+from monitor.service.window import WindowReads
 
 __all__ = ["SECTION", "build"]
 
 
-def build(unit: Any, config: DeviceConfig, window: Window) -> SectionResult | None:
+def build(unit: Any, config: DeviceConfig, reads: WindowReads) -> SectionResult | None:
     """The section, or ``None`` when the device is not a lesion device."""
+    window = reads.window
     if config.lesions is None:
         return None
     lesions = unit.lesions

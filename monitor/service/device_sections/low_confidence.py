@@ -13,13 +13,14 @@ from typing import Any
 from monitor.domain.device import DeviceConfig
 from monitor.domain.low_confidence import METRIC, SOURCE, low_confidence_by_stratum
 from monitor.service.device_sections import DeviceSection, SectionResult
-from monitor.service.window import Window
+from monitor.service.window import WindowReads
 
 __all__ = ["SECTION", "build"]
 
 
-def build(unit: Any, config: DeviceConfig, window: Window) -> SectionResult | None:
+def build(unit: Any, config: DeviceConfig, reads: WindowReads) -> SectionResult | None:
     """The section over ``window``, or None when no result logged the flag and no claim asks for it."""
+    window = reads.window
     claimed = any(claim.metric == METRIC for claim in config.claims.metrics)
     span = window.kwargs()
     if not claimed and not unit.low_confidence.any_logged(window.device_id, **span):

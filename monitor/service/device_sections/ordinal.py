@@ -8,13 +8,14 @@ from typing import Any
 from monitor.domain.device import DeviceConfig
 from monitor.domain.ordinal import SOURCE, ordinal_section
 from monitor.service.device_sections import DeviceSection, SectionResult
-from monitor.service.window import Window
+from monitor.service.window import WindowReads
 
 __all__ = ["SECTION", "build"]
 
 
-def build(unit: Any, config: DeviceConfig, window: Window) -> SectionResult | None:
+def build(unit: Any, config: DeviceConfig, reads: WindowReads) -> SectionResult | None:
     """The section, or None when the device's outputs are not ordinal or no prediction carries a level."""
+    window = reads.window
     if config.outputs is None or config.outputs.type != "ordinal":
         return None
     counts = unit.ordinal.level_counts(window.device_id, **window.kwargs(), attributes=config.strata.attributes)

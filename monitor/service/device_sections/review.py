@@ -21,7 +21,7 @@ from monitor.domain.review import (
 )
 from monitor.domain.review_events import WORKLIST_STATUSES
 from monitor.service.device_sections import DeviceSection, SectionResult
-from monitor.service.window import Window
+from monitor.service.window import WindowReads
 from monitor.service.worklist import worklist_items
 
 __all__ = ["SECTION", "build"]
@@ -43,8 +43,9 @@ def _overlap_row(summary: OverlapSummary) -> OverlapRow:
                       invalid_overlap=summary.invalid_overlap, **values)
 
 
-def build(unit: Any, config: DeviceConfig, window: Window) -> SectionResult | None:
+def build(unit: Any, config: DeviceConfig, reads: WindowReads) -> SectionResult | None:
     """The section over ``window``, or None when the device declares no review triggers."""
+    window = reads.window
     if config.review is None:
         return None
     cases = unit.review.cases(window.device_id, **window.kwargs(), attributes=config.strata.attributes)

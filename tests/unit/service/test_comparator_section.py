@@ -14,13 +14,15 @@ import yaml
 from monitor.domain.analysis_document.comparator import ComparatorSection
 from monitor.domain.device import DeviceConfig
 from monitor.domain.grouping import GROUPING_COLUMN
+from monitor.domain.window_aggregates import empty_aggregates
 from monitor.service.device_sections import registry
 from monitor.service.device_sections.comparator import build
-from monitor.service.window import Window
+from monitor.service.window import Window, WindowReads
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "nodule-growth-lung-rads.yaml"
 WINDOW = Window("nodule-growth", datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 4, 1, tzinfo=timezone.utc),
                 datetime(2026, 1, 1, tzinfo=timezone.utc))
+READS = WindowReads(WINDOW, cases=None, aggregates=empty_aggregates([]))  # what the analysis read once
 
 
 @dataclass
@@ -57,19 +59,19 @@ def test_registered_under_its_document_key() -> None:
 
 def test_no_comparator_configured_means_no_section_and_no_query() -> None:
     unit = FakeUnit(FakeComparator(_rows()))
-    assert build(unit, _config(comparator=None), WINDOW) is None
+    assert build(unit, _config(comparator=None), READS) is None
     assert unit.comparator.calls == []
 
 
 def test_no_labelled_study_with_a_comparator_means_no_section() -> None:
     unit = FakeUnit(FakeComparator([]))
-    assert build(unit, _config(), WINDOW) is None
+    assert build(unit, _config(), READS) is None
     assert unit.comparator.calls[0]["positive_from"] == 4.0
     assert unit.comparator.calls[0]["cutoff"] == WINDOW.cutoff
 
 
 def test_the_section_hands_over_no_evidence() -> None:
-    result = build(FakeUnit(FakeComparator(_rows())), _config(), WINDOW)
+    result = build(FakeUnit(FakeComparator(_rows())), _config(), READS)
     assert result is not None and result.evidence == []
     assert isinstance(result.content, ComparatorSection) and result.content.studies == 5
     assert {r.model_version for r in result.content.rows} == {"1.0.0"}

@@ -12,13 +12,15 @@ import pandas as pd
 import yaml
 
 from monitor.domain.device import DeviceConfig
+from monitor.domain.window_aggregates import empty_aggregates
 from monitor.service.device_sections import registry
 from monitor.service.device_sections.low_confidence import build
-from monitor.service.window import Window
+from monitor.service.window import Window, WindowReads
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "breast-mri-low-confidence.yaml"
 WINDOW = Window("breast-mri", datetime(2025, 7, 1, tzinfo=timezone.utc), datetime(2025, 10, 1, tzinfo=timezone.utc),
                 datetime(2026, 1, 1, tzinfo=timezone.utc))
+READS = WindowReads(WINDOW, cases=None, aggregates=empty_aggregates([]))  # what the analysis read once
 
 
 @dataclass
@@ -55,14 +57,14 @@ def test_registered_under_its_document_key() -> None:
 
 def test_no_flag_logged_and_no_claim_means_no_section_and_no_count_query() -> None:
     unit = FakeUnit(FakeLowConfidence(logged=False))
-    assert build(unit, _config(claimed=False), WINDOW) is None
+    assert build(unit, _config(claimed=False), READS) is None
     assert unit.low_confidence.calls == ["any_logged"]
 
 
 def test_a_claim_or_a_logged_flag_builds_the_section_with_its_evidence() -> None:
     for claimed, logged in ((True, False), (False, True)):
         unit = FakeUnit(FakeLowConfidence(logged=logged))
-        result = build(unit, _config(claimed=claimed), WINDOW)
+        result = build(unit, _config(claimed=claimed), READS)
         assert result is not None and "counts" in unit.low_confidence.calls
         overall = result.as_json()[0]
         assert (overall["stratum"], overall["flagged"], overall["assessed"]) == ("overall", 3, 50)

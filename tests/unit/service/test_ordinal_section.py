@@ -11,13 +11,15 @@ import pandas as pd
 import yaml
 
 from monitor.domain.device import DeviceConfig
+from monitor.domain.window_aggregates import empty_aggregates
 from monitor.service.device_sections import registry
 from monitor.service.device_sections.ordinal import build
-from monitor.service.window import Window
+from monitor.service.window import Window, WindowReads
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "dr-triage-ordinal.yaml"
 WINDOW = Window("dr-triage-ordinal", datetime(2025, 7, 1, tzinfo=timezone.utc), datetime(2025, 10, 1, tzinfo=timezone.utc),
                 datetime(2026, 1, 31, tzinfo=timezone.utc))
+READS = WindowReads(WINDOW, cases=None, aggregates=empty_aggregates([]))  # what the analysis read once
 
 
 class FakeOrdinal:
@@ -48,8 +50,8 @@ def test_the_section_is_registered_applies_to_ordinal_devices_and_reads_the_wind
                           "camera": ["Canon"] * 3, "predicted_level": [0, 1, 2], "label_level": [0, 1, -1],
                           "n": [50, 40, 10]})
     unit = FakeUnit(frame)
-    assert build(unit, _config(binary=True), WINDOW) is None and unit.ordinal.calls == []
-    result = build(unit, _config(), WINDOW)
+    assert build(unit, _config(binary=True), READS) is None and unit.ordinal.calls == []
+    result = build(unit, _config(), READS)
     assert result is not None
     content = result.as_json()
     assert content["strata"][0]["calls"] == [50, 40, 10] and content["levels"][2]["name_zh"] == "立即转诊"
@@ -57,4 +59,4 @@ def test_the_section_is_registered_applies_to_ordinal_devices_and_reads_the_wind
     assert device_id == WINDOW.device_id and kwargs["cutoff"] == WINDOW.cutoff
     assert [a.name for a in kwargs["attributes"]] == ["age_band", "sex", "camera"]
     assert {e.metric for e in result.evidence} == {"lowest_level_fnr", "weighted_kappa"}
-    assert build(FakeUnit(frame.iloc[:0]), _config(), WINDOW) is None
+    assert build(FakeUnit(frame.iloc[:0]), _config(), READS) is None
