@@ -1,4 +1,5 @@
-"""The time window of one device an analysis reads, as of a data cut-off."""
+"""The time window of one device an analysis reads, as of a data cut-off, and what one analysis reads of it once
+(its materialised cases and window aggregates), for every section."""
 
 from __future__ import annotations
 
