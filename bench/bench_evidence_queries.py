@@ -21,6 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,10 @@ def main() -> None:
                               "window_days": config.monitoring.maturity_window_days}
     old = _oracles()
     engine = create_engine(args.db)
-    with engine.connect() as conn:
-        began = time.perf_counter()
-        materialising = AggregateRepository(conn).window_cases(DEVICE, attributes=attributes, **window)
-        materialised = materialising.__enter__()  # what an analysis materialises once for every section
+    with engine.connect() as conn, ExitStack() as stack:
+        began = time.perf_counter()  # what an analysis materialises once for every section:
+        materialised = stack.enter_context(AggregateRepository(conn).window_cases(DEVICE, attributes=attributes,
+                                                                                   **window))
         print(f"window_cases (materialised once per analysis) {time.perf_counter() - began:7.2f} s wall")
         arrival, clinical = LabelArrivalRepository(conn), ClinicalRepository(conn)
         histograms = {"before": start, "cutoff": cutoff, "horizon_days": policy["window_days"], **policy}
@@ -118,7 +119,6 @@ def main() -> None:
                 line += (f" | before {old_wall:7.2f} s wall {old_cpu:6.2f} s cpu"
                          f" | {'identical' if _same(frame, before) else 'DIFFERENT'}")
             print(f"{line}  (load {os.getloadavg()[0]:.1f})", flush=True)
-        materialising.__exit__(None, None, None)
 
 
 if __name__ == "__main__":

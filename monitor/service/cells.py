@@ -247,10 +247,8 @@ def refresh_cells(device_id: str, *, uow, clock, actor: str,  # type: ignore[no-
             year, month = (int(x) for x in label.split("-"))
             known.setdefault(label, months_between(datetime(year, month, 15, tzinfo=tz),
                                                    datetime(year, month, 15, tzinfo=tz), tz)[0])
-        held = unit.month_aggregates.months_held(device_id, list(known))
-        targets = [w for label, w in sorted(known.items())
-                   if not only_dirty or records.get(label, {}).get("state") != "fresh"
-                   or records[label]["config_hash"] != config.config_hash() or label not in held]
+        fresh = fresh_months(unit, config, list(known), cutoff=now) if only_dirty else set()
+        targets = [w for label, w in sorted(known.items()) if label not in fresh]
         done = refresh_months(unit, config, targets, cutoff=now)
         unit.audit.append(at=now, actor=actor, action="cells.refresh", entity="device", entity_id=device_id,
                           details={"months": done, "cutoff": now.isoformat()})
