@@ -486,9 +486,7 @@ def _pooled(cells: pd.DataFrame | None, config: DeviceConfig) -> dict[tuple[str,
     pooled: dict[tuple[str, str, str], tuple[int, int]] = {}
     if cells is None or cells.empty:
         return pooled
-    for c in stratum_counts(cells, config):
-        if c.stratum.level > 1:
-            continue
+    for c in stratum_counts(cells, config, max_level=1):
         for metric in _SUCCESS_CALLS:
             s, n = metric_fraction(metric, c.tp, c.fp, c.fn, c.tn)
             pooled[(c.model_version, c.stratum.key, metric)] = (int(s), int(n))
@@ -518,9 +516,7 @@ def ewma_by_stratum(history: list[tuple[str, pd.DataFrame]], config: DeviceConfi
     series: dict[tuple[str, str, str], dict[str, Any]] = {}
     labels = [label for label, _ in history]
     for position, (_, cells) in enumerate(history):
-        for c in stratum_counts(cells, config):
-            if c.stratum.level > 1:
-                continue
+        for c in stratum_counts(cells, config, max_level=1):
             for metric in ("sensitivity", "specificity", "ppv", "npv"):
                 claim = config.claims.claim_for(metric, c.stratum)  # type: ignore[arg-type]
                 if claim is None:

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-import statsmodels.api as sm
 from numpy.typing import ArrayLike
 from scipy import special
+from statsmodels.genmod.families import Binomial
+from statsmodels.genmod.generalized_linear_model import GLM  # not statsmodels.api: 0.3 s less to import
 from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
 from monitor.stats._checks import check_confidence as _check_confidence
@@ -170,8 +171,8 @@ def _fit(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = sm.GLM(
-                y, exog, family=sm.families.Binomial(), offset=offset, freq_weights=w.astype(np.float64)
+            res = GLM(
+                y, exog, family=Binomial(), offset=offset, freq_weights=w.astype(np.float64)
             ).fit()
         except (PerfectSeparationError, np.linalg.LinAlgError):
             return nan, (nan, nan)
