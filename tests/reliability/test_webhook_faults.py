@@ -103,12 +103,6 @@ def receivers() -> Iterator[Callable[..., Receiver]]:
         receiver.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _tickets(app, clock, moves: dict[str, list[str]]) -> None:  # type: ignore[no-untyped-def]
     """Open one ticket per key of ``moves`` and queue an event per listed transition, in that order."""
     for stratum, statuses in moves.items():
@@ -133,9 +127,17 @@ def test_a_receiver_down_costs_one_attempt_and_every_event_arrives_once_in_order
     of the service with the receiver back on the same address, every event is delivered in queue order;
     after another restart nothing is sent again."""
     _tickets(app, clock, {"site_id=1": ["triaged", "in_progress"], "site_id=2": ["triaged"]})
-    port = _free_port()
+    # The port is held bound without listening while the receiver is down: a connection is refused at once
+    # and no other test's server can take the port meanwhile (one did once, and the post was cut off at its
+    # deadline instead of refused). A deadline of 10 s: the refusal must not race a loaded machine's clock.
+    down = socket.socket()
+    down.bind(("127.0.0.1", 0))
+    port = int(down.getsockname()[1])
     url = f"http://127.0.0.1:{port}/hooks/tickets"
-    summary = deliver_pending(app.uow, post=webhook_poster(url, timeout=2), clock=clock)
+    try:
+        summary = deliver_pending(app.uow, post=webhook_poster(url, timeout=10), clock=clock)
+    finally:
+        down.close()
     assert summary.stopped and summary.delivered == [] and len(summary.failed) == 1
     assert "ConnectError" in next(iter(summary.failed.values()))
     assert [(e["state"], e["attempts"]) for e in outbox(app.uow)] == [("failed", 1), ("pending", 0), ("pending", 0)]
