@@ -57,7 +57,7 @@ import pandas as pd
 from monitor.domain.device import DeviceConfig
 from monitor.domain.evidence import Adjustments, Evidence, combine
 from monitor.domain.families import Family, FamilyName, decision_families, family_of
-from monitor.domain.grouping import monitored_groupings
+from monitor.domain.grouping import label_rank, monitored_groupings
 from monitor.domain.numbers import finite_or_none
 from monitor.domain.strata import StratumDefinition
 from monitor.stats.binomial_tests import exact_interval, goal_tests
@@ -159,10 +159,6 @@ class StratumMetricResult:
         return asdict(self)
 
 
-def _label_rank(config: DeviceConfig, name: str) -> dict[str, int]:
-    return {label: i for i, label in enumerate(config.strata.attribute(name).labels())}
-
-
 def stratum_counts(cells: pd.DataFrame, config: DeviceConfig, *, max_level: int | None = None) -> list[StratumCounts]:
     """Counts of every monitored stratum (of at most ``max_level`` attributes; ``None``: all), per model
     version, in report order: model versions sorted; within one, the groupings of
@@ -180,7 +176,7 @@ def stratum_counts(cells: pd.DataFrame, config: DeviceConfig, *, max_level: int 
     versions = cells["model_version"].to_numpy()
     labels = {name: [str(v) for v in cells[name].to_numpy()] for name in names}
     counts = cells[list(COUNT_COLUMNS)].to_numpy(dtype=np.int64).tolist()
-    ranks = {name: _label_rank(config, name) for name in names}
+    ranks = {name: label_rank(config, name) for name in names}
     for model_version in sorted(pd.unique(versions)):
         rows = [i for i, v in enumerate(versions) if v == model_version]
         for grouping in groupings:

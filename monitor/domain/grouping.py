@@ -22,7 +22,7 @@ import pandas as pd
 from monitor.domain.device import DeviceConfig
 from monitor.domain.strata import StratumDefinition
 
-__all__ = ["GROUPING_COLUMN", "grouping_name", "monitored_groupings", "iter_strata", "overall_rows"]
+__all__ = ["GROUPING_COLUMN", "grouping_name", "iter_strata", "label_rank", "monitored_groupings", "overall_rows"]
 
 #: Column of a grouping-sets frame naming each row's grouping (see the module docstring).
 GROUPING_COLUMN = "grouping"
@@ -49,7 +49,8 @@ def overall_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[frame[GROUPING_COLUMN] == ""]
 
 
-def _rank(config: DeviceConfig, name: str) -> dict[str, int]:
+def label_rank(config: DeviceConfig, name: str) -> dict[str, int]:
+    """Each configured label of attribute ``name`` -> its position in the configured order (report order)."""
     return {label: i for i, label in enumerate(config.strata.attribute(name).labels())}
 
 
@@ -73,7 +74,7 @@ def iter_strata(frame: pd.DataFrame, config: DeviceConfig, *, max_level: int | N
                 yield model_version, StratumDefinition(), rows_of
                 continue
             groups = list(rows_of.groupby(list(grouping), sort=False, observed=True))
-            ranks = [_rank(config, g) for g in grouping]
+            ranks = [label_rank(config, g) for g in grouping]
 
             def order(item: tuple[object, pd.DataFrame], ranks: list[dict[str, int]] = ranks) -> tuple[object, ...]:
                 key = item[0] if isinstance(item[0], tuple) else (item[0],)
